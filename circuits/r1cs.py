@@ -1,0 +1,329 @@
+"""A small R1CS builder over the BN254 scalar field.
+
+A :class:`ConstraintSystem` collects signals, linear combinations and constraints ``a * b = c`` with
+names, together with *hints*: the Python functions that compute private signals from earlier ones
+when the witness is generated. Hints are untrusted by design: every hinted value must be pinned by
+constraints, and the mutation tests (``tests/``) check that no signal is left free.
+
+``compile()`` freezes the system into an :class:`R1CS` whose signal order follows circom
+(0 = constant one, then public outputs, public inputs, then private signals), so that the .r1cs /
+.wtns exports and the public-signal list match what snarkjs expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Union
+
+from .field import R
+
+Coeffs = dict[int, int]
+Value = Union["LC", int]
+
+
+class LC:
+    """A linear combination sum(coeff_i * signal_i) with coefficients mod R; signal 0 is the constant 1."""
+
+    __slots__ = ("terms",)
+
+    def __init__(self, terms: Mapping[int, int] | None = None) -> None:
+        self.terms: Coeffs = {}
+        if terms:
+            for k, v in terms.items():
+                v %= R
+                if v:
+                    self.terms[k] = v
+
+    @staticmethod
+    def const(c: int) -> LC:
+        return LC({0: c})
+
+    def _add(self, other: Value, sign: int) -> LC:
+        o = other if isinstance(other, LC) else LC.const(other)
+        out = dict(self.terms)
+        for k, v in o.terms.items():
+            nv = (out.get(k, 0) + sign * v) % R
+            if nv:
+                out[k] = nv
+            else:
+                out.pop(k, None)
+        res = LC()
+        res.terms = out
+        return res
+
+    def __add__(self, other: Value) -> LC:
+        return self._add(other, 1)
+
+    __radd__ = __add__
+
+    def __sub__(self, other: Value) -> LC:
+        return self._add(other, -1)
+
+    def __rsub__(self, other: Value) -> LC:
+        return (-self)._add(other, 1)
+
+    def __neg__(self) -> LC:
+        return self * -1
+
+    def __mul__(self, k: int) -> LC:
+        if isinstance(k, LC):
+            raise TypeError("LC * LC is not linear: use ConstraintSystem.mul")
+        k %= R
+        res = LC()
+        if k:
+            res.terms = {s: v * k % R for s, v in self.terms.items()}
+        return res
+
+    __rmul__ = __mul__
+
+    def is_constant(self) -> bool:
+        return all(s == 0 for s in self.terms)
+
+    def constant_value(self) -> int:
+        return self.terms.get(0, 0)
+
+    def evaluate(self, values: Sequence[int] | Mapping[int, int]) -> int:
+        return sum(v * values[s] for s, v in self.terms.items()) % R
+
+    def __repr__(self) -> str:
+        return "LC(" + " + ".join(f"{v}*s{s}" for s, v in sorted(self.terms.items())) + ")"
+
+
+def as_lc(x: Value) -> LC:
+    return x if isinstance(x, LC) else LC.const(x)
+
+
+@dataclass
+class Constraint:
+    a: Coeffs
+    b: Coeffs
+    c: Coeffs
+    name: str
+
+
+@dataclass
+class R1CS:
+    """A compiled constraint system in circom's signal order."""
+
+    n_vars: int  # including the constant-one signal 0
+    n_pub_out: int
+    n_pub_in: int
+    n_prv_in: int
+    constraints: list[Constraint]
+    signal_names: list[str] = field(default_factory=list)
+
+    @property
+    def n_public(self) -> int:
+        return self.n_pub_out + self.n_pub_in
+
+    @property
+    def n_constraints(self) -> int:
+        return len(self.constraints)
+
+    def public_signals(self, witness: Sequence[int]) -> list[int]:
+        return [int(w) for w in witness[1 : 1 + self.n_public]]
+
+    def first_failure(self, witness: Sequence[int]) -> int | None:
+        """Index of the first violated constraint, or None if the witness satisfies all of them."""
+        if len(witness) != self.n_vars:
+            raise ValueError(f"witness has {len(witness)} values, the R1CS has {self.n_vars} signals")
+        if witness[0] % R != 1:
+            raise ValueError("witness[0] must be 1 (the constant signal)")
+        for i, con in enumerate(self.constraints):
+            a = sum(v * witness[s] for s, v in con.a.items()) % R
+            b = sum(v * witness[s] for s, v in con.b.items()) % R
+            c = sum(v * witness[s] for s, v in con.c.items()) % R
+            if a * b % R != c:
+                return i
+        return None
+
+    def check(self, witness: Sequence[int]) -> None:
+        """Raise :class:`UnsatisfiedConstraint` naming the first constraint the witness violates."""
+        for i, w in enumerate(witness):
+            if not 0 <= w < R:
+                raise UnsatisfiedConstraint(-1, f"witness value of signal {i} is not a canonical field element")
+        idx = self.first_failure(witness)
+        if idx is not None:
+            raise UnsatisfiedConstraint(idx, self.constraints[idx].name)
+
+    def is_satisfied(self, witness: Sequence[int]) -> bool:
+        try:
+            self.check(witness)
+        except UnsatisfiedConstraint:
+            return False
+        return True
+
+
+class UnsatisfiedConstraint(Exception):
+    def __init__(self, index: int, name: str) -> None:
+        super().__init__(f"constraint {index} ({name}) is not satisfied")
+        self.index = index
+        self.name = name
+
+
+HintFn = Callable[..., int | Sequence[int]]
+
+
+@dataclass
+class _Step:
+    outputs: list[int]
+    fn: HintFn
+    inputs: list[LC]
+
+
+class ConstraintSystem:
+    """Builder for an R1CS together with the witness program that fills it."""
+
+    def __init__(self) -> None:
+        self._kinds: list[str] = ["one"]  # per internal signal id: one / pub_out / pub_in / prv_in / internal
+        self._names: list[str] = ["one"]
+        self._inputs: dict[str, int] = {}
+        self._steps: list[_Step] = []
+        self._constraints: list[Constraint] = []
+        self._prefix: list[str] = []
+        self.one = LC({0: 1})
+
+    # ------------------------------------------------------------- naming
+
+    def scope(self, name: str) -> _Scope:
+        """Context manager that prefixes constraint and signal names, so failures point at a gadget."""
+        return _Scope(self, name)
+
+    def _qualify(self, name: str) -> str:
+        return ".".join([*self._prefix, name]) if self._prefix else name
+
+    # ------------------------------------------------------------- signals
+
+    def _new(self, kind: str, name: str) -> int:
+        self._kinds.append(kind)
+        self._names.append(self._qualify(name))
+        return len(self._kinds) - 1
+
+    def input(self, name: str, public: bool = False) -> LC:
+        """A witness input set by name at witness time (public inputs become public signals)."""
+        full = self._qualify(name)
+        if full in self._inputs:
+            raise ValueError(f"input {full!r} declared twice")
+        sid = self._new("pub_in" if public else "prv_in", name)
+        self._inputs[full] = sid
+        return LC({sid: 1})
+
+    def hint(self, name: str, fn: HintFn, *deps: Value, count: int = 1) -> list[LC]:
+        """New private signals computed by ``fn(*dep_values)`` at witness time. Unconstrained until
+        the caller adds constraints: a hint is advice, never proof."""
+        outs = [self._new("internal", f"{name}[{i}]" if count > 1 else name) for i in range(count)]
+        self._steps.append(_Step(outs, fn, [as_lc(d) for d in deps]))
+        return [LC({o: 1}) for o in outs]
+
+    def hint1(self, name: str, fn: HintFn, *deps: Value) -> LC:
+        return self.hint(name, fn, *deps)[0]
+
+    def output(self, name: str, value: Value) -> LC:
+        """Expose ``value`` as a public output signal (constrained equal to it)."""
+        v = as_lc(value)
+        sid = self._new("pub_out", name)
+        self._steps.append(_Step([sid], lambda x: x, [v]))
+        out = LC({sid: 1})
+        self.assert_equal(out, v, f"output {name}")
+        return out
+
+    def public(self, name: str, value: Value) -> LC:
+        """Expose ``value`` as a public *input* signal (for values the verifier supplies)."""
+        v = as_lc(value)
+        sid = self._new("pub_in", name)
+        self._steps.append(_Step([sid], lambda x: x, [v]))
+        out = LC({sid: 1})
+        self.assert_equal(out, v, f"public {name}")
+        return out
+
+    # ------------------------------------------------------------- constraints
+
+    def constrain(self, a: Value, b: Value, c: Value, name: str) -> None:
+        self._constraints.append(
+            Constraint(dict(as_lc(a).terms), dict(as_lc(b).terms), dict(as_lc(c).terms), self._qualify(name))
+        )
+
+    def assert_equal(self, a: Value, b: Value, name: str) -> None:
+        self.constrain(as_lc(a) - as_lc(b), self.one, LC(), name)
+
+    def mul(self, a: Value, b: Value, name: str = "mul") -> LC:
+        """A new signal constrained to a*b. Constant factors stay linear and cost nothing."""
+        la, lb = as_lc(a), as_lc(b)
+        if la.is_constant():
+            return lb * la.constant_value()
+        if lb.is_constant():
+            return la * lb.constant_value()
+        out = self.hint1(name, lambda x, y: x * y % R, la, lb)
+        self.constrain(la, lb, out, name)
+        return out
+
+    @property
+    def n_constraints(self) -> int:
+        return len(self._constraints)
+
+    # ------------------------------------------------------------- compile / witness
+
+    def _order(self) -> list[int]:
+        order = [0]
+        for kind in ("pub_out", "pub_in", "prv_in", "internal"):
+            order.extend(i for i, k in enumerate(self._kinds) if k == kind)
+        return order
+
+    def compile(self) -> R1CS:
+        order = self._order()
+        pos = {sid: i for i, sid in enumerate(order)}
+
+        def remap(t: Coeffs) -> Coeffs:
+            return {pos[s]: v for s, v in t.items()}
+
+        cons = [Constraint(remap(c.a), remap(c.b), remap(c.c), c.name) for c in self._constraints]
+        return R1CS(
+            n_vars=len(order),
+            n_pub_out=self._kinds.count("pub_out"),
+            n_pub_in=self._kinds.count("pub_in"),
+            n_prv_in=self._kinds.count("prv_in"),
+            constraints=cons,
+            signal_names=[self._names[s] for s in order],
+        )
+
+    def witness(self, inputs: Mapping[str, int | Iterable[int]]) -> list[int]:
+        """Run the witness program; returns values in the compiled (circom) order."""
+        missing = set(self._inputs) - set(inputs)
+        if missing:
+            raise ValueError(f"missing witness inputs: {sorted(missing)[:5]}")
+        unknown = set(inputs) - set(self._inputs)
+        if unknown:
+            raise ValueError(f"unknown witness inputs: {sorted(unknown)[:5]}")
+        vals: list[int | None] = [None] * len(self._kinds)
+        vals[0] = 1
+        for name, sid in self._inputs.items():
+            v = inputs[name]
+            if not isinstance(v, int):
+                raise TypeError(f"input {name!r} must be an int, got {type(v).__name__}")
+            if not 0 <= v < R:
+                raise ValueError(f"input {name!r} must be a field element in [0, R), got {v}")
+            vals[sid] = v
+        for step in self._steps:
+            args = [sum(c * vals[s] for s, c in lc.terms.items()) % R for lc in step.inputs]  # type: ignore[operator]
+            res = step.fn(*args)
+            outs = [res] if isinstance(res, int) else list(res)
+            if len(outs) != len(step.outputs):
+                raise ValueError(f"hint {self._names[step.outputs[0]]} returned {len(outs)} values")
+            for sid, v in zip(step.outputs, outs, strict=True):
+                vals[sid] = int(v) % R
+        order = self._order()
+        return [vals[s] for s in order]  # type: ignore[misc]
+
+
+class _Scope:
+    def __init__(self, cs: ConstraintSystem, name: str) -> None:
+        self.cs = cs
+        self.name = name
+
+    def __enter__(self) -> ConstraintSystem:
+        self.cs._prefix.append(self.name)
+        return self.cs
+
+    def __exit__(self, *exc: object) -> None:
+        self.cs._prefix.pop()

@@ -1,0 +1,47 @@
+"""The Groth16 proving key, laid out like snarkjs's .zkey so that it converts both ways losslessly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from zkmargin.circuits.curve import G1Affine, G2Affine
+from zkmargin.verifier.types import VerifyingKey
+
+# Sparse QAP matrix entry: (constraint row, signal index, coefficient mod R).
+QapEntry = tuple[int, int, int]
+
+
+@dataclass
+class ProvingKey:
+    """Groth16 proving key.
+
+    The QAP follows snarkjs: the R1CS rows, then one extra row per public signal i (including the
+    constant one) with A[row][i] = 1 so that the IC polynomials are linearly independent;
+    ``domain_size`` is the least power of two >= n_constraints + n_public + 1. Only A and B are
+    stored: the prover derives C's evaluations as A*B row by row, as snarkjs does.
+
+    ``h_g1[i] = [L_{2i+1}(tau) / delta]_1`` where L_j is the Lagrange basis of the domain of size
+    2 * domain_size: the prover multiplies these by (A*B - C) evaluated on the odd points of that
+    domain, so no division by Z(x) is needed.
+    """
+
+    n_vars: int
+    n_public: int
+    domain_size: int
+    alpha1: G1Affine
+    beta1: G1Affine
+    beta2: G2Affine
+    gamma2: G2Affine
+    delta1: G1Affine
+    delta2: G2Affine
+    ic: list[G1Affine]  # n_public + 1
+    a_g1: list[G1Affine]  # n_vars
+    b_g1: list[G1Affine]  # n_vars
+    b_g2: list[G2Affine]  # n_vars
+    c_g1: list[G1Affine]  # n_vars - n_public - 1 (private signals only)
+    h_g1: list[G1Affine]  # domain_size
+    a_coeffs: list[QapEntry] = field(default_factory=list)
+    b_coeffs: list[QapEntry] = field(default_factory=list)
+
+    def verifying_key(self) -> VerifyingKey:
+        return VerifyingKey(self.alpha1, self.beta2, self.gamma2, self.delta2, tuple(self.ic))

@@ -1,0 +1,1 @@
+"""Verifier side: Groth16 verification and snarkjs JSON formats. Never imports zkmargin.prover."""
