@@ -124,6 +124,13 @@ class R1CS:
     def public_signals(self, witness: Sequence[int]) -> list[int]:
         return [int(w) for w in witness[1 : 1 + self.n_public]]
 
+    def signal_index(self, name: str) -> int:
+        """Index of the signal with this qualified name (for tests that tamper one signal)."""
+        try:
+            return self.signal_names.index(name)
+        except ValueError:
+            raise KeyError(f"no signal named {name!r}") from None
+
     def first_failure(self, witness: Sequence[int]) -> int | None:
         """Index of the first violated constraint, or None if the witness satisfies all of them."""
         if len(witness) != self.n_vars:

@@ -1,0 +1,123 @@
+"""Groth16 prover with snarkjs's conventions (same key layout, same public-signal order).
+
+Deterministic apart from the blinding factors r and s, which come from ``secrets`` unless a test
+injects them. The phases are timed so the benchmark can say where the time goes.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import gmpy2
+
+from zkmargin.circuits.curve import (
+    g1_add,
+    g1_batch_to_affine,
+    g1_mul_jac,
+    g1_neg_jac,
+    g1_to_jac,
+    g2_add,
+    g2_mul_jac,
+    g2_to_affine,
+    g2_to_jac,
+)
+from zkmargin.circuits.field import R, root_of_unity
+from zkmargin.verifier.types import Proof
+
+from .keys import ProvingKey
+from .msm import msm_g1_jac, msm_g2_jac
+from .ntt import coset_ntt, intt
+
+mpz = gmpy2.mpz
+_R = mpz(R)
+
+
+@dataclass
+class ProveStats:
+    """Wall time per phase (seconds), for profiling and the benchmark's breakdown."""
+
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def add(self, name: str, t0: float) -> float:
+        now = time.perf_counter()
+        self.phases[name] = self.phases.get(name, 0.0) + now - t0
+        return now
+
+
+def h_evaluations(pk: ProvingKey, witness: Sequence[int]) -> list[mpz]:
+    """(A*B - C) on the odd points of the doubled domain: the scalars for the H points.
+
+    C's evaluations are A*B row by row (valid because the witness satisfies every row), exactly as
+    snarkjs computes them, so the keys are interchangeable.
+    """
+    n = pk.domain_size
+    log_n = n.bit_length() - 1
+    w = [mpz(x) for x in witness]
+    a_ev = [mpz(0)] * n
+    b_ev = [mpz(0)] * n
+    for row, sig, v in pk.a_coeffs:
+        a_ev[row] += v * w[sig]
+    for row, sig, v in pk.b_coeffs:
+        b_ev[row] += v * w[sig]
+    a_ev = [x % _R for x in a_ev]
+    b_ev = [x % _R for x in b_ev]
+    c_ev = [x * y % _R for x, y in zip(a_ev, b_ev, strict=True)]
+    shift = root_of_unity(log_n + 1)
+    a_odd = coset_ntt(intt(a_ev, log_n), log_n, shift)
+    b_odd = coset_ntt(intt(b_ev, log_n), log_n, shift)
+    c_odd = coset_ntt(intt(c_ev, log_n), log_n, shift)
+    return [(x * y - z) % _R for x, y, z in zip(a_odd, b_odd, c_odd, strict=True)]
+
+
+def prove(
+    pk: ProvingKey,
+    witness: Sequence[int],
+    r: int | None = None,
+    s: int | None = None,
+    stats: ProveStats | None = None,
+) -> tuple[Proof, list[int]]:
+    """Return (proof, public signals). The witness must satisfy the circuit; an unsatisfying one yields
+    a proof that fails verification (the caller should check constraints first for a clear error)."""
+    if len(witness) != pk.n_vars:
+        raise ValueError(f"witness has {len(witness)} values, the key expects {pk.n_vars}")
+    if any(not 0 <= x < R for x in witness):
+        raise ValueError("witness values must be canonical field elements in [0, R)")
+    if witness[0] != 1:
+        raise ValueError("witness[0] must be 1")
+    st = stats if stats is not None else ProveStats()
+    r = secrets.randbelow(R) if r is None else r % R
+    s = secrets.randbelow(R) if s is None else s % R
+
+    t = time.perf_counter()
+    h = h_evaluations(pk, witness)
+    t = st.add("qap_ntt", t)
+
+    private = witness[pk.n_public + 1 :]
+    a_acc = msm_g1_jac(pk.a_g1, witness)
+    t = st.add("msm_a", t)
+    b1_acc = msm_g1_jac(pk.b_g1, witness)
+    t = st.add("msm_b1", t)
+    b2_acc = msm_g2_jac(pk.b_g2, witness)
+    t = st.add("msm_b2", t)
+    c_acc = msm_g1_jac(pk.c_g1, private)
+    t = st.add("msm_c", t)
+    h_acc = msm_g1_jac(pk.h_g1, h)
+    t = st.add("msm_h", t)
+
+    delta1 = g1_to_jac(pk.delta1)
+    # A = alpha + sum w_i A_i + r delta ; B = beta + sum w_i B_i + s delta
+    a_pt = g1_add(g1_add(g1_to_jac(pk.alpha1), a_acc), g1_mul_jac(delta1, r))
+    b1_pt = g1_add(g1_add(g1_to_jac(pk.beta1), b1_acc), g1_mul_jac(delta1, s))
+    b2_pt = g2_add(g2_add(g2_to_jac(pk.beta2), b2_acc), g2_mul_jac(g2_to_jac(pk.delta2), s))
+    # C = sum_priv w_i C_i + H + s A + r B1 - r s delta
+    c_pt = g1_add(c_acc, h_acc)
+    c_pt = g1_add(c_pt, g1_mul_jac(a_pt, s))
+    c_pt = g1_add(c_pt, g1_mul_jac(b1_pt, r))
+    c_pt = g1_add(c_pt, g1_neg_jac(g1_mul_jac(delta1, r * s % R)))
+    a_aff, c_aff = g1_batch_to_affine([a_pt, c_pt])
+    proof = Proof(a_aff, g2_to_affine(b2_pt), c_aff)
+    st.add("finalize", t)
+    return proof, [int(x) for x in witness[1 : pk.n_public + 1]]
