@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import gmpy2
+from gmpy2 import mpz
 from py_ecc.fields import optimized_bn128_FQ as _FQ
 from py_ecc.fields import optimized_bn128_FQ2 as _FQ2
 from py_ecc.fields import optimized_bn128_FQ12 as _FQ12
@@ -20,7 +21,6 @@ from py_ecc.optimized_bn128 import pairing as _pairing
 
 from .field import P, R, batch_inverse
 
-mpz = gmpy2.mpz
 _P = mpz(P)
 
 G1Affine = tuple[int, int] | None
@@ -350,8 +350,7 @@ def g2_in_subgroup(p: G2Affine) -> bool:
     """G2 has a large cofactor: an on-curve point must also satisfy r*P = O (EIP-197 requires this)."""
     if p is None:
         return True
-    X, Y, Z = _g2_mul_full(g2_to_jac(p), R)
-    return f2_is_zero(Z)
+    return f2_is_zero(_g2_mul_full(g2_to_jac(p), R)[2])
 
 
 def _g2_mul_full(p: Jac2, k: int) -> Jac2:

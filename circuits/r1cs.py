@@ -302,7 +302,9 @@ class ConstraintSystem:
         unknown = set(inputs) - set(self._inputs)
         if unknown:
             raise ValueError(f"unknown witness inputs: {sorted(unknown)[:5]}")
-        vals: list[int | None] = [None] * len(self._kinds)
+        # Steps run in creation order and a step can only reference signals created before it,
+        # so every dependency is already filled when a step runs.
+        vals: list[int] = [0] * len(self._kinds)
         vals[0] = 1
         for name, sid in self._inputs.items():
             v = inputs[name]
@@ -312,7 +314,7 @@ class ConstraintSystem:
                 raise ValueError(f"input {name!r} must be a field element in [0, R), got {v}")
             vals[sid] = v
         for step in self._steps:
-            args = [sum(c * vals[s] for s, c in lc.terms.items()) % R for lc in step.inputs]  # type: ignore[operator]
+            args = [sum(c * vals[s] for s, c in lc.terms.items()) % R for lc in step.inputs]
             res = step.fn(*args)
             outs = [res] if isinstance(res, int) else list(res)
             if len(outs) != len(step.outputs):
@@ -320,7 +322,7 @@ class ConstraintSystem:
             for sid, v in zip(step.outputs, outs, strict=True):
                 vals[sid] = int(v) % R
         order = self._order()
-        return [vals[s] for s in order]  # type: ignore[misc]
+        return [vals[s] for s in order]
 
 
 class _Scope:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import gmpy2
+from gmpy2 import mpz
 
 from zkmargin.circuits.curve import (
     g1_add,
@@ -31,7 +31,6 @@ from .keys import ProvingKey
 from .msm import msm_g1_jac, msm_g2_jac
 from .ntt import coset_ntt, intt
 
-mpz = gmpy2.mpz
 _R = mpz(R)
 
 

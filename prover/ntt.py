@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-import gmpy2
+from gmpy2 import mpz
 
 from zkmargin.circuits.field import R, root_of_unity
 
-mpz = gmpy2.mpz
 _R = mpz(R)
 
 

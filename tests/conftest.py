@@ -43,7 +43,9 @@ def npm_tool() -> Callable[[str], Path]:
 def run_tool(npm_tool: Callable[[str], Path]) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run an npm CLI and return the completed process (never raises on non-zero exit)."""
 
-    def run(name: str, *args: str | Path, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    def run(
+        name: str, *args: str | Path, cwd: Path | None = None, timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
         exe = npm_tool(name)
         return subprocess.run(
             [str(exe), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout

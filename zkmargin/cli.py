@@ -1,0 +1,91 @@
+"""The ``zkmargin`` command line. Subcommands import their side lazily, so an auditor who installed
+only the verifier and circuits parts can still run ``zkmargin verify``.
+
+Exit codes: 0 success / valid, 1 invalid proof or failed check, 2 malformed input or usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_OK, EXIT_INVALID, EXIT_MALFORMED = 0, 1, 2
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from zkmargin.verifier.groth16 import MalformedInput, verify
+    from zkmargin.verifier.snarkjs_json import load_json, proof_from_json, public_from_json, vk_from_json
+
+    try:
+        vk = vk_from_json(load_json(args.vk, "vk"))
+        proof = proof_from_json(load_json(args.proof, "proof"))
+        public = public_from_json(load_json(args.public, "public"))
+        ok = verify(vk, proof, public)
+    except MalformedInput as e:
+        print(f"malformed input: {e}", file=sys.stderr)
+        return EXIT_MALFORMED
+    print("OK: proof is valid" if ok else "INVALID: proof does not verify for these public signals")
+    return EXIT_OK if ok else EXIT_INVALID
+
+
+def _cmd_setup(args: argparse.Namespace) -> int:
+    from zkmargin.prover.cli_ops import run_setup
+
+    return run_setup(Path(args.r1cs), Path(args.out), args.contributions, args.ptau)
+
+
+def _cmd_prove(args: argparse.Namespace) -> int:
+    from zkmargin.prover.cli_ops import run_prove
+
+    return run_prove(Path(args.zkey), Path(args.wtns), Path(args.out))
+
+
+def _cmd_example(args: argparse.Namespace) -> int:
+    from zkmargin.prover.example import run_example
+
+    return run_example(Path(args.out), args.contributions)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="zkmargin", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("verify", help="verify a Groth16 proof (snarkjs JSON files)")
+    v.add_argument("--vk", required=True, help="verification_key.json")
+    v.add_argument("--proof", required=True, help="proof.json")
+    v.add_argument("--public", required=True, help="public.json")
+    v.set_defaults(fn=_cmd_verify)
+
+    s = sub.add_parser("setup", help="Groth16 setup for a circom .r1cs (phase 1 + phase 2 ceremony)")
+    s.add_argument("--r1cs", required=True)
+    s.add_argument("--out", required=True, help="directory for circuit.zkey, verification_key.json, transcript")
+    s.add_argument("--contributions", type=int, default=1, help="phase-2 contributions (local, >= 1)")
+    s.add_argument("--ptau", default=None, help="start from a snarkjs .ptau (public phase-1 ceremony)")
+    s.set_defaults(fn=_cmd_setup)
+
+    pr = sub.add_parser("prove", help="prove a circom witness with a setup directory (or .zkey file)")
+    pr.add_argument("--zkey", required=True, help="setup directory (or a snarkjs .zkey file)")
+    pr.add_argument("--wtns", required=True)
+    pr.add_argument("--out", required=True, help="directory for proof.json and public.json")
+    pr.set_defaults(fn=_cmd_prove)
+
+    e = sub.add_parser("example", help="build, set up, prove and verify a small example circuit")
+    e.add_argument("--out", default="out/example")
+    e.add_argument("--contributions", type=int, default=2)
+    e.set_defaults(fn=_cmd_example)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse exits 2 on usage errors, 0 on --help
+        return int(e.code or 0)
+    return int(args.fn(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
