@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from zkmargin.circuits import gadgets as g
 from zkmargin.circuits.field import R
-from zkmargin.circuits.r1cs import LC, ConstraintSystem, R1CS
+from zkmargin.circuits.r1cs import LC, R1CS, ConstraintSystem
 
 
 def build(fn: Callable[[ConstraintSystem, LC], LC | None], *, n_inputs: int = 1) -> tuple[ConstraintSystem, R1CS]:
