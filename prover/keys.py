@@ -22,7 +22,16 @@ class ProvingKey:
 
     ``h_g1[i] = [L_{2i+1}(tau) / delta]_1`` where L_j is the Lagrange basis of the domain of size
     2 * domain_size: the prover multiplies these by (A*B - C) evaluated on the odd points of that
-    domain, so no division by Z(x) is needed.
+    domain, so no division by Z(x) is needed. (Checked against snarkjs 0.7.6. One nuance: when the
+    circuit's domain uses the .ptau's full power, snarkjs builds that basis from tau^0..tau^(2n-2)
+    with tau^(2n-1) replaced by 0, so its h_g1 then differ from the exact L_{2i+1}(tau); both are
+    correct for A*B - C, whose degree is at most 2n - 2.)
+
+    Rows of ``a_coeffs``/``b_coeffs`` are in constraint order with the extra public rows last;
+    .zkey section 4 lists, per row, the A entries then the B entries (see ``prover/zkey.py``).
+    Points whose polynomial is zero (e.g. a signal absent from A) are the point at infinity.
+    snarkjs leaves gamma2 at the G2 generator (no ceremony randomises it), and ``c_g1``/``h_g1``
+    are the only point lists divided by delta; a_g1/b_g1/b_g2 are plain [u_i(tau)], [v_i(tau)].
     """
 
     n_vars: int

@@ -1,0 +1,49 @@
+"""circom's .wtns witness format (version 2), as written by circom's witness calculator and snarkjs.
+
+Sections: 1 header (u32 n8, prime[n8], u32 nWitness); 2 values (nWitness * n8 bytes). Values are
+canonical little-endian integers, NOT Montgomery form (snarkjs's prover relies on that: its
+Montgomery multiplication by coefficients stored times R^2 lands in Montgomery form).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from ..field import R
+from .binfile import atomic_write_bytes, build_binfile, encode_fields, n8_for, read_binfile, u32
+
+MAGIC = b"wtns"
+VERSION = 2
+SEC_HEADER = 1
+SEC_VALUES = 2
+N8 = n8_for(R)
+
+
+def wtns_to_bytes(values: Sequence[int]) -> bytes:
+    header = u32(N8) + R.to_bytes(N8, "little") + u32(len(values))
+    return build_binfile(MAGIC, VERSION, [(SEC_HEADER, header), (SEC_VALUES, encode_fields(values, N8, R))])
+
+
+def write_wtns(values: Sequence[int], path: str | os.PathLike[str]) -> None:
+    """Write a witness (owner-only permissions: it holds the private inputs)."""
+    atomic_write_bytes(path, wtns_to_bytes(values), mode=0o600)
+
+
+def read_wtns(path: str | os.PathLike[str]) -> list[int]:
+    bf = read_binfile(path, MAGIC, VERSION)
+    h = bf.section(SEC_HEADER, "header")
+    n8 = h.u32("n8")
+    if n8 != N8:
+        raise h.fail(f"field size n8={n8}, expected {N8} (BN254)")
+    prime = h.integer(n8, "prime")
+    if prime != R:
+        raise h.fail(f"prime {prime} is not the BN254 scalar field")
+    n = h.u32("nWitness")
+    h.end()
+    v = bf.section(SEC_VALUES, "values")
+    if v.remaining != n * n8:
+        raise v.fail(f"header says {n} values ({n * n8} bytes), the section has {v.remaining} bytes")
+    vals = v.fields(n, n8, R, "witness")
+    v.end()
+    return vals

@@ -1,0 +1,147 @@
+"""Phase 2 (circuit-specific): the initial key from prepared phase-1 points, and delta contributions.
+
+The initial key has gamma = delta = 1, as in snarkjs: gamma never changes (IC is then fixed by phase
+1 alone) and each participant multiplies delta by a fresh d, scaling delta1, delta2 by d and the C
+and H points by 1/d. Knowledge of d is proved against the digest of the state it updated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zkmargin.circuits.curve import (
+    G1_GEN,
+    G2_GEN,
+    JAC1_INF,
+    JAC2_INF,
+    G1Affine,
+    Jac1,
+    Jac2,
+    g1_add,
+    g1_batch_to_affine,
+    g1_mul_jac,
+    g1_to_jac,
+    g2_add,
+    g2_batch_to_affine,
+    g2_mul_jac,
+    g2_to_jac,
+)
+from zkmargin.circuits.field import R, inv
+from zkmargin.circuits.r1cs import R1CS
+from zkmargin.verifier.setup_transcript import PHASE2_LABEL, DeltaState, KnowledgeProof, key_delta_state
+
+from ..keys import ProvingKey, QapEntry
+from ..qap import qap_from_r1cs
+from ._util import g1_mul_each, knowledge_proof, random_scalar
+from .phase1 import PreparedPhase1
+
+Column = list[tuple[int, tuple[int, int]]]  # per signal: (which base set, (row, coeff))
+
+
+def _combine_g1(columns: list[Column], bases: list[list[G1Affine]]) -> list[G1Affine]:
+    """out[k] = sum of coeff * bases[which][row] over the column's terms: sparse, so direct sums."""
+    out: list[Jac1] = []
+    for terms in columns:
+        acc = JAC1_INF
+        for which, (row, v) in terms:
+            p = bases[which][row]
+            if p is not None:
+                acc = g1_add(acc, g1_to_jac(p) if v == 1 else g1_mul_jac(g1_to_jac(p), v))
+        out.append(acc)
+    return g1_batch_to_affine(out)
+
+
+def _columns(entries: list[QapEntry], n_vars: int, which: int, into: list[Column] | None = None) -> list[Column]:
+    cols: list[Column] = into if into is not None else [[] for _ in range(n_vars)]
+    for row, sig, v in entries:
+        cols[sig].append((which, (row, v)))
+    return cols
+
+
+def initial_key(r1cs: R1CS, prep: PreparedPhase1) -> ProvingKey:
+    """The QAP evaluated at the ceremony's tau, with delta = gamma = 1 (before any contribution)."""
+    qap = qap_from_r1cs(r1cs)
+    if qap.log_domain != prep.log_n:
+        raise ValueError(f"prepared phase 1 is for 2^{prep.log_n}, the circuit needs 2^{qap.log_domain}")
+    nv, n_pub = r1cs.n_vars, r1cs.n_public
+    a_g1 = _combine_g1(_columns(qap.a, nv, 0), [prep.lag_g1])
+    b_g1 = _combine_g1(_columns(qap.b, nv, 0), [prep.lag_g1])
+    # beta*A + alpha*B + C, per signal, from the three prepared Lagrange sets.
+    mixed_cols = _columns(qap.a, nv, 0)
+    _columns(qap.b, nv, 1, mixed_cols)
+    _columns(qap.c, nv, 2, mixed_cols)
+    mixed = _combine_g1(mixed_cols, [prep.lag_beta_g1, prep.lag_alpha_g1, prep.lag_g1])
+    b_g2_jac: list[Jac2] = []
+    for terms in _columns(qap.b, nv, 0):
+        acc = JAC2_INF
+        for _, (row, v) in terms:
+            q = prep.lag_g2[row]
+            if q is not None:
+                acc = g2_add(acc, g2_to_jac(q) if v == 1 else g2_mul_jac(g2_to_jac(q), v))
+        b_g2_jac.append(acc)
+    return ProvingKey(
+        n_vars=nv,
+        n_public=n_pub,
+        domain_size=qap.domain_size,
+        alpha1=prep.alpha_g1,
+        beta1=prep.beta_g1,
+        beta2=prep.beta_g2,
+        gamma2=G2_GEN,
+        delta1=G1_GEN,
+        delta2=G2_GEN,
+        ic=mixed[: n_pub + 1],
+        a_g1=a_g1,
+        b_g1=b_g1,
+        b_g2=g2_batch_to_affine(b_g2_jac),
+        c_g1=mixed[n_pub + 1 :],
+        h_g1=list(prep.h_g1),
+        a_coeffs=list(qap.a),
+        b_coeffs=list(qap.b),
+    )
+
+
+@dataclass
+class Phase2Contribution:
+    key: ProvingKey
+    proof: KnowledgeProof
+    name: str = ""
+
+    @property
+    def state(self) -> DeltaState:
+        return key_delta_state(self.key)
+
+
+def contribute(
+    pk: ProvingKey, prev_digest: bytes | None = None, secret: int | None = None, name: str = ""
+) -> Phase2Contribution:
+    """delta <- delta*d for a fresh d; C and H points scaled by 1/d. ``secret`` is for tests only."""
+    d = (secret if secret is not None else random_scalar()) % R
+    if d == 0:
+        raise ValueError("phase-2 secret must be non-zero")
+    digest = prev_digest if prev_digest is not None else key_delta_state(pk).digest()
+    d_inv = inv(d)
+    n_c = len(pk.c_g1)
+    scaled = g1_mul_each([*pk.c_g1, *pk.h_g1, pk.delta1], [d_inv] * (n_c + len(pk.h_g1)) + [d])
+    (delta2,) = g2_batch_to_affine([g2_mul_jac(g2_to_jac(pk.delta2), d)])
+    proof = knowledge_proof(d, PHASE2_LABEL, digest)
+    del d, d_inv
+    new = ProvingKey(
+        n_vars=pk.n_vars,
+        n_public=pk.n_public,
+        domain_size=pk.domain_size,
+        alpha1=pk.alpha1,
+        beta1=pk.beta1,
+        beta2=pk.beta2,
+        gamma2=pk.gamma2,
+        delta1=scaled[-1],
+        delta2=delta2,
+        ic=list(pk.ic),
+        a_g1=list(pk.a_g1),
+        b_g1=list(pk.b_g1),
+        b_g2=list(pk.b_g2),
+        c_g1=scaled[:n_c],
+        h_g1=scaled[n_c:-1],
+        a_coeffs=list(pk.a_coeffs),
+        b_coeffs=list(pk.b_coeffs),
+    )
+    return Phase2Contribution(new, proof, name)

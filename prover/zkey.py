@@ -1,0 +1,335 @@
+"""snarkjs's Groth16 .zkey format (container version 1), read and written byte-compatibly with 0.7.6.
+
+Sections (all little-endian; "LEM" points are affine Montgomery coordinates, infinity = zero bytes,
+see :mod:`zkmargin.circuits.formats.points`):
+
+1. header: u32 protocol (1 = Groth16; 2 = PLONK and 10 = FFLONK are rejected)
+2. Groth16 header: u32 n8q, q[n8q], u32 n8r, r[n8r], u32 nVars, u32 nPublic, u32 domainSize,
+   alpha1, beta1 (G1), beta2, gamma2 (G2), delta1 (G1), delta2 (G2)
+3. IC: nPublic + 1 G1 points
+4. coefficients: u32 n, then n * (u32 matrix (0 = A, 1 = B), u32 row, u32 signal, value[n8r]) with
+   value stored as the canonical integer ``c * R^2 mod r`` (R = 2^256): the prover Montgomery-multiplies
+   it by a plain (non-Montgomery) witness value and gets c*w directly in Montgomery form
+5. A, 6. B1 (G1, nVars each), 7. B2 (G2, nVars), 8. C (G1, nVars - nPublic - 1),
+9. H (G1, domainSize), 10. MPC contributions: csHash[64], u32 n, n contributions
+
+snarkjs ``groth16 setup`` writes sections in the order 1 2 4 3 9 8 5 6 7 10; ``zkey contribute`` and
+``beacon`` rewrite them as 1..10, which is the order used here, so writing back a contributed
+zkey read with :func:`read_zkey` and :func:`read_zkey_mpc` reproduces it byte for byte.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import gmpy2
+
+from zkmargin.circuits.curve import G1Affine, G2Affine
+from zkmargin.circuits.field import P, R
+from zkmargin.circuits.formats.binfile import (
+    BinFile,
+    BinFileError,
+    SectionReader,
+    atomic_write_bytes,
+    build_binfile,
+    n8_for,
+    read_binfile,
+    u32,
+)
+from zkmargin.circuits.formats.points import (
+    G1_SIZE,
+    G2_SIZE,
+    decode_g1_lem,
+    decode_g2_lem,
+    encode_g1_lem,
+    encode_g2_lem,
+)
+
+from .keys import ProvingKey, QapEntry
+
+MAGIC = b"zkey"
+VERSION = 1
+GROTH16_PROTOCOL_ID = 1
+_OTHER_PROTOCOLS = {2: "PLONK", 10: "FFLONK"}
+
+SEC_HEADER = 1
+SEC_GROTH_HEADER = 2
+SEC_IC = 3
+SEC_COEFFS = 4
+SEC_A = 5
+SEC_B1 = 6
+SEC_B2 = 7
+SEC_C = 8
+SEC_H = 9
+SEC_CONTRIBUTIONS = 10
+
+N8Q = n8_for(P)
+N8R = n8_for(R)
+_MONT_R = (1 << (8 * N8R)) % R
+MONT_R2 = _MONT_R * _MONT_R % R  # coefficients are stored times R^2
+MONT_R2_INV = int(gmpy2.invert(MONT_R2, R))
+_COEF_SIZE = 12 + N8R
+_CS_HASH_SIZE = 64
+
+
+@dataclass
+class Contribution:
+    """One phase-2 contribution record (section 10), kept so that contributed keys round-trip."""
+
+    delta_after: G1Affine
+    g1_s: G1Affine
+    g1_sx: G1Affine
+    g2_spx: G2Affine
+    transcript: bytes  # 64-byte blake2b transcript hash
+    type: int  # 0 = contribution, 1 = beacon
+    params: bytes = b""  # raw sorted TLV: 1 name, 2 numIterationsExp, 3 beacon hash
+
+    @property
+    def name(self) -> str | None:
+        p = self.params
+        i = 0
+        while i + 1 < len(p):
+            t, ln = p[i], p[i + 1]
+            if t == 1:
+                return p[i + 2 : i + 2 + ln].decode("utf-8", "replace")
+            i += 2 + ln if t in (1, 3) else 2  # type 2 is one value byte with no length
+        return None
+
+
+@dataclass
+class MpcParams:
+    """Section 10: the circuit hash every contribution transcript chains from, and the contributions."""
+
+    cs_hash: bytes = bytes(_CS_HASH_SIZE)
+    contributions: list[Contribution] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _coeff_section(pk: ProvingKey) -> bytes:
+    # A before B within each row, file order otherwise: exactly how zkey_new.js emits them and how
+    # zkey_utils.writeZKey's stable sort by row leaves them.
+    tagged = [(row, 0, sig, v) for row, sig, v in pk.a_coeffs] + [(row, 1, sig, v) for row, sig, v in pk.b_coeffs]
+    tagged.sort(key=lambda t: (t[0], t[1]))
+    parts = [u32(len(tagged))]
+    k = gmpy2.mpz(MONT_R2)
+    r = gmpy2.mpz(R)
+    for row, m, sig, v in tagged:
+        if not 0 <= row < pk.domain_size:
+            raise ValueError(f"coefficient row {row} outside the domain of size {pk.domain_size}")
+        if not 0 <= sig < pk.n_vars:
+            raise ValueError(f"coefficient signal {sig} out of range [0, {pk.n_vars})")
+        if not 0 <= v < R:
+            raise ValueError(f"coefficient ({row}, {sig}) is not a canonical field element")
+        parts.append(u32(m) + u32(row) + u32(sig) + int(v * k % r).to_bytes(N8R, "little"))
+    return b"".join(parts)
+
+
+def _mpc_section(mpc: MpcParams) -> bytes:
+    if len(mpc.cs_hash) != _CS_HASH_SIZE:
+        raise ValueError(f"cs_hash must be {_CS_HASH_SIZE} bytes")
+    parts = [bytes(mpc.cs_hash), u32(len(mpc.contributions))]
+    for c in mpc.contributions:
+        if len(c.transcript) != 64:
+            raise ValueError("contribution transcript must be 64 bytes")
+        parts += [
+            encode_g1_lem([c.delta_after, c.g1_s, c.g1_sx]),
+            encode_g2_lem([c.g2_spx]),
+            bytes(c.transcript),
+            u32(c.type),
+            u32(len(c.params)),
+            bytes(c.params),
+        ]
+    return b"".join(parts)
+
+
+def _check_lengths(pk: ProvingKey) -> None:
+    expect = {
+        "ic": (len(pk.ic), pk.n_public + 1),
+        "a_g1": (len(pk.a_g1), pk.n_vars),
+        "b_g1": (len(pk.b_g1), pk.n_vars),
+        "b_g2": (len(pk.b_g2), pk.n_vars),
+        "c_g1": (len(pk.c_g1), pk.n_vars - pk.n_public - 1),
+        "h_g1": (len(pk.h_g1), pk.domain_size),
+    }
+    for name, (got, want) in expect.items():
+        if got != want:
+            raise ValueError(f"ProvingKey.{name} has {got} points, expected {want}")
+    if pk.domain_size <= 0 or pk.domain_size & (pk.domain_size - 1):
+        raise ValueError(f"domain_size {pk.domain_size} is not a power of two")
+
+
+def zkey_to_bytes(pk: ProvingKey, mpc: MpcParams | None = None) -> bytes:
+    """Serialise; without ``mpc`` the contributions section is a zero hash and no contributions."""
+    _check_lengths(pk)
+    groth_header = b"".join(
+        [
+            u32(N8Q),
+            P.to_bytes(N8Q, "little"),
+            u32(N8R),
+            R.to_bytes(N8R, "little"),
+            u32(pk.n_vars),
+            u32(pk.n_public),
+            u32(pk.domain_size),
+            encode_g1_lem([pk.alpha1, pk.beta1]),
+            encode_g2_lem([pk.beta2, pk.gamma2]),
+            encode_g1_lem([pk.delta1]),
+            encode_g2_lem([pk.delta2]),
+        ]
+    )
+    sections = [
+        (SEC_HEADER, u32(GROTH16_PROTOCOL_ID)),
+        (SEC_GROTH_HEADER, groth_header),
+        (SEC_IC, encode_g1_lem(pk.ic)),
+        (SEC_COEFFS, _coeff_section(pk)),
+        (SEC_A, encode_g1_lem(pk.a_g1)),
+        (SEC_B1, encode_g1_lem(pk.b_g1)),
+        (SEC_B2, encode_g2_lem(pk.b_g2)),
+        (SEC_C, encode_g1_lem(pk.c_g1)),
+        (SEC_H, encode_g1_lem(pk.h_g1)),
+        (SEC_CONTRIBUTIONS, _mpc_section(mpc or MpcParams())),
+    ]
+    return build_binfile(MAGIC, VERSION, sections)
+
+
+def write_zkey(pk: ProvingKey, path: str | os.PathLike[str], mpc: MpcParams | None = None) -> None:
+    atomic_write_bytes(path, zkey_to_bytes(pk, mpc))
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _open(path: str | os.PathLike[str]) -> BinFile:
+    bf = read_binfile(path, MAGIC, VERSION)
+    h = bf.section(SEC_HEADER, "header")
+    proto = h.u32("protocol")
+    h.end()
+    if proto != GROTH16_PROTOCOL_ID:
+        kind = _OTHER_PROTOCOLS.get(proto, "unknown")
+        raise h.fail(f"protocol id {proto} ({kind}) is not Groth16")
+    return bf
+
+
+def _points(bf: BinFile, sec: int, name: str, count: int, g2: bool, check: bool) -> list[Any]:
+    r = bf.section(sec, name)
+    size = G2_SIZE if g2 else G1_SIZE
+    if r.remaining != count * size:
+        raise r.fail(f"expected {count} points ({count * size} bytes), the section has {r.remaining} bytes")
+    pts = decode_g2_lem(r, count, name, check) if g2 else decode_g1_lem(r, count, name, check)
+    r.end()
+    return pts
+
+
+def _read_coeffs(r: SectionReader, n_vars: int, domain_size: int) -> tuple[list[QapEntry], list[QapEntry]]:
+    n = r.u32("coefficient count")
+    if r.remaining != n * _COEF_SIZE:
+        raise r.fail(f"{n} coefficients need {n * _COEF_SIZE} bytes, the section has {r.remaining} bytes")
+    raw = r.raw(n * _COEF_SIZE, "coefficients")
+    a: list[QapEntry] = []
+    b: list[QapEntry] = []
+    k = gmpy2.mpz(MONT_R2_INV)
+    rr = gmpy2.mpz(R)
+    frombytes = int.from_bytes
+    for i in range(n):
+        o = i * _COEF_SIZE
+        m = frombytes(raw[o : o + 4], "little")
+        row = frombytes(raw[o + 4 : o + 8], "little")
+        sig = frombytes(raw[o + 8 : o + 12], "little")
+        v = frombytes(raw[o + 12 : o + _COEF_SIZE], "little")
+        if v >= R:
+            raise r.fail(f"coefficient {i} is not a canonical field element (>= r)")
+        if row >= domain_size:
+            raise r.fail(f"coefficient {i}: row {row} outside the domain of size {domain_size}")
+        if sig >= n_vars:
+            raise r.fail(f"coefficient {i}: signal {sig} out of range [0, {n_vars})")
+        entry = (row, sig, int(v * k % rr))
+        if m == 0:
+            a.append(entry)
+        elif m == 1:
+            b.append(entry)
+        else:
+            raise r.fail(f"coefficient {i}: matrix id {m} (only 0 = A and 1 = B are stored)")
+    r.end()
+    return a, b
+
+
+def read_zkey(path: str | os.PathLike[str], check_points: bool = True) -> ProvingKey:
+    """Load a Groth16 .zkey; ``check_points`` verifies every point is on its curve (not the subgroup).
+
+    Errors are :class:`~zkmargin.circuits.formats.binfile.BinFileError` (a ValueError) naming the
+    file, the section and the reason.
+    """
+    bf = _open(path)
+    g = bf.section(SEC_GROTH_HEADER, "groth16 header")
+    n8q = g.u32("n8q")
+    if n8q != N8Q or g.integer(n8q, "q") != P:
+        raise g.fail("base field is not BN254's (only bn128 zkeys are supported)")
+    n8r = g.u32("n8r")
+    if n8r != N8R or g.integer(n8r, "r") != R:
+        raise g.fail("scalar field is not BN254's (only bn128 zkeys are supported)")
+    n_vars = g.u32("nVars")
+    n_public = g.u32("nPublic")
+    domain_size = g.u32("domainSize")
+    if domain_size == 0 or domain_size & (domain_size - 1):
+        raise g.fail(f"domainSize {domain_size} is not a power of two")
+    if n_public + 1 > n_vars:
+        raise g.fail(f"nPublic={n_public} leaves no room in nVars={n_vars}")
+    alpha1, beta1 = decode_g1_lem(g, 2, "alpha1/beta1", check_points)
+    beta2, gamma2 = decode_g2_lem(g, 2, "beta2/gamma2", check_points)
+    (delta1,) = decode_g1_lem(g, 1, "delta1", check_points)
+    (delta2,) = decode_g2_lem(g, 1, "delta2", check_points)
+    g.end()
+
+    a_coeffs, b_coeffs = _read_coeffs(bf.section(SEC_COEFFS, "coefficients"), n_vars, domain_size)
+    return ProvingKey(
+        n_vars=n_vars,
+        n_public=n_public,
+        domain_size=domain_size,
+        alpha1=alpha1,
+        beta1=beta1,
+        beta2=beta2,
+        gamma2=gamma2,
+        delta1=delta1,
+        delta2=delta2,
+        ic=_points(bf, SEC_IC, "IC", n_public + 1, False, check_points),
+        a_g1=_points(bf, SEC_A, "A", n_vars, False, check_points),
+        b_g1=_points(bf, SEC_B1, "B1", n_vars, False, check_points),
+        b_g2=_points(bf, SEC_B2, "B2", n_vars, True, check_points),
+        c_g1=_points(bf, SEC_C, "C", n_vars - n_public - 1, False, check_points),
+        h_g1=_points(bf, SEC_H, "H", domain_size, False, check_points),
+        a_coeffs=a_coeffs,
+        b_coeffs=b_coeffs,
+    )
+
+
+def read_zkey_mpc(path: str | os.PathLike[str]) -> MpcParams:
+    """Section 10 of a Groth16 zkey: the circuit hash and the phase-2 contribution records."""
+    bf = _open(path)
+    r = bf.section(SEC_CONTRIBUTIONS, "contributions")
+    cs_hash = bytes(r.raw(_CS_HASH_SIZE, "csHash"))
+    n = r.u32("contribution count")
+    out = MpcParams(cs_hash, [])
+    for i in range(n):
+        d_after, g1_s, g1_sx = decode_g1_lem(r, 3, f"contribution {i} delta points")
+        (g2_spx,) = decode_g2_lem(r, 1, f"contribution {i} g2_spx")
+        transcript = bytes(r.raw(64, f"contribution {i} transcript"))
+        ctype = r.u32(f"contribution {i} type")
+        plen = r.u32(f"contribution {i} params length")
+        params = bytes(r.raw(plen, f"contribution {i} params"))
+        out.contributions.append(Contribution(d_after, g1_s, g1_sx, g2_spx, transcript, ctype, params))
+    r.end()
+    return out
+
+
+__all__ = [
+    "BinFileError",
+    "Contribution",
+    "MpcParams",
+    "read_zkey",
+    "read_zkey_mpc",
+    "write_zkey",
+    "zkey_to_bytes",
+]
