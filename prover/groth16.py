@@ -25,11 +25,11 @@ from zkmargin.circuits.curve import (
     g2_to_jac,
 )
 from zkmargin.circuits.field import R, root_of_unity
+from zkmargin.circuits.msm import msm_g1_jac, msm_g2_jac
+from zkmargin.circuits.ntt import coset_ntt, intt
 from zkmargin.verifier.types import Proof
 
 from .keys import ProvingKey
-from .msm import msm_g1_jac, msm_g2_jac
-from .ntt import coset_ntt, intt
 
 _R = mpz(R)
 

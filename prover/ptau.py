@@ -30,9 +30,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from zkmargin.atomic import atomic_write_bytes
 from zkmargin.circuits.curve import G1Affine, G2Affine
 from zkmargin.circuits.field import P
-from zkmargin.circuits.formats.binfile import BinFile, atomic_write_bytes, build_binfile, read_binfile, u32
+from zkmargin.circuits.formats.binfile import BinFile, build_binfile, read_binfile, u32
 from zkmargin.circuits.formats.points import (
     G1_SIZE,
     G2_SIZE,

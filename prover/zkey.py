@@ -26,13 +26,13 @@ from typing import Any
 
 import gmpy2
 
+from zkmargin.atomic import atomic_write_bytes
 from zkmargin.circuits.curve import G1Affine, G2Affine
 from zkmargin.circuits.field import P, R
 from zkmargin.circuits.formats.binfile import (
     BinFile,
     BinFileError,
     SectionReader,
-    atomic_write_bytes,
     build_binfile,
     n8_for,
     read_binfile,

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from zkmargin.atomic import atomic_write_bytes
 from zkmargin.circuits.curve import G1_GEN, G2_GEN, g1_mul, g2_mul
 from zkmargin.circuits.field import P, R
 from zkmargin.circuits.formats import (
     BinFileError,
-    atomic_write_bytes,
     read_r1cs,
     read_wtns,
     write_r1cs,

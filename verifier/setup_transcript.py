@@ -36,7 +36,7 @@ import hashlib
 import json
 import secrets
 import struct
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,28 +44,25 @@ from typing import Any
 from zkmargin.circuits.curve import (
     G1_GEN,
     G2_GEN,
-    JAC1_INF,
-    JAC2_INF,
     G1Affine,
     G2Affine,
     Jac1,
     g1_add,
-    g1_add_affine,
-    g1_double,
+    g1_add_aff,
     g1_is_on_curve,
     g1_mul,
     g1_neg,
     g1_to_affine,
-    g2_add,
-    g2_double,
+    g1_to_jac,
+    g2_add_aff,
     g2_in_subgroup,
     g2_is_on_curve,
     g2_neg,
-    g2_to_affine,
-    g2_to_jac,
     pairing_product_is_one,
 )
-from zkmargin.circuits.field import R, inv, root_of_unity
+from zkmargin.circuits.field import R
+from zkmargin.circuits.msm import msm_g1, msm_g2
+from zkmargin.circuits.ntt import intt as _intt
 from zkmargin.circuits.r1cs import R1CS
 
 from .types import VerifyingKey
@@ -365,99 +362,17 @@ PHASE2_LABEL = "phase2/delta"
 
 
 def _jac1(p: G1Affine) -> Jac1:
-    import gmpy2
-
-    return JAC1_INF if p is None else (gmpy2.mpz(p[0]), gmpy2.mpz(p[1]), gmpy2.mpz(1))
+    return g1_to_jac(p)
 
 
 def intt(values: Sequence[int], log_n: int) -> list[int]:
     """Coefficients of the polynomial with the given values on the 2^log_n domain (ffjavascript's
     roots), so that sum_j v_j L_j(tau) = sum_i intt(v)_i tau^i."""
-    n = 1 << log_n
-    if len(values) != n:
-        raise ValueError("intt: wrong length")
-    a = [int(v) % R for v in values]
-    j = 0
-    for i in range(1, n):
-        bit = n >> 1
-        while j & bit:
-            j ^= bit
-            bit >>= 1
-        j |= bit
-        if i < j:
-            a[i], a[j] = a[j], a[i]
-    m = 1
-    s = 1
-    while m < n:
-        w = inv(root_of_unity(s))
-        tw = [1] * m
-        for k in range(1, m):
-            tw[k] = tw[k - 1] * w % R
-        for start in range(0, n, 2 * m):
-            for k in range(m):
-                u = a[start + k]
-                v = a[start + k + m] * tw[k] % R
-                a[start + k] = (u + v) % R
-                a[start + k + m] = (u - v) % R
-        m *= 2
-        s += 1
-    n_inv = inv(n)
-    return [x * n_inv % R for x in a]
+    return [int(x) for x in _intt(values, log_n)]
 
 
-def _msm_generic(
-    points: Sequence[Any],
-    scalars: Sequence[int],
-    inf: Any,
-    add: Callable[[Any, Any], Any],
-    add_pt: Callable[[Any, Any], Any],
-    dbl: Callable[[Any], Any],
-) -> Any:
-    """Pippenger bucket MSM. Simple and obviously correct rather than fast: the auditor's checks
-    are a handful of MSMs, never per-point pairings."""
-    pairs = [(p, k % R) for p, k in zip(points, scalars, strict=True) if p is not None and k % R]
-    if not pairs:
-        return inf
-    n = len(pairs)
-    c = max(2, min(15, n.bit_length() - 2))
-    bits = max(k.bit_length() for _, k in pairs)
-    mask = (1 << c) - 1
-    acc = inf
-    for w in range((bits + c - 1) // c - 1, -1, -1):
-        for _ in range(c):
-            acc = dbl(acc)
-        buckets: dict[int, Any] = {}
-        shift = w * c
-        for p, k in pairs:
-            d = (k >> shift) & mask
-            if d:
-                buckets[d] = add_pt(buckets.get(d, inf), p)
-        running = inf
-        total = inf
-        for d in range(mask, 0, -1):
-            if d in buckets:
-                running = add(running, buckets[d])
-            total = add(total, running)
-        acc = add(acc, total)
-    return acc
-
-
-def msm_g1(points: Sequence[G1Affine], scalars: Sequence[int]) -> G1Affine:
-    return g1_to_affine(_msm_generic(points, scalars, JAC1_INF, g1_add, g1_add_affine, g1_double))
-
-
-def msm_g2(points: Sequence[G2Affine], scalars: Sequence[int]) -> G2Affine:
-    return g2_to_affine(
-        _msm_generic(points, scalars, JAC2_INF, g2_add, lambda a, p: g2_add(a, g2_to_jac(p)), g2_double)
-    )
-
-
-def g1_sum(a: G1Affine, b: G1Affine) -> G1Affine:
-    return g1_to_affine(g1_add(_jac1(a), _jac1(b)))
-
-
-def g2_sum(a: G2Affine, b: G2Affine) -> G2Affine:
-    return g2_to_affine(g2_add(g2_to_jac(a), g2_to_jac(b)))
+g1_sum = g1_add_aff
+g2_sum = g2_add_aff
 
 
 def _rand(bits: int = 128) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 
-def atomic_write_bytes(path: str | Path, data: bytes, mode: int = 0o644) -> None:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
     """Temp file in the same directory, fsync, os.replace, fsync of the directory: a crash or a
     concurrent reader never sees a half-written file. ``mode`` 0o600 for secrets such as witnesses."""
     path = Path(path)

@@ -18,9 +18,11 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from zkmargin.atomic import atomic_write_bytes
+
 from ..field import R
 from ..r1cs import R1CS, Coeffs, Constraint
-from .binfile import BinFileError, SectionReader, atomic_write_bytes, build_binfile, n8_for, read_binfile, u32, u64
+from .binfile import BinFileError, SectionReader, build_binfile, n8_for, read_binfile, u32, u64
 
 MAGIC = b"r1cs"
 VERSION = 1

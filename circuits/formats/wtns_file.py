@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from zkmargin.atomic import atomic_write_bytes
+
 from ..field import R
-from .binfile import atomic_write_bytes, build_binfile, encode_fields, n8_for, read_binfile, u32
+from .binfile import build_binfile, encode_fields, n8_for, read_binfile, u32
 
 MAGIC = b"wtns"
 VERSION = 2

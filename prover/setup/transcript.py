@@ -8,12 +8,11 @@ consistent transcript or the new one, never a torn file that a later contributio
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zkmargin.atomic import atomic_write_bytes as atomic_write
 from zkmargin.circuits.r1cs import R1CS
 from zkmargin.verifier.setup_transcript import (
     FORMAT_NAME,
@@ -27,24 +26,6 @@ from zkmargin.verifier.setup_transcript import (
 
 from ..keys import ProvingKey
 from . import phase1, phase2
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same directory, fsync, then os.replace (atomic on POSIX)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 @dataclass
