@@ -33,7 +33,25 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_setup(args: argparse.Namespace) -> int:
     from zkmargin.prover.cli_ops import run_setup
 
-    return run_setup(Path(args.r1cs), Path(args.out), args.contributions, args.ptau)
+    return run_setup(Path(args.r1cs), Path(args.out), args.contributions, args.ptau, args.dev)
+
+
+def _cmd_verify_setup(args: argparse.Namespace) -> int:
+    from zkmargin.circuits.formats import BinFileError, read_r1cs
+    from zkmargin.verifier.groth16 import MalformedInput
+    from zkmargin.verifier.setup_transcript import verify_transcript
+    from zkmargin.verifier.snarkjs_json import load_json, vk_from_json
+
+    try:
+        r1cs = read_r1cs(args.r1cs)
+        vk = vk_from_json(load_json(args.vk, "vk")) if args.vk else None
+    except (BinFileError, OSError, MalformedInput) as e:
+        print(f"malformed input: {e}", file=sys.stderr)
+        return EXIT_MALFORMED
+    report = verify_transcript(args.transcript, r1cs, vk)
+    print(report)
+    print("setup transcript: OK" if report.ok else f"setup transcript: FAILED ({', '.join(report.failed())})")
+    return EXIT_OK if report.ok else EXIT_INVALID
 
 
 def _cmd_prove(args: argparse.Namespace) -> int:
@@ -60,10 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("setup", help="Groth16 setup for a circom .r1cs (phase 1 + phase 2 ceremony)")
     s.add_argument("--r1cs", required=True)
-    s.add_argument("--out", required=True, help="directory for circuit.zkey, verification_key.json, transcript")
+    s.add_argument("--out", required=True, help="dir: circuit.zkey, verification_key.json, transcript/")
     s.add_argument("--contributions", type=int, default=1, help="phase-2 contributions (local, >= 1)")
     s.add_argument("--ptau", default=None, help="start from a snarkjs .ptau (public phase-1 ceremony)")
+    s.add_argument("--dev", action="store_true", help="single-party setup: DEVELOPMENT ONLY (forgeable)")
     s.set_defaults(fn=_cmd_setup)
+
+    vs = sub.add_parser("verify-setup", help="auditor: re-check a setup transcript against the circuit")
+    vs.add_argument("--transcript", required=True, help="the setup's transcript/ directory")
+    vs.add_argument("--r1cs", required=True)
+    vs.add_argument("--vk", default=None, help="verification_key.json that the transcript must yield")
+    vs.set_defaults(fn=_cmd_verify_setup)
 
     pr = sub.add_parser("prove", help="prove a circom witness with a setup directory (or .zkey file)")
     pr.add_argument("--zkey", required=True, help="setup directory (or a snarkjs .zkey file)")
