@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zkmargin.atomic import atomic_write_bytes
-from zkmargin.circuits.curve import G1Affine, G2Affine
 from zkmargin.circuits.field import P
 from zkmargin.circuits.formats.binfile import BinFile, build_binfile, read_binfile, u32
 from zkmargin.circuits.formats.points import (
@@ -157,6 +156,21 @@ def setup_from_ptau(
     return pk, out
 
 
+def _ptau_sections(acc: Phase1Accumulator) -> list[tuple[int, bytes]]:
+    n = acc.size
+    power = n.bit_length() - 1
+    header = u32(32) + P.to_bytes(32, "little") + u32(power) + u32(power)
+    return [
+        (1, header),
+        (2, encode_g1_lem(list(acc.tau_g1[: 2 * n - 1]))),
+        (3, encode_g2_lem(list(acc.tau_g2))),
+        (4, encode_g1_lem(list(acc.alpha_g1))),
+        (5, encode_g1_lem(list(acc.beta_g1))),
+        (6, encode_g2_lem([acc.beta_g2])),
+        (7, u32(0)),
+    ]
+
+
 def write_ptau(path: str | Path, acc: Phase1Accumulator) -> None:
     """Export our phase-1 powers as an (unprepared) snarkjs .ptau of power log2(n).
 
@@ -166,22 +180,50 @@ def write_ptau(path: str | Path, acc: Phase1Accumulator) -> None:
     verifier checks them. snarkjs does read the file: ``powersoftau prepare phase2`` on it yields
     exactly our Lagrange points (tested).
     """
-    n = acc.size
-    power = n.bit_length() - 1
-    tau_g1: list[G1Affine] = list(acc.tau_g1[: 2 * n - 1])
-    tau_g2: list[G2Affine] = list(acc.tau_g2)
-    header = u32(32) + P.to_bytes(32, "little") + u32(power) + u32(power)
-    data = build_binfile(
-        MAGIC,
-        1,
-        [
-            (1, header),
-            (2, encode_g1_lem(tau_g1)),
-            (3, encode_g2_lem(tau_g2)),
-            (4, encode_g1_lem(list(acc.alpha_g1))),
-            (5, encode_g1_lem(list(acc.beta_g1))),
-            (6, encode_g2_lem([acc.beta_g2])),
-            (7, u32(0)),
-        ],
+    atomic_write_bytes(path, build_binfile(MAGIC, 1, _ptau_sections(acc)))
+
+
+def write_dev_prepared_ptau(path: str | Path, power: int, tau: int, alpha: int, beta: int) -> None:
+    """A *prepared* .ptau (sections 12-15 included) from known secrets: DEVELOPMENT/BENCHMARK ONLY.
+
+    snarkjs's own ``prepare phase2`` needs ~20 minutes at power 16 on this machine; with the secrets
+    known every point is one fixed-base multiplication, so benchmarks can hand snarkjs a setup of
+    its own in seconds. Lagrange sections hold the bases of the domains 1, 2, 4, ..., 2^power
+    (2^(power+1) too for tauG1, as snarkjs writes it).
+    """
+    from zkmargin.circuits.field import R, root_of_unity
+
+    from .qap import lagrange_at
+    from .setup._util import g1_fixed_many, g2_fixed_many, powers
+
+    n = 1 << power
+    tau_pows = powers(tau, 2 * n, start=1)
+    acc = Phase1Accumulator(
+        tau_g1=g1_fixed_many(tau_pows[: 2 * n - 1]),
+        tau_g2=g2_fixed_many(tau_pows[:n]),
+        alpha_g1=g1_fixed_many([alpha * t % R for t in tau_pows[:n]]),
+        beta_g1=g1_fixed_many([beta * t % R for t in tau_pows[:n]]),
+        beta_g2=g2_fixed_many([beta])[0],
     )
-    atomic_write_bytes(path, data)
+    lag: list[int] = []
+    for k in range(power + 1):
+        lag.extend(lagrange_at(tau, k) if k else [1])
+    # snarkjs's tauG1 Lagrange section also holds the doubled domain 2^(power+1), interpolated from
+    # the 2^(power+1) - 1 powers it has: the missing top power counts as zero. L_j's coefficient of
+    # x^(N-1) is w^j / N, so drop that term.
+    big = 2 * n
+    w = root_of_unity(power + 1)
+    top = pow(tau, big - 1, R) * pow(big, R - 2, R) % R
+    wj = 1
+    lag_g1 = list(lag)
+    for lj in lagrange_at(tau, power + 1):
+        lag_g1.append((lj - wj * top) % R)
+        wj = wj * w % R
+    sections = _ptau_sections(acc)
+    sections += [
+        (12, encode_g1_lem(g1_fixed_many(lag_g1))),
+        (13, encode_g2_lem(g2_fixed_many(lag))),
+        (14, encode_g1_lem(g1_fixed_many([alpha * x % R for x in lag]))),
+        (15, encode_g1_lem(g1_fixed_many([beta * x % R for x in lag]))),
+    ]
+    atomic_write_bytes(path, build_binfile(MAGIC, 1, sections))

@@ -110,3 +110,28 @@ def test_setup_rejects_bad_r1cs(tmp_path: Path) -> None:
     (tmp_path / "x.r1cs").write_bytes(b"not an r1cs")
     assert cli(["setup", "--r1cs", str(tmp_path / "x.r1cs"), "--out", str(tmp_path / "k")]) == 2
     assert not (tmp_path / "k").exists()
+
+
+def test_dev_prepared_ptau_matches_snarkjs_prepare(
+    compiled: Path, run_tool: Callable[..., Any], tmp_path: Path
+) -> None:
+    """The benchmark's shortcut ptau must equal what snarkjs's own `prepare phase2` computes."""
+    from zkmargin.prover.ptau import write_dev_prepared_ptau
+
+    write_dev_prepared_ptau(tmp_path / "dev.ptau", 4, tau=123456789, alpha=987, beta=654321)
+    # strip sections 12-15, let snarkjs prepare them, compare byte for byte
+    from zkmargin.circuits.formats.binfile import build_binfile, read_binfile
+
+    bf = read_binfile(tmp_path / "dev.ptau", b"ptau", 1)
+    raw = [(t, bytes(bf.section(t, str(t)).data)) for t in range(1, 8)]
+    (tmp_path / "raw.ptau").write_bytes(build_binfile(b"ptau", 1, raw))
+    _ok(run_tool("snarkjs", "powersoftau", "prepare", "phase2", "raw.ptau", "prep.ptau", cwd=tmp_path))
+    theirs = read_binfile(tmp_path / "prep.ptau", b"ptau", 1)
+    for t in (12, 13, 14, 15):
+        assert bytes(theirs.section(t, str(t)).data) == bytes(bf.section(t, str(t)).data), f"section {t}"
+    # and snarkjs sets up, proves and verifies with it
+    d = compiled
+    _ok(run_tool("snarkjs", "groth16", "setup", d / "cover.r1cs", tmp_path / "dev.ptau", tmp_path / "c.zkey"))
+    _ok(run_tool("snarkjs", "zkey", "export", "verificationkey", tmp_path / "c.zkey", tmp_path / "vk.json"))
+    _ok(run_tool("snarkjs", "groth16", "prove", tmp_path / "c.zkey", d / "w.wtns", tmp_path / "p.json", tmp_path / "q.json"))
+    assert _snarkjs_verify(run_tool, tmp_path / "vk.json", tmp_path / "q.json", tmp_path / "p.json")
