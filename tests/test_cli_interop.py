@@ -133,5 +133,6 @@ def test_dev_prepared_ptau_matches_snarkjs_prepare(
     d = compiled
     _ok(run_tool("snarkjs", "groth16", "setup", d / "cover.r1cs", tmp_path / "dev.ptau", tmp_path / "c.zkey"))
     _ok(run_tool("snarkjs", "zkey", "export", "verificationkey", tmp_path / "c.zkey", tmp_path / "vk.json"))
-    _ok(run_tool("snarkjs", "groth16", "prove", tmp_path / "c.zkey", d / "w.wtns", tmp_path / "p.json", tmp_path / "q.json"))
-    assert _snarkjs_verify(run_tool, tmp_path / "vk.json", tmp_path / "q.json", tmp_path / "p.json")
+    p, q = tmp_path / "p.json", tmp_path / "q.json"
+    _ok(run_tool("snarkjs", "groth16", "prove", tmp_path / "c.zkey", d / "w.wtns", p, q))
+    assert _snarkjs_verify(run_tool, tmp_path / "vk.json", q, p)
