@@ -286,6 +286,29 @@ def g2_add(p: Jac2, q: Jac2) -> Jac2:
     return (X3, Y3, Z3)
 
 
+def g2_add_affine(p: Jac2, q: tuple[Fq2, Fq2]) -> Jac2:
+    """Jacobian + affine (mixed addition) in G2: the MSM bucket step, ~30% cheaper than g2_add."""
+    X1, Y1, Z1 = p
+    if f2_is_zero(Z1):
+        return (q[0], q[1], _F2_ONE)
+    Z1Z1 = f2_sqr(Z1)
+    U2 = f2_mul(q[0], Z1Z1)
+    S2 = f2_mul(q[1], f2_mul(Z1, Z1Z1))
+    H = f2_sub(U2, X1)
+    r = f2_sub(S2, Y1)
+    if f2_is_zero(H):
+        return g2_double(p) if f2_is_zero(r) else JAC2_INF
+    HH = f2_sqr(H)
+    I = f2_scale(HH, 4)
+    J = f2_mul(H, I)
+    r = f2_scale(r, 2)
+    V = f2_mul(X1, I)
+    X3 = f2_sub(f2_sub(f2_sqr(r), J), f2_scale(V, 2))
+    Y3 = f2_sub(f2_mul(r, f2_sub(V, X3)), f2_scale(f2_mul(Y1, J), 2))
+    Z3 = f2_sub(f2_sub(f2_sqr(f2_add(Z1, H)), Z1Z1), HH)
+    return (X3, Y3, Z3)
+
+
 def g2_neg(p: G2Affine) -> G2Affine:
     return None if p is None else (p[0], f2_neg(p[1]))
 

@@ -23,9 +23,9 @@ from zkmargin.circuits.curve import (
     g1_double,
     g1_to_affine,
     g2_add,
+    g2_add_affine,
     g2_double,
     g2_to_affine,
-    g2_to_jac,
 )
 from zkmargin.circuits.field import P as _Q
 from zkmargin.circuits.field import R
@@ -115,12 +115,11 @@ def msm_g1(points: Sequence[G1Affine], scalars: Sequence[int], c: int | None = N
 
 
 def msm_g2_jac(points: Sequence[G2Affine], scalars: Sequence[int], c: int | None = None) -> Jac2:
-    jac = [g2_to_jac(p) if p is not None else None for p in points]
     return _pippenger(
-        jac,
+        points,
         scalars,
-        g2_add,
-        lambda p: (p[0], f2_neg(p[1]), p[2]),
+        g2_add_affine,
+        lambda p: (p[0], f2_neg(p[1])),
         g2_add,
         g2_double,
         JAC2_INF,

@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Groth16 proving: zkmargin vs snarkjs on the same .r1cs and .wtns, side by side.
+
+For each size 2^k it builds one circuit (a chain of dense multiplications, so witness values and
+MSM scalars are full-size field elements), exports circuit.r1cs and witness.wtns, then:
+  * ours:    dev setup -> circuit.zkey, prove in a child process (`zkmargin prove` minus its
+             self-check), wall time and peak RSS of that process;
+  * snarkjs: `groth16 setup` on a prepared .ptau of its own, then `groth16 prove` in a child
+             process on the same r1cs/wtns, wall time and peak RSS;
+and prints the ratio ours/snarkjs. Each figure is the median of --runs runs. The last line is
+machine-readable: RESULT ratio_2e16=... ours_s_2e16=... snarkjs_s_2e16=... ...
+
+    python scripts/bench_prover.py --sizes 12 14 16 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SNARKJS = REPO / "node_modules" / ".bin" / "snarkjs"
+
+
+def build_circuit(log_n: int, out: Path) -> tuple[int, int]:
+    """x_{i+1} = x_i * x_i + i, with x_0 public and the final x public: domain exactly 2^log_n."""
+    from zkmargin.circuits.formats import write_r1cs, write_wtns
+    from zkmargin.circuits.r1cs import ConstraintSystem
+
+    cs = ConstraintSystem()
+    x = cs.input("x0", public=True)
+    m = (1 << log_n) - 3 - 1  # + output constraint + (n_public + 1) QAP rows = 2^log_n
+    for i in range(m):
+        x = cs.mul(x, x, f"sq{i}") + i
+    cs.output("y", x)
+    r1cs = cs.compile()
+    witness = cs.witness({"x0": 7})
+    r1cs.check(witness)
+    write_r1cs(r1cs, out / "circuit.r1cs")
+    write_wtns(witness, out / "witness.wtns")
+    return r1cs.n_constraints, r1cs.n_vars
+
+
+def child_prove(zkey: str, wtns: str, out: str) -> None:
+    """Runs in the measured child: load key and witness, prove, write the snarkjs JSON files."""
+    from zkmargin.atomic import atomic_write_json
+    from zkmargin.circuits.formats import read_wtns
+    from zkmargin.prover.groth16 import ProveStats, prove
+    from zkmargin.prover.zkey import read_zkey
+    from zkmargin.verifier.snarkjs_json import proof_to_json, public_to_json
+
+    t0 = time.perf_counter()
+    pk = read_zkey(zkey, check_points=False)
+    w = read_wtns(wtns)
+    stats = ProveStats()
+    stats.phases["load"] = time.perf_counter() - t0
+    proof, public = prove(pk, w, stats=stats)
+    atomic_write_json(Path(out) / "proof.json", proof_to_json(proof))
+    atomic_write_json(Path(out) / "public.json", public_to_json(public))
+    print("PHASES " + " ".join(f"{k}={v:.3f}" for k, v in stats.phases.items()))
+
+
+def measured(cmd: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB) of the child (os.wait4 gives that child's own rusage), stdout."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:3]} failed:\n{out}")
+    return wall, usage.ru_maxrss / 1024, out
+
+
+def run(cmd: list[str], cwd: Path | None = None) -> str:
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
+    if res.returncode != 0:
+        raise RuntimeError(f"{cmd} failed:\n{res.stdout}\n{res.stderr}")
+    return res.stdout
+
+
+def bench_size(log_n: int, runs: int, work: Path) -> dict[str, float]:
+    from zkmargin.circuits.formats import read_r1cs
+    from zkmargin.prover.ptau import write_dev_prepared_ptau
+    from zkmargin.prover.setup import dev_setup
+    from zkmargin.prover.zkey import write_zkey
+
+    d = work / f"2e{log_n}"
+    d.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    n_cons, n_vars = build_circuit(log_n, d)
+    t_build = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    write_zkey(dev_setup(read_r1cs(d / "circuit.r1cs")), d / "ours.zkey")
+    t_setup_ours = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    write_dev_prepared_ptau(
+        d / "pot.ptau", log_n, secrets.randbelow(1 << 250), secrets.randbelow(1 << 250), secrets.randbelow(1 << 250)
+    )
+    run([str(SNARKJS), "groth16", "setup", "circuit.r1cs", "pot.ptau", "snarkjs.zkey"], cwd=d)
+    run([str(SNARKJS), "zkey", "export", "verificationkey", "snarkjs.zkey", "vk_snarkjs.json"], cwd=d)
+    t_setup_snarkjs = time.perf_counter() - t0
+
+    ours, ours_mem, snark, snark_mem = [], [], [], []
+    phases: list[str] = []
+    for _ in range(runs):
+        w, m, out = measured(
+            [sys.executable, __file__, "--child-prove", str(d / "ours.zkey"), str(d / "witness.wtns"), str(d)]
+        )
+        ours.append(w)
+        ours_mem.append(m)
+        phases = [ln for ln in out.splitlines() if ln.startswith("PHASES")]
+        w, m, _ = measured(
+            [str(SNARKJS), "groth16", "prove", str(d / "snarkjs.zkey"), str(d / "witness.wtns"),
+             str(d / "proof_snarkjs.json"), str(d / "public_snarkjs.json")]
+        )
+        snark.append(w)
+        snark_mem.append(m)
+    # both proofs must be valid: ours checked by snarkjs against our key's vk
+    from zkmargin.atomic import atomic_write_json
+    from zkmargin.prover.zkey import read_zkey
+    from zkmargin.verifier.snarkjs_json import vk_to_json
+
+    atomic_write_json(d / "vk_ours.json", vk_to_json(read_zkey(d / "ours.zkey", check_points=False).verifying_key()))
+    ok_ours = "OK" in run([str(SNARKJS), "groth16", "verify", "vk_ours.json", "public.json", "proof.json"], cwd=d)
+    ok_snark = "OK" in run(
+        [str(SNARKJS), "groth16", "verify", "vk_snarkjs.json", "public_snarkjs.json", "proof_snarkjs.json"], cwd=d
+    )
+    if not (ok_ours and ok_snark):
+        raise RuntimeError(f"a proof did not verify at 2^{log_n}: ours={ok_ours} snarkjs={ok_snark}")
+    res = {
+        "constraints": n_cons,
+        "vars": n_vars,
+        "build_s": t_build,
+        "setup_ours_s": t_setup_ours,
+        "setup_snarkjs_s": t_setup_snarkjs,
+        "ours_s": statistics.median(ours),
+        "snarkjs_s": statistics.median(snark),
+        "ours_mb": statistics.median(ours_mem),
+        "snarkjs_mb": statistics.median(snark_mem),
+    }
+    res["ratio"] = res["ours_s"] / res["snarkjs_s"]
+    print(
+        f"2^{log_n}: {n_cons} constraints | ours {res['ours_s']:.2f} s, {res['ours_mb']:.0f} MB | "
+        f"snarkjs {res['snarkjs_s']:.2f} s, {res['snarkjs_mb']:.0f} MB | ratio {res['ratio']:.2f} | "
+        f"{phases[0] if phases else ''}",
+        flush=True,
+    )
+    return res
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[12, 14, 16], help="log2 of the constraint count")
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--work", default=str(REPO / "out" / "bench_prover"))
+    ap.add_argument("--child-prove", nargs=3, metavar=("ZKEY", "WTNS", "OUT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child_prove:
+        child_prove(*args.child_prove)
+        return 0
+    if not SNARKJS.exists():
+        print("snarkjs is not installed: run `npm ci` (scripts/bootstrap --with-npm-tools)", file=sys.stderr)
+        return 2
+    results = {k: bench_size(k, args.runs, Path(args.work)) for k in args.sizes}
+    print()
+    print("| constraints | ours prove (s) | snarkjs prove (s) | ratio ours/snarkjs | ours peak MB | snarkjs peak MB |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for k, r in results.items():
+        print(
+            f"| 2^{k} ({int(r['constraints'])}) | {r['ours_s']:.2f} | {r['snarkjs_s']:.2f} | {r['ratio']:.2f} | "
+            f"{r['ours_mb']:.0f} | {r['snarkjs_mb']:.0f} |"
+        )
+    fields = []
+    for k, r in results.items():
+        fields += [f"ratio_2e{k}={r['ratio']:.3f}", f"ours_s_2e{k}={r['ours_s']:.3f}"]
+        fields += [f"snarkjs_s_2e{k}={r['snarkjs_s']:.3f}"]
+        fields += [f"ours_mb_2e{k}={r['ours_mb']:.0f}", f"snarkjs_mb_2e{k}={r['snarkjs_mb']:.0f}"]
+    print("RESULT " + " ".join(fields))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
