@@ -63,7 +63,10 @@ def run_setup(r1cs_path: Path, out: Path, contributions: int, ptau: str | None, 
 
 
 def load_proving_key(path: Path) -> ProvingKey:
-    return read_zkey(path / ZKEY_NAME if path.is_dir() else path)
+    """With the C kernel, keep the key's points in the file's encoding (no decoding, ~1 s saved at 2^16)."""
+    from zkmargin.circuits.msm_native import available
+
+    return read_zkey(path / ZKEY_NAME if path.is_dir() else path, packed_only=available())
 
 
 def run_prove(zkey: Path, wtns: Path, out: Path) -> int:

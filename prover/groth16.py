@@ -25,7 +25,8 @@ from zkmargin.circuits.curve import (
     g2_to_jac,
 )
 from zkmargin.circuits.field import R, root_of_unity
-from zkmargin.circuits.msm import msm_g1_jac, msm_g2_jac
+from zkmargin.circuits.msm_native import available as native_available
+from zkmargin.circuits.msm_native import msm_g1_auto, msm_g2_auto, pack_g1, pack_g2, qap_h_native
 from zkmargin.circuits.ntt import coset_ntt, intt
 from zkmargin.verifier.types import Proof
 
@@ -46,7 +47,7 @@ class ProveStats:
         return now
 
 
-def h_evaluations(pk: ProvingKey, witness: Sequence[int]) -> list[mpz]:
+def h_evaluations(pk: ProvingKey, witness: Sequence[int]) -> list[mpz] | bytes:
     """(A*B - C) on the odd points of the doubled domain: the scalars for the H points.
 
     C's evaluations are A*B row by row (valid because the witness satisfies every row), exactly as
@@ -63,6 +64,8 @@ def h_evaluations(pk: ProvingKey, witness: Sequence[int]) -> list[mpz]:
         b_ev[row] += v * w[sig]
     a_ev = [x % _R for x in a_ev]
     b_ev = [x % _R for x in b_ev]
+    if native_available():
+        return qap_h_native(a_ev, b_ev, log_n)
     c_ev = [x * y % _R for x, y in zip(a_ev, b_ev, strict=True)]
     shift = root_of_unity(log_n + 1)
     a_odd = coset_ntt(intt(a_ev, log_n), log_n, shift)
@@ -95,15 +98,22 @@ def prove(
     t = st.add("qap_ntt", t)
 
     private = witness[pk.n_public + 1 :]
-    a_acc = msm_g1_jac(pk.a_g1, witness)
+    if not native_available() and pk.packed and not pk.a_g1:
+        raise ValueError("this key was loaded packed-only, which needs the C kernel (zkmargin.circuits._bn254)")
+    if native_available() and not pk.packed:
+        for name in ("a_g1", "b_g1", "c_g1", "h_g1"):
+            pk.packed[name] = pack_g1(getattr(pk, name))
+        pk.packed["b_g2"] = pack_g2(pk.b_g2)
+        t = st.add("pack_key", t)
+    a_acc = g1_to_jac(msm_g1_auto(pk.a_g1, witness, pk.packed.get("a_g1")))
     t = st.add("msm_a", t)
-    b1_acc = msm_g1_jac(pk.b_g1, witness)
+    b1_acc = g1_to_jac(msm_g1_auto(pk.b_g1, witness, pk.packed.get("b_g1")))
     t = st.add("msm_b1", t)
-    b2_acc = msm_g2_jac(pk.b_g2, witness)
+    b2_acc = g2_to_jac(msm_g2_auto(pk.b_g2, witness, pk.packed.get("b_g2")))
     t = st.add("msm_b2", t)
-    c_acc = msm_g1_jac(pk.c_g1, private)
+    c_acc = g1_to_jac(msm_g1_auto(pk.c_g1, private, pk.packed.get("c_g1")))
     t = st.add("msm_c", t)
-    h_acc = msm_g1_jac(pk.h_g1, h)
+    h_acc = g1_to_jac(msm_g1_auto(pk.h_g1, h, pk.packed.get("h_g1")))
     t = st.add("msm_h", t)
 
     delta1 = g1_to_jac(pk.delta1)

@@ -51,6 +51,8 @@ class ProvingKey:
     h_g1: list[G1Affine]  # domain_size
     a_coeffs: list[QapEntry] = field(default_factory=list)
     b_coeffs: list[QapEntry] = field(default_factory=list)
+    # Point lists packed for the C MSM kernel, built on first use and kept for later proofs.
+    packed: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     def verifying_key(self) -> VerifyingKey:
         return VerifyingKey(self.alpha1, self.beta2, self.gamma2, self.delta2, tuple(self.ic))

@@ -256,8 +256,13 @@ def _read_coeffs(r: SectionReader, n_vars: int, domain_size: int) -> tuple[list[
     return a, b
 
 
-def read_zkey(path: str | os.PathLike[str], check_points: bool = True) -> ProvingKey:
+def read_zkey(path: str | os.PathLike[str], check_points: bool = True, packed_only: bool = False) -> ProvingKey:
     """Load a Groth16 .zkey; ``check_points`` verifies every point is on its curve (not the subgroup).
+
+    ``packed_only`` is the prover's fast path when the C kernel is built: the large point lists stay
+    in the file's own encoding (Montgomery, little-endian: what the kernel reads) in ``pk.packed``
+    and are not decoded, so A, B1, B2, C and H are left empty. Use it only for one's own key files:
+    those points are not curve-checked.
 
     Errors are :class:`~zkmargin.circuits.formats.binfile.BinFileError` (a ValueError) naming the
     file, the section and the reason.
@@ -284,6 +289,40 @@ def read_zkey(path: str | os.PathLike[str], check_points: bool = True) -> Provin
     g.end()
 
     a_coeffs, b_coeffs = _read_coeffs(bf.section(SEC_COEFFS, "coefficients"), n_vars, domain_size)
+    if packed_only:
+        sizes = {
+            "a_g1": (SEC_A, "A", n_vars * 64),
+            "b_g1": (SEC_B1, "B1", n_vars * 64),
+            "b_g2": (SEC_B2, "B2", n_vars * 128),
+            "c_g1": (SEC_C, "C", (n_vars - n_public - 1) * 64),
+            "h_g1": (SEC_H, "H", domain_size * 64),
+        }
+        packed = {}
+        for key, (sec, name, size) in sizes.items():
+            r = bf.section(sec, name)
+            packed[key] = bytes(r.raw(size, f"{name} points"))
+            r.end()
+        pk = ProvingKey(
+            n_vars=n_vars,
+            n_public=n_public,
+            domain_size=domain_size,
+            alpha1=alpha1,
+            beta1=beta1,
+            beta2=beta2,
+            gamma2=gamma2,
+            delta1=delta1,
+            delta2=delta2,
+            ic=_points(bf, SEC_IC, "IC", n_public + 1, False, check_points),
+            a_g1=[],
+            b_g1=[],
+            b_g2=[],
+            c_g1=[],
+            h_g1=[],
+            a_coeffs=a_coeffs,
+            b_coeffs=b_coeffs,
+        )
+        pk.packed.update(packed)
+        return pk
     return ProvingKey(
         n_vars=n_vars,
         n_public=n_public,

@@ -51,12 +51,12 @@ def child_prove(zkey: str, wtns: str, out: str) -> None:
     """Runs in the measured child: load key and witness, prove, write the snarkjs JSON files."""
     from zkmargin.atomic import atomic_write_json
     from zkmargin.circuits.formats import read_wtns
+    from zkmargin.prover.cli_ops import load_proving_key
     from zkmargin.prover.groth16 import ProveStats, prove
-    from zkmargin.prover.zkey import read_zkey
     from zkmargin.verifier.snarkjs_json import proof_to_json, public_to_json
 
     t0 = time.perf_counter()
-    pk = read_zkey(zkey, check_points=False)
+    pk = load_proving_key(Path(zkey))
     w = read_wtns(wtns)
     stats = ProveStats()
     stats.phases["load"] = time.perf_counter() - t0

@@ -1,0 +1,555 @@
+/*
+ * BN254 multi-scalar multiplication kernel for zkmargin (G1 and G2), optional.
+ *
+ * Why: Pippenger in pure Python spends ~80 us per point; this kernel does the same algorithm
+ * (signed-digit windows, mixed Jacobian-affine bucket additions, windows split across threads)
+ * on 4x64-bit Montgomery limbs. The pure-Python path in circuits/msm.py stays the reference:
+ * tests compare the two on random inputs, and the package works without this module.
+ *
+ * Input points: affine, coordinates in Montgomery form, 32-byte little-endian limbs
+ * (snarkjs's .zkey layout), G1 = x|y (64 bytes), G2 = x0|x1|y0|y1 (128 bytes); all-zero bytes
+ * encode the point at infinity. Scalars: 32-byte little-endian, standard form, reduced mod r.
+ * Output: affine in standard form (not Montgomery), little-endian, all zero for infinity.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef unsigned __int128 u128;
+typedef struct { uint64_t v[4]; } fp;
+typedef struct { fp c0, c1; } fp2;
+
+static const uint64_t PM[4] = {0x3c208c16d87cfd47ULL, 0x97816a916871ca8dULL, 0xb85045b68181585dULL, 0x30644e72e131a029ULL};
+static const uint64_t PINV = 0x87d20782e4866389ULL;
+static const fp FPONE_ = {{0xd35d438dc58f0d9dULL, 0x0a78eb28f5c70b3dULL, 0x666ea36f7879462cULL, 0x0e0a77c19a07df2fULL}};
+static const fp FPZERO_ = {{0, 0, 0, 0}};
+
+static inline int fp_is_zero(const fp *a) { return (a->v[0] | a->v[1] | a->v[2] | a->v[3]) == 0; }
+static inline int fp_eq(const fp *a, const fp *b) {
+    return a->v[0] == b->v[0] && a->v[1] == b->v[1] && a->v[2] == b->v[2] && a->v[3] == b->v[3];
+}
+
+static inline int geq_mod(const uint64_t t[4]) {
+    for (int i = 3; i >= 0; i--) {
+        if (t[i] > PM[i]) return 1;
+        if (t[i] < PM[i]) return 0;
+    }
+    return 1;
+}
+
+static inline void sub_mod_raw(uint64_t t[4]) {
+    u128 bw = 0;
+    for (int i = 0; i < 4; i++) {
+        u128 d = (u128)t[i] - PM[i] - bw;
+        t[i] = (uint64_t)d;
+        bw = (d >> 64) & 1;
+    }
+}
+
+static inline void fp_add(fp *r, const fp *a, const fp *b) {
+    u128 c = 0;
+    for (int i = 0; i < 4; i++) {
+        c += (u128)a->v[i] + b->v[i];
+        r->v[i] = (uint64_t)c;
+        c >>= 64;
+    }
+    if (geq_mod(r->v)) sub_mod_raw(r->v);
+}
+
+static inline void fp_sub(fp *r, const fp *a, const fp *b) {
+    u128 bw = 0;
+    uint64_t t[4];
+    for (int i = 0; i < 4; i++) {
+        u128 d = (u128)a->v[i] - b->v[i] - bw;
+        t[i] = (uint64_t)d;
+        bw = (d >> 64) & 1;
+    }
+    if (bw) {
+        u128 c = 0;
+        for (int i = 0; i < 4; i++) {
+            c += (u128)t[i] + PM[i];
+            t[i] = (uint64_t)c;
+            c >>= 64;
+        }
+    }
+    memcpy(r->v, t, sizeof t);
+}
+
+static inline void fp_neg(fp *r, const fp *a) {
+    if (fp_is_zero(a)) { *r = *a; return; }
+    fp m; memcpy(m.v, PM, sizeof PM);
+    fp_sub(r, &m, a);
+}
+
+/* CIOS Montgomery multiplication: r = a*b / 2^256 mod p. */
+static inline void fp_mul(fp *r, const fp *a, const fp *b) {
+    uint64_t t[6] = {0, 0, 0, 0, 0, 0};
+    for (int i = 0; i < 4; i++) {
+        u128 c = 0;
+        for (int j = 0; j < 4; j++) {
+            c += (u128)a->v[j] * b->v[i] + t[j];
+            t[j] = (uint64_t)c;
+            c >>= 64;
+        }
+        c += t[4];
+        t[4] = (uint64_t)c;
+        t[5] = (uint64_t)(c >> 64);
+        uint64_t m = t[0] * PINV;
+        c = ((u128)m * PM[0] + t[0]) >> 64;
+        for (int j = 1; j < 4; j++) {
+            c += (u128)m * PM[j] + t[j];
+            t[j - 1] = (uint64_t)c;
+            c >>= 64;
+        }
+        c += t[4];
+        t[3] = (uint64_t)c;
+        t[4] = t[5] + (uint64_t)(c >> 64);
+    }
+    if (t[4] || geq_mod(t)) sub_mod_raw(t);
+    memcpy(r->v, t, 4 * sizeof(uint64_t));
+}
+
+static inline void fp_sqr(fp *r, const fp *a) { fp_mul(r, a, a); }
+static inline void fp_dbl(fp *r, const fp *a) { fp_add(r, a, a); }
+
+static void fp_inv(fp *r, const fp *a) {
+    /* a^(p-2) by square-and-multiply over the exponent's bits */
+    uint64_t e[4] = {PM[0] - 2, PM[1], PM[2], PM[3]};
+    fp acc = FPONE_, base = *a;
+    for (int i = 0; i < 4; i++) {
+        uint64_t w = e[i];
+        for (int b = 0; b < 64; b++) {
+            if (w & 1) fp_mul(&acc, &acc, &base);
+            fp_sqr(&base, &base);
+            w >>= 1;
+        }
+    }
+    *r = acc;
+}
+
+static void fp_from_mont(fp *r, const fp *a) {
+    fp one = {{1, 0, 0, 0}};
+    fp_mul(r, a, &one);
+}
+
+/* ------------------------------------------------------------------ Fp2 = Fp[u]/(u^2+1) */
+
+static inline void f2_add(fp2 *r, const fp2 *a, const fp2 *b) { fp_add(&r->c0, &a->c0, &b->c0); fp_add(&r->c1, &a->c1, &b->c1); }
+static inline void f2_sub(fp2 *r, const fp2 *a, const fp2 *b) { fp_sub(&r->c0, &a->c0, &b->c0); fp_sub(&r->c1, &a->c1, &b->c1); }
+static inline void f2_dbl(fp2 *r, const fp2 *a) { f2_add(r, a, a); }
+static inline int f2_is_zero(const fp2 *a) { return fp_is_zero(&a->c0) && fp_is_zero(&a->c1); }
+static inline void f2_mul(fp2 *r, const fp2 *a, const fp2 *b) {
+    fp t0, t1, s0, s1, m;
+    fp_mul(&t0, &a->c0, &b->c0);
+    fp_mul(&t1, &a->c1, &b->c1);
+    fp_add(&s0, &a->c0, &a->c1);
+    fp_add(&s1, &b->c0, &b->c1);
+    fp_mul(&m, &s0, &s1);
+    fp_sub(&r->c0, &t0, &t1);
+    fp_sub(&m, &m, &t0);
+    fp_sub(&r->c1, &m, &t1);
+}
+static inline void f2_sqr(fp2 *r, const fp2 *a) {
+    fp s, d, m;
+    fp_add(&s, &a->c0, &a->c1);
+    fp_sub(&d, &a->c0, &a->c1);
+    fp_mul(&m, &a->c0, &a->c1);
+    fp_mul(&r->c0, &s, &d);
+    fp_dbl(&r->c1, &m);
+}
+static void f2_inv(fp2 *r, const fp2 *a) {
+    fp t0, t1, n, ni;
+    fp_sqr(&t0, &a->c0);
+    fp_sqr(&t1, &a->c1);
+    fp_add(&n, &t0, &t1);
+    fp_inv(&ni, &n);
+    fp_mul(&r->c0, &a->c0, &ni);
+    fp_mul(&t0, &a->c1, &ni);
+    fp_neg(&r->c1, &t0);
+}
+
+/* ------------------------------------------------------------------ generic Jacobian formulas
+ * The same a=0 formulas as circuits/curve.py, written once as a macro over the field ops so G1
+ * and G2 cannot drift apart. */
+
+#define DEFINE_CURVE(PFX, F, ADD, SUB, DBL, MUL, SQR, ISZERO, ONE)                                   \
+    typedef struct { F x, y, z; } PFX##_jac;                                                         \
+    typedef struct { F x, y; } PFX##_aff;                                                            \
+    static inline int PFX##_is_inf(const PFX##_jac *p) { return ISZERO(&p->z); }                    \
+    static void PFX##_double(PFX##_jac *r, const PFX##_jac *p) {                                     \
+        if (ISZERO(&p->z) || ISZERO(&p->y)) { memset(r, 0, sizeof *r); return; }                     \
+        F A, B, C, D, E, X3, Y3, Z3, t;                                                              \
+        SQR(&A, &p->x); SQR(&B, &p->y); SQR(&C, &B);                                                 \
+        ADD(&t, &p->x, &B); SQR(&t, &t); SUB(&t, &t, &A); SUB(&t, &t, &C); DBL(&D, &t);              \
+        DBL(&E, &A); ADD(&E, &E, &A);                                                                \
+        SQR(&X3, &E); DBL(&t, &D); SUB(&X3, &X3, &t);                                                \
+        SUB(&t, &D, &X3); MUL(&Y3, &E, &t); DBL(&C, &C); DBL(&C, &C); DBL(&C, &C); SUB(&Y3, &Y3, &C); \
+        MUL(&Z3, &p->y, &p->z); DBL(&Z3, &Z3);                                                       \
+        r->x = X3; r->y = Y3; r->z = Z3;                                                             \
+    }                                                                                                \
+    static void PFX##_add_aff(PFX##_jac *r, const PFX##_jac *p, const PFX##_aff *q) {                \
+        if (ISZERO(&p->z)) { r->x = q->x; r->y = q->y; r->z = ONE; return; }                         \
+        F Z1Z1, U2, S2, H, HH, I, J, rr, V, X3, Y3, Z3, t;                                           \
+        SQR(&Z1Z1, &p->z);                                                                           \
+        MUL(&U2, &q->x, &Z1Z1);                                                                      \
+        MUL(&t, &p->z, &Z1Z1); MUL(&S2, &q->y, &t);                                                  \
+        SUB(&H, &U2, &p->x); SUB(&rr, &S2, &p->y);                                                   \
+        if (ISZERO(&H)) {                                                                            \
+            if (ISZERO(&rr)) { PFX##_double(r, p); } else { memset(r, 0, sizeof *r); }               \
+            return;                                                                                  \
+        }                                                                                            \
+        SQR(&HH, &H); DBL(&I, &HH); DBL(&I, &I); MUL(&J, &H, &I); DBL(&rr, &rr); MUL(&V, &p->x, &I); \
+        SQR(&X3, &rr); SUB(&X3, &X3, &J); DBL(&t, &V); SUB(&X3, &X3, &t);                            \
+        SUB(&t, &V, &X3); MUL(&Y3, &rr, &t); MUL(&t, &p->y, &J); DBL(&t, &t); SUB(&Y3, &Y3, &t);     \
+        ADD(&Z3, &p->z, &H); SQR(&Z3, &Z3); SUB(&Z3, &Z3, &Z1Z1); SUB(&Z3, &Z3, &HH);                \
+        r->x = X3; r->y = Y3; r->z = Z3;                                                             \
+    }                                                                                                \
+    static void PFX##_add(PFX##_jac *r, const PFX##_jac *p, const PFX##_jac *q) {                    \
+        if (ISZERO(&p->z)) { *r = *q; return; }                                                      \
+        if (ISZERO(&q->z)) { *r = *p; return; }                                                      \
+        F Z1Z1, Z2Z2, U1, U2, S1, S2, H, I, J, rr, V, X3, Y3, Z3, t;                                 \
+        SQR(&Z1Z1, &p->z); SQR(&Z2Z2, &q->z);                                                        \
+        MUL(&U1, &p->x, &Z2Z2); MUL(&U2, &q->x, &Z1Z1);                                              \
+        MUL(&t, &q->z, &Z2Z2); MUL(&S1, &p->y, &t);                                                  \
+        MUL(&t, &p->z, &Z1Z1); MUL(&S2, &q->y, &t);                                                  \
+        SUB(&H, &U2, &U1); SUB(&rr, &S2, &S1);                                                       \
+        if (ISZERO(&H)) {                                                                            \
+            if (ISZERO(&rr)) { PFX##_double(r, p); } else { memset(r, 0, sizeof *r); }               \
+            return;                                                                                  \
+        }                                                                                            \
+        DBL(&I, &H); SQR(&I, &I); MUL(&J, &H, &I); DBL(&rr, &rr); MUL(&V, &U1, &I);                  \
+        SQR(&X3, &rr); SUB(&X3, &X3, &J); DBL(&t, &V); SUB(&X3, &X3, &t);                            \
+        SUB(&t, &V, &X3); MUL(&Y3, &rr, &t); MUL(&t, &S1, &J); DBL(&t, &t); SUB(&Y3, &Y3, &t);       \
+        ADD(&Z3, &p->z, &q->z); SQR(&Z3, &Z3); SUB(&Z3, &Z3, &Z1Z1); SUB(&Z3, &Z3, &Z2Z2);           \
+        MUL(&Z3, &Z3, &H);                                                                           \
+        r->x = X3; r->y = Y3; r->z = Z3;                                                             \
+    }
+
+static const fp2 F2_ONE_INIT = {{{0xd35d438dc58f0d9dULL, 0x0a78eb28f5c70b3dULL, 0x666ea36f7879462cULL, 0x0e0a77c19a07df2fULL}}, {{0, 0, 0, 0}}};
+
+DEFINE_CURVE(g1, fp, fp_add, fp_sub, fp_dbl, fp_mul, fp_sqr, fp_is_zero, FPONE_)
+DEFINE_CURVE(g2, fp2, f2_add, f2_sub, f2_dbl, f2_mul, f2_sqr, f2_is_zero, F2_ONE_INIT)
+
+/* ------------------------------------------------------------------ scalar field Fr and the QAP step
+ * Same CIOS multiplication with r's constants; used for the prover's NTTs. */
+
+static const uint64_t RM[4] = {0x43e1f593f0000001ULL, 0x2833e84879b97091ULL, 0xb85045b68181585dULL, 0x30644e72e131a029ULL};
+static const uint64_t RINV = 0xc2e1f593efffffffULL;
+static const uint64_t R_R2[4] = {0x1bb8e645ae216da7ULL, 0x53fe3ab1e35c59e3ULL, 0x8c49833d53bb8085ULL, 0x0216d0b17f4e44a5ULL};
+
+typedef struct { uint64_t v[4]; } fr;
+
+static inline int fr_geq(const uint64_t t[4]) {
+    for (int i = 3; i >= 0; i--) {
+        if (t[i] > RM[i]) return 1;
+        if (t[i] < RM[i]) return 0;
+    }
+    return 1;
+}
+static inline void fr_subm(uint64_t t[4]) {
+    u128 bw = 0;
+    for (int i = 0; i < 4; i++) { u128 d = (u128)t[i] - RM[i] - bw; t[i] = (uint64_t)d; bw = (d >> 64) & 1; }
+}
+static inline void fr_add(fr *r, const fr *a, const fr *b) {
+    u128 c = 0;
+    for (int i = 0; i < 4; i++) { c += (u128)a->v[i] + b->v[i]; r->v[i] = (uint64_t)c; c >>= 64; }
+    if (fr_geq(r->v)) fr_subm(r->v);
+}
+static inline void fr_sub(fr *r, const fr *a, const fr *b) {
+    u128 bw = 0; uint64_t t[4];
+    for (int i = 0; i < 4; i++) { u128 d = (u128)a->v[i] - b->v[i] - bw; t[i] = (uint64_t)d; bw = (d >> 64) & 1; }
+    if (bw) { u128 c = 0; for (int i = 0; i < 4; i++) { c += (u128)t[i] + RM[i]; t[i] = (uint64_t)c; c >>= 64; } }
+    memcpy(r->v, t, sizeof t);
+}
+static inline void fr_mul(fr *r, const fr *a, const fr *b) {
+    uint64_t t[6] = {0, 0, 0, 0, 0, 0};
+    for (int i = 0; i < 4; i++) {
+        u128 c = 0;
+        for (int j = 0; j < 4; j++) { c += (u128)a->v[j] * b->v[i] + t[j]; t[j] = (uint64_t)c; c >>= 64; }
+        c += t[4]; t[4] = (uint64_t)c; t[5] = (uint64_t)(c >> 64);
+        uint64_t m = t[0] * RINV;
+        c = ((u128)m * RM[0] + t[0]) >> 64;
+        for (int j = 1; j < 4; j++) { c += (u128)m * RM[j] + t[j]; t[j - 1] = (uint64_t)c; c >>= 64; }
+        c += t[4]; t[3] = (uint64_t)c; t[4] = t[5] + (uint64_t)(c >> 64);
+    }
+    if (t[4] || fr_geq(t)) fr_subm(t);
+    memcpy(r->v, t, 4 * sizeof(uint64_t));
+}
+static inline void fr_to_mont(fr *r, const uint8_t *b) {
+    fr x, r2; memcpy(x.v, b, 32); memcpy(r2.v, R_R2, 32); fr_mul(r, &x, &r2);
+}
+static inline void fr_from_mont(uint8_t *b, const fr *a) {
+    fr one = {{1, 0, 0, 0}}, x; fr_mul(&x, a, &one); memcpy(b, x.v, 32);
+}
+
+/* In-place iterative radix-2 NTT (bit-reversal, then butterflies); w is a primitive 2^log_n root. */
+static void fr_ntt(fr *a, int log_n, const fr *w) {
+    size_t n = (size_t)1 << log_n;
+    for (size_t i = 1, j = 0; i < n; i++) {
+        size_t bit = n >> 1;
+        for (; j & bit; bit >>= 1) j ^= bit;
+        j |= bit;
+        if (i < j) { fr t = a[i]; a[i] = a[j]; a[j] = t; }
+    }
+    fr *tw = malloc((n / 2 + 1) * sizeof(fr));
+    for (int s = 1; s <= log_n; s++) {
+        size_t m = (size_t)1 << (s - 1);
+        /* w_s = w^(n / 2^s): square w (log_n - s) times */
+        fr ws = *w;
+        for (int k = 0; k < log_n - s; k++) fr_mul(&ws, &ws, &ws);
+        memcpy(tw[0].v, (uint64_t[4]){0xac96341c4ffffffbULL, 0x36fc76959f60cd29ULL, 0x666ea36f7879462eULL, 0x0e0a77c19a07df2fULL}, 32);
+        for (size_t j = 1; j < m; j++) fr_mul(&tw[j], &tw[j - 1], &ws);
+        for (size_t start = 0; start < n; start += 2 * m) {
+            for (size_t j = 0; j < m; j++) {
+                fr u = a[start + j], v;
+                fr_mul(&v, &a[start + j + m], &tw[j]);
+                fr_add(&a[start + j], &u, &v);
+                fr_sub(&a[start + j + m], &u, &v);
+            }
+        }
+    }
+    free(tw);
+}
+
+/* (A*B - C) on the odd points of the doubled domain, from A and B evaluated on the domain:
+ * C = A*B pointwise; each of A, B, C goes iNTT -> scale coefficient k by g^k -> NTT. Consts are
+ * standard-form little-endian: w (n-th root), w^-1, n^-1, g (2n-th root). */
+static PyObject *py_qap_h(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer ab, bb, cb;
+    int log_n;
+    if (!PyArg_ParseTuple(args, "y*y*iy*", &ab, &bb, &log_n, &cb)) return NULL;
+    size_t n = (size_t)1 << log_n;
+    PyObject *res = NULL;
+    if (log_n < 1 || log_n > 28 || (size_t)ab.len != 32 * n || (size_t)bb.len != 32 * n || cb.len != 128) {
+        PyErr_SetString(PyExc_ValueError, "qap_h: bad buffer sizes");
+        goto out;
+    }
+    fr *A = malloc(n * sizeof(fr)), *B = malloc(n * sizeof(fr)), *C = malloc(n * sizeof(fr));
+    fr w, winv, ninv, g;
+    const uint8_t *k = cb.buf;
+    fr_to_mont(&w, k); fr_to_mont(&winv, k + 32); fr_to_mont(&ninv, k + 64); fr_to_mont(&g, k + 96);
+    Py_BEGIN_ALLOW_THREADS
+    for (size_t i = 0; i < n; i++) {
+        fr_to_mont(&A[i], (const uint8_t *)ab.buf + 32 * i);
+        fr_to_mont(&B[i], (const uint8_t *)bb.buf + 32 * i);
+        fr_mul(&C[i], &A[i], &B[i]);
+    }
+    fr *polys[3] = {A, B, C};
+    for (int p = 0; p < 3; p++) {
+        fr *X = polys[p];
+        fr_ntt(X, log_n, &winv);
+        fr gk = ninv; /* fold the 1/n of the inverse transform into the coset scaling */
+        for (size_t i = 0; i < n; i++) { fr_mul(&X[i], &X[i], &gk); fr_mul(&gk, &gk, &g); }
+        fr_ntt(X, log_n, &w);
+    }
+    Py_END_ALLOW_THREADS
+    res = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(32 * n));
+    if (res) {
+        uint8_t *o = (uint8_t *)PyBytes_AS_STRING(res);
+        for (size_t i = 0; i < n; i++) {
+            fr t; fr_mul(&t, &A[i], &B[i]); fr_sub(&t, &t, &C[i]); fr_from_mont(o + 32 * i, &t);
+        }
+    }
+    free(A); free(B); free(C);
+out:
+    PyBuffer_Release(&ab); PyBuffer_Release(&bb); PyBuffer_Release(&cb);
+    return res;
+}
+
+/* ------------------------------------------------------------------ Pippenger */
+
+#define SCALAR_BITS 254
+
+typedef struct {
+    int g2;
+    const uint8_t *points;
+    size_t n;
+    const int32_t *digits; /* n * n_windows */
+    int c, n_windows;
+    int thread, n_threads;
+    void *window_sums; /* g1_jac[n_windows] or g2_jac[n_windows] */
+} job_t;
+
+static void load_fp(fp *r, const uint8_t *b) { memcpy(r->v, b, 32); /* little-endian host */ }
+
+static void *run_windows(void *arg) {
+    job_t *jb = (job_t *)arg;
+    size_t half = (size_t)1 << (jb->c - 1);
+    if (!jb->g2) {
+        g1_jac *buckets = calloc(half + 1, sizeof(g1_jac));
+        g1_jac *sums = (g1_jac *)jb->window_sums;
+        for (int w = jb->thread; w < jb->n_windows; w += jb->n_threads) {
+            memset(buckets, 0, (half + 1) * sizeof(g1_jac));
+            for (size_t i = 0; i < jb->n; i++) {
+                int32_t d = jb->digits[i * jb->n_windows + w];
+                if (!d) continue;
+                g1_aff q;
+                load_fp(&q.x, jb->points + 64 * i);
+                load_fp(&q.y, jb->points + 64 * i + 32);
+                if (d < 0) { fp_neg(&q.y, &q.y); d = -d; }
+                g1_add_aff(&buckets[d], &buckets[d], &q);
+            }
+            g1_jac running, acc;
+            memset(&running, 0, sizeof running);
+            memset(&acc, 0, sizeof acc);
+            for (size_t j = half; j >= 1; j--) {
+                g1_add(&running, &running, &buckets[j]);
+                g1_add(&acc, &acc, &running);
+            }
+            sums[w] = acc;
+        }
+        free(buckets);
+    } else {
+        g2_jac *buckets = calloc(half + 1, sizeof(g2_jac));
+        g2_jac *sums = (g2_jac *)jb->window_sums;
+        for (int w = jb->thread; w < jb->n_windows; w += jb->n_threads) {
+            memset(buckets, 0, (half + 1) * sizeof(g2_jac));
+            for (size_t i = 0; i < jb->n; i++) {
+                int32_t d = jb->digits[i * jb->n_windows + w];
+                if (!d) continue;
+                g2_aff q;
+                const uint8_t *b = jb->points + 128 * i;
+                load_fp(&q.x.c0, b); load_fp(&q.x.c1, b + 32);
+                load_fp(&q.y.c0, b + 64); load_fp(&q.y.c1, b + 96);
+                if (d < 0) { fp_neg(&q.y.c0, &q.y.c0); fp_neg(&q.y.c1, &q.y.c1); d = -d; }
+                g2_add_aff(&buckets[d], &buckets[d], &q);
+            }
+            g2_jac running, acc;
+            memset(&running, 0, sizeof running);
+            memset(&acc, 0, sizeof acc);
+            for (size_t j = half; j >= 1; j--) {
+                g2_add(&running, &running, &buckets[j]);
+                g2_add(&acc, &acc, &running);
+            }
+            sums[w] = acc;
+        }
+        free(buckets);
+    }
+    return NULL;
+}
+
+/* Signed base-2^c digits of a 254-bit scalar, least significant window first. */
+static void scalar_digits(const uint8_t *s, int c, int n_windows, int32_t *out) {
+    uint64_t limb[5];
+    memcpy(limb, s, 32);
+    limb[4] = 0;
+    int64_t carry = 0;
+    int32_t full = 1 << c, half = 1 << (c - 1);
+    for (int w = 0; w < n_windows; w++) {
+        int bit = w * c;
+        int64_t d = 0;
+        if (bit < 256) {
+            int li = bit / 64, off = bit % 64;
+            u128 two = ((u128)limb[li + 1] << 64) | limb[li];
+            d = (int64_t)((two >> off) & (u128)(full - 1));
+        }
+        d += carry;
+        if (d >= half) { d -= full; carry = 1; } else { carry = 0; }
+        out[w] = (int32_t)d;
+    }
+}
+
+static int point_is_zero(const uint8_t *b, size_t len) {
+    for (size_t i = 0; i < len; i++) if (b[i]) return 0;
+    return 1;
+}
+
+static PyObject *msm_impl(PyObject *args, int g2) {
+    Py_buffer pts, scs;
+    int c, n_threads;
+    if (!PyArg_ParseTuple(args, "y*y*ii", &pts, &scs, &c, &n_threads)) return NULL;
+    size_t psz = g2 ? 128 : 64;
+    PyObject *result = NULL;
+    if (pts.len % psz || scs.len % 32 || (size_t)pts.len / psz != (size_t)scs.len / 32) {
+        PyErr_SetString(PyExc_ValueError, "points and scalars buffers do not match");
+        goto done;
+    }
+    if (c < 2 || c > 20 || n_threads < 1 || n_threads > 64) {
+        PyErr_SetString(PyExc_ValueError, "bad window size or thread count");
+        goto done;
+    }
+    size_t n_all = (size_t)scs.len / 32;
+    int n_windows = (SCALAR_BITS + c - 1) / c + 1;
+    /* compact away zero scalars and infinity points */
+    uint8_t *cp = malloc(n_all * psz + 1);
+    int32_t *digits = malloc(n_all * (size_t)n_windows * sizeof(int32_t) + 1);
+    size_t n = 0;
+    const uint8_t *P = pts.buf, *S = scs.buf;
+    for (size_t i = 0; i < n_all; i++) {
+        if (point_is_zero(S + 32 * i, 32) || point_is_zero(P + psz * i, psz)) continue;
+        memcpy(cp + psz * n, P + psz * i, psz);
+        scalar_digits(S + 32 * i, c, n_windows, digits + n * (size_t)n_windows);
+        n++;
+    }
+    void *sums = calloc((size_t)n_windows, g2 ? sizeof(g2_jac) : sizeof(g1_jac));
+    Py_BEGIN_ALLOW_THREADS
+    pthread_t th[64];
+    job_t jobs[64];
+    for (int t = 0; t < n_threads; t++) {
+        jobs[t] = (job_t){g2, cp, n, digits, c, n_windows, t, n_threads, sums};
+        if (t) pthread_create(&th[t], NULL, run_windows, &jobs[t]);
+    }
+    run_windows(&jobs[0]);
+    for (int t = 1; t < n_threads; t++) pthread_join(th[t], NULL);
+    Py_END_ALLOW_THREADS
+    uint8_t out[128];
+    memset(out, 0, sizeof out);
+    if (!g2) {
+        g1_jac total; memset(&total, 0, sizeof total);
+        g1_jac *ws = sums;
+        for (int w = n_windows - 1; w >= 0; w--) {
+            for (int k = 0; k < c; k++) g1_double(&total, &total);
+            g1_add(&total, &total, &ws[w]);
+        }
+        if (!g1_is_inf(&total)) {
+            fp zi, zi2, zi3, x, y;
+            fp_inv(&zi, &total.z); fp_sqr(&zi2, &zi); fp_mul(&zi3, &zi2, &zi);
+            fp_mul(&x, &total.x, &zi2); fp_mul(&y, &total.y, &zi3);
+            fp_from_mont(&x, &x); fp_from_mont(&y, &y);
+            memcpy(out, x.v, 32); memcpy(out + 32, y.v, 32);
+        }
+        result = PyBytes_FromStringAndSize((const char *)out, 64);
+    } else {
+        g2_jac total; memset(&total, 0, sizeof total);
+        g2_jac *ws = sums;
+        for (int w = n_windows - 1; w >= 0; w--) {
+            for (int k = 0; k < c; k++) g2_double(&total, &total);
+            g2_add(&total, &total, &ws[w]);
+        }
+        if (!g2_is_inf(&total)) {
+            fp2 zi, zi2, zi3, x, y;
+            f2_inv(&zi, &total.z); f2_sqr(&zi2, &zi); f2_mul(&zi3, &zi2, &zi);
+            f2_mul(&x, &total.x, &zi2); f2_mul(&y, &total.y, &zi3);
+            fp_from_mont(&x.c0, &x.c0); fp_from_mont(&x.c1, &x.c1);
+            fp_from_mont(&y.c0, &y.c0); fp_from_mont(&y.c1, &y.c1);
+            memcpy(out, x.c0.v, 32); memcpy(out + 32, x.c1.v, 32);
+            memcpy(out + 64, y.c0.v, 32); memcpy(out + 96, y.c1.v, 32);
+        }
+        result = PyBytes_FromStringAndSize((const char *)out, 128);
+    }
+    free(sums);
+    free(cp);
+    free(digits);
+done:
+    PyBuffer_Release(&pts);
+    PyBuffer_Release(&scs);
+    return result;
+}
+
+static PyObject *py_msm_g1(PyObject *self, PyObject *args) { (void)self; return msm_impl(args, 0); }
+static PyObject *py_msm_g2(PyObject *self, PyObject *args) { (void)self; return msm_impl(args, 1); }
+
+static PyMethodDef methods[] = {
+    {"msm_g1", py_msm_g1, METH_VARARGS, "msm_g1(points_mont_le, scalars_le, window, threads) -> 64 bytes"},
+    {"qap_h", py_qap_h, METH_VARARGS, "qap_h(a_evals_le, b_evals_le, log_n, consts) -> (A*B-C) on the odd coset, LE"},
+    {"msm_g2", py_msm_g2, METH_VARARGS, "msm_g2(points_mont_le, scalars_le, window, threads) -> 128 bytes"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_bn254", "BN254 MSM kernel (optional)", -1, methods};
+
+PyMODINIT_FUNC PyInit__bn254(void) { (void)FPZERO_; (void)fp_eq; return PyModule_Create(&module); }
