@@ -16,11 +16,11 @@ machine-readable: RESULT ratio_2e16=... ours_s_2e16=... snarkjs_s_2e16=... ...
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -67,17 +67,38 @@ def child_prove(zkey: str, wtns: str, out: str) -> None:
 
 
 def measured(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB) of the child (os.wait4 gives that child's own rusage), stdout."""
+    """Wall seconds, peak RSS (MB) and stdout of a child process.
+
+    Peak memory is the child's own VmHWM from /proc, polled while it runs: rusage's ru_maxrss is no
+    good here because Linux carries the parent's high-water mark across fork+exec, and this parent
+    holds the circuit in memory.
+    """
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    peak_kb = 0
+    done = threading.Event()
+
+    def poll() -> None:
+        nonlocal peak_kb
+        status = Path(f"/proc/{proc.pid}/status")
+        while not done.is_set():
+            try:
+                for line in status.read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak_kb = max(peak_kb, int(line.split()[1]))
+            except (OSError, ValueError):
+                pass
+            done.wait(0.01)
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    out, _ = proc.communicate()
+    done.set()
+    watcher.join()
     wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd[:3]} failed:\n{out}")
-    return wall, usage.ru_maxrss / 1024, out
+    return wall, peak_kb / 1024, out
 
 
 def run(cmd: list[str], cwd: Path | None = None) -> str:
