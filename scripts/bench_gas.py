@@ -1,0 +1,178 @@
+"""Gas of the on-chain side, from transaction receipts (gasUsed), never from eth_estimateGas.
+
+Measures, on the embedded py-evm by default (``--rpc URL`` for any node, ``--anvil`` to start the
+anvil from node_modules):
+
+* one batch proof through the stand-alone Groth16Verifier, next to snarkjs's exported Solidity
+  verifier for the same key (same 16 public inputs), compiled with the same pinned solc;
+* one epoch attestation through SolvencyRegistry as a function of batches per epoch (1, 2, 4, 8);
+* attestation gas for batches of 16, 64 and 1024 accounts (it must not grow: the proof is
+  constant-size and the account count is one public input), and gas per account.
+
+The stand-in circuit has the production public-signal layout (tests/chain/layout_circuit.py), so
+every on-chain code path and cost is the real one. The last line is machine-readable:
+``RESULT gas_per_attestation=... gas_verify_batch=... gas_per_account=... snarkjs_verifier_gas=...
+ratio_vs_snarkjs=...`` (gas_per_attestation: one batch; gas_per_account: one batch of 1024 accounts).
+
+    python scripts/bench_gas.py [--rpc URL | --anvil]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests" / "chain"))
+
+from layout_circuit import LayoutCircuit, build_layout_circuit, make_attestation  # noqa: E402
+
+from zkmargin.prover.zkey import write_zkey  # noqa: E402
+from zkmargin.verifier.chain import Chain, SolvencyRegistryClient, connect, deploy_verifier, proof_to_evm  # noqa: E402
+
+PRICES = (60_000 * 10**8, 3_000 * 10**8, 1 * 10**8, 150 * 10**8)
+BATCHES = (1, 2, 4, 8)
+ACCOUNTS = (16, 64, 1024)
+EXPLICIT_GAS = 3_000_000  # snarkjs's verifier returns false when starved, so never let an estimate size it
+
+
+def _build_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("build_contracts", REPO / "scripts" / "build_contracts.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def snarkjs_verifier_gas(chain: Chain, circuit: LayoutCircuit, proof: list[int], public: list[int]) -> dict[str, Any]:
+    """Deploy snarkjs's exported verifier for our key and measure one verifyProof transaction."""
+    snarkjs = REPO / "node_modules" / ".bin" / "snarkjs"
+    if not snarkjs.exists() or shutil.which("node") is None:
+        return {}
+    with tempfile.TemporaryDirectory() as tmp:
+        write_zkey(circuit.pk, Path(tmp) / "k.zkey")
+        sol = Path(tmp) / "verifier.sol"
+        subprocess.run(
+            [str(snarkjs), "zkey", "export", "solidityverifier", str(Path(tmp) / "k.zkey"), str(sol)],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        out = _build_module().compile_standard_json({"SnarkjsVerifier.sol": sol.read_text()})
+    c = out["contracts"]["SnarkjsVerifier.sol"]["Groth16Verifier"]
+    factory = chain.w3.eth.contract(abi=c["abi"], bytecode="0x" + c["evm"]["bytecode"]["object"])
+    addr = chain.transact(factory.constructor())["contractAddress"]
+    sv = chain.w3.eth.contract(address=addr, abi=c["abi"])
+    fn = sv.functions.verifyProof(proof[0:2], [proof[2:4], proof[4:6]], proof[6:8], public)
+    assert fn.call({"gas": EXPLICIT_GAS}) is True, "snarkjs verifier rejects our proof"
+    gas = chain.transact(fn, gas=EXPLICIT_GAS)["gasUsed"]
+    estimate = fn.estimate_gas({"from": chain.sender}) if not chain.is_tester else None
+    starved_ok = fn.call({"gas": 150_000}) if not chain.is_tester else None
+    return {"gas": gas, "estimate": estimate, "starved_call_returns": starved_ok}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--rpc", help="JSON-RPC URL of a node with unlocked accounts (default: embedded py-evm)")
+    g.add_argument("--anvil", action="store_true", help="start anvil from node_modules on a free loopback port")
+    args = ap.parse_args(argv)
+    logging.getLogger("zkmargin").setLevel(logging.ERROR)
+
+    proc = None
+    url = args.rpc
+    if args.anvil:
+        port = _free_port()
+        exe = REPO / "node_modules" / ".bin" / "anvil"
+        proc = subprocess.Popen([str(exe), "--host", "127.0.0.1", "--port", str(port), "--silent"])
+        url = f"http://127.0.0.1:{port}"
+        time.sleep(2)
+    try:
+        return _run(url)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def _run(url: str | None) -> int:
+    w3 = connect(url)
+    owner, operator = w3.eth.accounts[:2]
+    chain = Chain(w3, sender=owner)
+    print(f"chain: {'py-evm (EthereumTesterProvider)' if url is None else url}")
+    circuit = build_layout_circuit(len(PRICES))
+    n_pub = circuit.vk.n_public
+
+    # ---- one batch proof, stand-alone, vs snarkjs's verifier on the same key and proof
+    verifier = deploy_verifier(chain, circuit.vk)
+    att = make_attestation(circuit, 1, PRICES, 1)
+    proof, public = proof_to_evm(att.batches[0][1]), att.public_signals(0)
+    gas_verify = chain.transact(verifier.functions.verifyProof(proof, public), gas=EXPLICIT_GAS)["gasUsed"]
+    snk = snarkjs_verifier_gas(chain, circuit, proof, public)
+    print(f"\nverify one batch proof ({n_pub} public inputs), transaction gasUsed:")
+    print(f"  zkmargin Groth16Verifier       {gas_verify:>10,}")
+    if snk:
+        print(f"  snarkjs exported verifier      {snk['gas']:>10,}   ratio {gas_verify / snk['gas']:.3f}")
+        if snk["estimate"] is not None:
+            print(
+                f"  (snarkjs eth_estimateGas: {snk['estimate']:,}; with 150k gas its call returns "
+                f"{snk['starved_call_returns']} instead of reverting)"
+            )
+
+    # ---- attestations through the registry
+    feeds = [chain.deploy("MockAggregatorV3", 8, f"a{i}", p) for i, p in enumerate(PRICES)]
+    reg = SolvencyRegistryClient.deploy(
+        chain, circuit.vk, len(PRICES), 8, 100, 3600, operators=[operator], feeds=[[f.address] for f in feeds]
+    )
+    epoch = 1
+    reg.submit(make_attestation(circuit, epoch, PRICES, 1), sender=operator, gas=EXPLICIT_GAS)  # warm-up
+    by_batches: dict[int, int] = {}
+    for b in BATCHES:
+        epoch += 1
+        a = make_attestation(circuit, epoch, PRICES, b)
+        by_batches[b] = reg.submit(a, sender=operator, gas=EXPLICIT_GAS * b)["gasUsed"]
+    by_accounts: dict[int, int] = {}
+    for n in ACCOUNTS:
+        epoch += 1
+        a = make_attestation(circuit, epoch, PRICES, 1, accounts=n)
+        by_accounts[n] = reg.submit(a, sender=operator, gas=EXPLICIT_GAS)["gasUsed"]
+
+    marginal = (by_batches[BATCHES[-1]] - by_batches[BATCHES[0]]) // (BATCHES[-1] - BATCHES[0])
+    print("\nepoch attestation (SolvencyRegistry.submitAttestation), transaction gasUsed:")
+    print("  batches   gas          gas/batch")
+    for b, gas in by_batches.items():
+        print(f"  {b:>7}   {gas:>10,}   {gas // b:>10,}")
+    print(f"  marginal gas per extra batch: {marginal:,}")
+    print("\none batch of N accounts:")
+    print("  N         gas          gas/account")
+    for n, gas in by_accounts.items():
+        print(f"  {n:>7}   {gas:>10,}   {gas / n:>12,.1f}")
+    n_max = ACCOUNTS[-1]
+    snk_gas = snk.get("gas")
+    ratio = f"{gas_verify / snk_gas:.3f}" if snk_gas else "n/a"
+    print(
+        f"RESULT gas_per_attestation={by_batches[1]} gas_verify_batch={gas_verify} "
+        f"gas_per_account={by_accounts[n_max] / n_max:.1f} snarkjs_verifier_gas={snk_gas or 'n/a'} "
+        f"ratio_vs_snarkjs={ratio}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Chain fixtures: one deployment per backend (embedded py-evm, anvil on a free loopback port),
+snapshot/revert around every test, and a session-cached stand-in circuit and key."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from web3 import Web3
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from chain_env import N_ASSETS, PRICES, Deployment, deploy_all
+from layout_circuit import LayoutCircuit, build_layout_circuit
+
+from zkmargin.verifier.chain import connect
+
+
+@pytest.fixture(scope="session")
+def circuit() -> LayoutCircuit:
+    return build_layout_circuit(N_ASSETS)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def anvil_url(npm_tool: Callable[[str], Path]) -> Iterator[str]:
+    """Start anvil from node_modules on a free loopback port; stop it after the session."""
+    exe = npm_tool("anvil")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [str(exe), "--host", "127.0.0.1", "--port", str(port), "--silent"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                pytest.fail(f"anvil exited early: {err[:500]}")
+            try:
+                if Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 2})).is_connected():
+                    break
+            except Exception:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("anvil did not start within 30 s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+_DEPLOYMENTS: dict[str, Deployment] = {}
+
+
+@pytest.fixture(params=["pyevm", "anvil"])
+def env(request: pytest.FixtureRequest, circuit: LayoutCircuit) -> Iterator[Deployment]:
+    """A deployed registry + verifier + feeds on each backend, rolled back after every test."""
+    backend = request.param
+    if backend not in _DEPLOYMENTS:
+        url = request.getfixturevalue("anvil_url") if backend == "anvil" else None
+        _DEPLOYMENTS[backend] = deploy_all(connect(url), circuit, backend)
+    dep = _DEPLOYMENTS[backend]
+    snap = dep.w3.testing.snapshot()
+    try:
+        # keep the feeds fresh relative to this test's blocks
+        for f, p in zip(dep.feeds, PRICES, strict=True):
+            dep.chain.transact(f.functions.setAnswer(p))
+        yield dep
+    finally:
+        dep.w3.testing.revert(snap)
