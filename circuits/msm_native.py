@@ -110,3 +110,58 @@ def msm_g2_auto(
     if not available():
         return msm_g2(points, _unpack_scalars(scalars))
     return msm_g2_packed(packed if packed is not None else pack_g2(points), scalars)
+
+
+# ---------------------------------------------------------------- setup kernels
+
+_MONT_INV = gmpy2.invert(_MONT, _P)
+
+
+def _from_mont(b: bytes, i: int) -> int:
+    return int(gmpy2.mpz(int.from_bytes(b[32 * i : 32 * i + 32], "little")) * _MONT_INV % _P)
+
+
+def unpack_g1(b: bytes) -> list[G1Affine]:
+    zero = bytes(64)
+    return [
+        None if b[64 * i : 64 * i + 64] == zero else (_from_mont(b, 2 * i), _from_mont(b, 2 * i + 1))
+        for i in range(len(b) // 64)
+    ]
+
+
+def unpack_g2(b: bytes) -> list[G2Affine]:
+    zero = bytes(128)
+    out: list[G2Affine] = []
+    for i in range(len(b) // 128):
+        if b[128 * i : 128 * i + 128] == zero:
+            out.append(None)
+            continue
+        c = [_from_mont(b, 4 * i + k) for k in range(4)]
+        out.append(((c[0], c[1]), (c[2], c[3])))
+    return out
+
+
+def _kernel() -> object:
+    if _bn254 is None:
+        raise RuntimeError("the C kernel is not built")
+    return _bn254
+
+
+def fft_g1(points: Sequence[G1Affine], log_n: int, omega: int, scale: int = 1) -> list[G1Affine]:
+    """out_j = scale * sum_i omega^(ij) P_i over 2^log_n points (C kernel, both cores)."""
+    w, s = (omega % R).to_bytes(32, "little"), (scale % R).to_bytes(32, "little")
+    return unpack_g1(_kernel().fft_g1(pack_g1(points), log_n, w, s, THREADS))  # type: ignore[attr-defined]
+
+
+def fft_g2(points: Sequence[G2Affine], log_n: int, omega: int, scale: int = 1) -> list[G2Affine]:
+    w, s = (omega % R).to_bytes(32, "little"), (scale % R).to_bytes(32, "little")
+    return unpack_g2(_kernel().fft_g2(pack_g2(points), log_n, w, s, THREADS))  # type: ignore[attr-defined]
+
+
+def mul_each_g1(points: Sequence[G1Affine], scalars: Sequence[int]) -> list[G1Affine]:
+    """[k_i * P_i] (C kernel): trusted-setup updates of points nobody can regenerate."""
+    return unpack_g1(_kernel().mul_each_g1(pack_g1(points), pack_scalars(scalars), THREADS))  # type: ignore[attr-defined]
+
+
+def mul_each_g2(points: Sequence[G2Affine], scalars: Sequence[int]) -> list[G2Affine]:
+    return unpack_g2(_kernel().mul_each_g2(pack_g2(points), pack_scalars(scalars), THREADS))  # type: ignore[attr-defined]

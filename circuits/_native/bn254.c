@@ -540,12 +540,216 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------ setup kernels
+ * Variable-base scalar multiplication per point and radix-2 FFTs over group elements: the
+ * trusted-setup steps (phase-1 updates, Lagrange bases) that are O(n log n) scalar
+ * multiplications. Same layout conventions as the MSM entry points. */
+
+#define DEFINE_SETUP(PFX, F, PSZ, LOAD, STORE, INV, MUL, ISZERO, ONE)                                \
+    static void PFX##_load(PFX##_jac *r, const uint8_t *b) {                                         \
+        if (point_is_zero(b, PSZ)) { memset(r, 0, sizeof *r); return; }                              \
+        LOAD(&r->x, b); LOAD(&r->y, b + PSZ / 2); r->z = ONE;                                        \
+    }                                                                                                \
+    static void PFX##_mul(PFX##_jac *r, const PFX##_jac *p, const uint64_t k[4]) {                   \
+        PFX##_jac tab[16], acc;                                                                      \
+        memset(&tab[0], 0, sizeof tab[0]);                                                           \
+        tab[1] = *p;                                                                                 \
+        for (int i = 2; i < 16; i++) PFX##_add(&tab[i], &tab[i - 1], p);                             \
+        memset(&acc, 0, sizeof acc);                                                                 \
+        for (int w = 63; w >= 0; w--) {                                                              \
+            for (int d = 0; d < 4; d++) PFX##_double(&acc, &acc);                                    \
+            int dig = (int)((k[w / 16] >> (4 * (w % 16))) & 15);                                     \
+            if (dig) PFX##_add(&acc, &acc, &tab[dig]);                                               \
+        }                                                                                            \
+        *r = acc;                                                                                    \
+    }                                                                                                \
+    /* Jacobian -> affine for many points with one inversion (Montgomery's trick). */                \
+    static void PFX##_store_batch(uint8_t *out, const PFX##_jac *pts, size_t n) {                    \
+        F *pre = malloc((n + 1) * sizeof(F));                                                        \
+        F acc = ONE;                                                                                 \
+        for (size_t i = 0; i < n; i++) { pre[i] = acc; if (!ISZERO(&pts[i].z)) MUL(&acc, &acc, &pts[i].z); } \
+        F ia; INV(&ia, &acc);                                                                        \
+        for (size_t i = n; i-- > 0;) {                                                               \
+            uint8_t *o = out + (size_t)PSZ * i;                                                      \
+            if (ISZERO(&pts[i].z)) { memset(o, 0, PSZ); continue; }                                  \
+            F zi, zi2, zi3, x, y;                                                                    \
+            MUL(&zi, &ia, &pre[i]); MUL(&ia, &ia, &pts[i].z);                                        \
+            MUL(&zi2, &zi, &zi); MUL(&zi3, &zi2, &zi);                                               \
+            MUL(&x, &pts[i].x, &zi2); MUL(&y, &pts[i].y, &zi3);                                      \
+            STORE(o, &x); STORE(o + PSZ / 2, &y);                                                    \
+        }                                                                                            \
+        free(pre);                                                                                   \
+    }
+
+static void fp_store(uint8_t *b, const fp *a) { memcpy(b, a->v, 32); }
+static void fp_load2(fp *r, const uint8_t *b) { memcpy(r->v, b, 32); }
+static void f2_load(fp2 *r, const uint8_t *b) { memcpy(r->c0.v, b, 32); memcpy(r->c1.v, b + 32, 32); }
+static void f2_store(uint8_t *b, const fp2 *a) { memcpy(b, a->c0.v, 32); memcpy(b + 32, a->c1.v, 32); }
+
+DEFINE_SETUP(g1, fp, 64, fp_load2, fp_store, fp_inv, fp_mul, fp_is_zero, FPONE_)
+DEFINE_SETUP(g2, fp2, 128, f2_load, f2_store, f2_inv, f2_mul, f2_is_zero, F2_ONE_INIT)
+
+static void scalar_std(uint64_t k[4], const uint8_t *b) { memcpy(k, b, 32); }
+
+/* scalars in Fr standard form as 4 limbs, computed with Montgomery arithmetic and converted back */
+static void fr_std(uint64_t out[4], const fr *m) { uint8_t b[32]; fr_from_mont(b, m); memcpy(out, b, 32); }
+
+typedef struct {
+    int g2; void *pts; size_t n, m; const fr *tw; int t, nt; const fr *scale;
+} fftjob_t;
+
+static void *fft_stage(void *arg) {
+    fftjob_t *j = arg;
+    size_t n = j->n, m = j->m;
+    for (size_t start = 0; start < n; start += 2 * m) {
+        for (size_t k = 0; k < m; k++) {
+            size_t idx = start + k;
+            if ((idx / 1) % (size_t)j->nt != (size_t)j->t) continue;
+            uint64_t tw[4];
+            fr_std(tw, &j->tw[k]);
+            if (!j->g2) {
+                g1_jac *a = j->pts, v, u = a[idx], nv;
+                g1_mul(&v, &a[idx + m], tw);
+                g1_add(&a[idx], &u, &v);
+                nv = v; fp_neg(&nv.y, &nv.y);
+                g1_add(&a[idx + m], &u, &nv);
+            } else {
+                g2_jac *a = j->pts, v, u = a[idx], nv;
+                g2_mul(&v, &a[idx + m], tw);
+                g2_add(&a[idx], &u, &v);
+                nv = v; fp_neg(&nv.y.c0, &nv.y.c0); fp_neg(&nv.y.c1, &nv.y.c1);
+                g2_add(&a[idx + m], &u, &nv);
+            }
+        }
+    }
+    return NULL;
+}
+
+static void *scale_pts(void *arg) {
+    fftjob_t *j = arg;
+    uint64_t k[4];
+    fr_std(k, j->scale);
+    for (size_t i = (size_t)j->t; i < j->n; i += (size_t)j->nt) {
+        if (!j->g2) { g1_jac *a = j->pts; g1_mul(&a[i], &a[i], k); }
+        else { g2_jac *a = j->pts; g2_mul(&a[i], &a[i], k); }
+    }
+    return NULL;
+}
+
+static void run_parallel(void *(*fn)(void *), fftjob_t *base, int nt) {
+    pthread_t th[64];
+    fftjob_t jobs[64];
+    for (int t = 0; t < nt; t++) { jobs[t] = *base; jobs[t].t = t; jobs[t].nt = nt; }
+    for (int t = 1; t < nt; t++) pthread_create(&th[t], NULL, fn, &jobs[t]);
+    fn(&jobs[0]);
+    for (int t = 1; t < nt; t++) pthread_join(th[t], NULL);
+}
+
+/* fft(points, log_n, omega, scale, threads): out_j = scale * sum_i omega^(i*j) P_i. */
+static PyObject *group_fft(PyObject *args, int g2) {
+    Py_buffer pb, ob, sb;
+    int log_n, nt;
+    if (!PyArg_ParseTuple(args, "y*iy*y*i", &pb, &log_n, &ob, &sb, &nt)) return NULL;
+    size_t psz = g2 ? 128 : 64, n = (size_t)1 << (log_n < 0 ? 0 : log_n);
+    PyObject *res = NULL;
+    if (log_n < 0 || log_n > 26 || (size_t)pb.len != psz * n || ob.len != 32 || sb.len != 32 || nt < 1 || nt > 64) {
+        PyErr_SetString(PyExc_ValueError, "group fft: bad arguments");
+        goto out;
+    }
+    size_t jsz = g2 ? sizeof(g2_jac) : sizeof(g1_jac);
+    uint8_t *a = malloc(n * jsz);
+    uint8_t *o = malloc(n * psz);
+    fr w, scale;
+    fr_to_mont(&w, ob.buf);
+    fr_to_mont(&scale, sb.buf);
+    Py_BEGIN_ALLOW_THREADS
+    for (size_t i = 0; i < n; i++) {
+        size_t r = 0;
+        for (int b = 0; b < log_n; b++) if (i >> b & 1) r |= (size_t)1 << (log_n - 1 - b);
+        const uint8_t *src = (const uint8_t *)pb.buf + psz * i;
+        if (!g2) g1_load((g1_jac *)(a + jsz * r), src); else g2_load((g2_jac *)(a + jsz * r), src);
+    }
+    fr *tw = malloc((n / 2 + 1) * sizeof(fr));
+    for (int s = 1; s <= log_n; s++) {
+        size_t m = (size_t)1 << (s - 1);
+        fr ws = w;
+        for (int k = 0; k < log_n - s; k++) fr_mul(&ws, &ws, &ws);
+        memcpy(tw[0].v, (uint64_t[4]){0xac96341c4ffffffbULL, 0x36fc76959f60cd29ULL, 0x666ea36f7879462eULL, 0x0e0a77c19a07df2fULL}, 32);
+        for (size_t j = 1; j < m; j++) fr_mul(&tw[j], &tw[j - 1], &ws);
+        fftjob_t base = {g2, a, n, m, tw, 0, 1, &scale};
+        run_parallel(fft_stage, &base, nt);
+    }
+    fftjob_t sj = {g2, a, n, 0, tw, 0, 1, &scale};
+    run_parallel(scale_pts, &sj, nt);
+    if (!g2) g1_store_batch(o, (g1_jac *)a, n); else g2_store_batch(o, (g2_jac *)a, n);
+    free(tw);
+    Py_END_ALLOW_THREADS
+    res = PyBytes_FromStringAndSize((const char *)o, (Py_ssize_t)(psz * n));
+    free(a); free(o);
+out:
+    PyBuffer_Release(&pb); PyBuffer_Release(&ob); PyBuffer_Release(&sb);
+    return res;
+}
+
+typedef struct { int g2; const uint8_t *pts; const uint8_t *sc; uint8_t *jac; size_t n; int t, nt; } muljob_t;
+
+static void *mul_each_part(void *arg) {
+    muljob_t *j = arg;
+    for (size_t i = (size_t)j->t; i < j->n; i += (size_t)j->nt) {
+        uint64_t k[4];
+        scalar_std(k, j->sc + 32 * i);
+        if (!j->g2) { g1_jac p; g1_load(&p, j->pts + 64 * i); g1_mul((g1_jac *)j->jac + i, &p, k); }
+        else { g2_jac p; g2_load(&p, j->pts + 128 * i); g2_mul((g2_jac *)j->jac + i, &p, k); }
+    }
+    return NULL;
+}
+
+/* mul_each(points, scalars, threads): [k_i * P_i], scalars standard-form little-endian (< r). */
+static PyObject *mul_each(PyObject *args, int g2) {
+    Py_buffer pb, sb;
+    int nt;
+    if (!PyArg_ParseTuple(args, "y*y*i", &pb, &sb, &nt)) return NULL;
+    size_t psz = g2 ? 128 : 64;
+    PyObject *res = NULL;
+    if (pb.len % psz || sb.len % 32 || (size_t)pb.len / psz != (size_t)sb.len / 32 || nt < 1 || nt > 64) {
+        PyErr_SetString(PyExc_ValueError, "mul_each: bad arguments");
+        goto out;
+    }
+    size_t n = (size_t)sb.len / 32, jsz = g2 ? sizeof(g2_jac) : sizeof(g1_jac);
+    uint8_t *jac = malloc(n * jsz + 1), *o = malloc(n * psz + 1);
+    Py_BEGIN_ALLOW_THREADS
+    pthread_t th[64];
+    muljob_t jobs[64];
+    for (int t = 0; t < nt; t++) {
+        jobs[t] = (muljob_t){g2, pb.buf, sb.buf, jac, n, t, nt};
+        if (t) pthread_create(&th[t], NULL, mul_each_part, &jobs[t]);
+    }
+    mul_each_part(&jobs[0]);
+    for (int t = 1; t < nt; t++) pthread_join(th[t], NULL);
+    if (!g2) g1_store_batch(o, (g1_jac *)jac, n); else g2_store_batch(o, (g2_jac *)jac, n);
+    Py_END_ALLOW_THREADS
+    res = PyBytes_FromStringAndSize((const char *)o, (Py_ssize_t)(psz * n));
+    free(jac); free(o);
+out:
+    PyBuffer_Release(&pb); PyBuffer_Release(&sb);
+    return res;
+}
+
+static PyObject *py_fft_g1(PyObject *self, PyObject *args) { (void)self; return group_fft(args, 0); }
+static PyObject *py_fft_g2(PyObject *self, PyObject *args) { (void)self; return group_fft(args, 1); }
+static PyObject *py_mul_each_g1(PyObject *self, PyObject *args) { (void)self; return mul_each(args, 0); }
+static PyObject *py_mul_each_g2(PyObject *self, PyObject *args) { (void)self; return mul_each(args, 1); }
+
 static PyObject *py_msm_g1(PyObject *self, PyObject *args) { (void)self; return msm_impl(args, 0); }
 static PyObject *py_msm_g2(PyObject *self, PyObject *args) { (void)self; return msm_impl(args, 1); }
 
 static PyMethodDef methods[] = {
     {"msm_g1", py_msm_g1, METH_VARARGS, "msm_g1(points_mont_le, scalars_le, window, threads) -> 64 bytes"},
     {"qap_h", py_qap_h, METH_VARARGS, "qap_h(a_evals_le, b_evals_le, log_n, consts) -> (A*B-C) on the odd coset, LE"},
+    {"fft_g1", py_fft_g1, METH_VARARGS, "fft_g1(points, log_n, omega_le, scale_le, threads) -> points"},
+    {"fft_g2", py_fft_g2, METH_VARARGS, "fft_g2(points, log_n, omega_le, scale_le, threads) -> points"},
+    {"mul_each_g1", py_mul_each_g1, METH_VARARGS, "mul_each_g1(points, scalars_le, threads) -> points"},
+    {"mul_each_g2", py_mul_each_g2, METH_VARARGS, "mul_each_g2(points, scalars_le, threads) -> points"},
     {"msm_g2", py_msm_g2, METH_VARARGS, "msm_g2(points_mont_le, scalars_le, window, threads) -> 128 bytes"},
     {NULL, NULL, 0, NULL},
 };

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import gmpy2
 
+from zkmargin.circuits import msm_native as native
 from zkmargin.circuits.curve import (
     G1_GEN,
     G2_GEN,
@@ -125,10 +126,14 @@ def g2_fixed_many(scalars: Sequence[int], base: Any = G2_GEN) -> list[G2Affine]:
 
 def g1_mul_each(points: Sequence[G1Affine], scalars: Sequence[int]) -> list[G1Affine]:
     """[k_i * P_i]: variable-base, for updating an accumulator whose points nobody can regenerate."""
+    if native.available():
+        return native.mul_each_g1(points, scalars)
     return _run_chunked(_w_each_g1, None, list(zip(points, scalars, strict=True)))
 
 
 def g2_mul_each(points: Sequence[G2Affine], scalars: Sequence[int]) -> list[G2Affine]:
+    if native.available():
+        return native.mul_each_g2(points, scalars)
     return _run_chunked(_w_each_g2, None, list(zip(points, scalars, strict=True)))
 
 
@@ -201,6 +206,9 @@ def lagrange_points_g1(pows: Sequence[G1Affine], log_n: int) -> list[G1Affine]:
     """[L_j(tau)]_1 for the 2^log_n domain from [tau^i]_1: L_j(x) = (1/n) sum_i w^{-ij} x^i, i.e. a
     group inverse FFT. Missing top powers count as zero (snarkjs's convention for its last power)."""
     n = 1 << log_n
+    if native.available():
+        padded = list(pows[:n]) + [None] * (n - min(n, len(pows)))
+        return native.fft_g1(padded, log_n, inv(root_of_unity(log_n)), inv(n))
     vals = [g1_to_jac(p) for p in pows[:n]] + [JAC1_INF] * (n - min(n, len(pows)))
     out = _fft(vals, log_n, inv(root_of_unity(log_n)), 1)
     n_inv = inv(n)
@@ -209,6 +217,9 @@ def lagrange_points_g1(pows: Sequence[G1Affine], log_n: int) -> list[G1Affine]:
 
 def lagrange_points_g2(pows: Sequence[G2Affine], log_n: int) -> list[G2Affine]:
     n = 1 << log_n
+    if native.available():
+        padded = list(pows[:n]) + [None] * (n - min(n, len(pows)))
+        return native.fft_g2(padded, log_n, inv(root_of_unity(log_n)), inv(n))
     vals = [g2_to_jac(p) for p in pows[:n]] + [JAC2_INF] * (n - min(n, len(pows)))
     out = _fft(vals, log_n, inv(root_of_unity(log_n)), 2)
     n_inv = inv(n)
@@ -226,6 +237,9 @@ def odd_lagrange_points_g1(pows: Sequence[G1Affine], log_n: int) -> list[G1Affin
     jac = [g1_to_jac(p) for p in pows[: 2 * n]] + [JAC1_INF] * (2 * n - min(2 * n, len(pows)))
     diffs = [g1_add(jac[j], g1_neg_jac(jac[j + n])) for j in range(n)]
     half_n_inv = inv(2 * n)
+    if native.available():
+        scaled_aff = native.mul_each_g1(g1_batch_to_affine(diffs), powers(big, n, half_n_inv))
+        return native.fft_g1(scaled_aff, log_n, inv(root_of_unity(log_n)))
     # Fold 1/(2n) into the twiddle scaling: one multiplication per point instead of two.
     scaled = _run_chunked(_w_scale, (1, 0), list(zip(diffs, powers(big, n, half_n_inv), strict=True)))
     out = _fft(scaled, log_n, inv(root_of_unity(log_n)), 1)
