@@ -105,3 +105,34 @@ def test_packed_only_key_proves_the_same(tmp_path) -> None:  # type: ignore[no-u
     fast = read_zkey(tmp_path / "k.zkey", packed_only=True)
     assert not fast.a_g1 and set(fast.packed) == {"a_g1", "b_g1", "b_g2", "c_g1", "h_g1"}
     assert prove(fast, w, r=5, s=6) == prove(full, w, r=5, s=6)
+
+
+def test_setup_kernels_match_reference() -> None:
+    """Group FFT and per-point multiplication (trusted setup) against the pure-Python versions."""
+    from zkmargin.circuits.curve import (
+        g1_batch_to_affine,
+        g1_mul,
+        g1_mul_jac,
+        g1_to_jac,
+        g2_batch_to_affine,
+        g2_mul,
+        g2_mul_jac,
+        g2_to_jac,
+    )
+    from zkmargin.circuits.field import root_of_unity
+    from zkmargin.prover.setup._util import _fft_jac
+
+    rnd = random.Random(77)
+    pts = _g1_points(32, rnd)
+    pts[5] = None
+    w = root_of_unity(5)
+    ref = g1_batch_to_affine([g1_mul_jac(p, 9) for p in _fft_jac([g1_to_jac(p) for p in pts], 5, w, 1)])
+    assert nat.fft_g1(pts, 5, w, 9) == ref
+    p2 = FixedBaseG2(G2_GEN).mul_many([rnd.randrange(1, R) for _ in range(8)])
+    w2 = root_of_unity(3)
+    ref2 = g2_batch_to_affine([g2_mul_jac(p, 3) for p in _fft_jac([g2_to_jac(p) for p in p2], 3, w2, 2)])
+    assert nat.fft_g2(p2, 3, w2, 3) == ref2
+    ks = [rnd.randrange(R) for _ in range(32)]
+    ks[0] = 0
+    assert nat.mul_each_g1(pts, ks) == [g1_mul(p, k) if p is not None else None for p, k in zip(pts, ks, strict=True)]
+    assert nat.mul_each_g2(p2, ks[:8]) == [g2_mul(p, k) for p, k in zip(p2, ks, strict=False)]
