@@ -1,0 +1,19 @@
+"""Solvency batch circuit (issue 4): shapes, gadgets, leaf encoding, parameter commitment. See docs/circuit.md."""
+
+from .circuit import COMPONENTS, AccountSignals, SolvencyCircuit
+from .leaf import LeafData, account_id_hash, derive_salt
+from .params import SolvencyParams, sponge
+from .shape import SolvencyShape, public_signal_names
+
+__all__ = [
+    "COMPONENTS",
+    "AccountSignals",
+    "LeafData",
+    "SolvencyCircuit",
+    "SolvencyParams",
+    "SolvencyShape",
+    "account_id_hash",
+    "derive_salt",
+    "public_signal_names",
+    "sponge",
+]

@@ -1,0 +1,350 @@
+"""The batch solvency circuit: N committed accounts, each proven to have equity >= maintenance margin computed
+bit-exactly as :meth:`zkmargin.prover.engine.margin.MarginEngine.evaluate` (modes cross and portfolio; isolated
+accounts in their cross view), with ordered leaves, a Merkle root, batch totals and a parameter commitment.
+
+Per account (names are the witness input names under ``acct[i].``):
+
+* inputs ``active, id_hash, salt, portfolio, cash, bal[a], qty[j]``; inactive slots are constrained all-zero and
+  their leaf is the empty leaf 0; actives form a prefix ordered by strictly increasing id_hash.
+* collateral: B_a = floor(b_a * price_a / 1e10) from one division of |b_a| (tight remainder); positive values pass
+  through the asset's haircut tiers (tier chosen by a proven one-hot), negative values count in full;
+  H = floor(sum_a numerator_a / 1e6).
+* positions: V_j = floor(q_j * mark_j / 1e10), N_j = ceil(|q_j| * mark_j / 1e10) from one division of |q_j|;
+  bracket k with floor_k <= N_j < floor_{k+1} by a proven one-hot; tiered MM = ceil(sum_j (N_j mmr_k - cum_k 1e6)
+  / 1e6) over the slots that pay tiered margin (all slots for cross, slots without a risk array for portfolio).
+* portfolio: per underlying u, Y_u = max(0, max_s -sum_j q_j R_j[s], sum_{j short} |q_j| smin_j) with R = long
+  array for q > 0 and short array otherwise; IM_u = ceil(Y_u / 1e8) (= the engine's max of per-scenario ceilings,
+  ceil being monotone); MM_p = ceil(sum_u IM_u * mm_ratio / 1e6), counted when the portfolio flag is set.
+* equity = H + cash + sum_j V_j (cash = realised PnL + isolated margins - entry values); equity - MM in [0, 2^64).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from zkmargin.circuits.field import R
+from zkmargin.circuits.gadgets import assert_boolean, is_zero, range_check, signed_decompose, signed_range_check
+from zkmargin.circuits.merkle import merkle_root_gadget
+from zkmargin.circuits.poseidon import poseidon_gadget
+from zkmargin.circuits.r1cs import LC, R1CS, ConstraintSystem
+
+from .gadgets import divmod_const, interval_one_hot, max_candidates, select_one_hot, signed
+from .leaf import PIECES_PER_PACK, leaf_arity
+from .params import CHUNK, PARAMS_TAG
+from .shape import (
+    CASH_BITS,
+    CASH_WIDTH,
+    EPOCH_BITS,
+    FIXED_PUBLIC_NAMES,
+    HCOLL_OFFSET_BITS,
+    ID_BITS,
+    MM_BITS,
+    PRICE_BITS,
+    QTY_BITS,
+    SCEN_BITS,
+    SIGNED_QTY_WIDTH,
+    SLACK_BITS,
+    VALUE_BITS,
+    VALUE_TOP,
+    SolvencyShape,
+)
+
+WIDE = 10**10  # (1e8 qty x 1e8 price) -> 1e6 USD
+RATE = 10**6
+QTY = 10**8
+INV2 = pow(2, R - 2, R)
+
+COMPONENTS = (
+    "input ranges",
+    "divisions",
+    "haircut tiers",
+    "brackets",
+    "tiered MM",
+    "scenarios",
+    "solvency check",
+    "leaf hash",
+    "ordering + padding",
+    "tree",
+    "totals",
+    "params commitment",
+)
+
+
+@dataclass
+class AccountSignals:
+    """Linear combinations of one account's in-circuit results (read them with :meth:`SolvencyCircuit.value`)."""
+
+    active: LC
+    id_hash: LC
+    equity: LC
+    mm: LC
+    mm_tiered: LC
+    mm_portfolio: LC
+    collateral: LC
+    position_values: list[LC]
+    notionals: list[LC]
+    positive_balances: list[LC]
+    leaf: LC
+
+
+class SolvencyCircuit:
+    """Builds the constraint system for a shape; ``budget`` counts constraints per component."""
+
+    def __init__(self, shape: SolvencyShape) -> None:
+        self.shape = shape
+        leaf_arity(shape.assets, shape.positions)
+        self.cs = ConstraintSystem()
+        self.budget: dict[str, int] = defaultdict(int)
+        self.accounts: list[AccountSignals] = []
+        self._build()
+        self.r1cs: R1CS = self.cs.compile()
+        order = self.cs._order()
+        self._pos = {sid: i for i, sid in enumerate(order)}
+
+    # ------------------------------------------------------------------ helpers
+
+    @contextmanager
+    def _part(self, name: str) -> Iterator[None]:
+        before = self.cs.n_constraints
+        yield
+        self.budget[name] += self.cs.n_constraints - before
+
+    def value(self, lc: LC, witness: Sequence[int]) -> int:
+        """Signed integer value of an internal linear combination under a compiled-order witness."""
+        return signed(sum(c * witness[self._pos[s]] for s, c in lc.terms.items()) % R)
+
+    def witness(self, inputs: Mapping[str, int]) -> list[int]:
+        return self.cs.witness(inputs)
+
+    def public_index(self, name: str) -> int:
+        """Position of a public signal in the public array (0-based, excluding the constant one)."""
+        return self.r1cs.signal_index(name) - 1
+
+    # ------------------------------------------------------------------ build
+
+    def _build(self) -> None:
+        cs, sh = self.cs, self.shape
+        pub = {n: cs.input(n, public=True) for n in FIXED_PUBLIC_NAMES}
+        prices = [cs.input(f"prices[{a}]", public=True) for a in range(sh.assets)]
+        liabilities = [cs.input(f"liabilities[{a}]", public=True) for a in range(sh.assets)]
+        self._params(pub["params_commitment"], pub["epoch"], prices)
+        for i in range(sh.accounts):
+            with cs.scope(f"acct[{i}]"):
+                self.accounts.append(self._account(prices))
+        self._batch(pub, liabilities)
+
+    def _params(self, commitment: LC, epoch: LC, prices: list[LC]) -> None:
+        cs, sh = self.cs, self.shape
+        with self._part("params commitment"), cs.scope("params"):
+            # Groth16 binds a public input only through constraints that use it; the range check binds the epoch.
+            range_check(cs, epoch, EPOCH_BITS, "epoch.range")
+            for a, p in enumerate(prices):
+                range_check(cs, p, PRICE_BITS, f"price[{a}].range")
+            self.version = cs.input("version")
+            self.mm_ratio = cs.input("mm_ratio")
+            self.marks = [cs.input(f"mark[{j}]") for j in range(sh.positions)]
+            for j, m in enumerate(self.marks):
+                range_check(cs, m, PRICE_BITS, f"mark[{j}].range")
+            self.b_floor, self.b_mmr, self.b_cum = [], [], []
+            for j in range(sh.positions):
+                self.b_floor.append([cs.input(f"bracket[{j}][{k}].floor") for k in range(sh.brackets)])
+                self.b_mmr.append([cs.input(f"bracket[{j}][{k}].mmr") for k in range(sh.brackets)])
+                self.b_cum.append([cs.input(f"bracket[{j}][{k}].cum") for k in range(sh.brackets)])
+            self.h_floor, self.h_rate, self.h_cum = [], [], []
+            for a in range(sh.assets):
+                fl = [cs.input(f"haircut[{a}][{t}].floor") for t in range(sh.tiers)]
+                rt = [cs.input(f"haircut[{a}][{t}].rate") for t in range(sh.tiers)]
+                # value numerator (1e12 scale) accumulated below tier t: sum_{x<t} rate_x (floor_{x+1} - floor_x)
+                cum = [LC()]
+                for t in range(1, sh.tiers):
+                    cum.append(cum[-1] + cs.mul(rt[t - 1], fl[t] - fl[t - 1], f"haircut[{a}][{t}].cum"))
+                self.h_floor.append(fl)
+                self.h_rate.append(rt)
+                self.h_cum.append(cum)
+            ra = set(sh.ra_slots())
+            self.smin = {j: cs.input(f"smin[{j}]") for j in sorted(ra)}
+            self.r_long = {j: [cs.input(f"risk[{j}].long[{s}]") for s in range(sh.scenarios)] for j in sorted(ra)}
+            self.r_short = {j: [cs.input(f"risk[{j}].short[{s}]") for s in range(sh.scenarios)] for j in sorted(ra)}
+            flat: list[LC] = [
+                LC.const(x)
+                for x in (
+                    PARAMS_TAG,
+                    sh.assets,
+                    sh.positions,
+                    sh.brackets,
+                    sh.tiers,
+                    sh.scenarios,
+                    sh.underlyings,
+                    *(u + 1 for u in sh.slot_underlying),
+                )
+            ]
+            flat += [self.version, self.mm_ratio, *self.marks]
+            for j in range(sh.positions):
+                for k in range(sh.brackets):
+                    flat += [self.b_floor[j][k], self.b_mmr[j][k], self.b_cum[j][k]]
+            for a in range(sh.assets):
+                for t in range(sh.tiers):
+                    flat += [self.h_floor[a][t], self.h_rate[a][t]]
+            for j in sorted(ra):
+                flat += [self.smin[j], *self.r_long[j], *self.r_short[j]]
+            acc = LC.const(len(flat))
+            for c in range(0, len(flat), CHUNK):
+                acc = poseidon_gadget(cs, [acc, *flat[c : c + CHUNK]], f"sponge[{c // CHUNK}]")
+            cs.assert_equal(acc, commitment, "commitment")
+
+    def _account(self, prices: list[LC]) -> AccountSignals:
+        cs, sh = self.cs, self.shape
+        active = cs.input("active")
+        idh = cs.input("id_hash")
+        salt = cs.input("salt")
+        pf = cs.input("portfolio")
+        cash = cs.input("cash")
+        bal = [cs.input(f"bal[{a}]") for a in range(sh.assets)]
+        qty = [cs.input(f"qty[{j}]") for j in range(sh.positions)]
+
+        with self._part("input ranges"):
+            assert_boolean(cs, active, "active.bool")
+            assert_boolean(cs, pf, "portfolio.bool")
+            signed_range_check(cs, cash, CASH_BITS, "cash.range")
+            b_abs, b_neg = _split([signed_decompose(cs, b, QTY_BITS, f"bal[{a}].range") for a, b in enumerate(bal)])
+            q_abs, q_neg = _split([signed_decompose(cs, q, QTY_BITS, f"qty[{j}].range") for j, q in enumerate(qty)])
+
+        # ---- collateral
+        hnum = LC()
+        pos_bal = []
+        for a in range(sh.assets):
+            with self._part("divisions"):
+                w, rem = divmod_const(cs, b_abs[a], prices[a], WIDE, f"coll[{a}].value")
+                nz = 1 - is_zero(cs, rem, f"coll[{a}].rem_is_zero")
+            with self._part("haircut tiers"):
+                # the tier check also proves 0 <= w < 2^62, which pins the division's quotient
+                h, f_sel = interval_one_hot(cs, w, self.h_floor[a], VALUE_TOP, VALUE_BITS, f"coll[{a}].tier")
+                rate_sel = select_one_hot(cs, h, self.h_rate[a], f"coll[{a}].tier.rate")
+                cum_sel = select_one_hot(cs, h, self.h_cum[a], f"coll[{a}].tier.cum")
+                g = cum_sel + cs.mul(rate_sel, w - f_sel, f"coll[{a}].haircut")
+                neg_val = (w + nz) * (-RATE)  # floor(b p / 1e10) * 1e6 for b < 0: borrowings count in full
+                hnum = hnum + neg_val + cs.mul(1 - b_neg[a], g - neg_val, f"coll[{a}].sign")
+            pos_bal.append((bal[a] + b_abs[a]) * INV2)  # max(b, 0), linear
+        with self._part("divisions"):
+            off = RATE << HCOLL_OFFSET_BITS
+            hq, _ = divmod_const(cs, hnum, None, RATE, "collateral", add=off)
+            collateral = hq - (1 << HCOLL_OFFSET_BITS)  # pinned by the equity range check below
+
+        # ---- positions: values, notionals, brackets
+        tiered_plain, tiered_ra = LC(), LC()
+        values, notionals = [], []
+        ra = set(sh.ra_slots())
+        for j in range(sh.positions):
+            with self._part("divisions"):
+                w, rem = divmod_const(cs, q_abs[j], self.marks[j], WIDE, f"pos[{j}].value")
+                nz = 1 - is_zero(cs, rem, f"pos[{j}].rem_is_zero")
+                notional = w + nz  # ceil(|q| mark / 1e10)
+                value = -notional + cs.mul(1 - q_neg[j], w + notional, f"pos[{j}].sign")  # q>=0: w; q<0: -N
+            with self._part("brackets"):
+                h, _ = interval_one_hot(cs, notional, self.b_floor[j], VALUE_TOP, VALUE_BITS, f"pos[{j}].bracket")
+                mmr_sel = select_one_hot(cs, h, self.b_mmr[j], f"pos[{j}].bracket.mmr")
+                cum_sel = select_one_hot(cs, h, self.b_cum[j], f"pos[{j}].bracket.cum")
+                mnum = cs.mul(notional, mmr_sel, f"pos[{j}].mm") - cum_sel * RATE
+            if j in ra:
+                tiered_ra = tiered_ra + mnum
+            else:
+                tiered_plain = tiered_plain + mnum
+            values.append(value)
+            notionals.append(notional)
+        with self._part("tiered MM"):
+            tiered = tiered_plain + (cs.mul(1 - pf, tiered_ra, "tiered.mode") if ra else LC())
+            mm_t, _ = divmod_const(cs, tiered, None, RATE, "tiered", add=RATE - 1, quotient_bits=MM_BITS)
+
+        # ---- portfolio margin
+        with self._part("scenarios"):
+            im_total = LC()
+            for u in range(sh.underlyings):
+                slots = [j for j in range(sh.positions) if sh.slot_underlying[j] == u]
+                qpos = {j: (qty[j] + q_abs[j]) * INV2 for j in slots}  # max(q, 0)
+                qneg = {j: (qty[j] - q_abs[j]) * INV2 for j in slots}  # min(q, 0)
+                cands: list[LC] = [LC()]
+                for s in range(sh.scenarios):
+                    x = LC()
+                    for j in slots:
+                        x = x + cs.mul(qpos[j], self.r_long[j][s], f"u{u}.s{s}.long[{j}]")
+                        x = x + cs.mul(qneg[j], self.r_short[j][s], f"u{u}.s{s}.short[{j}]")
+                    cands.append(-x)
+                somc = LC()
+                for j in slots:
+                    somc = somc + cs.mul(-qneg[j], self.smin[j], f"u{u}.smin[{j}]")
+                cands.append(somc)
+                y = max_candidates(cs, cands, SCEN_BITS, f"u{u}.worst")
+                im_u, _ = divmod_const(cs, y, None, QTY, f"u{u}.im", add=QTY - 1, quotient_bits=MM_BITS)
+                im_total = im_total + im_u
+            if sh.underlyings:
+                mm_p, _ = divmod_const(
+                    cs, im_total, self.mm_ratio, RATE, "portfolio_mm", add=RATE - 1, quotient_bits=MM_BITS
+                )
+                mm_p_counted = cs.mul(pf, mm_p, "portfolio_mm.mode")
+            else:
+                mm_p_counted = LC()
+
+        with self._part("solvency check"):
+            mm = mm_t + mm_p_counted
+            equity = collateral + cash + sum(values, LC())
+            range_check(cs, equity - mm, SLACK_BITS, "equity_ge_mm")
+
+        with self._part("ordering + padding"):
+            for name, sig in (("id_hash", idh), ("salt", salt), ("portfolio", pf), ("cash", cash)):
+                cs.constrain(1 - active, sig, LC(), f"pad.{name}_zero")
+            for a, b in enumerate(bal):
+                cs.constrain(1 - active, b, LC(), f"pad.bal[{a}]_zero")
+            for j, q in enumerate(qty):
+                cs.constrain(1 - active, q, LC(), f"pad.qty[{j}]_zero")
+
+        with self._part("leaf hash"):
+            head = (cash + (1 << CASH_BITS)) + pf * (1 << CASH_WIDTH) + idh * (1 << (CASH_WIDTH + 1))
+            elems = [salt, head, *_packs(bal), *_packs(qty)]
+            digest = poseidon_gadget(cs, elems, "leaf")
+            leaf = cs.mul(active, digest, "leaf.empty_if_inactive")
+
+        return AccountSignals(active, idh, equity, mm, mm_t, mm_p_counted, collateral, values, notionals, pos_bal, leaf)
+
+    def _batch(self, pub: dict[str, LC], liabilities: list[LC]) -> None:
+        cs, sh = self.cs, self.shape
+        accts = self.accounts
+        with self._part("ordering + padding"), cs.scope("order"):
+            range_check(cs, accts[0].id_hash, ID_BITS, "first_id.range")
+            last = LC()
+            for i in range(sh.accounts):
+                nxt = accts[i + 1].active if i + 1 < sh.accounts else LC()
+                if i + 1 < sh.accounts:
+                    cs.constrain(nxt, 1 - accts[i].active, LC(), f"prefix[{i}]")
+                    gap = cs.mul(nxt, accts[i + 1].id_hash - accts[i].id_hash - 1, f"gap[{i}]")
+                    range_check(cs, gap, ID_BITS, f"gap[{i}].range")
+                last = last + cs.mul(accts[i].active - nxt, accts[i].id_hash, f"last[{i}]")
+            cs.assert_equal(pub["first_id_hash"], accts[0].id_hash, "first_id_hash")
+            cs.assert_equal(pub["last_id_hash"], last, "last_id_hash")
+            cs.assert_equal(pub["account_count"], sum((x.active for x in accts), LC()), "account_count")
+        with self._part("tree"):
+            root = merkle_root_gadget(cs, [x.leaf for x in accts], sh.depth, "tree")
+            cs.assert_equal(pub["batch_root"], root, "batch_root")
+        with self._part("totals"), cs.scope("totals"):
+            cs.assert_equal(pub["total_equity"], sum((x.equity for x in accts), LC()), "total_equity")
+            cs.assert_equal(pub["total_mm"], sum((x.mm for x in accts), LC()), "total_mm")
+            # what the exchange owes per asset: positive balances only, never netted against other users' debts
+            for a, lia in enumerate(liabilities):
+                cs.assert_equal(lia, sum((x.positive_balances[a] for x in accts), LC()), f"liabilities[{a}]")
+
+
+def _split(pairs: Sequence[tuple[LC, LC]]) -> tuple[list[LC], list[LC]]:
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def _packs(values: Sequence[LC]) -> list[LC]:
+    """Pack range-checked signed pieces (offset by 2^53) four per element, lowest slot in the lowest bits."""
+    out = []
+    for start in range(0, len(values), PIECES_PER_PACK):
+        acc = LC()
+        for k, x in enumerate(values[start : start + PIECES_PER_PACK]):
+            acc = acc + (x + (1 << QTY_BITS)) * (1 << (SIGNED_QTY_WIDTH * k))
+        out.append(acc)
+    return out

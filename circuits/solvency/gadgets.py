@@ -1,0 +1,141 @@
+"""Solvency-specific gadgets: exact division by a public constant, interval (bracket/tier) selection by a proven
+one-hot hint, and the maximum of a candidate list.
+
+All hints here are advice: each hinted signal is pinned by the constraints listed in its docstring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from zkmargin.circuits.field import R
+from zkmargin.circuits.gadgets import assert_boolean, range_check
+from zkmargin.circuits.r1cs import LC, ConstraintSystem, Value, as_lc
+
+
+def signed(v: int) -> int:
+    """Field element -> the integer in (-r/2, r/2) it encodes (for hints only)."""
+    return v - R if v > R // 2 else v
+
+
+def tight_remainder_bits(d: int) -> int:
+    """Constraints spent proving 0 <= rem < d (see :func:`divmod_const`)."""
+    e = (d & -d).bit_length() - 1
+    m = d >> e
+    return e + (2 * (m - 1).bit_length() + 2 if m > 1 else 0) + (1 if e else 0)
+
+
+def divmod_const(
+    cs: ConstraintSystem,
+    a: Value,
+    b: Value | None,
+    d: int,
+    name: str,
+    add: int = 0,
+    quotient_bits: int | None = None,
+) -> tuple[LC, LC]:
+    """(quo, rem) with ``a * b + add = d * quo + rem`` (``a + add`` when b is None) and 0 <= rem < d exactly.
+
+    The numerator must be a non-negative integer below ~2^200 for a witness to exist (callers shift signed
+    numerators by a multiple of d through ``add``). The remainder check is tight: with d = 2^e * m (m odd),
+    rem = lo + 2^e * hi where lo has e bits and both hi and m - 1 - hi have bitlen(m - 1) bits, so hi < m and
+    rem < d: e.g. 58 constraints for 1e10 instead of 68 for two 34-bit checks. A loose check (rem < 2^34) would let
+    quo drop by one.
+    The quotient is unique once it is known to be a small integer: either ``quotient_bits`` range-checks it here,
+    or the caller documents which later range check pins it (a non-integer quotient is a huge field element).
+    """
+    if d < 2:
+        raise ValueError("divisor must be >= 2")
+    e = (d & -d).bit_length() - 1
+    m = d >> e
+    la = as_lc(a)
+    lb = None if b is None else as_lc(b)
+
+    def split(x: int, y: int = 1) -> list[int]:
+        num = signed(x) * (signed(y) if lb is not None else 1) + add
+        # hints never raise: an out-of-range numerator yields a witness the constraints reject
+        q, r = divmod(num % R, d)
+        return [q, r & ((1 << e) - 1), r >> e]
+
+    deps = [la] if lb is None else [la, lb]
+    quo, lo, hi = cs.hint(f"{name}.qr", split, *deps, count=3)
+    rem = LC()
+    if e:
+        range_check(cs, lo, e, f"{name}.rem_lo")
+        rem = rem + lo
+    else:
+        cs.assert_equal(lo, 0, f"{name}.rem_lo_zero")
+    if m > 1:
+        nb = (m - 1).bit_length()
+        range_check(cs, hi, nb, f"{name}.rem_hi")
+        range_check(cs, (m - 1) - hi, nb, f"{name}.rem_hi_tight")
+        rem = rem + hi * (1 << e)
+    else:
+        cs.assert_equal(hi, 0, f"{name}.rem_hi_zero")
+    rhs = quo * d + rem - add
+    if lb is None:
+        cs.assert_equal(la, rhs, f"{name}.div")
+    else:
+        cs.constrain(la, lb, rhs, f"{name}.div")
+    if quotient_bits is not None:
+        range_check(cs, quo, quotient_bits, f"{name}.quo")
+    return quo, rem
+
+
+def select_one_hot(cs: ConstraintSystem, h: Sequence[LC], values: Sequence[Value], name: str) -> LC:
+    """sum_k h_k * values_k for a proven one-hot h (one product per non-constant value)."""
+    out = LC()
+    for k, (hk, v) in enumerate(zip(h, values, strict=True)):
+        out = out + cs.mul(hk, v, f"{name}[{k}]")
+    return out
+
+
+def interval_one_hot(
+    cs: ConstraintSystem, x: Value, floors: Sequence[Value], top: int, bits: int, name: str
+) -> tuple[list[LC], LC]:
+    """One-hot h with floor_k <= x < floor_{k+1} (floor_K = top) for the selected k; returns (h, floor_k).
+
+    Pinned by: h_k boolean, sum h_k = 1, and range checks of x - floor_sel and floor_next_sel - 1 - x to ``bits``
+    bits. A boundary x = floor_{k+1} therefore belongs to bracket k+1 (as the engine), an all-zero or two-hot h
+    fails the sum, and an empty bracket (floor_k = floor_{k+1}) can never be chosen. The checks also prove
+    0 <= x < top, so x needs no range check of its own.
+    """
+    lx = as_lc(x)
+    fl = [as_lc(f) for f in floors]
+    n = len(fl)
+
+    def pick(xv: int, *fv: int) -> list[int]:
+        k = 0
+        while k + 1 < n and xv >= fv[k + 1]:
+            k += 1
+        return [1 if i == k else 0 for i in range(n)]
+
+    h = cs.hint(f"{name}.onehot", pick, lx, *fl, count=n)
+    total = LC()
+    for k, hk in enumerate(h):
+        assert_boolean(cs, hk, f"{name}.onehot[{k}].bool")
+        total = total + hk
+    cs.assert_equal(total, 1, f"{name}.onehot.sum")
+    f_sel = select_one_hot(cs, h, fl, f"{name}.floor")
+    nxt = select_one_hot(cs, h, [*fl[1:], LC.const(top)], f"{name}.next")
+    range_check(cs, lx - f_sel, bits, f"{name}.ge_floor")
+    range_check(cs, nxt - 1 - lx, bits, f"{name}.lt_next")
+    return h, f_sel
+
+
+def max_candidates(cs: ConstraintSystem, cands: Sequence[Value], bits: int, name: str) -> LC:
+    """M = max(cands) for integer candidates in (-2^(bits-1), 2^(bits-1)); M - c_i is range-checked to ``bits`` bits
+    for every i (M >= all), and prod_i (M - c_i) = 0 (M is one of them): len(cands) * (bits + 1) + len - 1."""
+    cl = [as_lc(c) for c in cands]
+    m = cs.hint1(f"{name}.max", lambda *v: max(signed(x) for x in v) % R, *cl)
+    for i, c in enumerate(cl):
+        range_check(cs, m - c, bits, f"{name}.ge[{i}]")
+    prod = m - cl[0]
+    for i, c in enumerate(cl[1:], 1):
+        if i == len(cl) - 1:
+            cs.constrain(prod, m - c, LC(), f"{name}.is_one")
+        else:
+            prod = cs.mul(prod, m - c, f"{name}.prod[{i}]")
+    if len(cl) == 1:
+        cs.assert_equal(prod, 0, f"{name}.is_one")
+    return m

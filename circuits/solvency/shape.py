@@ -1,0 +1,133 @@
+"""Shape of a solvency batch circuit, the bit widths it enforces, and the public-signal layout.
+
+The circuit is generic over :class:`SolvencyShape`; everything that changes per epoch (marks, brackets,
+haircut tiers, risk arrays, prices) is a signal, while the *layout* (how many slots of each kind and which
+position slots belong to which portfolio-margin underlying) is fixed by the shape and therefore by the
+verifying key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# ----------------------------------------------------------------------------- bit widths (documented bounds)
+
+QTY_BITS = 53  # |quantity|, |balance| < 2^53 (engine MAX_QTY)
+PRICE_BITS = 53  # 0 <= price < 2^53 (engine MAX_PRICE)
+VALUE_BITS = 62  # position/collateral values and notionals in [0, 2^62) (engine MAX_VALUE)
+VALUE_TOP = 1 << VALUE_BITS  # the implicit cap of the last bracket/tier and the floor of padding ones
+CASH_BITS = 63  # |cash| < 2^63 micro-USD
+MM_BITS = 62  # each MM part (tiered, portfolio) in [0, 2^62)
+SLACK_BITS = 64  # equity - MM in [0, 2^64)
+SCEN_BITS = 88  # scenario candidates (1e-8 micro-USD): |sum q * R| < 2^87 by the engine's ACCOUNT_LIMIT
+EPOCH_BITS = 64  # epoch is a uint64 (verifier/attestation.py)
+ID_BITS = 128  # id_hash < 2^128; consecutive active ids differ by >= 1 and < 2^128
+HCOLL_OFFSET_BITS = 96  # sum of haircut numerators (1e12 scale) shifted by 1e6 * 2^96 before flooring: |sum| << 2^96
+
+PACK_BITS = 252  # at most this many bits packed into one field element (2^252 < r)
+SIGNED_QTY_WIDTH = QTY_BITS + 1  # width of a packed (x + 2^53) piece
+CASH_WIDTH = CASH_BITS + 1  # width of a packed (cash + 2^63) piece
+
+# ----------------------------------------------------------------------------- public signals
+
+PUB_EPOCH = 0
+PUB_BATCH_ROOT = 1
+PUB_PARAMS_COMMITMENT = 2
+PUB_FIRST_ID_HASH = 3
+PUB_LAST_ID_HASH = 4
+PUB_ACCOUNT_COUNT = 5
+PUB_TOTAL_EQUITY = 6
+PUB_TOTAL_MM = 7
+PUB_PRICES = 8  # prices[A] at 8 .. 8+A-1, then liabilities[A] at 8+A .. 8+2A-1
+FIXED_PUBLIC_NAMES = (
+    "epoch",
+    "batch_root",
+    "params_commitment",
+    "first_id_hash",
+    "last_id_hash",
+    "account_count",
+    "total_equity",
+    "total_mm",
+)
+
+
+def public_signal_names(assets: int) -> list[str]:
+    """Names of the public signals in order; identical to ``zkmargin.verifier.attestation.signal_names`` (tested)."""
+    return [
+        *FIXED_PUBLIC_NAMES,
+        *(f"prices[{a}]" for a in range(assets)),
+        *(f"liabilities[{a}]" for a in range(assets)),
+    ]
+
+
+def pub_price(a: int) -> int:
+    return PUB_PRICES + a
+
+
+def pub_liability(a: int, assets: int) -> int:
+    return PUB_PRICES + assets + a
+
+
+# ----------------------------------------------------------------------------- shape
+
+
+@dataclass(frozen=True)
+class SolvencyShape:
+    """Circuit dimensions.
+
+    * ``accounts`` (N) slots per batch, ``assets`` (A) collateral slots, ``positions`` (P) position slots: slot j is
+      instrument j of the batch's published instrument list.
+    * ``brackets`` (K) leverage brackets per position slot, ``tiers`` (T) haircut tiers per asset: shorter lists are
+      padded with unreachable entries whose floor is 2^62 (see docs/circuit.md).
+    * ``scenarios`` (S) per risk array; ``slot_underlying[j]`` is the portfolio-margin underlying index of slot j,
+      or -1 when instrument j has no risk array (it then always pays tiered MM).
+    """
+
+    accounts: int
+    assets: int
+    positions: int
+    brackets: int
+    tiers: int
+    scenarios: int
+    slot_underlying: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        for name in ("accounts", "assets", "positions", "brackets", "tiers", "scenarios"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"shape.{name} must be >= 1")
+        if len(self.slot_underlying) != self.positions:
+            raise ValueError("shape.slot_underlying needs one entry per position slot")
+        if any(u < -1 for u in self.slot_underlying):
+            raise ValueError("shape.slot_underlying entries are -1 or an underlying index")
+        used = sorted({u for u in self.slot_underlying if u >= 0})
+        if used != list(range(len(used))):
+            raise ValueError("shape.slot_underlying must use underlyings 0..U-1 without gaps")
+        if self.accounts > 1 << 16:
+            raise ValueError("at most 2^16 accounts per batch (totals stay far below the field size)")
+
+    @property
+    def underlyings(self) -> int:
+        return max(self.slot_underlying, default=-1) + 1
+
+    @property
+    def depth(self) -> int:
+        """Merkle depth: the smallest d with 2^d >= accounts."""
+        return max(0, (self.accounts - 1).bit_length())
+
+    def ra_slots(self) -> list[int]:
+        """Position slots that carry a risk array (portfolio margin replaces their tiered MM)."""
+        return [j for j, u in enumerate(self.slot_underlying) if u >= 0]
+
+    @staticmethod
+    def uniform(
+        accounts: int,
+        assets: int,
+        positions: int,
+        brackets: int = 10,
+        tiers: int = 3,
+        scenarios: int = 16,
+        underlyings: int = 1,
+    ) -> SolvencyShape:
+        """A shape whose position slots are spread evenly over ``underlyings`` (0 = no risk arrays at all)."""
+        su = tuple(j * underlyings // positions if underlyings else -1 for j in range(positions))
+        return SolvencyShape(accounts, assets, positions, brackets, tiers, scenarios, su)
