@@ -12,7 +12,7 @@ index                 signal
 3, 4                  first_id_hash, last_id_hash (ids strictly increasing inside a batch)
 5                     account_count
 6, 7                  total_equity, total_mm (fixed-point, non-negative)
-8 .. 8+A-1            prices[A]: the marks the proof used (fixed-point)
+8 .. 8+A-1            prices[A]: spot prices (1e8) of the collateral assets, checked against oracle feeds
 8+A .. 8+2A-1         liabilities[A]: sum of user balances per asset
 ====================  ======================================================================
 
