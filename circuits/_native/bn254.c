@@ -740,6 +740,194 @@ static PyObject *py_fft_g2(PyObject *self, PyObject *args) { (void)self; return 
 static PyObject *py_mul_each_g1(PyObject *self, PyObject *args) { (void)self; return mul_each(args, 0); }
 static PyObject *py_mul_each_g2(PyObject *self, PyObject *args) { (void)self; return mul_each(args, 1); }
 
+/* ------------------------------------------------------------------ pairing check
+ * The optimal-ate pairing exactly as py_ecc's optimized_bn128 computes it (Fp12 = Fp[w]/(w^12 - 18 w^6 + 82),
+ * G2 twisted into E(Fp12), projective line functions kept as numerator/denominator), so the two
+ * implementations can be compared value for value. A product of pairings equals one iff
+ * NUM^e == DEN^e with e = (p^12 - 1)/r: no Fp12 inversion needed. Exponents come from Python. */
+
+typedef struct { fp c[12]; } f12;
+
+static const fp FP_18 = {{0xafec0385a99e02a7ULL, 0xc6f9740a3dc5d596ULL, 0x9a362145f1003544ULL, 0x0ac6e35e6e959084ULL}};
+static const fp FP_82 = {{0x4cf30d5bd4979ae9ULL, 0xbe1ac00e5788671dULL, 0x403a164ef43989b2ULL, 0x26574fb11b10196fULL}};
+static const fp FP_9 = {{0xf60647ce410d7ff7ULL, 0x2f3d6f4dd31bd011ULL, 0x2943337e3940c6d1ULL, 0x1d9598e8a7e39857ULL}};
+static const fp FP_3 = {{0x7a17caa950ad28d7ULL, 0x1f6ac17ae15521b9ULL, 0x334bea4e696bd284ULL, 0x2a1f6744ce179d8eULL}};
+
+static void f12_zero(f12 *r) { memset(r, 0, sizeof *r); }
+static void f12_one(f12 *r) { f12_zero(r); r->c[0] = FPONE_; }
+static void f12_add(f12 *r, const f12 *a, const f12 *b) { for (int i = 0; i < 12; i++) fp_add(&r->c[i], &a->c[i], &b->c[i]); }
+static void f12_sub(f12 *r, const f12 *a, const f12 *b) { for (int i = 0; i < 12; i++) fp_sub(&r->c[i], &a->c[i], &b->c[i]); }
+static void f12_neg(f12 *r, const f12 *a) { for (int i = 0; i < 12; i++) fp_neg(&r->c[i], &a->c[i]); }
+static void f12_scale(f12 *r, const f12 *a, const fp *k) { for (int i = 0; i < 12; i++) fp_mul(&r->c[i], &a->c[i], k); }
+static int f12_is_zero(const f12 *a) { for (int i = 0; i < 12; i++) if (!fp_is_zero(&a->c[i])) return 0; return 1; }
+static int f12_eq(const f12 *a, const f12 *b) { return memcmp(a, b, sizeof *a) == 0; }
+
+static void f12_mul(f12 *r, const f12 *a, const f12 *b) {
+    fp t[23], m;
+    memset(t, 0, sizeof t);
+    for (int i = 0; i < 12; i++) {
+        if (fp_is_zero(&a->c[i])) continue;
+        for (int j = 0; j < 12; j++) {
+            if (fp_is_zero(&b->c[j])) continue;
+            fp_mul(&m, &a->c[i], &b->c[j]);
+            fp_add(&t[i + j], &t[i + j], &m);
+        }
+    }
+    /* w^12 = 18 w^6 - 82 */
+    for (int i = 22; i >= 12; i--) {
+        if (fp_is_zero(&t[i])) continue;
+        fp_mul(&m, &t[i], &FP_18); fp_add(&t[i - 6], &t[i - 6], &m);
+        fp_mul(&m, &t[i], &FP_82); fp_sub(&t[i - 12], &t[i - 12], &m);
+    }
+    memcpy(r->c, t, sizeof r->c);
+}
+
+static void f12_pow(f12 *r, const f12 *a, const uint8_t *e, size_t elen) {
+    f12 acc, base = *a;
+    f12_one(&acc);
+    for (size_t i = 0; i < elen; i++) {
+        uint8_t byte = e[i];
+        for (int b = 0; b < 8; b++) {
+            if (byte & 1) f12_mul(&acc, &acc, &base);
+            f12_mul(&base, &base, &base);
+            byte >>= 1;
+        }
+    }
+    *r = acc;
+}
+
+typedef struct { f12 x, y, z; } p12;
+
+static void p12_double(p12 *r, const p12 *p) {
+    f12 W, S, B, H, S2, t, u, x, y, z;
+    f12_mul(&W, &p->x, &p->x); f12_scale(&W, &W, &FP_3);
+    f12_mul(&S, &p->y, &p->z);
+    f12_mul(&B, &p->x, &p->y); f12_mul(&B, &B, &S);
+    f12_mul(&H, &W, &W); f12_add(&t, &B, &B); f12_add(&t, &t, &t); f12_add(&t, &t, &t); f12_sub(&H, &H, &t);
+    f12_mul(&S2, &S, &S);
+    f12_mul(&x, &H, &S); f12_add(&x, &x, &x);
+    f12_add(&t, &B, &B); f12_add(&t, &t, &t); f12_sub(&t, &t, &H); f12_mul(&y, &W, &t);
+    f12_mul(&u, &p->y, &p->y); f12_mul(&u, &u, &S2); f12_add(&u, &u, &u); f12_add(&u, &u, &u); f12_add(&u, &u, &u);
+    f12_sub(&y, &y, &u);
+    f12_mul(&z, &S, &S2); f12_add(&z, &z, &z); f12_add(&z, &z, &z); f12_add(&z, &z, &z);
+    r->x = x; r->y = y; r->z = z;
+}
+
+static void p12_add(p12 *r, const p12 *p1, const p12 *p2) {
+    if (f12_is_zero(&p1->z)) { *r = *p2; return; }
+    if (f12_is_zero(&p2->z)) { *r = *p1; return; }
+    f12 U1, U2, V1, V2, U, V, V2s, V2V2, V3, W, A, t, x, y, z;
+    f12_mul(&U1, &p2->y, &p1->z); f12_mul(&U2, &p1->y, &p2->z);
+    f12_mul(&V1, &p2->x, &p1->z); f12_mul(&V2, &p1->x, &p2->z);
+    if (f12_eq(&V1, &V2)) {
+        if (f12_eq(&U1, &U2)) { p12_double(r, p1); return; }
+        f12_one(&r->x); f12_one(&r->y); f12_zero(&r->z); return;
+    }
+    f12_sub(&U, &U1, &U2); f12_sub(&V, &V1, &V2);
+    f12_mul(&V2s, &V, &V); f12_mul(&V2V2, &V2s, &V2); f12_mul(&V3, &V, &V2s);
+    f12_mul(&W, &p1->z, &p2->z);
+    f12_mul(&A, &U, &U); f12_mul(&A, &A, &W); f12_sub(&A, &A, &V3); f12_add(&t, &V2V2, &V2V2); f12_sub(&A, &A, &t);
+    f12_mul(&x, &V, &A);
+    f12_sub(&t, &V2V2, &A); f12_mul(&y, &U, &t); f12_mul(&t, &V3, &U2); f12_sub(&y, &y, &t);
+    f12_mul(&z, &V3, &W);
+    r->x = x; r->y = y; r->z = z;
+}
+
+/* Line through P1, P2 evaluated at T, as (numerator, denominator). */
+static void linefunc(f12 *num, f12 *den, const p12 *P1, const p12 *P2, const p12 *T) {
+    f12 mn, md, a, b, t;
+    f12_mul(&mn, &P2->y, &P1->z); f12_mul(&t, &P1->y, &P2->z); f12_sub(&mn, &mn, &t);
+    f12_mul(&md, &P2->x, &P1->z); f12_mul(&t, &P1->x, &P2->z); f12_sub(&md, &md, &t);
+    f12_mul(&a, &T->x, &P1->z); f12_mul(&t, &P1->x, &T->z); f12_sub(&a, &a, &t);   /* xt z1 - x1 zt */
+    if (f12_is_zero(&md) && !f12_is_zero(&mn)) {
+        *num = a; f12_mul(den, &P1->z, &T->z); return;
+    }
+    if (f12_is_zero(&md)) {
+        f12_mul(&mn, &P1->x, &P1->x); f12_scale(&mn, &mn, &FP_3);
+        f12_mul(&md, &P1->y, &P1->z); f12_add(&md, &md, &md);
+    }
+    f12_mul(&b, &T->y, &P1->z); f12_mul(&t, &P1->y, &T->z); f12_sub(&b, &b, &t);   /* yt z1 - y1 zt */
+    f12_mul(num, &mn, &a); f12_mul(&t, &md, &b); f12_sub(num, num, &t);
+    f12_mul(den, &md, &T->z); f12_mul(den, den, &P1->z);
+}
+
+static const int8_t ATE_NAF[65] = {0, 0, 0, 1, 0, 1, 0, -1, 0, 0, 1, -1, 0, 0, 1, 0, 0, 1, 1, 0, -1, 0, 0, 1, 0, -1, 0, 0, 0, 0,
+                                  1, 1, 1, 0, 0, -1, 0, 0, 1, 0, 0, 0, 0, 0, -1, 0, 0, 1, 1, 0, 0, -1, 0, 0, 0, 1, 1, 0, -1, 0,
+                                  0, 1, 0, 1, 1};
+
+static void f12_frob_pt(p12 *r, const p12 *q, const uint8_t *pbytes) {
+    f12_pow(&r->x, &q->x, pbytes, 32); f12_pow(&r->y, &q->y, pbytes, 32); f12_pow(&r->z, &q->z, pbytes, 32);
+}
+
+/* Miller loop of py_ecc's optimized_pairing, accumulating into (num, den). */
+static void miller(f12 *num, f12 *den, const p12 *Q, const p12 *P, const uint8_t *pbytes) {
+    p12 R = *Q, nQ = *Q;
+    f12_neg(&nQ.y, &Q->y);
+    f12 n, d;
+    for (int i = 63; i >= 0; i--) {
+        linefunc(&n, &d, &R, &R, P);
+        f12_mul(num, num, num); f12_mul(num, num, &n);
+        f12_mul(den, den, den); f12_mul(den, den, &d);
+        p12_double(&R, &R);
+        if (ATE_NAF[i] == 1) { linefunc(&n, &d, &R, Q, P); f12_mul(num, num, &n); f12_mul(den, den, &d); p12_add(&R, &R, Q); }
+        else if (ATE_NAF[i] == -1) { linefunc(&n, &d, &R, &nQ, P); f12_mul(num, num, &n); f12_mul(den, den, &d); p12_add(&R, &R, &nQ); }
+    }
+    p12 Q1, nQ2;
+    f12_frob_pt(&Q1, Q, pbytes);
+    f12_frob_pt(&nQ2, &Q1, pbytes);
+    f12_neg(&nQ2.y, &nQ2.y);
+    linefunc(&n, &d, &R, &Q1, P); f12_mul(num, num, &n); f12_mul(den, den, &d);
+    p12_add(&R, &R, &Q1);
+    linefunc(&n, &d, &R, &nQ2, P); f12_mul(num, num, &n); f12_mul(den, den, &d);
+}
+
+static void fp_from_std(fp *r, const uint8_t *b) {
+    fp x, r2 = {{0xf32cfc5b538afa89ULL, 0xb5e71911d44501fbULL, 0x47ab1eff0a417ff6ULL, 0x06d89f71cab8351fULL}};
+    memcpy(x.v, b, 32);
+    fp_mul(r, &x, &r2);
+}
+
+/* pairing_check(pairs, p_le, final_exp_le): pairs = n * (G1 x|y, G2 x0|x1|y0|y1) standard form LE, 192
+ * bytes each (points at infinity are skipped by the caller). True iff prod e(P_i, Q_i) == 1. */
+static PyObject *py_pairing_check(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer pb, pe, fe;
+    if (!PyArg_ParseTuple(args, "y*y*y*", &pb, &pe, &fe)) return NULL;
+    PyObject *res = NULL;
+    if (pb.len % 192 || pe.len != 32) { PyErr_SetString(PyExc_ValueError, "pairing_check: bad arguments"); goto out; }
+    size_t n = (size_t)pb.len / 192;
+    int ok;
+    Py_BEGIN_ALLOW_THREADS
+    f12 num, den;
+    f12_one(&num); f12_one(&den);
+    const uint8_t *b = pb.buf;
+    for (size_t i = 0; i < n; i++, b += 192) {
+        p12 P, Q;
+        f12_zero(&P.x); f12_zero(&P.y); f12_one(&P.z);
+        fp_from_std(&P.x.c[0], b); fp_from_std(&P.y.c[0], b + 32);
+        fp x0, x1, y0, y1, t;
+        fp_from_std(&x0, b + 64); fp_from_std(&x1, b + 96); fp_from_std(&y0, b + 128); fp_from_std(&y1, b + 160);
+        /* twist: x -> (x0 - 9 x1) + x1 w^6, then times w^2 (x) and w^3 (y) */
+        f12_zero(&Q.x); f12_zero(&Q.y); f12_one(&Q.z);
+        fp_mul(&t, &x1, &FP_9); fp_sub(&Q.x.c[2], &x0, &t); Q.x.c[8] = x1;
+        fp_mul(&t, &y1, &FP_9); fp_sub(&Q.y.c[3], &y0, &t); Q.y.c[9] = y1;
+        f12 pn, pd;  /* each pair's Miller loop starts from one: the loop squares its accumulator */
+        f12_one(&pn); f12_one(&pd);
+        miller(&pn, &pd, &Q, &P, pe.buf);
+        f12_mul(&num, &num, &pn);
+        f12_mul(&den, &den, &pd);
+    }
+    f12 a, c;
+    f12_pow(&a, &num, fe.buf, (size_t)fe.len);
+    f12_pow(&c, &den, fe.buf, (size_t)fe.len);
+    ok = f12_eq(&a, &c);
+    Py_END_ALLOW_THREADS
+    res = PyBool_FromLong(ok);
+out:
+    PyBuffer_Release(&pb); PyBuffer_Release(&pe); PyBuffer_Release(&fe);
+    return res;
+}
+
 static PyObject *py_msm_g1(PyObject *self, PyObject *args) { (void)self; return msm_impl(args, 0); }
 static PyObject *py_msm_g2(PyObject *self, PyObject *args) { (void)self; return msm_impl(args, 1); }
 
@@ -750,6 +938,7 @@ static PyMethodDef methods[] = {
     {"fft_g2", py_fft_g2, METH_VARARGS, "fft_g2(points, log_n, omega_le, scale_le, threads) -> points"},
     {"mul_each_g1", py_mul_each_g1, METH_VARARGS, "mul_each_g1(points, scalars_le, threads) -> points"},
     {"mul_each_g2", py_mul_each_g2, METH_VARARGS, "mul_each_g2(points, scalars_le, threads) -> points"},
+    {"pairing_check", py_pairing_check, METH_VARARGS, "pairing_check(pairs, p_le, final_exp_le) -> bool"},
     {"msm_g2", py_msm_g2, METH_VARARGS, "msm_g2(points_mont_le, scalars_le, window, threads) -> 128 bytes"},
     {NULL, NULL, 0, NULL},
 };
