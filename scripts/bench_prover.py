@@ -159,6 +159,12 @@ def bench_size(log_n: int, runs: int, work: Path) -> dict[str, float]:
     )
     if not (ok_ours and ok_snark):
         raise RuntimeError(f"a proof did not verify at 2^{log_n}: ours={ok_ours} snarkjs={ok_snark}")
+    # verification, CLI against CLI (process start included on both sides), same proof and key
+    zk = [sys.executable, "-m", "zkmargin.cli", "verify", "--vk", str(d / "vk_ours.json")]
+    zk += ["--proof", str(d / "proof.json"), "--public", str(d / "public.json")]
+    sj = [str(SNARKJS), "groth16", "verify", str(d / "vk_ours.json"), str(d / "public.json"), str(d / "proof.json")]
+    v_ours = statistics.median(measured(zk)[0] for _ in range(runs))
+    v_snark = statistics.median(measured(sj)[0] for _ in range(runs))
     res = {
         "constraints": n_cons,
         "vars": n_vars,
@@ -169,11 +175,14 @@ def bench_size(log_n: int, runs: int, work: Path) -> dict[str, float]:
         "snarkjs_s": statistics.median(snark),
         "ours_mb": statistics.median(ours_mem),
         "snarkjs_mb": statistics.median(snark_mem),
+        "verify_ours_s": v_ours,
+        "verify_snarkjs_s": v_snark,
     }
     res["ratio"] = res["ours_s"] / res["snarkjs_s"]
     print(
         f"2^{log_n}: {n_cons} constraints | ours {res['ours_s']:.2f} s, {res['ours_mb']:.0f} MB | "
         f"snarkjs {res['snarkjs_s']:.2f} s, {res['snarkjs_mb']:.0f} MB | ratio {res['ratio']:.2f} | "
+        f"verify ours {v_ours:.2f} s vs snarkjs {v_snark:.2f} s | "
         f"{phases[0] if phases else ''}",
         flush=True,
     )
@@ -195,18 +204,23 @@ def main() -> int:
         return 2
     results = {k: bench_size(k, args.runs, Path(args.work)) for k in args.sizes}
     print()
-    print("| constraints | ours prove (s) | snarkjs prove (s) | ratio ours/snarkjs | ours peak MB | snarkjs peak MB |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| constraints | ours prove (s) | snarkjs prove (s) | ratio ours/snarkjs | ours peak MB | snarkjs peak MB "
+        "| ours verify (s) | snarkjs verify (s) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for k, r in results.items():
         print(
             f"| 2^{k} ({int(r['constraints'])}) | {r['ours_s']:.2f} | {r['snarkjs_s']:.2f} | {r['ratio']:.2f} | "
-            f"{r['ours_mb']:.0f} | {r['snarkjs_mb']:.0f} |"
+            f"{r['ours_mb']:.0f} | {r['snarkjs_mb']:.0f} | {r['verify_ours_s']:.2f} | {r['verify_snarkjs_s']:.2f} |"
         )
     fields = []
     for k, r in results.items():
         fields += [f"ratio_2e{k}={r['ratio']:.3f}", f"ours_s_2e{k}={r['ours_s']:.3f}"]
         fields += [f"snarkjs_s_2e{k}={r['snarkjs_s']:.3f}"]
         fields += [f"ours_mb_2e{k}={r['ours_mb']:.0f}", f"snarkjs_mb_2e{k}={r['snarkjs_mb']:.0f}"]
+        fields += [f"verify_ours_s_2e{k}={r['verify_ours_s']:.3f}"]
+        fields += [f"verify_snarkjs_s_2e{k}={r['verify_snarkjs_s']:.3f}"]
     print("RESULT " + " ".join(fields))
     return 0
 
