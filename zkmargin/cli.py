@@ -66,6 +66,65 @@ def _cmd_example(args: argparse.Namespace) -> int:
     return run_example(Path(args.out), args.contributions)
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from zkmargin.prover.operator.demo import run_demo
+
+    setup = "ceremony" if args.ceremony else "development"
+    return run_demo(Path(args.out), args.accounts, args.batch, args.seed, setup)
+
+
+def _registry(args: argparse.Namespace) -> object | None:
+    """A registry client for --rpc/--registry (both or neither); None when not given."""
+    if bool(args.rpc) != bool(args.registry):
+        raise ValueError("give both --rpc and --registry, or neither")
+    if not args.rpc:
+        return None
+    from zkmargin.verifier.chain import Chain, SolvencyRegistryClient, connect
+
+    chain = Chain(connect(args.rpc), sender="0x" + "00" * 20)  # read-only: never signs
+    return SolvencyRegistryClient.at(chain, args.registry)
+
+
+def _cmd_user_verify(args: argparse.Namespace) -> int:
+    from zkmargin.verifier.user import verify_account
+
+    try:
+        salt = int(args.salt, 0)
+        registry = _registry(args)
+    except (ValueError, ConnectionError) as e:
+        print(f"malformed input: {e}", file=sys.stderr)
+        return EXIT_MALFORMED
+    rep = verify_account(args.bundle, args.account, salt, registry, args.epoch)  # type: ignore[arg-type]
+    print(rep.render())
+    verdict = {0: "VERIFIED: your account is covered by a valid proof that it meets maintenance margin",
+               1: "NOT VERIFIED: " + "; ".join(f"{c.name} ({c.detail})" for c in rep.failed()),
+               2: "MALFORMED: the bundle could not be read"}[rep.exit_code]  # fmt: skip
+    print(verdict)
+    return rep.exit_code
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from zkmargin.verifier.audit import audit_bundle
+
+    try:
+        registry = _registry(args)
+    except (ValueError, ConnectionError) as e:
+        print(f"malformed input: {e}", file=sys.stderr)
+        return EXIT_MALFORMED
+    rep = audit_bundle(args.bundle, registry, args.epoch, not args.skip_transcript)  # type: ignore[arg-type]
+    print(rep.render())
+    n_fail = len(rep.failed())
+    print("AUDIT PASSED" if rep.ok else f"AUDIT FAILED ({n_fail} failed checks)" if n_fail else "AUDIT: MALFORMED")
+    return rep.exit_code
+
+
+def _chain_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bundle", required=True, help="an epoch directory, or a bundle root (latest epoch)")
+    p.add_argument("--epoch", type=int, default=None, help="epoch to open in a bundle root")
+    p.add_argument("--rpc", default=None, help="JSON-RPC URL of the chain holding the registry")
+    p.add_argument("--registry", default=None, help="SolvencyRegistry address")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zkmargin", description=__doc__.splitlines()[0] if __doc__ else None)
     sub = p.add_subparsers(dest="command", required=True)
@@ -100,6 +159,27 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default="out/example")
     e.add_argument("--contributions", type=int, default=2)
     e.set_defaults(fn=_cmd_example)
+
+    d = sub.add_parser("demo", help="the product end to end: 1,000 accounts, proofs, chain, user check, audit")
+    d.add_argument("--out", default="out/demo", help="bundle root")
+    d.add_argument("--accounts", type=int, default=1000)
+    d.add_argument("--batch", type=int, default=16, help="accounts per batch (circuit shape)")
+    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--ceremony", action="store_true", help="local multi-party ceremony instead of the dev setup")
+    d.set_defaults(fn=_cmd_demo)
+
+    u = sub.add_parser("user", help="account-holder commands")
+    usub = u.add_subparsers(dest="user_command", required=True)
+    uv = usub.add_parser("verify", help="check that your account is covered by the epoch's proof")
+    _chain_args(uv)
+    uv.add_argument("--account", required=True, help="your account id")
+    uv.add_argument("--salt", required=True, help="the salt the exchange sent you (decimal or 0x hex)")
+    uv.set_defaults(fn=_cmd_user_verify)
+
+    a = sub.add_parser("audit", help="auditor: re-check a whole epoch bundle (and the chain)")
+    _chain_args(a)
+    a.add_argument("--skip-transcript", action="store_true", help="do not re-check the setup transcript")
+    a.set_defaults(fn=_cmd_audit)
     return p
 
 

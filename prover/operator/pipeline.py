@@ -1,0 +1,474 @@
+"""The operator's epoch: evaluate every account, exclude what cannot be proven (and say why), prove the rest in
+batches, attest on-chain, and publish the epoch's proof bundle (format: ``zkmargin.verifier.bundle``).
+
+Crash safety: each batch proof is written atomically to ``<root>/.work/epoch-N/`` as soon as it exists, keyed by
+its public signals; the epoch directory is built in a staging directory and renamed into place in one step
+(``atomic_directory``), and the SQLite index is updated only after that. A crash or kill at any point leaves the
+previous epochs untouched, no partial epoch directory, and a rerun of the same epoch reuses every finished batch
+(salts are derived from the operator's secret, so the rebuilt batches are identical).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import secrets as _secrets
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zkmargin.atomic import atomic_directory, atomic_write_bytes
+from zkmargin.circuits.merkle import MerkleTree
+from zkmargin.circuits.r1cs import UnsatisfiedConstraint
+from zkmargin.circuits.solvency import SolvencyCircuit
+from zkmargin.circuits.solvency.leaf import account_id_hash
+from zkmargin.verifier import bundle as fmt
+from zkmargin.verifier.attestation import BatchStatement, split_public_signals
+from zkmargin.verifier.snarkjs_json import proof_from_json, proof_to_json, public_to_json, vk_from_json, vk_to_json
+from zkmargin.verifier.types import Proof, VerifyingKey
+
+from ..engine.margin import AccountResult, MarginEngine
+from ..engine.models import Account
+from ..groth16 import prove
+from ..keys import ProvingKey
+from ..setup import dev_setup, run_ceremony
+from ..solvency_witness import (
+    AccountNotProvable,
+    BatchLayout,
+    SolvencyBatch,
+    build_batch,
+    leaf_data,
+    make_layout,
+    solvency_params,
+)
+from ..zkey import read_zkey, write_zkey
+from .chain_ops import ChainDeployment, attest, update_feeds
+from .exchange import ExchangeSpec
+
+DEV_LABEL = (
+    "DEVELOPMENT SETUP (single party): whoever ran it knows the toxic waste and could forge proofs. "
+    "Not for production; use a multi-party ceremony from a public phase 1."
+)
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+class InjectedFault(RuntimeError):
+    """Raised by the test hook ``fail_after_batches`` to simulate a crash mid-epoch."""
+
+
+@dataclass
+class Setup:
+    pk: ProvingKey
+    vk: VerifyingKey
+    kind: str  # "development" | "ceremony"
+    path: Path
+    seconds: float  # time spent creating it (0 when loaded)
+
+
+@dataclass
+class Exclusion:
+    account_id: str
+    kind: str  # "below_maintenance_margin" | "not_representable" | "invalid"
+    reason: str
+    equity: int | None = None
+    mm: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Published form: the id hash and the reason, never the id or the account's numbers."""
+        return {"id_hash": str(account_id_hash(self.account_id)), "kind": self.kind, "reason": self.reason}
+
+
+@dataclass
+class EpochResult:
+    epoch: int
+    path: Path
+    manifest: dict[str, Any]
+    covered: int
+    excluded: list[Exclusion]
+    status_counts: dict[str, int]
+    batches: int
+    reused_batches: int
+    constraints: int
+    prove_seconds: float
+    witness_seconds: float
+    chain: dict[str, Any] | None
+    salts: dict[str, int] = field(default_factory=dict)  # account id -> salt (what the exchange sends each user)
+
+
+class Operator:
+    """Runs epochs into a bundle root; one setup per circuit shape (``<root>/setups/<shape id>``)."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        spec: ExchangeSpec | None = None,
+        setup_kind: str = "development",
+        setup_dir: str | Path | None = None,
+        chain: ChainDeployment | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        if setup_kind not in ("development", "ceremony"):
+            raise ValueError("setup_kind is 'development' or 'ceremony'")
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.spec = spec or ExchangeSpec()
+        self.setup_kind = setup_kind
+        self.setup_dir = Path(setup_dir) if setup_dir else None
+        self.chain = chain
+        self.progress = progress or (lambda stage, done, total: None)
+        self._circuit: SolvencyCircuit | None = None
+        self._setup: Setup | None = None
+        self.secret = self._load_secret()
+
+    # ------------------------------------------------------------------ state
+    def _load_secret(self) -> bytes:
+        """The salt secret: created once per bundle root, 0600, never published."""
+        path = self.root / "operator_secret.hex"
+        if not path.exists():
+            atomic_write_bytes(path, _secrets.token_bytes(32).hex().encode(), mode=0o600)
+        return bytes.fromhex(path.read_text().strip())
+
+    def layout(self, engine: MarginEngine) -> BatchLayout:
+        return make_layout(engine, self.spec.instruments, self.spec.assets, accounts=self.spec.accounts_per_batch)
+
+    def circuit(self, layout: BatchLayout) -> SolvencyCircuit:
+        if self._circuit is None or self._circuit.shape != layout.shape:
+            self._circuit = SolvencyCircuit(layout.shape)
+        return self._circuit
+
+    def setup(self, layout: BatchLayout) -> Setup:
+        """Load the shape's setup, or create it (dev setup or local ceremony) atomically."""
+        sid = fmt.shape_id(layout.shape)
+        path = self.setup_dir or self.root / "setups" / sid
+        if self._setup is not None and self._setup.path == path:
+            return self._setup
+        if (path / "setup.json").exists():
+            meta = json.loads((path / "setup.json").read_text())
+            if meta["shape"] != fmt.shape_to_json(layout.shape):
+                raise ValueError(f"{path}: setup for another circuit shape")
+            pk = read_zkey(path / "circuit.zkey", check_points=False)
+            vk = vk_from_json(json.loads((path / fmt.VK).read_text()))
+            self._setup = Setup(pk, vk, meta["kind"], path, 0.0)
+            return self._setup
+        circuit = self.circuit(layout)
+        t0 = time.perf_counter()
+        with atomic_directory(path) as stage:
+            if self.setup_kind == "ceremony":
+                self.progress("setup (local ceremony)", 0, 1)
+                pk = run_ceremony(circuit.r1cs, stage / "transcript", phase1_contributions=2, phase2_contributions=2)
+            else:
+                self.progress("setup (DEVELOPMENT, single party)", 0, 1)
+                pk = dev_setup(circuit.r1cs)
+            write_zkey(pk, stage / "circuit.zkey")
+            vk = pk.verifying_key()
+            (stage / fmt.VK).write_bytes(fmt.dumps(vk_to_json(vk)))
+            meta = {
+                "kind": self.setup_kind,
+                "label": DEV_LABEL if self.setup_kind == "development" else "local multi-party ceremony (transcript/)",
+                "shape": fmt.shape_to_json(layout.shape),
+                "constraints": circuit.r1cs.n_constraints,
+                "domain_size": pk.domain_size,
+            }
+            (stage / "setup.json").write_bytes(fmt.dumps(meta))
+        self._setup = Setup(pk, vk, self.setup_kind, path, time.perf_counter() - t0)
+        return self._setup
+
+    # ------------------------------------------------------------------ epoch
+    def classify(
+        self, engine: MarginEngine, accounts: Sequence[Account], layout: BatchLayout
+    ) -> tuple[list[Account], list[Exclusion], dict[str, AccountResult]]:
+        """Engine evaluation of every account; the provable ones and the excluded ones with the reason."""
+        ok: list[Account] = []
+        excluded: list[Exclusion] = []
+        results: dict[str, AccountResult] = {}
+        seen: dict[int, str] = {}
+        for acct in accounts:
+            aid = acct.account_id
+            try:
+                res = engine.evaluate(acct)
+            except (ValueError, KeyError) as e:
+                excluded.append(Exclusion(aid, "invalid", f"engine refused the account: {e}"))
+                continue
+            results[aid] = res
+            if res.status == "liquidation":
+                excluded.append(
+                    Exclusion(aid, "below_maintenance_margin", "equity below maintenance margin", res.equity, res.mm)
+                )
+                continue
+            try:
+                leaf_data(engine, acct, layout, 0)
+            except AccountNotProvable as e:
+                excluded.append(Exclusion(aid, "not_representable", e.reason, res.equity, res.mm))
+                continue
+            h = account_id_hash(aid)
+            if h in seen:
+                excluded.append(Exclusion(aid, "invalid", f"id hash equal to that of {seen[h]!r} (duplicate id)"))
+                continue
+            seen[h] = aid
+            ok.append(acct)
+        ok.sort(key=lambda a: account_id_hash(a.account_id))
+        return ok, excluded, results
+
+    def run_epoch(
+        self,
+        epoch: int,
+        engine: MarginEngine,
+        accounts: Sequence[Account],
+        fail_after_batches: int | None = None,
+    ) -> EpochResult:
+        """Prove, attest and publish one epoch (resumes from ``.work/`` after a crash; idempotent once published)."""
+        final = self.root / fmt.epoch_dirname(epoch)
+        if (final / fmt.MANIFEST).exists():
+            return self._reload(epoch, final)
+        done = [r["epoch"] for r in fmt.list_epochs(self.root)]
+        if done and epoch <= max(done):
+            raise ValueError(f"epoch {epoch} is not after the latest published epoch {max(done)}")
+        layout = self.layout(engine)
+        circuit = self.circuit(layout)
+        setup = self.setup(layout)
+        vk_sha = hashlib.sha256(fmt.dumps(vk_to_json(setup.vk))).hexdigest()
+        provable, excluded, results = self.classify(engine, accounts, layout)
+        if not provable:
+            raise ValueError(f"epoch {epoch}: no provable account")
+        n = layout.shape.accounts
+        chunks = [provable[i : i + n] for i in range(0, len(provable), n)]
+        work = self.root / ".work" / fmt.epoch_dirname(epoch)
+        work.mkdir(parents=True, exist_ok=True)
+        batches: list[SolvencyBatch] = []
+        proofs: list[Proof] = []
+        reused = proved = 0
+        prove_s = witness_s = 0.0
+        for i, chunk in enumerate(chunks):
+            self.progress("prove batches", i, len(chunks))
+            batch = build_batch(engine, chunk, layout, epoch, secret=self.secret)
+            batches.append(batch)
+            cache = work / f"batch-{i:04d}.json"
+            if cache.exists():
+                try:
+                    c = json.loads(cache.read_text())
+                    if c["vk_sha256"] == vk_sha and [int(x) for x in c["public"]] == batch.public:
+                        proofs.append(proof_from_json(c["proof"]))
+                        reused += 1
+                        continue
+                except (ValueError, KeyError):
+                    pass  # a stale or foreign cache entry: prove again
+            if fail_after_batches is not None and proved >= fail_after_batches:
+                raise InjectedFault(f"injected fault before batch {i} of epoch {epoch}")
+            t0 = time.perf_counter()
+            w = circuit.witness(batch.inputs)
+            try:
+                circuit.r1cs.check(w)
+            except UnsatisfiedConstraint as e:  # a builder/engine mismatch: never publish, name the constraint
+                raise RuntimeError(f"epoch {epoch} batch {i}: witness fails constraint {e.name}") from e
+            t1 = time.perf_counter()
+            proof, public = prove(setup.pk, w)
+            prove_s += time.perf_counter() - t1
+            witness_s += t1 - t0
+            if public != batch.public:
+                raise RuntimeError(f"epoch {epoch} batch {i}: public signals differ from the builder's")
+            atomic_write_bytes(
+                cache, fmt.dumps({"vk_sha256": vk_sha, "public": public_to_json(public), "proof": proof_to_json(proof)})
+            )
+            proofs.append(proof)
+            proved += 1
+        self.progress("prove batches", len(chunks), len(chunks))
+
+        first = batches[0]
+        prices = tuple(first.public[8 : 8 + layout.shape.assets])
+        chain_info = None
+        if self.chain is not None:
+            self.progress("attest on-chain", 0, 1)
+            statements = [
+                (split_public_signals(b.public, layout.shape.assets)[1], p)
+                for b, p in zip(batches, proofs, strict=True)
+            ]
+            chain_file = work / "chain.json"
+            update_feeds(self.chain, prices)
+            chain_info = attest(self.chain, epoch, first.public[2], prices, statements)
+            if chain_info.get("tx_hash") is None and chain_file.exists():
+                chain_info = json.loads(chain_file.read_text())  # submitted before a crash: keep the receipt
+            atomic_write_bytes(chain_file, fmt.dumps(chain_info))
+            self.progress("attest on-chain", 1, 1)
+
+        self.progress("write bundle", 0, 1)
+        salts = self._write_bundle(final, epoch, engine, layout, setup, batches, proofs, excluded, results, chain_info)
+        manifest = json.loads((final / fmt.MANIFEST).read_text())
+        fmt.index_epoch(self.root, self._index_row(epoch, final, manifest))
+        shutil.rmtree(work, ignore_errors=True)
+        self.progress("write bundle", 1, 1)
+        counts: Counter[str] = Counter(r.status for r in results.values())
+        return EpochResult(
+            epoch,
+            final,
+            manifest,
+            sum(len(b.accounts) for b in batches),
+            excluded,
+            dict(counts),
+            len(batches),
+            reused,
+            circuit.r1cs.n_constraints,
+            prove_s,
+            witness_s,
+            chain_info,
+            salts,
+        )
+
+    # ------------------------------------------------------------------ bundle
+    def _write_bundle(
+        self,
+        final: Path,
+        epoch: int,
+        engine: MarginEngine,
+        layout: BatchLayout,
+        setup: Setup,
+        batches: list[SolvencyBatch],
+        proofs: list[Proof],
+        excluded: list[Exclusion],
+        results: dict[str, AccountResult],
+        chain_info: dict[str, Any] | None,
+    ) -> dict[str, int]:
+        sh = layout.shape
+        params = solvency_params(engine, layout)
+        salts: dict[str, int] = {}
+        entries: list[dict[str, Any]] = []
+        with atomic_directory(final) as stage:
+            (stage / fmt.PARAMS).write_bytes(
+                fmt.dumps(
+                    {
+                        "risk_parameters": json.loads(engine.params.canonical_json()),
+                        "solvency_params": fmt.solvency_params_to_json(params),
+                        "shape": fmt.shape_to_json(sh),
+                        "layout": {"instruments": list(layout.instruments), "assets": list(layout.assets)},
+                    }
+                )
+            )
+            (stage / fmt.VK).write_bytes(fmt.dumps(vk_to_json(setup.vk)))
+            for i, (b, proof) in enumerate(zip(batches, proofs, strict=True)):
+                pf, pb = fmt.batch_files(i)
+                (stage / pf).parent.mkdir(parents=True, exist_ok=True)
+                (stage / pf).write_bytes(fmt.dumps(proof_to_json(proof)))
+                (stage / pb).write_bytes(fmt.dumps(public_to_json(b.public)))
+                st: BatchStatement = split_public_signals(b.public, sh.assets)[1]
+                entries.append(
+                    {
+                        "index": i,
+                        "root": str(st.batch_root),
+                        "first_id_hash": str(st.first_id_hash),
+                        "last_id_hash": str(st.last_id_hash),
+                        "count": st.account_count,
+                        "total_equity": str(st.total_equity),
+                        "total_mm": str(st.total_mm),
+                        "liabilities": [str(x) for x in st.liabilities],
+                        "proof": pf,
+                        "public": pb,
+                    }
+                )
+                tree = MerkleTree([ld.leaf() for ld in b.leaves], sh.depth)
+                (stage / fmt.ACCOUNTS_DIR).mkdir(exist_ok=True)
+                for slot, (acct, ld, res) in enumerate(zip(b.accounts, b.leaves, b.results, strict=True)):
+                    siblings, _ = tree.path(slot)
+                    salts[acct.account_id] = ld.salt
+                    (stage / fmt.account_filename(ld.id_hash)).write_bytes(
+                        fmt.dumps(
+                            {
+                                "format": fmt.FORMAT + "/account",
+                                "epoch": epoch,
+                                "account_id": acct.account_id,
+                                "id_hash": str(ld.id_hash),
+                                "salt": str(ld.salt),
+                                "batch": i,
+                                "slot": slot,
+                                "leaf": {
+                                    "portfolio": ld.portfolio,
+                                    "cash": ld.cash,
+                                    "balances": dict(zip(layout.assets, ld.balances, strict=True)),
+                                    "quantities": dict(zip(layout.instruments, ld.quantities, strict=True)),
+                                },
+                                "leaf_hash": str(tree.levels[0][slot]),
+                                "merkle_siblings": [str(s) for s in siblings],
+                                "engine": {"equity": res.equity, "im": res.im, "mm": res.mm, "status": res.status},
+                            }
+                        )
+                    )
+            (stage / fmt.EXCLUDED).write_bytes(fmt.dumps([e.to_json() for e in excluded]))
+            counts = Counter(r.status for r in results.values())
+            manifest = {
+                "format": fmt.FORMAT,
+                "version": fmt.VERSION,
+                "epoch": epoch,
+                "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                "parameter_version": engine.params.version_hash(),
+                "params_commitment": str(batches[0].public[2]),
+                "prices": {a: p for a, p in zip(layout.assets, batches[0].public[8 : 8 + sh.assets], strict=True)},
+                "shape": fmt.shape_to_json(sh),
+                "layout": {"instruments": list(layout.instruments), "assets": list(layout.assets)},
+                "setup": {
+                    "kind": setup.kind,
+                    "shape_id": fmt.shape_id(sh),
+                    "label": DEV_LABEL if setup.kind == "development" else "local multi-party ceremony",
+                    "transcript": os.path.relpath(setup.path / "transcript", final)
+                    if (setup.path / "transcript").exists()
+                    else None,
+                },
+                "batches": entries,
+                "totals": {
+                    "accounts_covered": sum(len(b.accounts) for b in batches),
+                    "accounts_excluded": len(excluded),
+                    "accounts_evaluated": len(results) + sum(e.kind == "invalid" for e in excluded),
+                    "margin_call": counts.get("margin_call", 0),
+                    "liquidation": counts.get("liquidation", 0),
+                    "total_equity": str(sum(int(e["total_equity"]) for e in entries)),
+                    "total_mm": str(sum(int(e["total_mm"]) for e in entries)),
+                },
+                "chain": chain_info,
+                "files": {rel: fmt.sha256_file(stage / rel) for rel in fmt.iter_files(stage)},
+            }
+            (stage / fmt.MANIFEST).write_bytes(fmt.dumps(manifest))
+        return salts
+
+    def _index_row(self, epoch: int, final: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+        chain = manifest.get("chain") or {}
+        return {
+            "epoch": epoch,
+            "dir": final.name,
+            "created": manifest["created"],
+            "parameter_version": manifest["parameter_version"],
+            "params_commitment": manifest["params_commitment"],
+            "accounts_covered": manifest["totals"]["accounts_covered"],
+            "accounts_excluded": manifest["totals"]["accounts_excluded"],
+            "batches": len(manifest["batches"]),
+            "manifest_sha256": fmt.sha256_file(final / fmt.MANIFEST),
+            "registry": chain.get("registry"),
+            "tx_hash": chain.get("tx_hash"),
+        }
+
+    def _reload(self, epoch: int, final: Path) -> EpochResult:
+        """An epoch already published (e.g. the crash came after the rename): make sure the index has it."""
+        manifest = json.loads((final / fmt.MANIFEST).read_text())
+        if epoch not in [r["epoch"] for r in fmt.list_epochs(self.root)]:
+            fmt.index_epoch(self.root, self._index_row(epoch, final, manifest))
+        shutil.rmtree(self.root / ".work" / fmt.epoch_dirname(epoch), ignore_errors=True)
+        excluded = [
+            Exclusion(e["id_hash"], e["kind"], e["reason"]) for e in json.loads((final / fmt.EXCLUDED).read_text())
+        ]
+        t = manifest["totals"]
+        return EpochResult(
+            epoch,
+            final,
+            manifest,
+            t["accounts_covered"],
+            excluded,
+            {"margin_call": t["margin_call"], "liquidation": t["liquidation"]},
+            len(manifest["batches"]),
+            len(manifest["batches"]),
+            0,
+            0.0,
+            0.0,
+            manifest.get("chain"),
+        )

@@ -1,0 +1,274 @@
+"""The product end to end on a tiny shape: bundle, user and auditor verification, CLI paths, corruption, resume."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import product_helpers as ph
+import pytest
+
+from zkmargin.circuits.solvency.leaf import account_id_hash
+from zkmargin.cli import main
+from zkmargin.prover.operator import EpochResult, InjectedFault, Operator
+from zkmargin.prover.operator.chain_ops import ChainDeployment
+from zkmargin.verifier import bundle as fmt
+from zkmargin.verifier.audit import audit_bundle
+from zkmargin.verifier.user import verify_account
+
+HERE = Path(__file__).parent
+Published = tuple[EpochResult, ChainDeployment]
+
+
+def failed_names(rep: object) -> list[str]:
+    return [c.name for c in rep.failed()]  # type: ignore[attr-defined]
+
+
+# ----------------------------------------------------------------------------- operator output
+
+
+def test_epoch_excludes_and_says_why(published: Published) -> None:
+    res, dep = published
+    kinds = {e.account_id: e.kind for e in res.excluded}
+    assert kinds == {"mallory": "below_maintenance_margin", "zed": "not_representable"}
+    assert res.covered == 5 and res.batches == 3
+    m = res.manifest
+    assert m["totals"]["accounts_covered"] == 5 and m["totals"]["accounts_excluded"] == 2
+    assert m["chain"]["covers_accounts"] == 5 and dep.registry.is_solvent() == (True, 1, 5)
+    ids = [int(b["first_id_hash"]) for b in m["batches"]]
+    assert ids == sorted(ids)
+    excluded = json.loads((res.path / fmt.EXCLUDED).read_text())
+    assert {e["id_hash"] for e in excluded} == {str(account_id_hash(a)) for a in ("mallory", "zed")}
+    assert "mallory" not in (res.path / fmt.EXCLUDED).read_text()  # published list names no account
+    rows = fmt.list_epochs(res.path.parent)
+    assert [r["epoch"] for r in rows] == [1] and rows[0]["accounts_covered"] == 5
+
+
+def test_audit_and_user_with_chain(published: Published) -> None:
+    res, dep = published
+    rep = audit_bundle(res.path, registry=dep.registry)
+    assert rep.ok, rep.render()
+    assert any(c.name.startswith("chain: attestation record") for c in rep.checks)
+    u = verify_account(res.path, "alice", res.salts["alice"], registry=dep.registry)
+    assert u.ok and u.exit_code == 0, u.render()
+    assert any(c.name == "your batch root is attested on-chain" and c.ok for c in u.checks)
+
+
+def test_cli_user_and_audit(published: Published, capsys: pytest.CaptureFixture[str]) -> None:
+    res, _ = published
+    root = str(res.path.parent)
+    assert main(["user", "verify", "--bundle", root, "--account", "bob", "--salt", str(res.salts["bob"])]) == 0
+    assert "VERIFIED" in capsys.readouterr().out
+    # wrong salt: the leaf does not hash to the root
+    assert main(["user", "verify", "--bundle", root, "--account", "bob", "--salt", "12345"]) == 1
+    out = capsys.readouterr().out
+    assert "NOT VERIFIED" in out and "wrong salt" in out
+    # absent account, excluded account
+    assert main(["user", "verify", "--bundle", root, "--account", "nobody", "--salt", "1"]) == 1
+    assert "not listed as excluded" in capsys.readouterr().out
+    assert main(["user", "verify", "--bundle", root, "--account", "mallory", "--salt", "1"]) == 1
+    assert "EXCLUDED it: below_maintenance_margin" in capsys.readouterr().out
+    # usage errors and malformed input
+    assert main(["user", "verify", "--bundle", root, "--account", "bob", "--salt", "zz"]) == 2
+    assert main(["user", "verify", "--bundle", root, "--account", "bob", "--salt", "1", "--rpc", "x"]) == 2
+    assert main(["user", "verify", "--bundle", "/nonexistent", "--account", "bob", "--salt", "1"]) == 2
+    capsys.readouterr()
+    assert main(["audit", "--bundle", root]) == 0
+    out = capsys.readouterr().out
+    assert "AUDIT PASSED" in out and "DEVELOPMENT" in out
+    assert main(["audit", "--bundle", root, "--epoch", "7"]) == 2
+
+
+def test_verifier_side_imports_no_prover(published: Published) -> None:
+    """The user's and auditor's code run with zkmargin.prover unimportable."""
+    res, _ = published
+    code = f"""
+import sys
+sys.modules["zkmargin.prover"] = None
+from zkmargin.verifier.user import verify_account
+from zkmargin.verifier.audit import audit_bundle
+assert verify_account({str(res.path)!r}, "carol", {res.salts["carol"]}).exit_code == 0
+rep = audit_bundle({str(res.path)!r})
+assert rep.ok, rep.render()
+assert not any(m.startswith("zkmargin.prover") and sys.modules[m] is not None for m in sys.modules)
+print("ok")
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stdout + r.stderr
+
+
+# ----------------------------------------------------------------------------- corruption
+
+
+def _rehash(d: Path, rel: str) -> None:
+    """Update the manifest's hash of ``rel``: a forger who also rewrites the manifest."""
+    m = json.loads((d / fmt.MANIFEST).read_text())
+    m["files"][rel] = fmt.sha256_file(d / rel)
+    (d / fmt.MANIFEST).write_text(json.dumps(m))
+
+
+def _edit_json(d: Path, rel: str, fn: Callable[[object], object], rehash: bool = True) -> None:
+    obj = json.loads((d / rel).read_text())
+    (d / rel).write_text(json.dumps(fn(obj)))
+    if rehash and rel != fmt.MANIFEST:
+        _rehash(d, rel)
+
+
+def _swap_proof_a(p: dict) -> dict:  # type: ignore[type-arg]
+    p["pi_a"], p["pi_c"] = p["pi_c"], p["pi_a"]
+    return p
+
+
+def _bump_equity(pub: list[str]) -> list[str]:
+    pub[6] = str(int(pub[6]) + 1)
+    return pub
+
+
+def _bump_mm_ratio(p: dict) -> dict:  # type: ignore[type-arg]
+    p["solvency_params"]["mm_ratio"] += 1
+    return p
+
+
+def _overlap(m: dict) -> dict:  # type: ignore[type-arg]
+    m["batches"][1]["first_id_hash"] = m["batches"][0]["last_id_hash"]
+    return m
+
+
+def _account_balance(d: dict) -> dict:  # type: ignore[type-arg]
+    d["leaf"]["balances"]["USDT"] += 10**8
+    return d
+
+
+CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
+    "file edited, manifest hash stale": (
+        lambda d: _edit_json(d, fmt.batch_files(0)[0], _swap_proof_a, rehash=False),
+        "files: sha256 of every file matches the manifest",
+    ),
+    "proof swapped (hash rewritten)": (
+        lambda d: _edit_json(d, fmt.batch_files(0)[0], _swap_proof_a),
+        "batches: every Groth16 proof verifies",
+    ),
+    "public signal changed": (
+        lambda d: _edit_json(d, fmt.batch_files(1)[1], _bump_equity),
+        "batches: public signals = manifest (epoch, root, params, ids, count, totals, prices, liabilities)",
+    ),
+    "published parameter changed": (
+        lambda d: _edit_json(d, fmt.PARAMS, _bump_mm_ratio),
+        "params: params_commitment recomputed from the published parameters",
+    ),
+    "overlapping batch ranges": (
+        lambda d: _edit_json(d, fmt.MANIFEST, _overlap),
+        "batches: id ranges ascending and disjoint (no account counted twice)",
+    ),
+    "inclusion file changed": (
+        lambda d: _edit_json(d, fmt.account_filename(account_id_hash("dave")), _account_balance),
+        "accounts: every inclusion file hashes to its batch root",
+    ),
+    "proof file deleted": (
+        lambda d: (d / fmt.batch_files(2)[0]).unlink(),
+        "batches: every Groth16 proof verifies",
+    ),
+    "unlisted file": (
+        lambda d: (d / "batches" / "extra.json").write_text("{}"),
+        "files: no file outside the manifest",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CORRUPTIONS))
+def test_each_corruption_is_detected(name: str, bundle_copy: Callable[[], Path]) -> None:
+    d = bundle_copy()
+    corrupt, expected = CORRUPTIONS[name]
+    corrupt(d)
+    rep = audit_bundle(d)
+    assert rep.exit_code == 1, rep.render()
+    assert expected in failed_names(rep), rep.render()
+
+
+def test_malformed_manifest_exits_2(bundle_copy: Callable[[], Path]) -> None:
+    d = bundle_copy()
+    (d / fmt.MANIFEST).write_text("{not json")
+    assert audit_bundle(d).exit_code == 2
+    assert verify_account(d, "alice", 1).exit_code == 2
+
+
+def test_user_detects_tampered_proof(published: Published, bundle_copy: Callable[[], Path]) -> None:
+    res, _ = published
+    d = bundle_copy()
+    i = json.loads((d / fmt.account_filename(account_id_hash("erin"))).read_text())["batch"]
+    _edit_json(d, fmt.batch_files(i)[0], _swap_proof_a)
+    rep = verify_account(d, "erin", res.salts["erin"])
+    assert rep.exit_code == 1
+    assert failed_names(rep) == ["batch proof verifies (every account in it has equity >= maintenance margin)"]
+
+
+# ----------------------------------------------------------------------------- crash and resume
+
+
+def _tree_digest(d: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(d.rglob("*")):
+        if f.is_file():
+            h.update(f.relative_to(d).as_posix().encode() + f.read_bytes())
+    return h.hexdigest()
+
+
+def test_injected_crash_then_resume(tmp_path: Path, setup_dir: Path) -> None:
+    eng = ph.engine()
+    op = Operator(tmp_path, ph.SPEC, setup_dir=setup_dir)
+    op.run_epoch(1, eng, ph.accounts(1))
+    before = _tree_digest(tmp_path / fmt.epoch_dirname(1))
+    with pytest.raises(InjectedFault):
+        op.run_epoch(2, eng, ph.accounts(2), fail_after_batches=2)
+    assert _tree_digest(tmp_path / fmt.epoch_dirname(1)) == before
+    assert not (tmp_path / fmt.epoch_dirname(2)).exists()
+    assert [r["epoch"] for r in fmt.list_epochs(tmp_path)] == [1]
+    assert len(list((tmp_path / ".work" / fmt.epoch_dirname(2)).glob("batch-*.json"))) == 2
+    res = Operator(tmp_path, ph.SPEC, setup_dir=setup_dir).run_epoch(2, eng, ph.accounts(2))
+    assert res.reused_batches == 2 and res.batches == 3
+    assert [r["epoch"] for r in fmt.list_epochs(tmp_path)] == [1, 2]
+    assert not (tmp_path / ".work" / fmt.epoch_dirname(2)).exists()
+    assert audit_bundle(tmp_path).ok  # the root opens the latest epoch
+    assert audit_bundle(tmp_path, epoch=1).ok
+    with pytest.raises(ValueError, match="not after"):
+        op.run_epoch(0, eng, ph.accounts(2))
+    assert op.run_epoch(2, eng, ph.accounts(2)).epoch == 2  # idempotent once published
+
+
+def test_killed_subprocess_then_resume(tmp_path: Path, setup_dir: Path) -> None:
+    cmd = [sys.executable, str(HERE / "product_helpers.py"), str(tmp_path), "1", str(setup_dir)]
+    subprocess.run([*cmd, "0"], check=True, timeout=300)
+    before = _tree_digest(tmp_path / fmt.epoch_dirname(1))
+    cmd[3] = "2"
+    proc = subprocess.Popen([*cmd, "5"])
+    work = tmp_path / ".work" / fmt.epoch_dirname(2)
+    deadline = time.time() + 120
+    while not list(work.glob("batch-*.json")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert _tree_digest(tmp_path / fmt.epoch_dirname(1)) == before
+    assert not (tmp_path / fmt.epoch_dirname(2)).exists()
+    assert [r["epoch"] for r in fmt.list_epochs(tmp_path)] == [1]
+    res = Operator(tmp_path, ph.SPEC, setup_dir=setup_dir).run_epoch(2, ph.engine(), ph.accounts(2))
+    assert res.reused_batches >= 1
+    assert audit_bundle(tmp_path / fmt.epoch_dirname(2)).ok
+
+
+@pytest.mark.slow
+def test_cli_demo_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`zkmargin demo` end to end at a small size; a rerun reuses the setup and publishes the next epoch."""
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--accounts", "24", "--batch", "4"]) == 0
+    text = capsys.readouterr().out
+    assert "DEVELOPMENT" in text and "ALL PASS" in text and "VERIFIED" in text and "covering" in text
+    assert main(["demo", "--out", str(out), "--accounts", "24", "--batch", "4", "--seed", "8"]) == 0
+    assert [r["epoch"] for r in fmt.list_epochs(out)] == [1, 2]

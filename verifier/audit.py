@@ -1,0 +1,241 @@
+"""``zkmargin audit``: re-check a whole epoch bundle (and, given a registry, the chain) without the prover.
+
+Checks: every file against the manifest's sha256 (and no unlisted file); the published parameters (well formed,
+version hash = sha256 of the engine's canonical JSON, params_commitment recomputed); every batch's public signals
+against the manifest and every proof; batch id ranges ascending and disjoint; counts and totals; every account
+inclusion file present against its batch root; the exclusion list; the setup transcript when the setup had one
+(a development setup is reported as a warning); and on-chain: the epoch's attestation record and every
+BatchAttested event equal to the bundle.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from zkmargin.circuits.merkle import verify_path
+from zkmargin.circuits.solvency.leaf import LeafData, account_id_hash
+
+from . import bundle as fmt
+from .attestation import EpochAttestation, n_public
+from .groth16 import MalformedInput, verify
+from .report import Report
+from .snarkjs_json import proof_from_json, public_from_json, vk_from_json
+
+if TYPE_CHECKING:
+    from .chain import SolvencyRegistryClient
+
+
+def audit_bundle(
+    bundle_path: str | Path,
+    registry: SolvencyRegistryClient | None = None,
+    epoch: int | None = None,
+    check_transcript: bool = True,
+) -> Report:
+    rep = Report("audit")
+    try:
+        b = fmt.open_epoch(bundle_path, epoch)
+        rep.title = f"audit of epoch {b.epoch} ({b.path})"
+        _audit(rep, b, registry, check_transcript)
+    except (fmt.BundleError, MalformedInput, KeyError, TypeError, ValueError) as e:
+        rep.malformed = f"{type(e).__name__}: {e}"
+    return rep
+
+
+def _files(rep: Report, b: fmt.EpochBundle) -> None:
+    listed: dict[str, str] = b.manifest["files"]
+    present = set(fmt.iter_files(b.path))
+    # inclusion files may have been delivered and stripped from a published copy: absent ones are not an error
+    missing = [rel for rel in listed if rel not in present and not rel.startswith(fmt.ACCOUNTS_DIR + "/")]
+    bad = [rel for rel, h in listed.items() if rel in present and fmt.sha256_file(b.path / rel) != h] + missing
+    extra = sorted(present - set(listed))
+    rep.add(
+        "files: sha256 of every file matches the manifest",
+        not bad,
+        f"{len(listed)} files"
+        if not bad
+        else f"mismatch or missing: {', '.join(sorted(bad)[:5])}"
+        + (f" (missing: {', '.join(missing[:5])})" if missing else ""),
+    )
+    rep.add("files: no file outside the manifest", not extra, ", ".join(extra[:5]))
+
+
+def _audit(rep: Report, b: fmt.EpochBundle, registry: SolvencyRegistryClient | None, check_transcript: bool) -> None:
+    _files(rep, b)
+    sh = b.shape
+    pub = b.json(fmt.PARAMS, "params.json")
+    params = fmt.solvency_params_from_json(pub["solvency_params"])
+    rep.add(
+        "params: shape and layout equal the manifest's",
+        pub["shape"] == b.manifest["shape"] and pub["layout"] == b.manifest["layout"],
+    )
+    version = fmt.parameter_version(pub["risk_parameters"])
+    rep.add(
+        "params: version hash = sha256 of the published risk parameters",
+        version == b.manifest["parameter_version"] and params.version == int(version, 16) >> 8,
+        version[:16],
+    )
+    try:
+        params.validate(sh)
+        rep.add("params: well formed (ascending floors, bounded rates and arrays)", True)
+    except ValueError as e:
+        rep.add("params: well formed (ascending floors, bounded rates and arrays)", False, str(e))
+    rep.add(
+        "params: params_commitment recomputed from the published parameters",
+        params.commitment(sh) == b.params_commitment,
+        str(b.params_commitment)[:20] + "...",
+    )
+    vk = vk_from_json(b.json(fmt.VK))
+    rep.add("verifying key: layout of the shape", vk.n_public == n_public(sh.assets), f"{vk.n_public} public signals")
+
+    batches = b.batches()
+    rep.add("batches: at least one", bool(batches), f"{len(batches)} batches")
+    bad_proofs, bad_public = [], []
+    for i, be in enumerate(batches):
+        signals = be.statement().public_signals(b.epoch, b.params_commitment, b.prices)
+        try:
+            if be.index != i or public_from_json(b.json(be.public)) != signals:
+                bad_public.append(i)
+                continue
+            if not verify(vk, proof_from_json(b.json(be.proof)), signals, validate_key=i == 0):
+                bad_proofs.append(i)
+        except (fmt.BundleError, MalformedInput):  # missing or malformed proof/public file: this batch fails
+            bad_proofs.append(i)
+    rep.add(
+        "batches: public signals = manifest (epoch, root, params, ids, count, totals, prices, liabilities)",
+        not bad_public,
+        f"differs in batches {bad_public[:10]}" if bad_public else "",
+    )
+    rep.add("batches: every Groth16 proof verifies", not bad_proofs and not bad_public,
+            f"invalid: {bad_proofs[:10]}" if bad_proofs else f"{len(batches)} proofs")  # fmt: skip
+    order_ok = all(be.first_id_hash <= be.last_id_hash for be in batches) and all(
+        x.last_id_hash < y.first_id_hash for x, y in itertools.pairwise(batches)
+    )
+    rep.add("batches: id ranges ascending and disjoint (no account counted twice)", order_ok)
+    rep.add("batches: counts within the batch size", all(1 <= be.count <= sh.accounts for be in batches))
+    t = b.manifest["totals"]
+    rep.add(
+        "totals: manifest totals = sum over batches",
+        int(t["accounts_covered"]) == sum(be.count for be in batches)
+        and int(t["total_equity"]) == sum(be.total_equity for be in batches)
+        and int(t["total_mm"]) == sum(be.total_mm for be in batches),
+        f"{t['accounts_covered']} accounts covered",
+    )
+    rep.add(
+        "totals: equity >= maintenance margin in aggregate",
+        int(t["total_equity"]) >= int(t["total_mm"]),
+        f"equity {int(t['total_equity']) / 1e6:,.0f} USD, MM {int(t['total_mm']) / 1e6:,.0f} USD",
+    )
+    _accounts(rep, b, batches)
+    excluded = b.json(fmt.EXCLUDED)
+    rep.add(
+        "excluded: list well formed and counted",
+        isinstance(excluded, list)
+        and all({"id_hash", "kind", "reason"} <= set(e) for e in excluded)
+        and len(excluded) == int(t["accounts_excluded"]),
+        f"{len(excluded)} excluded",
+    )
+    _setup(rep, b, vk, check_transcript)
+    if registry is not None:
+        _chain(rep, b, batches, registry)
+    elif b.manifest.get("chain"):
+        rep.warn("chain", f"not checked (give --rpc and --registry {b.manifest['chain'].get('registry')})")
+
+
+def _accounts(rep: Report, b: fmt.EpochBundle, batches: list[fmt.BatchEntry]) -> None:
+    """Inclusion files shipped in the bundle: each leaf recomputed and on its batch's path (0 files is fine: the
+    operator may have delivered them to users already)."""
+    files = sorted((b.path / fmt.ACCOUNTS_DIR).glob("*.json")) if (b.path / fmt.ACCOUNTS_DIR).exists() else []
+    bad: list[str] = []
+    seen: set[tuple[int, int]] = set()
+    for f in files:
+        d = fmt.load_json_file(f, f.name)
+        lf = d["leaf"]
+        i, slot = int(d["batch"]), int(d["slot"])
+        leaf = LeafData(
+            int(d["id_hash"]),
+            int(d["salt"]),
+            int(lf["portfolio"]),
+            int(lf["cash"]),
+            tuple(int(lf["balances"][a]) for a in b.assets),
+            tuple(int(lf["quantities"][s]) for s in b.instruments),
+        ).leaf()
+        ok = (
+            account_id_hash(d["account_id"]) == int(d["id_hash"])
+            and f.name == Path(fmt.account_filename(int(d["id_hash"]))).name
+            and 0 <= i < len(batches)
+            and 0 <= slot < batches[i].count
+            and (i, slot) not in seen
+            and verify_path(leaf, [int(s) for s in d["merkle_siblings"]], slot, batches[i].root)
+        )
+        seen.add((i, slot))
+        if not ok:
+            bad.append(f.name)
+    covered = sum(be.count for be in batches)
+    if files:
+        rep.add(
+            "accounts: every inclusion file hashes to its batch root",
+            not bad,
+            f"{len(files)} of {covered} accounts" if not bad else f"bad: {', '.join(bad[:5])}",
+        )
+    else:
+        rep.warn("accounts", "no inclusion files in this copy of the bundle")
+
+
+def _setup(rep: Report, b: fmt.EpochBundle, vk: object, check_transcript: bool) -> None:
+    setup = b.manifest.get("setup") or {}
+    rel = setup.get("transcript")
+    if setup.get("kind") == "development":
+        rep.warn("setup", "DEVELOPMENT single-party setup: whoever ran it could forge proofs (no transcript)")
+        return
+    if not rel:
+        rep.add("setup: transcript present", False, "no transcript recorded for a non-development setup")
+        return
+    path = (b.path / rel).resolve()
+    if not path.exists():
+        rep.add("setup: transcript present", False, str(path))
+        return
+    if not check_transcript:
+        rep.warn("setup: transcript", "present, not re-checked (--skip-transcript)")
+        return
+    from zkmargin.circuits.solvency import SolvencyCircuit
+
+    from .setup_transcript import verify_transcript
+    from .types import VerifyingKey
+
+    assert isinstance(vk, VerifyingKey)
+    tr = verify_transcript(path, SolvencyCircuit(b.shape).r1cs, vk)
+    rep.add("setup: ceremony transcript re-checked against the circuit and the key", tr.ok,
+            f"{len(tr.checks)} checks" + (f", failed: {', '.join(tr.failed()[:5])}" if not tr.ok else ""))  # fmt: skip
+
+
+def _chain(rep: Report, b: fmt.EpochBundle, batches: list[fmt.BatchEntry], registry: SolvencyRegistryClient) -> None:
+    from .chain import ChainRevert
+
+    info = b.manifest.get("chain") or {}
+    if info.get("registry"):
+        rep.add("chain: registry address = manifest's", info["registry"].lower() == registry.address.lower())
+    try:
+        onchain = registry.attestation_of(b.epoch)
+    except ChainRevert as e:
+        rep.add("chain: epoch attested", False, e.reason)
+        return
+    att = EpochAttestation(
+        b.epoch,
+        b.params_commitment,
+        b.prices,
+        tuple((be.statement(), proof_from_json(b.json(be.proof))) for be in batches),
+    )
+    rep.add(
+        "chain: attestation record = bundle (roots hash, params commitment, prices, totals, count, liabilities)",
+        onchain.matches(att),
+        f"covers {onchain.account_count} accounts",
+    )
+    events = sorted((e for e in registry.batch_events() if e.epoch == b.epoch), key=lambda e: e.index)
+    same = len(events) == len(batches) and all(
+        (e.batch_root, e.first_id_hash, e.last_id_hash, e.account_count, e.total_equity, e.total_mm)
+        == (be.root, be.first_id_hash, be.last_id_hash, be.count, be.total_equity, be.total_mm)
+        for e, be in zip(events, batches, strict=False)
+    )
+    rep.add("chain: BatchAttested events = manifest batches", same, f"{len(events)} events")

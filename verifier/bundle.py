@@ -1,0 +1,297 @@
+"""Proof-bundle format: one directory per epoch, plus an SQLite index of epochs at the bundle root.
+
+Defined on the verifier side (like the setup transcript) so that account holders and auditors read it
+without importing the prover; the operator writes it through these helpers. Layout of a bundle root::
+
+    index.sqlite                      epochs table (written after each epoch directory is in place)
+    setups/<shape id>/                verification_key.json, setup.json, circuit.zkey (operator), transcript/
+    epoch-000001/
+        manifest.json                 epoch, parameter version, params_commitment, prices, shape, layout, per batch
+                                      statement + file names, sha256 of every other file, chain info
+        params.json                   published parameters: the engine's risk parameters (canonical JSON
+                                      source of the version hash) and the circuit's SolvencyParams copy
+        verification_key.json         snarkjs format
+        batches/0000/proof.json       snarkjs proof
+        batches/0000/public.json      snarkjs public signals (layout of verifier/attestation.py)
+        accounts/<id_hash hex>.json   private inclusion data for one account holder (id, salt, leaf data, batch,
+                                      slot, Merkle path): delivered to that user only
+        excluded.json                 accounts left out of the proof and why
+
+Field elements are decimal strings (as snarkjs), other integers JSON numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zkmargin.circuits.solvency.params import SolvencyParams
+from zkmargin.circuits.solvency.shape import SolvencyShape
+
+from .attestation import BatchStatement
+
+FORMAT = "zkmargin-proof-bundle"
+VERSION = 1
+MANIFEST = "manifest.json"
+PARAMS = "params.json"
+VK = "verification_key.json"
+EXCLUDED = "excluded.json"
+INDEX = "index.sqlite"
+ACCOUNTS_DIR = "accounts"
+
+INDEX_SCHEMA = """
+CREATE TABLE IF NOT EXISTS epochs (
+    epoch INTEGER PRIMARY KEY,
+    dir TEXT NOT NULL,
+    created TEXT NOT NULL,
+    parameter_version TEXT NOT NULL,
+    params_commitment TEXT NOT NULL,
+    accounts_covered INTEGER NOT NULL,
+    accounts_excluded INTEGER NOT NULL,
+    batches INTEGER NOT NULL,
+    manifest_sha256 TEXT NOT NULL,
+    registry TEXT,
+    tx_hash TEXT
+)
+"""
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be read as this format (missing file, bad JSON, wrong field); names the part."""
+
+
+def epoch_dirname(epoch: int) -> str:
+    return f"epoch-{epoch:06d}"
+
+
+def batch_files(index: int) -> tuple[str, str]:
+    return f"batches/{index:04d}/proof.json", f"batches/{index:04d}/public.json"
+
+
+def account_filename(id_hash: int) -> str:
+    """File name from the id hash, so a directory listing reveals no account ids."""
+    return f"{ACCOUNTS_DIR}/{id_hash:032x}.json"
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def dumps(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode()
+
+
+def parameter_version(risk_parameters: Any) -> str:
+    """sha256 of the canonical JSON of the engine's parameters (same rule as RiskParameters.version_hash)."""
+    return hashlib.sha256(json.dumps(risk_parameters, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def shape_to_json(sh: SolvencyShape) -> dict[str, Any]:
+    return {
+        "accounts": sh.accounts,
+        "assets": sh.assets,
+        "positions": sh.positions,
+        "brackets": sh.brackets,
+        "tiers": sh.tiers,
+        "scenarios": sh.scenarios,
+        "slot_underlying": list(sh.slot_underlying),
+    }
+
+
+def shape_from_json(d: Any) -> SolvencyShape:
+    try:
+        return SolvencyShape(
+            int(d["accounts"]),
+            int(d["assets"]),
+            int(d["positions"]),
+            int(d["brackets"]),
+            int(d["tiers"]),
+            int(d["scenarios"]),
+            tuple(int(u) for u in d["slot_underlying"]),
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise BundleError(f"shape: {e}") from e
+
+
+def shape_id(sh: SolvencyShape) -> str:
+    """Short stable id of a circuit shape (one setup per shape)."""
+    return hashlib.sha256(json.dumps(shape_to_json(sh), sort_keys=True).encode()).hexdigest()[:16]
+
+
+_NESTED = ("bracket_floor", "bracket_mmr", "bracket_cum", "haircut_floor", "haircut_rate", "risk_long", "risk_short")
+
+
+def solvency_params_to_json(p: SolvencyParams) -> dict[str, Any]:
+    return {
+        "marks": list(p.marks),
+        **{k: [list(row) for row in getattr(p, k)] for k in _NESTED},
+        "mm_ratio": p.mm_ratio,
+        "short_option_min": list(p.short_option_min),
+        "version": str(p.version),
+    }
+
+
+def solvency_params_from_json(d: Any) -> SolvencyParams:
+    try:
+        return SolvencyParams(
+            marks=tuple(int(x) for x in d["marks"]),
+            **{k: tuple(tuple(int(x) for x in row) for row in d[k]) for k in _NESTED},
+            mm_ratio=int(d["mm_ratio"]),
+            short_option_min=tuple(int(x) for x in d["short_option_min"]),
+            version=int(d["version"]),
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise BundleError(f"params.json solvency_params: {e}") from e
+
+
+def load_json_file(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise BundleError(f"{what}: missing file {path}") from e
+    except (OSError, ValueError) as e:
+        raise BundleError(f"{what}: unreadable ({e})") from e
+
+
+@dataclass(frozen=True)
+class BatchEntry:
+    """One batch as the manifest records it."""
+
+    index: int
+    root: int
+    first_id_hash: int
+    last_id_hash: int
+    count: int
+    total_equity: int
+    total_mm: int
+    liabilities: tuple[int, ...]
+    proof: str
+    public: str
+
+    def statement(self) -> BatchStatement:
+        return BatchStatement(
+            self.root, self.first_id_hash, self.last_id_hash, self.count, self.total_equity, self.total_mm,
+            self.liabilities,
+        )  # fmt: skip
+
+    @staticmethod
+    def from_json(d: Any, i: int) -> BatchEntry:
+        try:
+            return BatchEntry(
+                int(d["index"]),
+                int(d["root"]),
+                int(d["first_id_hash"]),
+                int(d["last_id_hash"]),
+                int(d["count"]),
+                int(d["total_equity"]),
+                int(d["total_mm"]),
+                tuple(int(x) for x in d["liabilities"]),
+                str(d["proof"]),
+                str(d["public"]),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise BundleError(f"manifest batches[{i}]: {e}") from e
+
+
+@dataclass
+class EpochBundle:
+    """An epoch directory opened for reading (no verification: see verifier/audit.py and verifier/user.py)."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def epoch(self) -> int:
+        return int(self.manifest["epoch"])
+
+    @property
+    def params_commitment(self) -> int:
+        return int(self.manifest["params_commitment"])
+
+    @property
+    def shape(self) -> SolvencyShape:
+        return shape_from_json(self.manifest["shape"])
+
+    @property
+    def assets(self) -> list[str]:
+        return list(self.manifest["layout"]["assets"])
+
+    @property
+    def instruments(self) -> list[str]:
+        return list(self.manifest["layout"]["instruments"])
+
+    @property
+    def prices(self) -> tuple[int, ...]:
+        return tuple(int(self.manifest["prices"][a]) for a in self.assets)
+
+    def batches(self) -> list[BatchEntry]:
+        return [BatchEntry.from_json(b, i) for i, b in enumerate(self.manifest.get("batches", []))]
+
+    def json(self, rel: str, what: str | None = None) -> Any:
+        return load_json_file(self.path / rel, what or rel)
+
+
+def open_epoch(path: str | Path, epoch: int | None = None) -> EpochBundle:
+    """Open an epoch directory, or a bundle root (the given epoch, else the latest one in its index)."""
+    p = Path(path)
+    if not (p / MANIFEST).exists() and (p / INDEX).exists():
+        rows = list_epochs(p)
+        if not rows:
+            raise BundleError(f"{p}: the index lists no epoch")
+        row = next((r for r in rows if r["epoch"] == epoch), None) if epoch is not None else rows[-1]
+        if row is None:
+            raise BundleError(f"{p}: epoch {epoch} is not in the index")
+        p = p / str(row["dir"])
+    elif epoch is not None and (p / epoch_dirname(epoch) / MANIFEST).exists():
+        p = p / epoch_dirname(epoch)
+    manifest = load_json_file(p / MANIFEST, "manifest.json")
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BundleError(f"manifest.json: not a {FORMAT} manifest")
+    if manifest.get("version") != VERSION:
+        raise BundleError(f"manifest.json: format version {manifest.get('version')!r}, expected {VERSION}")
+    for key in ("epoch", "params_commitment", "shape", "layout", "prices", "batches", "files"):
+        if key not in manifest:
+            raise BundleError(f"manifest.json: missing field {key!r}")
+    return EpochBundle(p, manifest)
+
+
+# ----------------------------------------------------------------------------- SQLite index
+
+
+def _connect(root: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(root / INDEX)
+    con.execute(INDEX_SCHEMA)
+    return con
+
+
+def index_epoch(root: str | Path, row: dict[str, Any]) -> None:
+    """Insert or replace one epoch row (called once the epoch directory is complete and in place)."""
+    cols = ("epoch", "dir", "created", "parameter_version", "params_commitment", "accounts_covered",
+            "accounts_excluded", "batches", "manifest_sha256", "registry", "tx_hash")  # fmt: skip
+    with closing(_connect(Path(root))) as con, con:
+        con.execute(
+            f"INSERT OR REPLACE INTO epochs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+            [row.get(c) for c in cols],
+        )
+
+
+def list_epochs(root: str | Path) -> list[dict[str, Any]]:
+    """Rows of the index, ascending epoch (empty when there is no index yet)."""
+    if not (Path(root) / INDEX).exists():
+        return []
+    with closing(_connect(Path(root))) as con:
+        con.row_factory = sqlite3.Row
+        return [dict(r) for r in con.execute("SELECT * FROM epochs ORDER BY epoch")]
+
+
+def iter_files(epoch_dir: Path) -> Iterator[str]:
+    """Every file of an epoch directory except the manifest, as sorted relative POSIX paths."""
+    for f in sorted(epoch_dir.rglob("*")):
+        if f.is_file() and f.name != MANIFEST:
+            yield f.relative_to(epoch_dir).as_posix()
