@@ -289,41 +289,25 @@ def read_zkey(path: str | os.PathLike[str], check_points: bool = True, packed_on
     g.end()
 
     a_coeffs, b_coeffs = _read_coeffs(bf.section(SEC_COEFFS, "coefficients"), n_vars, domain_size)
-    if packed_only:
-        sizes = {
-            "a_g1": (SEC_A, "A", n_vars * 64),
-            "b_g1": (SEC_B1, "B1", n_vars * 64),
-            "b_g2": (SEC_B2, "B2", n_vars * 128),
-            "c_g1": (SEC_C, "C", (n_vars - n_public - 1) * 64),
-            "h_g1": (SEC_H, "H", domain_size * 64),
-        }
-        packed = {}
-        for key, (sec, name, size) in sizes.items():
+    # (section, name, point count, G2?) of the lists the prover multiplies
+    lists = {
+        "a_g1": (SEC_A, "A", n_vars, False),
+        "b_g1": (SEC_B1, "B1", n_vars, False),
+        "b_g2": (SEC_B2, "B2", n_vars, True),
+        "c_g1": (SEC_C, "C", n_vars - n_public - 1, False),
+        "h_g1": (SEC_H, "H", domain_size, False),
+    }
+    points: dict[str, list[Any]] = {}
+    packed: dict[str, bytes] = {}
+    for key, (sec, name, count, g2) in lists.items():
+        if packed_only:
             r = bf.section(sec, name)
-            packed[key] = bytes(r.raw(size, f"{name} points"))
+            packed[key] = bytes(r.raw(count * (128 if g2 else 64), f"{name} points"))
             r.end()
-        pk = ProvingKey(
-            n_vars=n_vars,
-            n_public=n_public,
-            domain_size=domain_size,
-            alpha1=alpha1,
-            beta1=beta1,
-            beta2=beta2,
-            gamma2=gamma2,
-            delta1=delta1,
-            delta2=delta2,
-            ic=_points(bf, SEC_IC, "IC", n_public + 1, False, check_points),
-            a_g1=[],
-            b_g1=[],
-            b_g2=[],
-            c_g1=[],
-            h_g1=[],
-            a_coeffs=a_coeffs,
-            b_coeffs=b_coeffs,
-        )
-        pk.packed.update(packed)
-        return pk
-    return ProvingKey(
+            points[key] = []
+        else:
+            points[key] = _points(bf, sec, name, count, g2, check_points)
+    pk = ProvingKey(
         n_vars=n_vars,
         n_public=n_public,
         domain_size=domain_size,
@@ -334,14 +318,16 @@ def read_zkey(path: str | os.PathLike[str], check_points: bool = True, packed_on
         delta1=delta1,
         delta2=delta2,
         ic=_points(bf, SEC_IC, "IC", n_public + 1, False, check_points),
-        a_g1=_points(bf, SEC_A, "A", n_vars, False, check_points),
-        b_g1=_points(bf, SEC_B1, "B1", n_vars, False, check_points),
-        b_g2=_points(bf, SEC_B2, "B2", n_vars, True, check_points),
-        c_g1=_points(bf, SEC_C, "C", n_vars - n_public - 1, False, check_points),
-        h_g1=_points(bf, SEC_H, "H", domain_size, False, check_points),
+        a_g1=points["a_g1"],
+        b_g1=points["b_g1"],
+        b_g2=points["b_g2"],
+        c_g1=points["c_g1"],
+        h_g1=points["h_g1"],
         a_coeffs=a_coeffs,
         b_coeffs=b_coeffs,
     )
+    pk.packed.update(packed)
+    return pk
 
 
 def read_zkey_mpc(path: str | os.PathLike[str]) -> MpcParams:

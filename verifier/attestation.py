@@ -26,6 +26,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from zkmargin.circuits.field import R
+from zkmargin.circuits.solvency.shape import (
+    FIXED_PUBLIC_NAMES,
+    PUB_ACCOUNT_COUNT,
+    PUB_BATCH_ROOT,
+    PUB_EPOCH,
+    PUB_FIRST_ID_HASH,
+    PUB_LAST_ID_HASH,
+    PUB_PARAMS_COMMITMENT,
+    PUB_PRICES,
+    PUB_TOTAL_EQUITY,
+    PUB_TOTAL_MM,
+)
 
 from .groth16 import MalformedInput, verify
 from .types import Proof, VerifyingKey
@@ -33,26 +45,17 @@ from .types import Proof, VerifyingKey
 DEFAULT_ASSETS = 4
 PRICE_DECIMALS_TEST = 8  # decimals of the test feeds; production decimals are the engine's
 
-EPOCH = 0
-BATCH_ROOT = 1
-PARAMS_COMMITMENT = 2
-FIRST_ID_HASH = 3
-LAST_ID_HASH = 4
-ACCOUNT_COUNT = 5
-TOTAL_EQUITY = 6
-TOTAL_MM = 7
-PRICES = 8
-
-SIGNAL_NAMES_FIXED = (
-    "epoch",
-    "batch_root",
-    "params_commitment",
-    "first_id_hash",
-    "last_id_hash",
-    "account_count",
-    "total_equity",
-    "total_mm",
-)
+# The layout is defined once, beside the circuit that produces it.
+SIGNAL_NAMES_FIXED = FIXED_PUBLIC_NAMES
+EPOCH = PUB_EPOCH
+BATCH_ROOT = PUB_BATCH_ROOT
+PARAMS_COMMITMENT = PUB_PARAMS_COMMITMENT
+FIRST_ID_HASH = PUB_FIRST_ID_HASH
+LAST_ID_HASH = PUB_LAST_ID_HASH
+ACCOUNT_COUNT = PUB_ACCOUNT_COUNT
+TOTAL_EQUITY = PUB_TOTAL_EQUITY
+TOTAL_MM = PUB_TOTAL_MM
+PRICES = PUB_PRICES
 
 UINT64_MAX = (1 << 64) - 1
 
