@@ -23,7 +23,7 @@ except ImportError:  # no C compiler at install time: the pure-Python path serve
 
 _MONT = gmpy2.mpz(1 << 256) % P
 _P = gmpy2.mpz(P)
-THREADS = max(1, min(2, os.cpu_count() or 1))
+THREADS = max(1, int(os.environ.get("ZKMARGIN_THREADS") or 0) or min(2, os.cpu_count() or 1))  # env: Dask workers
 
 
 def available() -> bool:

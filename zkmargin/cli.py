@@ -73,6 +73,28 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.out), args.accounts, args.batch, args.seed, setup)
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from zkmargin.prover.operator.realtime import RunConfig, RunError, run_realtime
+
+    cfg = RunConfig(
+        out=Path(args.out), ticks=args.ticks, epoch_every=args.epoch_every, accounts=args.accounts,
+        source=args.source, start=args.start, seed=args.seed, batch=args.batch, workers=args.workers,
+        scheduler=args.scheduler,
+    )  # fmt: skip
+    try:
+        res = run_realtime(cfg)
+    except RunError as e:
+        print(f"zkmargin run: error: {e}", file=sys.stderr)
+        return EXIT_MALFORMED
+    ev = ", ".join(f"{k} {v}" for k, v in sorted(res.event_counts.items())) or "none"
+    print(f"run: {len(res.ticks)} ticks, {len(res.versions)} parameter versions, events: {ev}")
+    for ep in res.epochs:
+        print(f"  epoch {ep.epoch} ({ep.date}): {ep.covered} covered, {ep.excluded} excluded, {ep.seconds:.1f} s, "
+              f"audit {'PASS' if ep.audit_ok else 'FAIL'} -> {ep.path}")  # fmt: skip
+    print(f"report: {res.report}")
+    return EXIT_OK if all(ep.audit_ok for ep in res.epochs) else EXIT_INVALID
+
+
 def _registry(args: argparse.Namespace) -> object | None:
     """A registry client for --rpc/--registry (both or neither); None when not given."""
     if bool(args.rpc) != bool(args.registry):
@@ -167,6 +189,20 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--ceremony", action="store_true", help="local multi-party ceremony instead of the dev setup")
     d.set_defaults(fn=_cmd_demo)
+
+    r = sub.add_parser("run", help="real-time loop: price stream, dynamic parameters, margin events, epoch proofs")
+    r.add_argument("--out", default="out/run", help="bundle root (run_report.png, run.json, events.jsonl)")
+    r.add_argument("--ticks", type=int, default=30, help="price ticks to consume")
+    r.add_argument("--epoch-every", type=int, default=10, help="prove and attest an epoch every K ticks")
+    r.add_argument("--accounts", type=int, default=12)
+    r.add_argument("--source", choices=("replay", "synthetic"), default="replay",
+                   help="replay the BTC/ETH daily closes, or a seeded synthetic stream")  # fmt: skip
+    r.add_argument("--start", default="2020-02-25", help="replay: date of the first tick")
+    r.add_argument("--seed", type=int, default=7, help="accounts and synthetic prices")
+    r.add_argument("--batch", type=int, default=4, help="accounts per batch (circuit shape)")
+    r.add_argument("--workers", type=int, default=0, help="prove on a Dask LocalCluster of N processes (0: in-process)")
+    r.add_argument("--scheduler", default=None, help="prove on an existing Dask cluster (tcp://host:8786)")
+    r.set_defaults(fn=_cmd_run)
 
     u = sub.add_parser("user", help="account-holder commands")
     usub = u.add_subparsers(dest="user_command", required=True)

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zkmargin.atomic import atomic_directory, atomic_write_bytes
 from zkmargin.circuits.merkle import MerkleTree
@@ -50,6 +50,9 @@ from ..solvency_witness import (
 from ..zkey import read_zkey, write_zkey
 from .chain_ops import ChainDeployment, attest, update_feeds
 from .exchange import ExchangeSpec
+
+if TYPE_CHECKING:
+    from .distributed import BatchProof, BatchProver
 
 DEV_LABEL = (
     "DEVELOPMENT SETUP (single party): whoever ran it knows the toxic waste and could forge proofs. "
@@ -99,10 +102,15 @@ class EpochResult:
     witness_seconds: float
     chain: dict[str, Any] | None
     salts: dict[str, int] = field(default_factory=dict)  # account id -> salt (what the exchange sends each user)
+    prove_wall_seconds: float = 0.0  # wall time of the proving phase (< prove_seconds when batches run in parallel)
 
 
 class Operator:
-    """Runs epochs into a bundle root; one setup per circuit shape (``<root>/setups/<shape id>``)."""
+    """Runs epochs into a bundle root; one setup per circuit shape (``<root>/setups/<shape id>``).
+
+    ``prover``: ``"local"`` (default: batches proven one after the other in this process) or a ``BatchProver``
+    such as ``distributed.DaskProver`` (batches proven in parallel, each returned proof verified before use).
+    """
 
     def __init__(
         self,
@@ -112,7 +120,11 @@ class Operator:
         setup_dir: str | Path | None = None,
         chain: ChainDeployment | None = None,
         progress: Progress | None = None,
+        prover: str | BatchProver = "local",
     ) -> None:
+        if isinstance(prover, str) and prover != "local":
+            raise ValueError("prover is 'local' or a BatchProver (e.g. distributed.DaskProver)")
+        self.prover = prover
         if setup_kind not in ("development", "ceremony"):
             raise ValueError("setup_kind is 'development' or 'ceremony'")
         self.root = Path(root)
@@ -244,6 +256,12 @@ class Operator:
         proofs: list[Proof] = []
         reused = proved = 0
         prove_s = witness_s = 0.0
+        t_prove = time.perf_counter()
+        if not isinstance(self.prover, str):
+            batches, proofs, reused, prove_s, witness_s = self._prove_parallel(
+                self.prover, epoch, engine, layout, setup, vk_sha, chunks, work, fail_after_batches
+            )
+            chunks = []  # the sequential loop below has nothing left to do
         for i, chunk in enumerate(chunks):
             self.progress("prove batches", i, len(chunks))
             batch = build_batch(engine, chunk, layout, epoch, secret=self.secret)
@@ -277,7 +295,8 @@ class Operator:
             )
             proofs.append(proof)
             proved += 1
-        self.progress("prove batches", len(chunks), len(chunks))
+        prove_wall = time.perf_counter() - t_prove
+        self.progress("prove batches", len(batches), len(batches))
 
         first = batches[0]
         prices = tuple(first.public[8 : 8 + layout.shape.assets])
@@ -317,7 +336,64 @@ class Operator:
             witness_s,
             chain_info,
             salts,
+            prove_wall,
         )
+
+    def _prove_parallel(
+        self,
+        prover: BatchProver,
+        epoch: int,
+        engine: MarginEngine,
+        layout: BatchLayout,
+        setup: Setup,
+        vk_sha: str,
+        chunks: list[list[Account]],
+        work: Path,
+        fail_after_batches: int | None,
+    ) -> tuple[list[SolvencyBatch], list[Proof], int, float, float]:
+        """Same batches, same cache and checks as the sequential loop; the proving goes to ``prover``."""
+        from .distributed import BatchJob
+
+        batches = [build_batch(engine, chunk, layout, epoch, secret=self.secret) for chunk in chunks]
+        found: dict[int, Proof] = {}
+        jobs: list[BatchJob] = []
+        for i, batch in enumerate(batches):
+            cache = work / f"batch-{i:04d}.json"
+            if cache.exists():
+                try:
+                    c = json.loads(cache.read_text())
+                    if c["vk_sha256"] == vk_sha and [int(x) for x in c["public"]] == batch.public:
+                        found[i] = proof_from_json(c["proof"])
+                        continue
+                except (ValueError, KeyError):
+                    pass
+            jobs.append(BatchJob(i, batch.inputs, batch.public))
+        reused = len(found)
+        if fail_after_batches is not None and len(jobs) > fail_after_batches:
+            jobs = jobs[:fail_after_batches]
+        else:
+            fail_after_batches = None
+        times = [0.0, 0.0]
+        self.progress("prove batches", len(found), len(batches))
+
+        def on_proof(bp: BatchProof) -> None:
+            cache = work / f"batch-{bp.index:04d}.json"
+            atomic_write_bytes(
+                cache,
+                fmt.dumps({"vk_sha256": vk_sha, "public": public_to_json(bp.public), "proof": proof_to_json(bp.proof)}),
+            )
+            found[bp.index] = bp.proof
+            times[0] += bp.prove_seconds
+            times[1] += bp.witness_seconds
+            self.progress("prove batches", len(found), len(batches))
+
+        prover.prove_batches(setup.path / "circuit.zkey", layout.shape, setup.vk, jobs, on_proof)
+        if fail_after_batches is not None:
+            raise InjectedFault(f"injected fault after {fail_after_batches} batches of epoch {epoch}")
+        missing = [i for i in range(len(batches)) if i not in found]
+        if missing:
+            raise RuntimeError(f"epoch {epoch}: batches {missing} were not proven")
+        return batches, [found[i] for i in range(len(batches))], reused, times[0], times[1]
 
     # ------------------------------------------------------------------ bundle
     def _write_bundle(
