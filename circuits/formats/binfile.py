@@ -222,3 +222,16 @@ def u32(n: int) -> bytes:
 
 def u64(n: int) -> bytes:
     return struct.pack("<Q", n)
+
+
+def expect_scalar_field(h: SectionReader, hint: str = "") -> int:
+    """Read a header's (n8, prime) pair and insist on BN254's scalar field, as .r1cs and .wtns both start."""
+    from ..field import R
+
+    n8 = h.u32("n8")
+    if n8 != n8_for(R):
+        raise h.fail(f"field size n8={n8}, expected {n8_for(R)} (BN254)")
+    prime = h.integer(n8, "prime")
+    if prime != R:
+        raise h.fail(f"prime {prime} is not the BN254 scalar field{hint}")
+    return n8

@@ -22,7 +22,7 @@ from zkmargin.atomic import atomic_write_bytes
 
 from ..field import R
 from ..r1cs import R1CS, Coeffs, Constraint
-from .binfile import BinFileError, SectionReader, build_binfile, n8_for, read_binfile, u32, u64
+from .binfile import BinFileError, SectionReader, build_binfile, expect_scalar_field, n8_for, read_binfile, u32, u64
 
 MAGIC = b"r1cs"
 VERSION = 1
@@ -108,12 +108,7 @@ def read_r1cs(path: str | os.PathLike[str], sym_path: str | os.PathLike[str] | N
         if bf.has(sec):
             raise BinFileError(f"{bf.path}: section {sec}: custom gates are PLONK-only and unsupported for Groth16")
     h = bf.section(SEC_HEADER, "header")
-    n8 = h.u32("n8")
-    if n8 != N8:
-        raise h.fail(f"field size n8={n8}, expected {N8} (BN254)")
-    prime = h.integer(n8, "prime")
-    if prime != R:
-        raise h.fail(f"prime {prime} is not the BN254 scalar field (compile with circom --prime bn128)")
+    expect_scalar_field(h, " (compile with circom --prime bn128)")
     n_wires = h.u32("nWires")
     n_pub_out = h.u32("nPubOut")
     n_pub_in = h.u32("nPubIn")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from zkmargin.atomic import atomic_write_bytes
 
 from ..field import R
-from .binfile import build_binfile, encode_fields, n8_for, read_binfile, u32
+from .binfile import build_binfile, encode_fields, expect_scalar_field, n8_for, read_binfile, u32
 
 MAGIC = b"wtns"
 VERSION = 2
@@ -35,12 +35,7 @@ def write_wtns(values: Sequence[int], path: str | os.PathLike[str]) -> None:
 def read_wtns(path: str | os.PathLike[str]) -> list[int]:
     bf = read_binfile(path, MAGIC, VERSION)
     h = bf.section(SEC_HEADER, "header")
-    n8 = h.u32("n8")
-    if n8 != N8:
-        raise h.fail(f"field size n8={n8}, expected {N8} (BN254)")
-    prime = h.integer(n8, "prime")
-    if prime != R:
-        raise h.fail(f"prime {prime} is not the BN254 scalar field")
+    n8 = expect_scalar_field(h)
     n = h.u32("nWitness")
     h.end()
     v = bf.section(SEC_VALUES, "values")
