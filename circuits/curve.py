@@ -90,6 +90,25 @@ def f2_is_zero(a: Fq2) -> bool:
     return a[0] == 0 and a[1] == 0
 
 
+def f2_pow(a: Fq2, e: int) -> Fq2:
+    out: Fq2 = (1, 0)
+    while e:
+        if e & 1:
+            out = f2_mul(out, a)
+        a = f2_sqr(a)
+        e >>= 1
+    return out
+
+
+def f2_sqrt(a: Fq2) -> Fq2 | None:
+    """A square root in Fq2 (p = 3 mod 4: Adj and Rodriguez-Henriquez, algorithm 9), or None."""
+    a1 = f2_pow(a, (P - 3) // 4)
+    alpha = f2_mul(f2_sqr(a1), a)
+    x0 = f2_mul(a1, a)
+    x = f2_mul((0, 1), x0) if alpha == (P - 1, 0) else f2_mul(f2_pow(f2_add(alpha, (1, 0)), (P - 1) // 2), x0)
+    return (int(x[0]), int(x[1])) if f2_sqr(x) == (a[0] % P, a[1] % P) else None
+
+
 # ---------------------------------------------------------------- G1
 
 
@@ -374,6 +393,17 @@ def g2_in_subgroup(p: G2Affine) -> bool:
     if p is None:
         return True
     return f2_is_zero(_g2_mul_full(g2_to_jac(p), R)[2])
+
+
+def twist_point_outside_subgroup() -> tuple[Fq2, Fq2]:
+    """A point on the G2 twist curve that is not in the order-r subgroup: what a forged proof uses
+    against verifiers that check the curve equation only (soundness tests, tooling)."""
+    for x0 in range(1, 1000):
+        x: Fq2 = (x0, 1)
+        y = f2_sqrt(f2_add(f2_mul(f2_sqr(x), x), B2))
+        if y is not None and not g2_in_subgroup((x, y)):
+            return (x, y)
+    raise AssertionError("no twist point outside the subgroup found")
 
 
 def _g2_mul_full(p: Jac2, k: int) -> Jac2:

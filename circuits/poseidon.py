@@ -189,16 +189,24 @@ def _native(t: int) -> _NativeParams:
     return _NativeParams(full(p.full_first), partial, full(p.full_last))
 
 
-def _permute(p: _NativeParams, state: list[Any]) -> int:
+def _full_rounds(rounds: Sequence[tuple[Any, Any]], state: list[Any]) -> list[Any]:
+    """Constants, x^5 on every cell, MDS: the first and the last four rounds alike."""
     r = R_MPZ
     mul = operator.mul
-    for consts, mat in p.full_first:
+    for consts, mat in rounds:
         s = []
         for x, c in zip(state, consts, strict=True):
             x = x + c
             x2 = x * x % r
             s.append(x2 * x2 % r * x % r)
         state = [sum(map(mul, row, s)) % r for row in mat]
+    return state
+
+
+def _permute(p: _NativeParams, state: list[Any]) -> int:
+    r = R_MPZ
+    mul = operator.mul
+    state = _full_rounds(p.full_first, state)
     s0 = state[0]
     rest = state[1:]
     for k, m00, u, w in p.partial:
@@ -208,14 +216,7 @@ def _permute(p: _NativeParams, state: list[Any]) -> int:
         s0 = (m00 * x + sum(map(mul, u, rest))) % r
         # cells 1..t-1 only accumulate (ri < rp * R^2): reducing them once after the loop is cheaper
         rest = [ri + wi * x for ri, wi in zip(rest, w, strict=True)]
-    state = [s0, *(ri % r for ri in rest)]
-    for consts, mat in p.full_last:
-        s = []
-        for x, c in zip(state, consts, strict=True):
-            x = x + c
-            x2 = x * x % r
-            s.append(x2 * x2 % r * x % r)
-        state = [sum(map(mul, row, s)) % r for row in mat]
+    state = _full_rounds(p.full_last, [s0, *(ri % r for ri in rest)])
     return int(state[0])
 
 

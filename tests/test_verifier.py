@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from zkmargin.circuits.curve import G2_GEN, g1_mul, g2_mul
+from zkmargin.circuits.curve import G2_GEN, g1_mul, g2_is_on_curve, g2_mul, twist_point_outside_subgroup
 from zkmargin.circuits.field import P, R
 from zkmargin.cli import main as cli_main
 from zkmargin.verifier.groth16 import MalformedInput, verify
@@ -117,56 +117,11 @@ def test_coordinate_above_base_field_rejected(snarkjs_proof: Path) -> None:
 def test_g2_point_outside_subgroup_rejected(snarkjs_proof: Path) -> None:
     """An on-curve twist point of the wrong order passes a curve check; EIP-197 requires r*P = O."""
     vk, proof, public = _load(snarkjs_proof)
-    bad = _twist_point_outside_subgroup()
+    bad = twist_point_outside_subgroup()
+    assert g2_is_on_curve(bad)
     proof["pi_b"] = [[str(bad[0][0]), str(bad[0][1])], [str(bad[1][0]), str(bad[1][1])], ["1", "0"]]
     with pytest.raises(MalformedInput, match="subgroup"):
         verify(vk_from_json(vk), proof_from_json(proof), public_from_json(public))
-
-
-def _twist_point_outside_subgroup() -> tuple[tuple[int, int], tuple[int, int]]:
-    """Find x with x^3 + b2 a square in Fq2 (by brute force over small x) and take that point."""
-    from zkmargin.circuits.curve import B2, f2_add, f2_mul, f2_sqr, g2_in_subgroup, g2_is_on_curve
-
-    def f2_pow(a: tuple[int, int], e: int) -> tuple[int, int]:
-        out = (1, 0)
-        while e:
-            if e & 1:
-                out = f2_mul(out, a)
-            a = f2_sqr(a)
-            e >>= 1
-        return out
-
-    q2 = P * P
-    for x0 in range(1, 50):
-        x = (x0, 0)
-        rhs = f2_add(f2_mul(f2_sqr(x), x), B2)
-        if f2_pow(rhs, (q2 - 1) // 2) != (1, 0):
-            continue
-        y = _f2_sqrt(rhs)
-        if y is None:
-            continue
-        pt = (x, (int(y[0]), int(y[1])))
-        assert g2_is_on_curve(pt)
-        if not g2_in_subgroup(pt):
-            return pt  # type: ignore[return-value]
-    raise AssertionError("no point found")
-
-
-def _f2_sqrt(a: tuple[int, int]) -> tuple[int, int] | None:
-    """Square root in Fq2 = Fq[u]/(u^2+1) via the norm: sqrt(a0 + a1 u) with a0, a1 in Fq (p = 3 mod 4)."""
-    a0, a1 = a
-    norm = (a0 * a0 + a1 * a1) % P
-    n = pow(norm, (P + 1) // 4, P)
-    if n * n % P != norm:
-        return None
-    inv2 = pow(2, P - 2, P)
-    for cand in ((a0 + n) * inv2 % P, (a0 - n) * inv2 % P):
-        x0 = pow(cand, (P + 1) // 4, P)
-        if x0 * x0 % P == cand and x0 != 0:
-            x1 = a1 * pow(2 * x0, P - 2, P) % P
-            if ((x0 * x0 - x1 * x1) % P, 2 * x0 * x1 % P) == (a0 % P, a1 % P):
-                return (x0, x1)
-    return None
 
 
 def test_vk_with_foreign_points_rejected(snarkjs_proof: Path) -> None:

@@ -10,16 +10,7 @@ import pytest
 from chain_env import MAX_FEED_AGE, PRICES, Deployment
 from layout_circuit import build_layout_circuit
 
-from zkmargin.circuits.curve import (
-    f2_add,
-    f2_inv,
-    f2_mul,
-    f2_sqr,
-    g1_add_aff,
-    g1_mul,
-    g2_in_subgroup,
-    g2_is_on_curve,
-)
+from zkmargin.circuits.curve import g1_add_aff, g1_mul, twist_point_outside_subgroup
 from zkmargin.circuits.field import P, R
 from zkmargin.verifier.attestation import BatchStatement, EpochAttestation, check_attestation
 from zkmargin.verifier.chain import (
@@ -154,41 +145,6 @@ def test_public_input_at_or_above_r_rejected(env: Deployment) -> None:
     assert _reverts(env.submit, shared) == "Groth16: public input >= r"
 
 
-def _fq2_pow(a: tuple[int, int], e: int) -> tuple[int, int]:
-    out = (1, 0)
-    while e:
-        if e & 1:
-            out = f2_mul(out, a)
-        a = f2_sqr(a)
-        e >>= 1
-    return out
-
-
-def _fq2_sqrt(a: tuple[int, int]) -> tuple[int, int] | None:
-    """Square root in Fq2 for p = 3 mod 4 (Adj / Rodriguez-Henriquez, algorithm 9)."""
-    a1 = _fq2_pow(a, (P - 3) // 4)
-    alpha = f2_mul(f2_sqr(a1), a)
-    x0 = f2_mul(a1, a)
-    if alpha == (P - 1, 0):
-        x = f2_mul((0, 1), x0)
-    else:
-        x = f2_mul(_fq2_pow(f2_add(alpha, (1, 0)), (P - 1) // 2), x0)
-    return x if f2_sqr(x) == a else None
-
-
-def _twist_point_outside_subgroup() -> tuple[tuple[int, int], tuple[int, int]]:
-    b2 = f2_mul((3, 0), f2_inv((9, 1)))
-    for x0 in range(1, 1000):
-        x = (x0, 1)
-        y = _fq2_sqrt(f2_add(f2_mul(f2_sqr(x), x), b2))
-        if y is not None:
-            pt = (x, y)
-            assert g2_is_on_curve(pt)
-            if not g2_in_subgroup(pt):
-                return pt
-    raise AssertionError("no twist point found")
-
-
 def test_malformed_points_rejected(env: Deployment) -> None:
     att = env.attestation(epoch=1)
     _, proof = att.batches[0]
@@ -198,7 +154,7 @@ def test_malformed_points_rejected(env: Deployment) -> None:
         (Proof(proof.a, proof.b, (proof.c[0], proof.c[1] ^ 1)), "Groth16: proof point not on curve"),
         (Proof((proof.a[0] + P, proof.a[1]), proof.b, proof.c), "Groth16: proof coordinate >= p"),
         (Proof(proof.a, ((1, 2), (3, 4)), proof.c), "Groth16: malformed proof point"),  # B off the twist
-        (Proof(proof.a, _twist_point_outside_subgroup(), proof.c), "Groth16: malformed proof point"),
+        (Proof(proof.a, twist_point_outside_subgroup(), proof.c), "Groth16: malformed proof point"),
         (Proof(proof.a, None, proof.c), "Groth16: proof point at infinity"),
     ]
     for bad, reason in cases:
