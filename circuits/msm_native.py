@@ -71,14 +71,14 @@ def _coord(b: bytes, i: int) -> int:
     return int.from_bytes(b[32 * i : 32 * i + 32], "little")
 
 
-def msm_g1_packed(packed: bytes, scalars: Sequence[int] | bytes, c: int | None = None) -> G1Affine:
+def msm_g1_packed(packed: bytes | memoryview, scalars: Sequence[int] | bytes, c: int | None = None) -> G1Affine:
     if _bn254 is None:
         raise RuntimeError("the C kernel is not built")
     out = _bn254.msm_g1(packed, pack_scalars(scalars), c or _native_window(_count(scalars)), THREADS)
     return None if out == bytes(64) else (_coord(out, 0), _coord(out, 1))
 
 
-def msm_g2_packed(packed: bytes, scalars: Sequence[int] | bytes, c: int | None = None) -> G2Affine:
+def msm_g2_packed(packed: bytes | memoryview, scalars: Sequence[int] | bytes, c: int | None = None) -> G2Affine:
     if _bn254 is None:
         raise RuntimeError("the C kernel is not built")
     out = _bn254.msm_g2(packed, pack_scalars(scalars), c or _native_window(_count(scalars)), THREADS)
@@ -96,7 +96,7 @@ def _unpack_scalars(scalars: Sequence[int] | bytes) -> Sequence[int]:
 
 
 def msm_g1_auto(
-    points: Sequence[G1Affine], scalars: Sequence[int] | bytes, packed: bytes | None = None
+    points: Sequence[G1Affine], scalars: Sequence[int] | bytes, packed: bytes | memoryview | None = None
 ) -> G1Affine:
     """The kernel when built (packing the points unless given), else the pure-Python reference."""
     if not available():
@@ -105,7 +105,7 @@ def msm_g1_auto(
 
 
 def msm_g2_auto(
-    points: Sequence[G2Affine], scalars: Sequence[int] | bytes, packed: bytes | None = None
+    points: Sequence[G2Affine], scalars: Sequence[int] | bytes, packed: bytes | memoryview | None = None
 ) -> G2Affine:
     if not available():
         return msm_g2(points, _unpack_scalars(scalars))

@@ -9,6 +9,8 @@ from zkmargin.verifier.types import VerifyingKey
 
 # Sparse QAP matrix entry: (constraint row, signal index, coefficient mod R).
 QapEntry = tuple[int, int, int]
+# A point list in the kernel's layout: bytes, or a zero-copy view of a memory-mapped .zkey.
+PointBuffer = bytes | memoryview
 
 
 @dataclass
@@ -52,7 +54,7 @@ class ProvingKey:
     a_coeffs: list[QapEntry] = field(default_factory=list)
     b_coeffs: list[QapEntry] = field(default_factory=list)
     # Point lists packed for the C MSM kernel, built on first use and kept for later proofs.
-    packed: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
+    packed: dict[str, PointBuffer] = field(default_factory=dict, repr=False, compare=False)
 
     def verifying_key(self) -> VerifyingKey:
         return VerifyingKey(self.alpha1, self.beta2, self.gamma2, self.delta2, tuple(self.ic))

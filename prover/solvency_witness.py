@@ -254,7 +254,6 @@ def witness_inputs(
         ins[f"params.smin[{j}]"] = params.short_option_min[j]
         for s in range(sh.scenarios):
             ins[f"params.risk[{j}].long[{s}]"] = params.risk_long[j][s] % R
-            ins[f"params.risk[{j}].short[{s}]"] = params.risk_short[j][s] % R
     for i in range(sh.accounts):
         ld = leaves[i] if i < len(leaves) else None
         p = f"acct[{i}]."

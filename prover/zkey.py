@@ -47,7 +47,7 @@ from zkmargin.circuits.formats.points import (
     encode_g2_lem,
 )
 
-from .keys import ProvingKey, QapEntry
+from .keys import PointBuffer, ProvingKey, QapEntry
 
 MAGIC = b"zkey"
 VERSION = 1
@@ -202,8 +202,8 @@ def write_zkey(pk: ProvingKey, path: str | os.PathLike[str], mpc: MpcParams | No
 # ---------------------------------------------------------------- reading
 
 
-def _open(path: str | os.PathLike[str]) -> BinFile:
-    bf = read_binfile(path, MAGIC, VERSION)
+def _open(path: str | os.PathLike[str], mapped: bool = False) -> BinFile:
+    bf = read_binfile(path, MAGIC, VERSION, mapped=mapped)
     h = bf.section(SEC_HEADER, "header")
     proto = h.u32("protocol")
     h.end()
@@ -259,15 +259,16 @@ def _read_coeffs(r: SectionReader, n_vars: int, domain_size: int) -> tuple[list[
 def read_zkey(path: str | os.PathLike[str], check_points: bool = True, packed_only: bool = False) -> ProvingKey:
     """Load a Groth16 .zkey; ``check_points`` verifies every point is on its curve (not the subgroup).
 
-    ``packed_only`` is the prover's fast path when the C kernel is built: the large point lists stay
-    in the file's own encoding (Montgomery, little-endian: what the kernel reads) in ``pk.packed``
-    and are not decoded, so A, B1, B2, C and H are left empty. Use it only for one's own key files:
+    ``packed_only`` is the prover's fast path when the C kernel is built: the file is memory-mapped and
+    the large point lists stay in the file's own encoding (Montgomery, little-endian: what the kernel
+    reads) as zero-copy views in ``pk.packed``, so A, B1, B2, C and H are left empty and cost no memory
+    until the kernel touches them (pages the OS can drop again). Use it only for one's own key files:
     those points are not curve-checked.
 
     Errors are :class:`~zkmargin.circuits.formats.binfile.BinFileError` (a ValueError) naming the
     file, the section and the reason.
     """
-    bf = _open(path)
+    bf = _open(path, mapped=packed_only)
     g = bf.section(SEC_GROTH_HEADER, "groth16 header")
     n8q = g.u32("n8q")
     if n8q != N8Q or g.integer(n8q, "q") != P:
@@ -298,11 +299,11 @@ def read_zkey(path: str | os.PathLike[str], check_points: bool = True, packed_on
         "h_g1": (SEC_H, "H", domain_size, False),
     }
     points: dict[str, list[Any]] = {}
-    packed: dict[str, bytes] = {}
+    packed: dict[str, PointBuffer] = {}
     for key, (sec, name, count, g2) in lists.items():
         if packed_only:
             r = bf.section(sec, name)
-            packed[key] = bytes(r.raw(count * (128 if g2 else 64), f"{name} points"))
+            packed[key] = r.raw(count * (128 if g2 else 64), f"{name} points")  # a view of the map, no copy
             r.end()
             points[key] = []
         else:

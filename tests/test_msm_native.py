@@ -104,7 +104,25 @@ def test_packed_only_key_proves_the_same(tmp_path) -> None:  # type: ignore[no-u
     full = read_zkey(tmp_path / "k.zkey")
     fast = read_zkey(tmp_path / "k.zkey", packed_only=True)
     assert not fast.a_g1 and set(fast.packed) == {"a_g1", "b_g1", "b_g2", "c_g1", "h_g1"}
+    # zero-copy views of the mapped file, byte-identical to packing the decoded points
+    assert all(isinstance(v, memoryview) for v in fast.packed.values())
+    assert bytes(fast.packed["b_g2"]) == nat.pack_g2(full.b_g2) and bytes(fast.packed["h_g1"]) == nat.pack_g1(full.h_g1)
     assert prove(fast, w, r=5, s=6) == prove(full, w, r=5, s=6)
+
+
+def test_mapped_key_errors_name_the_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from zkmargin.circuits.formats.binfile import BinFileError
+    from zkmargin.prover.zkey import read_zkey, write_zkey
+
+    cs, _ = _circuit()
+    write_zkey(dev_setup(cs.compile()), tmp_path / "k.zkey")
+    data = (tmp_path / "k.zkey").read_bytes()
+    (tmp_path / "cut.zkey").write_bytes(data[: len(data) - 100])
+    (tmp_path / "empty.zkey").write_bytes(b"")
+    for name, reason in (("cut.zkey", "truncated"), ("empty.zkey", "truncated"), ("missing.zkey", "cannot read")):
+        with pytest.raises(BinFileError, match=reason) as e:
+            read_zkey(tmp_path / name, packed_only=True)
+        assert name in str(e.value)
 
 
 def test_setup_kernels_match_reference() -> None:

@@ -12,6 +12,7 @@ reason: a corrupt proving key must fail loudly, never produce a wrong proof.
 
 from __future__ import annotations
 
+import mmap
 import os
 import struct
 from collections.abc import Iterable, Sequence
@@ -139,12 +140,12 @@ def _fail(where: SectionReader | str, reason: str) -> BinFileError:
 
 @dataclass
 class BinFile:
-    """A parsed container: the whole file in memory plus an index of its sections."""
+    """A parsed container: the whole file (in memory, or memory-mapped) plus an index of its sections."""
 
     path: str
     magic: bytes
     version: int
-    data: bytes
+    data: bytes | mmap.mmap
     sections: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # type -> [(offset, size)]
 
     def has(self, section_type: int) -> bool:
@@ -163,10 +164,10 @@ class BinFile:
 
     def raw_section(self, section_type: int) -> bytes:
         off, size = self.sections[section_type][0]
-        return self.data[off : off + size]
+        return bytes(self.data[off : off + size])
 
 
-def parse_binfile(data: bytes, path: str | os.PathLike[str], magic: bytes, max_version: int) -> BinFile:
+def parse_binfile(data: bytes | mmap.mmap, path: str | os.PathLike[str], magic: bytes, max_version: int) -> BinFile:
     """Index the sections of an in-memory container, checking magic, version and every section bound."""
     p = os.fspath(path)
     if len(data) < _HEADER.size:
@@ -194,9 +195,16 @@ def parse_binfile(data: bytes, path: str | os.PathLike[str], magic: bytes, max_v
     return bf
 
 
-def read_binfile(path: str | os.PathLike[str], magic: bytes, max_version: int) -> BinFile:
+def read_binfile(path: str | os.PathLike[str], magic: bytes, max_version: int, mapped: bool = False) -> BinFile:
+    """``mapped`` maps the file read-only instead of reading it: section views then cost no memory until touched,
+    and large point sections can go to the C kernel without a copy (the map lives as long as any view of it)."""
     try:
-        data = Path(path).read_bytes()
+        if not mapped:
+            return parse_binfile(Path(path).read_bytes(), path, magic, max_version)
+        with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_size == 0:
+                return parse_binfile(b"", path, magic, max_version)
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     except OSError as e:
         raise BinFileError(f"{os.fspath(path)}: cannot read: {e}") from e
     return parse_binfile(data, path, magic, max_version)

@@ -13,8 +13,9 @@ Per account (names are the witness input names under ``acct[i].``):
   bracket k with floor_k <= N_j < floor_{k+1} by a proven one-hot; tiered MM = ceil(sum_j (N_j mmr_k - cum_k 1e6)
   / 1e6) over the slots that pay tiered margin (all slots for cross, slots without a risk array for portfolio).
 * portfolio: per underlying u, Y_u = max(0, max_s -sum_j q_j R_j[s], sum_{j short} |q_j| smin_j) with R = long
-  array for q > 0 and short array otherwise; IM_u = ceil(Y_u / 1e8) (= the engine's max of per-scenario ceilings,
-  ceil being monotone); MM_p = ceil(sum_u IM_u * mm_ratio / 1e6), counted when the portfolio flag is set.
+  array for q > 0 and short array = long + 1 otherwise (one product per slot and scenario); IM_u = ceil(Y_u / 1e8)
+  (= the engine's max of per-scenario ceilings, ceil being monotone); MM_p = ceil(sum_u IM_u * mm_ratio / 1e6),
+  counted when the portfolio flag is set.
 * equity = H + cash + sum_j V_j (cash = realised PnL + isolated margins - entry values); equity - MM in [0, 2^64).
 """
 
@@ -167,7 +168,6 @@ class SolvencyCircuit:
             ra = set(sh.ra_slots())
             self.smin = {j: cs.input(f"smin[{j}]") for j in sorted(ra)}
             self.r_long = {j: [cs.input(f"risk[{j}].long[{s}]") for s in range(sh.scenarios)] for j in sorted(ra)}
-            self.r_short = {j: [cs.input(f"risk[{j}].short[{s}]") for s in range(sh.scenarios)] for j in sorted(ra)}
             flat: list[LC] = [
                 LC.const(x)
                 for x in (
@@ -189,7 +189,7 @@ class SolvencyCircuit:
                 for t in range(sh.tiers):
                     flat += [self.h_floor[a][t], self.h_rate[a][t]]
             for j in sorted(ra):
-                flat += [self.smin[j], *self.r_long[j], *self.r_short[j]]
+                flat += [self.smin[j], *self.r_long[j]]
             acc = LC.const(len(flat))
             for c in range(0, len(flat), CHUNK):
                 acc = poseidon_gadget(cs, [acc, *flat[c : c + CHUNK]], f"sponge[{c // CHUNK}]")
@@ -263,20 +263,22 @@ class SolvencyCircuit:
             im_total = LC()
             for u in range(sh.underlyings):
                 slots = [j for j in range(sh.positions) if sh.slot_underlying[j] == u]
-                qpos = {j: (qty[j] + q_abs[j]) * INV2 for j in slots}  # max(q, 0)
                 qneg = {j: (qty[j] - q_abs[j]) * INV2 for j in slots}  # min(q, 0)
+                # published short = long + 1, so sum_j q_j R_j[s] = sum_j q_j long_j[s] + sum_j min(q_j, 0)
+                shorts = sum((qneg[j] for j in slots), LC())
                 cands: list[LC] = [LC()]
                 for s in range(sh.scenarios):
-                    x = LC()
+                    x = shorts
                     for j in slots:
-                        x = x + cs.mul(qpos[j], self.r_long[j][s], f"u{u}.s{s}.long[{j}]")
-                        x = x + cs.mul(qneg[j], self.r_short[j][s], f"u{u}.s{s}.short[{j}]")
+                        x = x + cs.mul(qty[j], self.r_long[j][s], f"u{u}.s{s}[{j}]")
                     cands.append(-x)
                 somc = LC()
                 for j in slots:
                     somc = somc + cs.mul(-qneg[j], self.smin[j], f"u{u}.smin[{j}]")
                 cands.append(somc)
-                y = max_candidates(cs, cands, SCEN_BITS, f"u{u}.worst")
+                # Y >= 0 is not range-checked: Y is 0 or a candidate >= all others, and IM_u = ceil(Y / 1e8) is
+                # proven in [0, 2^62), so a negative Y can only be in (-1e8, 0], where IM_u = 0 = max(0, ...) too.
+                y = max_candidates(cs, cands, SCEN_BITS, f"u{u}.worst", unchecked=(0,))
                 im_u, _ = divmod_const(cs, y, None, QTY, f"u{u}.im", add=QTY - 1, quotient_bits=MM_BITS)
                 im_total = im_total + im_u
             if sh.underlyings:

@@ -123,13 +123,18 @@ def interval_one_hot(
     return h, f_sel
 
 
-def max_candidates(cs: ConstraintSystem, cands: Sequence[Value], bits: int, name: str) -> LC:
+def max_candidates(
+    cs: ConstraintSystem, cands: Sequence[Value], bits: int, name: str, unchecked: Sequence[int] = ()
+) -> LC:
     """M = max(cands) for integer candidates in (-2^(bits-1), 2^(bits-1)); M - c_i is range-checked to ``bits`` bits
-    for every i (M >= all), and prod_i (M - c_i) = 0 (M is one of them): len(cands) * (bits + 1) + len - 1."""
+    for every i not in ``unchecked`` (M >= all), and prod_i (M - c_i) = 0 (M is one of them): len(cands) * (bits + 1)
+    + len - 1 constraints. ``unchecked`` lists candidates whose lower bound the caller proves more cheaply (the
+    portfolio IM skips the 0 candidate: its quotient range check already gives ceil(M / 1e8) >= 0)."""
     cl = [as_lc(c) for c in cands]
     m = cs.hint1(f"{name}.max", lambda *v: max(signed(x) for x in v) % R, *cl)
     for i, c in enumerate(cl):
-        range_check(cs, m - c, bits, f"{name}.ge[{i}]")
+        if i not in unchecked:
+            range_check(cs, m - c, bits, f"{name}.ge[{i}]")
     prod = m - cl[0]
     for i, c in enumerate(cl[1:], 1):
         if i == len(cl) - 1:

@@ -12,7 +12,8 @@ Flattening order (every value reduced mod r, so a signed value x < 0 is r - |x|)
 2. marks[j] for every position slot;
 3. for every slot j, for every bracket k: floor, mmr, cum;
 4. for every asset a, for every tier t: floor, rate;
-5. for every risk-array slot j (ascending): short_option_min[j], long[j][0..S-1], short[j][0..S-1].
+5. for every risk-array slot j (ascending): short_option_min[j], long[j][0..S-1]. The short array is not committed:
+   it is long + 1 by construction (:meth:`SolvencyParams.validate`), and the circuit uses it in that form.
 
 Sponge: ``acc = len(flat)``; then for each chunk of 15 elements ``acc = Poseidon(acc, *chunk)``. The length
 prefix stops a truncated list (a commitment that "drops its last element") from colliding with the full one.
@@ -66,7 +67,7 @@ class SolvencyParams:
             for t in range(shape.tiers):
                 out += [self.haircut_floor[a][t], self.haircut_rate[a][t]]
         for j in shape.ra_slots():
-            out += [self.short_option_min[j], *self.risk_long[j], *self.risk_short[j]]
+            out += [self.short_option_min[j], *self.risk_long[j]]
         return [x % R for x in out]
 
     def commitment(self, shape: SolvencyShape) -> int:
@@ -98,6 +99,8 @@ class SolvencyParams:
                 raise ValueError(f"risk arrays[{j}]: S entries")
             if any(abs(x) >= 1 << 40 for x in (*self.risk_long[j], *self.risk_short[j])):
                 raise ValueError(f"risk arrays[{j}]: |entry| < 2^40")
+            if any(b != a + 1 for a, b in zip(self.risk_long[j], self.risk_short[j], strict=True)):
+                raise ValueError(f"risk arrays[{j}]: short[s] must be long[s] + 1 (the circuit commits long only)")
             if not 0 <= self.short_option_min[j] < 1 << 40:
                 raise ValueError(f"short_option_min[{j}] in [0, 2^40)")
         if not 0 <= self.version < 1 << 248:

@@ -19,7 +19,7 @@ VALUE_TOP = 1 << VALUE_BITS  # the implicit cap of the last bracket/tier and the
 CASH_BITS = 63  # |cash| < 2^63 micro-USD
 MM_BITS = 62  # each MM part (tiered, portfolio) in [0, 2^62)
 SLACK_BITS = 64  # equity - MM in [0, 2^64)
-SCEN_BITS = 88  # scenario candidates (1e-8 micro-USD): |sum q * R| < 2^87 by the engine's ACCOUNT_LIMIT
+SCEN_BITS = 84  # scenario candidates (1e-8 micro-USD): |sum q * R| < 2^56 * 1e8 < 2^82.6 (engine ACCOUNT_LIMIT)
 EPOCH_BITS = 64  # epoch is a uint64 (verifier/attestation.py)
 ID_BITS = 128  # id_hash < 2^128; consecutive active ids differ by >= 1 and < 2^128
 HCOLL_OFFSET_BITS = 96  # sum of haircut numerators (1e12 scale) shifted by 1e6 * 2^96 before flooring: |sum| << 2^96

@@ -38,7 +38,7 @@ Bounds (checked at the edge; a violation is a validation error naming the field)
 * |quantity|, |balance| < 2^53;  0 < price < 2^53 (= 90 million USD);  rates in [0, 1e6] (haircut, mmr...).
 * |q * price / 1e10| < 2^62 for every position and balance (= 4.6e12 USD).
 * per account, the magnitude M = sum |q| mark / 1e10 + sum |entry value| + sum |balance| spot / 1e10 + |realised|
-  + sum |q| max_s |R[s]| / 1e8 + sum |q| short_min / 1e8 must stay below ACCOUNT_LIMIT = 2^60 (1.15e12 USD): then
+  + sum |q| max_s |R[s]| / 1e8 + sum |q| short_min / 1e8 must stay below ACCOUNT_LIMIT = 2^56 (7.2e10 USD): then
   equity, IM, MM and shortfall are all below 2^62 and no int64 sum can wrap. Both paths compute M in float64 the
   same way and reject the account (ValueError naming it) beyond the limit.
 
@@ -70,7 +70,7 @@ WIDE_DIVISOR = QTY_SCALE * PRICE_SCALE // USD_SCALE  # 1e10: (qty x price) -> US
 MAX_QTY = 2**53  # exclusive bound on |quantity| and |balance|
 MAX_PRICE = 2**53  # exclusive bound on prices
 MAX_VALUE = 2**62  # exclusive bound on |USD value| of a position or balance
-ACCOUNT_LIMIT = 2**60  # exclusive bound on an account's magnitude (see module docstring)
+ACCOUNT_LIMIT = 2**56  # exclusive bound on an account's magnitude (see module docstring)
 SIGNED_OFFSET = 2**128
 FIELD_LIMIT = 2**250
 

@@ -115,7 +115,7 @@ class MarginEngine:
 
     def evaluate(self, acct: Account) -> AccountResult:
         if not self.magnitude(acct) < ACCOUNT_LIMIT:
-            raise ValueError(f"account {acct.account_id}: magnitude beyond the supported range (2^60 micro-USD)")
+            raise ValueError(f"account {acct.account_id}: magnitude beyond the supported range (2^56 micro-USD)")
         coll = self.collateral(acct) + acct.realised_pnl
         upnl = opt_val = 0
         im_num = mm_num = 0

@@ -3,11 +3,14 @@
 For instrument i and scenario s, the model P&L per 1.0 unit held (a float from Black-76, or exact for linear
 instruments) is f_i[s] USD. Two integer arrays in micro-USD per unit are published:
 
-* long[s]  = floor(f_i[s] x 1e6)  used when q > 0, so q x long[s]  <= q x f x 1e6
-* short[s] = ceil(f_i[s] x 1e6)   used when q < 0, so q x short[s] <= q x f x 1e6
+* long[s]  = floor(f_i[s] x 1e6)      used when q > 0, so q x long[s]  <= q x f x 1e6
+* short[s] = floor(f_i[s] x 1e6) + 1  used when q < 0, so q x short[s] <  q x f x 1e6
 
-so every position's quantised scenario P&L is at most its exact rational P&L, whatever its sign (the floor/ceil of
-the float is taken exactly through fractions.Fraction, no float rounding in between). The account's scenario loss
+so every position's quantised scenario P&L is at most its exact rational P&L, whatever its sign (the floor of the
+float is taken exactly through fractions.Fraction, no float rounding in between). short = long + 1 rather than
+ceil: at most one micro-USD per unit more conservative than ceil, and it lets the circuit compute
+sum q x R as sum q x long + sum min(q, 0) with one product per position and scenario instead of two, and commit
+one array per instrument (auditors check the published short array is long + 1). The account's scenario loss
 is L_s = ceil(-sum_i q_i x R_i[s] / 1e8) (one division per account and scenario), IM = max(0, max_s L_s,
 short-option minimum), MM = ceil(IM x mm_ratio / 1e6). Extreme moves are folded in at their partial coverage
 (e.g. 35% of the P&L) before quantisation.
@@ -78,7 +81,7 @@ def build_risk_arrays(
                 f = Fraction(snap.marks[sym] * move, PRICE_SCALE * RATE_SCALE) * RISK_SCALE
             f = f * cover / RATE_SCALE
             lo.append(math.floor(f))
-            hi.append(math.ceil(f))
+            hi.append(math.floor(f) + 1)
         long[sym], short[sym] = lo, hi
         if inst.kind == "option":
             smin[sym] = ceil_div(

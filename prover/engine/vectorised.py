@@ -219,7 +219,7 @@ class VectorEngine:
         bad = np.flatnonzero(~(m < ACCOUNT_LIMIT))
         if bad.size:
             ids = np.arange(len(book.account_ids))[sel][bad[:3]]
-            raise ValueError(f"accounts {[book.account_ids[i] for i in ids]}: magnitude beyond 2^60 micro-USD")
+            raise ValueError(f"accounts {[book.account_ids[i] for i in ids]}: magnitude beyond 2^56 micro-USD")
 
     def _collateral(self, bal: IntArray) -> IntArray:
         val, _ = floor_div_prod(bal, np.broadcast_to(self.spot, bal.shape), WIDE_DIVISOR)

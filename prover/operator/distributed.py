@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from zkmargin.circuits.msm_native import available as native_available
 from zkmargin.circuits.r1cs import UnsatisfiedConstraint
 from zkmargin.circuits.solvency import SolvencyCircuit
 from zkmargin.circuits.solvency.shape import SolvencyShape
@@ -87,7 +88,7 @@ def _load(zkey: str, shape: SolvencyShape) -> tuple[ProvingKey, SolvencyCircuit]
     key = (zkey, os.stat(zkey).st_mtime)
     if key not in _PK:
         _PK.clear()  # one setup at a time: a key is tens of MB of Python objects
-        _PK[key] = read_zkey(Path(zkey), check_points=False)
+        _PK[key] = read_zkey(Path(zkey), check_points=False, packed_only=native_available())
     if shape not in _CIRCUITS:
         _CIRCUITS[shape] = SolvencyCircuit(shape)
     return _PK[key], _CIRCUITS[shape]

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from zkmargin.atomic import atomic_directory, atomic_write_bytes
 from zkmargin.circuits.merkle import MerkleTree
+from zkmargin.circuits.msm_native import available as native_available
 from zkmargin.circuits.r1cs import UnsatisfiedConstraint
 from zkmargin.circuits.solvency import SolvencyCircuit
 from zkmargin.circuits.solvency.leaf import account_id_hash
@@ -164,7 +165,7 @@ class Operator:
             meta = json.loads((path / "setup.json").read_text())
             if meta["shape"] != fmt.shape_to_json(layout.shape):
                 raise ValueError(f"{path}: setup for another circuit shape")
-            pk = read_zkey(path / "circuit.zkey", check_points=False)
+            pk = read_zkey(path / "circuit.zkey", check_points=False, packed_only=native_available())
             vk = vk_from_json(json.loads((path / fmt.VK).read_text()))
             self._setup = Setup(pk, vk, meta["kind"], path, 0.0)
             return self._setup

@@ -189,7 +189,7 @@ def test_bracket_chosen_wrongly(circuit: SolvencyCircuit, batch: SolvencyBatch) 
         "params.version",
         "params.smin[2]",
         "params.risk[0].long[0]",
-        "params.risk[2].short[3]",  # the very last committed element
+        "params.risk[2].long[3]",  # the very last committed element
     ],
 )
 def test_parameter_differing_from_the_committed_one(circuit: SolvencyCircuit, batch: SolvencyBatch, key: str) -> None:
@@ -301,3 +301,17 @@ def test_public_input_at_or_above_r_is_rejected(
         circuit.witness({**batch.inputs, "epoch": batch.inputs["epoch"] + R})
     # and the epoch is a uint64 in-circuit
     assert fail_name(circuit, {**batch.inputs, "epoch": 1 << 64}) == "params.epoch.range.sum"
+
+
+def test_short_risk_array_other_than_long_plus_one_is_refused(layout: BatchLayout, batch: SolvencyBatch) -> None:
+    """The circuit commits the long array and uses long + 1 for shorts; a published short array that differs
+    (e.g. the ceil of an integral P&L, one micro-USD per unit kinder to shorts) must fail the auditors' check."""
+    params = batch.params
+    params.validate(layout.shape)
+    j = layout.shape.ra_slots()[0]
+    shorts = list(params.risk_short)
+    shorts[j] = (shorts[j][0] - 1, *shorts[j][1:])
+    bad = params.__class__(**{**params.__dict__, "risk_short": tuple(shorts)})
+    with pytest.raises(ValueError, match=r"short\[s\] must be long\[s\] \+ 1"):
+        bad.validate(layout.shape)
+    assert bad.commitment(layout.shape) == params.commitment(layout.shape)  # why validate is the gate
