@@ -5,7 +5,9 @@
    for N leaves), without the batch-level parameter commitment (reported separately, amortised);
 2. the component breakdown of the 4-collateral, 8-position, 16-scenario shape built from the demo exchange
    (Binance BTCUSDT ladder: K=10; 3 haircut tiers; BTC and ETH risk arrays: U=2, S=16);
-3. dev setup + prove of a 16-account batch of that shape with our prover (unless --no-prove).
+3. a floor for that shape: the range-check bits the statement itself requires (see floor()), next to the measured
+   components, and the amortisation of the batch-level parameter commitment over larger batches;
+4. dev setup + prove of a 16-account batch of that shape with our prover (unless --no-prove).
 
 Usage: python scripts/bench_circuit.py [--no-prove] [--table-only]
 """
@@ -16,6 +18,7 @@ import argparse
 import time
 
 from zkmargin.circuits.solvency import COMPONENTS, SolvencyCircuit, SolvencyShape
+from zkmargin.circuits.solvency.shape import CASH_BITS, ID_BITS, QTY_BITS, SCEN_BITS, VALUE_BITS
 from zkmargin.prover.engine import demo
 from zkmargin.prover.engine.margin import MarginEngine
 from zkmargin.prover.engine.models import Account, Position
@@ -62,6 +65,61 @@ def table() -> None:
             row.append(f"{cost:,.0f}")
         print(f"| {a} | " + " | ".join(row) + " |")
     print()
+
+
+def floor(sh: SolvencyShape, circuit: SolvencyCircuit) -> dict[str, int]:
+    """Constraints per account that any plain-R1CS circuit proving this statement at these widths must spend.
+
+    In R1CS without lookups a k-bit range check needs about k constraints: a quadratic constraint at most doubles
+    the degree of the system, and pinning a value to 2^k admissible integers takes degree 2^k (Bezout), so
+    bit decomposition is optimal up to a constant. The statement needs, per account: every balance and quantity
+    in (-2^53, 2^53) and cash in (-2^63, 2^63) (else a negative balance poses as a huge one); an exact floor/ceil
+    division by 1e10 per balance and position (a remainder < 1e10: 34 bits, else the value is off by one); for every
+    position and every collateral balance two comparisons against its bracket / tier interval (VALUE_BITS each);
+    per portfolio underlying, the worst loss >= each of the S scenario losses and the short-option minimum
+    (SCEN_BITS each); strictly increasing id hashes (ID_BITS); and the hashes that bind the account to its leaf
+    and the batch root (taken as measured: Poseidon is already the cheapest standard R1CS hash).
+    """
+    a, p, u, n = sh.assets, sh.positions, sh.underlyings, sh.accounts
+    return {
+        "input ranges": (a + p) * (QTY_BITS + 1) + CASH_BITS + 1,
+        "divisions": (a + p) * (10**10 - 1).bit_length(),
+        "haircut tiers": a * 2 * VALUE_BITS if sh.tiers > 1 else 0,
+        "brackets": p * 2 * VALUE_BITS if sh.brackets > 1 else 0,
+        "scenarios": u * (sh.scenarios + 1) * SCEN_BITS,
+        "leaf hash + tree": round((circuit.budget["leaf hash"] + circuit.budget["tree"]) / n),
+        "ordering": ID_BITS,
+    }
+
+
+def floor_report(sh: SolvencyShape, circuit: SolvencyCircuit, per: dict[str, float]) -> None:
+    fl = floor(sh, circuit)
+    measured = {
+        "input ranges": per["input ranges"],
+        "divisions": per["divisions"],
+        "haircut tiers": per["haircut tiers"],
+        "brackets": per["brackets"] + per["tiered MM"],
+        "scenarios": per["scenarios"],
+        "leaf hash + tree": per["leaf hash"] + per["tree"],
+        "ordering": per["ordering + padding"],
+    }
+    print("\n## floor: range-check bits the statement requires (plain R1CS, these widths), vs measured\n")
+    print("| component | floor | measured |")
+    print("|---|---:|---:|")
+    for k, v in fl.items():
+        print(f"| {k} | {v:,} | {measured[k]:,.0f} |")
+    tf, tm = sum(fl.values()), sum(measured.values()) + per["solvency check"]
+    print(f"| **total per account (params excluded)** | **{tf:,}** | **{tm:,.0f}** |")
+    one = SolvencyShape.uniform(sh.accounts, sh.assets, sh.positions, sh.brackets, sh.tiers, sh.scenarios, 1)
+    f1 = sum(floor(one, circuit).values())
+    print(f"\nwith one portfolio underlying instead of {sh.underlyings}: floor {f1:,}; the issue's target is 2,000.\n")
+
+
+def amortisation(per_account: float, params: int) -> None:
+    print("| accounts per batch | 16 | 64 | 256 | 1,024 |")
+    print("|---|---:|---:|---:|---:|")
+    row = " | ".join(f"{per_account + params / n:,.0f}" for n in (16, 64, 256, 1024))
+    print(f"| constraints per account incl. params commitment | {row} |\n")
 
 
 def demo_engine() -> MarginEngine:
@@ -132,6 +190,8 @@ def main() -> None:
     params_c = circuit.budget["params commitment"]
     print(f"\nparams commitment: {params_c:,} per batch ({params_c / 1024:,.0f} per account at N=1024); "
           f"per account without it: {acct_total - params_c / n:,.0f}\n")  # fmt: skip
+    amortisation(acct_total - params_c / n, params_c)
+    floor_report(sh, circuit, per)
     prove_s = float("nan")
     if not args.no_prove:
         batch = build_batch(engine, demo_accounts(engine, n), layout, epoch=1, secret=b"bench")
