@@ -420,50 +420,53 @@ static int pairing_product(PyObject *args, fp12 *out) {
     Py_buffer g1b;
     PyObject *g2seq;
     if (!PyArg_ParseTuple(args, "y*O", &g1b, &g2seq)) return -1;
-    PyObject *seq = PySequence_Fast(g2seq, "pairing: G2 entries must be a sequence");
-    if (!seq) { PyBuffer_Release(&g1b); return -1; }
-    size_t n = (size_t)PySequence_Fast_GET_SIZE(seq);
+    /* a tuple owns its items: the bytes stay alive (and in place) while the GIL is released */
+    PyObject *items = PySequence_Tuple(g2seq);
+    if (!items) { PyBuffer_Release(&g1b); return -1; }
+    size_t n = (size_t)PyTuple_GET_SIZE(items);
     int rc = -1;
     fp *px = NULL, *py = NULL;
+    fp2 *qx = NULL, *qy = NULL;
     const line_t **lines = NULL;
     line_t *fresh = NULL;
+    int *todo = NULL;
     if ((size_t)g1b.len != 64 * n) { PyErr_SetString(PyExc_ValueError, "pairing: expected 64 bytes per G1 point"); goto out; }
     px = malloc((n + 1) * sizeof *px); py = malloc((n + 1) * sizeof *py);
+    qx = malloc((n + 1) * sizeof *qx); qy = malloc((n + 1) * sizeof *qy);
     lines = malloc((n + 1) * sizeof *lines);
-    fresh = malloc((n + 1) * PREPARED_BYTES);
-    fp2 *qx = malloc((n + 1) * sizeof *qx), *qy = malloc((n + 1) * sizeof *qy);
-    int *todo = calloc(n + 1, sizeof *todo);
-    if (!px || !py || !lines || !fresh || !qx || !qy || !todo) { free(qx); free(qy); free(todo); PyErr_NoMemory(); goto out; }
+    todo = calloc(n + 1, sizeof *todo);
+    if (!px || !py || !qx || !qy || !lines || !todo) { PyErr_NoMemory(); goto out; }
+    size_t n_fresh = 0;
     const uint8_t *g1 = g1b.buf;
     for (size_t j = 0; j < n; j++) {
         fp_from_std(&px[j], g1 + 64 * j); fp_from_std(&py[j], g1 + 64 * j + 32);
-        PyObject *it = PySequence_Fast_GET_ITEM(seq, (Py_ssize_t)j);
         char *buf; Py_ssize_t len;
-        if (PyBytes_AsStringAndSize(it, &buf, &len) < 0) { free(qx); free(qy); free(todo); goto out; }
+        if (PyBytes_AsStringAndSize(PyTuple_GET_ITEM(items, (Py_ssize_t)j), &buf, &len) < 0) goto out;
         if (len == 128) {
             g2_from_std(&qx[j], &qy[j], (const uint8_t *)buf);
             todo[j] = 1;
-            lines[j] = fresh + j * ATE_LINES;
+            n_fresh++;
         } else if ((size_t)len == PREPARED_BYTES) {
-            lines[j] = (const line_t *)buf; /* the sequence keeps the bytes alive until we return */
+            lines[j] = (const line_t *)buf;
         } else {
-            free(qx); free(qy); free(todo);
             PyErr_SetString(PyExc_ValueError, "pairing: a G2 entry is neither 128 bytes nor prepared lines");
             goto out;
         }
     }
+    fresh = malloc((n_fresh + 1) * PREPARED_BYTES);
+    if (!fresh) { PyErr_NoMemory(); goto out; }
     Py_BEGIN_ALLOW_THREADS
+    line_t *next = fresh;
     for (size_t j = 0; j < n; j++)
-        if (todo[j]) g2_lines(fresh + j * ATE_LINES, &qx[j], &qy[j]);
+        if (todo[j]) { g2_lines(next, &qx[j], &qy[j]); lines[j] = next; next += ATE_LINES; }
     fp12 f;
     multi_miller(&f, lines, px, py, n);
     final_exp(out, &f);
     Py_END_ALLOW_THREADS
-    free(qx); free(qy); free(todo);
     rc = 0;
 out:
-    free(px); free(py); free(lines); free(fresh);
-    Py_DECREF(seq);
+    free(px); free(py); free(qx); free(qy); free(lines); free(fresh); free(todo);
+    Py_DECREF(items);
     PyBuffer_Release(&g1b);
     return rc;
 }
