@@ -11,6 +11,7 @@ setup(
         Extension(
             "zkmargin.circuits._bn254",
             sources=["circuits/_native/bn254.c"],
+            depends=["circuits/_native/pairing.c"],  # #included by bn254.c
             extra_compile_args=["-O3", "-std=c11", "-pthread"],
             extra_link_args=["-pthread"],
             optional=True,

@@ -3,21 +3,19 @@
 Points are affine tuples ``(x, y)`` (G1, coordinates in Fq) or ``((x0, x1), (y0, y1))`` (G2, coordinates
 in Fq2 = Fq[u]/(u^2 + 1), ``x = x0 + x1*u``); the point at infinity is ``None``. Internally
 Jacobian coordinates ``(X, Y, Z)`` with ``Z == 0`` for infinity. The curve maths is inlined over
-gmpy2 integers because it dominates setup and proving time; pairings use py_ecc.
+gmpy2 integers because it dominates setup and proving time. Pairings run in the C kernel (optimal ate,
+one multi-Miller loop, one final exponentiation, optional precomputed G2 lines: see prepare_g2) and
+fall back to py_ecc, imported only then.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import gmpy2
 from gmpy2 import mpz
-from py_ecc.fields import optimized_bn128_FQ as _FQ
-from py_ecc.fields import optimized_bn128_FQ2 as _FQ2
-from py_ecc.fields import optimized_bn128_FQ12 as _FQ12
-from py_ecc.optimized_bn128 import final_exponentiate as _final_exp
-from py_ecc.optimized_bn128 import pairing as _pairing
 
 from .field import P, R, batch_inverse
 
@@ -495,49 +493,103 @@ class FixedBaseG2:
 # ---------------------------------------------------------------- pairing
 
 
-def _to_py_ecc_g1(p: G1Affine) -> tuple[_FQ, _FQ, _FQ]:
+@dataclass(frozen=True)
+class PreparedG2:
+    """A G2 point with the line coefficients of its Miller loop precomputed by the C kernel.
+
+    Pairing checks against a fixed G2 point (a verifying key's beta2, gamma2, delta2) replay the
+    lines instead of recomputing them. ``lines`` is None without the kernel; ``point`` always
+    serves the pure-Python path.
+    """
+
+    point: G2Affine
+    lines: bytes | None
+
+
+def _kernel() -> Any:
+    from . import msm_native
+
+    return msm_native._bn254 if msm_native.available() else None
+
+
+def _g2_bytes(p: tuple[Fq2, Fq2]) -> bytes:
+    return b"".join(int(c).to_bytes(32, "little") for c in (p[0][0], p[0][1], p[1][0], p[1][1]))
+
+
+def prepare_g2(point: G2Affine) -> PreparedG2:
+    """Precompute the Miller-loop lines of a G2 point (in the kernel; no validation here)."""
+    kernel = _kernel()
+    if kernel is None or point is None:
+        return PreparedG2(point, None)
+    return PreparedG2(point, kernel.g2_prepare(_g2_bytes(point)))
+
+
+def _to_py_ecc_g1(p: G1Affine) -> Any:
+    from py_ecc.fields import optimized_bn128_FQ as _FQ
+
     if p is None:
         return (_FQ(1), _FQ(1), _FQ(0))
     return (_FQ(int(p[0])), _FQ(int(p[1])), _FQ(1))
 
 
-def _to_py_ecc_g2(p: G2Affine) -> tuple[_FQ2, _FQ2, _FQ2]:
+def _to_py_ecc_g2(p: G2Affine) -> Any:
+    from py_ecc.fields import optimized_bn128_FQ2 as _FQ2
+
     if p is None:
         return (_FQ2([1, 0]), _FQ2([1, 0]), _FQ2([0, 0]))
     (x0, x1), (y0, y1) = p
     return (_FQ2([int(x0), int(x1)]), _FQ2([int(y0), int(y1)]), _FQ2([1, 0]))
 
 
-_FINAL_EXP = ((P**12 - 1) // R).to_bytes(((P**12 - 1) // R).bit_length() // 8 + 1, "little")
+def _kernel_args(pairs: Sequence[tuple[G1Affine, G2Affine | PreparedG2]]) -> tuple[bytes, list[bytes]]:
+    g1s: list[bytes] = []
+    g2s: list[bytes] = []
+    for g1, g2 in pairs:
+        q = g2.point if isinstance(g2, PreparedG2) else g2
+        if g1 is None or q is None:
+            continue  # e(O, Q) = e(P, O) = 1
+        g1s.append(int(g1[0]).to_bytes(32, "little") + int(g1[1]).to_bytes(32, "little"))
+        g2s.append(g2.lines if isinstance(g2, PreparedG2) and g2.lines is not None else _g2_bytes(q))
+    return b"".join(g1s), g2s
 
 
-def pairing_product_is_one(pairs: Sequence[tuple[G1Affine, G2Affine]]) -> bool:
-    """True iff prod e(P_i, Q_i) == 1: one Miller loop per pair, a single final exponentiation.
+def pairing_product_is_one(pairs: Sequence[tuple[G1Affine, G2Affine | PreparedG2]]) -> bool:
+    """True iff prod e(P_i, Q_i) == 1: one shared Miller loop for all pairs, one final exponentiation.
 
-    Uses the C kernel when built (the same algorithm as py_ecc, compared value for value in the
-    tests), py_ecc otherwise; ZKMARGIN_PURE_PYTHON=1 forces py_ecc.
+    A G2 entry is a point or a :class:`PreparedG2` (its lines are replayed). Uses the C kernel when
+    built (compared value for value with py_ecc in the tests), py_ecc otherwise;
+    ZKMARGIN_PURE_PYTHON=1 forces py_ecc.
     """
-    import os
-
-    from . import msm_native
-
-    kernel = msm_native._bn254
-    if kernel is not None and not os.environ.get("ZKMARGIN_PURE_PYTHON"):
-        buf = b"".join(
-            int(g1[0]).to_bytes(32, "little")
-            + int(g1[1]).to_bytes(32, "little")
-            + b"".join(int(c).to_bytes(32, "little") for c in (g2[0][0], g2[0][1], g2[1][0], g2[1][1]))
-            for g1, g2 in pairs
-            if g1 is not None and g2 is not None
-        )
-        return bool(kernel.pairing_check(buf, P.to_bytes(32, "little"), _FINAL_EXP))
+    kernel = _kernel()
+    if kernel is not None:
+        return bool(kernel.pairing_check(*_kernel_args(pairs)))
     return _pairing_product_py(pairs)
 
 
-def _pairing_product_py(pairs: Sequence[tuple[G1Affine, G2Affine]]) -> bool:
+def pairing_product_value(pairs: Sequence[tuple[G1Affine, G2Affine | PreparedG2]]) -> tuple[int, ...]:
+    """prod e(P_i, Q_i) as py_ecc's 12 Fq12 coefficients (kernel when available, else py_ecc): for tests."""
+    kernel = _kernel()
+    if kernel is not None:
+        v = kernel.pairing_value(*_kernel_args(pairs))
+        return tuple(int.from_bytes(v[32 * i : 32 * i + 32], "little") for i in range(12))
+    return tuple(int(c) for c in _pairing_product_fq12(pairs).coeffs)
+
+
+def _pairing_product_fq12(pairs: Sequence[tuple[G1Affine, G2Affine | PreparedG2]]) -> Any:
+    from py_ecc.fields import optimized_bn128_FQ12 as _FQ12
+    from py_ecc.optimized_bn128 import final_exponentiate as _final_exp
+    from py_ecc.optimized_bn128 import pairing as _pairing
+
     acc = _FQ12.one()
     for g1, g2 in pairs:
-        if g1 is None or g2 is None:
+        q = g2.point if isinstance(g2, PreparedG2) else g2
+        if g1 is None or q is None:
             continue
-        acc = acc * _pairing(_to_py_ecc_g2(g2), _to_py_ecc_g1(g1), final_exponentiate=False)
-    return bool(_final_exp(acc) == _FQ12.one())
+        acc = acc * _pairing(_to_py_ecc_g2(q), _to_py_ecc_g1(g1), final_exponentiate=False)
+    return _final_exp(acc)
+
+
+def _pairing_product_py(pairs: Sequence[tuple[G1Affine, G2Affine | PreparedG2]]) -> bool:
+    from py_ecc.fields import optimized_bn128_FQ12 as _FQ12
+
+    return bool(_pairing_product_fq12(pairs) == _FQ12.one())

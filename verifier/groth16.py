@@ -7,11 +7,13 @@ closing the input-aliasing hole that several deployed verifiers had.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from zkmargin.circuits.curve import (
     G1Affine,
     G2Affine,
+    PreparedG2,
     g1_add,
     g1_is_on_curve,
     g1_mul_jac,
@@ -21,6 +23,7 @@ from zkmargin.circuits.curve import (
     g2_in_subgroup,
     g2_is_on_curve,
     pairing_product_is_one,
+    prepare_g2,
 )
 from zkmargin.circuits.field import P, R
 
@@ -91,6 +94,12 @@ def check_public(vk: VerifyingKey, public: Sequence[int]) -> None:
             raise MalformedInput(f"public[{i}]", "must be in [0, r): values >= the field modulus alias")
 
 
+@functools.lru_cache(maxsize=32)
+def _prepared_key_g2(beta2: G2Affine, gamma2: G2Affine, delta2: G2Affine) -> tuple[PreparedG2, PreparedG2, PreparedG2]:
+    """The Miller-loop lines of a verifying key's fixed G2 points, computed once per key (by value)."""
+    return prepare_g2(beta2), prepare_g2(gamma2), prepare_g2(delta2)
+
+
 def verify(vk: VerifyingKey, proof: Proof, public: Sequence[int], validate_key: bool = True) -> bool:
     """True iff the proof is valid for these public signals. Raises MalformedInput for bad encodings."""
     if validate_key:
@@ -102,12 +111,13 @@ def verify(vk: VerifyingKey, proof: Proof, public: Sequence[int], validate_key: 
         if x:
             acc = g1_add(acc, g1_mul_jac(g1_to_jac(p), x))
     vk_x = g1_to_affine(acc)
-    # e(-A, B) * e(alpha, beta) * e(vk_x, gamma) * e(C, delta) == 1
+    beta2, gamma2, delta2 = _prepared_key_g2(vk.beta2, vk.gamma2, vk.delta2)
+    # e(-A, B) * e(alpha, beta) * e(vk_x, gamma) * e(C, delta) == 1; only B's lines are computed here
     return pairing_product_is_one(
         [
             (g1_neg(proof.a), proof.b),
-            (vk.alpha1, vk.beta2),
-            (vk_x, vk.gamma2),
-            (proof.c, vk.delta2),
+            (vk.alpha1, beta2),
+            (vk_x, gamma2),
+            (proof.c, delta2),
         ]
     )
