@@ -105,8 +105,9 @@ def native_window(n: int, flags: int) -> int:
     if not flags & MSM_GLV:
         return max(3, min(16, window_size(n) - 1 if n > 1 << 12 else window_size(n)))
     if not flags & MSM_BATCH_AFFINE:
-        # Jacobian buckets, 127-bit scalars over 2n points: measured best at log2(n) - 1 (2^7, 2^8)
-        return max(3, min(16, n.bit_length() - 2))
+        # Jacobian buckets, 127-bit scalars over 2n points: measured best at log2(n) - 1 at 2^7 and
+        # 2^8 (the default below 2^9), 13 at 2^16 (used only for comparisons up there)
+        return max(3, min(13, n.bit_length() - 2))
     bits = n.bit_length()
     return max(3, bits - 1) if bits < 10 else _FAST_WINDOW.get(bits, 13)
 
