@@ -2,8 +2,9 @@
  * BN254 multi-scalar multiplication kernel for zkmargin (G1 and G2), optional.
  *
  * Why: Pippenger in pure Python spends ~80 us per point; this kernel does the same algorithm
- * (signed-digit windows, mixed Jacobian-affine bucket additions, windows split across threads)
- * on 4x64-bit Montgomery limbs. The pure-Python path in circuits/msm.py stays the reference:
+ * (signed-digit windows, windows split across threads) on 4x64-bit Montgomery limbs, plus the GLV
+ * endomorphism and batch-affine bucket additions (see the Pippenger section; the plain path stays
+ * selectable for comparison). The pure-Python path in circuits/msm.py stays the reference:
  * tests compare the two on random inputs, and the package works without this module.
  *
  * Input points: affine, coordinates in Montgomery form, 32-byte little-endian limbs
