@@ -3,6 +3,11 @@
 Points are packed once into snarkjs's .zkey byte layout (Montgomery form, little-endian), which is
 what the kernel reads; a proving key keeps its packed lists so repeated proofs pay nothing.
 Set ZKMARGIN_PURE_PYTHON=1 to force the reference path.
+
+The kernel's MSM has switches (`flags`): MSM_GLV (split each scalar with the BN254 endomorphism:
+twice the points, half the windows) and MSM_BATCH_AFFINE (affine buckets, one inversion per batch
+of additions). Both are on by default; ZKMARGIN_MSM_PLAIN=1 selects the plain Pippenger they
+replaced, kept for comparison (tests check all paths agree; scripts/bench_msm.py times them).
 """
 
 from __future__ import annotations
@@ -71,22 +76,63 @@ def _coord(b: bytes, i: int) -> int:
     return int.from_bytes(b[32 * i : 32 * i + 32], "little")
 
 
-def msm_g1_packed(packed: bytes | memoryview, scalars: Sequence[int] | bytes, c: int | None = None) -> G1Affine:
+MSM_PLAIN = 0
+MSM_GLV = 1
+MSM_BATCH_AFFINE = 2
+MSM_FAST = MSM_GLV | MSM_BATCH_AFFINE
+
+# Below this many points a batch of bucket additions is too small to pay for its inversion
+# (measured: at 2^8 GLV alone is as fast as GLV + batch-affine, at 2^10 batch-affine wins by 1.2x).
+_BATCH_AFFINE_MIN = 1 << 9
+
+# Window size for GLV + batch-affine (~127-bit scalars over 2n points), by the bit length of n:
+# measured single-threaded at n = 2^10, 2^12, 2^14, 2^16, 2^18 (G1 and G2 agree within noise),
+# neighbours in between; 13 from 2^15 on (measured best at 2^16 and 2^18, unmeasured beyond). Smaller
+# than the op-count optimum (log2(n) - 2 rising to 16): small windows mean small batches and wasted
+# inversions, large ones push the affine buckets out of L2.
+_FAST_WINDOW = {10: 9, 11: 10, 12: 11, 13: 11, 14: 12}
+
+
+def msm_flags(n: int) -> int:
+    """Kernel switches for an MSM over n points (ZKMARGIN_MSM_PLAIN=1: the plain path)."""
+    if os.environ.get("ZKMARGIN_MSM_PLAIN"):
+        return MSM_PLAIN
+    return MSM_FAST if n >= _BATCH_AFFINE_MIN else MSM_GLV
+
+
+def native_window(n: int, flags: int) -> int:
+    """Window size c for the kernel's MSM over n points with the given switches."""
+    if not flags & MSM_GLV:
+        return max(3, min(16, window_size(n) - 1 if n > 1 << 12 else window_size(n)))
+    if not flags & MSM_BATCH_AFFINE:
+        # Jacobian buckets, 127-bit scalars over 2n points: measured best at log2(n) - 1 at 2^7 and
+        # 2^8 (the default below 2^9), 13 at 2^16 (used only for comparisons up there)
+        return max(3, min(13, n.bit_length() - 2))
+    bits = n.bit_length()
+    return max(3, bits - 1) if bits < 10 else _FAST_WINDOW.get(bits, 13)
+
+
+def msm_g1_packed(
+    packed: bytes | memoryview, scalars: Sequence[int] | bytes, c: int | None = None, flags: int | None = None
+) -> G1Affine:
+    """MSM in G1 on a packed point list (C kernel); c and flags default to msm_flags/native_window."""
     if _bn254 is None:
         raise RuntimeError("the C kernel is not built")
-    out = _bn254.msm_g1(packed, pack_scalars(scalars), c or _native_window(_count(scalars)), THREADS)
+    n = _count(scalars)
+    flags = msm_flags(n) if flags is None else flags
+    out = _bn254.msm_g1(packed, pack_scalars(scalars), c or native_window(n, flags), THREADS, flags)
     return None if out == bytes(64) else (_coord(out, 0), _coord(out, 1))
 
 
-def msm_g2_packed(packed: bytes | memoryview, scalars: Sequence[int] | bytes, c: int | None = None) -> G2Affine:
+def msm_g2_packed(
+    packed: bytes | memoryview, scalars: Sequence[int] | bytes, c: int | None = None, flags: int | None = None
+) -> G2Affine:
     if _bn254 is None:
         raise RuntimeError("the C kernel is not built")
-    out = _bn254.msm_g2(packed, pack_scalars(scalars), c or _native_window(_count(scalars)), THREADS)
+    n = _count(scalars)
+    flags = msm_flags(n) if flags is None else flags
+    out = _bn254.msm_g2(packed, pack_scalars(scalars), c or native_window(n, flags), THREADS, flags)
     return None if out == bytes(128) else ((_coord(out, 0), _coord(out, 1)), (_coord(out, 2), _coord(out, 3)))
-
-
-def _native_window(n: int) -> int:
-    return max(3, min(16, window_size(n) - 1 if n > 1 << 12 else window_size(n)))
 
 
 def _unpack_scalars(scalars: Sequence[int] | bytes) -> Sequence[int]:

@@ -55,6 +55,129 @@ def test_g2_matches_reference(n: int) -> None:
         assert nat.msm_g2_packed(nat.pack_g2(pts), ks, c) == want
 
 
+# ---------------------------------------------------------------- GLV and batch-affine paths
+
+LAMBDA = 4407920970296243842393367215006156084916469457145843978461  # GLV eigenvalue (scripts/glv_constants.py)
+FLAGS = [nat.MSM_PLAIN, nat.MSM_GLV, nat.MSM_BATCH_AFFINE, nat.MSM_FAST]
+EDGE_SCALARS = [0, 1, 2, R - 1, R - 2, LAMBDA, R - LAMBDA, LAMBDA * LAMBDA % R, (R - 1) // 2, (R + 1) // 2,
+                1 << 127, (1 << 128) - 1, 1 << 253]
+
+
+def _edge_case_input(n: int, rnd: random.Random, points: list, neg) -> tuple[list, list[int]]:  # type: ignore[type-arg, no-untyped-def]
+    """Random points and scalars with every edge case that fits in n: special scalars, points at
+    infinity, repeated points with equal scalars (a doubling inside a bucket batch), P and -P."""
+    pts = list(points)
+    ks = [rnd.randrange(R) for _ in range(n)]
+    for i, k in enumerate(EDGE_SCALARS[: max(0, n - 8)]):
+        ks[8 + i] = k
+    if n >= 2:
+        pts[1], ks[1] = pts[0], ks[0]  # same point, same scalar: same bucket in every window
+    if n >= 4:
+        pts[2], ks[2] = neg(pts[3]), ks[3]  # P and -P with one scalar cancel
+    if n >= 6:
+        pts[4] = None
+        pts[5] = neg(pts[6])  # P and -P with unrelated scalars
+    return pts, ks
+
+
+def _msm_all_paths(msm, pack, pts: list, ks: list[int], windows: tuple[int, ...]) -> set:  # type: ignore[type-arg, no-untyped-def]
+    packed = pack(pts)
+    got = {msm(packed, ks, c, flags) for c in windows for flags in FLAGS}
+    got.add(msm(packed, ks))  # the default choice of window and switches
+    return got
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 24, 100, 777, 1531])
+def test_g1_paths_match_reference(n: int) -> None:
+    """Plain, GLV, batch-affine and both: one answer, the pure-Python one, edge cases included."""
+    rnd = random.Random(2000 + n)
+    pts, ks = _edge_case_input(n, rnd, _g1_points(n, rnd), g1_neg)
+    want = msm_g1(pts, ks)
+    assert _msm_all_paths(nat.msm_g1_packed, nat.pack_g1, pts, ks, (3, 7, 11)) == {want}
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 21, 130])
+def test_g2_paths_match_reference(n: int) -> None:
+    rnd = random.Random(3000 + n)
+    pts, ks = _edge_case_input(n, rnd, FixedBaseG2(G2_GEN).mul_many([rnd.randrange(1, R) for _ in range(n)]), g2_neg)
+    want = msm_g2(pts, ks)
+    assert _msm_all_paths(nat.msm_g2_packed, nat.pack_g2, pts, ks, (3, 8)) == {want}
+
+
+def test_edge_scalars_one_point() -> None:
+    """n = 1 with each special scalar (0, 1, r-1, lambda, ...), a point at infinity, in G1 and G2."""
+    from zkmargin.circuits.curve import g1_mul, g2_mul
+
+    rnd = random.Random(4)
+    p = _g1_points(1, rnd)[0]
+    q = FixedBaseG2(G2_GEN).mul_many([rnd.randrange(1, R)])[0]
+    for k in EDGE_SCALARS:
+        assert {nat.msm_g1_packed(nat.pack_g1([p]), [k], c, f) for c in (3, 9) for f in FLAGS} == {g1_mul(p, k)}
+        assert {nat.msm_g2_packed(nat.pack_g2([q]), [k], c, f) for c in (3, 9) for f in FLAGS} == {g2_mul(q, k)}
+        assert {nat.msm_g1_packed(nat.pack_g1([None, p]), [k, 1], 4, f) for f in FLAGS} == {p}
+
+
+@pytest.mark.parametrize("c", [3, 9, 13])
+def test_repeated_points_overflow_batches(c: int) -> None:
+    """Hundreds of copies of a point (one scalar each, and a few scalars shared): every window
+    sends them to the same buckets, so batches defer them, double them and overflow to Jacobian."""
+    rnd = random.Random(c)
+    p, q = _g1_points(2, rnd)
+    shared = rnd.randrange(R)
+    pts = [p] * 600 + [q] * 300 + [g1_neg(q)] * 300
+    ks = [shared] * 400 + [rnd.randrange(R) for _ in range(200)] + [7] * 600
+    want = msm_g1(pts, ks)
+    packed = nat.pack_g1(pts)
+    assert {nat.msm_g1_packed(packed, ks, c, flags) for flags in FLAGS} == {want}
+    p2 = FixedBaseG2(G2_GEN).mul_many([rnd.randrange(1, R)])[0]
+    ks2 = [shared] * 150 + [rnd.randrange(R) for _ in range(50)]
+    want2 = msm_g2([p2] * 200, ks2)
+    packed2 = nat.pack_g2([p2] * 200)
+    assert {nat.msm_g2_packed(packed2, ks2, c, flags) for flags in FLAGS} == {want2}
+
+
+def test_unreduced_scalars_equal_reduced() -> None:
+    """Scalars in [r, 2^256) given as bytes (no reduction in Python): GLV reduces them first."""
+    rnd = random.Random(9)
+    pts = _g1_points(40, rnd)
+    ks = [rnd.randrange(R) for _ in range(40)]
+    ks[0] = R - 1
+    raw = b"".join((k + R * rnd.randrange(0, ((1 << 256) - 1 - k) // R + 1)).to_bytes(32, "little") for k in ks)
+    want = msm_g1(pts, ks)
+    assert {nat.msm_g1_packed(nat.pack_g1(pts), raw, 5, flags) for flags in FLAGS} == {want}
+
+
+def test_plain_switch_and_default_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert nat.msm_flags(1 << 16) == nat.MSM_FAST and nat.msm_flags(10) == nat.MSM_GLV
+    monkeypatch.setenv("ZKMARGIN_MSM_PLAIN", "1")
+    assert nat.msm_flags(1 << 16) == nat.MSM_PLAIN
+    for n in (1, 100, 1 << 10, 1 << 16, 1 << 22):
+        for flags in FLAGS:
+            assert 3 <= nat.native_window(n, flags) <= 16
+    with pytest.raises(ValueError, match="flags"):
+        nat._bn254.msm_g1(bytes(64), bytes(32), 4, 1, 4)
+
+
+def test_glv_constants_match_derivation() -> None:
+    """The constants hard-coded in the kernel are the ones scripts/glv_constants.py derives and checks."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, str(repo / "scripts" / "glv_constants.py")], capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+    ).stdout
+    source = (repo / "circuits" / "_native" / "bn254.c").read_text()
+    lines = [ln.split("  /*")[0] for ln in out.splitlines() if ln.startswith(("static const", "#define"))]
+    assert len(lines) == 9
+    for line in lines:
+        assert line in source
+    assert f"LAMBDA = {LAMBDA}" in out
+
+
 def test_all_cancel_gives_infinity() -> None:
     p = _g1_points(1, random.Random(5))[0]
     assert nat.msm_g1_packed(nat.pack_g1([p, p]), [7, R - 7]) is None

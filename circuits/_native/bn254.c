@@ -2,8 +2,9 @@
  * BN254 multi-scalar multiplication kernel for zkmargin (G1 and G2), optional.
  *
  * Why: Pippenger in pure Python spends ~80 us per point; this kernel does the same algorithm
- * (signed-digit windows, mixed Jacobian-affine bucket additions, windows split across threads)
- * on 4x64-bit Montgomery limbs. The pure-Python path in circuits/msm.py stays the reference:
+ * (signed-digit windows, windows split across threads) on 4x64-bit Montgomery limbs, plus the GLV
+ * endomorphism and batch-affine bucket additions (see the Pippenger section; the plain path stays
+ * selectable for comparison). The pure-Python path in circuits/msm.py stays the reference:
  * tests compare the two on random inputs, and the package works without this module.
  *
  * Input points: affine, coordinates in Montgomery form, 32-byte little-endian limbs
@@ -360,76 +361,274 @@ out:
     return res;
 }
 
-/* ------------------------------------------------------------------ Pippenger */
+/* ------------------------------------------------------------------ Pippenger
+ * Three independent switches (the `flags` argument), so each can be measured against the plain
+ * path it replaces and tested for equality with it:
+ *   plain (0)         254-bit signed digits, buckets in Jacobian, one mixed addition per point;
+ *   MSM_GLV           k*P = k1*P + k2*phi(P) with |k1|, |k2| < 2^127: twice the points, half the
+ *                     windows, and since the bucket reduction is per window, half of that too;
+ *   MSM_BATCH_AFFINE  buckets in affine coordinates: a bucket addition costs 5M+1S plus a share
+ *                     of one inversion per batch (Montgomery's trick), against 7M+4S mixed. */
 
 #define SCALAR_BITS 254
+#define MSM_GLV 1
+#define MSM_BATCH_AFFINE 2
+/* Additions sharing one inversion: half the bucket count (so a point rarely finds its bucket taken),
+ * at most 512 (measured: 256..2048 are within noise at 2^16; the inversion is then <1M per add). */
+#define MSM_MAX_BATCH 512
+#define MSM_MIN_BATCH 16    /* below this an inversion (~350M) costs more than Jacobian additions */
+
+/* GLV constants, from scripts/glv_constants.py (which derives them and checks them on the
+ * generators): lambda = 0xb3c4d79d41a917585bfc41088d8daaa78b17ea66b99c90dd, a root of
+ * x^2 + x + 1 mod r; phi(x, y) = (beta*x, y) is [lambda] on G1 with beta = GLV_BETA_G1 and on the
+ * G2 twist with beta' = GLV_BETA_G2 (the other cube root of one: the twist pairs them the other
+ * way round). Basis v1 = (a1, b1), v2 = (a2, b2) of {(a, b): a + b*lambda = 0 mod r}. */
+static const fp GLV_BETA_G1 = {{0x71930c11d782e155ULL, 0xa6bb947cffbe3323ULL, 0xaa303344d4741444ULL, 0x2c3b3f0d26594943ULL}};  /* Montgomery form */
+static const fp GLV_BETA_G2 = {{0x3350c88e13e80b9cULL, 0x7dce557cdb5e56b9ULL, 0x6001b4b8b615564aULL, 0x2682e617020217e0ULL}};
+static const uint64_t GLV_M1[4] = {0xd91d232ec7e0b3d7ULL, 0x0000000000000002ULL, 0x0000000000000000ULL, 0x0000000000000000ULL};  /* round(2^256 * b2 / r) */
+static const uint64_t GLV_M2[4] = {0x7a7bd9d4391eb18eULL, 0x4ccef014a773d2cfULL, 0x0000000000000002ULL, 0x0000000000000000ULL};  /* round(-2^256 * b1 / r) */
+static const uint64_t GLV_A1[2] = {0x89d3256894d213e3ULL, 0x0000000000000000ULL}; static const int GLV_A1_NEG = 0;
+static const uint64_t GLV_B1[2] = {0x8211bbeb7d4f1128ULL, 0x6f4d8248eeb859fcULL}; static const int GLV_B1_NEG = 1;
+static const uint64_t GLV_A2[2] = {0x0be4e1541221250bULL, 0x6f4d8248eeb859fdULL}; static const int GLV_A2_NEG = 0;
+static const uint64_t GLV_B2[2] = {0x89d3256894d213e3ULL, 0x0000000000000000ULL}; static const int GLV_B2_NEG = 0;
+#define GLV_BITS 127  /* |k1|, |k2| < |a1| + |a2| < 2^127 (Babai rounding error below one per coordinate) */
+
+/* out[0..na+nb) = a * b (schoolbook) */
+static void mul_limbs(uint64_t *out, const uint64_t *a, int na, const uint64_t *b, int nb) {
+    memset(out, 0, (size_t)(na + nb) * sizeof(uint64_t));
+    for (int i = 0; i < na; i++) {
+        u128 c = 0;
+        for (int j = 0; j < nb; j++) {
+            c += (u128)a[i] * b[j] + out[i + j];
+            out[i + j] = (uint64_t)c;
+            c >>= 64;
+        }
+        out[i + nb] = (uint64_t)c;
+    }
+}
+
+/* acc -= c * |v| if v >= 0 else acc += c * |v|, modulo 2^256: the results are small, so two's
+ * complement wrap-around is exact. */
+static void glv_term(uint64_t acc[4], const uint64_t c[2], const uint64_t v[2], int v_neg) {
+    uint64_t p[4];
+    mul_limbs(p, c, 2, v, 2);
+    u128 t = 0;
+    for (int i = 0; i < 4; i++) {
+        if (v_neg) { t += (u128)acc[i] + p[i]; acc[i] = (uint64_t)t; t >>= 64; }
+        else { t = (u128)acc[i] - p[i] - t; acc[i] = (uint64_t)t; t = (t >> 64) & 1; }
+    }
+}
+
+/* |value| (< 2^127) and its sign from a small two's complement 256-bit integer. */
+static void glv_sign(const uint64_t v[4], uint64_t mag[2], int *neg) {
+    *neg = (int)(v[3] >> 63);
+    if (*neg) {
+        u128 t = 1;
+        for (int i = 0; i < 2; i++) { t += (u128)(~v[i]); mag[i] = (uint64_t)t; t >>= 64; }
+    } else {
+        mag[0] = v[0]; mag[1] = v[1];
+    }
+}
+
+/* k = k1 + k2*lambda (mod r) for k < r: c1 = floor(k*M1 / 2^256) ~ round(k*b2/r),
+ * c2 = floor(k*M2 / 2^256) ~ round(-k*b1/r); (k1, k2) = (k, 0) - c1*v1 - c2*v2. */
+static void glv_split(const uint64_t k[4], uint64_t k1[2], int *neg1, uint64_t k2[2], int *neg2) {
+    uint64_t t[8], c1[2], c2[2], a[4], b[4] = {0, 0, 0, 0};
+    mul_limbs(t, k, 4, GLV_M1, 4); c1[0] = t[4]; c1[1] = t[5];
+    mul_limbs(t, k, 4, GLV_M2, 4); c2[0] = t[4]; c2[1] = t[5];
+    memcpy(a, k, sizeof a);
+    glv_term(a, c1, GLV_A1, GLV_A1_NEG);
+    glv_term(a, c2, GLV_A2, GLV_A2_NEG);
+    glv_term(b, c1, GLV_B1, GLV_B1_NEG);
+    glv_term(b, c2, GLV_B2, GLV_B2_NEG);
+    glv_sign(a, k1, neg1);
+    glv_sign(b, k2, neg2);
+}
 
 typedef struct {
     int g2;
-    const uint8_t *points;
+    const uint8_t *points; /* packed affine points, Montgomery form */
     size_t n;
-    const int32_t *digits; /* n * n_windows */
-    int c, n_windows;
+    const int32_t *digits; /* digit of point i in window w: digits[i * si + w * sw] */
+    size_t si, sw;
+    int c, n_windows, flags;
     int thread, n_threads;
     void *window_sums; /* g1_jac[n_windows] or g2_jac[n_windows] */
 } job_t;
 
 static void load_fp(fp *r, const uint8_t *b) { memcpy(r->v, b, 32); /* little-endian host */ }
+static inline int f2_eq(const fp2 *a, const fp2 *b) { return fp_eq(&a->c0, &b->c0) && fp_eq(&a->c1, &b->c1); }
+static void g1_load_aff(g1_aff *q, const uint8_t *b, int neg) {
+    load_fp(&q->x, b); load_fp(&q->y, b + 32);
+    if (neg) fp_neg(&q->y, &q->y);
+}
+static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
+    load_fp(&q->x.c0, b); load_fp(&q->x.c1, b + 32); load_fp(&q->y.c0, b + 64); load_fp(&q->y.c1, b + 96);
+    if (neg) { fp_neg(&q->y.c0, &q->y.c0); fp_neg(&q->y.c1, &q->y.c1); }
+}
+
+/* Per window: fill buckets 1..half from the digits, then sum_j j*B_j by running sums (Jacobian).
+ * Written once for G1 and G2, like DEFINE_CURVE. */
+#define DEFINE_PIPPENGER(PFX, F, PSZ, EQ, ISZERO, ADD, SUB, DBL, MUL, SQR, INV, ONE)                   \
+    /* plain buckets: Jacobian, one mixed addition per point */                                      \
+    static void PFX##_window_jac(const job_t *jb, int w, PFX##_jac *buckets, size_t half) {          \
+        memset(buckets, 0, (half + 1) * sizeof *buckets);                                            \
+        for (size_t i = 0; i < jb->n; i++) {                                                         \
+            int32_t d = jb->digits[i * jb->si + (size_t)w * jb->sw];                                 \
+            if (!d) continue;                                                                        \
+            PFX##_aff q;                                                                             \
+            PFX##_load_aff(&q, jb->points + (size_t)PSZ * i, d < 0);                                 \
+            if (d < 0) d = -d;                                                                       \
+            PFX##_add_aff(&buckets[d], &buckets[d], &q);                                             \
+        }                                                                                            \
+    }                                                                                                \
+    /* batch-affine buckets. A batch holds at most one pending addition per bucket (stamp[b] == cur \
+     * marks b as taken); a point whose bucket is taken waits in a ring buffer and is retried after \
+     * the next inversion; if the buffer is full, or too few additions remain to pay for an         \
+     * inversion, the point goes into a Jacobian overflow bucket instead, added in at reduction. */ \
+    typedef struct {                                                                                 \
+        size_t half; int cap;                                                                        \
+        PFX##_aff *bk; uint8_t *occ;          /* affine buckets; occ[b]: bucket b is not empty */    \
+        uint32_t *stamp; uint32_t cur;                                                               \
+        PFX##_jac *jb; int jac_used;          /* overflow buckets */                                 \
+        int cnt; uint32_t *eb; PFX##_aff *eq; F *den, *pre; uint8_t *kind; /* the batch */           \
+        uint32_t *qi; int32_t *qd; size_t qh, qn, qcap; /* deferred (point index, digit) */          \
+    } PFX##_bstate;                                                                                  \
+    static int PFX##_sched(PFX##_bstate *s, const PFX##_aff *q, uint32_t b) {                        \
+        if (!s->occ[b]) { s->bk[b] = *q; s->occ[b] = 1; return 1; } /* empty: no addition at all */  \
+        if (s->stamp[b] == s->cur) return 0;                                                         \
+        s->stamp[b] = s->cur;                                                                        \
+        s->eb[s->cnt] = b; s->eq[s->cnt] = *q; s->cnt++;                                             \
+        return 1;                                                                                    \
+    }                                                                                                \
+    /* bucket[b] += q for every batch entry, with one inversion for all denominators. */            \
+    static void PFX##_flush(PFX##_bstate *s) {                                                       \
+        F acc = ONE, inv, t, num, l, x3, y3;                                                         \
+        int any = 0;                                                                                 \
+        for (int e = 0; e < s->cnt; e++) {                                                           \
+            const PFX##_aff *p = &s->bk[s->eb[e]], *q = &s->eq[e];                                   \
+            if (!EQ(&p->x, &q->x)) { SUB(&s->den[e], &q->x, &p->x); s->kind[e] = 0; }               \
+            else if (EQ(&p->y, &q->y) && !ISZERO(&p->y)) { DBL(&s->den[e], &p->y); s->kind[e] = 1; } \
+            else { s->kind[e] = 2; continue; } /* q == -p: the bucket becomes empty */               \
+            s->pre[e] = acc; MUL(&acc, &acc, &s->den[e]); any = 1;                                   \
+        }                                                                                            \
+        if (any) INV(&inv, &acc);                                                                    \
+        for (int e = s->cnt - 1; e >= 0; e--) {                                                      \
+            uint32_t b = s->eb[e];                                                                   \
+            PFX##_aff *p = &s->bk[b];                                                                \
+            const PFX##_aff *q = &s->eq[e];                                                          \
+            if (s->kind[e] == 2) { s->occ[b] = 0; continue; }                                        \
+            MUL(&t, &inv, &s->pre[e]); MUL(&inv, &inv, &s->den[e]); /* t = 1/den[e] */               \
+            if (s->kind[e] == 0) SUB(&num, &q->y, &p->y);                                            \
+            else { SQR(&num, &p->x); ADD(&l, &num, &num); ADD(&num, &l, &num); } /* tangent 3x^2 */  \
+            MUL(&l, &num, &t);                                                                       \
+            SQR(&x3, &l); SUB(&x3, &x3, &p->x); SUB(&x3, &x3, &q->x);                                \
+            SUB(&y3, &p->x, &x3); MUL(&y3, &l, &y3); SUB(&y3, &y3, &p->y);                           \
+            p->x = x3; p->y = y3;                                                                    \
+        }                                                                                            \
+        s->cnt = 0; s->cur++;                                                                        \
+    }                                                                                                \
+    static void PFX##_overflow(PFX##_bstate *s, uint32_t b, const PFX##_aff *q) {                    \
+        PFX##_add_aff(&s->jb[b], &s->jb[b], q); s->jac_used = 1;                                     \
+    }                                                                                                \
+    static void PFX##_qpop(PFX##_bstate *s, const job_t *jb, PFX##_aff *q, uint32_t *b, int32_t *d) { \
+        uint32_t i = s->qi[s->qh];                                                                   \
+        *d = s->qd[s->qh];                                                                           \
+        s->qh = (s->qh + 1) % s->qcap; s->qn--;                                                      \
+        PFX##_load_aff(q, jb->points + (size_t)PSZ * i, *d < 0);                                     \
+        *b = (uint32_t)(*d < 0 ? -*d : *d);                                                          \
+    }                                                                                                \
+    static void PFX##_qpush(PFX##_bstate *s, uint32_t i, int32_t d) {                                \
+        size_t t = (s->qh + s->qn) % s->qcap;                                                        \
+        s->qi[t] = i; s->qd[t] = d; s->qn++;                                                         \
+    }                                                                                                \
+    /* retry every deferred point once, in arrival order */                                         \
+    static void PFX##_drain(PFX##_bstate *s, const job_t *jb) {                                      \
+        for (size_t m = s->qn; m > 0; m--) {                                                         \
+            uint32_t i = s->qi[s->qh], b; int32_t d;                                                 \
+            PFX##_aff q;                                                                             \
+            PFX##_qpop(s, jb, &q, &b, &d);                                                           \
+            if (!PFX##_sched(s, &q, b)) PFX##_qpush(s, i, d);                                        \
+            else if (s->cnt == s->cap) PFX##_flush(s);                                               \
+        }                                                                                            \
+    }                                                                                                \
+    static void PFX##_window_affine(const job_t *jb, int w, PFX##_bstate *s) {                       \
+        memset(s->occ, 0, s->half + 1);                                                              \
+        for (size_t i = 0; i < jb->n; i++) {                                                         \
+            int32_t d = jb->digits[i * jb->si + (size_t)w * jb->sw];                                 \
+            if (!d) continue;                                                                        \
+            uint32_t b = (uint32_t)(d < 0 ? -d : d);                                                 \
+            PFX##_aff q;                                                                             \
+            PFX##_load_aff(&q, jb->points + (size_t)PSZ * i, d < 0);                                 \
+            if (!PFX##_sched(s, &q, b)) {                                                            \
+                if (s->qn < s->qcap) PFX##_qpush(s, (uint32_t)i, d); else PFX##_overflow(s, b, &q);  \
+            } else if (s->cnt == s->cap) {                                                           \
+                PFX##_flush(s);                                                                      \
+                PFX##_drain(s, jb);                                                                  \
+            }                                                                                        \
+        }                                                                                            \
+        /* tail: keep batching while batches are worth an inversion, then finish in Jacobian */     \
+        while (s->cnt >= MSM_MIN_BATCH) {                                                            \
+            PFX##_flush(s);                                                                          \
+            PFX##_drain(s, jb);                                                                      \
+        }                                                                                            \
+        for (int e = 0; e < s->cnt; e++) PFX##_overflow(s, s->eb[e], &s->eq[e]);                     \
+        s->cnt = 0; s->cur++;                                                                        \
+        while (s->qn) {                                                                              \
+            uint32_t b; int32_t d; PFX##_aff q;                                                      \
+            PFX##_qpop(s, jb, &q, &b, &d);                                                           \
+            PFX##_overflow(s, b, &q);                                                                \
+        }                                                                                            \
+    }                                                                                                \
+    static void *PFX##_run_windows(void *arg) {                                                      \
+        job_t *jb = (job_t *)arg;                                                                    \
+        size_t half = (size_t)1 << (jb->c - 1);                                                      \
+        PFX##_jac *sums = (PFX##_jac *)jb->window_sums;                                              \
+        PFX##_jac *buckets = NULL;                                                                   \
+        PFX##_bstate s;                                                                              \
+        memset(&s, 0, sizeof s);                                                                     \
+        if (jb->flags & MSM_BATCH_AFFINE) {                                                          \
+            s.half = half;                                                                           \
+            s.cap = (int)(half / 2 < 1 ? 1 : half / 2 > MSM_MAX_BATCH ? MSM_MAX_BATCH : half / 2);  \
+            s.qcap = (size_t)s.cap;                                                                  \
+            s.bk = malloc((half + 1) * sizeof *s.bk); s.occ = malloc(half + 1);                      \
+            s.stamp = calloc(half + 1, sizeof *s.stamp); s.cur = 1;                                  \
+            s.jb = calloc(half + 1, sizeof *s.jb);                                                   \
+            s.eb = malloc((size_t)s.cap * sizeof *s.eb); s.eq = malloc((size_t)s.cap * sizeof *s.eq); \
+            s.den = malloc((size_t)s.cap * sizeof *s.den); s.pre = malloc((size_t)s.cap * sizeof *s.pre); \
+            s.kind = malloc((size_t)s.cap);                                                          \
+            s.qi = malloc(s.qcap * sizeof *s.qi); s.qd = malloc(s.qcap * sizeof *s.qd);              \
+        } else {                                                                                     \
+            buckets = malloc((half + 1) * sizeof *buckets);                                          \
+        }                                                                                            \
+        for (int w = jb->thread; w < jb->n_windows; w += jb->n_threads) {                            \
+            if (buckets) PFX##_window_jac(jb, w, buckets, half);                                     \
+            else PFX##_window_affine(jb, w, &s);                                                     \
+            PFX##_jac running, acc;                                                                  \
+            memset(&running, 0, sizeof running);                                                     \
+            memset(&acc, 0, sizeof acc);                                                             \
+            for (size_t j = half; j >= 1; j--) {                                                     \
+                if (buckets) PFX##_add(&running, &running, &buckets[j]);                             \
+                else {                                                                               \
+                    if (s.occ[j]) PFX##_add_aff(&running, &running, &s.bk[j]);                       \
+                    if (s.jac_used) PFX##_add(&running, &running, &s.jb[j]);                         \
+                }                                                                                    \
+                PFX##_add(&acc, &acc, &running);                                                     \
+            }                                                                                        \
+            sums[w] = acc;                                                                           \
+            if (s.jac_used) { memset(s.jb, 0, (half + 1) * sizeof *s.jb); s.jac_used = 0; }          \
+        }                                                                                            \
+        free(buckets);                                                                               \
+        free(s.bk); free(s.occ); free(s.stamp); free(s.jb); free(s.eb); free(s.eq);                  \
+        free(s.den); free(s.pre); free(s.kind); free(s.qi); free(s.qd);                              \
+        return NULL;                                                                                 \
+    }
+
+DEFINE_PIPPENGER(g1, fp, 64, fp_eq, fp_is_zero, fp_add, fp_sub, fp_dbl, fp_mul, fp_sqr, fp_inv, FPONE_)
+DEFINE_PIPPENGER(g2, fp2, 128, f2_eq, f2_is_zero, f2_add, f2_sub, f2_dbl, f2_mul, f2_sqr, f2_inv, F2_ONE_INIT)
 
 static void *run_windows(void *arg) {
-    job_t *jb = (job_t *)arg;
-    size_t half = (size_t)1 << (jb->c - 1);
-    if (!jb->g2) {
-        g1_jac *buckets = calloc(half + 1, sizeof(g1_jac));
-        g1_jac *sums = (g1_jac *)jb->window_sums;
-        for (int w = jb->thread; w < jb->n_windows; w += jb->n_threads) {
-            memset(buckets, 0, (half + 1) * sizeof(g1_jac));
-            for (size_t i = 0; i < jb->n; i++) {
-                int32_t d = jb->digits[i * jb->n_windows + w];
-                if (!d) continue;
-                g1_aff q;
-                load_fp(&q.x, jb->points + 64 * i);
-                load_fp(&q.y, jb->points + 64 * i + 32);
-                if (d < 0) { fp_neg(&q.y, &q.y); d = -d; }
-                g1_add_aff(&buckets[d], &buckets[d], &q);
-            }
-            g1_jac running, acc;
-            memset(&running, 0, sizeof running);
-            memset(&acc, 0, sizeof acc);
-            for (size_t j = half; j >= 1; j--) {
-                g1_add(&running, &running, &buckets[j]);
-                g1_add(&acc, &acc, &running);
-            }
-            sums[w] = acc;
-        }
-        free(buckets);
-    } else {
-        g2_jac *buckets = calloc(half + 1, sizeof(g2_jac));
-        g2_jac *sums = (g2_jac *)jb->window_sums;
-        for (int w = jb->thread; w < jb->n_windows; w += jb->n_threads) {
-            memset(buckets, 0, (half + 1) * sizeof(g2_jac));
-            for (size_t i = 0; i < jb->n; i++) {
-                int32_t d = jb->digits[i * jb->n_windows + w];
-                if (!d) continue;
-                g2_aff q;
-                const uint8_t *b = jb->points + 128 * i;
-                load_fp(&q.x.c0, b); load_fp(&q.x.c1, b + 32);
-                load_fp(&q.y.c0, b + 64); load_fp(&q.y.c1, b + 96);
-                if (d < 0) { fp_neg(&q.y.c0, &q.y.c0); fp_neg(&q.y.c1, &q.y.c1); d = -d; }
-                g2_add_aff(&buckets[d], &buckets[d], &q);
-            }
-            g2_jac running, acc;
-            memset(&running, 0, sizeof running);
-            memset(&acc, 0, sizeof acc);
-            for (size_t j = half; j >= 1; j--) {
-                g2_add(&running, &running, &buckets[j]);
-                g2_add(&acc, &acc, &running);
-            }
-            sums[w] = acc;
-        }
-        free(buckets);
-    }
-    return NULL;
+    return ((job_t *)arg)->g2 ? g2_run_windows(arg) : g1_run_windows(arg);
 }
 
 /* Signed base-2^c digits of a 254-bit scalar, least significant window first. */
@@ -453,44 +652,122 @@ static void scalar_digits(const uint8_t *s, int c, int n_windows, int32_t *out) 
     }
 }
 
+/* Signed digits of m < 2^GLV_BITS over n_windows = GLV_BITS / c + 1 windows (n_windows * c >
+ * GLV_BITS), written with a stride. The top window's digit is at most 2^(c-1) (bucket `half`
+ * exists), so it never needs a carry-out window of its own. */
+static void glv_digits(const uint64_t m[2], int c, int n_windows, int32_t *out, size_t stride) {
+    u128 v = ((u128)m[1] << 64) | m[0];
+    int32_t full = 1 << c, half = 1 << (c - 1), carry = 0;
+    for (int w = 0; w < n_windows; w++) {
+        int32_t d = (int32_t)((v >> (w * c)) & (u128)(full - 1)) + carry;
+        carry = 0;
+        if (d >= half && w < n_windows - 1) { d -= full; carry = 1; }
+        out[(size_t)w * stride] = d;
+    }
+}
+
 static int point_is_zero(const uint8_t *b, size_t len) {
     for (size_t i = 0; i < len; i++) if (b[i]) return 0;
     return 1;
 }
 
+/* GLV preprocessing for inputs [lo, hi): slots 2i and 2i+1 of the doubled point list get
+ * +-P_i and +-phi(P_i) (the sign of k1, k2 moved onto the point), digits window-major. */
+typedef struct { int g2; const uint8_t *pts, *sc; uint8_t *xp; int32_t *digits; size_t n, lo, hi; int c, nw; } glvjob_t;
+
+static void *glv_prepare(void *arg) {
+    glvjob_t *j = arg;
+    size_t psz = j->g2 ? 128 : 64, n2 = 2 * j->n;
+    for (size_t i = j->lo; i < j->hi; i++) {
+        const uint8_t *p = j->pts + psz * i, *s = j->sc + 32 * i;
+        uint8_t *o = j->xp + 2 * psz * i;
+        if (point_is_zero(s, 32) || point_is_zero(p, psz)) {
+            for (int w = 0; w < j->nw; w++) j->digits[(size_t)w * n2 + 2 * i] = j->digits[(size_t)w * n2 + 2 * i + 1] = 0;
+            memset(o, 0, 2 * psz);
+            continue;
+        }
+        uint64_t k[4], k1[2], k2[2];
+        int neg1, neg2;
+        memcpy(k, s, 32);
+        while (fr_geq(k)) fr_subm(k); /* the bound on |k1|, |k2| needs k < r */
+        glv_split(k, k1, &neg1, k2, &neg2);
+        if (!j->g2) {
+            g1_aff a, b;
+            g1_load_aff(&a, p, neg1);
+            g1_load_aff(&b, p, neg2);
+            fp_mul(&b.x, &b.x, &GLV_BETA_G1);
+            memcpy(o, a.x.v, 32); memcpy(o + 32, a.y.v, 32);
+            memcpy(o + 64, b.x.v, 32); memcpy(o + 96, b.y.v, 32);
+        } else {
+            g2_aff a, b;
+            g2_load_aff(&a, p, neg1);
+            g2_load_aff(&b, p, neg2);
+            fp_mul(&b.x.c0, &b.x.c0, &GLV_BETA_G2); fp_mul(&b.x.c1, &b.x.c1, &GLV_BETA_G2);
+            memcpy(o, a.x.c0.v, 32); memcpy(o + 32, a.x.c1.v, 32); memcpy(o + 64, a.y.c0.v, 32); memcpy(o + 96, a.y.c1.v, 32);
+            memcpy(o + 128, b.x.c0.v, 32); memcpy(o + 160, b.x.c1.v, 32); memcpy(o + 192, b.y.c0.v, 32); memcpy(o + 224, b.y.c1.v, 32);
+        }
+        glv_digits(k1, j->c, j->nw, j->digits + 2 * i, n2);
+        glv_digits(k2, j->c, j->nw, j->digits + 2 * i + 1, n2);
+    }
+    return NULL;
+}
+
+/* msm_g1/msm_g2(points, scalars, c, threads[, flags]) */
 static PyObject *msm_impl(PyObject *args, int g2) {
     Py_buffer pts, scs;
-    int c, n_threads;
-    if (!PyArg_ParseTuple(args, "y*y*ii", &pts, &scs, &c, &n_threads)) return NULL;
+    int c, n_threads, flags = 0;
+    if (!PyArg_ParseTuple(args, "y*y*ii|i", &pts, &scs, &c, &n_threads, &flags)) return NULL;
     size_t psz = g2 ? 128 : 64;
     PyObject *result = NULL;
     if (pts.len % psz || scs.len % 32 || (size_t)pts.len / psz != (size_t)scs.len / 32) {
         PyErr_SetString(PyExc_ValueError, "points and scalars buffers do not match");
         goto done;
     }
-    if (c < 2 || c > 20 || n_threads < 1 || n_threads > 64) {
-        PyErr_SetString(PyExc_ValueError, "bad window size or thread count");
+    if (c < 2 || c > 20 || n_threads < 1 || n_threads > 64 || (flags & ~(MSM_GLV | MSM_BATCH_AFFINE))) {
+        PyErr_SetString(PyExc_ValueError, "bad window size, thread count or flags");
         goto done;
     }
     size_t n_all = (size_t)scs.len / 32;
-    int n_windows = (SCALAR_BITS + c - 1) / c + 1;
-    /* compact away zero scalars and infinity points */
-    uint8_t *cp = malloc(n_all * psz + 1);
-    int32_t *digits = malloc(n_all * (size_t)n_windows * sizeof(int32_t) + 1);
-    size_t n = 0;
+    if (n_all > 0x3fffffff) { PyErr_SetString(PyExc_ValueError, "too many points"); goto done; }
+    int n_windows;
+    uint8_t *cp;
+    int32_t *digits;
+    size_t n = 0, si, sw;
     const uint8_t *P = pts.buf, *S = scs.buf;
-    for (size_t i = 0; i < n_all; i++) {
-        if (point_is_zero(S + 32 * i, 32) || point_is_zero(P + psz * i, psz)) continue;
-        memcpy(cp + psz * n, P + psz * i, psz);
-        scalar_digits(S + 32 * i, c, n_windows, digits + n * (size_t)n_windows);
-        n++;
-    }
-    void *sums = calloc((size_t)n_windows, g2 ? sizeof(g2_jac) : sizeof(g1_jac));
+    void *sums;
     Py_BEGIN_ALLOW_THREADS
     pthread_t th[64];
+    if (flags & MSM_GLV) {
+        n_windows = GLV_BITS / c + 1;
+        n = 2 * n_all;
+        cp = malloc(n * psz + 1);
+        digits = malloc(n * (size_t)n_windows * sizeof(int32_t) + 1);
+        si = 1; sw = n;
+        glvjob_t gj[64];
+        for (int t = 0; t < n_threads; t++) {
+            gj[t] = (glvjob_t){g2, P, S, cp, digits, n_all, n_all * (size_t)t / (size_t)n_threads,
+                               n_all * (size_t)(t + 1) / (size_t)n_threads, c, n_windows};
+            if (t) pthread_create(&th[t], NULL, glv_prepare, &gj[t]);
+        }
+        glv_prepare(&gj[0]);
+        for (int t = 1; t < n_threads; t++) pthread_join(th[t], NULL);
+    } else {
+        /* plain: compact away zero scalars and infinity points */
+        n_windows = (SCALAR_BITS + c - 1) / c + 1;
+        cp = malloc(n_all * psz + 1);
+        digits = malloc(n_all * (size_t)n_windows * sizeof(int32_t) + 1);
+        si = (size_t)n_windows; sw = 1;
+        for (size_t i = 0; i < n_all; i++) {
+            if (point_is_zero(S + 32 * i, 32) || point_is_zero(P + psz * i, psz)) continue;
+            memcpy(cp + psz * n, P + psz * i, psz);
+            scalar_digits(S + 32 * i, c, n_windows, digits + n * (size_t)n_windows);
+            n++;
+        }
+    }
+    sums = calloc((size_t)n_windows, g2 ? sizeof(g2_jac) : sizeof(g1_jac));
     job_t jobs[64];
     for (int t = 0; t < n_threads; t++) {
-        jobs[t] = (job_t){g2, cp, n, digits, c, n_windows, t, n_threads, sums};
+        jobs[t] = (job_t){g2, cp, n, digits, si, sw, c, n_windows, flags, t, n_threads, sums};
         if (t) pthread_create(&th[t], NULL, run_windows, &jobs[t]);
     }
     run_windows(&jobs[0]);
