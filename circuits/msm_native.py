@@ -61,15 +61,28 @@ def _count(scalars: Sequence[int] | bytes) -> int:
     return len(scalars) // 32 if isinstance(scalars, bytes) else len(scalars)
 
 
+def _qap_consts(log_n: int) -> bytes:
+    w = root_of_unity(log_n)
+    return b"".join(
+        x.to_bytes(32, "little") for x in (w, pow(w, R - 2, R), pow(1 << log_n, R - 2, R), root_of_unity(log_n + 1))
+    )
+
+
 def qap_h_native(a_evals: Sequence[int], b_evals: Sequence[int], log_n: int) -> bytes:
     """(A*B - C) on the odd points of the doubled domain, as 32-byte little-endian scalars (C kernel)."""
     if _bn254 is None:
         raise RuntimeError("the C kernel is not built")
-    w = root_of_unity(log_n)
-    consts = b"".join(
-        x.to_bytes(32, "little") for x in (w, pow(w, R - 2, R), pow(1 << log_n, R - 2, R), root_of_unity(log_n + 1))
-    )
-    return bytes(_bn254.qap_h(pack_scalars(a_evals), pack_scalars(b_evals), log_n, consts))
+    return bytes(_bn254.qap_h(pack_scalars(a_evals), pack_scalars(b_evals), log_n, _qap_consts(log_n), THREADS))
+
+
+def qap_h_coeffs_native(coeffs: bytes | memoryview, witness: Sequence[int] | bytes, log_n: int) -> bytes:
+    """Same as :func:`qap_h_native`, with A's and B's evaluations computed in C from the raw entries of
+    a .zkey's coefficient section (everything after its u32 count: 44-byte entries u32 matrix, u32 row,
+    u32 signal, c*R^2 mod r) and the witness. Every entry is checked (matrix id, row, signal, value < r);
+    a bad one raises ValueError naming its index and the reason."""
+    if _bn254 is None:
+        raise RuntimeError("the C kernel is not built")
+    return bytes(_bn254.qap_h_coeffs(coeffs, pack_scalars(witness), log_n, _qap_consts(log_n), THREADS))
 
 
 def _coord(b: bytes, i: int) -> int:

@@ -26,11 +26,20 @@ from zkmargin.circuits.curve import (
 )
 from zkmargin.circuits.field import R, root_of_unity
 from zkmargin.circuits.msm_native import available as native_available
-from zkmargin.circuits.msm_native import msm_g1_auto, msm_g2_auto, pack_g1, pack_g2, qap_h_native
+from zkmargin.circuits.msm_native import (
+    msm_g1_auto,
+    msm_g2_auto,
+    pack_g1,
+    pack_g2,
+    pack_scalars,
+    qap_h_coeffs_native,
+    qap_h_native,
+)
 from zkmargin.circuits.ntt import coset_ntt, intt
 from zkmargin.verifier.types import Proof
 
 from .keys import ProvingKey
+from .zkey import qap_coeffs
 
 _R = mpz(R)
 
@@ -47,20 +56,29 @@ class ProveStats:
         return now
 
 
-def h_evaluations(pk: ProvingKey, witness: Sequence[int]) -> list[mpz] | bytes:
+def h_evaluations(pk: ProvingKey, witness: Sequence[int] | bytes) -> list[mpz] | bytes:
     """(A*B - C) on the odd points of the doubled domain: the scalars for the H points.
 
     C's evaluations are A*B row by row (valid because the witness satisfies every row), exactly as
-    snarkjs computes them, so the keys are interchangeable.
+    snarkjs computes them, so the keys are interchangeable. ``witness`` may be packed (32-byte
+    little-endian canonical scalars, :func:`~zkmargin.circuits.msm_native.pack_scalars`).
     """
     n = pk.domain_size
     log_n = n.bit_length() - 1
-    w = [mpz(x) for x in witness]
+    raw = pk.packed.get("coeffs")
+    if raw is not None and native_available():
+        # packed-only key: the kernel reads the coefficient section straight from the mapped file
+        return qap_h_coeffs_native(raw, witness, log_n)
+    a_coeffs, b_coeffs = qap_coeffs(pk)
+    if isinstance(witness, bytes):
+        w = [mpz(int.from_bytes(witness[i : i + 32], "little")) for i in range(0, len(witness), 32)]
+    else:
+        w = [mpz(x) for x in witness]
     a_ev = [mpz(0)] * n
     b_ev = [mpz(0)] * n
-    for row, sig, v in pk.a_coeffs:
+    for row, sig, v in a_coeffs:
         a_ev[row] += v * w[sig]
-    for row, sig, v in pk.b_coeffs:
+    for row, sig, v in b_coeffs:
         b_ev[row] += v * w[sig]
     a_ev = [x % _R for x in a_ev]
     b_ev = [x % _R for x in b_ev]
@@ -94,22 +112,27 @@ def prove(
     s = secrets.randbelow(R) if s is None else s % R
 
     t = time.perf_counter()
-    h = h_evaluations(pk, witness)
+    native = native_available()
+    if not native and pk.packed and not pk.a_g1:
+        raise ValueError("this key was loaded packed-only, which needs the C kernel (zkmargin.circuits._bn254)")
+    # packed once for the kernel (QAP step and every MSM), not once per call
+    wit: Sequence[int] | bytes = pack_scalars(witness) if native else witness
+    private = wit[32 * (pk.n_public + 1) :] if isinstance(wit, bytes) else wit[pk.n_public + 1 :]
+    if native:
+        t = st.add("pack_witness", t)
+    h = h_evaluations(pk, wit)
     t = st.add("qap_ntt", t)
 
-    private = witness[pk.n_public + 1 :]
-    if not native_available() and pk.packed and not pk.a_g1:
-        raise ValueError("this key was loaded packed-only, which needs the C kernel (zkmargin.circuits._bn254)")
-    if native_available() and not pk.packed:
+    if native and not pk.packed:
         for name in ("a_g1", "b_g1", "c_g1", "h_g1"):
             pk.packed[name] = pack_g1(getattr(pk, name))
         pk.packed["b_g2"] = pack_g2(pk.b_g2)
         t = st.add("pack_key", t)
-    a_acc = g1_to_jac(msm_g1_auto(pk.a_g1, witness, pk.packed.get("a_g1")))
+    a_acc = g1_to_jac(msm_g1_auto(pk.a_g1, wit, pk.packed.get("a_g1")))
     t = st.add("msm_a", t)
-    b1_acc = g1_to_jac(msm_g1_auto(pk.b_g1, witness, pk.packed.get("b_g1")))
+    b1_acc = g1_to_jac(msm_g1_auto(pk.b_g1, wit, pk.packed.get("b_g1")))
     t = st.add("msm_b1", t)
-    b2_acc = g2_to_jac(msm_g2_auto(pk.b_g2, witness, pk.packed.get("b_g2")))
+    b2_acc = g2_to_jac(msm_g2_auto(pk.b_g2, wit, pk.packed.get("b_g2")))
     t = st.add("msm_b2", t)
     c_acc = g1_to_jac(msm_g1_auto(pk.c_g1, private, pk.packed.get("c_g1")))
     t = st.add("msm_c", t)

@@ -53,8 +53,22 @@ class ProvingKey:
     h_g1: list[G1Affine]  # domain_size
     a_coeffs: list[QapEntry] = field(default_factory=list)
     b_coeffs: list[QapEntry] = field(default_factory=list)
-    # Point lists packed for the C MSM kernel, built on first use and kept for later proofs.
+    # Point lists packed for the C MSM kernel, built on first use and kept for later proofs. A key read
+    # with ``read_zkey(..., packed_only=True)`` also has "coeffs" here: the raw entries of the .zkey's
+    # coefficient section (a view of the mapped file), with the point lists and a_coeffs/b_coeffs empty.
     packed: dict[str, PointBuffer] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def packed_only(self) -> bool:
+        """Loaded with ``packed_only=True``: points and QAP coefficients live only in ``packed``."""
+        return "coeffs" in self.packed and not self.a_g1
+
+    def require_decoded(self, what: str) -> None:
+        if self.packed_only:
+            raise ValueError(
+                f"{what} needs the decoded key, but this one was loaded with read_zkey(..., packed_only=True) "
+                "(points and coefficients left in the mapped file): load it with packed_only=False"
+            )
 
     def verifying_key(self) -> VerifyingKey:
         return VerifyingKey(self.alpha1, self.beta2, self.gamma2, self.delta2, tuple(self.ic))

@@ -21,10 +21,12 @@ zkey read with :func:`read_zkey` and :func:`read_zkey_mpc` reproduces it byte fo
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import gmpy2
+import numpy as np
 
 from zkmargin.atomic import atomic_write_bytes
 from zkmargin.circuits.curve import G1Affine, G2Affine
@@ -164,6 +166,7 @@ def _check_lengths(pk: ProvingKey) -> None:
 
 def zkey_to_bytes(pk: ProvingKey, mpc: MpcParams | None = None) -> bytes:
     """Serialise; without ``mpc`` the contributions section is a zero hash and no contributions."""
+    pk.require_decoded("writing a .zkey")
     _check_lengths(pk)
     groth_header = b"".join(
         [
@@ -223,37 +226,81 @@ def _points(bf: BinFile, sec: int, name: str, count: int, g2: bool, check: bool)
     return pts
 
 
-def _read_coeffs(r: SectionReader, n_vars: int, domain_size: int) -> tuple[list[QapEntry], list[QapEntry]]:
+def _coeff_raw(r: SectionReader) -> memoryview:
+    """The coefficient entries (everything after the u32 count), checked for length."""
     n = r.u32("coefficient count")
     if r.remaining != n * _COEF_SIZE:
         raise r.fail(f"{n} coefficients need {n * _COEF_SIZE} bytes, the section has {r.remaining} bytes")
     raw = r.raw(n * _COEF_SIZE, "coefficients")
+    r.end()
+    return raw
+
+
+def _coeff_error(i: int, m: int, row: int, sig: int, v: int, n_vars: int, domain_size: int) -> str:
+    if v >= R:
+        return f"coefficient {i} is not a canonical field element (>= r)"
+    if row >= domain_size:
+        return f"coefficient {i}: row {row} outside the domain of size {domain_size}"
+    if sig >= n_vars:
+        return f"coefficient {i}: signal {sig} out of range [0, {n_vars})"
+    return f"coefficient {i}: matrix id {m} (only 0 = A and 1 = B are stored)"
+
+
+def _entry(raw: bytes | memoryview, i: int) -> tuple[int, int, int, int]:
+    o = i * _COEF_SIZE
+    f = int.from_bytes
+    return (
+        f(raw[o : o + 4], "little"),
+        f(raw[o + 4 : o + 8], "little"),
+        f(raw[o + 8 : o + 12], "little"),
+        f(raw[o + 12 : o + _COEF_SIZE], "little"),
+    )
+
+
+def decode_coeffs(
+    raw: bytes | memoryview, n_vars: int, domain_size: int, fail: Callable[[str], Exception] = ValueError
+) -> tuple[list[QapEntry], list[QapEntry]]:
+    """Section 4's entries (after the count) as (row, signal, coefficient) lists for A and B."""
     a: list[QapEntry] = []
     b: list[QapEntry] = []
     k = gmpy2.mpz(MONT_R2_INV)
     rr = gmpy2.mpz(R)
-    frombytes = int.from_bytes
-    for i in range(n):
-        o = i * _COEF_SIZE
-        m = frombytes(raw[o : o + 4], "little")
-        row = frombytes(raw[o + 4 : o + 8], "little")
-        sig = frombytes(raw[o + 8 : o + 12], "little")
-        v = frombytes(raw[o + 12 : o + _COEF_SIZE], "little")
-        if v >= R:
-            raise r.fail(f"coefficient {i} is not a canonical field element (>= r)")
-        if row >= domain_size:
-            raise r.fail(f"coefficient {i}: row {row} outside the domain of size {domain_size}")
-        if sig >= n_vars:
-            raise r.fail(f"coefficient {i}: signal {sig} out of range [0, {n_vars})")
-        entry = (row, sig, int(v * k % rr))
-        if m == 0:
-            a.append(entry)
-        elif m == 1:
-            b.append(entry)
-        else:
-            raise r.fail(f"coefficient {i}: matrix id {m} (only 0 = A and 1 = B are stored)")
-    r.end()
+    for i in range(len(raw) // _COEF_SIZE):
+        m, row, sig, v = _entry(raw, i)
+        if v >= R or row >= domain_size or sig >= n_vars or m > 1:
+            raise fail(_coeff_error(i, m, row, sig, v, n_vars, domain_size))
+        (b if m else a).append((row, sig, int(v * k % rr)))
     return a, b
+
+
+_COEF_DTYPE = np.dtype([("m", "<u4"), ("row", "<u4"), ("sig", "<u4"), ("v", "<u8", (4,))])
+_R_TOP = R >> 192
+
+
+def check_coeffs(
+    raw: bytes | memoryview, n_vars: int, domain_size: int, fail: Callable[[str], Exception] = ValueError
+) -> None:
+    """The checks of :func:`decode_coeffs` without decoding (numpy, no Python objects per entry):
+    raises ``fail`` with the same message for the first bad entry."""
+    e = np.frombuffer(raw, dtype=_COEF_DTYPE)
+    top = e["v"][:, 3]
+    bad = top > _R_TOP
+    for j in np.flatnonzero(top == _R_TOP):  # rare (top limb equal to r's): decide exactly
+        bad[j] = _entry(raw, int(j))[3] >= R
+    bad |= e["row"] >= domain_size
+    bad |= e["sig"] >= n_vars
+    bad |= e["m"] > 1
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise fail(_coeff_error(i, *_entry(raw, i), n_vars, domain_size))
+
+
+def qap_coeffs(pk: ProvingKey) -> tuple[list[QapEntry], list[QapEntry]]:
+    """A's and B's entries of any key, decoded from the raw section if it was loaded ``packed_only``."""
+    raw = pk.packed.get("coeffs")
+    if raw is not None and not pk.a_coeffs and not pk.b_coeffs:
+        return decode_coeffs(raw, pk.n_vars, pk.domain_size)
+    return pk.a_coeffs, pk.b_coeffs
 
 
 def read_zkey(path: str | os.PathLike[str], check_points: bool = True, packed_only: bool = False) -> ProvingKey:
@@ -263,7 +310,9 @@ def read_zkey(path: str | os.PathLike[str], check_points: bool = True, packed_on
     the large point lists stay in the file's own encoding (Montgomery, little-endian: what the kernel
     reads) as zero-copy views in ``pk.packed``, so A, B1, B2, C and H are left empty and cost no memory
     until the kernel touches them (pages the OS can drop again). Use it only for one's own key files:
-    those points are not curve-checked.
+    those points are not curve-checked. The coefficient section stays raw too (``pk.packed["coeffs"]``,
+    ``a_coeffs``/``b_coeffs`` left empty; :func:`qap_coeffs` decodes it on demand): its entries are
+    checked here with numpy, and the kernel evaluates A and B from it directly.
 
     Errors are :class:`~zkmargin.circuits.formats.binfile.BinFileError` (a ValueError) naming the
     file, the section and the reason.
@@ -289,7 +338,14 @@ def read_zkey(path: str | os.PathLike[str], check_points: bool = True, packed_on
     (delta2,) = decode_g2_lem(g, 1, "delta2", check_points)
     g.end()
 
-    a_coeffs, b_coeffs = _read_coeffs(bf.section(SEC_COEFFS, "coefficients"), n_vars, domain_size)
+    cr = bf.section(SEC_COEFFS, "coefficients")
+    coeffs = _coeff_raw(cr)
+    a_coeffs: list[QapEntry] = []
+    b_coeffs: list[QapEntry] = []
+    if packed_only:  # checked here, evaluated by the kernel straight from the map
+        check_coeffs(coeffs, n_vars, domain_size, cr.fail)
+    else:
+        a_coeffs, b_coeffs = decode_coeffs(coeffs, n_vars, domain_size, cr.fail)
     # (section, name, point count, G2?) of the lists the prover multiplies
     lists = {
         "a_g1": (SEC_A, "A", n_vars, False),
@@ -299,7 +355,7 @@ def read_zkey(path: str | os.PathLike[str], check_points: bool = True, packed_on
         "h_g1": (SEC_H, "H", domain_size, False),
     }
     points: dict[str, list[Any]] = {}
-    packed: dict[str, PointBuffer] = {}
+    packed: dict[str, PointBuffer] = {"coeffs": coeffs} if packed_only else {}
     for key, (sec, name, count, g2) in lists.items():
         if packed_only:
             r = bf.section(sec, name)

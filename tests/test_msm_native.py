@@ -11,7 +11,7 @@ from zkmargin.circuits import msm_native as nat
 from zkmargin.circuits.curve import G1_GEN, G2_GEN, FixedBaseG1, FixedBaseG2, g1_neg, g2_neg
 from zkmargin.circuits.field import R
 from zkmargin.circuits.msm import msm_g1, msm_g2
-from zkmargin.circuits.r1cs import ConstraintSystem
+from zkmargin.circuits.r1cs import LC, ConstraintSystem
 from zkmargin.prover.groth16 import h_evaluations, prove
 from zkmargin.prover.setup import dev_setup
 from zkmargin.verifier.groth16 import verify
@@ -218,7 +218,27 @@ def test_qap_step_and_proofs_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     assert verify(pk.verifying_key(), native_proof, public)
 
 
-def test_packed_only_key_proves_the_same(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def _random_circuit(seed: int) -> tuple[ConstraintSystem, list[int]]:
+    """Products of random linear combinations (several signals per A and B row, full-size coefficients,
+    constants): dense section-4 entries in both matrices."""
+    rnd = random.Random(seed)
+    cs = ConstraintSystem()
+    sigs = [cs.input(f"p{i}", public=True) for i in range(3)] + [cs.input(f"x{i}") for i in range(5)]
+
+    def lc() -> LC:
+        out = LC.const(rnd.randrange(R))
+        for s in rnd.sample(sigs, rnd.randint(1, min(6, len(sigs)))):
+            out = out + s * rnd.randrange(1, R)
+        return out
+
+    for i in range(150):
+        sigs.append(cs.mul(lc(), lc(), f"m{i}"))
+    cs.output("out", sigs[-1])
+    inputs = {f"p{i}": rnd.randrange(R) for i in range(3)} | {f"x{i}": rnd.randrange(R) for i in range(5)}
+    return cs, cs.witness(inputs)
+
+
+def test_packed_only_key_proves_the_same(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     from zkmargin.prover.zkey import read_zkey, write_zkey
 
     cs, w = _circuit()
@@ -226,11 +246,98 @@ def test_packed_only_key_proves_the_same(tmp_path) -> None:  # type: ignore[no-u
     write_zkey(pk, tmp_path / "k.zkey")
     full = read_zkey(tmp_path / "k.zkey")
     fast = read_zkey(tmp_path / "k.zkey", packed_only=True)
-    assert not fast.a_g1 and set(fast.packed) == {"a_g1", "b_g1", "b_g2", "c_g1", "h_g1"}
+    assert not fast.a_g1 and set(fast.packed) == {"a_g1", "b_g1", "b_g2", "c_g1", "h_g1", "coeffs"}
+    assert fast.packed_only and not full.packed_only
+    assert not fast.a_coeffs and not fast.b_coeffs  # left in the map: the kernel reads section 4 itself
     # zero-copy views of the mapped file, byte-identical to packing the decoded points
     assert all(isinstance(v, memoryview) for v in fast.packed.values())
     assert bytes(fast.packed["b_g2"]) == nat.pack_g2(full.b_g2) and bytes(fast.packed["h_g1"]) == nat.pack_g1(full.h_g1)
-    assert prove(fast, w, r=5, s=6) == prove(full, w, r=5, s=6)
+    proof = prove(fast, w, r=5, s=6)
+    assert proof == prove(full, w, r=5, s=6)
+    monkeypatch.setenv("ZKMARGIN_PURE_PYTHON", "1")  # full decode, Python QAP step and MSMs
+    assert prove(read_zkey(tmp_path / "k.zkey"), w, r=5, s=6) == proof
+    with pytest.raises(ValueError, match="needs the C kernel"):
+        prove(fast, w, r=5, s=6)
+    # what needs decoded points refuses a packed-only key clearly
+    monkeypatch.delenv("ZKMARGIN_PURE_PYTHON")
+    with pytest.raises(ValueError, match="packed_only=False"):
+        write_zkey(fast, tmp_path / "again.zkey")
+    assert fast.verifying_key() == full.verifying_key()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_kernel_qap_from_key_file_matches_python(tmp_path, monkeypatch: pytest.MonkeyPatch, seed: int) -> None:  # type: ignore[no-untyped-def]
+    from zkmargin.prover.zkey import qap_coeffs, read_zkey, write_zkey
+
+    cs, w = _random_circuit(seed)
+    pk = dev_setup(cs.compile())
+    write_zkey(pk, tmp_path / "k.zkey")
+    fast = read_zkey(tmp_path / "k.zkey", packed_only=True, check_points=False)
+    assert qap_coeffs(fast) == (pk.a_coeffs, pk.b_coeffs)  # the raw section decodes to the key's entries
+    from_file = h_evaluations(fast, w)  # C: section 4 straight from the map
+    assert isinstance(from_file, bytes) and h_evaluations(fast, nat.pack_scalars(w)) == from_file
+    assert h_evaluations(pk, w) == from_file  # C NTTs on Python-evaluated A and B
+    monkeypatch.setenv("ZKMARGIN_PURE_PYTHON", "1")
+    pure = h_evaluations(pk, w)
+    as_ints = [int.from_bytes(from_file[i : i + 32], "little") for i in range(0, len(from_file), 32)]
+    assert as_ints == [int(x) for x in pure]
+    assert h_evaluations(fast, w) == pure  # no kernel: the raw section decoded in Python
+    monkeypatch.delenv("ZKMARGIN_PURE_PYTHON")
+    proof, public = prove(fast, w, r=7, s=8)
+    assert verify(pk.verifying_key(), proof, public)
+
+
+def _corrupt(path, entry: int, field: str, value: int) -> None:  # type: ignore[no-untyped-def]
+    from zkmargin.circuits.formats.binfile import read_binfile
+
+    off = read_binfile(path, b"zkey", 1).sections[4][0][0] + 4 + 44 * entry
+    at, size = {"matrix": (0, 4), "row": (4, 4), "signal": (8, 4), "value": (12, 32)}[field]
+    data = bytearray(path.read_bytes())
+    data[off + at : off + at + size] = value.to_bytes(size, "little")
+    path.write_bytes(bytes(data))
+
+
+def test_corrupt_coefficients_rejected(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from zkmargin.circuits.formats.binfile import BinFileError
+    from zkmargin.prover.zkey import read_zkey, write_zkey
+
+    cs, w = _circuit()
+    pk = dev_setup(cs.compile())
+    write_zkey(pk, tmp_path / "k.zkey")
+    good = (tmp_path / "k.zkey").read_bytes()
+    log_n = pk.domain_size.bit_length() - 1
+    cases = [
+        ("matrix", 2, "coefficient 5: matrix id 2"),
+        ("row", pk.domain_size, f"coefficient 5: row {pk.domain_size} outside the domain"),
+        ("signal", pk.n_vars, f"coefficient 5: signal {pk.n_vars} out of range"),
+        ("value", R, "coefficient 5 is not a canonical field element"),  # top limb equal to r's
+        ("value", (1 << 256) - 1, "coefficient 5 is not a canonical field element"),
+    ]
+    for field, value, reason in cases:
+        path = tmp_path / f"bad_{field}_{value}.zkey"
+        path.write_bytes(good)
+        _corrupt(path, 5, field, value)
+        for packed_only in (True, False):  # numpy check on the mapped path, full decode otherwise
+            with pytest.raises(BinFileError, match=reason) as e:
+                read_zkey(path, packed_only=packed_only)
+            assert path.name in str(e.value) and "coefficients" in str(e.value)
+        # the kernel checks every entry itself too (a key altered after loading, or a caller skipping read_zkey)
+        raw = bytearray(read_zkey(tmp_path / "k.zkey", packed_only=True).packed["coeffs"])
+        a, s = {"matrix": (0, 4), "row": (4, 4), "signal": (8, 4), "value": (12, 32)}[field]
+        raw[5 * 44 + a : 5 * 44 + a + s] = value.to_bytes(s, "little")
+        with pytest.raises(ValueError, match=reason):
+            nat.qap_h_coeffs_native(bytes(raw), w, log_n)
+    # the first bad entry is reported whichever matrix (kernel thread) it belongs to
+    raw = bytearray(read_zkey(tmp_path / "k.zkey", packed_only=True).packed["coeffs"])
+    ms = [int.from_bytes(raw[i * 44 : i * 44 + 4], "little") for i in range(len(raw) // 44)]
+    first_b, later_a = ms.index(1), len(ms) - 1 - ms[::-1].index(0)
+    assert first_b < later_a
+    raw[later_a * 44 + 8 : later_a * 44 + 12] = (pk.n_vars).to_bytes(4, "little")
+    raw[first_b * 44 + 4 : first_b * 44 + 8] = (0xFFFFFFFF).to_bytes(4, "little")
+    with pytest.raises(ValueError, match=f"coefficient {first_b}: row"):
+        nat.qap_h_coeffs_native(bytes(raw), w, log_n)
+    with pytest.raises(ValueError, match="not whole entries"):
+        nat.qap_h_coeffs_native(bytes(raw[:-1]), w, log_n)
 
 
 def test_mapped_key_errors_name_the_file(tmp_path) -> None:  # type: ignore[no-untyped-def]

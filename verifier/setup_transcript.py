@@ -278,6 +278,8 @@ KEY_G1_LISTS = ("ic", "a_g1", "b_g1", "c_g1", "h_g1")
 def encode_key(key: Any) -> bytes:
     """Serialise a ProvingKey (anything with its attributes; duck-typed so this module need not
     import the prover)."""
+    if getattr(key, "packed_only", False):
+        key.require_decoded("encoding a key for the setup transcript")
     entries: list[tuple[str, int, Sequence[Any]]] = [("header", KIND_U64, [key.n_vars, key.n_public, key.domain_size])]
     entries += [(n, KIND_G1, [getattr(key, n)]) for n in KEY_G1_SINGLE]
     entries += [(n, KIND_G2, [getattr(key, n)]) for n in KEY_G2_SINGLE]

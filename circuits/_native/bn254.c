@@ -315,49 +315,176 @@ static void fr_ntt(fr *a, int log_n, const fr *w) {
     free(tw);
 }
 
-/* (A*B - C) on the odd points of the doubled domain, from A and B evaluated on the domain:
- * C = A*B pointwise; each of A, B, C goes iNTT -> scale coefficient k by g^k -> NTT. Consts are
- * standard-form little-endian: w (n-th root), w^-1, n^-1, g (2n-th root). */
+/* ---- the QAP step: (A*B - C) on the odd points of the doubled domain, from A and B evaluated on
+ * the domain. C = A*B pointwise; each of A, B, C goes iNTT -> scale coefficient k by g^k -> NTT.
+ * Consts are standard-form little-endian: w (n-th root), w^-1, n^-1, g (2n-th root). Two entry
+ * points share it: qap_h (A and B evaluations given) and qap_h_coeffs (evaluated here from the
+ * .zkey's coefficient section and the witness). */
+
+typedef struct { fr *X; int log_n; fr w, winv, ninv, g; } qapjob_t;
+
+static void *qap_poly(void *arg) {
+    qapjob_t *j = arg;
+    size_t n = (size_t)1 << j->log_n;
+    fr_ntt(j->X, j->log_n, &j->winv);
+    fr gk = j->ninv; /* fold the 1/n of the inverse transform into the coset scaling */
+    for (size_t i = 0; i < n; i++) { fr_mul(&j->X[i], &j->X[i], &gk); fr_mul(&gk, &gk, &j->g); }
+    fr_ntt(j->X, j->log_n, &j->w);
+    return NULL;
+}
+
+/* A, B (n each, Montgomery form) -> out (32n bytes, standard form LE); C is scratch (n). Runs without
+ * the GIL; with two threads B's transforms run beside A's and C's. Overwrites A, B and C. */
+static void qap_h_core(fr *A, fr *B, fr *C, int log_n, const uint8_t *consts, int nthreads, uint8_t *out) {
+    size_t n = (size_t)1 << log_n;
+    qapjob_t jobs[3];
+    fr w, winv, ninv, g;
+    fr_to_mont(&w, consts); fr_to_mont(&winv, consts + 32); fr_to_mont(&ninv, consts + 64); fr_to_mont(&g, consts + 96);
+    fr *polys[3] = {A, B, C};
+    for (int p = 0; p < 3; p++) { jobs[p].X = polys[p]; jobs[p].log_n = log_n; jobs[p].w = w; jobs[p].winv = winv; jobs[p].ninv = ninv; jobs[p].g = g; }
+    for (size_t i = 0; i < n; i++) fr_mul(&C[i], &A[i], &B[i]);
+    pthread_t th;
+    int spawned = nthreads > 1 && pthread_create(&th, NULL, qap_poly, &jobs[1]) == 0;
+    qap_poly(&jobs[0]);
+    qap_poly(&jobs[2]);
+    if (spawned) pthread_join(th, NULL); else qap_poly(&jobs[1]);
+    for (size_t i = 0; i < n; i++) {
+        fr t; fr_mul(&t, &A[i], &B[i]); fr_sub(&t, &t, &C[i]); fr_from_mont(out + 32 * i, &t);
+    }
+}
+
+/* Allocate A, B, C (n each) or set MemoryError; returns 0 on failure. */
+static int qap_alloc(fr **A, fr **B, fr **C, size_t n) {
+    *A = malloc(n * sizeof(fr)); *B = malloc(n * sizeof(fr)); *C = malloc(n * sizeof(fr));
+    if (*A && *B && *C) return 1;
+    free(*A); free(*B); free(*C);
+    PyErr_NoMemory();
+    return 0;
+}
+
 static PyObject *py_qap_h(PyObject *self, PyObject *args) {
     (void)self;
     Py_buffer ab, bb, cb;
-    int log_n;
-    if (!PyArg_ParseTuple(args, "y*y*iy*", &ab, &bb, &log_n, &cb)) return NULL;
-    size_t n = (size_t)1 << log_n;
+    int log_n, nthreads = 1;
+    if (!PyArg_ParseTuple(args, "y*y*iy*|i", &ab, &bb, &log_n, &cb, &nthreads)) return NULL;
     PyObject *res = NULL;
-    if (log_n < 1 || log_n > 28 || (size_t)ab.len != 32 * n || (size_t)bb.len != 32 * n || cb.len != 128) {
+    fr *A, *B, *C;
+    if (log_n < 1 || log_n > 28 || (size_t)ab.len != 32 * ((size_t)1 << log_n) || (size_t)bb.len != 32 * ((size_t)1 << log_n) || cb.len != 128) {
         PyErr_SetString(PyExc_ValueError, "qap_h: bad buffer sizes");
         goto out;
     }
-    fr *A = malloc(n * sizeof(fr)), *B = malloc(n * sizeof(fr)), *C = malloc(n * sizeof(fr));
-    fr w, winv, ninv, g;
-    const uint8_t *k = cb.buf;
-    fr_to_mont(&w, k); fr_to_mont(&winv, k + 32); fr_to_mont(&ninv, k + 64); fr_to_mont(&g, k + 96);
-    Py_BEGIN_ALLOW_THREADS
-    for (size_t i = 0; i < n; i++) {
-        fr_to_mont(&A[i], (const uint8_t *)ab.buf + 32 * i);
-        fr_to_mont(&B[i], (const uint8_t *)bb.buf + 32 * i);
-        fr_mul(&C[i], &A[i], &B[i]);
-    }
-    fr *polys[3] = {A, B, C};
-    for (int p = 0; p < 3; p++) {
-        fr *X = polys[p];
-        fr_ntt(X, log_n, &winv);
-        fr gk = ninv; /* fold the 1/n of the inverse transform into the coset scaling */
-        for (size_t i = 0; i < n; i++) { fr_mul(&X[i], &X[i], &gk); fr_mul(&gk, &gk, &g); }
-        fr_ntt(X, log_n, &w);
-    }
-    Py_END_ALLOW_THREADS
+    size_t n = (size_t)1 << log_n;
+    if (!qap_alloc(&A, &B, &C, n)) goto out;
     res = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(32 * n));
     if (res) {
         uint8_t *o = (uint8_t *)PyBytes_AS_STRING(res);
+        Py_BEGIN_ALLOW_THREADS
         for (size_t i = 0; i < n; i++) {
-            fr t; fr_mul(&t, &A[i], &B[i]); fr_sub(&t, &t, &C[i]); fr_from_mont(o + 32 * i, &t);
+            fr_to_mont(&A[i], (const uint8_t *)ab.buf + 32 * i);
+            fr_to_mont(&B[i], (const uint8_t *)bb.buf + 32 * i);
         }
+        qap_h_core(A, B, C, log_n, cb.buf, nthreads, o);
+        Py_END_ALLOW_THREADS
     }
     free(A); free(B); free(C);
 out:
     PyBuffer_Release(&ab); PyBuffer_Release(&bb); PyBuffer_Release(&cb);
+    return res;
+}
+
+/* One matrix's evaluations from the .zkey coefficient entries (44 bytes each: u32 matrix, u32 row,
+ * u32 signal, value = c*R^2 mod r, canonical LE): out[row] += mont(value * w[signal]) = c*w in
+ * Montgomery form. Each job scans every entry and takes those of its matrix; the A job also flags
+ * unknown matrix ids, so the two jobs together check every entry, and the smaller of their first
+ * error indices is the first bad entry of the section. */
+#define COEF_SIZE 44
+enum { COEF_OK = 0, COEF_MATRIX, COEF_ROW, COEF_SIGNAL, COEF_VALUE };
+
+typedef struct {
+    const uint8_t *entries; size_t n_entries;
+    const uint8_t *wit; size_t n_wit;  /* canonical standard-form LE scalars, checked by the caller */
+    size_t n; uint32_t matrix; fr *out;
+    size_t err_index; int err; uint32_t err_value;
+} coefjob_t;
+
+static void *coef_eval(void *arg) {
+    coefjob_t *j = arg;
+    memset(j->out, 0, j->n * sizeof(fr));
+    j->err = COEF_OK;
+    for (size_t i = 0; i < j->n_entries; i++) {
+        const uint8_t *e = j->entries + COEF_SIZE * i;
+        uint32_t m, row, sig;
+        memcpy(&m, e, 4); memcpy(&row, e + 4, 4); memcpy(&sig, e + 8, 4);
+        if (m != j->matrix) {
+            if (m > 1 && j->matrix == 0) { j->err = COEF_MATRIX; j->err_value = m; j->err_index = i; return NULL; }
+            continue;
+        }
+        fr v, x, t;
+        memcpy(v.v, e + 12, 32);
+        if (fr_geq(v.v)) { j->err = COEF_VALUE; j->err_index = i; return NULL; }
+        if (row >= j->n) { j->err = COEF_ROW; j->err_value = row; j->err_index = i; return NULL; }
+        if (sig >= j->n_wit) { j->err = COEF_SIGNAL; j->err_value = sig; j->err_index = i; return NULL; }
+        memcpy(x.v, j->wit + 32 * (size_t)sig, 32);
+        fr_mul(&t, &v, &x);
+        fr_add(&j->out[row], &j->out[row], &t);
+    }
+    return NULL;
+}
+
+static PyObject *py_qap_h_coeffs(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer eb, wb, cb;
+    int log_n, nthreads = 1;
+    if (!PyArg_ParseTuple(args, "y*y*iy*|i", &eb, &wb, &log_n, &cb, &nthreads)) return NULL;
+    PyObject *res = NULL;
+    fr *A, *B, *C;
+    if (log_n < 1 || log_n > 28 || cb.len != 128) {
+        PyErr_SetString(PyExc_ValueError, "qap_h_coeffs: bad log_n or consts");
+        goto out;
+    }
+    if (eb.len % COEF_SIZE || wb.len % 32) {
+        PyErr_Format(PyExc_ValueError, "qap_h_coeffs: %zd coefficient bytes / %zd witness bytes are not whole entries (%d / 32 bytes)",
+                     eb.len, wb.len, COEF_SIZE);
+        goto out;
+    }
+    size_t n = (size_t)1 << log_n, n_wit = (size_t)wb.len / 32;
+    const uint8_t *wit = wb.buf;
+    for (size_t i = 0; i < n_wit; i++) {
+        uint64_t x[4]; memcpy(x, wit + 32 * i, 32);
+        if (fr_geq(x)) { PyErr_Format(PyExc_ValueError, "qap_h_coeffs: witness value %zu is not a canonical field element (>= r)", i); goto out; }
+    }
+    if (!qap_alloc(&A, &B, &C, n)) goto out;
+    res = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(32 * n));
+    if (!res) goto done;
+    coefjob_t jobs[2];
+    for (int k = 0; k < 2; k++) {
+        jobs[k] = (coefjob_t){eb.buf, (size_t)eb.len / COEF_SIZE, wit, n_wit, n, (uint32_t)k, k ? B : A, 0, COEF_OK, 0};
+    }
+    coefjob_t *bad = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_t th;
+    int spawned = nthreads > 1 && pthread_create(&th, NULL, coef_eval, &jobs[1]) == 0;
+    coef_eval(&jobs[0]);
+    if (spawned) pthread_join(th, NULL); else coef_eval(&jobs[1]);
+    for (int k = 0; k < 2; k++)
+        if (jobs[k].err && (!bad || jobs[k].err_index < bad->err_index)) bad = &jobs[k];
+    if (!bad) qap_h_core(A, B, C, log_n, cb.buf, nthreads, (uint8_t *)PyBytes_AS_STRING(res));
+    Py_END_ALLOW_THREADS
+    if (bad) {
+        size_t i = bad->err_index;
+        unsigned long v = bad->err_value;
+        switch (bad->err) {
+        case COEF_MATRIX: PyErr_Format(PyExc_ValueError, "coefficient %zu: matrix id %lu (only 0 = A and 1 = B are stored)", i, v); break;
+        case COEF_ROW: PyErr_Format(PyExc_ValueError, "coefficient %zu: row %lu outside the domain of size %zu", i, v, n); break;
+        case COEF_SIGNAL: PyErr_Format(PyExc_ValueError, "coefficient %zu: signal %lu out of range [0, %zu)", i, v, n_wit); break;
+        default: PyErr_Format(PyExc_ValueError, "coefficient %zu is not a canonical field element (>= r)", i); break;
+        }
+        Py_CLEAR(res);
+    }
+done:
+    free(A); free(B); free(C);
+out:
+    PyBuffer_Release(&eb); PyBuffer_Release(&wb); PyBuffer_Release(&cb);
     return res;
 }
 
@@ -1026,7 +1153,9 @@ static PyObject *py_msm_g2(PyObject *self, PyObject *args) { (void)self; return 
 
 static PyMethodDef methods[] = {
     {"msm_g1", py_msm_g1, METH_VARARGS, "msm_g1(points_mont_le, scalars_le, window, threads) -> 64 bytes"},
-    {"qap_h", py_qap_h, METH_VARARGS, "qap_h(a_evals_le, b_evals_le, log_n, consts) -> (A*B-C) on the odd coset, LE"},
+    {"qap_h", py_qap_h, METH_VARARGS, "qap_h(a_evals_le, b_evals_le, log_n, consts[, threads]) -> (A*B-C) on the odd coset, LE"},
+    {"qap_h_coeffs", py_qap_h_coeffs, METH_VARARGS,
+     "qap_h_coeffs(zkey_coeff_entries, witness_le, log_n, consts[, threads]) -> (A*B-C) on the odd coset, LE"},
     {"fft_g1", py_fft_g1, METH_VARARGS, "fft_g1(points, log_n, omega_le, scale_le, threads) -> points"},
     {"fft_g2", py_fft_g2, METH_VARARGS, "fft_g2(points, log_n, omega_le, scale_le, threads) -> points"},
     {"mul_each_g1", py_mul_each_g1, METH_VARARGS, "mul_each_g1(points, scalars_le, threads) -> points"},

@@ -87,7 +87,7 @@ def _load(zkey: str, shape: SolvencyShape) -> tuple[ProvingKey, SolvencyCircuit]
     _kernel_threads()
     key = (zkey, os.stat(zkey).st_mtime)
     if key not in _PK:
-        _PK.clear()  # one setup at a time: a key is tens of MB of Python objects
+        _PK.clear()  # one setup at a time: a mapped key still holds its page cache and decoded headers
         _PK[key] = read_zkey(Path(zkey), check_points=False, packed_only=native_available())
     if shape not in _CIRCUITS:
         _CIRCUITS[shape] = SolvencyCircuit(shape)

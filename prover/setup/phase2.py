@@ -115,6 +115,7 @@ def contribute(
     pk: ProvingKey, prev_digest: bytes | None = None, secret: int | None = None, name: str = ""
 ) -> Phase2Contribution:
     """delta <- delta*d for a fresh d; C and H points scaled by 1/d. ``secret`` is for tests only."""
+    pk.require_decoded("a phase-2 contribution")
     d = (secret if secret is not None else random_scalar()) % R
     if d == 0:
         raise ValueError("phase-2 secret must be non-zero")
