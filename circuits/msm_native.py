@@ -26,6 +26,9 @@ try:
 except ImportError:  # no C compiler at install time: the pure-Python path serves
     _bn254 = None
 
+# A point list (or raw key section) in the kernel's layout: bytes, or a zero-copy view of a memory-mapped .zkey.
+PointBuffer = bytes | memoryview
+
 _MONT = gmpy2.mpz(1 << 256) % P
 _P = gmpy2.mpz(P)
 THREADS = max(1, int(os.environ.get("ZKMARGIN_THREADS") or 0) or min(2, os.cpu_count() or 1))  # env: Dask workers
@@ -75,7 +78,7 @@ def qap_h_native(a_evals: Sequence[int], b_evals: Sequence[int], log_n: int) -> 
     return bytes(_bn254.qap_h(pack_scalars(a_evals), pack_scalars(b_evals), log_n, _qap_consts(log_n), THREADS))
 
 
-def qap_h_coeffs_native(coeffs: bytes | memoryview, witness: Sequence[int] | bytes, log_n: int) -> bytes:
+def qap_h_coeffs_native(coeffs: PointBuffer, witness: Sequence[int] | bytes, log_n: int) -> bytes:
     """Same as :func:`qap_h_native`, with A's and B's evaluations computed in C from the raw entries of
     a .zkey's coefficient section (everything after its u32 count: 44-byte entries u32 matrix, u32 row,
     u32 signal, c*R^2 mod r) and the witness. Every entry is checked (matrix id, row, signal, value < r);
@@ -126,7 +129,7 @@ def native_window(n: int, flags: int) -> int:
 
 
 def msm_g1_packed(
-    packed: bytes | memoryview, scalars: Sequence[int] | bytes, c: int | None = None, flags: int | None = None
+    packed: PointBuffer, scalars: Sequence[int] | bytes, c: int | None = None, flags: int | None = None
 ) -> G1Affine:
     """MSM in G1 on a packed point list (C kernel); c and flags default to msm_flags/native_window."""
     if _bn254 is None:
@@ -138,7 +141,7 @@ def msm_g1_packed(
 
 
 def msm_g2_packed(
-    packed: bytes | memoryview, scalars: Sequence[int] | bytes, c: int | None = None, flags: int | None = None
+    packed: PointBuffer, scalars: Sequence[int] | bytes, c: int | None = None, flags: int | None = None
 ) -> G2Affine:
     if _bn254 is None:
         raise RuntimeError("the C kernel is not built")
@@ -155,7 +158,7 @@ def _unpack_scalars(scalars: Sequence[int] | bytes) -> Sequence[int]:
 
 
 def msm_g1_auto(
-    points: Sequence[G1Affine], scalars: Sequence[int] | bytes, packed: bytes | memoryview | None = None
+    points: Sequence[G1Affine], scalars: Sequence[int] | bytes, packed: PointBuffer | None = None
 ) -> G1Affine:
     """The kernel when built (packing the points unless given), else the pure-Python reference."""
     if not available():
@@ -164,7 +167,7 @@ def msm_g1_auto(
 
 
 def msm_g2_auto(
-    points: Sequence[G2Affine], scalars: Sequence[int] | bytes, packed: bytes | memoryview | None = None
+    points: Sequence[G2Affine], scalars: Sequence[int] | bytes, packed: PointBuffer | None = None
 ) -> G2Affine:
     if not available():
         return msm_g2(points, _unpack_scalars(scalars))

@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from zkmargin.circuits.curve import G1Affine, G2Affine
+from zkmargin.circuits.msm_native import PointBuffer
 from zkmargin.verifier.types import VerifyingKey
 
 # Sparse QAP matrix entry: (constraint row, signal index, coefficient mod R).
 QapEntry = tuple[int, int, int]
-# A point list in the kernel's layout: bytes, or a zero-copy view of a memory-mapped .zkey.
-PointBuffer = bytes | memoryview
 
 
 @dataclass

@@ -246,7 +246,7 @@ def _coeff_error(i: int, m: int, row: int, sig: int, v: int, n_vars: int, domain
     return f"coefficient {i}: matrix id {m} (only 0 = A and 1 = B are stored)"
 
 
-def _entry(raw: bytes | memoryview, i: int) -> tuple[int, int, int, int]:
+def _entry(raw: PointBuffer, i: int) -> tuple[int, int, int, int]:
     o = i * _COEF_SIZE
     f = int.from_bytes
     return (
@@ -258,7 +258,7 @@ def _entry(raw: bytes | memoryview, i: int) -> tuple[int, int, int, int]:
 
 
 def decode_coeffs(
-    raw: bytes | memoryview, n_vars: int, domain_size: int, fail: Callable[[str], Exception] = ValueError
+    raw: PointBuffer, n_vars: int, domain_size: int, fail: Callable[[str], Exception] = ValueError
 ) -> tuple[list[QapEntry], list[QapEntry]]:
     """Section 4's entries (after the count) as (row, signal, coefficient) lists for A and B."""
     a: list[QapEntry] = []
@@ -278,7 +278,7 @@ _R_TOP = R >> 192
 
 
 def check_coeffs(
-    raw: bytes | memoryview, n_vars: int, domain_size: int, fail: Callable[[str], Exception] = ValueError
+    raw: PointBuffer, n_vars: int, domain_size: int, fail: Callable[[str], Exception] = ValueError
 ) -> None:
     """The checks of :func:`decode_coeffs` without decoding (numpy, no Python objects per entry):
     raises ``fail`` with the same message for the first bad entry."""
