@@ -32,23 +32,32 @@ CASH_WIDTH = CASH_BITS + 1  # width of a packed (cash + 2^63) piece
 
 PUB_EPOCH = 0
 PUB_BATCH_ROOT = 1
-PUB_PARAMS_COMMITMENT = 2
-PUB_FIRST_ID_HASH = 3
-PUB_LAST_ID_HASH = 4
-PUB_ACCOUNT_COUNT = 5
-PUB_TOTAL_EQUITY = 6
-PUB_TOTAL_MM = 7
-PUB_PRICES = 8  # prices[A] at 8 .. 8+A-1, then liabilities[A] at 8+A .. 8+2A-1
+PUB_PARAMS_COMMITMENT = 2  # governed risk parameters: must equal the registry's approved commitment
+PUB_MARKET_COMMITMENT = 3  # per-epoch market data (marks, risk arrays): recomputed by the audit
+PUB_FIRST_ID_HASH = 4
+PUB_LAST_ID_HASH = 5
+PUB_ACCOUNT_COUNT = 6
+PUB_TOTAL_EQUITY = 7  # sum of max(equity, 0)
+PUB_TOTAL_MM = 8
+PUB_UNDER_MM_COUNT = 9  # accounts with equity < MM
+PUB_TOTAL_SHORTFALL = 10  # sum of max(0, MM - equity)
+PUB_TOTAL_BAD_DEBT = 11  # sum of max(0, -equity)
+PUB_PRICES = 12  # prices[A] at 12 .. 12+A-1, then liabilities[A] at 12+A .. 12+2A-1
 FIXED_PUBLIC_NAMES = (
     "epoch",
     "batch_root",
     "params_commitment",
+    "market_commitment",
     "first_id_hash",
     "last_id_hash",
     "account_count",
     "total_equity",
     "total_mm",
+    "under_mm_count",
+    "total_shortfall",
+    "total_bad_debt",
 )
+assert len(FIXED_PUBLIC_NAMES) == PUB_PRICES
 
 
 def public_signal_names(assets: int) -> list[str]:
