@@ -15,12 +15,12 @@ from itertools import pairwise
 
 from zkmargin.circuits.field import R
 from zkmargin.circuits.merkle import MerkleTree
+from zkmargin.circuits.rules.models import Account
 from zkmargin.circuits.solvency.leaf import LeafData, account_id_hash, derive_salt
 from zkmargin.circuits.solvency.params import SolvencyParams
 from zkmargin.circuits.solvency.shape import CASH_BITS, VALUE_TOP, SolvencyShape, public_signal_names
 
 from .engine.margin import AccountResult, MarginEngine
-from .engine.models import Account
 
 
 class AccountNotProvable(ValueError):

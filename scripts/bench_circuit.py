@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import time
 
+from zkmargin.circuits.rules.models import Account, Position
+from zkmargin.circuits.rules.params import ScenarioGrid
+from zkmargin.circuits.rules.risk_arrays import build_risk_arrays
 from zkmargin.circuits.solvency import COMPONENTS, SolvencyCircuit, SolvencyShape
 from zkmargin.circuits.solvency.shape import CASH_BITS, ID_BITS, QTY_BITS, SCEN_BITS, VALUE_BITS
 from zkmargin.prover.engine import demo
 from zkmargin.prover.engine.margin import MarginEngine
-from zkmargin.prover.engine.models import Account, Position
-from zkmargin.prover.engine.params import ScenarioGrid
-from zkmargin.prover.engine.risk_arrays import build_risk_arrays
 from zkmargin.prover.groth16 import prove
 from zkmargin.prover.setup.dev import dev_setup
 from zkmargin.prover.solvency_witness import build_batch, make_layout

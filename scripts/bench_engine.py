@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 
+from zkmargin.circuits.rules.models import Account, Position
 from zkmargin.prover.engine import demo
 from zkmargin.prover.engine.demo import synthetic_book
 from zkmargin.prover.engine.margin import MarginEngine
-from zkmargin.prover.engine.models import Account, Position
 from zkmargin.prover.engine.vectorised import STATUS_NAMES, Book, VectorEngine
 
 

@@ -13,8 +13,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from zkmargin.circuits.rules.calibration import load_history
 from zkmargin.prover.engine import demo
-from zkmargin.prover.engine.calibration import load_history
 from zkmargin.prover.engine.stress import apply_shock, cascade, grid_stress, margin_ratios
 from zkmargin.prover.engine.vectorised import Book, VectorEngine
 

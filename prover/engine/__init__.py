@@ -1,11 +1,12 @@
 """Margin engine (issue 3): exact fixed-point margin for every account, a bit-identical vectorised path, dynamic
 parameters from price history, stress tests and liquidation cascades. See docs/engine.md and fixedpoint.py."""
 
-from .fixedpoint import PRICE_SCALE, QTY_SCALE, RATE_SCALE, USD_SCALE
+from zkmargin.circuits.rules.fixedpoint import PRICE_SCALE, QTY_SCALE, RATE_SCALE, USD_SCALE
+from zkmargin.circuits.rules.models import Account, Instrument, MarketSnapshot, Position, VolSurface, validate_account
+from zkmargin.circuits.rules.params import RiskParameters, to_field_elements
+from zkmargin.circuits.rules.risk_arrays import RiskArrays, build_risk_arrays
+
 from .margin import AccountResult, MarginEngine
-from .models import Account, Instrument, MarketSnapshot, Position, VolSurface, validate_account
-from .params import RiskParameters, to_field_elements
-from .risk_arrays import RiskArrays, build_risk_arrays
 from .vectorised import Book, VectorEngine
 
 __all__ = [

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fixedpoint import PRICE_SCALE, QTY_SCALE, USD_SCALE, WIDE_DIVISOR, floor_div_prod, ppm
-from .models import Account, Instrument, MarketSnapshot, Position, VolSurface
-from .params import HaircutTier, LeverageBracket, RiskParameters, ScenarioGrid, make_brackets
+from zkmargin.circuits.rules.fixedpoint import PRICE_SCALE, QTY_SCALE, USD_SCALE, WIDE_DIVISOR, floor_div_prod, ppm
+from zkmargin.circuits.rules.models import Account, Instrument, MarketSnapshot, Position, VolSurface
+from zkmargin.circuits.rules.params import HaircutTier, LeverageBracket, RiskParameters, ScenarioGrid, make_brackets
+
 from .vectorised import Book
 
 NOW = 1_700_000_000  # 2023-11-14, a fixed snapshot time
@@ -82,8 +83,8 @@ def surface(spot: float, base_vol: float) -> VolSurface:
 
 
 def snapshot(btc: float = 36_000.0, eth: float = 2_000.0) -> MarketSnapshot:
-    from .black76 import black76
-    from .models import SECONDS_PER_YEAR
+    from zkmargin.circuits.rules.black76 import black76
+    from zkmargin.circuits.rules.models import SECONDS_PER_YEAR
 
     insts = instruments()
     index = {"BTC": px(btc), "ETH": px(eth)}

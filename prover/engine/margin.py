@@ -8,11 +8,19 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal
 
-from .black76 import black76
-from .fixedpoint import ACCOUNT_LIMIT, PRICE_SCALE, QTY_SCALE, RATE_SCALE, USD_SCALE, WIDE_DIVISOR, ceil_div
-from .models import SECONDS_PER_YEAR, Account, Instrument, MarketSnapshot, Position
-from .params import HaircutTier, LeverageBracket, RiskParameters
-from .risk_arrays import RiskArrays
+from zkmargin.circuits.rules.black76 import black76
+from zkmargin.circuits.rules.fixedpoint import (
+    ACCOUNT_LIMIT,
+    PRICE_SCALE,
+    QTY_SCALE,
+    RATE_SCALE,
+    USD_SCALE,
+    WIDE_DIVISOR,
+    ceil_div,
+)
+from zkmargin.circuits.rules.models import SECONDS_PER_YEAR, Account, Instrument, MarketSnapshot, Position
+from zkmargin.circuits.rules.params import HaircutTier, LeverageBracket, RiskParameters
+from zkmargin.circuits.rules.risk_arrays import RiskArrays
 
 Status = Literal["healthy", "margin_call", "liquidation"]
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .fixedpoint import PRICE_SCALE, RATE_SCALE, WIDE_DIVISOR, floor_div_prod
+from zkmargin.circuits.rules.fixedpoint import PRICE_SCALE, RATE_SCALE, WIDE_DIVISOR, floor_div_prod
+
 from .vectorised import Book, Results, VectorEngine
 
 

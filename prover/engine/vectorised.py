@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .fixedpoint import (
+from zkmargin.circuits.rules.fixedpoint import (
     ACCOUNT_LIMIT,
     MAX_VALUE,
     QTY_SCALE,
@@ -23,9 +23,9 @@ from .fixedpoint import (
     floor_div_prod,
     rowsum,
 )
-from .models import Account, Instrument, MarketSnapshot
-from .params import RiskParameters
-from .risk_arrays import RiskArrays
+from zkmargin.circuits.rules.models import Account, Instrument, MarketSnapshot
+from zkmargin.circuits.rules.params import RiskParameters
+from zkmargin.circuits.rules.risk_arrays import RiskArrays
 
 STATUS_NAMES = ("healthy", "margin_call", "liquidation")
 _BIG = np.int64(MAX_VALUE)

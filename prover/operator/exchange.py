@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from zkmargin.circuits.rules.fixedpoint import PRICE_SCALE
+from zkmargin.circuits.rules.models import Account, Position
+from zkmargin.circuits.rules.params import ScenarioGrid, make_brackets
+from zkmargin.circuits.rules.risk_arrays import build_risk_arrays
+
 from ..engine import demo
-from ..engine.fixedpoint import PRICE_SCALE
 from ..engine.margin import MarginEngine
-from ..engine.models import Account, Position
-from ..engine.params import ScenarioGrid, make_brackets
-from ..engine.risk_arrays import build_risk_arrays
 
 SLOTS = ("BTC-PERP", "ETH-PERP", "BTC-30D-36000-C", "BTC-30D-36000-P")
 ASSETS = ("USDT", "USDC", "BTC", "ETH")

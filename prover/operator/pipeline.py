@@ -27,6 +27,7 @@ from zkmargin.atomic import atomic_directory, atomic_write_bytes
 from zkmargin.circuits.merkle import MerkleTree
 from zkmargin.circuits.msm_native import available as native_available
 from zkmargin.circuits.r1cs import UnsatisfiedConstraint
+from zkmargin.circuits.rules.models import Account
 from zkmargin.circuits.solvency import SolvencyCircuit
 from zkmargin.circuits.solvency.leaf import account_id_hash
 from zkmargin.verifier import bundle as fmt
@@ -35,7 +36,6 @@ from zkmargin.verifier.snarkjs_json import proof_from_json, proof_to_json, publi
 from zkmargin.verifier.types import Proof, VerifyingKey
 
 from ..engine.margin import AccountResult, MarginEngine
-from ..engine.models import Account
 from ..groth16 import prove
 from ..keys import ProvingKey
 from ..setup import dev_setup, run_ceremony

@@ -1,6 +1,6 @@
 """``zkmargin run``: the real-time loop.
 
-Per tick: new BTC/ETH prices (replay of ``prover/data/btc_eth_daily_close.csv`` or a seeded synthetic stream) ->
+Per tick: new BTC/ETH prices (replay of ``circuits/rules/data/btc_eth_daily_close.csv`` or a seeded synthetic stream) ->
 calibration (EWMA / HS+FHS ES with the anti-procyclical floor and capped decreases, ``engine/calibration.py``; each
 change is a new ``ParameterVersion``) -> the vectorised engine revalues every account -> status transitions are
 emitted as events (margin call, liquidation trigger, cured). Every ``epoch_every`` ticks the epoch is proven and
@@ -27,14 +27,21 @@ from typing import Any
 
 import numpy as np
 
+from zkmargin.circuits.rules.calibration import (
+    DATA,
+    ParameterUpdater,
+    ParameterVersion,
+    apply_rates,
+    estimate,
+    load_history,
+)
+from zkmargin.circuits.rules.models import Account, Position
+from zkmargin.circuits.rules.params import RiskParameters
+from zkmargin.circuits.rules.risk_arrays import build_risk_arrays
 from zkmargin.verifier import bundle as fmt
 
 from ..engine import demo
-from ..engine.calibration import DATA, ParameterUpdater, ParameterVersion, apply_rates, estimate, load_history
 from ..engine.margin import MarginEngine
-from ..engine.models import Account, Position
-from ..engine.params import RiskParameters
-from ..engine.risk_arrays import build_risk_arrays
 from ..engine.vectorised import STATUS_NAMES, Book, VectorEngine
 from .exchange import ExchangeSpec, demo_engine
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from zkmargin.circuits.rules.models import Instrument, MarketSnapshot
+from zkmargin.circuits.rules.params import RiskParameters
+from zkmargin.circuits.rules.risk_arrays import RiskArrays, build_risk_arrays
 from zkmargin.prover.engine import demo
 from zkmargin.prover.engine.margin import MarginEngine
-from zkmargin.prover.engine.models import Instrument, MarketSnapshot
-from zkmargin.prover.engine.params import RiskParameters
-from zkmargin.prover.engine.risk_arrays import RiskArrays, build_risk_arrays
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from zkmargin.prover.engine import demo
-from zkmargin.prover.engine.calibration import (
+from zkmargin.circuits.rules.calibration import (
     ParameterUpdater,
     apply_rates,
     estimate,
@@ -16,7 +15,8 @@ from zkmargin.prover.engine.calibration import (
     load_history,
     log_returns,
 )
-from zkmargin.prover.engine.params import RiskParameters
+from zkmargin.circuits.rules.params import RiskParameters
+from zkmargin.prover.engine import demo
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from zkmargin.prover.engine import demo
-from zkmargin.prover.engine.fixedpoint import (
+from zkmargin.circuits.rules.fixedpoint import (
     ACCOUNT_LIMIT,
     MAX_PRICE,
     MAX_QTY,
@@ -20,9 +19,10 @@ from zkmargin.prover.engine.fixedpoint import (
     floor_div_dot,
     floor_div_prod,
 )
+from zkmargin.circuits.rules.models import Account, Position
+from zkmargin.circuits.rules.risk_arrays import RiskArrays
+from zkmargin.prover.engine import demo
 from zkmargin.prover.engine.margin import MarginEngine, haircut_numerator
-from zkmargin.prover.engine.models import Account, Position
-from zkmargin.prover.engine.risk_arrays import RiskArrays
 from zkmargin.prover.engine.vectorised import STATUS_NAMES, Book, VectorEngine
 
 QTY = st.integers(-(MAX_QTY - 1), MAX_QTY - 1)
@@ -202,7 +202,7 @@ def _exact_pnls() -> dict[str, list[Fraction]]:
     """Per-unit scenario P&L (micro-USD, exact rationals of the model floats), recomputed independently."""
     if _EXACT:
         return _EXACT
-    from zkmargin.prover.engine.risk_arrays import option_pnl_per_unit
+    from zkmargin.circuits.rules.risk_arrays import option_pnl_per_unit
 
     insts, snap, grid = demo.instruments(), demo.snapshot(), demo.grid()
     for sym, inst in insts.items():

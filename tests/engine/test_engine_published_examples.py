@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from zkmargin.circuits.rules.models import Account, Instrument, Position
+from zkmargin.circuits.rules.params import HaircutTier, make_brackets
+from zkmargin.circuits.rules.risk_arrays import standard_option_margin
 from zkmargin.prover.engine import demo
 from zkmargin.prover.engine.demo import px, qt, usd
 from zkmargin.prover.engine.margin import MarginEngine, haircut_numerator, tiered_requirements
-from zkmargin.prover.engine.models import Account, Instrument, Position
-from zkmargin.prover.engine.params import HaircutTier, make_brackets
-from zkmargin.prover.engine.risk_arrays import standard_option_margin
 
 
 def test_binance_cum_amounts_follow_the_published_ladder() -> None:

@@ -8,14 +8,14 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from zkmargin.circuits.rules.black76 import black76
+from zkmargin.circuits.rules.fixedpoint import FIELD_LIMIT, SIGNED_OFFSET
+from zkmargin.circuits.rules.models import Account, Position
+from zkmargin.circuits.rules.params import to_field_elements
+from zkmargin.circuits.rules.risk_arrays import RiskArrays
 from zkmargin.prover.engine import demo
-from zkmargin.prover.engine.black76 import black76
 from zkmargin.prover.engine.demo import px, qt, usd
-from zkmargin.prover.engine.fixedpoint import FIELD_LIMIT, SIGNED_OFFSET
 from zkmargin.prover.engine.margin import MarginEngine
-from zkmargin.prover.engine.models import Account, Position
-from zkmargin.prover.engine.params import to_field_elements
-from zkmargin.prover.engine.risk_arrays import RiskArrays
 from zkmargin.prover.engine.stress import apply_shock, cascade, grid_stress
 from zkmargin.prover.engine.vectorised import Book, VectorEngine
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from zkmargin.circuits.rules.fixedpoint import MAX_QTY
+from zkmargin.circuits.rules.models import MarketSnapshot, VolSurface, validate_account
+from zkmargin.circuits.rules.params import RiskParameters
 from zkmargin.prover.engine import demo
-from zkmargin.prover.engine.fixedpoint import MAX_QTY
-from zkmargin.prover.engine.models import MarketSnapshot, VolSurface, validate_account
-from zkmargin.prover.engine.params import RiskParameters
 
 
 def _locs(err: ValidationError) -> list[str]:

@@ -6,9 +6,9 @@ import sys
 import time
 from pathlib import Path
 
+from zkmargin.circuits.rules.models import Account, Position
 from zkmargin.prover.engine import demo
 from zkmargin.prover.engine.margin import MarginEngine
-from zkmargin.prover.engine.models import Account, Position
 from zkmargin.prover.operator import ExchangeSpec, Operator, demo_engine
 
 SPEC = ExchangeSpec(instruments=("BTC-PERP", "ETH-PERP"), assets=("USDT", "BTC"), accounts_per_batch=2)

@@ -7,12 +7,12 @@ from typing import Any
 
 from zkmargin.circuits.field import R
 from zkmargin.circuits.r1cs import R1CS, UnsatisfiedConstraint
+from zkmargin.circuits.rules.models import Account, Position
+from zkmargin.circuits.rules.params import HaircutTier, RiskParameters, ScenarioGrid, make_brackets
+from zkmargin.circuits.rules.risk_arrays import build_risk_arrays
 from zkmargin.circuits.solvency import SolvencyCircuit
 from zkmargin.prover.engine import demo
 from zkmargin.prover.engine.margin import MarginEngine
-from zkmargin.prover.engine.models import Account, Position
-from zkmargin.prover.engine.params import HaircutTier, RiskParameters, ScenarioGrid, make_brackets
-from zkmargin.prover.engine.risk_arrays import build_risk_arrays
 
 SLOTS = ("BTC-PERP", "ETH-PERP", "BTC-7D-36000-C")
 ASSETS = ("USDT", "BTC")

@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from solvency_helpers import rejects
 
+from zkmargin.circuits.rules.models import Account, Position
 from zkmargin.circuits.solvency import SolvencyCircuit
 from zkmargin.prover.engine import demo
 from zkmargin.prover.engine.margin import MarginEngine
-from zkmargin.prover.engine.models import Account, Position
 from zkmargin.prover.solvency_witness import BatchLayout, BelowMaintenanceMargin, build_batch
 
 SNAP = demo.snapshot()

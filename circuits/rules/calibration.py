@@ -24,11 +24,11 @@ import numpy as np
 from .fixedpoint import RATE_SCALE
 from .params import RiskParameters, ScenarioGrid, cum_amounts
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "btc_eth_daily_close.csv"
+DATA = Path(__file__).resolve().parent / "data" / "btc_eth_daily_close.csv"
 
 
 def load_history(path: Path = DATA) -> tuple[list[str], dict[str, np.ndarray]]:
-    """Dates and daily USD closes per asset from the committed CSV (see prover/data/README.md)."""
+    """Dates and daily USD closes per asset from the committed CSV (see circuits/rules/data/README.md)."""
     with path.open() as f:
         rows = list(csv.DictReader(f))
     dates = [r["date"] for r in rows]
