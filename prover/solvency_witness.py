@@ -2,8 +2,8 @@
 
 The builder takes the batch layout (which instrument each position slot holds, which asset each collateral slot
 holds), the engine (instruments, parameters, snapshot, risk arrays) and the accounts; it refuses, naming the
-account, anything the circuit cannot represent or that the engine marks below maintenance margin. Public signals
-are computed natively (engine totals, Merkle root, parameter commitment) so that a witness that satisfies the
+account, anything the circuit cannot represent. Accounts below maintenance margin are proven and counted. Public
+signals are computed natively (engine totals, Merkle root, parameter and market commitments) so that a witness that satisfies the
 circuit is, by construction, a bit-exact replay of :meth:`MarginEngine.evaluate`.
 """
 
@@ -15,10 +15,13 @@ from itertools import pairwise
 
 from zkmargin.circuits.field import R
 from zkmargin.circuits.merkle import MerkleTree
+from zkmargin.circuits.rules.circuit_inputs import BatchLayout
+from zkmargin.circuits.rules.circuit_inputs import make_layout as rules_layout
+from zkmargin.circuits.rules.circuit_inputs import solvency_params as rules_params
 from zkmargin.circuits.rules.models import Account
 from zkmargin.circuits.solvency.leaf import LeafData, account_id_hash, derive_salt
 from zkmargin.circuits.solvency.params import SolvencyParams
-from zkmargin.circuits.solvency.shape import CASH_BITS, VALUE_TOP, SolvencyShape, public_signal_names
+from zkmargin.circuits.solvency.shape import CASH_BITS, SolvencyShape, public_signal_names
 
 from .engine.margin import AccountResult, MarginEngine
 
@@ -32,19 +35,6 @@ class AccountNotProvable(ValueError):
         self.reason = reason
 
 
-class BelowMaintenanceMargin(AccountNotProvable):
-    """The engine marks this account below maintenance margin: no valid proof can include it."""
-
-
-@dataclass(frozen=True)
-class BatchLayout:
-    """Slot j = instrument ``instruments[j]``; collateral slot a = ``assets[a]`` (published with the batch)."""
-
-    instruments: tuple[str, ...]
-    assets: tuple[str, ...]
-    shape: SolvencyShape
-
-
 def make_layout(
     engine: MarginEngine,
     instruments: Sequence[str],
@@ -53,77 +43,13 @@ def make_layout(
     brackets: int | None = None,
     tiers: int | None = None,
 ) -> BatchLayout:
-    """Derive the shape (slot underlyings from the risk arrays, K and T from the parameters unless given)."""
-    ra = engine.risk_arrays
-    unders: list[str] = []
-    su = []
-    scen = 1
-    for sym in instruments:
-        if ra is not None and sym in ra.long:
-            u = engine.instruments[sym].underlying
-            if u not in unders:
-                unders.append(u)
-            su.append(unders.index(u))
-            scen = len(ra.long[sym])
-        else:
-            su.append(-1)
-    k = brackets or max((len(engine.params.brackets.get(s, [])) for s in instruments), default=1) or 1
-    t = tiers or max((len(engine.params.haircuts.get(a, [])) for a in assets), default=1) or 1
-    shape = SolvencyShape(accounts, len(assets), len(instruments), k, t, scen, tuple(su))
-    return BatchLayout(tuple(instruments), tuple(assets), shape)
+    """The batch layout of the engine's instrument table and parameters (see ``rules.circuit_inputs``)."""
+    return rules_layout(engine.instruments, engine.params, instruments, assets, accounts, brackets, tiers)
 
 
 def solvency_params(engine: MarginEngine, layout: BatchLayout) -> SolvencyParams:
-    """The circuit's private parameter copy, padded to the shape (padding entries are unreachable: floor 2^62)."""
-    sh, p, snap, ra = layout.shape, engine.params, engine.snapshot, engine.risk_arrays
-    fl, mm, cu = [], [], []
-    for sym in layout.instruments:
-        inst = engine.instruments[sym]
-        br = [] if inst.kind == "option" else p.brackets[sym]
-        rows = [(b.notional_floor, b.mmr, b.cum) for b in br] or [(0, 0, 0)]  # options pay no tiered MM
-        if len(rows) > sh.brackets:
-            raise ValueError(f"{sym}: {len(rows)} brackets exceed the shape's {sh.brackets}")
-        rows += [(VALUE_TOP, 0, 0)] * (sh.brackets - len(rows))
-        fl.append(tuple(r[0] for r in rows))
-        mm.append(tuple(r[1] for r in rows))
-        cu.append(tuple(r[2] for r in rows))
-    hf, hr = [], []
-    for asset in layout.assets:
-        tiers = [(t.value_floor, t.rate) for t in p.haircuts.get(asset, [])] or [(0, 0)]  # not collateral: rate 0
-        if len(tiers) > sh.tiers:
-            raise ValueError(f"{asset}: {len(tiers)} haircut tiers exceed the shape's {sh.tiers}")
-        tiers += [(VALUE_TOP, 0)] * (sh.tiers - len(tiers))
-        hf.append(tuple(t[0] for t in tiers))
-        hr.append(tuple(t[1] for t in tiers))
-    zero = tuple([0] * sh.scenarios)
-    longs, shorts, smin = [], [], []
-    for j, sym in enumerate(layout.instruments):
-        if sh.slot_underlying[j] >= 0:
-            assert ra is not None
-            if len(ra.long[sym]) != sh.scenarios:
-                raise ValueError(f"{sym}: {len(ra.long[sym])} scenarios, the shape has {sh.scenarios}")
-            longs.append(tuple(ra.long[sym]))
-            shorts.append(tuple(ra.short[sym]))
-            smin.append(ra.short_option_min.get(sym, 0))
-        else:
-            longs.append(zero)
-            shorts.append(zero)
-            smin.append(0)
-    out = SolvencyParams(
-        marks=tuple(snap.marks[s] for s in layout.instruments),
-        bracket_floor=tuple(fl),
-        bracket_mmr=tuple(mm),
-        bracket_cum=tuple(cu),
-        haircut_floor=tuple(hf),
-        haircut_rate=tuple(hr),
-        mm_ratio=p.mm_ratio,
-        short_option_min=tuple(smin),
-        risk_long=tuple(longs),
-        risk_short=tuple(shorts),
-        version=int(p.version_hash(), 16) >> 8,
-    )
-    out.validate(sh)
-    return out
+    """The circuit's parameter copy from the engine's public inputs: the function auditors rerun."""
+    return rules_params(engine.instruments, engine.params, engine.snapshot, layout, engine.risk_arrays)
 
 
 def leaf_data(engine: MarginEngine, acct: Account, layout: BatchLayout, salt: int) -> LeafData:
@@ -182,12 +108,12 @@ def build_batch(
     epoch: int,
     salts: Mapping[str, int] | None = None,
     secret: bytes | None = None,
-    check_solvent: bool = True,
 ) -> SolvencyBatch:
     """Sort the accounts by id_hash, evaluate them with the engine, and lay out the witness inputs.
 
-    Salts come from ``salts`` (account id -> field element) or are derived from ``secret`` and the epoch.
-    ``check_solvent=False`` is for tests that must show the *circuit* rejects an insolvent account.
+    Every account is proven, including those below maintenance margin: the batch counts them and publishes their
+    shortfall and bad debt. Salts come from ``salts`` (account id -> field element) or are derived from ``secret``
+    and the epoch.
     """
     sh = layout.shape
     if len(accounts) > sh.accounts:
@@ -200,12 +126,6 @@ def build_batch(
         salt = salts[acct.account_id] if salts is not None else derive_salt(secret or b"", acct.account_id, epoch)
         ld = leaf_data(engine, acct, layout, salt)
         res = engine.evaluate(acct)
-        if check_solvent and res.status == "liquidation":
-            raise BelowMaintenanceMargin(
-                acct.account_id,
-                f"equity {res.equity} < maintenance margin {res.mm} (micro-USD), or an isolated "
-                "position is under its own MM: it cannot be proven",
-            )
         rows.append((ld.id_hash, acct, ld, res))
     rows.sort(key=lambda r: r[0])
     for (h1, a1, _, _), (h2, a2, _, _) in pairwise(rows):
@@ -216,15 +136,21 @@ def build_batch(
     prices = [engine.snapshot.spot_prices[a] for a in layout.assets]
     liab = [sum(max(ld.balances[a], 0) for ld in leaves) for a in range(sh.assets)]
     n = len(rows)
+    eq = [r[3].equity for r in rows]
+    mm = [r[3].mm for r in rows]
     public = [
         epoch,
         root,
         params.commitment(sh),
+        params.market_commitment(sh),
         leaves[0].id_hash if n else 0,
         leaves[-1].id_hash if n else 0,
         n,
-        sum(r[3].equity for r in rows) % R,
-        sum(r[3].mm for r in rows),
+        sum(max(e, 0) for e in eq),
+        sum(mm),
+        sum(1 for e, m in zip(eq, mm, strict=True) if e < m),
+        sum(max(0, m - e) for e, m in zip(eq, mm, strict=True)),
+        sum(max(0, -e) for e in eq),
         *prices,
         *liab,
     ]
@@ -240,6 +166,8 @@ def witness_inputs(
     ins: dict[str, int] = dict(zip(public_signal_names(sh.assets), public, strict=True))
     ins["params.version"] = params.version
     ins["params.mm_ratio"] = params.mm_ratio
+    ins["params.short_option_min_ppm"] = params.short_option_min_ppm
+    ins["params.basis_cap_bps"] = params.basis_cap_bps
     for j in range(sh.positions):
         ins[f"params.mark[{j}]"] = params.marks[j]
         for k in range(sh.brackets):
@@ -251,7 +179,6 @@ def witness_inputs(
             ins[f"params.haircut[{a}][{t}].floor"] = params.haircut_floor[a][t]
             ins[f"params.haircut[{a}][{t}].rate"] = params.haircut_rate[a][t]
     for j in sh.ra_slots():
-        ins[f"params.smin[{j}]"] = params.short_option_min[j]
         for s in range(sh.scenarios):
             ins[f"params.risk[{j}].long[{s}]"] = params.risk_long[j][s] % R
     for i in range(sh.accounts):

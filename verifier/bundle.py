@@ -101,6 +101,8 @@ def shape_to_json(sh: SolvencyShape) -> dict[str, Any]:
         "tiers": sh.tiers,
         "scenarios": sh.scenarios,
         "slot_underlying": list(sh.slot_underlying),
+        "slot_price": list(sh.slot_price),
+        "slot_kind": list(sh.slot_kind),
     }
 
 
@@ -114,6 +116,8 @@ def shape_from_json(d: Any) -> SolvencyShape:
             int(d["tiers"]),
             int(d["scenarios"]),
             tuple(int(u) for u in d["slot_underlying"]),
+            tuple(int(a) for a in d["slot_price"]),
+            tuple(int(k) for k in d["slot_kind"]),
         )
     except (KeyError, TypeError, ValueError) as e:
         raise BundleError(f"shape: {e}") from e
@@ -132,7 +136,8 @@ def solvency_params_to_json(p: SolvencyParams) -> dict[str, Any]:
         "marks": list(p.marks),
         **{k: [list(row) for row in getattr(p, k)] for k in _NESTED},
         "mm_ratio": p.mm_ratio,
-        "short_option_min": list(p.short_option_min),
+        "short_option_min_ppm": p.short_option_min_ppm,
+        "basis_cap_bps": p.basis_cap_bps,
         "version": str(p.version),
     }
 
@@ -143,7 +148,8 @@ def solvency_params_from_json(d: Any) -> SolvencyParams:
             marks=tuple(int(x) for x in d["marks"]),
             **{k: tuple(tuple(int(x) for x in row) for row in d[k]) for k in _NESTED},
             mm_ratio=int(d["mm_ratio"]),
-            short_option_min=tuple(int(x) for x in d["short_option_min"]),
+            short_option_min_ppm=int(d["short_option_min_ppm"]),
+            basis_cap_bps=int(d["basis_cap_bps"]),
             version=int(d["version"]),
         )
     except (KeyError, TypeError, ValueError) as e:

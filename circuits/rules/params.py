@@ -14,6 +14,13 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
+from zkmargin.circuits.solvency.shape import (
+    MAX_BASIS_CAP_BPS,
+    MIN_MM_RATIO_PPM,
+    MIN_MMR_PPM,
+    MIN_SHORT_OPTION_PPM,
+)
+
 from .fixedpoint import MAX_VALUE, RATE_SCALE, USD_SCALE, to_field
 from .models import Frozen, MarketSnapshot
 
@@ -83,6 +90,8 @@ class RiskParameters(Frozen):
     scenario_grids: dict[str, ScenarioGrid] = Field(default_factory=dict)  # per underlying
     mm_ratio: Ppm = 500_000  # portfolio MM = ceil(IM x mm_ratio)
     short_option_min: Ppm = 100_000  # minimum charge per short option unit, fraction of the underlying index
+    basis_cap_bps: int = Field(default=50, ge=0, le=MAX_BASIS_CAP_BPS, strict=True)  # |perp mark - index| cap
+    min_implied_vol_ppm: Ppm = 100_000  # governed floor of every implied vol the audit accepts (10%)
     liquidation_fee: Ppm = 5_000
     correlations: dict[str, dict[str, Annotated[int, Field(ge=-RATE_SCALE, le=RATE_SCALE)]]] = Field(
         default_factory=dict
@@ -91,6 +100,17 @@ class RiskParameters(Frozen):
 
     @model_validator(mode="after")
     def _check(self) -> RiskParameters:
+        # hard floors, the same constants the circuit range-checks (circuits/solvency/shape.py)
+        if self.mm_ratio < MIN_MM_RATIO_PPM:
+            raise ValueError(f"mm_ratio: {self.mm_ratio} below the hard floor {MIN_MM_RATIO_PPM} ppm")
+        if self.short_option_min < MIN_SHORT_OPTION_PPM:
+            raise ValueError(f"short_option_min: below the hard floor {MIN_SHORT_OPTION_PPM} ppm")
+        for sym, br in self.brackets.items():
+            for k, b in enumerate(br):
+                if b.mmr < MIN_MMR_PPM:
+                    raise ValueError(f"brackets.{sym}.{k}.mmr: {b.mmr} below the hard floor {MIN_MMR_PPM} ppm")
+                if b.imr < b.mmr:
+                    raise ValueError(f"brackets.{sym}.{k}.imr: below its mmr")
         for sym, br in self.brackets.items():
             if not br or br[0].notional_floor != 0:
                 raise ValueError(f"brackets.{sym}: first bracket must start at 0")

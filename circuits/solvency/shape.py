@@ -23,6 +23,23 @@ SCEN_BITS = 84  # scenario candidates (1e-8 micro-USD): |sum q * R| < 2^56 * 1e8
 EPOCH_BITS = 64  # epoch is a uint64 (verifier/attestation.py)
 ID_BITS = 128  # id_hash < 2^128; consecutive active ids differ by >= 1 and < 2^128
 HCOLL_OFFSET_BITS = 96  # sum of haircut numerators (1e12 scale) shifted by 1e6 * 2^96 before flooring: |sum| << 2^96
+EQUITY_BITS = 63  # |equity| < 2^63 micro-USD (engine ACCOUNT_LIMIT 2^56 keeps it far below)
+RATE_BITS = 20  # rates (ppm) and their distance to a hard floor fit 20 bits (1e6 < 2^20)
+BASIS_BITS = 10  # basis caps (bps) are below 2^10
+MARK_BAND_BITS = 68  # |cap x index -+ 1e4 x (mark - index)| < 2^10 * 2^53 + 2^14 * 2^53 < 2^68
+
+# ----------------------------------------------------------------------------- hard floors (fixed by the key)
+# No governed parameter set can go under these: the circuit range-checks every parameter against them, so even
+# a parameter document that governance approved by mistake cannot make margin vanish. They are deliberately
+# loose (real venues sit well above them); the governed values are the real policy.
+MIN_MMR_PPM = 1_000  # 0.1% maintenance rate on every linear bracket
+MIN_MM_RATIO_PPM = 250_000  # portfolio MM >= 25% of the scenario IM
+MIN_SHORT_OPTION_PPM = 10_000  # short options pay >= 1% of the index per unit
+MAX_HAIRCUT_RATE_PPM = 1_000_000  # collateral never counts above its value
+MAX_BASIS_CAP_BPS = 500  # a linear mark may sit at most 5% from its oracle index
+
+SLOT_LINEAR = 0  # perpetual or dated future: mark bound to the oracle index by the basis cap
+SLOT_OPTION = 1  # option: mark and risk array from the published vol surface (audited), portfolio mode only
 
 PACK_BITS = 252  # at most this many bits packed into one field element (2^252 < r)
 SIGNED_QTY_WIDTH = QTY_BITS + 1  # width of a packed (x + 2^53) piece
@@ -90,6 +107,10 @@ class SolvencyShape:
       padded with unreachable entries whose floor is 2^62 (see docs/circuit.md).
     * ``scenarios`` (S) per risk array; ``slot_underlying[j]`` is the portfolio-margin underlying index of slot j,
       or -1 when instrument j has no risk array (it then always pays tiered MM).
+    * ``slot_price[j]`` is the collateral slot whose public oracle price is instrument j's underlying index (every
+      underlying is an asset slot, with haircut rate 0 when it is not accepted as collateral);
+      ``slot_kind[j]`` is SLOT_LINEAR or SLOT_OPTION (options need a risk array). Defaults: every slot priced by
+      asset 0 and linear, for shapes built by hand in tests.
     """
 
     accounts: int
@@ -99,8 +120,14 @@ class SolvencyShape:
     tiers: int
     scenarios: int
     slot_underlying: tuple[int, ...]
+    slot_price: tuple[int, ...] = ()
+    slot_kind: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        if not self.slot_price:
+            object.__setattr__(self, "slot_price", (0,) * self.positions)
+        if not self.slot_kind:
+            object.__setattr__(self, "slot_kind", (SLOT_LINEAR,) * self.positions)
         for name in ("accounts", "assets", "positions", "brackets", "tiers", "scenarios"):
             if getattr(self, name) < 1:
                 raise ValueError(f"shape.{name} must be >= 1")
@@ -111,6 +138,12 @@ class SolvencyShape:
         used = sorted({u for u in self.slot_underlying if u >= 0})
         if used != list(range(len(used))):
             raise ValueError("shape.slot_underlying must use underlyings 0..U-1 without gaps")
+        if len(self.slot_price) != self.positions or any(not 0 <= a < self.assets for a in self.slot_price):
+            raise ValueError("shape.slot_price needs one asset slot in [0, A) per position slot")
+        if len(self.slot_kind) != self.positions or any(k not in (SLOT_LINEAR, SLOT_OPTION) for k in self.slot_kind):
+            raise ValueError("shape.slot_kind needs SLOT_LINEAR or SLOT_OPTION per position slot")
+        if any(k == SLOT_OPTION and u < 0 for k, u in zip(self.slot_kind, self.slot_underlying, strict=True)):
+            raise ValueError("shape.slot_kind: an option slot needs a risk array (slot_underlying >= 0)")
         if self.accounts > 1 << 16:
             raise ValueError("at most 2^16 accounts per batch (totals stay far below the field size)")
 
@@ -122,6 +155,12 @@ class SolvencyShape:
     def depth(self) -> int:
         """Merkle depth: the smallest d with 2^d >= accounts."""
         return max(0, (self.accounts - 1).bit_length())
+
+    def linear_slots(self) -> list[int]:
+        return [j for j, k in enumerate(self.slot_kind) if k == SLOT_LINEAR]
+
+    def option_slots(self) -> list[int]:
+        return [j for j, k in enumerate(self.slot_kind) if k == SLOT_OPTION]
 
     def ra_slots(self) -> list[int]:
         """Position slots that carry a risk array (portfolio margin replaces their tiered MM)."""
