@@ -97,6 +97,11 @@ class SolvencyBatch:
     public: list[int]
     inputs: dict[str, int] = field(default_factory=dict)
 
+    def prices(self) -> list[int]:
+        """The public oracle prices of the asset slots."""
+        n = len(self.public) - 2 * self.layout.shape.assets
+        return self.public[n : n + self.layout.shape.assets]
+
     def public_named(self) -> dict[str, int]:
         return dict(zip(public_signal_names(self.layout.shape.assets), self.public, strict=True))
 

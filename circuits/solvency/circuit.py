@@ -34,17 +34,26 @@ from zkmargin.circuits.r1cs import LC, R1CS, ConstraintSystem
 
 from .gadgets import divmod_const, interval_one_hot, max_candidates, select_one_hot, signed
 from .leaf import PIECES_PER_PACK, leaf_arity
-from .params import CHUNK, PARAMS_TAG
+from .params import BPS, CHUNK, MARKET_TAG, PARAMS_TAG, SMIN_DIVISOR
 from .shape import (
+    BASIS_BITS,
     CASH_BITS,
     CASH_WIDTH,
     EPOCH_BITS,
+    EQUITY_BITS,
     FIXED_PUBLIC_NAMES,
     HCOLL_OFFSET_BITS,
     ID_BITS,
+    MARK_BAND_BITS,
+    MAX_BASIS_CAP_BPS,
+    MAX_HAIRCUT_RATE_PPM,
+    MIN_MM_RATIO_PPM,
+    MIN_MMR_PPM,
+    MIN_SHORT_OPTION_PPM,
     MM_BITS,
     PRICE_BITS,
     QTY_BITS,
+    RATE_BITS,
     SCEN_BITS,
     SIGNED_QTY_WIDTH,
     SLACK_BITS,
@@ -71,6 +80,7 @@ COMPONENTS = (
     "tree",
     "totals",
     "params commitment",
+    "hard floors + marks",
 )
 
 
@@ -82,6 +92,10 @@ class AccountSignals:
     id_hash: LC
     equity: LC
     mm: LC
+    positive_equity: LC
+    under_mm: LC
+    shortfall: LC
+    bad_debt: LC
     mm_tiered: LC
     mm_portfolio: LC
     collateral: LC
@@ -131,21 +145,23 @@ class SolvencyCircuit:
         pub = {n: cs.input(n, public=True) for n in FIXED_PUBLIC_NAMES}
         prices = [cs.input(f"prices[{a}]", public=True) for a in range(sh.assets)]
         liabilities = [cs.input(f"liabilities[{a}]", public=True) for a in range(sh.assets)]
-        self._params(pub["params_commitment"], pub["epoch"], prices)
+        self._params(pub, prices)
         for i in range(sh.accounts):
             with cs.scope(f"acct[{i}]"):
                 self.accounts.append(self._account(prices))
         self._batch(pub, liabilities)
 
-    def _params(self, commitment: LC, epoch: LC, prices: list[LC]) -> None:
+    def _params(self, pub: dict[str, LC], prices: list[LC]) -> None:
         cs, sh = self.cs, self.shape
         with self._part("params commitment"), cs.scope("params"):
             # Groth16 binds a public input only through constraints that use it; the range check binds the epoch.
-            range_check(cs, epoch, EPOCH_BITS, "epoch.range")
+            range_check(cs, pub["epoch"], EPOCH_BITS, "epoch.range")
             for a, p in enumerate(prices):
-                range_check(cs, p, PRICE_BITS, f"price[{a}].range")
+                range_check(cs, p - 1, PRICE_BITS, f"price[{a}].nonzero_range")  # 0 < price < 2^53 + 1
             self.version = cs.input("version")
             self.mm_ratio = cs.input("mm_ratio")
+            self.smin_ppm = cs.input("short_option_min_ppm")
+            self.basis_cap = cs.input("basis_cap_bps")
             self.marks = [cs.input(f"mark[{j}]") for j in range(sh.positions)]
             for j, m in enumerate(self.marks):
                 range_check(cs, m, PRICE_BITS, f"mark[{j}].range")
@@ -165,35 +181,59 @@ class SolvencyCircuit:
                 self.h_floor.append(fl)
                 self.h_rate.append(rt)
                 self.h_cum.append(cum)
-            ra = set(sh.ra_slots())
-            self.smin = {j: cs.input(f"smin[{j}]") for j in sorted(ra)}
-            self.r_long = {j: [cs.input(f"risk[{j}].long[{s}]") for s in range(sh.scenarios)] for j in sorted(ra)}
-            flat: list[LC] = [
+            ra = sh.ra_slots()
+            self.r_long = {j: [cs.input(f"risk[{j}].long[{s}]") for s in range(sh.scenarios)] for j in ra}
+            gov: list[LC] = [
                 LC.const(x)
-                for x in (
-                    PARAMS_TAG,
-                    sh.assets,
-                    sh.positions,
-                    sh.brackets,
-                    sh.tiers,
-                    sh.scenarios,
-                    sh.underlyings,
-                    *(u + 1 for u in sh.slot_underlying),
-                )
+                for x in (PARAMS_TAG, sh.assets, sh.positions, sh.brackets, sh.tiers, sh.scenarios, sh.underlyings)
             ]
-            flat += [self.version, self.mm_ratio, *self.marks]
+            for j in range(sh.positions):
+                gov += [LC.const(x) for x in (sh.slot_underlying[j] + 1, sh.slot_price[j], sh.slot_kind[j])]
+            gov += [self.version, self.mm_ratio, self.smin_ppm, self.basis_cap]
             for j in range(sh.positions):
                 for k in range(sh.brackets):
-                    flat += [self.b_floor[j][k], self.b_mmr[j][k], self.b_cum[j][k]]
+                    gov += [self.b_floor[j][k], self.b_mmr[j][k], self.b_cum[j][k]]
             for a in range(sh.assets):
                 for t in range(sh.tiers):
-                    flat += [self.h_floor[a][t], self.h_rate[a][t]]
-            for j in sorted(ra):
-                flat += [self.smin[j], *self.r_long[j]]
-            acc = LC.const(len(flat))
-            for c in range(0, len(flat), CHUNK):
-                acc = poseidon_gadget(cs, [acc, *flat[c : c + CHUNK]], f"sponge[{c // CHUNK}]")
-            cs.assert_equal(acc, commitment, "commitment")
+                    gov += [self.h_floor[a][t], self.h_rate[a][t]]
+            cs.assert_equal(_sponge(cs, gov, "sponge"), pub["params_commitment"], "commitment")
+            market: list[LC] = [LC.const(MARKET_TAG), LC.const(sh.positions), LC.const(sh.scenarios), *self.marks]
+            for j in ra:
+                market += self.r_long[j]
+            cs.assert_equal(_sponge(cs, market, "market_sponge"), pub["market_commitment"], "market_commitment")
+
+        with self._part("hard floors + marks"), cs.scope("floors"):
+            # No parameter set, governed or not, goes under these (shape.py); each is one range check per batch.
+            for j in sh.linear_slots():
+                for k in range(sh.brackets):
+                    range_check(cs, self.b_mmr[j][k] - MIN_MMR_PPM, RATE_BITS, f"bracket[{j}][{k}].mmr_floor")
+            for a in range(sh.assets):
+                for t in range(sh.tiers):
+                    range_check(cs, self.h_rate[a][t], RATE_BITS, f"haircut[{a}][{t}].rate_range")
+                    range_check(cs, MAX_HAIRCUT_RATE_PPM - self.h_rate[a][t], RATE_BITS, f"haircut[{a}][{t}].rate_cap")
+            range_check(cs, self.mm_ratio - MIN_MM_RATIO_PPM, RATE_BITS, "mm_ratio_floor")
+            range_check(cs, self.smin_ppm - MIN_SHORT_OPTION_PPM, RATE_BITS, "short_option_min_floor")
+            range_check(cs, self.basis_cap, BASIS_BITS, "basis_cap.range")
+            range_check(cs, MAX_BASIS_CAP_BPS - self.basis_cap, BASIS_BITS, "basis_cap.cap")
+            # linear marks within the governed basis cap of the public oracle index: |mark - idx| * 1e4 <= cap * idx
+            for j in sh.linear_slots():
+                idx = prices[sh.slot_price[j]]
+                band = cs.mul(self.basis_cap, idx, f"mark[{j}].band")
+                dev = (self.marks[j] - idx) * BPS
+                range_check(cs, band - dev, MARK_BAND_BITS, f"mark[{j}].max")
+                range_check(cs, band + dev, MARK_BAND_BITS, f"mark[{j}].min")
+            # short-option minimum per unit from the public index: ceil(idx * ppm / 1e8), as rules/risk_arrays.py
+            self.smin: dict[int, LC] = {}
+            for j in sh.option_slots():
+                self.smin[j], _ = divmod_const(
+                    cs,
+                    prices[sh.slot_price[j]],
+                    self.smin_ppm,
+                    SMIN_DIVISOR,
+                    f"smin[{j}]",
+                    add=SMIN_DIVISOR - 1,
+                    quotient_bits=PRICE_BITS,
+                )
 
     def _account(self, prices: list[LC]) -> AccountSignals:
         cs, sh = self.cs, self.shape
@@ -211,6 +251,9 @@ class SolvencyCircuit:
             signed_range_check(cs, cash, CASH_BITS, "cash.range")
             b_abs, b_neg = _split([signed_decompose(cs, b, QTY_BITS, f"bal[{a}].range") for a, b in enumerate(bal)])
             q_abs, q_neg = _split([signed_decompose(cs, q, QTY_BITS, f"qty[{j}].range") for j, q in enumerate(qty)])
+            # no free mode bit: an option position exists only in portfolio mode (else it would pay no margin)
+            for j in sh.option_slots():
+                cs.constrain(1 - pf, qty[j], LC(), f"qty[{j}].option_needs_portfolio")
 
         # ---- collateral
         hnum = LC()
@@ -274,7 +317,8 @@ class SolvencyCircuit:
                     cands.append(-x)
                 somc = LC()
                 for j in slots:
-                    somc = somc + cs.mul(-qneg[j], self.smin[j], f"u{u}.smin[{j}]")
+                    if j in self.smin:
+                        somc = somc + cs.mul(-qneg[j], self.smin[j], f"u{u}.smin[{j}]")
                 cands.append(somc)
                 # Y >= 0 is not range-checked: Y is 0 or a candidate >= all others, and IM_u = ceil(Y / 1e8) is
                 # proven in [0, 2^62), so a negative Y can only be in (-1e8, 0], where IM_u = 0 = max(0, ...) too.
@@ -290,9 +334,14 @@ class SolvencyCircuit:
                 mm_p_counted = LC()
 
         with self._part("solvency check"):
+            # Every account is proven; one below MM is counted with its shortfall instead of failing the batch.
+            # The signed decompositions also pin equity to (-2^63, 2^63), which pins the collateral quotient.
             mm = mm_t + mm_p_counted
             equity = collateral + cash + sum(values, LC())
-            range_check(cs, equity - mm, SLACK_BITS, "equity_ge_mm")
+            e_abs, e_neg = signed_decompose(cs, equity, EQUITY_BITS, "equity.sign")
+            bad_debt = cs.mul(e_neg, e_abs, "bad_debt")  # max(0, -equity)
+            s_abs, under = signed_decompose(cs, equity - mm, SLACK_BITS, "slack.sign")
+            shortfall = cs.mul(under, s_abs, "shortfall")  # max(0, mm - equity)
 
         with self._part("ordering + padding"):
             for name, sig in (("id_hash", idh), ("salt", salt), ("portfolio", pf), ("cash", cash)):
@@ -308,7 +357,23 @@ class SolvencyCircuit:
             digest = poseidon_gadget(cs, elems, "leaf")
             leaf = cs.mul(active, digest, "leaf.empty_if_inactive")
 
-        return AccountSignals(active, idh, equity, mm, mm_t, mm_p_counted, collateral, values, notionals, pos_bal, leaf)
+        return AccountSignals(
+            active,
+            idh,
+            equity,
+            mm,
+            equity + bad_debt,
+            under,
+            shortfall,
+            bad_debt,
+            mm_t,
+            mm_p_counted,
+            collateral,
+            values,
+            notionals,
+            pos_bal,
+            leaf,
+        )
 
     def _batch(self, pub: dict[str, LC], liabilities: list[LC]) -> None:
         cs, sh = self.cs, self.shape
@@ -330,11 +395,22 @@ class SolvencyCircuit:
             root = merkle_root_gadget(cs, [x.leaf for x in accts], sh.depth, "tree")
             cs.assert_equal(pub["batch_root"], root, "batch_root")
         with self._part("totals"), cs.scope("totals"):
-            cs.assert_equal(pub["total_equity"], sum((x.equity for x in accts), LC()), "total_equity")
+            cs.assert_equal(pub["total_equity"], sum((x.positive_equity for x in accts), LC()), "total_equity")
             cs.assert_equal(pub["total_mm"], sum((x.mm for x in accts), LC()), "total_mm")
+            cs.assert_equal(pub["under_mm_count"], sum((x.under_mm for x in accts), LC()), "under_mm_count")
+            cs.assert_equal(pub["total_shortfall"], sum((x.shortfall for x in accts), LC()), "total_shortfall")
+            cs.assert_equal(pub["total_bad_debt"], sum((x.bad_debt for x in accts), LC()), "total_bad_debt")
             # what the exchange owes per asset: positive balances only, never netted against other users' debts
             for a, lia in enumerate(liabilities):
                 cs.assert_equal(lia, sum((x.positive_balances[a] for x in accts), LC()), f"liabilities[{a}]")
+
+
+def _sponge(cs: ConstraintSystem, flat: Sequence[LC], name: str) -> LC:
+    """In-circuit twin of :func:`params.sponge` (length prefix, chunks of 15)."""
+    acc = LC.const(len(flat))
+    for c in range(0, len(flat), CHUNK):
+        acc = poseidon_gadget(cs, [acc, *flat[c : c + CHUNK]], f"{name}[{c // CHUNK}]")
+    return acc
 
 
 def _split(pairs: Sequence[tuple[LC, LC]]) -> tuple[list[LC], list[LC]]:

@@ -15,7 +15,7 @@ from zkmargin.prover.engine import demo
 from zkmargin.prover.engine.margin import MarginEngine
 
 SLOTS = ("BTC-PERP", "ETH-PERP", "BTC-7D-36000-C")
-ASSETS = ("USDT", "BTC")
+ASSETS = ("USDT", "BTC", "ETH")
 usd, px, qt = demo.usd, demo.px, demo.qt
 
 
@@ -24,7 +24,14 @@ def small_engine(btc_mark: int | None = None) -> MarginEngine:
     insts = demo.instruments()
     snap = demo.snapshot()
     if btc_mark is not None:
-        snap = snap.model_copy(update={"marks": {**snap.marks, "BTC-PERP": btc_mark}})
+        # the oracle moves with the mark: index = spot = the public price the circuit binds the mark to
+        snap = snap.model_copy(
+            update={
+                "marks": {**snap.marks, "BTC-PERP": btc_mark},
+                "index_prices": {**snap.index_prices, "BTC": btc_mark},
+                "spot_prices": {**snap.spot_prices, "BTC": btc_mark},
+            }
+        )
     btc = make_brackets([(0, 50_000, 1 / 125, 0.004), (50_000, 250_000, 1 / 100, 0.005), (250_000, 1e6, 1 / 50, 0.01)])
     eth = make_brackets([(0, 100_000, 1 / 50, 0.01), (100_000, 1e6, 1 / 20, 0.025)])
     grid = ScenarioGrid(price_moves=[-150_000, 150_000], vol_shocks=[-250_000, 250_000])

@@ -14,7 +14,6 @@ from zkmargin.prover.engine.margin import MarginEngine
 from zkmargin.prover.solvency_witness import (
     AccountNotProvable,
     BatchLayout,
-    BelowMaintenanceMargin,
     SolvencyBatch,
     build_batch,
     make_layout,
@@ -42,9 +41,9 @@ def test_honest_batch_satisfies_and_layout_matches_attestation(
     assert rejects(circuit.r1cs, witness) is None
     assert circuit.r1cs.public_signals(witness) == batch.public
     assert circuit.r1cs.n_pub_out == 0
-    assert circuit.r1cs.signal_names[1 : 1 + circuit.r1cs.n_public] == public_signal_names(2)
+    assert circuit.r1cs.signal_names[1 : 1 + circuit.r1cs.n_public] == public_signal_names(3)
     assert public_signal_names(4) == attestation.signal_names(4)
-    assert circuit.r1cs.n_public == attestation.n_public(2)
+    assert circuit.r1cs.n_public == attestation.n_public(3)
 
 
 def test_negative_balance_near_the_modulus(circuit: SolvencyCircuit, batch: SolvencyBatch) -> None:
@@ -72,9 +71,9 @@ def test_sum_that_wraps_the_field(circuit: SolvencyCircuit, batch: SolvencyBatch
     assert "acct[1].cash.range" in (fail_name(circuit, ins) or "")
     # a total that differs from the true sum by r is not expressible: inputs are canonical
     with pytest.raises(ValueError):
-        circuit.witness({**batch.inputs, "total_equity": batch.public[6] + R})
+        circuit.witness({**batch.inputs, "total_equity": batch.public[7] + R})
     bad = list(witness)
-    bad[1 + 6] = witness[1 + 6] + R
+    bad[1 + 7] = witness[1 + 7] + R
     assert not circuit.r1cs.is_satisfied(bad)
 
 
@@ -129,7 +128,7 @@ def test_equal_balances_get_different_leaves(
     assert same_salt[0].leaf() != same_salt[1].leaf()
     # showing both users one leaf means putting the same account in two slots: ordering rejects it
     ins = dict(b.inputs)
-    for k in ("id_hash", "salt", "portfolio", "cash", "bal[0]", "bal[1]", "qty[0]", "qty[1]", "qty[2]"):
+    for k in ("id_hash", "salt", "portfolio", "cash", "bal[0]", "bal[1]", "bal[2]", "qty[0]", "qty[1]", "qty[2]"):
         ins[f"acct[1].{k}"] = ins[f"acct[0].{k}"]
     assert "order.gap[0].range" in (fail_name(circuit, ins) or "")
 
@@ -138,7 +137,7 @@ def test_equal_balances_get_different_leaves(
 def boundary() -> tuple[MarginEngine, BatchLayout, SolvencyCircuit, SolvencyBatch]:
     """BTC-PERP mark 40,000: 1.25 BTC is a notional of exactly 50,000 USD, the floor of bracket 1."""
     eng = small_engine(btc_mark=px(40_000))
-    lay = make_layout(eng, SLOTS, ("USDT", "BTC"), accounts=2)
+    lay = make_layout(eng, SLOTS, ("USDT", "BTC", "ETH"), accounts=2)
     circ = SolvencyCircuit(lay.shape)
     b = build_batch(
         eng, [account("frank", 5_000, btc_perp=1.25), account("gina", 5_000, btc_perp=-0.5)], lay, 3, secret=b"x"
@@ -181,31 +180,45 @@ def test_bracket_chosen_wrongly(circuit: SolvencyCircuit, batch: SolvencyBatch) 
 @pytest.mark.parametrize(
     "key",
     [
-        "params.mark[0]",
         "params.bracket[0][1].mmr",
         "params.bracket[1][0].floor",
         "params.haircut[1][1].rate",
         "params.mm_ratio",
         "params.version",
-        "params.smin[2]",
-        "params.risk[0].long[0]",
-        "params.risk[2].long[3]",  # the very last committed element
+        "params.short_option_min_ppm",
+        "params.basis_cap_bps",
+        "params.haircut[2][1].rate",  # the very last governed element
     ],
 )
 def test_parameter_differing_from_the_committed_one(circuit: SolvencyCircuit, batch: SolvencyBatch, key: str) -> None:
     ins = dict(batch.inputs)
-    ins[key] = (ins[key] + 1) % R
+    ins[key] = (ins[key] - 1) % R
     assert fail_name(circuit, ins) == "params.commitment"
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["params.mark[0]", "params.mark[2]", "params.risk[0].long[0]", "params.risk[2].long[3]"],  # last: final element
+)
+def test_market_data_differing_from_the_committed_one(
+    circuit: SolvencyCircuit, batch: SolvencyBatch, key: str
+) -> None:
+    ins = dict(batch.inputs)
+    ins[key] = (ins[key] + 1) % R
+    assert fail_name(circuit, ins) == "params.market_commitment"
 
 
 def test_price_differing_from_the_public_one(circuit: SolvencyCircuit, batch: SolvencyBatch) -> None:
     # prices are public inputs checked by the registry against the feeds; a prover using another price than the
     # one it publishes changes the values it proves: the totals no longer match
     ins = dict(batch.inputs)
-    ins["prices[1]"] = ins["prices[1]"] * 2
+    ins["prices[0]"] = ins["prices[0]"] * 2  # USDT: collateral only
     assert fail_name(circuit, ins) == "totals.total_equity"
-    ins["prices[1]"] = 1 << 53  # out of the committed price range
-    assert fail_name(circuit, ins) == "params.price[1].range.sum"
+    ins = dict(batch.inputs)
+    ins["prices[1]"] = ins["prices[1]"] * 2  # BTC is also the BTC perpetual's index: its mark leaves the basis cap
+    assert fail_name(circuit, ins) == "floors.mark[0].min.sum"
+    ins["prices[1]"] = (1 << 53) + 2  # out of the committed price range
+    assert fail_name(circuit, ins) == "params.price[1].nonzero_range.sum"
 
 
 def _at_margin(engine: MarginEngine, aid: str, slack_delta: int) -> object:
@@ -214,19 +227,31 @@ def _at_margin(engine: MarginEngine, aid: str, slack_delta: int) -> object:
     return account(aid, 1_000, btc_perp=0.5, eth_perp=-1, realised=-(res.equity - res.mm) + slack_delta)
 
 
-def test_equity_below_mm_cannot_be_proven(engine: MarginEngine, layout: BatchLayout, circuit: SolvencyCircuit) -> None:
+def test_equity_below_mm_is_counted_not_hidden(
+    engine: MarginEngine, layout: BatchLayout, circuit: SolvencyCircuit
+) -> None:
     exact = _at_margin(engine, "harry", 0)
     r = engine.evaluate(exact)  # type: ignore[arg-type]
     assert r.equity == r.mm and r.status != "liquidation"
     b = build_batch(engine, [exact], layout, 1, secret=b"s")  # type: ignore[list-item]
-    assert rejects(circuit.r1cs, circuit.witness(b.inputs)) is None  # equity == MM passes
+    assert rejects(circuit.r1cs, circuit.witness(b.inputs)) is None  # equity == MM passes, not under MM
+    assert b.public_named()["under_mm_count"] == 0
 
     under = _at_margin(engine, "harry", -1)  # one micro-USD short
     assert engine.evaluate(under).status == "liquidation"  # type: ignore[arg-type]
-    with pytest.raises(BelowMaintenanceMargin, match="harry"):
-        build_batch(engine, [under], layout, 1, secret=b"s")  # type: ignore[list-item]
-    forced = build_batch(engine, [under], layout, 1, secret=b"s", check_solvent=False)  # type: ignore[list-item]
-    assert rejects(circuit.r1cs, circuit.witness(forced.inputs)) == "acct[0].equity_ge_mm.sum"
+    b = build_batch(engine, [under], layout, 1, secret=b"s")  # type: ignore[list-item]
+    assert rejects(circuit.r1cs, circuit.witness(b.inputs)) is None
+    pub = b.public_named()
+    assert (pub["under_mm_count"], pub["total_shortfall"], pub["total_bad_debt"]) == (1, 1, 0)
+    # the operator cannot hide it: claiming 0 under MM (or no shortfall) fails the totals
+    for key in ("under_mm_count", "total_shortfall"):
+        ins = {**b.inputs, key: 0}
+        assert fail_name(circuit, ins) == f"totals.{key}"
+    # nor flip the sign hint of its slack (the decomposition is unique)
+    honest_bits = [(((1 << 64) - 1) >> i) & 1 for i in range(65)]  # slack -1 + 2^64: top bit 0 (negative)
+    flipped = [*honest_bits[:64], 1]  # claim "non-negative"
+    w = witness_with_override(circuit, b.inputs, "acct[0].slack.sign[0]", lambda *_: flipped)
+    assert rejects(circuit.r1cs, w) == "acct[0].slack.sign.sum"
 
 
 def test_duplicate_account_within_a_batch(engine: MarginEngine, layout: BatchLayout, circuit: SolvencyCircuit) -> None:
@@ -235,12 +260,12 @@ def test_duplicate_account_within_a_batch(engine: MarginEngine, layout: BatchLay
         build_batch(engine, [a, a], layout, 1, secret=b"s")
     b = build_batch(engine, [a, account("judy", 100)], layout, 1, secret=b"s")
     ins = dict(b.inputs)
-    for k in ("id_hash", "salt", "portfolio", "cash", "bal[0]", "bal[1]", "qty[0]", "qty[1]", "qty[2]"):
+    for k in ("id_hash", "salt", "portfolio", "cash", "bal[0]", "bal[1]", "bal[2]", "qty[0]", "qty[1]", "qty[2]"):
         ins[f"acct[1].{k}"] = ins[f"acct[0].{k}"]
     assert fail_name(circuit, ins) == "order.gap[0].range.sum"
     # out of order (descending ids) fails the same check
     ins = dict(b.inputs)
-    for k in ("id_hash", "salt", "portfolio", "cash", "bal[0]", "bal[1]", "qty[0]", "qty[1]", "qty[2]"):
+    for k in ("id_hash", "salt", "portfolio", "cash", "bal[0]", "bal[1]", "bal[2]", "qty[0]", "qty[1]", "qty[2]"):
         ins[f"acct[0].{k}"], ins[f"acct[1].{k}"] = ins[f"acct[1].{k}"], ins[f"acct[0].{k}"]
     assert fail_name(circuit, ins) == "order.gap[0].range.sum"
 
@@ -257,13 +282,13 @@ def test_duplicate_account_across_batches_is_exposed(
         pub = b.public_named()
         assert pub["first_id_hash"] == min(ld.id_hash for ld in b.leaves)
         assert pub["last_id_hash"] == max(ld.id_hash for ld in b.leaves)
-    r1 = (b1.public[3], b1.public[4])
-    r2 = (b2.public[3], b2.public[4])
+    r1 = (b1.public[4], b1.public[5])
+    r2 = (b2.public[4], b2.public[5])
     assert r1[1] >= r2[0] and r2[1] >= r1[0]  # the overlap is visible to any auditor of the epoch
     # and the prover cannot shrink the exposed range: last/first are pinned in-circuit
-    for idx in (3, 4):
+    for idx in (4, 5):
         ins = dict(b2.inputs)
-        key = public_signal_names(2)[idx]
+        key = public_signal_names(3)[idx]
         ins[key] = (ins[key] + 1) % R
         assert fail_name(circuit, ins) in ("order.first_id_hash", "order.last_id_hash")
 
