@@ -1,5 +1,5 @@
-"""Bridge with the engine: on random portfolios the circuit's per-account equity and MM and the batch totals equal
-MarginEngine.evaluate exactly; accounts the engine marks below MM cannot be proven; equity == MM passes."""
+"""Bridge with the engine: on random portfolios the circuit's per-account equity and MM and the batch totals (incl.
+the under-MM count, shortfall and bad debt) equal MarginEngine.evaluate exactly; equity == MM is not under MM."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from zkmargin.circuits.rules.models import Account, Position
 from zkmargin.circuits.solvency import SolvencyCircuit
 from zkmargin.prover.engine import demo
 from zkmargin.prover.engine.margin import MarginEngine
-from zkmargin.prover.solvency_witness import BatchLayout, BelowMaintenanceMargin, build_batch
+from zkmargin.prover.solvency_witness import BatchLayout, build_batch
 
 SNAP = demo.snapshot()
 E8 = 10**8
@@ -39,30 +39,22 @@ def accounts(draw: Any, aid: str) -> Account:
 
 
 def _check_batch(engine: MarginEngine, layout: BatchLayout, circuit: SolvencyCircuit, accts: list[Account]) -> None:
-    solvent = [a for a in accts if engine.evaluate(a).status != "liquidation"]
-    for a in accts:
-        if a not in solvent:
-            try:
-                build_batch(engine, [a], layout, 1, secret=b"h")
-            except BelowMaintenanceMargin as e:
-                assert e.account_id == a.account_id
-            else:
-                raise AssertionError("an account below MM was accepted by the builder")
-            res = engine.evaluate(a)
-            if res.equity < res.mm:  # cross view insolvent: the circuit itself must refuse it
-                forced = build_batch(engine, [a], layout, 1, secret=b"h", check_solvent=False)
-                assert rejects(circuit.r1cs, circuit.witness(forced.inputs)) == "acct[0].equity_ge_mm.sum"
-    b = build_batch(engine, solvent, layout, 5, secret=b"h")
+    b = build_batch(engine, accts, layout, 5, secret=b"h")  # every account, whatever its margin state
     w = circuit.witness(b.inputs)
     assert rejects(circuit.r1cs, w) is None
     for i, res in enumerate(b.results):
         sig = circuit.accounts[i]
         assert circuit.value(sig.equity, w) == res.equity, res.account_id
         assert circuit.value(sig.mm, w) == res.mm, res.account_id
+        assert circuit.value(sig.under_mm, w) == int(res.equity < res.mm), res.account_id
     pub = b.public_named()
-    assert pub["total_equity"] == sum(r.equity for r in b.results)
-    assert pub["total_mm"] == sum(r.mm for r in b.results)
-    assert pub["account_count"] == len(solvent)
+    res_all = b.results
+    assert pub["total_equity"] == sum(max(r.equity, 0) for r in res_all)
+    assert pub["total_mm"] == sum(r.mm for r in res_all)
+    assert pub["account_count"] == len(accts)
+    assert pub["under_mm_count"] == sum(1 for r in res_all if r.equity < r.mm)
+    assert pub["total_shortfall"] == sum(max(0, r.mm - r.equity) for r in res_all)
+    assert pub["total_bad_debt"] == sum(max(0, -r.equity) for r in res_all)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -82,13 +74,15 @@ def test_circuit_equals_engine_on_random_portfolios(
 def test_boundary_equity_equal_to_mm(
     engine: MarginEngine, layout: BatchLayout, circuit: SolvencyCircuit, acct: Account, delta: int
 ) -> None:
-    """Shift realised PnL so that equity - MM = delta micro-USD: delta >= 0 proves, delta < 0 cannot."""
+    """Shift realised PnL so that equity - MM = delta micro-USD: delta >= 0 is not under MM, delta < 0 is, with
+    shortfall -delta; a prover claiming otherwise fails the totals."""
     res = engine.evaluate(acct)
     moved = acct.model_copy(update={"realised_pnl": acct.realised_pnl - (res.equity - res.mm) + delta})
     r2 = engine.evaluate(moved)
     assert r2.equity - r2.mm == delta
-    if r2.status == "liquidation" and delta >= 0:
-        return  # an isolated position under its own MM: refused by the builder (covered above)
-    forced = build_batch(engine, [moved], layout, 1, secret=b"e", check_solvent=False)
-    name = rejects(circuit.r1cs, circuit.witness(forced.inputs))
-    assert (name is None) == (delta >= 0), name
+    b = build_batch(engine, [moved], layout, 1, secret=b"e")
+    assert rejects(circuit.r1cs, circuit.witness(b.inputs)) is None
+    pub = b.public_named()
+    assert (pub["under_mm_count"], pub["total_shortfall"]) == ((1, -delta) if delta < 0 else (0, 0))
+    lie = {**b.inputs, "under_mm_count": 1 - pub["under_mm_count"]}
+    assert rejects(circuit.r1cs, circuit.witness(lie)) == "totals.under_mm_count"
