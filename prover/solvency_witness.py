@@ -3,8 +3,8 @@
 The builder takes the batch layout (which instrument each position slot holds, which asset each collateral slot
 holds), the engine (instruments, parameters, snapshot, risk arrays) and the accounts; it refuses, naming the
 account, anything the circuit cannot represent. Accounts below maintenance margin are proven and counted. Public
-signals are computed natively (engine totals, Merkle root, parameter and market commitments) so that a witness that satisfies the
-circuit is, by construction, a bit-exact replay of :meth:`MarginEngine.evaluate`.
+signals are computed natively (engine totals, Merkle root, parameter and market commitments) so that a witness that
+satisfies the circuit is, by construction, a bit-exact replay of :meth:`MarginEngine.evaluate`.
 """
 
 from __future__ import annotations
