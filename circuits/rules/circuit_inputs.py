@@ -8,8 +8,11 @@ was proven. The only per-epoch inputs are market data, and every price in them m
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from zkmargin.circuits.solvency.params import SolvencyParams
 from zkmargin.circuits.solvency.shape import SLOT_LINEAR, SLOT_OPTION, VALUE_TOP, SolvencyShape
@@ -73,6 +76,32 @@ def make_layout(
     t = tiers or max((len(params.haircuts.get(a, [])) for a in assets), default=1) or 1
     shape = SolvencyShape(accounts, len(assets), len(slots), k, t, scen, tuple(su), tuple(sp), tuple(sk))
     return BatchLayout(tuple(slots), tuple(assets), shape)
+
+
+GOVERNED_FORMAT = "zkmargin/governed-parameters/v1"
+
+
+def governed_document(
+    params: RiskParameters, instruments: Mapping[str, Instrument], layout: BatchLayout
+) -> dict[str, Any]:
+    """The parameter document governance approves (its sha256 is on-chain, its version is in-circuit): the risk
+    parameters, the instrument table of the slots (strikes and expiries decide option marks) and the layout."""
+    return {
+        "format": GOVERNED_FORMAT,
+        "risk_parameters": params.model_dump(mode="json"),
+        "instruments": {s: instruments[s].model_dump(mode="json") for s in sorted(set(layout.instruments))},
+        "layout": {"instruments": list(layout.instruments), "assets": list(layout.assets)},
+    }
+
+
+def document_hash(doc: Mapping[str, Any]) -> str:
+    """sha256 (hex) of the canonical JSON of a governed document."""
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def document_version(doc: Mapping[str, Any]) -> int:
+    """The in-circuit parameter version: the document hash shifted under 2^248."""
+    return int(document_hash(doc), 16) >> 8
 
 
 def option_mark(inst: Instrument, snap: MarketSnapshot) -> int:
@@ -157,7 +186,7 @@ def solvency_params(
         basis_cap_bps=params.basis_cap_bps,
         risk_long=tuple(longs),
         risk_short=tuple(shorts),
-        version=int(params.version_hash(), 16) >> 8,
+        version=document_version(governed_document(params, instruments, layout)),
     )
     out.validate(sh, [snap.spot_prices[a] for a in layout.assets])
     return out
