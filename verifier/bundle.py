@@ -8,14 +8,16 @@ without importing the prover; the operator writes it through these helpers. Layo
     epoch-000001/
         manifest.json                 epoch, parameter version, params_commitment, prices, shape, layout, per batch
                                       statement + file names, sha256 of every other file, chain info
-        params.json                   published parameters: the engine's risk parameters (canonical JSON
-                                      source of the version hash) and the circuit's SolvencyParams copy
+        params.json                   the governed parameter document (risk parameters, the slots' instrument
+                                      table, the layout; its sha256 is registered on-chain) and the circuit's
+                                      SolvencyParams copy (the audit rebuilds it, never trusts it)
+        market.json                   the epoch's market snapshot (marks, index/spot prices, vol surfaces)
         verification_key.json         snarkjs format
         batches/0000/proof.json       snarkjs proof
         batches/0000/public.json      snarkjs public signals (layout of verifier/attestation.py)
         accounts/<id_hash hex>.json   private inclusion data for one account holder (id, salt, leaf data, batch,
                                       slot, Merkle path): delivered to that user only
-        excluded.json                 accounts left out of the proof and why
+        excluded.json                 counts of accounts the circuit cannot represent, per reason (no ids)
 
 Field elements are decimal strings (as snarkjs), other integers JSON numbers.
 """
@@ -40,6 +42,7 @@ FORMAT = "zkmargin-proof-bundle"
 VERSION = 1
 MANIFEST = "manifest.json"
 PARAMS = "params.json"
+MARKET = "market.json"
 VK = "verification_key.json"
 EXCLUDED = "excluded.json"
 INDEX = "index.sqlite"

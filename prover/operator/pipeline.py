@@ -1,5 +1,6 @@
-"""The operator's epoch: evaluate every account, exclude what cannot be proven (and say why), prove the rest in
-batches, attest on-chain, and publish the epoch's proof bundle (format: ``zkmargin.verifier.bundle``).
+"""The operator's epoch: evaluate every account, prove every representable one in batches (accounts under
+maintenance margin included: the batches count them with their shortfall and bad debt), count the rest by reason,
+attest on-chain, and publish the epoch's proof bundle (format: ``zkmargin.verifier.bundle``).
 
 Crash safety: each batch proof is written atomically to ``<root>/.work/epoch-N/`` as soon as it exists, keyed by
 its public signals; the epoch directory is built in a staging directory and renamed into place in one step
@@ -27,9 +28,11 @@ from zkmargin.atomic import atomic_directory, atomic_write_bytes
 from zkmargin.circuits.merkle import MerkleTree
 from zkmargin.circuits.msm_native import available as native_available
 from zkmargin.circuits.r1cs import UnsatisfiedConstraint
+from zkmargin.circuits.rules.circuit_inputs import document_hash, governed_document
 from zkmargin.circuits.rules.models import Account
 from zkmargin.circuits.solvency import SolvencyCircuit
 from zkmargin.circuits.solvency.leaf import account_id_hash
+from zkmargin.circuits.solvency.shape import PUB_MARKET_COMMITMENT, PUB_PARAMS_COMMITMENT
 from zkmargin.verifier import bundle as fmt
 from zkmargin.verifier.attestation import BatchStatement, split_public_signals
 from zkmargin.verifier.snarkjs_json import proof_from_json, proof_to_json, public_to_json, vk_from_json, vk_to_json
@@ -78,14 +81,21 @@ class Setup:
 @dataclass
 class Exclusion:
     account_id: str
-    kind: str  # "below_maintenance_margin" | "not_representable" | "invalid"
+    kind: str  # "not_representable" | "invalid"
     reason: str
     equity: int | None = None
     mm: int | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """Published form: the id hash and the reason, never the id or the account's numbers."""
-        return {"id_hash": str(account_id_hash(self.account_id)), "kind": self.kind, "reason": self.reason}
+
+def exclusions_to_json(excluded: Sequence[Exclusion]) -> list[dict[str, Any]]:
+    """Published form: counts per (kind, reason), never an id, an id hash or an account's numbers."""
+    counts = Counter((e.kind, _public_reason(e.reason)) for e in excluded)
+    return [{"kind": k, "reason": r, "count": n} for (k, r), n in sorted(counts.items())]
+
+
+def _public_reason(reason: str) -> str:
+    """The reason without anything account-specific (quoted ids or numbers are cut at the first colon or quote)."""
+    return reason.split(":")[0].split("'")[0].split('"')[0].strip()
 
 
 @dataclass
@@ -209,11 +219,6 @@ class Operator:
                 excluded.append(Exclusion(aid, "invalid", f"engine refused the account: {e}"))
                 continue
             results[aid] = res
-            if res.status == "liquidation":
-                excluded.append(
-                    Exclusion(aid, "below_maintenance_margin", "equity below maintenance margin", res.equity, res.mm)
-                )
-                continue
             try:
                 leaf_data(engine, acct, layout, 0)
             except AccountNotProvable as e:
@@ -221,7 +226,7 @@ class Operator:
                 continue
             h = account_id_hash(aid)
             if h in seen:
-                excluded.append(Exclusion(aid, "invalid", f"id hash equal to that of {seen[h]!r} (duplicate id)"))
+                excluded.append(Exclusion(aid, "invalid", "duplicate account id"))
                 continue
             seen[h] = aid
             ok.append(acct)
@@ -300,7 +305,7 @@ class Operator:
         self.progress("prove batches", len(batches), len(batches))
 
         first = batches[0]
-        prices = tuple(first.public[8 : 8 + layout.shape.assets])
+        prices = tuple(first.prices())
         chain_info = None
         if self.chain is not None:
             self.progress("attest on-chain", 0, 1)
@@ -412,19 +417,21 @@ class Operator:
     ) -> dict[str, int]:
         sh = layout.shape
         params = solvency_params(engine, layout)
+        governed = governed_document(engine.params, engine.instruments, layout)
         salts: dict[str, int] = {}
         entries: list[dict[str, Any]] = []
         with atomic_directory(final) as stage:
             (stage / fmt.PARAMS).write_bytes(
                 fmt.dumps(
                     {
-                        "risk_parameters": json.loads(engine.params.canonical_json()),
+                        "governed_document": governed,
                         "solvency_params": fmt.solvency_params_to_json(params),
                         "shape": fmt.shape_to_json(sh),
                         "layout": {"instruments": list(layout.instruments), "assets": list(layout.assets)},
                     }
                 )
             )
+            (stage / fmt.MARKET).write_bytes(fmt.dumps(engine.snapshot.model_dump(mode="json")))
             (stage / fmt.VK).write_bytes(fmt.dumps(vk_to_json(setup.vk)))
             for i, (b, proof) in enumerate(zip(batches, proofs, strict=True)):
                 pf, pb = fmt.batch_files(i)
@@ -473,16 +480,17 @@ class Operator:
                             }
                         )
                     )
-            (stage / fmt.EXCLUDED).write_bytes(fmt.dumps([e.to_json() for e in excluded]))
+            (stage / fmt.EXCLUDED).write_bytes(fmt.dumps(exclusions_to_json(excluded)))
             counts = Counter(r.status for r in results.values())
             manifest = {
                 "format": fmt.FORMAT,
                 "version": fmt.VERSION,
                 "epoch": epoch,
                 "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                "parameter_version": engine.params.version_hash(),
-                "params_commitment": str(batches[0].public[2]),
-                "prices": {a: p for a, p in zip(layout.assets, batches[0].public[8 : 8 + sh.assets], strict=True)},
+                "parameter_version": document_hash(governed),
+                "params_commitment": str(batches[0].public[PUB_PARAMS_COMMITMENT]),
+                "market_commitment": str(batches[0].public[PUB_MARKET_COMMITMENT]),
+                "prices": {a: p for a, p in zip(layout.assets, batches[0].prices(), strict=True)},
                 "shape": fmt.shape_to_json(sh),
                 "layout": {"instruments": list(layout.instruments), "assets": list(layout.assets)},
                 "setup": {
