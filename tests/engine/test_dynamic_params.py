@@ -281,10 +281,8 @@ def test_each_loosening_flagged_tightening_is_caught(history: PriceHistory, base
 def test_mm_at_every_edge_catches_a_cum_only_loosening(history: PriceHistory, base: RiskParameters) -> None:
     """Rates and floors untouched, cum of the top bracket raised by 1 micro-USD: MM falls at every notional of it.
     ``model_copy`` does not re-run the continuity validator, so only the pointwise MM comparison sees it."""
-    m = methodology(base, history.sha256, asof="2020-03-11")
-    old = derive_dynamic_params(m, history)
-    br = base.brackets["BTC-PERP"]  # the base ladder has two mmrs, hence a non-zero cum to shave
-    old = base
+    old = base  # the base ladder has two mmrs, hence a non-zero cum to shave
+    br = old.brackets["BTC-PERP"]
     new_br = [*br[:-1], br[-1].model_copy(update={"cum": br[-1].cum + 1})]
     new = old.model_copy(update={"brackets": {**old.brackets, "BTC-PERP": new_br}})
     with pytest.raises(ValidationError, match=r"brackets\.BTC-PERP\.1\.cum"):
@@ -292,6 +290,7 @@ def test_mm_at_every_edge_catches_a_cum_only_loosening(history: PriceHistory, ba
     violations = tightening_violations(old, new)
     assert violations == [violations[0]] and violations[0].startswith("brackets.BTC-PERP.1.cum: MM at notional")
     # the same cum trick on the registered set is caught by the audit
+    m = methodology(base, history.sha256, asof="2020-03-11")
     honest = derive_dynamic_params(m, history)
     eth = honest.brackets["ETH-PERP"]
     sneaky = honest.model_copy(
@@ -300,3 +299,24 @@ def test_mm_at_every_edge_catches_a_cum_only_loosening(history: PriceHistory, ba
         }
     )
     assert any(v.startswith("brackets.ETH-PERP.1.cum:") for v in check_dynamic_params(sneaky, m, history))
+
+
+# ---------------------------------------------------------------------- the operator's loop
+@pytest.mark.parametrize("source", ["replay", "synthetic"])
+def test_operator_loop_parameters_are_recomputed_from_the_published_json(source: str, base: RiskParameters) -> None:
+    """``zkmargin run`` steps the shared replay tick by tick and writes the methodology as of each epoch; an auditor
+    who only has that JSON (and, for a replay, the committed CSV) gets the operator's parameters at every tick."""
+    from zkmargin.prover.operator import realtime as rt
+
+    cfg = rt.RunConfig(out=Path("unused"), ticks=12, epoch_every=12, source=source, start="2020-03-05")
+    stream = rt.replay_stream(cfg) if source == "replay" else rt.synthetic_stream(cfg)
+    method, hist = rt.run_methodology(cfg, stream, base)
+    live = DynamicReplay(method, hist)
+    moved = 0
+    for _i, date, _p in stream.ticks(cfg.ticks):
+        moved += bool(live.step(date))
+        published = Methodology.model_validate_json(method.model_copy(update={"asof": date}).canonical_json())
+        src = published.history
+        audit_hist = PriceHistory.from_inline(src.inline) if src.inline else PriceHistory.from_csv(DATA)
+        assert derive_dynamic_params(published, audit_hist).version_hash() == live.params().version_hash(), date
+    assert moved >= 3  # the rates did move over the run, so the comparison is not between two base sets
