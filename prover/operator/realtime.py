@@ -1,18 +1,18 @@
 """``zkmargin run``: the real-time loop.
 
 Per tick: new BTC/ETH prices (replay of ``circuits/rules/data/btc_eth_daily_close.csv`` or a seeded synthetic stream) ->
-calibration (EWMA / HS+FHS ES with the anti-procyclical floor and capped decreases, ``engine/calibration.py``; each
-change is a new ``ParameterVersion``) -> the vectorised engine revalues every account -> status transitions are
-emitted as events (margin call, liquidation trigger, cured). Every ``epoch_every`` ticks the epoch is proven and
-attested through ``Operator.run_epoch`` (in-process or on Dask) and audited. A PNG report and ``run.json`` are
-written next to the bundle.
+calibration (EWMA / HS+FHS ES with the anti-procyclical floor and capped decreases, ``circuits/rules/calibration.py``;
+each change is a new ``ParameterVersion``), stepped through the ``DynamicReplay`` of the run's published
+``Methodology`` (``circuits/rules/methodology.py``): the same code path the audit's ``derive_dynamic_params``
+replays; the methodology as of each epoch is written to ``methodology/epoch-NNNN.json`` -> the vectorised engine
+revalues every account -> status transitions are emitted as events (margin call, liquidation trigger, cured). Every
+``epoch_every`` ticks the epoch is proven and attested through ``Operator.run_epoch`` (in-process or on Dask) and
+audited. A PNG report and ``run.json`` are written next to the bundle.
 
-Why the parameters are rebuilt from the base set each time (not stacked): ``apply_rates`` only raises bracket
-rates, so stacking versions would ratchet margins up forever; from the base ladder a calmer market lowers them
-again (still floored at the ladder, and decreases capped per update by the updater). The BTC scan grid keeps its
-number of scenarios (only the move size follows the calibrated scan range) so the circuit shape, hence the setup,
-stays the same across versions. Liquidation triggers are reported, not executed: the account stays on the book and
-the epoch excludes it (below MM) until its margin recovers.
+The parameters are rebuilt from the base set each tick (``params_from_rates``: not stacked, since ``apply_rates``
+only raises rates and stacking would ratchet margins up forever) and the BTC scan grid keeps its number of scenarios
+so the circuit shape, hence the setup, stays the same across versions. Liquidation triggers are reported, not
+executed: the account stays on the book and the epoch excludes it (below MM) until its margin recovers.
 """
 
 from __future__ import annotations
@@ -27,13 +27,15 @@ from typing import Any
 
 import numpy as np
 
-from zkmargin.circuits.rules.calibration import (
-    DATA,
-    ParameterUpdater,
-    ParameterVersion,
-    apply_rates,
-    estimate,
-    load_history,
+from zkmargin.circuits.rules.calibration import DATA, load_history
+from zkmargin.circuits.rules.methodology import (
+    DrivenUnderlying,
+    DynamicReplay,
+    EstimatorSettings,
+    HistorySource,
+    InlineHistory,
+    Methodology,
+    PriceHistory,
 )
 from zkmargin.circuits.rules.models import Account, Position
 from zkmargin.circuits.rules.params import RiskParameters
@@ -158,20 +160,29 @@ def make_engine(params: RiskParameters, btc: float, eth: float) -> MarginEngine:
     return MarginEngine(insts, params, snap, ra)
 
 
-def params_for(base: RiskParameters, latest: dict[str, ParameterVersion]) -> RiskParameters:
-    """Base parameters with each underlying's latest calibrated rates; the BTC grid keeps its scenario count."""
-    p = base
-    for u, v in latest.items():
-        p = apply_rates(p, u, UNDERLYINGS[u], v.rates)
-    grids = dict(base.scenario_grids)
-    if "BTC" in latest and "BTC" in grids:
-        g = grids["BTC"]
-        s = min(latest["BTC"].rates.scan_range, 900_000)
-        k = len(g.price_moves) // 2
-        down = [-s * j // k for j in range(k, 0, -1)]
-        moves = [*down, *[0] * (len(g.price_moves) % 2), *[-m for m in reversed(down)]]
-        grids["BTC"] = g.model_copy(update={"price_moves": moves})
-    return p.model_copy(update={"scenario_grids": grids})
+def run_methodology(cfg: RunConfig, stream: Stream, base: RiskParameters) -> tuple[Methodology, PriceHistory]:
+    """The published methodology of this run (as of its last tick) and the history it pins: the committed CSV for a
+    replay, the synthetic closes inline otherwise (so an auditor can recompute either)."""
+    if cfg.source == "replay":
+        history = PriceHistory.from_csv(DATA)
+        columns = {"BTC": "btc_usd", "ETH": "eth_usd"}
+        source = HistorySource(sha256=history.sha256, path="circuits/rules/data/" + DATA.name)
+    else:
+        inline = InlineHistory(dates=stream.dates, closes={u: p.tolist() for u, p in stream.prices.items()})
+        history = PriceHistory.from_inline(inline)
+        columns = {u: u for u in UNDERLYINGS}
+        source = HistorySource(sha256=history.sha256, inline=inline)
+    settings = EstimatorSettings(window=WINDOW, mpor=2)
+    method = Methodology(
+        base=base,
+        underlyings={
+            u: DrivenUnderlying(symbols=s, column=columns[u], estimator=settings) for u, s in UNDERLYINGS.items()
+        },
+        history=source,
+        start=stream.dates[stream.first],
+        asof=stream.dates[stream.first + cfg.ticks - 1],
+    )
+    return method, history
 
 
 # ---------------------------------------------------------------------- the loop
@@ -199,6 +210,7 @@ class EpochRecord:
     audit_ok: bool
     vector_exact_mismatches: int
     path: str
+    methodology_hash: str = ""  # of methodology/epoch-NNNN.json: derive_dynamic_params on it gives the parameters
 
 
 @dataclass
@@ -230,8 +242,8 @@ def run_realtime(cfg: RunConfig, console: Any | None = None) -> RunResult:
     base = demo_engine(n_brackets=2, tiers=1).params
     p0 = {a: float(p[stream.first]) for a, p in stream.prices.items()}
     book_accounts = run_accounts(p0["BTC"], p0["ETH"], cfg.accounts, cfg.seed)
-    updaters = {u: ParameterUpdater() for u in UNDERLYINGS}
-    latest: dict[str, ParameterVersion] = {}
+    method, history = run_methodology(cfg, stream, base)
+    replay = DynamicReplay(method, history)
     res = RunResult()
     status: dict[str, str] = {a.account_id: "healthy" for a in book_accounts}
     events_f = (out / "events.jsonl").open("a")
@@ -268,19 +280,14 @@ def run_realtime(cfg: RunConfig, console: Any | None = None) -> RunResult:
             con.print(f"prover: {res.prover}; bundle root {out}")
             vbook: Book | None = None
             for n_tick, (_i, date, prices) in enumerate(stream.ticks(cfg.ticks), start=1):
-                changed = []
-                for u, upd in updaters.items():
-                    est = estimate(stream.dates, stream.prices[u], date, window=WINDOW, mpor=2)
-                    v = upd.update(est)
-                    if v is not None:
-                        latest[u] = v
-                        changed.append(u)
-                        res.versions.append(
-                            {"tick": n_tick, "date": date, "underlying": u, "version": v.version,
-                             "im_rate": v.rates.im_rate, "mm_rate": v.rates.mm_rate, "hash": v.version_hash(),
-                             "cap": v.explanation.get("cap")}
-                        )  # fmt: skip
-                params = params_for(base, latest)
+                changed = replay.step(date)
+                for u, v in changed.items():
+                    res.versions.append(
+                        {"tick": n_tick, "date": date, "underlying": u, "version": v.version,
+                         "im_rate": v.rates.im_rate, "mm_rate": v.rates.mm_rate, "hash": v.version_hash(),
+                         "cap": v.explanation.get("cap")}
+                    )  # fmt: skip
+                params = replay.params()
                 engine = make_engine(params, prices["BTC"], prices["ETH"])
                 ve = VectorEngine(engine.instruments, params, engine.snapshot, list(spec.assets), engine.risk_arrays)
                 if vbook is None:
@@ -313,8 +320,7 @@ def run_realtime(cfg: RunConfig, console: Any | None = None) -> RunResult:
                 pct = [float(x) for x in np.percentile(ratio, [5, 25, 50, 75, 95])] if ratio.size else [0.0] * 5
                 counts = Counter(STATUS_NAMES[int(s)] for s in r.status)
                 res.ticks.append(TickRecord(n_tick, date, prices, pct, dict(counts), n_ev))
-                for u in changed:
-                    v = latest[u]
+                for u, v in changed.items():
                     con.print(f"[cyan]{date} parameters[/] {u} v{v.version}: IM {v.rates.im_rate / 1e4:.1f}%, "
                               f"MM {v.rates.mm_rate / 1e4:.1f}% ({v.explanation.get('cap')})")  # fmt: skip
                 bar.update(
@@ -331,9 +337,13 @@ def run_realtime(cfg: RunConfig, console: Any | None = None) -> RunResult:
                     exact = {a.account_id: engine.evaluate(a).status for a in book_accounts}
                     mism = sum(exact[aid] != STATUS_NAMES[int(r.status[k])] for k, aid in enumerate(vbook.account_ids))
                     rep = audit_bundle(er.path, registry=op.chain.registry)
+                    at_epoch = method.model_copy(update={"asof": date})
+                    (out / "methodology").mkdir(exist_ok=True)
+                    (out / "methodology" / f"epoch-{next_epoch:04d}.json").write_text(at_epoch.canonical_json())
                     res.epochs.append(
                         EpochRecord(next_epoch, n_tick, date, seconds, er.prove_wall_seconds, er.batches, er.covered,
-                                    len(er.excluded), er.manifest["parameter_version"], rep.ok, mism, str(er.path))
+                                    len(er.excluded), er.manifest["parameter_version"], rep.ok, mism, str(er.path),
+                                    at_epoch.version_hash())
                     )  # fmt: skip
                     con.print(
                         f"[bold]epoch {next_epoch}[/] at {date}: {er.covered} accounts in {er.batches} batches, "
