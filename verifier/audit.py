@@ -14,12 +14,18 @@ import itertools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from zkmargin.circuits.merkle import verify_path
+from zkmargin.circuits.rules.methodology import Methodology, MethodologyError
+from zkmargin.circuits.rules.params import RiskParameters
 from zkmargin.circuits.solvency.leaf import LeafData, account_id_hash
 
 from . import bundle as fmt
 from .attestation import EpochAttestation, n_public
+from .dynamic_params import check_dynamic_params, method_history
 from .groth16 import MalformedInput, verify
+from .params_audit import audit_parameters
 from .report import Report
 from .snarkjs_json import proof_from_json, public_from_json, vk_from_json
 
@@ -65,27 +71,20 @@ def _audit(rep: Report, b: fmt.EpochBundle, registry: SolvencyRegistryClient | N
     _files(rep, b)
     sh = b.shape
     pub = b.json(fmt.PARAMS, "params.json")
-    params = fmt.solvency_params_from_json(pub["solvency_params"])
     rep.add(
         "params: shape and layout equal the manifest's",
         pub["shape"] == b.manifest["shape"] and pub["layout"] == b.manifest["layout"],
     )
-    version = fmt.parameter_version(pub["risk_parameters"])
-    rep.add(
-        "params: version hash = sha256 of the published risk parameters",
-        version == b.manifest["parameter_version"] and params.version == int(version, 16) >> 8,
-        version[:16],
+    governed = pub["governed_document"]
+    rebuilt = audit_parameters(
+        rep, governed, b.json(fmt.MARKET, "market.json"), sh, b.prices, b.params_commitment, b.market_commitment
     )
-    try:
-        params.validate(sh)
-        rep.add("params: well formed (ascending floors, bounded rates and arrays)", True)
-    except ValueError as e:
-        rep.add("params: well formed (ascending floors, bounded rates and arrays)", False, str(e))
     rep.add(
-        "params: params_commitment recomputed from the published parameters",
-        params.commitment(sh) == b.params_commitment,
-        str(b.params_commitment)[:20] + "...",
+        "params: manifest's parameter version = sha256 of the governed document",
+        rebuilt.document_sha256 == b.manifest["parameter_version"],
+        rebuilt.document_sha256[:16],
     )
+    _dynamic(rep, b, rebuilt.risk_parameters)
     vk = vk_from_json(b.json(fmt.VK))
     rep.add("verifying key: layout of the shape", vk.n_public == n_public(sh.assets), f"{vk.n_public} public signals")
 
@@ -141,6 +140,28 @@ def _audit(rep: Report, b: fmt.EpochBundle, registry: SolvencyRegistryClient | N
         _chain(rep, b, batches, registry)
     elif b.manifest.get("chain"):
         rep.warn("chain", f"not checked (give --rpc and --registry {b.manifest['chain'].get('registry')})")
+
+
+def _dynamic(rep: Report, b: fmt.EpochBundle, registered: RiskParameters | None) -> None:
+    """When the epoch publishes a dynamic-margin methodology, the governed rates must be at least as strict as the
+    rates it yields on its public price history (circuits/rules/methodology.py)."""
+    if not (b.path / fmt.METHODOLOGY).exists():
+        return
+    if registered is None:
+        rep.add("dynamic parameters: governed rates >= the methodology's", False, "no readable risk parameters")
+        return
+    try:
+        method = Methodology.model_validate(b.json(fmt.METHODOLOGY))
+        history = method_history(method)
+    except (ValidationError, MethodologyError, OSError) as e:
+        rep.add("dynamic parameters: methodology and its price history readable", False, str(e).splitlines()[0])
+        return
+    bad = check_dynamic_params(registered, method, history)
+    rep.add(
+        "dynamic parameters: governed rates >= what the published methodology yields on its price history",
+        not bad,
+        f"as of {method.asof}" if not bad else "; ".join(bad[:3]),
+    )
 
 
 def _accounts(rep: Report, b: fmt.EpochBundle, batches: list[fmt.BatchEntry]) -> None:

@@ -43,6 +43,7 @@ VERSION = 1
 MANIFEST = "manifest.json"
 PARAMS = "params.json"
 MARKET = "market.json"
+METHODOLOGY = "methodology.json"
 VK = "verification_key.json"
 EXCLUDED = "excluded.json"
 INDEX = "index.sqlite"
@@ -222,6 +223,10 @@ class EpochBundle:
     @property
     def params_commitment(self) -> int:
         return int(self.manifest["params_commitment"])
+
+    @property
+    def market_commitment(self) -> int:
+        return int(self.manifest["market_commitment"])
 
     @property
     def shape(self) -> SolvencyShape:

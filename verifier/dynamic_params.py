@@ -9,6 +9,9 @@ history with the crash day smoothed out yields lower rates that the registered o
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from zkmargin.circuits.rules.calibration import DATA
 from zkmargin.circuits.rules.methodology import Methodology, MethodologyError, PriceHistory, derive_dynamic_params
 from zkmargin.circuits.rules.params import RiskParameters
 from zkmargin.circuits.rules.tightening import tightening_violations
@@ -41,3 +44,16 @@ def check_dynamic_params(
         return [f"methodology: cannot be replayed: {e}"]
     return [f"{v} (registered looser than recomputed as of {methodology.asof})"
             for v in tightening_violations(recomputed, registered)]  # fmt: skip
+
+
+def method_history(method: Methodology) -> PriceHistory:
+    """The price history a methodology names: its inline closes, or a CSV shipped with zkmargin's public rules
+    (looked up by file name in ``circuits/rules/data`` only: a bundle cannot point the audit at another file)."""
+    src = method.history
+    if src.inline is not None:
+        return PriceHistory.from_inline(src.inline)
+    assert src.path is not None
+    path = DATA.parent / Path(src.path).name
+    if not path.is_file():
+        raise MethodologyError(f"history.path: {src.path!r} is not a history shipped with zkmargin")
+    return PriceHistory.from_csv(path)
