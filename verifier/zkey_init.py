@@ -130,11 +130,11 @@ def _rand() -> int:
     return secrets.randbits(128) | 1
 
 
-def _msm1(points: Sequence[G1Affine], scalars: Sequence[int]) -> G1Affine:
+def msm_g1_any(points: Sequence[G1Affine], scalars: Sequence[int]) -> G1Affine:
     return native.msm_g1_auto(points, scalars) if native.available() else msm_g1(points, scalars)
 
 
-def _msm2(points: Sequence[G2Affine], scalars: Sequence[int]) -> G2Affine:
+def msm_g2_any(points: Sequence[G2Affine], scalars: Sequence[int]) -> G2Affine:
     return native.msm_g2_auto(points, scalars) if native.available() else msm_g2(points, scalars)
 
 
@@ -146,14 +146,14 @@ def check_lagrange_against_powers(pt: PtauForDomain) -> list[tuple[str, bool]]:
     out: list[tuple[str, bool]] = []
     rho = [_rand() for _ in range(d)]
     co = [int(x) for x in intt(rho, pt.log_d)]
-    out.append(("ptau.lagrange_tau_g1", _msm1(pt.lag_g1, rho) == _msm1(pt.tau_g1[:d], co)))
-    out.append(("ptau.lagrange_tau_g2", _msm2(pt.lag_g2, rho) == _msm2(pt.tau_g2[:d], co)))
-    out.append(("ptau.lagrange_alpha_tau_g1", _msm1(pt.lag_alpha_g1, rho) == _msm1(pt.alpha_g1[:d], co)))
-    out.append(("ptau.lagrange_beta_tau_g1", _msm1(pt.lag_beta_g1, rho) == _msm1(pt.beta_g1[:d], co)))
+    out.append(("ptau.lagrange_tau_g1", msm_g1_any(pt.lag_g1, rho) == msm_g1_any(pt.tau_g1[:d], co)))
+    out.append(("ptau.lagrange_tau_g2", msm_g2_any(pt.lag_g2, rho) == msm_g2_any(pt.tau_g2[:d], co)))
+    out.append(("ptau.lagrange_alpha_tau_g1", msm_g1_any(pt.lag_alpha_g1, rho) == msm_g1_any(pt.alpha_g1[:d], co)))
+    out.append(("ptau.lagrange_beta_tau_g1", msm_g1_any(pt.lag_beta_g1, rho) == msm_g1_any(pt.beta_g1[:d], co)))
     rho2 = [_rand() for _ in range(2 * d)]
     co2 = [int(x) for x in intt(rho2, pt.log_d + 1)]
     m = len(pt.tau_g1)
-    out.append(("ptau.lagrange_tau_g1_doubled", _msm1(pt.lag2_g1, rho2) == _msm1(pt.tau_g1[:m], co2[:m])))
+    out.append(("ptau.lagrange_tau_g1_doubled", msm_g1_any(pt.lag2_g1, rho2) == msm_g1_any(pt.tau_g1[:m], co2[:m])))
     return out
 
 
@@ -306,9 +306,7 @@ def circuit_hash(
 
 
 def initial_circuit_hash(key: InitialKey, tau_g1: Sequence[G1Affine]) -> bytes:
-    return circuit_hash(
-        key.alpha1, key.beta1, key.beta2, key.ic, key.c, key.a, key.b1, key.b2, tau_g1, key.domain_size
-    )
+    return circuit_hash(key.alpha1, key.beta1, key.beta2, key.ic, key.c, key.a, key.b1, key.b2, tau_g1, key.domain_size)
 
 
 __all__ = [
@@ -320,5 +318,7 @@ __all__ = [
     "circuit_log_domain",
     "derive_initial_key",
     "initial_circuit_hash",
+    "msm_g1_any",
+    "msm_g2_any",
     "read_ptau_for_domain",
 ]
