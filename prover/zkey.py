@@ -117,7 +117,8 @@ def _check_lengths(pk: ProvingKey) -> None:
 
 
 def zkey_to_bytes(pk: ProvingKey, mpc: MpcParams | None = None) -> bytes:
-    """Serialise; without ``mpc`` the contributions section is a zero hash and no contributions."""
+    """Serialise; ``mpc`` defaults to the key's own records (``pk.mpc``), else a zero hash and no
+    contributions."""
     pk.require_decoded("writing a .zkey")
     _check_lengths(pk)
     groth_header = b"".join(
@@ -145,7 +146,7 @@ def zkey_to_bytes(pk: ProvingKey, mpc: MpcParams | None = None) -> bytes:
         (SEC_B2, encode_g2_lem(pk.b_g2)),
         (SEC_C, encode_g1_lem(pk.c_g1)),
         (SEC_H, encode_g1_lem(pk.h_g1)),
-        (SEC_CONTRIBUTIONS, _mpc_section(mpc or MpcParams())),
+        (SEC_CONTRIBUTIONS, _mpc_section(mpc or pk.mpc or MpcParams())),
     ]
     return build_binfile(MAGIC, VERSION, sections)
 
@@ -336,6 +337,7 @@ def read_zkey(path: str | os.PathLike[str], check_points: bool = True, packed_on
         b_coeffs=b_coeffs,
     )
     pk.packed.update(packed)
+    pk.mpc = decode_mpc_section(bf.section(SEC_CONTRIBUTIONS, "contributions"))
     return pk
 
 
