@@ -152,7 +152,7 @@ def setup_from_ptau(
             "contributions": info.n_contributions,
         },
     )
-    pk = run_phase2(w, r1cs, prep, contributions, secrets)
+    pk = run_phase2(w, r1cs, prep, contributions, secrets, acc.tau_g1)
     return pk, out
 
 

@@ -174,8 +174,11 @@ def _rand_scalars(n: int) -> list[int]:
     return [secrets.randbits(128) | 1 for _ in range(n)]
 
 
-def _scaled_by_delta(init: list[G1Affine], final: list[G1Affine], delta2: G2Affine) -> bool:
-    """final = init / delta, pointwise: e(sum r_i final_i, delta2) == e(sum r_i init_i, G2)."""
+def scaled_by_delta(
+    init: list[G1Affine], final: list[G1Affine], delta2: G2Affine, delta2_init: G2Affine = G2_GEN
+) -> bool:
+    """final = init * delta_init / delta, pointwise, by one random linear combination:
+    e(sum r_i final_i, delta2) == e(sum r_i init_i, delta2_init). snarkjs uses 32-bit r_i; 128 here."""
     if len(init) != len(final):
         return False
     if not init:
@@ -186,7 +189,7 @@ def _scaled_by_delta(init: list[G1Affine], final: list[G1Affine], delta2: G2Affi
     lhs, rhs = msm_g1_any(final, rho), msm_g1_any(init, rho)
     if lhs is None or rhs is None:
         return lhs is None and rhs is None
-    return same_ratio(rhs, lhs, delta2, G2_GEN)
+    return same_ratio(rhs, lhs, delta2, delta2_init)
 
 
 def verify_zkey_ceremony(
@@ -245,8 +248,8 @@ def verify_zkey_ceremony(
     rep.add("key.delta1_is_last_contribution", key.delta1 == last)
     rep.add("key.delta2_subgroup", key.delta2 is not None and g2_in_subgroup(key.delta2))
     rep.add("key.delta2_matches_delta1", same_ratio(G1_GEN, last, G2_GEN, key.delta2))
-    rep.add("key.c_scaled_by_delta", _scaled_by_delta(init.c, key.c, key.delta2))
-    rep.add("key.h_scaled_by_delta", _scaled_by_delta(init.h, key.h, key.delta2))
+    rep.add("key.c_scaled_by_delta", scaled_by_delta(init.c, key.c, key.delta2))
+    rep.add("key.h_scaled_by_delta", scaled_by_delta(init.h, key.h, key.delta2))
     return rep
 
 
@@ -258,5 +261,6 @@ __all__ = [
     "has_contributions",
     "read_zkey_for_audit",
     "same_ratio",
+    "scaled_by_delta",
     "verify_zkey_ceremony",
 ]

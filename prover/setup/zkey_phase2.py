@@ -20,9 +20,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from zkmargin.circuits.curve import G1Affine, g1_mul, g2_mul
+from zkmargin.circuits.curve import G1_GEN, G2_GEN, G1Affine, g1_mul, g2_mul
+from zkmargin.circuits.field import R
 from zkmargin.circuits.r1cs import R1CS
 from zkmargin.verifier.contributor_identity import encode_signed_name, signing_message
+from zkmargin.verifier.report import Report
 from zkmargin.verifier.snarkjs_rng import (
     MAX_BEACON_EXP,
     MIN_BEACON_EXP,
@@ -33,6 +35,7 @@ from zkmargin.verifier.snarkjs_rng import (
     rng_from_beacon,
     rng_from_entropy,
 )
+from zkmargin.verifier.zkey_ceremony import check_contribution_chain, same_ratio, scaled_by_delta
 from zkmargin.verifier.zkey_init import circuit_hash
 from zkmargin.verifier.zkey_mpc import (
     TYPE_BEACON,
@@ -76,9 +79,11 @@ def _records(pk: ProvingKey) -> MpcParams:
     return pk.mpc
 
 
-def _apply(pk: ProvingKey, rng: ChaCha, ctype: int, params: bytes) -> tuple[ProvingKey, Contribution, int]:
+def _apply(
+    pk: ProvingKey, rng: ChaCha, ctype: int, params: bytes, secret: int | None = None
+) -> tuple[ProvingKey, Contribution, int]:
     mpc = _records(pk)
-    x = fr_from_rng(rng)
+    x = fr_from_rng(rng) if secret is None else secret % R
     if x == 0:  # probability 2^-254; snarkjs would emit a useless key, refuse instead
         raise ValueError("drew a zero secret")
     g1_s = g1_from_rng(rng)
@@ -102,13 +107,14 @@ def sign_contribution(contribution_hash: bytes, private_key: str) -> tuple[str, 
 
 
 def contribute_with_secret(
-    pk: ProvingKey, rng: ChaCha, name: str | None = None, signer_key: str | None = None
+    pk: ProvingKey, rng: ChaCha, name: str | None = None, signer_key: str | None = None, secret: int | None = None
 ) -> tuple[ZkeyStep, int]:
     """One contribution from ``rng``; also returns the secret x (for our own transcript's proof of
-    knowledge in ``zkmargin setup``; a third-party contributor never needs it)."""
+    knowledge in ``zkmargin setup``; a third-party contributor never needs it). ``secret`` replaces
+    the drawn x: tests only (they compare a ceremony's key with a dev key of known secrets)."""
     if name:
         check_name(name)
-    new, rec, x = _apply(pk, rng, TYPE_CONTRIBUTION, b"")
+    new, rec, x = _apply(pk, rng, TYPE_CONTRIBUTION, b"", secret)
     if signer_key is not None:
         address, sig = sign_contribution(rec.contribution_hash(), signer_key)
         name = encode_signed_name(name or "", address, sig)
@@ -138,4 +144,32 @@ def beacon(pk: ProvingKey, beacon_hash: bytes, iterations_exp: int, name: str | 
     return ZkeyStep(new, rec)
 
 
-__all__ = ["ZkeyStep", "beacon", "contribute", "contribute_with_secret", "initial_zkey", "sign_contribution"]
+def verify_step(before: ProvingKey, after: ProvingKey) -> Report:
+    """A contributor's self-check before publishing: the input key's chain ends at its delta, every
+    record of the output verifies (as ``snarkjs zkey verify`` checks them), the output's delta is its
+    last record's, and C and H were divided by exactly the factor delta was multiplied by."""
+    rep = Report("contribution self-check")
+    if before.mpc is None or after.mpc is None:
+        rep.add("records.present", False, "a key without section 10")
+        return rep
+    n = len(before.mpc.contributions)
+    prev_last = before.mpc.contributions[-1].delta_after if n else G1_GEN
+    rep.add("input.delta_is_last_record", before.delta1 == prev_last, "the input key's delta is not its records'")
+    last = check_contribution_chain(after.mpc, rep)
+    rep.add("output.one_more_record", len(after.mpc.contributions) == n + 1)
+    rep.add("output.delta1_is_last_record", after.delta1 == last)
+    rep.add("output.delta2_matches_delta1", same_ratio(G1_GEN, after.delta1, G2_GEN, after.delta2))
+    rep.add("output.c_rescaled", scaled_by_delta(before.c_g1, after.c_g1, after.delta2, before.delta2))
+    rep.add("output.h_rescaled", scaled_by_delta(before.h_g1, after.h_g1, after.delta2, before.delta2))
+    return rep
+
+
+__all__ = [
+    "ZkeyStep",
+    "beacon",
+    "contribute",
+    "contribute_with_secret",
+    "initial_zkey",
+    "sign_contribution",
+    "verify_step",
+]
