@@ -444,3 +444,24 @@ def test_our_phase1_ptau_and_snarkjs(run_tool: Callable[..., Any], tmp_path: Pat
 
 
 
+
+
+def test_auditor_check_imports_no_prover(env: dict[str, Any]) -> None:
+    """verify-setup --zkey and contribution_signers run with zkmargin.prover unimportable."""
+    import subprocess
+    import sys
+
+    d = env["dir"]
+    code = f"""
+import sys
+sys.modules["zkmargin.prover"] = None
+from zkmargin.cli import main
+from zkmargin.verifier.contributor_identity import contribution_signers
+assert main(["verify-setup", "--zkey", {str(d / "final.zkey")!r}, "--r1cs", {str(d / "c.r1cs")!r},
+             "--ptau", {str(d / "p.ptau")!r}]) == 0
+assert sum(1 for s in contribution_signers({str(d / "final.zkey")!r}) if s) == 1
+assert not any(m.startswith("zkmargin.prover") and sys.modules[m] is not None for m in sys.modules)
+print("no prover")
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "no prover" in r.stdout, r.stdout + r.stderr
