@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from zkmargin.circuits.curve import G1Affine, G2Affine
 from zkmargin.circuits.msm_native import PointBuffer
 from zkmargin.verifier.types import VerifyingKey
+from zkmargin.verifier.zkey_mpc import MpcParams
 
 # Sparse QAP matrix entry: (constraint row, signal index, coefficient mod R).
 QapEntry = tuple[int, int, int]
@@ -56,6 +57,10 @@ class ProvingKey:
     # with ``read_zkey(..., packed_only=True)`` also has "coeffs" here: the raw entries of the .zkey's
     # coefficient section (a view of the mapped file), with the point lists and a_coeffs/b_coeffs empty.
     packed: dict[str, PointBuffer] = field(default_factory=dict, repr=False, compare=False)
+    # The .zkey's section 10 (circuit hash and phase-2 contribution records) that belongs with these
+    # points: carried by the key so that writing it back never silently drops the ceremony record
+    # (``write_zkey`` uses it unless given other records). None: no records (a zero circuit hash).
+    mpc: MpcParams | None = field(default=None, repr=False, compare=False)
 
     @property
     def packed_only(self) -> bool:

@@ -152,7 +152,7 @@ def setup_from_ptau(
             "contributions": info.n_contributions,
         },
     )
-    pk = run_phase2(w, r1cs, prep, contributions, secrets)
+    pk = run_phase2(w, r1cs, prep, contributions, secrets, acc.tau_g1)
     return pk, out
 
 
@@ -177,7 +177,9 @@ def write_ptau(path: str | Path, acc: Phase1Accumulator) -> None:
     Section 7 is written with zero contributions: our contributors' proofs use our own format, not
     snarkjs's (blake2b/ChaCha hash-to-G2 keys and partial-hash chain), so ``snarkjs powersoftau
     verify`` refuses the file ("no contribution") before looking at the powers; our transcript
-    verifier checks them. snarkjs does read the file: ``powersoftau prepare phase2`` on it yields
+    verifier checks them. ``snarkjs zkey verify`` never reads those records: once prepared
+    (``snarkjs powersoftau prepare phase2``) the file lets it check a phase-2 key made on our phase 1
+    (tests/test_zkey_ceremony.py). snarkjs does read the file: ``powersoftau prepare phase2`` on it yields
     exactly our Lagrange points (tested).
     """
     atomic_write_bytes(path, build_binfile(MAGIC, 1, _ptau_sections(acc)))

@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import gmpy2
 import numpy as np
 
 from zkmargin.atomic import atomic_write_bytes
-from zkmargin.circuits.curve import G1Affine, G2Affine
 from zkmargin.circuits.field import P, R
 from zkmargin.circuits.formats.binfile import (
     BinFile,
@@ -48,6 +46,7 @@ from zkmargin.circuits.formats.points import (
     encode_g1_lem,
     encode_g2_lem,
 )
+from zkmargin.verifier.zkey_mpc import Contribution, MpcParams, decode_mpc_section, encode_mpc_section
 
 from .keys import PointBuffer, ProvingKey, QapEntry
 
@@ -73,39 +72,6 @@ _MONT_R = (1 << (8 * N8R)) % R
 MONT_R2 = _MONT_R * _MONT_R % R  # coefficients are stored times R^2
 MONT_R2_INV = int(gmpy2.invert(MONT_R2, R))
 _COEF_SIZE = 12 + N8R
-_CS_HASH_SIZE = 64
-
-
-@dataclass
-class Contribution:
-    """One phase-2 contribution record (section 10), kept so that contributed keys round-trip."""
-
-    delta_after: G1Affine
-    g1_s: G1Affine
-    g1_sx: G1Affine
-    g2_spx: G2Affine
-    transcript: bytes  # 64-byte blake2b transcript hash
-    type: int  # 0 = contribution, 1 = beacon
-    params: bytes = b""  # raw sorted TLV: 1 name, 2 numIterationsExp, 3 beacon hash
-
-    @property
-    def name(self) -> str | None:
-        p = self.params
-        i = 0
-        while i + 1 < len(p):
-            t, ln = p[i], p[i + 1]
-            if t == 1:
-                return p[i + 2 : i + 2 + ln].decode("utf-8", "replace")
-            i += 2 + ln if t in (1, 3) else 2  # type 2 is one value byte with no length
-        return None
-
-
-@dataclass
-class MpcParams:
-    """Section 10: the circuit hash every contribution transcript chains from, and the contributions."""
-
-    cs_hash: bytes = bytes(_CS_HASH_SIZE)
-    contributions: list[Contribution] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- writing
@@ -131,21 +97,7 @@ def _coeff_section(pk: ProvingKey) -> bytes:
 
 
 def _mpc_section(mpc: MpcParams) -> bytes:
-    if len(mpc.cs_hash) != _CS_HASH_SIZE:
-        raise ValueError(f"cs_hash must be {_CS_HASH_SIZE} bytes")
-    parts = [bytes(mpc.cs_hash), u32(len(mpc.contributions))]
-    for c in mpc.contributions:
-        if len(c.transcript) != 64:
-            raise ValueError("contribution transcript must be 64 bytes")
-        parts += [
-            encode_g1_lem([c.delta_after, c.g1_s, c.g1_sx]),
-            encode_g2_lem([c.g2_spx]),
-            bytes(c.transcript),
-            u32(c.type),
-            u32(len(c.params)),
-            bytes(c.params),
-        ]
-    return b"".join(parts)
+    return encode_mpc_section(mpc)
 
 
 def _check_lengths(pk: ProvingKey) -> None:
@@ -165,7 +117,8 @@ def _check_lengths(pk: ProvingKey) -> None:
 
 
 def zkey_to_bytes(pk: ProvingKey, mpc: MpcParams | None = None) -> bytes:
-    """Serialise; without ``mpc`` the contributions section is a zero hash and no contributions."""
+    """Serialise; ``mpc`` defaults to the key's own records (``pk.mpc``), else a zero hash and no
+    contributions."""
     pk.require_decoded("writing a .zkey")
     _check_lengths(pk)
     groth_header = b"".join(
@@ -193,7 +146,7 @@ def zkey_to_bytes(pk: ProvingKey, mpc: MpcParams | None = None) -> bytes:
         (SEC_B2, encode_g2_lem(pk.b_g2)),
         (SEC_C, encode_g1_lem(pk.c_g1)),
         (SEC_H, encode_g1_lem(pk.h_g1)),
-        (SEC_CONTRIBUTIONS, _mpc_section(mpc or MpcParams())),
+        (SEC_CONTRIBUTIONS, _mpc_section(mpc or pk.mpc or MpcParams())),
     ]
     return build_binfile(MAGIC, VERSION, sections)
 
@@ -384,26 +337,14 @@ def read_zkey(path: str | os.PathLike[str], check_points: bool = True, packed_on
         b_coeffs=b_coeffs,
     )
     pk.packed.update(packed)
+    pk.mpc = decode_mpc_section(bf.section(SEC_CONTRIBUTIONS, "contributions"))
     return pk
 
 
 def read_zkey_mpc(path: str | os.PathLike[str]) -> MpcParams:
     """Section 10 of a Groth16 zkey: the circuit hash and the phase-2 contribution records."""
     bf = _open(path)
-    r = bf.section(SEC_CONTRIBUTIONS, "contributions")
-    cs_hash = bytes(r.raw(_CS_HASH_SIZE, "csHash"))
-    n = r.u32("contribution count")
-    out = MpcParams(cs_hash, [])
-    for i in range(n):
-        d_after, g1_s, g1_sx = decode_g1_lem(r, 3, f"contribution {i} delta points")
-        (g2_spx,) = decode_g2_lem(r, 1, f"contribution {i} g2_spx")
-        transcript = bytes(r.raw(64, f"contribution {i} transcript"))
-        ctype = r.u32(f"contribution {i} type")
-        plen = r.u32(f"contribution {i} params length")
-        params = bytes(r.raw(plen, f"contribution {i} params"))
-        out.contributions.append(Contribution(d_after, g1_s, g1_sx, g2_spx, transcript, ctype, params))
-    r.end()
-    return out
+    return decode_mpc_section(bf.section(SEC_CONTRIBUTIONS, "contributions"))
 
 
 __all__ = [

@@ -416,7 +416,7 @@ def test_zkey_matches_verification_key_and_our_qap(snarkjs_keys: Path) -> None:
 
 @pytest.mark.snarkjs
 def test_snarkjs_proves_with_rewritten_zkey(snarkjs_keys: Path, tmp_path: Path, run_tool: Run) -> None:
-    """A zkey written by us (with an empty contributions section) is a working snarkjs proving key."""
+    """A zkey written by us (read back with its contribution records) is a working snarkjs proving key."""
     d = tmp_path
     write_zkey(read_zkey(snarkjs_keys / "c1.zkey"), d / "ours.zkey")
     _ok(run_tool("snarkjs", "zkey", "export", "verificationkey", d / "ours.zkey", d / "vk.json"))

@@ -31,12 +31,59 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_setup(args: argparse.Namespace) -> int:
+    if args.setup_command == "contribute":
+        from zkmargin.prover.cli_ops import run_contribute
+
+        return run_contribute(Path(args.zkey), Path(args.out), args.name, args.entropy, args.signer_key)
+    if args.setup_command == "beacon":
+        from zkmargin.prover.cli_ops import run_beacon
+
+        return run_beacon(Path(args.zkey), Path(args.out), args.beacon, args.iterations, args.name)
     from zkmargin.prover.cli_ops import run_setup
 
-    return run_setup(Path(args.r1cs), Path(args.out), args.contributions, args.ptau, args.dev)
+    missing = [f for f, v in (("--r1cs", args.r1cs), ("--out", args.setup_out)) if not v]
+    if missing:
+        print(f"zkmargin setup: error: the following arguments are required: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_MALFORMED
+    return run_setup(Path(args.r1cs), Path(args.setup_out), args.contributions, args.ptau, args.dev)
+
+
+def _cmd_verify_setup_zkey(args: argparse.Namespace) -> int:
+    from zkmargin.verifier.contributor_identity import contribution_signers
+    from zkmargin.verifier.groth16 import MalformedInput
+    from zkmargin.verifier.snarkjs_json import load_json, vk_from_json
+    from zkmargin.verifier.zkey_ceremony import read_zkey_for_audit, verify_zkey_ceremony
+
+    if not args.ptau:
+        print("malformed input: --zkey needs --ptau (the prepared phase-1 file the key was made from)", file=sys.stderr)
+        return EXIT_MALFORMED
+    rep = verify_zkey_ceremony(args.zkey, args.r1cs, args.ptau)
+    if rep.malformed is None and args.vk:
+        try:
+            vk = vk_from_json(load_json(args.vk, "vk"))
+        except MalformedInput as e:
+            print(f"malformed input: {e}", file=sys.stderr)
+            return EXIT_MALFORMED
+        k = read_zkey_for_audit(args.zkey)
+        ok = (vk.alpha1, vk.beta2, vk.gamma2, vk.delta2) == (k.alpha1, k.beta2, k.gamma2, k.delta2)
+        rep.add("vk.matches_key", ok and vk.n_public == k.n_public, "verification key vs the zkey's header")
+    print(rep.render())
+    if rep.malformed is None:
+        for i, who in enumerate(contribution_signers(args.zkey)):
+            if who:
+                print(f"  contribution #{i + 1} signed by {who}")
+    verdict = {0: "zkey ceremony: OK", 1: f"zkey ceremony: FAILED ({', '.join(c.name for c in rep.failed())})",
+               2: f"malformed input: {rep.malformed}"}[rep.exit_code]  # fmt: skip
+    print(verdict, file=sys.stderr if rep.exit_code == 2 else sys.stdout)
+    return rep.exit_code
 
 
 def _cmd_verify_setup(args: argparse.Namespace) -> int:
+    if bool(args.transcript) == bool(args.zkey):
+        print("malformed input: give exactly one of --transcript DIR or --zkey FILE", file=sys.stderr)
+        return EXIT_MALFORMED
+    if args.zkey:
+        return _cmd_verify_setup_zkey(args)
     from zkmargin.circuits.formats import BinFileError, read_r1cs
     from zkmargin.verifier.groth16 import MalformedInput
     from zkmargin.verifier.setup_transcript import verify_transcript
@@ -158,15 +205,30 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(fn=_cmd_verify)
 
     s = sub.add_parser("setup", help="Groth16 setup for a circom .r1cs (phase 1 + phase 2 ceremony)")
-    s.add_argument("--r1cs", required=True)
-    s.add_argument("--out", required=True, help="dir: circuit.zkey, verification_key.json, transcript/")
+    s.add_argument("--r1cs", default=None, help="required without a subcommand")
+    s.add_argument("--out", dest="setup_out", default=None, help="dir: circuit.zkey, verification_key.json, transcript")
     s.add_argument("--contributions", type=int, default=1, help="phase-2 contributions (local, >= 1)")
     s.add_argument("--ptau", default=None, help="start from a snarkjs .ptau (public phase-1 ceremony)")
     s.add_argument("--dev", action="store_true", help="single-party setup: DEVELOPMENT ONLY (forgeable)")
     s.set_defaults(fn=_cmd_setup)
+    ssub = s.add_subparsers(dest="setup_command", required=False)
+    sc = ssub.add_parser("contribute", help="add one phase-2 contribution to a .zkey (snarkjs zkey contribute format)")
+    sc.add_argument("--zkey", required=True, help="input .zkey (ours or snarkjs's)")
+    sc.add_argument("--out", required=True, help="output .zkey (written atomically)")
+    sc.add_argument("--name", default=None, help="contributor name (<= 64 chars; <= 13 with --signer-key)")
+    sc.add_argument("--entropy", default=None, help="extra text mixed with the OS randomness")
+    sc.add_argument("--signer-key", default=None, help="Ethereum private key (hex, or @FILE) signing the contribution")
+    sb = ssub.add_parser("beacon", help="final phase-2 contribution from a public random beacon (snarkjs zkey beacon)")
+    sb.add_argument("--zkey", required=True)
+    sb.add_argument("--out", required=True)
+    sb.add_argument("--beacon", required=True, help="beacon value, hex")
+    sb.add_argument("--iterations", type=int, required=True, help="N: SHA-256 is iterated 2^N times (10..63)")
+    sb.add_argument("--name", default=None)
 
-    vs = sub.add_parser("verify-setup", help="auditor: re-check a setup transcript against the circuit")
-    vs.add_argument("--transcript", required=True, help="the setup's transcript/ directory")
+    vs = sub.add_parser("verify-setup", help="auditor: re-check a setup (transcript, or a .zkey's contributions)")
+    vs.add_argument("--transcript", default=None, help="the setup's transcript/ directory")
+    vs.add_argument("--zkey", default=None, help="a .zkey: check its snarkjs contribution chain (with --ptau)")
+    vs.add_argument("--ptau", default=None, help="with --zkey: the prepared phase-1 .ptau the key was made from")
     vs.add_argument("--r1cs", required=True)
     vs.add_argument("--vk", default=None, help="verification_key.json that the transcript must yield")
     vs.set_defaults(fn=_cmd_verify_setup)

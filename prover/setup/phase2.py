@@ -29,6 +29,7 @@ from zkmargin.circuits.curve import (
 from zkmargin.circuits.field import R, inv
 from zkmargin.circuits.r1cs import R1CS
 from zkmargin.verifier.setup_transcript import PHASE2_LABEL, DeltaState, KnowledgeProof, key_delta_state
+from zkmargin.verifier.zkey_mpc import MpcParams
 
 from ..keys import ProvingKey, QapEntry
 from ..qap import qap_from_r1cs
@@ -120,13 +121,25 @@ def contribute(
     if d == 0:
         raise ValueError("phase-2 secret must be non-zero")
     digest = prev_digest if prev_digest is not None else key_delta_state(pk).digest()
+    new = apply_delta(pk, d)
+    proof = knowledge_proof(d, PHASE2_LABEL, digest)
+    del d
+    return Phase2Contribution(new, proof, name)
+
+
+def apply_delta(pk: ProvingKey, d: int, mpc: MpcParams | None = None) -> ProvingKey:
+    """The key with delta multiplied by d: delta1, delta2 times d, C and H times 1/d (the rest shared
+    with ``pk``). ``mpc`` is the new key's contribution record (the old one no longer matches)."""
+    pk.require_decoded("a phase-2 contribution")
+    d %= R
+    if d == 0:
+        raise ValueError("phase-2 secret must be non-zero")
     d_inv = inv(d)
     n_c = len(pk.c_g1)
     scaled = g1_mul_each([*pk.c_g1, *pk.h_g1, pk.delta1], [d_inv] * (n_c + len(pk.h_g1)) + [d])
     (delta2,) = g2_batch_to_affine([g2_mul_jac(g2_to_jac(pk.delta2), d)])
-    proof = knowledge_proof(d, PHASE2_LABEL, digest)
     del d, d_inv
-    new = ProvingKey(
+    return ProvingKey(
         n_vars=pk.n_vars,
         n_public=pk.n_public,
         domain_size=pk.domain_size,
@@ -144,5 +157,5 @@ def contribute(
         h_g1=scaled[n_c:-1],
         a_coeffs=list(pk.a_coeffs),
         b_coeffs=list(pk.b_coeffs),
+        mpc=mpc,
     )
-    return Phase2Contribution(new, proof, name)

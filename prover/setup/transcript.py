@@ -8,24 +8,29 @@ consistent transcript or the new one, never a torn file that a later contributio
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from zkmargin.atomic import atomic_write_bytes as atomic_write
+from zkmargin.circuits.curve import G1Affine
 from zkmargin.circuits.r1cs import R1CS
 from zkmargin.verifier.setup_transcript import (
     FORMAT_NAME,
     FORMAT_VERSION,
+    PHASE2_LABEL,
     Phase1Accumulator,
     decode_key,
     encode_key,
     key_delta_state,
     sha256_hex,
 )
+from zkmargin.verifier.snarkjs_rng import rng_from_entropy
 
 from ..keys import ProvingKey
-from . import phase1, phase2
+from . import phase1, phase2, zkey_phase2
+from ._util import knowledge_proof
 
 
 @dataclass
@@ -123,13 +128,24 @@ def run_phase2(
     prep: phase1.PreparedPhase1,
     contributions: int = 1,
     secrets: list[int] | None = None,
+    tau_g1: Sequence[G1Affine] | None = None,
 ) -> ProvingKey:
-    """Initial key + ``contributions`` delta updates, all recorded; returns the final key."""
-    pk = phase2.initial_key(r1cs, prep)
+    """Initial key + ``contributions`` delta updates, all recorded twice: in the key's section 10
+    exactly as ``snarkjs zkey contribute`` records them (``key.mpc``: ``snarkjs zkey verify`` and our
+    ``verify-setup --zkey`` check them) and in our transcript (proofs of knowledge against the
+    transcript digests). ``tau_g1``: the phase-1 powers snarkjs's circuit hash covers."""
+    if tau_g1 is None:
+        raise ValueError("run_phase2 needs the phase-1 powers of tau in G1 for the circuit hash")
+    pk = zkey_phase2.initial_zkey(r1cs, prep, tau_g1)
     writer.phase2_initial(r1cs, pk)
     digest = key_delta_state(pk).digest()
     for i in range(contributions):
-        c = phase2.contribute(pk, digest, secrets[i] if secrets else None, name=f"participant {i + 1}")
+        name = f"participant {i + 1}"
+        step, x = zkey_phase2.contribute_with_secret(
+            pk, rng_from_entropy(name), name, secret=secrets[i] if secrets else None
+        )
+        c = phase2.Phase2Contribution(step.key, knowledge_proof(x, PHASE2_LABEL, digest), name)
+        del x
         writer.phase2_contribution(c)
         pk = c.key
         digest = c.state.digest()
@@ -160,4 +176,4 @@ def run_ceremony(
         acc = c.accumulator
         digest = acc.digest()
     prep = phase1.prepare_phase2(acc, log_n)
-    return run_phase2(w, r1cs, prep, phase2_contributions, phase2_secrets)
+    return run_phase2(w, r1cs, prep, phase2_contributions, phase2_secrets, acc.tau_g1)
