@@ -4,13 +4,18 @@ pragma solidity 0.8.28;
 import {AggregatorV3Interface} from "./AggregatorV3Interface.sol";
 import {AttestationLayout as L} from "./AttestationLayout.sol";
 import {Groth16} from "./Groth16.sol";
+import {IERC20Balance} from "./MockERC20.sol";
 
 /// @title SolvencyRegistry: on-chain record of zkmargin epoch attestations.
 /// @notice An operator submits an epoch's batches and their Groth16 proofs. The registry rebuilds every
 /// batch's public signals itself from the submitted fields (so a proof is about exactly these values),
-/// verifies every proof, checks the batches cover disjoint id ranges, binds the proof's prices to
-/// on-chain AggregatorV3 feeds within a tolerance band, and only then writes and emits.
-/// Everything that goes wrong reverts with a reason string.
+/// requires the governed risk-parameter commitment, verifies every proof against the pinned key, checks
+/// the batches cover disjoint id ranges and add up to the declared account count, binds the proof's
+/// prices to the median of on-chain AggregatorV3 feeds, and only then writes and emits.
+///
+/// Roles: `governance` (parameters, key, feeds, price band, operators, insurance fund, revocation,
+/// pause) is never an operator; operators only submit. Parameters and key change through a timelock
+/// once anything has been attested. Everything that goes wrong reverts with a reason string.
 contract SolvencyRegistry {
     /// One batch proof's statement (its public signals minus the epoch-wide ones) and proof.
     struct Batch {
@@ -20,6 +25,9 @@ contract SolvencyRegistry {
         uint256 accountCount;
         uint256 totalEquity;
         uint256 totalMM;
+        uint256 underMMCount;
+        uint256 totalShortfall;
+        uint256 totalBadDebt;
         uint256[] liabilities;
         uint256[8] proof; // A.x A.y B.x1 B.x0 B.y1 B.y0 C.x C.y
     }
@@ -28,7 +36,10 @@ contract SolvencyRegistry {
     struct Submission {
         uint64 epoch;
         uint256 paramsCommitment;
+        uint256 marketCommitment;
         uint256[] prices;
+        uint64 declaredAccounts; // every account of the venue
+        uint64 unrepresentedAccounts; // accounts the circuit cannot represent (declared, never silent)
         Batch[] batches;
     }
 
@@ -36,44 +47,120 @@ contract SolvencyRegistry {
     struct Attestation {
         uint64 epoch;
         uint64 timestamp;
-        uint64 accountCount;
+        uint64 accountCount; // sum of the batches' account counts (accounts covered by proofs)
         uint32 batchCount;
+        bool revoked;
+        uint64 declaredAccounts;
+        uint64 unrepresentedAccounts;
+        uint64 underMMCount;
         bytes32 batchRootsHash; // keccak256 of the batch roots as 32-byte words, in batch order
         uint256 paramsCommitment;
+        uint256 marketCommitment;
         uint256 totalEquity;
         uint256 totalMM;
+        uint256 totalShortfall;
+        uint256 totalBadDebt;
         uint256[] prices;
         uint256[] liabilities; // per asset, summed over the batches
     }
 
-    /// Stored record: 4 slots, plus ceil(A/2) slots each for prices and liabilities.
+    /// Everything a protocol needs to apply its own threshold to the latest attestation.
+    struct Status {
+        bool hasAttestation;
+        uint64 epoch;
+        uint64 timestamp;
+        uint64 accountCount;
+        uint64 declaredAccounts;
+        uint64 unrepresentedAccounts;
+        uint64 underMMCount;
+        uint256 totalShortfall;
+        uint256 totalBadDebt;
+        uint256 insuranceFundValue; // micro-USD, read now
+        bool revoked;
+        bool developmentMode;
+    }
+
+    /// Stored record: 7 slots, plus ceil(A/2) slots each for prices and liabilities.
     struct Record {
         uint64 epoch;
         uint64 timestamp;
         uint64 accountCount;
         uint32 batchCount;
+        bool revoked;
+        uint64 declaredAccounts;
+        uint64 unrepresentedAccounts;
+        uint64 underMMCount;
         bytes32 batchRootsHash;
         uint256 paramsCommitment;
+        uint256 marketCommitment;
         uint128 totalEquity;
         uint128 totalMM;
+        uint128 totalShortfall;
+        uint128 totalBadDebt;
+    }
+
+    /// A timelocked parameter change.
+    struct PendingParams {
+        uint256 commitment;
+        uint256 version;
+        bytes32 docHash;
+        bool tightening;
+        uint64 activatesAt; // 0: nothing pending
     }
 
     uint256 private constant BPS = 10_000;
+    /// Cap on the price tolerance around the feeds' median.
+    uint16 public constant MAX_TOLERANCE_BPS = 500;
+    /// Cap on the number of feeds per asset (the median is sorted on-chain).
+    uint256 public constant MAX_FEEDS_PER_ASSET = 9;
+    /// Bounds on the timelock delays, checked at deployment.
+    uint32 public constant MIN_TIGHTEN_DELAY = 1 hours;
+    uint32 public constant MIN_LOOSEN_DELAY = 1 days;
+    uint32 public constant MAX_DELAY = 90 days;
+    /// Bound on the feeds' maximum answer age.
+    uint32 public constant MAX_FEED_AGE_CAP = 1 days;
+    /// The engine's fixed-point USD scale (micro-USD): insurance-fund balances are converted to it.
+    uint8 public constant USD_DECIMALS = 6;
 
     /// Number of assets A in the proof layout (a circuit-shape parameter).
     uint256 public immutable numAssets;
     /// Fixed-point decimals of the prices in the proofs; feed answers are rescaled to these.
     uint8 public immutable priceDecimals;
+    /// Delay of a parameter change flagged as tightening (checked off-chain by the audit).
+    uint32 public immutable tightenDelay;
+    /// Delay of any other parameter change and of every verifying-key change.
+    uint32 public immutable loosenDelay;
+    /// True when the key comes from a development (single-party) setup: its creator can forge proofs.
+    bool public immutable developmentMode;
 
-    address public owner;
+    address public governance;
+    address public pendingGovernance;
     uint64 public latestEpoch;
     bool public hasAttestation;
-    /// Data contract holding the current verifying key blob (see Groth16).
-    address public verifyingKey;
-    /// Half-width of the band around the feeds' [min, max], in basis points.
+    bool public paused;
+    /// Half-width of the band around the feeds' median, in basis points (<= MAX_TOLERANCE_BPS).
     uint16 public priceToleranceBps;
     /// Maximum age of a feed answer at submission, in seconds.
     uint32 public maxFeedAge;
+
+    /// Data contract holding the active verifying key blob (see Groth16).
+    address public verifyingKey;
+    /// keccak256 of the active key blob (zkmargin.verifier.chain.verifying_key_hash computes the same).
+    bytes32 public verifyingKeyHash;
+    address private _pendingKey;
+    bytes32 private _pendingKeyHash;
+    uint64 private _pendingKeyAt;
+
+    /// The governed risk-parameter set every submission must prove against.
+    uint256 public paramsCommitment;
+    uint256 public paramsVersion;
+    bytes32 public paramsDocHash; // sha256 of the published parameter document
+    PendingParams private _pendingParams;
+
+    /// Insurance fund: an ERC-20 stablecoin (1 token = 1 USD) held by `insuranceHolder`.
+    address public insuranceToken;
+    address public insuranceHolder;
+    uint8 public insuranceTokenDecimals;
 
     mapping(address => bool) public isOperator;
     mapping(uint256 => address[]) private _feeds;
@@ -81,88 +168,300 @@ contract SolvencyRegistry {
     /// Per epoch: prices then liabilities, two uint128 per word.
     mapping(uint64 => mapping(uint256 => uint256)) private _packed;
 
-    event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
+    event GovernanceProposed(address indexed current, address indexed proposed);
+    event GovernanceTransferred(address indexed previous, address indexed current);
     event OperatorSet(address indexed operator, bool enabled);
+    event VerifyingKeyProposed(address indexed keyPointer, bytes32 keyHash, uint256 nPublic, uint64 activatesAt);
+    event VerifyingKeyProposalCancelled(bytes32 keyHash);
     event VerifyingKeyChanged(address indexed keyPointer, bytes32 keyHash, uint256 nPublic);
+    event ParamsProposed(uint256 commitment, uint256 version, bytes32 docHash, bool tightening, uint64 activatesAt);
+    event ParamsProposalCancelled(uint256 commitment, uint256 version);
+    event ParamsActivated(uint256 commitment, uint256 version, bytes32 docHash);
     event PriceFeedsSet(uint256 indexed asset, address[] feeds);
     event PriceBandSet(uint16 toleranceBps, uint32 maxFeedAge);
+    event InsuranceFundSet(address indexed token, address indexed holder, uint8 decimals);
+    event Paused(bool paused);
+    event AttestationRevoked(uint64 indexed epoch, string reason);
+    /// totals = [accountCount, totalEquity, totalMM, underMMCount, totalShortfall, totalBadDebt]
     event AttestationSubmitted(
         uint64 indexed epoch,
         bytes32 batchRootsHash,
         uint256 paramsCommitment,
-        uint256 totalEquity,
-        uint256 totalMM,
-        uint64 accountCount,
+        uint256 marketCommitment,
+        uint256[6] totals,
+        uint64 declaredAccounts,
+        uint64 unrepresentedAccounts,
         uint256[] prices,
         uint256[] liabilities
     );
     /// One per batch, so a user holding an id hash can find the batch (and root) that covers it.
+    /// totals = [accountCount, totalEquity, totalMM, underMMCount, totalShortfall, totalBadDebt]
     event BatchAttested(
         uint64 indexed epoch,
         uint256 indexed index,
         uint256 batchRoot,
         uint256 firstIdHash,
         uint256 lastIdHash,
-        uint256 accountCount,
-        uint256 totalEquity,
-        uint256 totalMM
+        uint256[6] totals
     );
 
-    modifier onlyOwner() {
-        require(msg.sender == owner, "Registry: caller is not the owner");
+    modifier onlyGovernance() {
+        require(msg.sender == governance, "Registry: caller is not governance");
         _;
     }
 
-    constructor(uint256 numAssets_, uint8 priceDecimals_, uint16 toleranceBps, uint32 maxFeedAge_) {
+    constructor(
+        uint256 numAssets_,
+        uint8 priceDecimals_,
+        uint16 toleranceBps,
+        uint32 maxFeedAge_,
+        uint32 tightenDelay_,
+        uint32 loosenDelay_,
+        bool developmentMode_,
+        address governance_
+    ) {
         require(numAssets_ >= 1 && numAssets_ <= 64, "Registry: bad asset count");
         require(priceDecimals_ <= 36, "Registry: bad price decimals");
+        require(
+            tightenDelay_ >= MIN_TIGHTEN_DELAY && loosenDelay_ >= MIN_LOOSEN_DELAY && tightenDelay_ <= loosenDelay_
+                && loosenDelay_ <= MAX_DELAY,
+            "Registry: bad timelock delays"
+        );
+        require(governance_ != address(0), "Registry: governance is the zero address");
         numAssets = numAssets_;
         priceDecimals = priceDecimals_;
-        owner = msg.sender;
-        emit OwnershipTransferred(address(0), msg.sender);
+        tightenDelay = tightenDelay_;
+        loosenDelay = loosenDelay_;
+        developmentMode = developmentMode_;
+        governance = governance_;
+        emit GovernanceTransferred(address(0), governance_);
         _setPriceBand(toleranceBps, maxFeedAge_);
     }
 
-    // ------------------------------------------------------------------ owner configuration
+    // ------------------------------------------------------------------ roles
 
-    function transferOwnership(address newOwner) external onlyOwner {
-        require(newOwner != address(0), "Registry: new owner is the zero address");
-        emit OwnershipTransferred(owner, newOwner);
-        owner = newOwner;
+    /// Step 1 of a governance transfer; never to an operator.
+    function proposeGovernance(address newGovernance) external onlyGovernance {
+        require(newGovernance != address(0), "Registry: governance is the zero address");
+        require(!isOperator[newGovernance], "Registry: governance cannot be an operator");
+        pendingGovernance = newGovernance;
+        emit GovernanceProposed(governance, newGovernance);
     }
 
-    function setOperator(address operator, bool enabled) external onlyOwner {
+    /// Step 2: the proposed address accepts (re-checked: it may have become an operator meanwhile).
+    function acceptGovernance() external {
+        require(msg.sender == pendingGovernance && msg.sender != address(0), "Registry: caller is not pending governance");
+        require(!isOperator[msg.sender], "Registry: governance cannot be an operator");
+        emit GovernanceTransferred(governance, msg.sender);
+        governance = msg.sender;
+        pendingGovernance = address(0);
+    }
+
+    function setOperator(address operator, bool enabled) external onlyGovernance {
+        require(operator != address(0), "Registry: operator is the zero address");
+        require(
+            !enabled || (operator != governance && operator != pendingGovernance),
+            "Registry: governance cannot be an operator"
+        );
         isOperator[operator] = enabled;
         emit OperatorSet(operator, enabled);
     }
 
-    /// Replace the verifying key (blob layout in Groth16). Validated on-chain, including G2 subgroup.
-    function setVerifyingKey(bytes calldata key) external onlyOwner {
-        (address ptr, uint256 n) = Groth16.storeKey(key);
-        require(n == L.nPublic(numAssets), "Registry: key has wrong public input count");
-        verifyingKey = ptr;
-        emit VerifyingKeyChanged(ptr, keccak256(key), n);
+    function pause() external onlyGovernance {
+        paused = true;
+        emit Paused(true);
     }
 
-    /// Feeds for one asset: the band is [min, max] of their answers widened by the tolerance.
-    function setPriceFeeds(uint256 asset, address[] calldata feeds) external onlyOwner {
+    function unpause() external onlyGovernance {
+        paused = false;
+        emit Paused(false);
+    }
+
+    // ------------------------------------------------------------------ bootstrap (no attestation yet)
+
+    /// Initial verifying key, without delay, allowed only while nothing has been attested: no record
+    /// can be reinterpreted by it and no protocol can yet rely on the registry.
+    function setInitialVerifyingKey(bytes calldata key) external onlyGovernance {
+        require(!hasAttestation, "Registry: attested, use the timelock");
+        (address ptr, uint256 n) = _storeKey(key);
+        _activateKey(ptr, keccak256(key), n);
+    }
+
+    /// Initial parameter set, without delay, under the same condition as the initial key.
+    function setInitialParams(uint256 commitment, uint256 version, bytes32 docHash) external onlyGovernance {
+        require(!hasAttestation, "Registry: attested, use the timelock");
+        _checkParams(commitment, version, docHash);
+        _activateParams(commitment, version, docHash);
+    }
+
+    // ------------------------------------------------------------------ timelocked parameters
+
+    /// Propose a new parameter set; it activates after `tightenDelay` when flagged tightening (the audit
+    /// checks off-chain that it really is tighter), else after `loosenDelay`. Replaces any pending proposal.
+    function proposeParams(uint256 commitment, uint256 version, bytes32 docHash, bool tightening)
+        external
+        onlyGovernance
+    {
+        _checkParams(commitment, version, docHash);
+        uint64 at = uint64(block.timestamp) + (tightening ? tightenDelay : loosenDelay);
+        _pendingParams = PendingParams(commitment, version, docHash, tightening, at);
+        emit ParamsProposed(commitment, version, docHash, tightening, at);
+    }
+
+    function activateParams() external onlyGovernance {
+        PendingParams memory p = _pendingParams;
+        require(p.activatesAt != 0, "Registry: no pending params");
+        require(block.timestamp >= p.activatesAt, "Registry: timelock not expired");
+        require(p.version > paramsVersion, "Registry: params version must increase");
+        delete _pendingParams;
+        _activateParams(p.commitment, p.version, p.docHash);
+    }
+
+    function cancelParams() external onlyGovernance {
+        PendingParams memory p = _pendingParams;
+        require(p.activatesAt != 0, "Registry: no pending params");
+        delete _pendingParams;
+        emit ParamsProposalCancelled(p.commitment, p.version);
+    }
+
+    /// The pending parameter change (activatesAt 0: none).
+    function pendingParams()
+        external
+        view
+        returns (uint256 commitment, uint256 version, bytes32 docHash, bool tightening, uint64 activatesAt)
+    {
+        PendingParams memory p = _pendingParams;
+        return (p.commitment, p.version, p.docHash, p.tightening, p.activatesAt);
+    }
+
+    function _checkParams(uint256 commitment, uint256 version, bytes32 docHash) private view {
+        require(commitment != 0 && commitment < Groth16.R, "Registry: bad params commitment");
+        require(docHash != bytes32(0), "Registry: missing params document hash");
+        require(version > paramsVersion, "Registry: params version must increase");
+    }
+
+    function _activateParams(uint256 commitment, uint256 version, bytes32 docHash) private {
+        paramsCommitment = commitment;
+        paramsVersion = version;
+        paramsDocHash = docHash;
+        emit ParamsActivated(commitment, version, docHash);
+    }
+
+    // ------------------------------------------------------------------ timelocked verifying key
+
+    /// Propose a key (blob layout in Groth16), validated on-chain now (coordinates, curve, G2 subgroup,
+    /// input count); it can be activated after `loosenDelay`. Replaces any pending proposal.
+    function proposeVerifyingKey(bytes calldata key) external onlyGovernance {
+        (address ptr, uint256 n) = _storeKey(key);
+        uint64 at = uint64(block.timestamp) + loosenDelay;
+        bytes32 h = keccak256(key);
+        _pendingKey = ptr;
+        _pendingKeyHash = h;
+        _pendingKeyAt = at;
+        emit VerifyingKeyProposed(ptr, h, n, at);
+    }
+
+    function activateVerifyingKey() external onlyGovernance {
+        uint64 at = _pendingKeyAt;
+        require(at != 0, "Registry: no pending verifying key");
+        require(block.timestamp >= at, "Registry: timelock not expired");
+        address ptr = _pendingKey;
+        bytes32 h = _pendingKeyHash;
+        _pendingKey = address(0);
+        _pendingKeyHash = bytes32(0);
+        _pendingKeyAt = 0;
+        _activateKey(ptr, h, L.nPublic(numAssets));
+    }
+
+    function cancelVerifyingKey() external onlyGovernance {
+        require(_pendingKeyAt != 0, "Registry: no pending verifying key");
+        emit VerifyingKeyProposalCancelled(_pendingKeyHash);
+        _pendingKey = address(0);
+        _pendingKeyHash = bytes32(0);
+        _pendingKeyAt = 0;
+    }
+
+    /// The pending key change (activatesAt 0: none).
+    function pendingVerifyingKey() external view returns (address keyPointer, bytes32 keyHash, uint64 activatesAt) {
+        return (_pendingKey, _pendingKeyHash, _pendingKeyAt);
+    }
+
+    function _storeKey(bytes calldata key) private returns (address ptr, uint256 n) {
+        (ptr, n) = Groth16.storeKey(key);
+        require(n == L.nPublic(numAssets), "Registry: key has wrong public input count");
+    }
+
+    function _activateKey(address ptr, bytes32 h, uint256 n) private {
+        verifyingKey = ptr;
+        verifyingKeyHash = h;
+        emit VerifyingKeyChanged(ptr, h, n);
+    }
+
+    // ------------------------------------------------------------------ feeds, band, insurance fund
+
+    /// Feeds for one asset: the reference price is the median of their answers.
+    function setPriceFeeds(uint256 asset, address[] calldata feeds) external onlyGovernance {
         require(asset < numAssets, "Registry: asset out of range");
+        require(feeds.length > 0 && feeds.length <= MAX_FEEDS_PER_ASSET, "Registry: bad feed count");
+        address[] storage list = _feeds[asset];
+        while (list.length > 0) list.pop();
         for (uint256 j = 0; j < feeds.length; ++j) {
             require(feeds[j].code.length > 0, "Registry: feed is not a contract");
+            list.push(feeds[j]);
         }
-        _feeds[asset] = feeds;
         emit PriceFeedsSet(asset, feeds);
     }
 
-    function setPriceBand(uint16 toleranceBps, uint32 maxFeedAge_) external onlyOwner {
+    function setPriceBand(uint16 toleranceBps, uint32 maxFeedAge_) external onlyGovernance {
         _setPriceBand(toleranceBps, maxFeedAge_);
     }
 
     function _setPriceBand(uint16 toleranceBps, uint32 maxFeedAge_) private {
-        require(toleranceBps <= BPS, "Registry: tolerance above 100%");
+        require(toleranceBps <= MAX_TOLERANCE_BPS, "Registry: tolerance above cap");
+        require(maxFeedAge_ > 0 && maxFeedAge_ <= MAX_FEED_AGE_CAP, "Registry: bad max feed age");
         priceToleranceBps = toleranceBps;
         maxFeedAge = maxFeedAge_;
         emit PriceBandSet(toleranceBps, maxFeedAge_);
+    }
+
+    /// The insurance fund: `holder`'s balance of the stablecoin `token`, counted at 1 USD per token.
+    function setInsuranceFund(address token, address holder) external onlyGovernance {
+        require(token.code.length > 0, "Registry: token is not a contract");
+        require(holder != address(0), "Registry: holder is the zero address");
+        uint8 d = IERC20Balance(token).decimals();
+        require(d <= 36, "Registry: bad token decimals");
+        insuranceToken = token;
+        insuranceHolder = holder;
+        insuranceTokenDecimals = d;
+        emit InsuranceFundSet(token, holder, d);
+    }
+
+    /// The insurance fund's current value in micro-USD (0 when unset or when the token does not answer).
+    function insuranceFundValue() public view returns (uint256) {
+        address token = insuranceToken;
+        if (token == address(0)) return 0;
+        try IERC20Balance(token).balanceOf(insuranceHolder) returns (uint256 bal) {
+            uint8 d = insuranceTokenDecimals;
+            if (d > USD_DECIMALS) return bal / 10 ** (d - USD_DECIMALS);
+            // a balance this large is not a stablecoin balance: saturate instead of overflowing
+            uint256 scale = 10 ** (USD_DECIMALS - d);
+            return bal > type(uint256).max / scale ? type(uint256).max : bal * scale;
+        } catch {
+            return 0;
+        }
+    }
+
+    // ------------------------------------------------------------------ recovery
+
+    /// Mark an attestation revoked (it stays readable; nothing is deleted or overwritten). A revoked
+    /// latest attestation makes isSolvent false until the next epoch is attested.
+    function revokeAttestation(uint64 epoch, string calldata reason) external onlyGovernance {
+        Record storage r = _records[epoch];
+        require(r.timestamp != 0, "Registry: epoch not attested");
+        require(!r.revoked, "Registry: already revoked");
+        require(bytes(reason).length > 0, "Registry: revocation needs a reason");
+        r.revoked = true;
+        emit AttestationRevoked(epoch, reason);
     }
 
     // ------------------------------------------------------------------ submission
@@ -170,59 +469,65 @@ contract SolvencyRegistry {
     /// Verify and record one epoch's attestation. Checks run before any write.
     function submitAttestation(Submission calldata s) external {
         require(isOperator[msg.sender], "Registry: caller is not an operator");
-        require(!hasAttestation || s.epoch > latestEpoch, "Registry: epoch must increase");
+        require(!paused, "Registry: submissions paused");
+        require(uint256(s.epoch) == uint256(latestEpoch) + 1, "Registry: epoch must be latest + 1");
+        require(paramsCommitment != 0, "Registry: no governed params");
+        require(s.paramsCommitment == paramsCommitment, "Registry: params commitment not governed");
         uint256 nA = numAssets;
         require(s.batches.length > 0, "Registry: no batches");
         require(s.prices.length == nA, "Registry: wrong number of prices");
         _checkPrices(s.prices);
 
         uint256[] memory key = Groth16.loadKey(verifyingKey);
-        // The epoch, params commitment and prices are the same public signals in every batch of the
-        // epoch: their share of vk_x is computed once (A + 2 scalar multiplications saved per extra batch).
+        // The epoch, params and market commitments and prices are the same public signals in every batch
+        // of the epoch: their share of vk_x is computed once (A + 3 scalar multiplications per extra batch).
         uint256[2] memory shared = Groth16.initAcc(key);
         Groth16.mulAcc(key, shared, L.EPOCH, s.epoch);
         Groth16.mulAcc(key, shared, L.PARAMS_COMMITMENT, s.paramsCommitment);
+        Groth16.mulAcc(key, shared, L.MARKET_COMMITMENT, s.marketCommitment);
         for (uint256 i = 0; i < nA; ++i) {
             Groth16.mulAcc(key, shared, L.PRICES + i, s.prices[i]);
         }
 
         uint256 nB = s.batches.length;
         uint256[] memory liab = new uint256[](nA);
-        uint256[3] memory sums; // equity, mm, accounts
+        uint256[6] memory sums; // accounts, equity, mm, under-MM count, shortfall, bad debt
         bytes32[] memory roots = new bytes32[](nB);
         for (uint256 b = 0; b < nB; ++b) {
             Batch calldata bt = s.batches[b];
             if (b > 0) {
                 require(s.batches[b - 1].lastIdHash < bt.firstIdHash, "Registry: batch id ranges overlap");
             }
-            _verifyBatch(key, shared, bt, liab);
-            sums[0] += bt.totalEquity;
-            sums[1] += bt.totalMM;
-            sums[2] += bt.accountCount;
+            uint256[6] memory t = _verifyBatch(key, shared, bt, liab);
+            for (uint256 k = 0; k < 6; ++k) {
+                sums[k] += t[k];
+            }
             roots[b] = bytes32(bt.batchRoot);
-            emit BatchAttested(
-                s.epoch, b, bt.batchRoot, bt.firstIdHash, bt.lastIdHash, bt.accountCount, bt.totalEquity, bt.totalMM
-            );
+            emit BatchAttested(s.epoch, b, bt.batchRoot, bt.firstIdHash, bt.lastIdHash, t);
         }
+        require(
+            sums[0] + s.unrepresentedAccounts == s.declaredAccounts, "Registry: accounts do not add up to declared"
+        );
         _store(s, roots, sums, liab);
     }
 
-    function _verifyBatch(
-        uint256[] memory key,
-        uint256[2] memory shared,
-        Batch calldata bt,
-        uint256[] memory liab
-    ) private view {
+    function _verifyBatch(uint256[] memory key, uint256[2] memory shared, Batch calldata bt, uint256[] memory liab)
+        private
+        view
+        returns (uint256[6] memory t)
+    {
         uint256 nA = liab.length;
         require(bt.liabilities.length == nA, "Registry: wrong number of liabilities");
         require(bt.firstIdHash <= bt.lastIdHash, "Registry: batch id range reversed");
+        t = [bt.accountCount, bt.totalEquity, bt.totalMM, bt.underMMCount, bt.totalShortfall, bt.totalBadDebt];
         uint256[2] memory acc = [shared[0], shared[1]];
         Groth16.mulAcc(key, acc, L.BATCH_ROOT, bt.batchRoot);
         Groth16.mulAcc(key, acc, L.FIRST_ID_HASH, bt.firstIdHash);
         Groth16.mulAcc(key, acc, L.LAST_ID_HASH, bt.lastIdHash);
-        Groth16.mulAcc(key, acc, L.ACCOUNT_COUNT, bt.accountCount);
-        Groth16.mulAcc(key, acc, L.TOTAL_EQUITY, bt.totalEquity);
-        Groth16.mulAcc(key, acc, L.TOTAL_MM, bt.totalMM);
+        // account_count .. total_bad_debt are consecutive signals, in the order of t
+        for (uint256 k = 0; k < 6; ++k) {
+            Groth16.mulAcc(key, acc, L.ACCOUNT_COUNT + k, t[k]);
+        }
         uint256 base = L.liabilities(nA);
         for (uint256 i = 0; i < nA; ++i) {
             Groth16.mulAcc(key, acc, base + i, bt.liabilities[i]);
@@ -231,11 +536,15 @@ contract SolvencyRegistry {
         Groth16.checkPairing(key, bt.proof, acc);
     }
 
-    function _store(Submission calldata s, bytes32[] memory roots, uint256[3] memory sums, uint256[] memory liab)
+    function _store(Submission calldata s, bytes32[] memory roots, uint256[6] memory sums, uint256[] memory liab)
         private
     {
-        require(sums[0] <= type(uint128).max && sums[1] <= type(uint128).max, "Registry: total exceeds uint128");
-        require(sums[2] <= type(uint64).max, "Registry: account count exceeds uint64");
+        require(sums[0] <= type(uint64).max && sums[3] <= type(uint64).max, "Registry: count exceeds uint64");
+        require(
+            sums[1] <= type(uint128).max && sums[2] <= type(uint128).max && sums[4] <= type(uint128).max
+                && sums[5] <= type(uint128).max,
+            "Registry: total exceeds uint128"
+        );
         bytes32 rootsHash;
         assembly ("memory-safe") {
             rootsHash := keccak256(add(roots, 32), mul(mload(roots), 32))
@@ -244,18 +553,25 @@ contract SolvencyRegistry {
         _records[epoch] = Record({
             epoch: epoch,
             timestamp: uint64(block.timestamp),
-            accountCount: uint64(sums[2]),
+            accountCount: uint64(sums[0]),
             batchCount: uint32(roots.length),
+            revoked: false,
+            declaredAccounts: s.declaredAccounts,
+            unrepresentedAccounts: s.unrepresentedAccounts,
+            underMMCount: uint64(sums[3]),
             batchRootsHash: rootsHash,
             paramsCommitment: s.paramsCommitment,
-            totalEquity: uint128(sums[0]),
-            totalMM: uint128(sums[1])
+            marketCommitment: s.marketCommitment,
+            totalEquity: uint128(sums[1]),
+            totalMM: uint128(sums[2]),
+            totalShortfall: uint128(sums[4]),
+            totalBadDebt: uint128(sums[5])
         });
         uint256 nA = liab.length;
         uint256 half = (nA + 1) / 2;
         mapping(uint256 => uint256) storage packed = _packed[epoch];
         for (uint256 w = 0; w < half; ++w) {
-            // prices are < 2^128 (checked against the band); liabilities are checked here
+            // prices are < 2^128 (checked against the feeds); liabilities are checked here
             uint256 j = 2 * w;
             uint256 hiP = j + 1 < nA ? s.prices[j + 1] : 0;
             packed[w] = (hiP << 128) | s.prices[j];
@@ -265,31 +581,57 @@ contract SolvencyRegistry {
         }
         latestEpoch = epoch;
         hasAttestation = true;
-        emit AttestationSubmitted(epoch, rootsHash, s.paramsCommitment, sums[0], sums[1], uint64(sums[2]), s.prices, liab);
+        _emitSubmitted(s, rootsHash, sums, liab);
+    }
+
+    function _emitSubmitted(Submission calldata s, bytes32 rootsHash, uint256[6] memory sums, uint256[] memory liab)
+        private
+    {
+        uint256[] memory prices = s.prices;
+        emit AttestationSubmitted(
+            s.epoch,
+            rootsHash,
+            s.paramsCommitment,
+            s.marketCommitment,
+            sums,
+            s.declaredAccounts,
+            s.unrepresentedAccounts,
+            prices,
+            liab
+        );
     }
 
     // ------------------------------------------------------------------ prices
 
+    /// Each price must be non-zero and within priceToleranceBps of the median of its asset's feeds.
     function _checkPrices(uint256[] calldata prices) private view {
         uint256 tol = priceToleranceBps;
         uint256 maxAge = maxFeedAge;
         for (uint256 i = 0; i < prices.length; ++i) {
-            address[] storage feeds = _feeds[i];
-            uint256 n = feeds.length;
-            require(n > 0, "Registry: no price feed for asset");
-            uint256 lo = type(uint256).max;
-            uint256 hi = 0;
-            for (uint256 j = 0; j < n; ++j) {
-                uint256 v = _readFeed(feeds[j], maxAge);
-                if (v < lo) lo = v;
-                if (v > hi) hi = v;
-            }
             uint256 p = prices[i];
-            require(
-                p <= type(uint128).max && p * BPS >= lo * (BPS - tol) && p * BPS <= hi * (BPS + tol),
-                "Registry: price outside oracle band"
-            );
+            require(p != 0, "Registry: zero price");
+            uint256 m = _median(_feeds[i], maxAge);
+            uint256 diff = p > m ? p - m : m - p;
+            require(p <= type(uint128).max && diff * BPS <= m * tol, "Registry: price outside oracle band");
         }
+    }
+
+    /// Median of the feeds' answers (mean of the two middle ones for an even count); every feed must
+    /// give a fresh, complete, positive answer, else revert.
+    function _median(address[] storage feeds, uint256 maxAge) private view returns (uint256) {
+        uint256 n = feeds.length;
+        require(n > 0, "Registry: no price feed for asset");
+        uint256[] memory v = new uint256[](n);
+        for (uint256 j = 0; j < n; ++j) {
+            uint256 x = _readFeed(feeds[j], maxAge);
+            uint256 k = j;
+            while (k > 0 && v[k - 1] > x) {
+                v[k] = v[k - 1];
+                --k;
+            }
+            v[k] = x;
+        }
+        return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
     }
 
     /// A feed's latest answer rescaled to `priceDecimals`, or revert if it is stale or nonsensical.
@@ -308,6 +650,7 @@ contract SolvencyRegistry {
         v = uint256(answer);
         if (d < pd) v *= 10 ** (pd - d);
         else if (d > pd) v /= 10 ** (d - pd);
+        require(v > 0, "Registry: bad price feed answer");
     }
 
     // ------------------------------------------------------------------ views
@@ -316,22 +659,41 @@ contract SolvencyRegistry {
         return _feeds[asset];
     }
 
-    /// The most recent attestation; reverts if there is none.
+    /// The most recent attestation (revoked or not); reverts if there is none.
     function latestAttestation() external view returns (Attestation memory) {
         require(hasAttestation, "Registry: no attestation yet");
-        return _attestation(latestEpoch);
+        return attestationOf(latestEpoch);
     }
 
-    /// The attestation of `epoch`; reverts if that epoch was never attested.
-    function attestationOf(uint64 epoch) external view returns (Attestation memory) {
-        return _attestation(epoch);
-    }
 
-    /// Whether the latest attestation shows total equity >= total maintenance margin, for how many accounts.
-    function isSolvent() external view returns (bool solvent, uint64 epoch, uint64 accountCount) {
-        if (!hasAttestation) return (false, 0, 0);
+    /// solvent: the latest attestation exists, is not revoked, and its total bad debt is covered by the
+    /// insurance fund's current value. Also reports the epoch, the accounts covered by proofs, and whether
+    /// the key comes from a development setup. Unrepresented accounts and under-MM accounts are not part of
+    /// this test: protocols that need them read solvencyStatus().
+    function isSolvent() public view returns (bool solvent, uint64 epoch, uint64 accountCount, bool devMode) {
+        devMode = developmentMode;
+        if (!hasAttestation) return (false, 0, 0, devMode);
         Record storage r = _records[latestEpoch];
-        return (r.totalEquity >= r.totalMM, r.epoch, r.accountCount);
+        solvent = !r.revoked && r.totalBadDebt <= insuranceFundValue();
+        return (solvent, r.epoch, r.accountCount, devMode);
+    }
+
+    /// Everything about the latest attestation a protocol needs to set its own threshold.
+    function solvencyStatus() external view returns (Status memory st) {
+        st.developmentMode = developmentMode;
+        st.insuranceFundValue = insuranceFundValue();
+        if (!hasAttestation) return st;
+        Record storage r = _records[latestEpoch];
+        st.hasAttestation = true;
+        st.epoch = r.epoch;
+        st.timestamp = r.timestamp;
+        st.accountCount = r.accountCount;
+        st.declaredAccounts = r.declaredAccounts;
+        st.unrepresentedAccounts = r.unrepresentedAccounts;
+        st.underMMCount = r.underMMCount;
+        st.totalShortfall = r.totalShortfall;
+        st.totalBadDebt = r.totalBadDebt;
+        st.revoked = r.revoked;
     }
 
     /// Whether the latest attestation is at most `maxAge` seconds old.
@@ -339,21 +701,14 @@ contract SolvencyRegistry {
         return hasAttestation && block.timestamp - _records[latestEpoch].timestamp <= maxAge;
     }
 
-    /// Solvent and fresh: the single check a lending protocol wants.
+    /// Solvent (as isSolvent) and fresh.
     function isSolventAndFresh(uint256 maxAge) external view returns (bool) {
-        if (!isFresh(maxAge)) return false;
-        Record storage r = _records[latestEpoch];
-        return r.totalEquity >= r.totalMM;
+        (bool solvent,,,) = isSolvent();
+        return solvent && isFresh(maxAge);
     }
 
-    /// Totals of the latest attestation (zeros if none).
-    function totals() external view returns (uint64 epoch, uint256 totalEquity, uint256 totalMM, uint64 accountCount) {
-        if (!hasAttestation) return (0, 0, 0, 0);
-        Record storage r = _records[latestEpoch];
-        return (r.epoch, r.totalEquity, r.totalMM, r.accountCount);
-    }
-
-    function _attestation(uint64 epoch) private view returns (Attestation memory a) {
+    /// The attestation of `epoch` (revoked or not); reverts if that epoch was never attested.
+    function attestationOf(uint64 epoch) public view returns (Attestation memory a) {
         Record storage r = _records[epoch];
         require(r.timestamp != 0, "Registry: epoch not attested");
         uint256 nA = numAssets;
@@ -362,10 +717,17 @@ contract SolvencyRegistry {
         a.timestamp = r.timestamp;
         a.accountCount = r.accountCount;
         a.batchCount = r.batchCount;
+        a.revoked = r.revoked;
+        a.declaredAccounts = r.declaredAccounts;
+        a.unrepresentedAccounts = r.unrepresentedAccounts;
+        a.underMMCount = r.underMMCount;
         a.batchRootsHash = r.batchRootsHash;
         a.paramsCommitment = r.paramsCommitment;
+        a.marketCommitment = r.marketCommitment;
         a.totalEquity = r.totalEquity;
         a.totalMM = r.totalMM;
+        a.totalShortfall = r.totalShortfall;
+        a.totalBadDebt = r.totalBadDebt;
         a.prices = new uint256[](nA);
         a.liabilities = new uint256[](nA);
         mapping(uint256 => uint256) storage packed = _packed[epoch];

@@ -4,10 +4,11 @@ Measures, on the embedded py-evm by default (``--rpc URL`` for any node, ``--anv
 anvil from node_modules):
 
 * one batch proof through the stand-alone Groth16Verifier, next to snarkjs's exported Solidity
-  verifier for the same key (same 16 public inputs), compiled with the same pinned solc;
+  verifier for the same key (same 20 public inputs), compiled with the same pinned solc;
 * one epoch attestation through SolvencyRegistry as a function of batches per epoch (1, 2, 4, 8);
 * attestation gas for batches of 16, 64 and 1024 accounts (it must not grow: the proof is
-  constant-size and the account count is one public input), and gas per account.
+  constant-size and the account count is one public input), and gas per account;
+* a one-batch attestation with three feeds per asset (the median of three instead of one feed).
 
 The stand-in circuit has the production public-signal layout (tests/chain/layout_circuit.py), so
 every on-chain code path and cost is the real one. The last line is machine-readable:
@@ -35,10 +36,17 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "chain"))
 
-from layout_circuit import LayoutCircuit, build_layout_circuit, make_attestation  # noqa: E402
+from layout_circuit import PARAMS_COMMITMENT, LayoutCircuit, build_layout_circuit, make_attestation  # noqa: E402
 
 from zkmargin.prover.zkey import write_zkey  # noqa: E402
-from zkmargin.verifier.chain import Chain, SolvencyRegistryClient, connect, deploy_verifier, proof_to_evm  # noqa: E402
+from zkmargin.verifier.chain import (  # noqa: E402
+    Chain,
+    SolvencyRegistryClient,
+    connect,
+    deploy_verifier,
+    params_doc_hash,
+    proof_to_evm,
+)
 
 PRICES = (60_000 * 10**8, 3_000 * 10**8, 1 * 10**8, 150 * 10**8)
 BATCHES = (1, 2, 4, 8)
@@ -113,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(url: str | None) -> int:
     w3 = connect(url)
-    owner, operator = w3.eth.accounts[:2]
-    chain = Chain(w3, sender=owner)
+    governance, operator, feed_owner = w3.eth.accounts[:3]
+    chain = Chain(w3, sender=governance)
     print(f"chain: {'py-evm (EthereumTesterProvider)' if url is None else url}")
     circuit = build_layout_circuit(len(PRICES))
     n_pub = circuit.vk.n_public
@@ -135,10 +143,21 @@ def _run(url: str | None) -> int:
                 f"{snk['starved_call_returns']} instead of reverting)"
             )
 
-    # ---- attestations through the registry
-    feeds = [chain.deploy("MockAggregatorV3", 8, f"a{i}", p) for i, p in enumerate(PRICES)]
+    # ---- attestations through the registry (governance, operator and feed owner are distinct accounts)
+    feeds = [chain.deploy("MockAggregatorV3", 8, f"a{i}", p, sender=feed_owner) for i, p in enumerate(PRICES)]
+    token = chain.deploy("MockERC20", "Test USD", "tUSD", 6, sender=feed_owner)
     reg = SolvencyRegistryClient.deploy(
-        chain, circuit.vk, len(PRICES), 8, 100, 3600, operators=[operator], feeds=[[f.address] for f in feeds]
+        chain,
+        circuit.vk,
+        len(PRICES),
+        8,
+        100,
+        3600,
+        operators=[operator],
+        feeds=[[f.address] for f in feeds],
+        governance=governance,
+        params=(PARAMS_COMMITMENT, 1, params_doc_hash(b"bench parameters")),
+        insurance_fund=(str(token.address), feed_owner),
     )
     epoch = 1
     reg.submit(make_attestation(circuit, epoch, PRICES, 1), sender=operator, gas=EXPLICIT_GAS)  # warm-up
@@ -152,6 +171,12 @@ def _run(url: str | None) -> int:
         epoch += 1
         a = make_attestation(circuit, epoch, PRICES, 1, accounts=n)
         by_accounts[n] = reg.submit(a, sender=operator, gas=EXPLICIT_GAS)["gasUsed"]
+    for i, p in enumerate(PRICES):
+        extra = [chain.deploy("MockAggregatorV3", 8, f"a{i}/{k}", p, sender=feed_owner) for k in range(2)]
+        reg.set_price_feeds(i, [feeds[i].address, *(f.address for f in extra)])
+    epoch += 1
+    a = make_attestation(circuit, epoch, PRICES, 1)
+    gas_three_feeds = reg.submit(a, sender=operator, gas=EXPLICIT_GAS)["gasUsed"]
 
     marginal = (by_batches[BATCHES[-1]] - by_batches[BATCHES[0]]) // (BATCHES[-1] - BATCHES[0])
     print("\nepoch attestation (SolvencyRegistry.submitAttestation), transaction gasUsed:")
@@ -163,6 +188,7 @@ def _run(url: str | None) -> int:
     print("  N         gas          gas/account")
     for n, gas in by_accounts.items():
         print(f"  {n:>7}   {gas:>10,}   {gas / n:>12,.1f}")
+    print(f"\none batch, three feeds per asset (median): {gas_three_feeds:,}  (+{gas_three_feeds - by_batches[1]:,})")
     n_max = ACCOUNTS[-1]
     snk_gas = snk.get("gas")
     ratio = f"{gas_verify / snk_gas:.3f}" if snk_gas else "n/a"

@@ -12,6 +12,7 @@ to recover the revert reason.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -22,7 +23,7 @@ from typing import Any, cast
 from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import ContractLogicError
+from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import TxParams
 
@@ -92,12 +93,22 @@ def vk_to_bytes(vk: VerifyingKey) -> bytes:
     return b"".join(w.to_bytes(32, "big") for w in vk_to_words(vk))
 
 
+def verifying_key_hash(vk: VerifyingKey | bytes) -> bytes:
+    """keccak256 of the key blob, exactly what ``SolvencyRegistry.verifyingKeyHash()`` returns for ``vk``.
+
+    User and audit code compare a bundle's key with the registry's pinned key through this hash.
+    """
+    return keccak(vk if isinstance(vk, bytes) else vk_to_bytes(vk))
+
+
 def batch_roots_hash(roots: Sequence[int]) -> bytes:
     """keccak256 of the batch roots as 32-byte big-endian words, as the registry stores it."""
     return keccak(b"".join(r.to_bytes(32, "big") for r in roots))
 
 
 def batch_to_abi(bt: BatchStatement, proof: Proof | Sequence[int]) -> tuple[Any, ...]:
+    """The registry's Batch struct: root, first, last, count, equity, MM, under-MM count, shortfall,
+    bad debt, liabilities[A], proof[8]."""
     words = proof_to_evm(proof) if isinstance(proof, Proof) else list(proof)
     return (
         bt.batch_root,
@@ -106,13 +117,34 @@ def batch_to_abi(bt: BatchStatement, proof: Proof | Sequence[int]) -> tuple[Any,
         bt.account_count,
         bt.total_equity,
         bt.total_mm,
+        bt.under_mm_count,
+        bt.total_shortfall,
+        bt.total_bad_debt,
         list(bt.liabilities),
         words,
     )
 
 
 def attestation_to_abi(att: EpochAttestation) -> tuple[Any, ...]:
-    return (att.epoch, att.params_commitment, list(att.prices), [batch_to_abi(b, p) for b, p in att.batches])
+    """The registry's Submission struct: epoch, params commitment, market commitment, prices[A],
+    declared accounts, unrepresented accounts, batches[]."""
+    if att.market_commitment is None:
+        raise ValueError("market_commitment is required")
+    declared, unrepresented = att.coverage()
+    return (
+        att.epoch,
+        att.params_commitment,
+        att.market_commitment,
+        list(att.prices),
+        declared,
+        unrepresented,
+        [batch_to_abi(b, p) for b, p in att.batches],
+    )
+
+
+def params_doc_hash(document: bytes) -> bytes:
+    """sha256 of the published parameter document (the registry's ``paramsDocHash``)."""
+    return hashlib.sha256(document).digest()
 
 
 # ----------------------------------------------------------------------------- connection
@@ -222,6 +254,8 @@ class Chain:
                 replay(receipt["blockNumber"] - 1)
             except _REVERTS as e:
                 reason = _reason(e)
+            except Web3RPCError as e:  # e.g. anvil's "EVM error OutOfGas" for a gas-starved replay
+                reason = str(getattr(e, "user_message", None) or e.message or e)
             raise ChainRevert(reason, receipt)
         return receipt
 
@@ -256,50 +290,118 @@ def deploy_verifier(chain: Chain, vk: VerifyingKey, artifacts_dir: Path | None =
 
 # ----------------------------------------------------------------------------- registry client
 
+# Timelock delays used when a deployment does not choose its own (the contract's bounds: tighten >= 1 h,
+# loosen >= 1 day, tighten <= loosen <= 90 days).
+DEFAULT_TIGHTEN_DELAY = 6 * 3600
+DEFAULT_LOOSEN_DELAY = 3 * 86400
+
 
 @dataclass(frozen=True)
 class OnChainAttestation:
-    """An attestation as the registry returns it."""
+    """An attestation as the registry returns it (``SolvencyRegistry.Attestation``)."""
 
     epoch: int
     timestamp: int
     account_count: int
     batch_count: int
+    revoked: bool
+    declared_accounts: int
+    unrepresented_accounts: int
+    under_mm_count: int
     batch_roots_hash: bytes
     params_commitment: int
+    market_commitment: int
     total_equity: int
     total_mm: int
+    total_shortfall: int
+    total_bad_debt: int
     prices: tuple[int, ...]
     liabilities: tuple[int, ...]
 
     @staticmethod
     def from_abi(t: Any) -> OnChainAttestation:
         return OnChainAttestation(
-            epoch=t[0],
-            timestamp=t[1],
-            account_count=t[2],
-            batch_count=t[3],
-            batch_roots_hash=bytes(t[4]),
-            params_commitment=t[5],
-            total_equity=t[6],
-            total_mm=t[7],
-            prices=tuple(t[8]),
-            liabilities=tuple(t[9]),
+            epoch=int(t[0]),
+            timestamp=int(t[1]),
+            account_count=int(t[2]),
+            batch_count=int(t[3]),
+            revoked=bool(t[4]),
+            declared_accounts=int(t[5]),
+            unrepresented_accounts=int(t[6]),
+            under_mm_count=int(t[7]),
+            batch_roots_hash=bytes(t[8]),
+            params_commitment=int(t[9]),
+            market_commitment=int(t[10]),
+            total_equity=int(t[11]),
+            total_mm=int(t[12]),
+            total_shortfall=int(t[13]),
+            total_bad_debt=int(t[14]),
+            prices=tuple(int(x) for x in t[15]),
+            liabilities=tuple(int(x) for x in t[16]),
         )
 
     def matches(self, att: EpochAttestation) -> bool:
-        """True iff this record is exactly what ``att`` should have produced."""
+        """True iff this record is exactly what ``att`` should have produced (revocation aside)."""
         return (
             self.epoch == att.epoch
             and self.account_count == att.account_count
             and self.batch_count == len(att.batches)
+            and self.declared_accounts == att.declared_accounts
+            and self.unrepresented_accounts == att.unrepresented_accounts
+            and self.under_mm_count == att.under_mm_count
             and self.batch_roots_hash == batch_roots_hash(att.batch_roots)
             and self.params_commitment == att.params_commitment
+            and self.market_commitment == att.market_commitment
             and self.total_equity == att.total_equity
             and self.total_mm == att.total_mm
+            and self.total_shortfall == att.total_shortfall
+            and self.total_bad_debt == att.total_bad_debt
             and self.prices == tuple(att.prices)
             and self.liabilities == att.liabilities
         )
+
+
+@dataclass(frozen=True)
+class SolvencyStatus:
+    """``SolvencyRegistry.solvencyStatus()``: the latest attestation's figures plus the insurance fund now."""
+
+    has_attestation: bool
+    epoch: int
+    timestamp: int
+    account_count: int
+    declared_accounts: int
+    unrepresented_accounts: int
+    under_mm_count: int
+    total_shortfall: int
+    total_bad_debt: int
+    insurance_fund_value: int  # micro-USD
+    revoked: bool
+    development_mode: bool
+
+    @staticmethod
+    def from_abi(t: Any) -> SolvencyStatus:
+        return SolvencyStatus(
+            bool(t[0]), int(t[1]), int(t[2]), int(t[3]), int(t[4]), int(t[5]), int(t[6]), int(t[7]), int(t[8]),
+            int(t[9]), bool(t[10]), bool(t[11]),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GovernedParams:
+    """The active parameter set (``paramsCommitment``, ``paramsVersion``, ``paramsDocHash``)."""
+
+    commitment: int
+    version: int
+    doc_hash: bytes
+
+
+@dataclass(frozen=True)
+class PendingParams:
+    commitment: int
+    version: int
+    doc_hash: bytes
+    tightening: bool
+    activates_at: int  # 0: nothing pending
 
 
 @dataclass(frozen=True)
@@ -312,11 +414,15 @@ class BatchEvent:
     account_count: int
     total_equity: int
     total_mm: int
+    under_mm_count: int
+    total_shortfall: int
+    total_bad_debt: int
     block_number: int
 
 
 class SolvencyRegistryClient:
-    """Typed wrapper around a deployed SolvencyRegistry."""
+    """Typed wrapper around a deployed SolvencyRegistry: views, events and (for the accounts that hold the
+    roles) the governance and operator transactions. ``sender`` defaults to the chain's account."""
 
     def __init__(self, chain: Chain, contract: Contract) -> None:
         self.chain = chain
@@ -341,92 +447,208 @@ class SolvencyRegistryClient:
         max_feed_age: int,
         operators: Sequence[str] = (),
         feeds: Sequence[Sequence[str]] = (),
+        *,
+        governance: str | None = None,
+        params: tuple[int, int, bytes] | None = None,
+        tighten_delay: int = DEFAULT_TIGHTEN_DELAY,
+        loosen_delay: int = DEFAULT_LOOSEN_DELAY,
+        development_mode: bool = False,
+        insurance_fund: tuple[str, str] | None = None,
     ) -> SolvencyRegistryClient:
-        """Deploy and configure (key, feeds per asset, operators) from the chain's account, the owner."""
-        c = chain.deploy("SolvencyRegistry", n_assets, price_decimals, tolerance_bps, max_feed_age)
+        """Deploy from the chain's account with ``governance`` (default: that account) as governance, then,
+        as governance and before any attestation (so without delay): the initial key, the initial
+        parameters ``params`` = (commitment, version, doc_hash), the feeds per asset, the insurance fund
+        (token, holder) and the operators."""
+        gov = Web3.to_checksum_address(governance or chain.sender)
+        c = chain.deploy(
+            "SolvencyRegistry",
+            n_assets,
+            price_decimals,
+            tolerance_bps,
+            max_feed_age,
+            tighten_delay,
+            loosen_delay,
+            development_mode,
+            gov,
+        )
         reg = cls(chain, c)
+        s = None if gov == chain.sender else gov  # None: the chain's own (possibly private-key) account
         if vk is not None:
-            reg.set_verifying_key(vk)
+            reg.set_initial_verifying_key(vk, sender=s)
+        if params is not None:
+            reg.set_initial_params(*params, sender=s)
         for asset, fs in enumerate(feeds):
-            reg.set_price_feeds(asset, fs)
+            reg.set_price_feeds(asset, fs, sender=s)
+        if insurance_fund is not None:
+            reg.set_insurance_fund(*insurance_fund, sender=s)
         for op in operators:
-            reg.set_operator(op, True)
+            reg.set_operator(op, True, sender=s)
         return reg
 
-    # ---- owner configuration
-    def set_verifying_key(self, vk: VerifyingKey | bytes, sender: str | None = None) -> Any:
-        blob = vk if isinstance(vk, bytes) else vk_to_bytes(vk)
-        return self.chain.transact(self.contract.functions.setVerifyingKey(blob), sender=sender)
-
-    def set_operator(self, operator: str, enabled: bool, sender: str | None = None) -> Any:
-        op = Web3.to_checksum_address(operator)
-        return self.chain.transact(self.contract.functions.setOperator(op, enabled), sender=sender)
-
-    def set_price_feeds(self, asset: int, feeds: Sequence[str], sender: str | None = None) -> Any:
-        fs = [Web3.to_checksum_address(f) for f in feeds]
-        return self.chain.transact(self.contract.functions.setPriceFeeds(asset, fs), sender=sender)
-
-    def set_price_band(self, tolerance_bps: int, max_feed_age: int, sender: str | None = None) -> Any:
-        return self.chain.transact(self.contract.functions.setPriceBand(tolerance_bps, max_feed_age), sender=sender)
-
-    def transfer_ownership(self, new_owner: str, sender: str | None = None) -> Any:
-        fn = self.contract.functions.transferOwnership(Web3.to_checksum_address(new_owner))
+    def _tx(self, fn: Any, sender: str | None) -> Any:
         return self.chain.transact(fn, sender=sender)
 
-    # ---- submission
+    # ---- governance: roles
+    def propose_governance(self, new_governance: str, sender: str | None = None) -> Any:
+        return self._tx(self.contract.functions.proposeGovernance(Web3.to_checksum_address(new_governance)), sender)
+
+    def accept_governance(self, sender: str | None = None) -> Any:
+        return self._tx(self.contract.functions.acceptGovernance(), sender)
+
+    def set_operator(self, operator: str, enabled: bool, sender: str | None = None) -> Any:
+        return self._tx(self.contract.functions.setOperator(Web3.to_checksum_address(operator), enabled), sender)
+
+    def pause(self, sender: str | None = None) -> Any:
+        return self._tx(self.contract.functions.pause(), sender)
+
+    def unpause(self, sender: str | None = None) -> Any:
+        return self._tx(self.contract.functions.unpause(), sender)
+
+    def revoke_attestation(self, epoch: int, reason: str, sender: str | None = None) -> Any:
+        return self._tx(self.contract.functions.revokeAttestation(epoch, reason), sender)
+
+    # ---- governance: key and parameters (timelocked once anything is attested)
+    def set_initial_verifying_key(self, vk: VerifyingKey | bytes, sender: str | None = None) -> Any:
+        blob = vk if isinstance(vk, bytes) else vk_to_bytes(vk)
+        return self._tx(self.contract.functions.setInitialVerifyingKey(blob), sender)
+
+    def propose_verifying_key(self, vk: VerifyingKey | bytes, sender: str | None = None) -> Any:
+        blob = vk if isinstance(vk, bytes) else vk_to_bytes(vk)
+        return self._tx(self.contract.functions.proposeVerifyingKey(blob), sender)
+
+    def activate_verifying_key(self, sender: str | None = None) -> Any:
+        return self._tx(self.contract.functions.activateVerifyingKey(), sender)
+
+    def cancel_verifying_key(self, sender: str | None = None) -> Any:
+        return self._tx(self.contract.functions.cancelVerifyingKey(), sender)
+
+    def set_initial_params(self, commitment: int, version: int, doc_hash: bytes, sender: str | None = None) -> Any:
+        return self._tx(self.contract.functions.setInitialParams(commitment, version, doc_hash), sender)
+
+    def propose_params(
+        self, commitment: int, version: int, doc_hash: bytes, tightening: bool, sender: str | None = None
+    ) -> Any:
+        return self._tx(self.contract.functions.proposeParams(commitment, version, doc_hash, tightening), sender)
+
+    def activate_params(self, sender: str | None = None) -> Any:
+        return self._tx(self.contract.functions.activateParams(), sender)
+
+    def cancel_params(self, sender: str | None = None) -> Any:
+        return self._tx(self.contract.functions.cancelParams(), sender)
+
+    # ---- governance: feeds, band, insurance fund
+    def set_price_feeds(self, asset: int, feeds: Sequence[str], sender: str | None = None) -> Any:
+        fs = [Web3.to_checksum_address(f) for f in feeds]
+        return self._tx(self.contract.functions.setPriceFeeds(asset, fs), sender)
+
+    def set_price_band(self, tolerance_bps: int, max_feed_age: int, sender: str | None = None) -> Any:
+        return self._tx(self.contract.functions.setPriceBand(tolerance_bps, max_feed_age), sender)
+
+    def set_insurance_fund(self, token: str, holder: str, sender: str | None = None) -> Any:
+        fn = self.contract.functions.setInsuranceFund(Web3.to_checksum_address(token), Web3.to_checksum_address(holder))
+        return self._tx(fn, sender)
+
+    # ---- operator
     def submit(self, att: EpochAttestation | tuple[Any, ...], sender: str | None = None, gas: int | None = None) -> Any:
         """Submit an epoch attestation (or an already ABI-shaped tuple, for adversarial tests)."""
         payload = attestation_to_abi(att) if isinstance(att, EpochAttestation) else att
         return self.chain.transact(self.contract.functions.submitAttestation(payload), sender=sender, gas=gas)
 
     # ---- views
+    def _view(self, name: str, *args: Any) -> Any:
+        return self.chain.call(getattr(self.contract.functions, name)(*args))
+
     def latest(self) -> OnChainAttestation:
-        return OnChainAttestation.from_abi(self.chain.call(self.contract.functions.latestAttestation()))
+        return OnChainAttestation.from_abi(self._view("latestAttestation"))
 
     def attestation_of(self, epoch: int) -> OnChainAttestation:
-        return OnChainAttestation.from_abi(self.chain.call(self.contract.functions.attestationOf(epoch)))
+        return OnChainAttestation.from_abi(self._view("attestationOf", epoch))
 
-    def is_solvent(self) -> tuple[bool, int, int]:
-        solvent, epoch, accounts = self.chain.call(self.contract.functions.isSolvent())
-        return bool(solvent), int(epoch), int(accounts)
+    def is_solvent(self) -> tuple[bool, int, int, bool]:
+        """(solvent, epoch, accounts covered by proofs, development mode)."""
+        solvent, epoch, accounts, dev = self._view("isSolvent")
+        return bool(solvent), int(epoch), int(accounts), bool(dev)
+
+    def solvency_status(self) -> SolvencyStatus:
+        return SolvencyStatus.from_abi(self._view("solvencyStatus"))
 
     def is_fresh(self, max_age: int) -> bool:
-        return bool(self.chain.call(self.contract.functions.isFresh(max_age)))
+        return bool(self._view("isFresh", max_age))
 
     def is_solvent_and_fresh(self, max_age: int) -> bool:
-        return bool(self.chain.call(self.contract.functions.isSolventAndFresh(max_age)))
+        return bool(self._view("isSolventAndFresh", max_age))
 
-    def totals(self) -> tuple[int, int, int, int]:
-        epoch, eq, mm, accounts = self.chain.call(self.contract.functions.totals())
-        return int(epoch), int(eq), int(mm), int(accounts)
+    def insurance_fund_value(self) -> int:
+        return int(self._view("insuranceFundValue"))
 
-    def owner(self) -> str:
-        return str(self.chain.call(self.contract.functions.owner()))
+    def governance(self) -> str:
+        return str(self._view("governance"))
+
+    def pending_governance(self) -> str:
+        return str(self._view("pendingGovernance"))
+
+    def is_operator(self, address: str) -> bool:
+        return bool(self._view("isOperator", Web3.to_checksum_address(address)))
+
+    def development_mode(self) -> bool:
+        return bool(self._view("developmentMode"))
+
+    def paused(self) -> bool:
+        return bool(self._view("paused"))
+
+    def delays(self) -> tuple[int, int]:
+        """(tightenDelay, loosenDelay) in seconds."""
+        return int(self._view("tightenDelay")), int(self._view("loosenDelay"))
+
+    def verifying_key_hash(self) -> bytes:
+        """The pinned key's keccak256; compare with :func:`verifying_key_hash` of a bundle's key."""
+        return bytes(self._view("verifyingKeyHash"))
+
+    def pending_verifying_key(self) -> tuple[str, bytes, int]:
+        """(key data contract, keccak256 of the key, activation time); activation time 0: none pending."""
+        ptr, h, at = self._view("pendingVerifyingKey")
+        return str(ptr), bytes(h), int(at)
+
+    def params(self) -> GovernedParams:
+        return GovernedParams(
+            int(self._view("paramsCommitment")), int(self._view("paramsVersion")), bytes(self._view("paramsDocHash"))
+        )
+
+    def pending_params(self) -> PendingParams:
+        c, v, d, t, at = self._view("pendingParams")
+        return PendingParams(int(c), int(v), bytes(d), bool(t), int(at))
 
     def latest_epoch(self) -> int | None:
-        if not self.chain.call(self.contract.functions.hasAttestation()):
+        if not self._view("hasAttestation"):
             return None
-        return int(self.chain.call(self.contract.functions.latestEpoch()))
+        return int(self._view("latestEpoch"))
 
     # ---- events
     def attestation_events(self, from_block: int = 0, to_block: int | str = "latest") -> list[Any]:
         return list(self.contract.events.AttestationSubmitted().get_logs(from_block=from_block, to_block=to_block))
 
+    def revocation_events(self, from_block: int = 0, to_block: int | str = "latest") -> list[Any]:
+        return list(self.contract.events.AttestationRevoked().get_logs(from_block=from_block, to_block=to_block))
+
     def batch_events(self, from_block: int = 0, to_block: int | str = "latest") -> list[BatchEvent]:
         out = []
         for ev in self.contract.events.BatchAttested().get_logs(from_block=from_block, to_block=to_block):
             a = ev["args"]
+            t = [int(x) for x in a["totals"]]
             out.append(
                 BatchEvent(
-                    a["epoch"],
-                    a["index"],
-                    a["batchRoot"],
-                    a["firstIdHash"],
-                    a["lastIdHash"],
-                    a["accountCount"],
-                    a["totalEquity"],
-                    a["totalMM"],
-                    ev["blockNumber"],
+                    int(a["epoch"]),
+                    int(a["index"]),
+                    int(a["batchRoot"]),
+                    int(a["firstIdHash"]),
+                    int(a["lastIdHash"]),
+                    t[0],
+                    t[1],
+                    t[2],
+                    t[3],
+                    t[4],
+                    t[5],
+                    int(ev["blockNumber"]),
                 )
             )
         return out

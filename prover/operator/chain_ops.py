@@ -1,7 +1,14 @@
-"""Deploying the on-chain side for an operator and attesting an epoch (registry, price feeds, operator role)."""
+"""Deploying the on-chain side for an operator and attesting an epoch (registry, price feeds, insurance fund).
+
+Roles are separate node accounts: 0 governance (deploys and configures the registry), 1 operator (only
+submits), 2 feed owner (pushes the mock oracle answers), 3 insurance-fund holder. On a real chain
+governance is a separate party (a multisig); here one process holds every account because the demo
+runs on a chain of its own.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -9,23 +16,27 @@ from typing import Any
 from web3.contract import Contract
 
 from zkmargin.verifier.attestation import BatchStatement, EpochAttestation
-from zkmargin.verifier.chain import Chain, SolvencyRegistryClient, connect
+from zkmargin.verifier.chain import Chain, SolvencyRegistryClient, connect, params_doc_hash
 from zkmargin.verifier.types import Proof, VerifyingKey
 
 PRICE_DECIMALS = 8  # the engine's price scale (1e8)
-TOLERANCE_BPS = 100  # submitted prices within 1% of the feeds' band
+TOLERANCE_BPS = 100  # submitted prices within 1% of the feeds' median
 MAX_FEED_AGE = 3600
+INSURANCE_TOKEN_DECIMALS = 6  # the stand-in stablecoin (USDC-like)
 
 
 @dataclass
 class ChainDeployment:
-    """A configured registry: owner (deployer) and a distinct operator account that submits attestations."""
+    """A configured registry and the accounts holding its roles (all distinct)."""
 
     chain: Chain
     registry: SolvencyRegistryClient
     feeds: list[Contract]
-    owner: str
+    governance: str
     operator: str
+    feed_owner: str
+    insurance_token: Contract
+    insurance_holder: str
     network: str  # "embedded py-evm" or the JSON-RPC URL
 
     def info(self) -> dict[str, Any]:
@@ -34,25 +45,55 @@ class ChainDeployment:
             "chain_id": int(self.chain.w3.eth.chain_id),
             "registry": self.registry.address,
             "feeds": [str(f.address) for f in self.feeds],
+            "governance": self.governance,
             "operator": self.operator,
+            "insurance_token": str(self.insurance_token.address),
+            "insurance_holder": self.insurance_holder,
         }
 
 
-def deploy(
-    vk: VerifyingKey, assets: Sequence[str], prices: Sequence[int], rpc_url: str | None = None
-) -> ChainDeployment:
-    """Deploy one MockAggregatorV3 feed per asset at the given prices and a registry configured with ``vk``.
+def default_params_document(params_commitment: int) -> bytes:
+    """Stand-in parameter document when the caller publishes none (its sha256 becomes paramsDocHash)."""
+    return json.dumps({"params_commitment": str(params_commitment)}, sort_keys=True).encode()
 
-    The embedded py-evm chain (``rpc_url`` None) lives only in this process; with a URL, accounts 0 and 1 of the
-    node (anvil's unlocked accounts) are the owner and the operator.
+
+def deploy(
+    vk: VerifyingKey,
+    assets: Sequence[str],
+    prices: Sequence[int],
+    rpc_url: str | None = None,
+    *,
+    params_commitment: int | None = None,
+    params_version: int = 1,
+    params_document: bytes | None = None,
+    development_mode: bool = True,
+    insurance_fund_micro_usd: int = 0,
+) -> ChainDeployment:
+    """Deploy one MockAggregatorV3 feed per asset at the given prices (feed owner: account 2), a MockERC20
+    stablecoin with ``insurance_fund_micro_usd`` minted to the insurance holder (account 3), and a registry
+    governed by account 0 with account 1 as its only operator, configured with ``vk`` and, when given, the
+    parameter set (otherwise :func:`attest` sets it before the first attestation).
+
+    ``development_mode`` is recorded immutably in the registry; it defaults to True because the pipeline's
+    default setup is the single-party development one. The embedded py-evm chain (``rpc_url`` None) lives
+    only in this process; with a URL, accounts 0..3 of the node (anvil's unlocked accounts) hold the roles.
     """
     w3 = connect(rpc_url)
-    accounts = list(w3.eth.accounts)
-    owner, operator = str(accounts[0]), str(accounts[1])
-    chain = Chain(w3, sender=owner)
+    accounts = [str(a) for a in w3.eth.accounts]
+    governance, operator, feed_owner, holder = accounts[:4]
+    chain = Chain(w3, sender=governance)
     feeds = [
-        chain.deploy("MockAggregatorV3", PRICE_DECIMALS, f"{a} / USD", p) for a, p in zip(assets, prices, strict=True)
+        chain.deploy("MockAggregatorV3", PRICE_DECIMALS, f"{a} / USD", p, sender=feed_owner)
+        for a, p in zip(assets, prices, strict=True)
     ]
+    token = chain.deploy("MockERC20", "Mock USD", "mUSD", INSURANCE_TOKEN_DECIMALS, sender=feed_owner)
+    if insurance_fund_micro_usd:
+        amount = insurance_fund_micro_usd * 10**INSURANCE_TOKEN_DECIMALS // 10**6
+        chain.transact(token.functions.mint(holder, amount), sender=feed_owner)
+    params = None
+    if params_commitment is not None:
+        doc = params_document if params_document is not None else default_params_document(params_commitment)
+        params = (params_commitment, params_version, params_doc_hash(doc))
     registry = SolvencyRegistryClient.deploy(
         chain,
         vk,
@@ -62,14 +103,36 @@ def deploy(
         MAX_FEED_AGE,
         operators=[operator],
         feeds=[[f.address] for f in feeds],
+        governance=governance,
+        params=params,
+        development_mode=development_mode,
+        insurance_fund=(str(token.address), holder),
     )
-    return ChainDeployment(chain, registry, feeds, owner, operator, rpc_url or "embedded py-evm")
+    return ChainDeployment(
+        chain, registry, feeds, governance, operator, feed_owner, token, holder, rpc_url or "embedded py-evm"
+    )
 
 
 def update_feeds(dep: ChainDeployment, prices: Sequence[int]) -> None:
     """Move the mock oracles to the epoch's prices (a real deployment reads live Chainlink feeds instead)."""
     for f, p in zip(dep.feeds, prices, strict=True):
-        dep.chain.transact(f.functions.setAnswer(p))
+        dep.chain.transact(f.functions.setAnswer(p), sender=dep.feed_owner)
+
+
+def ensure_params(dep: ChainDeployment, params_commitment: int, params_document: bytes | None = None) -> None:
+    """Make ``params_commitment`` the governed one if the registry has none yet and nothing is attested
+    (governance's no-delay bootstrap). Afterwards parameters change only through the timelock, so a
+    different commitment is an error here, never a silent update."""
+    current = dep.registry.params()
+    if current.commitment == params_commitment:
+        return
+    if current.commitment != 0 or dep.registry.latest_epoch() is not None:
+        raise RuntimeError(
+            f"params commitment {params_commitment} is not the registry's governed one ({current.commitment}); "
+            "governance must propose and activate it through the timelock"
+        )
+    doc = params_document if params_document is not None else default_params_document(params_commitment)
+    dep.registry.set_initial_params(params_commitment, 1, params_doc_hash(doc), sender=dep.governance)
 
 
 def attest(
@@ -78,9 +141,24 @@ def attest(
     params_commitment: int,
     prices: Sequence[int],
     batches: Sequence[tuple[BatchStatement, Proof]],
+    *,
+    market_commitment: int,
+    declared_accounts: int,
+    unrepresented_accounts: int,
+    params_document: bytes | None = None,
 ) -> dict[str, Any]:
-    """Submit the epoch (skipped when the registry already holds exactly this attestation); returns chain info."""
-    att = EpochAttestation(epoch, params_commitment, tuple(prices), tuple(batches))
+    """Submit the epoch as the operator (skipped when the registry already holds exactly this attestation);
+    returns chain info. ``declared_accounts`` is every account of the venue, ``unrepresented_accounts`` those
+    in no batch; the registry rejects the submission unless the batches' counts make up the difference."""
+    att = EpochAttestation(
+        epoch,
+        params_commitment,
+        tuple(prices),
+        tuple(batches),
+        market_commitment=market_commitment,
+        declared_accounts=declared_accounts,
+        unrepresented_accounts=unrepresented_accounts,
+    )
     latest = dep.registry.latest_epoch()
     info = dep.info()
     if latest is not None and latest >= epoch:
@@ -88,13 +166,19 @@ def attest(
         if not onchain.matches(att):
             raise RuntimeError(f"epoch {epoch} is already attested on-chain with different contents")
         return {**info, "tx_hash": None, "block": None, "gas_used": None, "covers_accounts": onchain.account_count}
+    ensure_params(dep, params_commitment, params_document)
     receipt = dep.registry.submit(att, sender=dep.operator)
-    solvent, _epoch, covered = dep.registry.is_solvent()
+    solvent, _epoch, covered, dev = dep.registry.is_solvent()
+    status = dep.registry.solvency_status()
     return {
         **info,
         "tx_hash": receipt["transactionHash"].hex(),
         "block": int(receipt["blockNumber"]),
         "gas_used": int(receipt["gasUsed"]),
         "covers_accounts": covered,
+        "declared_accounts": declared_accounts,
+        "unrepresented_accounts": unrepresented_accounts,
         "solvent": solvent,
+        "development_mode": dev,
+        "insurance_fund_micro_usd": status.insurance_fund_value,
     }

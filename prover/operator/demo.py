@@ -66,7 +66,7 @@ def run_demo(
             console.print(f"[bold red]{DEV_LABEL}[/]")
         t0 = time.perf_counter()
         prices = [engine.snapshot.spot_prices[a] for a in layout.assets]
-        op.chain = deploy(setup.vk, layout.assets, prices)
+        op.chain = deploy(setup.vk, layout.assets, prices, development_mode=setup.kind == "development")
         timings["deploy contracts"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         res = op.run_epoch(epoch, engine, book)
@@ -85,7 +85,7 @@ def run_demo(
     console.print(user_rep.render())
     console.print(audit_rep.render())
 
-    solvent, ep, onchain_covered = dep.registry.is_solvent()
+    solvent, ep, onchain_covered, _dev_mode = dep.registry.is_solvent()
     why = Counter(e.kind for e in res.excluded)
     reasons = Counter(e.reason.split(":")[0] if e.kind == "invalid" else e.reason for e in res.excluded)
     table = Table(title=f"zkmargin demo: epoch {res.epoch}")

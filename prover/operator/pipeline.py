@@ -305,7 +305,8 @@ class Operator:
         self.progress("prove batches", len(batches), len(batches))
 
         first = batches[0]
-        prices = tuple(first.prices())
+        shared = split_public_signals(first.public, layout.shape.assets)[0]
+        prices = shared.prices
         chain_info = None
         if self.chain is not None:
             self.progress("attest on-chain", 0, 1)
@@ -315,7 +316,16 @@ class Operator:
             ]
             chain_file = work / "chain.json"
             update_feeds(self.chain, prices)
-            chain_info = attest(self.chain, epoch, first.public[2], prices, statements)
+            chain_info = attest(
+                self.chain,
+                epoch,
+                shared.params_commitment,
+                prices,
+                statements,
+                market_commitment=shared.market_commitment,
+                declared_accounts=len(accounts),
+                unrepresented_accounts=len(excluded),
+            )
             if chain_info.get("tx_hash") is None and chain_file.exists():
                 chain_info = json.loads(chain_file.read_text())  # submitted before a crash: keep the receipt
             atomic_write_bytes(chain_file, fmt.dumps(chain_info))

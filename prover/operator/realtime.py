@@ -276,7 +276,12 @@ def run_realtime(cfg: RunConfig, console: Any | None = None) -> RunResult:
                 progress(stage, 1, 1)
             if setup.kind == "development":
                 con.print(f"[bold red]{DEV_LABEL}[/]")
-            op.chain = deploy(setup.vk, layout.assets, [engine.snapshot.spot_prices[a] for a in layout.assets])
+            op.chain = deploy(
+                setup.vk,
+                layout.assets,
+                [engine.snapshot.spot_prices[a] for a in layout.assets],
+                development_mode=setup.kind == "development",
+            )
             con.print(f"prover: {res.prover}; bundle root {out}")
             vbook: Book | None = None
             for n_tick, (_i, date, prices) in enumerate(stream.ticks(cfg.ticks), start=1):

@@ -14,7 +14,7 @@ import pytest
 from web3 import Web3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from chain_env import N_ASSETS, PRICES, Deployment, deploy_all
+from chain_env import N_ASSETS, Deployment, deploy_all
 from layout_circuit import LayoutCircuit, build_layout_circuit
 
 from zkmargin.verifier.chain import connect
@@ -79,9 +79,7 @@ def env(request: pytest.FixtureRequest, circuit: LayoutCircuit) -> Iterator[Depl
     dep = _DEPLOYMENTS[backend]
     snap = dep.w3.testing.snapshot()
     try:
-        # keep the feeds fresh relative to this test's blocks
-        for f, p in zip(dep.feeds, PRICES, strict=True):
-            dep.chain.transact(f.functions.setAnswer(p))
+        dep.refresh_feeds()  # keep the feeds fresh relative to this test's blocks
         yield dep
     finally:
         dep.w3.testing.revert(snap)

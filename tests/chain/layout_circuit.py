@@ -1,6 +1,6 @@
 """A stand-in circuit whose public signals follow the attestation layout exactly.
 
-Every layout signal is a public input, so the verifying key has the production shape (8 + 2A public
+Every layout signal is a public input, so the verifying key has the production shape (12 + 2A public
 signals) and the on-chain code paths are the real ones; two trivial constraints keep the QAP
 non-degenerate. (The IC points of a snarkjs-style QAP bind every public input even when no
 constraint uses it.) Shared by tests/chain and scripts/bench_gas.py.
@@ -49,7 +49,13 @@ def build_layout_circuit(n_assets: int = DEFAULT_ASSETS) -> LayoutCircuit:
     return LayoutCircuit(cs, pk, pk.verifying_key(), n_assets)
 
 
-def make_batch(i: int, n_assets: int, accounts: int = 16, id_base: int = 1000) -> BatchStatement:
+PARAMS_COMMITMENT = 0xC0FFEE << 200
+MARKET_COMMITMENT = 0xBEEF << 180
+
+
+def make_batch(
+    i: int, n_assets: int, accounts: int = 16, id_base: int = 1000, bad_debt: int = 0, under_mm: int = 0
+) -> BatchStatement:
     """Batch i of an epoch: id range [id_base + 100 i, id_base + 100 i + 99], plausible totals."""
     first = id_base + 100 * i
     return BatchStatement(
@@ -57,9 +63,12 @@ def make_batch(i: int, n_assets: int, accounts: int = 16, id_base: int = 1000) -
         first_id_hash=first,
         last_id_hash=first + 99,
         account_count=accounts,
-        total_equity=5_000_000 * 10**8 + i,
-        total_mm=1_000_000 * 10**8 + 3 * i,
+        total_equity=5_000_000 * 10**6 + i,
+        total_mm=1_000_000 * 10**6 + 3 * i,
         liabilities=tuple(10**12 * (a + 1) + i for a in range(n_assets)),
+        under_mm_count=under_mm,
+        total_shortfall=(bad_debt + 1_000 * 10**6) if under_mm else 0,
+        total_bad_debt=bad_debt,
     )
 
 
@@ -68,12 +77,28 @@ def make_attestation(
     epoch: int,
     prices: Sequence[int],
     n_batches: int = 1,
-    params_commitment: int = 0xC0FFEE << 200,
+    params_commitment: int = PARAMS_COMMITMENT,
     accounts: int = 16,
+    market_commitment: int = MARKET_COMMITMENT,
+    bad_debt: int = 0,
+    unrepresented: int = 0,
+    declared: int | None = None,
 ) -> EpochAttestation:
+    """An honest attestation; ``bad_debt`` (micro-USD) is put in batch 0 with one account under MM."""
     batches = []
     for i in range(n_batches):
-        bt = make_batch(i, circuit.n_assets, accounts)
-        proof = circuit.prove(bt.public_signals(epoch, params_commitment, prices))
+        bt = make_batch(
+            i, circuit.n_assets, accounts, bad_debt=bad_debt if i == 0 else 0, under_mm=int(bad_debt > 0 and i == 0)
+        )
+        proof = circuit.prove(bt.public_signals(epoch, params_commitment, prices, market_commitment=market_commitment))
         batches.append((bt, proof))
-    return EpochAttestation(epoch, params_commitment, tuple(prices), tuple(batches))
+    covered = accounts * n_batches
+    return EpochAttestation(
+        epoch,
+        params_commitment,
+        tuple(prices),
+        tuple(batches),
+        market_commitment=market_commitment,
+        declared_accounts=covered + unrepresented if declared is None else declared,
+        unrepresented_accounts=unrepresented,
+    )

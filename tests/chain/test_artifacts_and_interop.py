@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from chain_env import PRICES, Deployment
-from layout_circuit import LayoutCircuit, make_batch
+from layout_circuit import PARAMS_COMMITMENT, LayoutCircuit, make_batch
 
 from zkmargin.circuits.formats import write_wtns
 from zkmargin.prover.zkey import write_zkey
@@ -52,7 +52,7 @@ def snarkjs_proof(
     """`snarkjs groth16 prove` on our .zkey and .wtns for a layout statement."""
     d = tmp_path_factory.mktemp("snarkjs_chain")
     bt = make_batch(0, circuit.n_assets)
-    signals = bt.public_signals(9, 0xABCDEF, PRICES)
+    signals = bt.public_signals(1, PARAMS_COMMITMENT, PRICES, market_commitment=0xABCDEF)
     w = circuit.cs.witness({**dict(zip(signal_names(circuit.n_assets), signals, strict=True)), "salt": 99})
     write_zkey(circuit.pk, d / "k.zkey")
     write_wtns(w, d / "w.wtns")
@@ -69,9 +69,19 @@ def test_snarkjs_proof_verifies_on_chain(env: Deployment, snarkjs_proof: tuple[P
     assert verify(env.circuit.vk, proof, public)
     assert env.chain.call(env.verifier.functions.verifyProof(proof_to_evm(proof), public)) is True
     ep, bt = split_public_signals(public)
-    att = EpochAttestation(ep.epoch, ep.params_commitment, ep.prices, ((bt, proof),))
+    att = EpochAttestation(
+        ep.epoch,
+        ep.params_commitment,
+        ep.prices,
+        ((bt, proof),),
+        market_commitment=ep.market_commitment,
+        declared_accounts=bt.account_count,
+        unrepresented_accounts=0,
+    )
     env.submit(att)
     assert env.registry.latest().matches(att)
     # and a snarkjs proof is bound to its statement like ours
     other = dataclasses.replace(att, epoch=10)
+    assert not verify(env.circuit.vk, proof, other.public_signals(0))
+    other = dataclasses.replace(att, market_commitment=ep.market_commitment + 1)
     assert not verify(env.circuit.vk, proof, other.public_signals(0))

@@ -41,7 +41,7 @@ def test_epoch_excludes_and_says_why(published: Published) -> None:
     assert res.covered == 5 and res.batches == 3
     m = res.manifest
     assert m["totals"]["accounts_covered"] == 5 and m["totals"]["accounts_excluded"] == 2
-    assert m["chain"]["covers_accounts"] == 5 and dep.registry.is_solvent() == (True, 1, 5)
+    assert m["chain"]["covers_accounts"] == 5 and dep.registry.is_solvent() == (True, 1, 5, True)
     ids = [int(b["first_id_hash"]) for b in m["batches"]]
     assert ids == sorted(ids)
     excluded = json.loads((res.path / fmt.EXCLUDED).read_text())
