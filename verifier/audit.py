@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from zkmargin.circuits.merkle import verify_path
 from zkmargin.circuits.rules.methodology import Methodology, MethodologyError
 from zkmargin.circuits.rules.params import RiskParameters
+from zkmargin.circuits.solvency import SolvencyCircuit
 from zkmargin.circuits.solvency.leaf import LeafData, account_id_hash
 
 from . import bundle as fmt
@@ -26,8 +27,11 @@ from .attestation import EpochAttestation, n_public
 from .dynamic_params import check_dynamic_params, method_history
 from .groth16 import MalformedInput, verify
 from .params_audit import audit_parameters
+from .registry_key import check_registry_key
 from .report import Report
+from .setup_audit import audit_setup
 from .snarkjs_json import proof_from_json, public_from_json, vk_from_json
+from .types import VerifyingKey
 
 if TYPE_CHECKING:
     from .chain import SolvencyRegistryClient
@@ -92,7 +96,9 @@ def _audit(rep: Report, b: fmt.EpochBundle, registry: SolvencyRegistryClient | N
     rep.add("batches: at least one", bool(batches), f"{len(batches)} batches")
     bad_proofs, bad_public = [], []
     for i, be in enumerate(batches):
-        signals = be.statement().public_signals(b.epoch, b.params_commitment, b.prices)
+        signals = be.statement().public_signals(
+            b.epoch, b.params_commitment, b.prices, market_commitment=b.market_commitment
+        )
         try:
             if be.index != i or public_from_json(b.json(be.public)) != signals:
                 bad_public.append(i)
@@ -102,7 +108,7 @@ def _audit(rep: Report, b: fmt.EpochBundle, registry: SolvencyRegistryClient | N
         except (fmt.BundleError, MalformedInput):  # missing or malformed proof/public file: this batch fails
             bad_proofs.append(i)
     rep.add(
-        "batches: public signals = manifest (epoch, root, params, ids, count, totals, prices, liabilities)",
+        "batches: public signals = manifest (epoch, root, params, market, ids, count, totals, prices, liabilities)",
         not bad_public,
         f"differs in batches {bad_public[:10]}" if bad_public else "",
     )
@@ -118,24 +124,27 @@ def _audit(rep: Report, b: fmt.EpochBundle, registry: SolvencyRegistryClient | N
         "totals: manifest totals = sum over batches",
         int(t["accounts_covered"]) == sum(be.count for be in batches)
         and int(t["total_equity"]) == sum(be.total_equity for be in batches)
-        and int(t["total_mm"]) == sum(be.total_mm for be in batches),
-        f"{t['accounts_covered']} accounts covered",
+        and int(t["total_mm"]) == sum(be.total_mm for be in batches)
+        and int(t["under_mm_count"]) == sum(be.under_mm_count for be in batches)
+        and int(t["total_shortfall"]) == sum(be.total_shortfall for be in batches)
+        and int(t["total_bad_debt"]) == sum(be.total_bad_debt for be in batches),
+        f"{t['accounts_covered']} accounts covered, {t['under_mm_count']} under MM",
     )
     rep.add(
-        "totals: equity >= maintenance margin in aggregate",
-        int(t["total_equity"]) >= int(t["total_mm"]),
-        f"equity {int(t['total_equity']) / 1e6:,.0f} USD, MM {int(t['total_mm']) / 1e6:,.0f} USD",
+        "totals: covered + unrepresented = declared accounts",
+        int(t["accounts_covered"]) + int(t["accounts_unrepresented"]) == int(t["accounts_declared"]),
+        f"{t['accounts_declared']} declared, {t['accounts_unrepresented']} not representable",
     )
     _accounts(rep, b, batches)
     excluded = b.json(fmt.EXCLUDED)
     rep.add(
-        "excluded: list well formed and counted",
+        "excluded: counts per reason only (no id, no id hash, no numbers), summing to the unrepresented count",
         isinstance(excluded, list)
-        and all({"id_hash", "kind", "reason"} <= set(e) for e in excluded)
-        and len(excluded) == int(t["accounts_excluded"]),
-        f"{len(excluded)} excluded",
+        and all(set(e) == {"kind", "reason", "count"} for e in excluded)
+        and sum(int(e["count"]) for e in excluded) == int(t["accounts_unrepresented"]),
+        f"{sum(int(e.get('count', 0)) for e in excluded) if isinstance(excluded, list) else '?'} not representable",
     )
-    _setup(rep, b, vk, check_transcript)
+    _setup(rep, b, vk, registry, check_transcript)
     if registry is not None:
         _chain(rep, b, batches, registry)
     elif b.manifest.get("chain"):
@@ -204,31 +213,21 @@ def _accounts(rep: Report, b: fmt.EpochBundle, batches: list[fmt.BatchEntry]) ->
         rep.warn("accounts", "no inclusion files in this copy of the bundle")
 
 
-def _setup(rep: Report, b: fmt.EpochBundle, vk: object, check_transcript: bool) -> None:
+def _setup(rep: Report, b: fmt.EpochBundle, vk: VerifyingKey, registry: SolvencyRegistryClient | None,
+           check_transcript: bool) -> None:  # fmt: skip
+    """Who could forge under this key (verifier/setup_audit.py), plus the local ceremony's own transcript."""
     setup = b.manifest.get("setup") or {}
-    rel = setup.get("transcript")
-    if setup.get("kind") == "development":
-        rep.warn("setup", "DEVELOPMENT single-party setup: whoever ran it could forge proofs (no transcript)")
-        return
-    if not rel:
-        rep.add("setup: transcript present", False, "no transcript recorded for a non-development setup")
-        return
-    path = (b.path / rel).resolve()
-    if not path.exists():
-        rep.add("setup: transcript present", False, str(path))
-        return
-    if not check_transcript:
-        rep.warn("setup: transcript", "present, not re-checked (--skip-transcript)")
-        return
-    from zkmargin.circuits.solvency import SolvencyCircuit
+    governance = registry.governance() if registry is not None else None
+    dev_mode = registry.development_mode() if registry is not None else None
+    if setup.get("kind") == "ceremony" and check_transcript and setup.get("transcript"):
+        path = (b.path / setup["transcript"]).resolve()
+        from .setup_transcript import verify_transcript
 
-    from .setup_transcript import verify_transcript
-    from .types import VerifyingKey
-
-    assert isinstance(vk, VerifyingKey)
-    tr = verify_transcript(path, SolvencyCircuit(b.shape).r1cs, vk)
-    rep.add("setup: ceremony transcript re-checked against the circuit and the key", tr.ok,
-            f"{len(tr.checks)} checks" + (f", failed: {', '.join(tr.failed()[:5])}" if not tr.ok else ""))  # fmt: skip
+        tr = verify_transcript(path, SolvencyCircuit(b.shape).r1cs, vk)
+        failed = f", failed: {', '.join(tr.failed()[:5])}" if not tr.ok else ""
+        rep.add("setup: ceremony transcript re-checked against the circuit and the key", tr.ok,
+                f"{len(tr.checks)} checks{failed}")  # fmt: skip
+    audit_setup(rep, setup, b.path, lambda: SolvencyCircuit(b.shape).r1cs, vk, governance, dev_mode)
 
 
 def _chain(rep: Report, b: fmt.EpochBundle, batches: list[fmt.BatchEntry], registry: SolvencyRegistryClient) -> None:
@@ -242,21 +241,37 @@ def _chain(rep: Report, b: fmt.EpochBundle, batches: list[fmt.BatchEntry], regis
     except ChainRevert as e:
         rep.add("chain: epoch attested", False, e.reason)
         return
+    t = b.manifest["totals"]
     att = EpochAttestation(
         b.epoch,
         b.params_commitment,
         b.prices,
         tuple((be.statement(), proof_from_json(b.json(be.proof))) for be in batches),
+        market_commitment=b.market_commitment,
+        declared_accounts=int(t["accounts_declared"]),
+        unrepresented_accounts=int(t["accounts_unrepresented"]),
     )
     rep.add(
-        "chain: attestation record = bundle (roots hash, params commitment, prices, totals, count, liabilities)",
+        "chain: attestation record = bundle (roots, params and market commitments, prices, totals, counts)",
         onchain.matches(att),
-        f"covers {onchain.account_count} accounts",
+        f"covers {onchain.account_count} of {onchain.declared_accounts} declared accounts",
     )
+    rep.add("chain: attestation not revoked by governance", not onchain.revoked)
+    check_registry_key(rep, registry, vk_from_json(b.json(fmt.VK)))
+    gov = registry.params()
+    if gov.commitment == b.params_commitment:
+        rep.add(
+            "chain: governed parameter document hash = sha256 of the bundle's governed document",
+            gov.doc_hash.hex() == b.manifest["parameter_version"],
+        )
+    else:
+        rep.warn("chain: governed parameters", "changed since this epoch (timelock); its record still binds them")
     events = sorted((e for e in registry.batch_events() if e.epoch == b.epoch), key=lambda e: e.index)
     same = len(events) == len(batches) and all(
-        (e.batch_root, e.first_id_hash, e.last_id_hash, e.account_count, e.total_equity, e.total_mm)
-        == (be.root, be.first_id_hash, be.last_id_hash, be.count, be.total_equity, be.total_mm)
+        (e.batch_root, e.first_id_hash, e.last_id_hash, e.account_count, e.total_equity, e.total_mm,
+         e.under_mm_count, e.total_shortfall, e.total_bad_debt)
+        == (be.root, be.first_id_hash, be.last_id_hash, be.count, be.total_equity, be.total_mm,
+            be.under_mm_count, be.total_shortfall, be.total_bad_debt)
         for e, be in zip(events, batches, strict=False)
-    )
+    )  # fmt: skip
     rep.add("chain: BatchAttested events = manifest batches", same, f"{len(events)} events")

@@ -180,6 +180,9 @@ class BatchEntry:
     count: int
     total_equity: int
     total_mm: int
+    under_mm_count: int
+    total_shortfall: int
+    total_bad_debt: int
     liabilities: tuple[int, ...]
     proof: str
     public: str
@@ -187,7 +190,8 @@ class BatchEntry:
     def statement(self) -> BatchStatement:
         return BatchStatement(
             self.root, self.first_id_hash, self.last_id_hash, self.count, self.total_equity, self.total_mm,
-            self.liabilities,
+            self.liabilities, under_mm_count=self.under_mm_count, total_shortfall=self.total_shortfall,
+            total_bad_debt=self.total_bad_debt,
         )  # fmt: skip
 
     @staticmethod
@@ -201,6 +205,9 @@ class BatchEntry:
                 int(d["count"]),
                 int(d["total_equity"]),
                 int(d["total_mm"]),
+                int(d["under_mm_count"]),
+                int(d["total_shortfall"]),
+                int(d["total_bad_debt"]),
                 tuple(int(x) for x in d["liabilities"]),
                 str(d["proof"]),
                 str(d["public"]),
@@ -269,7 +276,7 @@ def open_epoch(path: str | Path, epoch: int | None = None) -> EpochBundle:
         raise BundleError(f"manifest.json: not a {FORMAT} manifest")
     if manifest.get("version") != VERSION:
         raise BundleError(f"manifest.json: format version {manifest.get('version')!r}, expected {VERSION}")
-    for key in ("epoch", "params_commitment", "shape", "layout", "prices", "batches", "files"):
+    for key in ("epoch", "params_commitment", "market_commitment", "shape", "layout", "prices", "batches", "files"):
         if key not in manifest:
             raise BundleError(f"manifest.json: missing field {key!r}")
     return EpochBundle(p, manifest)

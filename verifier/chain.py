@@ -627,6 +627,12 @@ class SolvencyRegistryClient:
     def attestation_events(self, from_block: int = 0, to_block: int | str = "latest") -> list[Any]:
         return list(self.contract.events.AttestationSubmitted().get_logs(from_block=from_block, to_block=to_block))
 
+    def verifying_key_hashes(self, from_block: int = 0, to_block: int | str = "latest") -> list[bytes]:
+        """Every key hash the registry ever activated, oldest first (a bundle proven before a timelocked key
+        rotation still names a key the registry really held)."""
+        evs = self.contract.events.VerifyingKeyChanged().get_logs(from_block=from_block, to_block=to_block)
+        return [bytes(e["args"]["keyHash"]) for e in evs]
+
     def revocation_events(self, from_block: int = 0, to_block: int | str = "latest") -> list[Any]:
         return list(self.contract.events.AttestationRevoked().get_logs(from_block=from_block, to_block=to_block))
 

@@ -19,6 +19,7 @@ from zkmargin.circuits.solvency.leaf import LeafData, account_id_hash
 
 from . import bundle as fmt
 from .groth16 import MalformedInput, verify
+from .registry_key import check_registry_key
 from .report import Report
 from .snarkjs_json import proof_from_json, public_from_json, vk_from_json
 
@@ -109,13 +110,15 @@ def _check(
     vk = vk_from_json(b.json(fmt.VK))
     proof = proof_from_json(b.json(be.proof))
     public = public_from_json(b.json(be.public))
-    expected = be.statement().public_signals(b.epoch, b.params_commitment, b.prices)
+    expected = be.statement().public_signals(
+        b.epoch, b.params_commitment, b.prices, market_commitment=b.market_commitment
+    )
     rep.add("public signals match the manifest", public == expected)
     ok = verify(vk, proof, public)
     rep.add(
-        "batch proof verifies (every account in it has equity >= maintenance margin)",
+        "batch proof verifies (every account's margin state, under-MM ones counted, as published)",
         ok,
-        f"{be.count} accounts" if ok else "Groth16 verification failed",
+        f"{be.count} accounts, {be.under_mm_count} under MM" if ok else "Groth16 verification failed",
     )
     if registry is None:
         rep.warn("on-chain attestation", "not checked (give --rpc and --registry)")
@@ -128,10 +131,15 @@ def _check(
         rep.add("epoch attested on-chain", False, e.reason)
         return
     rep.add(
-        "epoch attested on-chain with these parameters and prices",
-        onchain.params_commitment == b.params_commitment and onchain.prices == b.prices,
-        f"registry {registry.address}, covers {onchain.account_count} accounts",
+        "epoch attested on-chain with these parameters, market data and prices",
+        onchain.params_commitment == b.params_commitment
+        and onchain.market_commitment == b.market_commitment
+        and onchain.prices == b.prices
+        and not onchain.revoked,
+        f"registry {registry.address}, covers {onchain.account_count} accounts"
+        + (" (REVOKED by governance)" if onchain.revoked else ""),
     )
+    check_registry_key(rep, registry, vk)
     ev = next((e for e in registry.batch_events() if e.epoch == b.epoch and e.index == i), None)
     rep.add(
         "your batch root is attested on-chain",

@@ -94,9 +94,14 @@ def governed_document(
     }
 
 
+def document_bytes(doc: Mapping[str, Any]) -> bytes:
+    """The canonical JSON bytes of a governed document (what governance publishes and hashes)."""
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
 def document_hash(doc: Mapping[str, Any]) -> str:
-    """sha256 (hex) of the canonical JSON of a governed document."""
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    """sha256 (hex) of the canonical JSON of a governed document: the registry's ``paramsDocHash``."""
+    return hashlib.sha256(document_bytes(doc)).hexdigest()
 
 
 def document_version(doc: Mapping[str, Any]) -> int:

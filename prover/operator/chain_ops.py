@@ -135,6 +135,42 @@ def ensure_params(dep: ChainDeployment, params_commitment: int, params_document:
     dep.registry.set_initial_params(params_commitment, 1, params_doc_hash(doc), sender=dep.governance)
 
 
+def advance_chain_time(dep: ChainDeployment, seconds: int) -> None:
+    """Move a *test* chain's clock forward (py-evm time travel, anvil evm_increaseTime). Only the simulations
+    (``zkmargin run`` replaying history) use it, to let governance's timelock elapse between replayed days."""
+    w3 = dep.chain.w3
+    tester = getattr(w3.provider, "ethereum_tester", None)
+    if tester is not None:
+        tester.time_travel(int(w3.eth.get_block("latest")["timestamp"]) + seconds)
+    else:
+        w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
+def govern_params(
+    dep: ChainDeployment, commitment: int, version: int, document: bytes, tightening: bool, simulate_delay: bool
+) -> str:
+    """Governance's side of a parameter change: bootstrap before the first attestation, otherwise propose through
+    the timelock (the short delay when ``tightening``, which the audit re-checks) and activate once it elapsed.
+
+    On a real deployment governance is a party the operator does not control and the delay is real time; here one
+    process plays every role, and ``simulate_delay`` fast-forwards a test chain's clock. Returns what happened."""
+    reg = dep.registry
+    if reg.params().commitment == commitment:
+        return "unchanged"
+    doc_hash = params_doc_hash(document)
+    if reg.latest_epoch() is None:
+        reg.set_initial_params(commitment, version, doc_hash, sender=dep.governance)
+        return "bootstrap"
+    reg.propose_params(commitment, version, doc_hash, tightening, sender=dep.governance)
+    pending = reg.pending_params()
+    if simulate_delay:
+        now = int(dep.chain.w3.eth.get_block("latest")["timestamp"])
+        advance_chain_time(dep, max(0, pending.activates_at - now) + 1)
+    reg.activate_params(sender=dep.governance)
+    return "tightened" if tightening else "loosened"
+
+
 def attest(
     dep: ChainDeployment,
     epoch: int,
@@ -166,7 +202,6 @@ def attest(
         if not onchain.matches(att):
             raise RuntimeError(f"epoch {epoch} is already attested on-chain with different contents")
         return {**info, "tx_hash": None, "block": None, "gas_used": None, "covers_accounts": onchain.account_count}
-    ensure_params(dep, params_commitment, params_document)
     receipt = dep.registry.submit(att, sender=dep.operator)
     solvent, _epoch, covered, dev = dep.registry.is_solvent()
     status = dep.registry.solvency_status()

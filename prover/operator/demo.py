@@ -21,7 +21,9 @@ from zkmargin.verifier.user import verify_account
 
 from .chain_ops import deploy
 from .exchange import ExchangeSpec, demo_accounts, demo_engine
-from .pipeline import DEV_LABEL, Operator
+from .pipeline import DEV_LABEL, Operator, governed_registration
+
+DEMO_INSURANCE_FUND = 1_000_000 * 10**6  # 1M USD of the mock stablecoin, held by its own account
 
 
 def run_demo(
@@ -66,7 +68,18 @@ def run_demo(
             console.print(f"[bold red]{DEV_LABEL}[/]")
         t0 = time.perf_counter()
         prices = [engine.snapshot.spot_prices[a] for a in layout.assets]
-        op.chain = deploy(setup.vk, layout.assets, prices, development_mode=setup.kind == "development")
+        gov = governed_registration(engine, layout)
+        # governance (account 0, not the operator) deploys the registry with the approved parameters and key
+        op.chain = deploy(
+            setup.vk,
+            layout.assets,
+            prices,
+            params_commitment=gov.commitment,
+            params_version=gov.version,
+            params_document=gov.document,
+            development_mode=not op.public_setup(setup),
+            insurance_fund_micro_usd=DEMO_INSURANCE_FUND,
+        )
         timings["deploy contracts"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         res = op.run_epoch(epoch, engine, book)
@@ -85,9 +98,9 @@ def run_demo(
     console.print(user_rep.render())
     console.print(audit_rep.render())
 
-    solvent, ep, onchain_covered, _dev_mode = dep.registry.is_solvent()
-    why = Counter(e.kind for e in res.excluded)
-    reasons = Counter(e.reason.split(":")[0] if e.kind == "invalid" else e.reason for e in res.excluded)
+    solvent, ep, onchain_covered, dev_mode = dep.registry.is_solvent()
+    status = dep.registry.solvency_status()
+    reasons = Counter(e.reason for e in res.excluded)
     table = Table(title=f"zkmargin demo: epoch {res.epoch}")
     table.add_column("item")
     table.add_column("value", overflow="fold")
@@ -97,9 +110,11 @@ def run_demo(
         ("margin status", f"{res.status_counts.get('healthy', 0):,} healthy, "
          f"{res.status_counts.get('margin_call', 0):,} in margin call, "
          f"{res.status_counts.get('liquidation', 0):,} below MM (liquidation)"),
-        ("excluded", f"{len(res.excluded)}: " + ", ".join(f"{k} {v}" for k, v in why.items())),
-        ("excluded, why", "; ".join(f"{v} x {k}" for k, v in reasons.most_common(4))),
-        ("proven", f"{res.covered:,} accounts in {res.batches} batches of <= {layout.shape.accounts}"),
+        ("proven", f"{res.covered:,} accounts in {res.batches} batches of <= {layout.shape.accounts}, "
+         f"{status.under_mm_count:,} of them under MM (shortfall {status.total_shortfall / 1e6:,.0f} USD, "
+         f"bad debt {status.total_bad_debt / 1e6:,.0f} USD)"),
+        ("not representable", f"{len(res.excluded)} (a count on-chain): "
+         + "; ".join(f"{v} x {k}" for k, v in reasons.most_common(4))),
         ("circuit", f"{res.constraints:,} constraints per batch (A={layout.shape.assets}, P={layout.shape.positions}, "
          f"K={layout.shape.brackets}, T={layout.shape.tiers}, S={layout.shape.scenarios}), "
          f"{res.constraints // layout.shape.accounts:,} per account"),
@@ -109,8 +124,11 @@ def run_demo(
          f"({res.prove_seconds / max(1, res.batches):.2f} s per batch)"),
         ("attestation", f"registry {chain.get('registry')}, gas {chain.get('gas_used') or 0:,} "
          f"({(chain.get('gas_used') or 0) // max(1, res.batches):,} per batch)"),
-        ("on-chain statement", f"isSolvent() = {solvent} for epoch {ep}, covering {onchain_covered:,} accounts "
-         f"({len(res.excluded)} excluded)"),
+        ("roles", f"governance {dep.governance[:10]}.., operator {dep.operator[:10]}.., "
+         f"feed owner {dep.feed_owner[:10]}.. (parameters and key set by governance, not the operator)"),
+        ("on-chain statement", f"isSolvent() = {solvent} for epoch {ep}: bad debt {status.total_bad_debt / 1e6:,.0f} "
+         f"<= insurance fund {status.insurance_fund_value / 1e6:,.0f} USD; {onchain_covered:,} accounts proven of "
+         f"{status.declared_accounts:,} declared" + ("; DEVELOPMENT-MODE registry" if dev_mode else "")),
         ("user check", f"{user}: {'VERIFIED' if user_rep.ok else 'FAILED'}"),
         ("audit", f"{len(audit_rep.checks)} checks: {'ALL PASS' if audit_rep.ok else 'FAILED'}"),
         ("bundle", str(res.path)),

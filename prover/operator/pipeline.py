@@ -28,7 +28,8 @@ from zkmargin.atomic import atomic_directory, atomic_write_bytes
 from zkmargin.circuits.merkle import MerkleTree
 from zkmargin.circuits.msm_native import available as native_available
 from zkmargin.circuits.r1cs import UnsatisfiedConstraint
-from zkmargin.circuits.rules.circuit_inputs import document_hash, governed_document
+from zkmargin.circuits.rules.circuit_inputs import document_bytes, document_hash, document_version, governed_document
+from zkmargin.circuits.rules.methodology import Methodology
 from zkmargin.circuits.rules.models import Account
 from zkmargin.circuits.solvency import SolvencyCircuit
 from zkmargin.circuits.solvency.leaf import account_id_hash
@@ -116,6 +117,23 @@ class EpochResult:
     prove_wall_seconds: float = 0.0  # wall time of the proving phase (< prove_seconds when batches run in parallel)
 
 
+@dataclass(frozen=True)
+class GovernedRegistration:
+    """What governance registers on-chain for a parameter set: the circuit commitment, the version and the
+    canonical document (whose sha256 is ``paramsDocHash``)."""
+
+    commitment: int
+    version: int
+    document: bytes
+
+
+def governed_registration(engine: MarginEngine, layout: BatchLayout) -> GovernedRegistration:
+    doc = governed_document(engine.params, engine.instruments, layout)
+    return GovernedRegistration(
+        solvency_params(engine, layout).commitment(layout.shape), document_version(doc), document_bytes(doc)
+    )
+
+
 class Operator:
     """Runs epochs into a bundle root; one setup per circuit shape (``<root>/setups/<shape id>``).
 
@@ -159,6 +177,12 @@ class Operator:
 
     def layout(self, engine: MarginEngine) -> BatchLayout:
         return make_layout(engine, self.spec.instruments, self.spec.assets, accounts=self.spec.accounts_per_batch)
+
+    @staticmethod
+    def public_setup(setup: Setup) -> bool:
+        """A ceremony on a public phase-1 file (``phase1.ptau`` beside the key): the only setup a production
+        registry accepts. Anything else needs a registry deployed in development mode (the audit enforces it)."""
+        return setup.kind == "ceremony" and (setup.path / "phase1.ptau").exists()
 
     def circuit(self, layout: BatchLayout) -> SolvencyCircuit:
         if self._circuit is None or self._circuit.shape != layout.shape:
@@ -239,6 +263,7 @@ class Operator:
         engine: MarginEngine,
         accounts: Sequence[Account],
         fail_after_batches: int | None = None,
+        methodology: Methodology | None = None,
     ) -> EpochResult:
         """Prove, attest and publish one epoch (resumes from ``.work/`` after a crash; idempotent once published)."""
         final = self.root / fmt.epoch_dirname(epoch)
@@ -332,7 +357,10 @@ class Operator:
             self.progress("attest on-chain", 1, 1)
 
         self.progress("write bundle", 0, 1)
-        salts = self._write_bundle(final, epoch, engine, layout, setup, batches, proofs, excluded, results, chain_info)
+        salts = self._write_bundle(
+            final, epoch, engine, layout, setup, batches, proofs, excluded, results, chain_info,
+            declared=len(accounts), methodology=methodology,
+        )  # fmt: skip
         manifest = json.loads((final / fmt.MANIFEST).read_text())
         fmt.index_epoch(self.root, self._index_row(epoch, final, manifest))
         shutil.rmtree(work, ignore_errors=True)
@@ -424,6 +452,9 @@ class Operator:
         excluded: list[Exclusion],
         results: dict[str, AccountResult],
         chain_info: dict[str, Any] | None,
+        *,
+        declared: int,
+        methodology: Methodology | None,
     ) -> dict[str, int]:
         sh = layout.shape
         params = solvency_params(engine, layout)
@@ -442,6 +473,8 @@ class Operator:
                 )
             )
             (stage / fmt.MARKET).write_bytes(fmt.dumps(engine.snapshot.model_dump(mode="json")))
+            if methodology is not None:  # dynamic parameters: the audit re-derives them from this
+                (stage / fmt.METHODOLOGY).write_bytes(fmt.dumps(json.loads(methodology.canonical_json())))
             (stage / fmt.VK).write_bytes(fmt.dumps(vk_to_json(setup.vk)))
             for i, (b, proof) in enumerate(zip(batches, proofs, strict=True)):
                 pf, pb = fmt.batch_files(i)
@@ -458,6 +491,9 @@ class Operator:
                         "count": st.account_count,
                         "total_equity": str(st.total_equity),
                         "total_mm": str(st.total_mm),
+                        "under_mm_count": st.under_mm_count,
+                        "total_shortfall": str(st.total_shortfall),
+                        "total_bad_debt": str(st.total_bad_debt),
                         "liabilities": [str(x) for x in st.liabilities],
                         "proof": pf,
                         "public": pb,
@@ -510,11 +546,21 @@ class Operator:
                     "transcript": os.path.relpath(setup.path / "transcript", final)
                     if (setup.path / "transcript").exists()
                     else None,
+                    # the ceremony key (snarkjs contribution records) and, for a public phase 1, its .ptau
+                    "zkey": os.path.relpath(setup.path / "circuit.zkey", final),
+                    "ptau": os.path.relpath(setup.path / "phase1.ptau", final)
+                    if (setup.path / "phase1.ptau").exists()
+                    else None,
                 },
                 "batches": entries,
                 "totals": {
                     "accounts_covered": sum(len(b.accounts) for b in batches),
                     "accounts_excluded": len(excluded),
+                    "accounts_declared": declared,
+                    "accounts_unrepresented": len(excluded),
+                    "under_mm_count": sum(int(e["under_mm_count"]) for e in entries),
+                    "total_shortfall": str(sum(int(e["total_shortfall"]) for e in entries)),
+                    "total_bad_debt": str(sum(int(e["total_bad_debt"]) for e in entries)),
                     "accounts_evaluated": len(results) + sum(e.kind == "invalid" for e in excluded),
                     "margin_call": counts.get("margin_call", 0),
                     "liquidation": counts.get("liquidation", 0),

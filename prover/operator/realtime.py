@@ -228,10 +228,11 @@ def run_realtime(cfg: RunConfig, console: Any | None = None) -> RunResult:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+    from zkmargin.circuits.rules.tightening import tightening_violations
     from zkmargin.verifier.audit import audit_bundle
 
-    from .chain_ops import deploy
-    from .pipeline import DEV_LABEL, Operator
+    from .chain_ops import deploy, govern_params
+    from .pipeline import DEV_LABEL, Operator, governed_registration
 
     cfg.validate()
     stream = replay_stream(cfg) if cfg.source == "replay" else synthetic_stream(cfg)
@@ -280,8 +281,9 @@ def run_realtime(cfg: RunConfig, console: Any | None = None) -> RunResult:
                 setup.vk,
                 layout.assets,
                 [engine.snapshot.spot_prices[a] for a in layout.assets],
-                development_mode=setup.kind == "development",
+                development_mode=not op.public_setup(setup),
             )
+            governed_prev: RiskParameters | None = None
             con.print(f"prover: {res.prover}; bundle root {out}")
             vbook: Book | None = None
             for n_tick, (_i, date, prices) in enumerate(stream.ticks(cfg.ticks), start=1):
@@ -337,12 +339,17 @@ def run_realtime(cfg: RunConfig, console: Any | None = None) -> RunResult:
 
                 if n_tick % cfg.epoch_every == 0:
                     t0 = time.perf_counter()
-                    er = op.run_epoch(next_epoch, engine, book_accounts)
+                    at_epoch = method.model_copy(update={"asof": date})
+                    # governance registers the epoch's parameters (timelocked; the replay fast-forwards the clock)
+                    gov = governed_registration(engine, layout)
+                    tightening = governed_prev is not None and not tightening_violations(governed_prev, params)
+                    govern_params(op.chain, gov.commitment, gov.version, gov.document, tightening, simulate_delay=True)
+                    governed_prev = params
+                    er = op.run_epoch(next_epoch, engine, book_accounts, methodology=at_epoch)
                     seconds = time.perf_counter() - t0
                     exact = {a.account_id: engine.evaluate(a).status for a in book_accounts}
                     mism = sum(exact[aid] != STATUS_NAMES[int(r.status[k])] for k, aid in enumerate(vbook.account_ids))
                     rep = audit_bundle(er.path, registry=op.chain.registry)
-                    at_epoch = method.model_copy(update={"asof": date})
                     (out / "methodology").mkdir(exist_ok=True)
                     (out / "methodology" / f"epoch-{next_epoch:04d}.json").write_text(at_epoch.canonical_json())
                     res.epochs.append(

@@ -1,0 +1,33 @@
+"""Pin the bundle's verifying key to the registry's: a bundle carries the key its proofs verify under, and an
+operator that controls the bundle could ship a key of its own (one with a known trapdoor verifies anything). The
+user check and the audit therefore compare the bundle's key hash with the key the registry holds (or held: a
+timelocked rotation after the epoch leaves the old key in the registry's ``VerifyingKeyChanged`` history)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .report import Report
+from .types import VerifyingKey
+
+if TYPE_CHECKING:
+    from .chain import SolvencyRegistryClient
+
+CHECK = "verifying key = the registry's (keccak256 of the key blob)"
+
+
+def check_registry_key(rep: Report, registry: SolvencyRegistryClient, vk: VerifyingKey) -> bool:
+    from .chain import verifying_key_hash
+
+    mine = verifying_key_hash(vk)
+    current = registry.verifying_key_hash()
+    if mine == current:
+        return rep.add(CHECK, True, "0x" + mine.hex()[:16] + "...")
+    held = mine in registry.verifying_key_hashes()
+    return rep.add(
+        CHECK,
+        held,
+        "a key the registry held before a timelocked rotation"
+        if held
+        else f"bundle key 0x{mine.hex()[:16]}... is not the registry's 0x{current.hex()[:16]}...",
+    )
