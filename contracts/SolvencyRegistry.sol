@@ -135,7 +135,9 @@ contract SolvencyRegistry {
 
     address public governance;
     address public pendingGovernance;
+    /// Before the first attestation: the first epoch minus one (set at deployment); then the latest attested epoch.
     uint64 public latestEpoch;
+    uint64 private constant MAX_FIRST_EPOCH = 1 << 48;
     bool public hasAttestation;
     bool public paused;
     /// Half-width of the band around the feeds' median, in basis points (<= MAX_TOLERANCE_BPS).
@@ -218,7 +220,8 @@ contract SolvencyRegistry {
         uint32 tightenDelay_,
         uint32 loosenDelay_,
         bool developmentMode_,
-        address governance_
+        address governance_,
+        uint64 firstEpoch_
     ) {
         require(numAssets_ >= 1 && numAssets_ <= 64, "Registry: bad asset count");
         require(priceDecimals_ <= 36, "Registry: bad price decimals");
@@ -228,6 +231,10 @@ contract SolvencyRegistry {
             "Registry: bad timelock delays"
         );
         require(governance_ != address(0), "Registry: governance is the zero address");
+        // a registry may continue an operator's existing epoch numbering, but never from a value that could bring
+        // the counter near its end (the "epoch 2^64 - 1" brick): epochs then advance by exactly one
+        require(firstEpoch_ >= 1 && firstEpoch_ <= MAX_FIRST_EPOCH, "Registry: bad first epoch");
+        latestEpoch = firstEpoch_ - 1;
         numAssets = numAssets_;
         priceDecimals = priceDecimals_;
         tightenDelay = tightenDelay_;

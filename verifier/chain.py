@@ -219,7 +219,13 @@ class Chain:
                 tx_hash = fn.transact(tx)
         except _REVERTS as e:
             raise ChainRevert(_reason(e)) from e
-        return self._receipt(tx_hash, lambda block: fn.call({"from": tx["from"], "gas": gas}, block_identifier=block))
+        def replay(block: Any) -> Any:
+            if hasattr(fn, "call"):
+                return fn.call({"from": tx["from"], "gas": gas}, block_identifier=block)
+            data = fn.build_transaction({"from": tx["from"], "gas": gas})["data"]  # a constructor: its init code
+            return self.w3.eth.call({"from": tx["from"], "gas": gas, "data": data}, block)
+
+        return self._receipt(tx_hash, replay)
 
     def send(self, tx: dict[str, Any]) -> Any:
         """Send a raw transaction dict (e.g. a deployment with hand-built init code) and return the receipt."""
@@ -454,6 +460,7 @@ class SolvencyRegistryClient:
         loosen_delay: int = DEFAULT_LOOSEN_DELAY,
         development_mode: bool = False,
         insurance_fund: tuple[str, str] | None = None,
+        first_epoch: int = 1,
     ) -> SolvencyRegistryClient:
         """Deploy from the chain's account with ``governance`` (default: that account) as governance, then,
         as governance and before any attestation (so without delay): the initial key, the initial
@@ -470,6 +477,7 @@ class SolvencyRegistryClient:
             loosen_delay,
             development_mode,
             gov,
+            first_epoch,
         )
         reg = cls(chain, c)
         s = None if gov == chain.sender else gov  # None: the chain's own (possibly private-key) account

@@ -57,11 +57,10 @@ def _check(
     path = b.path / rel
     if not path.exists():
         excluded = b.json(fmt.EXCLUDED) if (b.path / fmt.EXCLUDED).exists() else []
-        why = next((e for e in excluded if int(e.get("id_hash", -1)) == id_hash), None)
+        n = sum(int(e.get("count", 0)) for e in excluded if isinstance(e, dict))
         detail = (
-            f"the operator EXCLUDED it: {why['kind']} ({why['reason']})"
-            if why
-            else "no inclusion data for this id in the bundle, and it is not listed as excluded"
+            "no inclusion data for this account in the bundle: ask the exchange for your inclusion file; if it "
+            f"says your account is not representable, it is one of the {n} the epoch counts as such"
         )
         rep.add("account in this epoch's proof", False, detail)
         return

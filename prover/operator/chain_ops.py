@@ -68,6 +68,7 @@ def deploy(
     params_document: bytes | None = None,
     development_mode: bool = True,
     insurance_fund_micro_usd: int = 0,
+    first_epoch: int = 1,
 ) -> ChainDeployment:
     """Deploy one MockAggregatorV3 feed per asset at the given prices (feed owner: account 2), a MockERC20
     stablecoin with ``insurance_fund_micro_usd`` minted to the insurance holder (account 3), and a registry
@@ -107,6 +108,7 @@ def deploy(
         params=params,
         development_mode=development_mode,
         insurance_fund=(str(token.address), holder),
+        first_epoch=first_epoch,
     )
     return ChainDeployment(
         chain, registry, feeds, governance, operator, feed_owner, token, holder, rpc_url or "embedded py-evm"
@@ -148,7 +150,7 @@ def advance_chain_time(dep: ChainDeployment, seconds: int) -> None:
 
 
 def govern_params(
-    dep: ChainDeployment, commitment: int, version: int, document: bytes, tightening: bool, simulate_delay: bool
+    dep: ChainDeployment, commitment: int, document: bytes, tightening: bool, simulate_delay: bool
 ) -> str:
     """Governance's side of a parameter change: bootstrap before the first attestation, otherwise propose through
     the timelock (the short delay when ``tightening``, which the audit re-checks) and activate once it elapsed.
@@ -156,9 +158,11 @@ def govern_params(
     On a real deployment governance is a party the operator does not control and the delay is real time; here one
     process plays every role, and ``simulate_delay`` fast-forwards a test chain's clock. Returns what happened."""
     reg = dep.registry
-    if reg.params().commitment == commitment:
+    current = reg.params()
+    if current.commitment == commitment:
         return "unchanged"
     doc_hash = params_doc_hash(document)
+    version = current.version + 1  # the registry's sequence number; the document hash is the identity
     if reg.latest_epoch() is None:
         reg.set_initial_params(commitment, version, doc_hash, sender=dep.governance)
         return "bootstrap"

@@ -19,9 +19,8 @@ from zkmargin.verifier import bundle as fmt
 from zkmargin.verifier.audit import audit_bundle
 from zkmargin.verifier.user import verify_account
 
-from .chain_ops import deploy
 from .exchange import ExchangeSpec, demo_accounts, demo_engine
-from .pipeline import DEV_LABEL, Operator, governed_registration
+from .pipeline import DEV_LABEL, Operator
 
 DEMO_INSURANCE_FUND = 1_000_000 * 10**6  # 1M USD of the mock stablecoin, held by its own account
 
@@ -67,19 +66,8 @@ def run_demo(
         if setup.kind == "development":
             console.print(f"[bold red]{DEV_LABEL}[/]")
         t0 = time.perf_counter()
-        prices = [engine.snapshot.spot_prices[a] for a in layout.assets]
-        gov = governed_registration(engine, layout)
         # governance (account 0, not the operator) deploys the registry with the approved parameters and key
-        op.chain = deploy(
-            setup.vk,
-            layout.assets,
-            prices,
-            params_commitment=gov.commitment,
-            params_version=gov.version,
-            params_document=gov.document,
-            development_mode=not op.public_setup(setup),
-            insurance_fund_micro_usd=DEMO_INSURANCE_FUND,
-        )
+        op.deploy_chain(engine, insurance_fund_micro_usd=DEMO_INSURANCE_FUND)
         timings["deploy contracts"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         res = op.run_epoch(epoch, engine, book)

@@ -28,7 +28,7 @@ from zkmargin.atomic import atomic_directory, atomic_write_bytes
 from zkmargin.circuits.merkle import MerkleTree
 from zkmargin.circuits.msm_native import available as native_available
 from zkmargin.circuits.r1cs import UnsatisfiedConstraint
-from zkmargin.circuits.rules.circuit_inputs import document_bytes, document_hash, document_version, governed_document
+from zkmargin.circuits.rules.circuit_inputs import document_bytes, document_hash, governed_document
 from zkmargin.circuits.rules.methodology import Methodology
 from zkmargin.circuits.rules.models import Account
 from zkmargin.circuits.solvency import SolvencyCircuit
@@ -53,7 +53,7 @@ from ..solvency_witness import (
     solvency_params,
 )
 from ..zkey import read_zkey, write_zkey
-from .chain_ops import ChainDeployment, attest, update_feeds
+from .chain_ops import ChainDeployment, attest, deploy, update_feeds
 from .exchange import ExchangeSpec
 
 if TYPE_CHECKING:
@@ -119,19 +119,17 @@ class EpochResult:
 
 @dataclass(frozen=True)
 class GovernedRegistration:
-    """What governance registers on-chain for a parameter set: the circuit commitment, the version and the
-    canonical document (whose sha256 is ``paramsDocHash``)."""
+    """What governance registers on-chain for a parameter set: the circuit commitment and the canonical document
+    (whose sha256 is ``paramsDocHash``; its hash >> 8 is the in-circuit version, the registry's own version is a
+    sequence number)."""
 
     commitment: int
-    version: int
     document: bytes
 
 
 def governed_registration(engine: MarginEngine, layout: BatchLayout) -> GovernedRegistration:
     doc = governed_document(engine.params, engine.instruments, layout)
-    return GovernedRegistration(
-        solvency_params(engine, layout).commitment(layout.shape), document_version(doc), document_bytes(doc)
-    )
+    return GovernedRegistration(solvency_params(engine, layout).commitment(layout.shape), document_bytes(doc))
 
 
 class Operator:
@@ -177,6 +175,30 @@ class Operator:
 
     def layout(self, engine: MarginEngine) -> BatchLayout:
         return make_layout(engine, self.spec.instruments, self.spec.assets, accounts=self.spec.accounts_per_batch)
+
+    def deploy_chain(
+        self, engine: MarginEngine, rpc_url: str | None = None, insurance_fund_micro_usd: int = 0
+    ) -> ChainDeployment:
+        """Deploy the registry as governance would: the approved parameters (commitment, version, document hash)
+        and this shape's verifying key, mock feeds at the engine's oracle prices, an insurance fund; development
+        mode exactly when the setup is not a ceremony on a public phase 1. A new registry continues this bundle
+        root's epoch numbering."""
+        layout = self.layout(engine)
+        setup = self.setup(layout)
+        gov = governed_registration(engine, layout)
+        self.chain = deploy(
+            setup.vk,
+            layout.assets,
+            [engine.snapshot.spot_prices[a] for a in layout.assets],
+            rpc_url,
+            params_commitment=gov.commitment,
+            params_version=1,
+            params_document=gov.document,
+            development_mode=not self.public_setup(setup),
+            insurance_fund_micro_usd=insurance_fund_micro_usd,
+            first_epoch=max((r["epoch"] for r in fmt.list_epochs(self.root)), default=0) + 1,
+        )
+        return self.chain
 
     @staticmethod
     def public_setup(setup: Setup) -> bool:
@@ -595,8 +617,10 @@ class Operator:
         if epoch not in [r["epoch"] for r in fmt.list_epochs(self.root)]:
             fmt.index_epoch(self.root, self._index_row(epoch, final, manifest))
         shutil.rmtree(self.root / ".work" / fmt.epoch_dirname(epoch), ignore_errors=True)
-        excluded = [
-            Exclusion(e["id_hash"], e["kind"], e["reason"]) for e in json.loads((final / fmt.EXCLUDED).read_text())
+        excluded = [  # the published list has counts only: the ids stay with the operator
+            Exclusion("(not published)", e["kind"], e["reason"])
+            for e in json.loads((final / fmt.EXCLUDED).read_text())
+            for _ in range(int(e["count"]))
         ]
         t = manifest["totals"]
         return EpochResult(

@@ -47,7 +47,7 @@ from ..engine.margin import MarginEngine
 from ..engine.vectorised import STATUS_NAMES, Book, VectorEngine
 from .exchange import ExchangeSpec, demo_engine
 
-RUN_SPEC = ExchangeSpec(instruments=("BTC-PERP", "ETH-PERP"), assets=("USDT", "BTC"), accounts_per_batch=4)
+RUN_SPEC = ExchangeSpec(instruments=("BTC-PERP", "ETH-PERP"), assets=("USDT", "BTC", "ETH"), accounts_per_batch=4)
 UNDERLYINGS = {"BTC": ["BTC-PERP", "BTC-FUT-90D"], "ETH": ["ETH-PERP"]}
 HISTORY_DAYS = 400  # synthetic prefix: the calibration needs a year of returns before the first tick
 WINDOW = 365
@@ -231,7 +231,7 @@ def run_realtime(cfg: RunConfig, console: Any | None = None) -> RunResult:
     from zkmargin.circuits.rules.tightening import tightening_violations
     from zkmargin.verifier.audit import audit_bundle
 
-    from .chain_ops import deploy, govern_params
+    from .chain_ops import govern_params
     from .pipeline import DEV_LABEL, Operator, governed_registration
 
     cfg.validate()
@@ -277,12 +277,7 @@ def run_realtime(cfg: RunConfig, console: Any | None = None) -> RunResult:
                 progress(stage, 1, 1)
             if setup.kind == "development":
                 con.print(f"[bold red]{DEV_LABEL}[/]")
-            op.chain = deploy(
-                setup.vk,
-                layout.assets,
-                [engine.snapshot.spot_prices[a] for a in layout.assets],
-                development_mode=not op.public_setup(setup),
-            )
+            chain = op.deploy_chain(engine)
             governed_prev: RiskParameters | None = None
             con.print(f"prover: {res.prover}; bundle root {out}")
             vbook: Book | None = None
@@ -343,13 +338,13 @@ def run_realtime(cfg: RunConfig, console: Any | None = None) -> RunResult:
                     # governance registers the epoch's parameters (timelocked; the replay fast-forwards the clock)
                     gov = governed_registration(engine, layout)
                     tightening = governed_prev is not None and not tightening_violations(governed_prev, params)
-                    govern_params(op.chain, gov.commitment, gov.version, gov.document, tightening, simulate_delay=True)
+                    govern_params(chain, gov.commitment, gov.document, tightening, simulate_delay=True)
                     governed_prev = params
                     er = op.run_epoch(next_epoch, engine, book_accounts, methodology=at_epoch)
                     seconds = time.perf_counter() - t0
                     exact = {a.account_id: engine.evaluate(a).status for a in book_accounts}
                     mism = sum(exact[aid] != STATUS_NAMES[int(r.status[k])] for k, aid in enumerate(vbook.account_ids))
-                    rep = audit_bundle(er.path, registry=op.chain.registry)
+                    rep = audit_bundle(er.path, registry=chain.registry)
                     (out / "methodology").mkdir(exist_ok=True)
                     (out / "methodology" / f"epoch-{next_epoch:04d}.json").write_text(at_epoch.canonical_json())
                     res.epochs.append(

@@ -7,7 +7,16 @@ import dataclasses
 from typing import Any
 
 import pytest
-from chain_env import LOOSEN_DELAY, MAX_FEED_AGE, PRICES, TIGHTEN_DELAY, Deployment
+from chain_env import (
+    LOOSEN_DELAY,
+    MAX_FEED_AGE,
+    N_ASSETS,
+    PRICE_DECIMALS,
+    PRICES,
+    TIGHTEN_DELAY,
+    TOLERANCE_BPS,
+    Deployment,
+)
 from layout_circuit import MARKET_COMMITMENT, PARAMS_COMMITMENT, build_layout_circuit, make_attestation
 
 from zkmargin.circuits.curve import g1_add_aff, g1_mul, twist_point_outside_subgroup
@@ -15,6 +24,7 @@ from zkmargin.circuits.field import P, R
 from zkmargin.verifier.attestation import BatchStatement, EpochAttestation, check_attestation
 from zkmargin.verifier.chain import (
     ChainRevert,
+    SolvencyRegistryClient,
     attestation_to_abi,
     batch_roots_hash,
     params_doc_hash,
@@ -238,6 +248,22 @@ def test_epoch_must_be_latest_plus_one(env: Deployment) -> None:
     assert _reverts(env.submit, env.attestation(epoch=UINT64_MAX)) == reason
     env.submit(env.attestation(epoch=2))
     assert env.registry.latest_epoch() == 2 and env.registry.attestation_of(1).matches(att)
+
+
+def test_first_epoch_is_governed_and_bounded(env: Deployment) -> None:
+    """A new registry may continue an operator's numbering (first epoch set at deployment), never from a value
+    near the end of the counter: 2^64-1 as a first epoch would brick it as surely as a submitted one."""
+
+    def deploy(first: int) -> SolvencyRegistryClient:
+        return SolvencyRegistryClient.deploy(
+            env.chain, None, N_ASSETS, PRICE_DECIMALS, TOLERANCE_BPS, MAX_FEED_AGE, first_epoch=first
+        )
+
+    for bad in (0, UINT64_MAX, (1 << 48) + 1):
+        with pytest.raises(ChainRevert, match="Registry: bad first epoch"):
+            deploy(bad)
+    reg = deploy(5)
+    assert reg.latest_epoch() is None and int(reg._view("latestEpoch")) == 4
 
 
 def test_revoked_attestation_is_not_solvent_but_stays_readable(env: Deployment) -> None:

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import product_helpers as ph
 
 from zkmargin.prover.operator import EpochResult, Operator
-from zkmargin.prover.operator.chain_ops import ChainDeployment, deploy
+from zkmargin.prover.operator.chain_ops import ChainDeployment
 
 
 @pytest.fixture(scope="session")
@@ -31,10 +31,8 @@ def published(tmp_path_factory: pytest.TempPathFactory, setup_dir: Path) -> tupl
     root = tmp_path_factory.mktemp("bundle")
     op = Operator(root, ph.SPEC, setup_dir=setup_dir)
     eng = ph.engine()
-    layout = op.layout(eng)
-    setup = op.setup(layout)
-    op.chain = deploy(setup.vk, layout.assets, [eng.snapshot.spot_prices[a] for a in layout.assets])
-    return op.run_epoch(1, eng, ph.accounts(1)), op.chain
+    chain = op.deploy_chain(eng, insurance_fund_micro_usd=ph.INSURANCE_FUND)
+    return op.run_epoch(1, eng, ph.accounts(1)), chain
 
 
 @pytest.fixture

@@ -34,21 +34,34 @@ def failed_names(rep: object) -> list[str]:
 # ----------------------------------------------------------------------------- operator output
 
 
-def test_epoch_excludes_and_says_why(published: Published) -> None:
+SETUP_GATE = "setup: not a development (single-party) setup"
+
+
+def only_setup_gate_fails(rep: object) -> bool:
+    """Without a registry the audit cannot tell a development-mode registry: everything but that gate passes."""
+    return failed_names(rep) == [SETUP_GATE] and rep.exit_code == 1  # type: ignore[attr-defined]
+
+
+def test_epoch_proves_under_mm_and_counts_the_rest(published: Published) -> None:
     res, dep = published
-    kinds = {e.account_id: e.kind for e in res.excluded}
-    assert kinds == {"mallory": "below_maintenance_margin", "zed": "not_representable"}
-    assert res.covered == 5 and res.batches == 3
+    assert {e.account_id: e.kind for e in res.excluded} == {"zed": "not_representable"}
+    assert res.covered == 6 and res.batches == 3  # mallory (below MM) is proven and counted
     m = res.manifest
-    assert m["totals"]["accounts_covered"] == 5 and m["totals"]["accounts_excluded"] == 2
-    assert m["chain"]["covers_accounts"] == 5 and dep.registry.is_solvent() == (True, 1, 5, True)
+    t = m["totals"]
+    assert (t["accounts_covered"], t["accounts_unrepresented"], t["accounts_declared"]) == (6, 1, 7)
+    assert t["under_mm_count"] == 1 and int(t["total_shortfall"]) > 0 and int(t["total_bad_debt"]) == 0
+    assert m["chain"]["covers_accounts"] == 6 and dep.registry.is_solvent() == (True, 1, 6, True)
+    status = dep.registry.solvency_status()
+    assert (status.under_mm_count, status.declared_accounts, status.unrepresented_accounts) == (1, 7, 1)
+    assert status.total_shortfall == int(t["total_shortfall"])
     ids = [int(b["first_id_hash"]) for b in m["batches"]]
     assert ids == sorted(ids)
     excluded = json.loads((res.path / fmt.EXCLUDED).read_text())
-    assert {e["id_hash"] for e in excluded} == {str(account_id_hash(a)) for a in ("mallory", "zed")}
-    assert "mallory" not in (res.path / fmt.EXCLUDED).read_text()  # published list names no account
+    assert excluded == [{"kind": "not_representable", "reason": excluded[0]["reason"], "count": 1}]
+    text = (res.path / fmt.EXCLUDED).read_text()
+    assert "zed" not in text and str(account_id_hash("zed")) not in text  # counts only: no id, no id hash
     rows = fmt.list_epochs(res.path.parent)
-    assert [r["epoch"] for r in rows] == [1] and rows[0]["accounts_covered"] == 5
+    assert [r["epoch"] for r in rows] == [1] and rows[0]["accounts_covered"] == 6
 
 
 def test_audit_and_user_with_chain(published: Published) -> None:
@@ -70,19 +83,20 @@ def test_cli_user_and_audit(published: Published, capsys: pytest.CaptureFixture[
     assert main(["user", "verify", "--bundle", root, "--account", "bob", "--salt", "12345"]) == 1
     out = capsys.readouterr().out
     assert "NOT VERIFIED" in out and "wrong salt" in out
-    # absent account, excluded account
+    # absent account; an account below MM is proven like any other
     assert main(["user", "verify", "--bundle", root, "--account", "nobody", "--salt", "1"]) == 1
-    assert "not listed as excluded" in capsys.readouterr().out
-    assert main(["user", "verify", "--bundle", root, "--account", "mallory", "--salt", "1"]) == 1
-    assert "EXCLUDED it: below_maintenance_margin" in capsys.readouterr().out
+    assert "no inclusion data for this account" in capsys.readouterr().out
+    assert main(["user", "verify", "--bundle", root, "--account", "mallory", "--salt", str(res.salts["mallory"])]) == 0
+    capsys.readouterr()
     # usage errors and malformed input
     assert main(["user", "verify", "--bundle", root, "--account", "bob", "--salt", "zz"]) == 2
     assert main(["user", "verify", "--bundle", root, "--account", "bob", "--salt", "1", "--rpc", "x"]) == 2
     assert main(["user", "verify", "--bundle", "/nonexistent", "--account", "bob", "--salt", "1"]) == 2
     capsys.readouterr()
-    assert main(["audit", "--bundle", root]) == 0
+    # a development setup fails the audit unless a registry in development mode says otherwise
+    assert main(["audit", "--bundle", root]) == 1
     out = capsys.readouterr().out
-    assert "AUDIT PASSED" in out and "DEVELOPMENT" in out
+    assert "AUDIT FAILED" in out and SETUP_GATE in out
     assert main(["audit", "--bundle", root, "--epoch", "7"]) == 2
 
 
@@ -96,10 +110,11 @@ from zkmargin.verifier.user import verify_account
 from zkmargin.verifier.audit import audit_bundle
 assert verify_account({str(res.path)!r}, "carol", {res.salts["carol"]}).exit_code == 0
 rep = audit_bundle({str(res.path)!r})
-assert rep.ok, rep.render()
+assert [c.name for c in rep.failed()] == [{SETUP_GATE!r}], rep.render()
 assert not any(m.startswith("zkmargin.prover") and sys.modules[m] is not None for m in sys.modules)
 print("ok")
 """
+    code = code.replace("{SETUP_GATE!r}", repr(SETUP_GATE))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "ok" in r.stdout, r.stdout + r.stderr
 
@@ -127,13 +142,18 @@ def _swap_proof_a(p: dict) -> dict:  # type: ignore[type-arg]
 
 
 def _bump_equity(pub: list[str]) -> list[str]:
-    pub[6] = str(int(pub[6]) + 1)
+    pub[7] = str(int(pub[7]) + 1)  # total_equity
     return pub
 
 
 def _bump_mm_ratio(p: dict) -> dict:  # type: ignore[type-arg]
-    p["solvency_params"]["mm_ratio"] += 1
+    p["governed_document"]["risk_parameters"]["mm_ratio"] += 1
     return p
+
+
+def _bump_mark(m: dict) -> dict:  # type: ignore[type-arg]
+    m["marks"]["BTC-PERP"] += 1
+    return m
 
 
 def _overlap(m: dict) -> dict:  # type: ignore[type-arg]
@@ -157,11 +177,15 @@ CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
     ),
     "public signal changed": (
         lambda d: _edit_json(d, fmt.batch_files(1)[1], _bump_equity),
-        "batches: public signals = manifest (epoch, root, params, ids, count, totals, prices, liabilities)",
+        "batches: public signals = manifest (epoch, root, params, market, ids, count, totals, prices, liabilities)",
     ),
     "published parameter changed": (
         lambda d: _edit_json(d, fmt.PARAMS, _bump_mm_ratio),
-        "params: params_commitment recomputed from the published parameters",
+        "params: params_commitment rebuilt from the governed document = the proven one",
+    ),
+    "published mark changed": (
+        lambda d: _edit_json(d, fmt.MARKET, _bump_mark),
+        "market: market_commitment rebuilt from the snapshot (marks, risk arrays) = the proven one",
     ),
     "overlapping batch ranges": (
         lambda d: _edit_json(d, fmt.MANIFEST, _overlap),
@@ -206,7 +230,9 @@ def test_user_detects_tampered_proof(published: Published, bundle_copy: Callable
     _edit_json(d, fmt.batch_files(i)[0], _swap_proof_a)
     rep = verify_account(d, "erin", res.salts["erin"])
     assert rep.exit_code == 1
-    assert failed_names(rep) == ["batch proof verifies (every account in it has equity >= maintenance margin)"]
+    assert failed_names(rep) == [
+        "batch proof verifies (every account's margin state, under-MM ones counted, as published)"
+    ]
 
 
 # ----------------------------------------------------------------------------- crash and resume
@@ -235,8 +261,8 @@ def test_injected_crash_then_resume(tmp_path: Path, setup_dir: Path) -> None:
     assert res.reused_batches == 2 and res.batches == 3
     assert [r["epoch"] for r in fmt.list_epochs(tmp_path)] == [1, 2]
     assert not (tmp_path / ".work" / fmt.epoch_dirname(2)).exists()
-    assert audit_bundle(tmp_path).ok  # the root opens the latest epoch
-    assert audit_bundle(tmp_path, epoch=1).ok
+    assert only_setup_gate_fails(audit_bundle(tmp_path))  # the root opens the latest epoch
+    assert only_setup_gate_fails(audit_bundle(tmp_path, epoch=1))
     with pytest.raises(ValueError, match="not after"):
         op.run_epoch(0, eng, ph.accounts(2))
     assert op.run_epoch(2, eng, ph.accounts(2)).epoch == 2  # idempotent once published
@@ -260,7 +286,7 @@ def test_killed_subprocess_then_resume(tmp_path: Path, setup_dir: Path) -> None:
     assert [r["epoch"] for r in fmt.list_epochs(tmp_path)] == [1]
     res = Operator(tmp_path, ph.SPEC, setup_dir=setup_dir).run_epoch(2, ph.engine(), ph.accounts(2))
     assert res.reused_batches >= 1
-    assert audit_bundle(tmp_path / fmt.epoch_dirname(2)).ok
+    assert only_setup_gate_fails(audit_bundle(tmp_path / fmt.epoch_dirname(2)))
 
 
 @pytest.mark.slow
@@ -269,6 +295,6 @@ def test_cli_demo_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--accounts", "24", "--batch", "4"]) == 0
     text = capsys.readouterr().out
-    assert "DEVELOPMENT" in text and "ALL PASS" in text and "VERIFIED" in text and "covering" in text
+    assert "DEVELOPMENT" in text and "ALL PASS" in text and "VERIFIED" in text and "isSolvent() = True" in text
     assert main(["demo", "--out", str(out), "--accounts", "24", "--batch", "4", "--seed", "8"]) == 0
     assert [r["epoch"] for r in fmt.list_epochs(out)] == [1, 2]
