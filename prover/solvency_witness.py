@@ -19,7 +19,7 @@ from zkmargin.circuits.rules.circuit_inputs import BatchLayout
 from zkmargin.circuits.rules.circuit_inputs import make_layout as rules_layout
 from zkmargin.circuits.rules.circuit_inputs import solvency_params as rules_params
 from zkmargin.circuits.rules.models import Account
-from zkmargin.circuits.solvency.leaf import LeafData, account_id_hash, derive_salt
+from zkmargin.circuits.solvency.leaf import LeafData, account_id_commitment, derive_user_secret, epoch_salt
 from zkmargin.circuits.solvency.params import SolvencyParams
 from zkmargin.circuits.solvency.shape import CASH_BITS, SolvencyShape, public_signal_names
 
@@ -52,7 +52,7 @@ def solvency_params(engine: MarginEngine, layout: BatchLayout) -> SolvencyParams
     return rules_params(engine.instruments, engine.params, engine.snapshot, layout, engine.risk_arrays)
 
 
-def leaf_data(engine: MarginEngine, acct: Account, layout: BatchLayout, salt: int) -> LeafData:
+def leaf_data(engine: MarginEngine, acct: Account, layout: BatchLayout, user_secret: int, epoch: int) -> LeafData:
     """What the account commits to; raises AccountNotProvable for anything the slots cannot hold exactly."""
     aid = acct.account_id
     for asset in acct.balances:
@@ -75,8 +75,8 @@ def leaf_data(engine: MarginEngine, acct: Account, layout: BatchLayout, salt: in
     if acct.margin_mode == "portfolio" and engine.params.offsets_enabled:
         raise AccountNotProvable(aid, "correlation offsets are not supported in-circuit (uncorrelated sum only)")
     return LeafData(
-        id_hash=account_id_hash(aid),
-        salt=salt,
+        id_hash=account_id_commitment(aid, user_secret),
+        salt=epoch_salt(user_secret, epoch),
         portfolio=1 if acct.margin_mode == "portfolio" else 0,
         cash=cash,
         balances=tuple(acct.balances.get(a, 0) for a in layout.assets),
@@ -111,25 +111,26 @@ def build_batch(
     accounts: Sequence[Account],
     layout: BatchLayout,
     epoch: int,
-    salts: Mapping[str, int] | None = None,
+    user_secrets: Mapping[str, int] | None = None,
     secret: bytes | None = None,
 ) -> SolvencyBatch:
-    """Sort the accounts by id_hash, evaluate them with the engine, and lay out the witness inputs.
+    """Sort the accounts by their salted id commitment, evaluate them with the engine, lay out the witness inputs.
 
     Every account is proven, including those below maintenance margin: the batch counts them and publishes their
-    shortfall and bad debt. Salts come from ``salts`` (account id -> field element) or are derived from ``secret``
-    and the epoch.
+    shortfall and bad debt. Each user's secret comes from ``user_secrets`` (account id -> field element, what the
+    operator's store holds) or, for tests and reproducible demos, is derived from ``secret``.
     """
     sh = layout.shape
     if len(accounts) > sh.accounts:
         raise ValueError(f"{len(accounts)} accounts do not fit a batch of {sh.accounts}")
-    if salts is None and secret is None:
-        raise ValueError("give salts or a secret to derive them")
+    if user_secrets is None and secret is None:
+        raise ValueError("give the users' secrets or a seed to derive them")
     params = solvency_params(engine, layout)
     rows = []
     for acct in accounts:
-        salt = salts[acct.account_id] if salts is not None else derive_salt(secret or b"", acct.account_id, epoch)
-        ld = leaf_data(engine, acct, layout, salt)
+        aid = acct.account_id
+        us = user_secrets[aid] if user_secrets is not None else derive_user_secret(secret or b"", aid)
+        ld = leaf_data(engine, acct, layout, us, epoch)
         res = engine.evaluate(acct)
         rows.append((ld.id_hash, acct, ld, res))
     rows.sort(key=lambda r: r[0])

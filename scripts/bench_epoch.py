@@ -39,13 +39,14 @@ def main() -> None:
     t0 = time.perf_counter()
     setup = first.setup(layout)
     print(f"setup (dev): {time.perf_counter() - t0:.1f} s, {first.circuit(layout).r1cs.n_constraints:,} constraints")
-    secret = work / "root0" / "operator_secret.hex"
+    secret = work / "root0" / "user_secrets.json"
+    first.user_secrets.for_accounts(a.account_id for a in book)  # created once, shared by every path
 
     rows: list[tuple[str, float, float, int, bool]] = []
 
     def run(name: str, root: Path, prover: DaskProver | None) -> float:
         root.mkdir(parents=True)
-        shutil.copy(secret, root / "operator_secret.hex")  # same salts: identical batches on every path
+        shutil.copy(secret, root / "user_secrets.json")  # same user secrets: identical batches on every path
         op = Operator(root, spec, setup_dir=setup_dir, prover=prover or "local")
         t = time.perf_counter()
         res = op.run_epoch(1, engine, book)

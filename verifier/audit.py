@@ -20,12 +20,13 @@ from zkmargin.circuits.merkle import verify_path
 from zkmargin.circuits.rules.methodology import Methodology, MethodologyError
 from zkmargin.circuits.rules.params import RiskParameters
 from zkmargin.circuits.solvency import SolvencyCircuit
-from zkmargin.circuits.solvency.leaf import LeafData, account_id_hash
+from zkmargin.circuits.solvency.leaf import LeafData, account_id_commitment, epoch_salt
 
 from . import bundle as fmt
 from .attestation import EpochAttestation, n_public
 from .dynamic_params import check_dynamic_params, method_history
 from .groth16 import MalformedInput, verify
+from .inclusion import InclusionError, load_inclusion
 from .params_audit import audit_parameters
 from .registry_key import check_registry_key
 from .report import Report
@@ -42,12 +43,14 @@ def audit_bundle(
     registry: SolvencyRegistryClient | None = None,
     epoch: int | None = None,
     check_transcript: bool = True,
+    deliveries: str | Path | None = None,
 ) -> Report:
+    """Every check of one epoch; ``deliveries`` (the operator's private inclusion files) adds their self-check."""
     rep = Report("audit")
     try:
         b = fmt.open_epoch(bundle_path, epoch)
         rep.title = f"audit of epoch {b.epoch} ({b.path})"
-        _audit(rep, b, registry, check_transcript)
+        _audit(rep, b, registry, check_transcript, None if deliveries is None else Path(deliveries))
     except (fmt.BundleError, MalformedInput, KeyError, TypeError, ValueError) as e:
         rep.malformed = f"{type(e).__name__}: {e}"
     return rep
@@ -57,7 +60,7 @@ def _files(rep: Report, b: fmt.EpochBundle) -> None:
     listed: dict[str, str] = b.manifest["files"]
     present = set(fmt.iter_files(b.path))
     # inclusion files may have been delivered and stripped from a published copy: absent ones are not an error
-    missing = [rel for rel in listed if rel not in present and not rel.startswith(fmt.ACCOUNTS_DIR + "/")]
+    missing = [rel for rel in listed if rel not in present]
     bad = [rel for rel, h in listed.items() if rel in present and fmt.sha256_file(b.path / rel) != h] + missing
     extra = sorted(present - set(listed))
     rep.add(
@@ -71,7 +74,13 @@ def _files(rep: Report, b: fmt.EpochBundle) -> None:
     rep.add("files: no file outside the manifest", not extra, ", ".join(extra[:5]))
 
 
-def _audit(rep: Report, b: fmt.EpochBundle, registry: SolvencyRegistryClient | None, check_transcript: bool) -> None:
+def _audit(
+    rep: Report,
+    b: fmt.EpochBundle,
+    registry: SolvencyRegistryClient | None,
+    check_transcript: bool,
+    deliveries: Path | None,
+) -> None:
     _files(rep, b)
     sh = b.shape
     pub = b.json(fmt.PARAMS, "params.json")
@@ -135,7 +144,7 @@ def _audit(rep: Report, b: fmt.EpochBundle, registry: SolvencyRegistryClient | N
         int(t["accounts_covered"]) + int(t["accounts_unrepresented"]) == int(t["accounts_declared"]),
         f"{t['accounts_declared']} declared, {t['accounts_unrepresented']} not representable",
     )
-    _accounts(rep, b, batches)
+    _deliveries(rep, b, batches, deliveries)
     excluded = b.json(fmt.EXCLUDED)
     rep.add(
         "excluded: counts per reason only (no id, no id hash, no numbers), summing to the unrepresented count",
@@ -173,44 +182,45 @@ def _dynamic(rep: Report, b: fmt.EpochBundle, registered: RiskParameters | None)
     )
 
 
-def _accounts(rep: Report, b: fmt.EpochBundle, batches: list[fmt.BatchEntry]) -> None:
-    """Inclusion files shipped in the bundle: each leaf recomputed and on its batch's path (0 files is fine: the
-    operator may have delivered them to users already)."""
-    files = sorted((b.path / fmt.ACCOUNTS_DIR).glob("*.json")) if (b.path / fmt.ACCOUNTS_DIR).exists() else []
+def _deliveries(rep: Report, b: fmt.EpochBundle, batches: list[fmt.BatchEntry], deliveries: Path | None) -> None:
+    """The operator's self-check of the private half: every proven account has an inclusion file whose leaf,
+    rebuilt from the id and secret in it, is on its batch's path, and no two files share a slot. Auditors of the
+    published bundle do not have these files (users check their own)."""
+    if deliveries is None:
+        return
+    files = sorted(deliveries.glob("*.json")) if deliveries.is_dir() else []
     bad: list[str] = []
     seen: set[tuple[int, int]] = set()
     for f in files:
-        d = fmt.load_json_file(f, f.name)
-        lf = d["leaf"]
-        i, slot = int(d["batch"]), int(d["slot"])
+        try:
+            inc = load_inclusion(f)
+        except InclusionError:
+            bad.append(f.name)
+            continue
         leaf = LeafData(
-            int(d["id_hash"]),
-            int(d["salt"]),
-            int(lf["portfolio"]),
-            int(lf["cash"]),
-            tuple(int(lf["balances"][a]) for a in b.assets),
-            tuple(int(lf["quantities"][s]) for s in b.instruments),
+            account_id_commitment(inc.account_id, inc.user_secret),
+            epoch_salt(inc.user_secret, b.epoch),
+            inc.portfolio,
+            inc.cash,
+            tuple(inc.balances.get(a, 0) for a in b.assets),
+            tuple(inc.quantities.get(s, 0) for s in b.instruments),
         ).leaf()
         ok = (
-            account_id_hash(d["account_id"]) == int(d["id_hash"])
-            and f.name == Path(fmt.account_filename(int(d["id_hash"]))).name
-            and 0 <= i < len(batches)
-            and 0 <= slot < batches[i].count
-            and (i, slot) not in seen
-            and verify_path(leaf, [int(s) for s in d["merkle_siblings"]], slot, batches[i].root)
+            inc.epoch == b.epoch
+            and 0 <= inc.batch < len(batches)
+            and 0 <= inc.slot < batches[inc.batch].count
+            and (inc.batch, inc.slot) not in seen
+            and verify_path(leaf, list(inc.siblings), inc.slot, batches[inc.batch].root)
         )
-        seen.add((i, slot))
+        seen.add((inc.batch, inc.slot))
         if not ok:
             bad.append(f.name)
     covered = sum(be.count for be in batches)
-    if files:
-        rep.add(
-            "accounts: every inclusion file hashes to its batch root",
-            not bad,
-            f"{len(files)} of {covered} accounts" if not bad else f"bad: {', '.join(bad[:5])}",
-        )
-    else:
-        rep.warn("accounts", "no inclusion files in this copy of the bundle")
+    rep.add(
+        "deliveries: one inclusion file per proven account, each on its batch root",
+        not bad and len(files) == covered,
+        f"{len(files)} files for {covered} accounts" + (f"; bad: {', '.join(bad[:5])}" if bad else ""),
+    )
 
 
 def _setup(rep: Report, b: fmt.EpochBundle, vk: VerifyingKey, registry: SolvencyRegistryClient | None,

@@ -15,8 +15,6 @@ without importing the prover; the operator writes it through these helpers. Layo
         verification_key.json         snarkjs format
         batches/0000/proof.json       snarkjs proof
         batches/0000/public.json      snarkjs public signals (layout of verifier/attestation.py)
-        accounts/<id_hash hex>.json   private inclusion data for one account holder (id, salt, leaf data, batch,
-                                      slot, Merkle path): delivered to that user only
         excluded.json                 counts of accounts the circuit cannot represent, per reason (no ids)
 
 Field elements are decimal strings (as snarkjs), other integers JSON numbers.
@@ -47,7 +45,6 @@ METHODOLOGY = "methodology.json"
 VK = "verification_key.json"
 EXCLUDED = "excluded.json"
 INDEX = "index.sqlite"
-ACCOUNTS_DIR = "accounts"
 
 INDEX_SCHEMA = """
 CREATE TABLE IF NOT EXISTS epochs (
@@ -76,11 +73,6 @@ def epoch_dirname(epoch: int) -> str:
 
 def batch_files(index: int) -> tuple[str, str]:
     return f"batches/{index:04d}/proof.json", f"batches/{index:04d}/public.json"
-
-
-def account_filename(id_hash: int) -> str:
-    """File name from the id hash, so a directory listing reveals no account ids."""
-    return f"{ACCOUNTS_DIR}/{id_hash:032x}.json"
 
 
 def sha256_file(path: Path) -> str:

@@ -1,11 +1,13 @@
-"""``zkmargin user verify``: an account holder checks that *their* account is covered by the epoch's proof.
+"""``zkmargin user verify``: an account holder checks that *their* account is in the epoch's proof, as they know it.
 
-Needs only ``zkmargin.circuits`` and ``zkmargin.verifier`` (tested by importing this module with ``zkmargin.prover``
-blocked). From the user's id and salt and their inclusion file it recomputes the leaf (the id hash from the id, the
-Poseidon leaf from the salt and the committed balances and quantities, shown in plain units so the user can compare
-them with their own statement), checks the Merkle path to the batch root, verifies the batch's Groth16 proof (which
-states that every account in the batch has equity >= maintenance margin), and, given a registry, that this root
-is attested on-chain for the epoch with the same parameters and prices.
+Needs only ``zkmargin.circuits`` and ``zkmargin.verifier`` (tested with ``zkmargin.prover`` blocked). Inputs: the
+published bundle and the user's own inclusion file (delivered privately by the exchange), optionally with the id
+and secret the user knows, which must match the file. From the id and secret the check recomputes the salted id
+commitment and this epoch's leaf salt, rebuilds the leaf from the committed data (shown in the terms of the user's
+statement: balances, positions with entry prices, realised PnL, isolated margins, the margin mode proven, and the
+proof that they add up to the committed cash), checks the Merkle path to the batch root, the batch's public
+signals and Groth16 proof, and, given a registry, that the epoch is attested with these commitments, that the
+bundle's key is the registry's, and that the batch root is on-chain.
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from zkmargin.circuits.field import R
 from zkmargin.circuits.merkle import verify_path
-from zkmargin.circuits.solvency.leaf import LeafData, account_id_hash
+from zkmargin.circuits.solvency.leaf import LeafData, account_id_commitment, epoch_salt
 
 from . import bundle as fmt
 from .groth16 import MalformedInput, verify
+from .inclusion import Inclusion, InclusionError, load_inclusion
 from .registry_key import check_registry_key
 from .report import Report
 from .snarkjs_json import proof_from_json, public_from_json, vk_from_json
@@ -33,78 +35,110 @@ def _units(x: int, scale: int = 10**8) -> str:
 
 def verify_account(
     bundle_path: str | Path,
-    account_id: str,
-    salt: int,
+    inclusion_path: str | Path,
+    account_id: str | None = None,
+    user_secret: int | None = None,
     registry: SolvencyRegistryClient | None = None,
     epoch: int | None = None,
 ) -> Report:
-    """Every check of one account's inclusion; ``report.exit_code`` is 0 covered, 1 not covered, 2 malformed."""
-    rep = Report(f"account {account_id!r}")
+    """Every check of one account's inclusion; ``report.exit_code`` is 0 covered, 1 not covered, 2 malformed.
+    The epoch checked is ``epoch``, else the inclusion file's."""
+    rep = Report(f"account {account_id or '?'}")
     try:
-        b = fmt.open_epoch(bundle_path, epoch)
-        rep.title = f"account {account_id!r}, epoch {b.epoch} ({b.path})"
-        _check(rep, b, account_id, salt, registry)
-    except (fmt.BundleError, MalformedInput, KeyError, TypeError, ValueError) as e:
+        inc = load_inclusion(inclusion_path)
+        rep.title = f"account {account_id or inc.account_id!r}"
+        b = fmt.open_epoch(bundle_path, inc.epoch if epoch is None else epoch)
+        rep.title += f", epoch {b.epoch} ({b.path})"
+        _check(rep, b, inc, account_id, user_secret, registry)
+    except (InclusionError, fmt.BundleError, MalformedInput, KeyError, TypeError, ValueError) as e:
         rep.malformed = f"{type(e).__name__}: {e}"
     return rep
 
 
+def _statement(rep: Report, inc: Inclusion, b: fmt.EpochBundle) -> None:
+    shown = ", ".join(f"{a} {_units(v)}" for a, v in inc.balances.items() if v) or "none"
+    pos = "; ".join(
+        f"{p.instrument} {_units(p.quantity)}"
+        + (f" @ {_units(p.entry_price)} (entry value {_units(p.entry_value, 10**6)} USD)" if p.entry_price else "")
+        + (f", isolated margin {_units(p.isolated_margin, 10**6)} USD" if p.isolated_margin is not None else "")
+        for p in inc.positions
+    )
+    mode = {"portfolio": "portfolio margin", "cross": "cross margin"}.get(
+        inc.margin_mode, f"{inc.margin_mode} margin, proven in its cross view (account equity vs account MM)"
+    )
+    proven = "portfolio" if inc.portfolio else "tiered (cross)"
+    rep.add(
+        "committed data (compare with your own statement)",
+        True,
+        f"balances: {shown}; positions: {pos or 'none'}; realised PnL {_units(inc.realised_pnl, 10**6)} USD; "
+        f"mode: {mode}; the proof used {proven} margin",
+    )
+    rep.add(
+        "margin mode proven = your account's mode",
+        (inc.portfolio == 1) == (inc.margin_mode == "portfolio"),
+        f"proof: {proven}, your account: {inc.margin_mode}",
+    )
+    rep.add(
+        "committed cash = realised PnL + isolated margins - entry values of your positions",
+        inc.cash_from_statement() == inc.cash,
+        f"{_units(inc.cash, 10**6)} USD",
+    )
+    stmt_q = {p.instrument: p.quantity for p in inc.positions}
+    rep.add(
+        "committed quantities = your positions",
+        all(inc.quantities.get(s, 0) == q for s, q in stmt_q.items())
+        and all(q == stmt_q.get(s, 0) for s, q in inc.quantities.items()),
+    )
+    if set(inc.balances) != set(b.assets) or set(inc.quantities) != set(b.instruments):
+        raise InclusionError("leaf: balances/quantities must name exactly the bundle's assets and instruments")
+
+
 def _check(
-    rep: Report, b: fmt.EpochBundle, account_id: str, salt: int, registry: SolvencyRegistryClient | None
+    rep: Report,
+    b: fmt.EpochBundle,
+    inc: Inclusion,
+    account_id: str | None,
+    user_secret: int | None,
+    registry: SolvencyRegistryClient | None,
 ) -> None:
-    id_hash = account_id_hash(account_id)
-    rel = fmt.account_filename(id_hash)
-    path = b.path / rel
-    if not path.exists():
-        excluded = b.json(fmt.EXCLUDED) if (b.path / fmt.EXCLUDED).exists() else []
-        n = sum(int(e.get("count", 0)) for e in excluded if isinstance(e, dict))
-        detail = (
-            "no inclusion data for this account in the bundle: ask the exchange for your inclusion file; if it "
-            f"says your account is not representable, it is one of the {n} the epoch counts as such"
+    aid = account_id if account_id is not None else inc.account_id
+    secret = user_secret if user_secret is not None else inc.user_secret
+    if inc.epoch != b.epoch:
+        rep.add(
+            "inclusion file is for this epoch", False, f"your file is for epoch {inc.epoch}, the bundle is {b.epoch}"
         )
-        rep.add("account in this epoch's proof", False, detail)
         return
-    d = b.json(rel, "your inclusion file")
-    rep.add("inclusion file names your account", d["account_id"] == account_id and int(d["id_hash"]) == id_hash)
-    rep.add("inclusion file is for this epoch", int(d["epoch"]) == b.epoch, f"file says {d['epoch']}")
-    if not 0 <= salt < R:
-        rep.add("salt is a field element", False, "must be in [0, r)")
+    rep.add("inclusion file is for this epoch", True, f"epoch {b.epoch}")
+    mine = inc.account_id == aid and inc.user_secret == secret
+    other = "" if inc.account_id == aid else f"the file names account {inc.account_id!r}"
+    if not rep.add("inclusion file is yours (account id and secret)", mine, other):
         return
-    lf = d["leaf"]
+    id_hash = account_id_commitment(aid, secret)
+    rep.add("id commitment recomputed from your id and secret", id_hash == inc.id_hash)
+    _statement(rep, inc, b)
     leaf = LeafData(
         id_hash=id_hash,
-        salt=salt,
-        portfolio=int(lf["portfolio"]),
-        cash=int(lf["cash"]),
-        balances=tuple(int(lf["balances"][a]) for a in b.assets),
-        quantities=tuple(int(lf["quantities"][s]) for s in b.instruments),
+        salt=epoch_salt(secret, b.epoch),
+        portfolio=inc.portfolio,
+        cash=inc.cash,
+        balances=tuple(inc.balances[a] for a in b.assets),
+        quantities=tuple(inc.quantities[s] for s in b.instruments),
     ).leaf()
-    shown = ", ".join(f"{a} {_units(v)}" for a, v in lf["balances"].items() if v) or "none"
-    pos = ", ".join(f"{s} {_units(v)}" for s, v in lf["quantities"].items() if v) or "none"
-    rep.add(
-        "committed data",
-        True,
-        f"balances: {shown}; positions: {pos}; cash {_units(int(lf['cash']), 10**6)} USD; "
-        f"{'portfolio' if lf['portfolio'] else 'cross'} margin (compare with your own statement)",
-    )
     batches = b.batches()
-    i = int(d["batch"])
-    if not 0 <= i < len(batches):
-        rep.add("batch exists", False, f"batch {i} of {len(batches)}")
+    i = inc.batch
+    if not rep.add("batch exists", 0 <= i < len(batches), f"batch {i} of {len(batches)}"):
         return
     be = batches[i]
-    slot = int(d["slot"])
-    siblings = [int(s) for s in d["merkle_siblings"]]
-    in_tree = verify_path(leaf, siblings, slot, be.root) and len(siblings) == b.shape.depth
+    in_tree = verify_path(leaf, list(inc.siblings), inc.slot, be.root) and len(inc.siblings) == b.shape.depth
     rep.add(
         "Merkle path: your leaf is in the batch root",
         in_tree,
-        f"batch {i}, slot {slot}"
+        f"batch {i}, slot {inc.slot}"
         if in_tree
-        else "the leaf built from YOUR id, salt and data does not hash to the batch root (wrong salt, or the "
-        "exchange committed different data)",
+        else "the leaf built from YOUR id, secret and data does not hash to the batch root (wrong secret, another "
+        "epoch's file, or the exchange committed different data)",
     )
-    rep.add("slot among the batch's active accounts", 0 <= slot < be.count, f"slot {slot}, count {be.count}")
+    rep.add("slot among the batch's active accounts", 0 <= inc.slot < be.count, f"slot {inc.slot}, count {be.count}")
     rep.add("id inside the batch's id range", be.first_id_hash <= id_hash <= be.last_id_hash)
     vk = vk_from_json(b.json(fmt.VK))
     proof = proof_from_json(b.json(be.proof))
@@ -122,7 +156,14 @@ def _check(
     if registry is None:
         rep.warn("on-chain attestation", "not checked (give --rpc and --registry)")
         return
+    _onchain(rep, b, i, id_hash, vk, registry)
+
+
+def _onchain(
+    rep: Report, b: fmt.EpochBundle, i: int, id_hash: int, vk: object, registry: SolvencyRegistryClient
+) -> None:
     from .chain import ChainRevert
+    from .types import VerifyingKey
 
     try:
         onchain = registry.attestation_of(b.epoch)
@@ -138,10 +179,11 @@ def _check(
         f"registry {registry.address}, covers {onchain.account_count} accounts"
         + (" (REVOKED by governance)" if onchain.revoked else ""),
     )
+    assert isinstance(vk, VerifyingKey)
     check_registry_key(rep, registry, vk)
     ev = next((e for e in registry.batch_events() if e.epoch == b.epoch and e.index == i), None)
     rep.add(
         "your batch root is attested on-chain",
-        ev is not None and ev.batch_root == be.root and ev.first_id_hash <= id_hash <= ev.last_id_hash,
+        ev is not None and ev.batch_root == b.batches()[i].root and ev.first_id_hash <= id_hash <= ev.last_id_hash,
         f"BatchAttested(epoch {b.epoch}, index {i}) in block {ev.block_number}" if ev else "no such event",
     )

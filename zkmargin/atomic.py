@@ -12,9 +12,19 @@ from pathlib import Path
 from typing import Any
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
+def _umask() -> int:
+    """The process umask (read by setting and restoring it: POSIX offers no other way)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, mode: int | None = None) -> None:
     """Temp file in the same directory, fsync, os.replace, fsync of the directory: a crash or a
-    concurrent reader never sees a half-written file. ``mode`` 0o600 for secrets such as witnesses."""
+    concurrent reader never sees a half-written file. The file follows the umask like any created file
+    (``mode`` None), or gets an explicit ``mode``: 0o600 for secrets (operator and user secrets, deliveries)."""
+    if mode is None:
+        mode = 0o666 & ~_umask()
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)
@@ -56,8 +66,11 @@ def atomic_write_json(path: str | Path, obj: Any) -> None:
 
 
 @contextlib.contextmanager
-def atomic_directory(path: str | Path) -> Iterator[Path]:
+def atomic_directory(path: str | Path, mode: int | None = None) -> Iterator[Path]:
     """Yield a staging directory; on success it replaces ``path`` in one rename, on error it vanishes.
+
+    The directory follows the umask (``mode`` None; ``mkdtemp`` alone would make it 0700 whatever the umask), or
+    gets an explicit ``mode`` (0o700 for private data).
 
     An existing ``path`` is moved aside first and removed only after the new one is in place, so
     at every instant either the old or the new complete directory exists.
@@ -65,6 +78,7 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.staging.", dir=path.parent))
+    staging.chmod(0o777 & ~_umask() if mode is None else mode)
     try:
         yield staging
     except BaseException:

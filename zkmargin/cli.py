@@ -158,14 +158,17 @@ def _cmd_user_verify(args: argparse.Namespace) -> int:
     from zkmargin.verifier.user import verify_account
 
     try:
-        salt = int(args.salt, 0)
+        secret = None if args.secret is None else int(args.secret, 16)
         registry = _registry(args)
-    except (ValueError, ConnectionError) as e:
+    except ValueError as e:
+        print(f"malformed input: --secret or --rpc/--registry: {e}", file=sys.stderr)
+        return EXIT_MALFORMED
+    except ConnectionError as e:
         print(f"malformed input: {e}", file=sys.stderr)
         return EXIT_MALFORMED
-    rep = verify_account(args.bundle, args.account, salt, registry, args.epoch)  # type: ignore[arg-type]
+    rep = verify_account(args.bundle, args.inclusion, args.account, secret, registry, args.epoch)  # type: ignore[arg-type]
     print(rep.render())
-    verdict = {0: "VERIFIED: your account is covered by a valid proof that it meets maintenance margin",
+    verdict = {0: "VERIFIED: your account is in a valid proof of its margin state, as you know it",
                1: "NOT VERIFIED: " + "; ".join(f"{c.name} ({c.detail})" for c in rep.failed()),
                2: "MALFORMED: the bundle could not be read"}[rep.exit_code]  # fmt: skip
     print(verdict)
@@ -185,6 +188,18 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     n_fail = len(rep.failed())
     print("AUDIT PASSED" if rep.ok else f"AUDIT FAILED ({n_fail} failed checks)" if n_fail else "AUDIT: MALFORMED")
     return rep.exit_code
+
+
+def _cmd_bundle_publish(args: argparse.Namespace) -> int:
+    from zkmargin.prover.operator.publish import PublishError, publish
+
+    try:
+        out = publish(args.bundle, args.out)
+    except (PublishError, OSError) as e:
+        print(f"not published: {e}", file=sys.stderr)
+        return EXIT_MALFORMED
+    print(f"published copy written to {out} (no account id, secret, balance or inclusion file in it)")
+    return EXIT_OK
 
 
 def _chain_args(p: argparse.ArgumentParser) -> None:
@@ -270,9 +285,17 @@ def build_parser() -> argparse.ArgumentParser:
     usub = u.add_subparsers(dest="user_command", required=True)
     uv = usub.add_parser("verify", help="check that your account is covered by the epoch's proof")
     _chain_args(uv)
-    uv.add_argument("--account", required=True, help="your account id")
-    uv.add_argument("--salt", required=True, help="the salt the exchange sent you (decimal or 0x hex)")
+    uv.add_argument("--inclusion", required=True, help="your inclusion file (delivered to you by the exchange)")
+    uv.add_argument("--account", default=None, help="your account id (checked against the file)")
+    uv.add_argument("--secret", default=None, help="your user secret, hex (checked against the file)")
     uv.set_defaults(fn=_cmd_user_verify)
+
+    bp = sub.add_parser("bundle", help="operator: bundle commands")
+    bsub = bp.add_subparsers(dest="bundle_command", required=True)
+    pub = bsub.add_parser("publish", help="write the publishable copy of a bundle root (public part only)")
+    pub.add_argument("--bundle", required=True, help="the operator's bundle root")
+    pub.add_argument("--out", required=True, help="directory to create for the public copy")
+    pub.set_defaults(fn=_cmd_bundle_publish)
 
     a = sub.add_parser("audit", help="auditor: re-check a whole epoch bundle (and the chain)")
     _chain_args(a)

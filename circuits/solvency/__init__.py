@@ -1,7 +1,7 @@
 """Solvency batch circuit (issue 4): shapes, gadgets, leaf encoding, parameter commitment. See docs/circuit.md."""
 
 from .circuit import COMPONENTS, AccountSignals, SolvencyCircuit
-from .leaf import LeafData, account_id_hash, derive_salt
+from .leaf import LeafData, account_id_commitment, derive_user_secret, epoch_salt, new_user_secret
 from .params import SolvencyParams, sponge
 from .shape import SolvencyShape, public_signal_names
 
@@ -12,8 +12,10 @@ __all__ = [
     "SolvencyCircuit",
     "SolvencyParams",
     "SolvencyShape",
-    "account_id_hash",
-    "derive_salt",
+    "account_id_commitment",
+    "derive_user_secret",
+    "epoch_salt",
+    "new_user_secret",
     "public_signal_names",
     "sponge",
 ]

@@ -2,19 +2,25 @@
 
 leaf = Poseidon(salt, head, balance packs..., quantity packs...) where
 
-* ``head = (cash + 2^63) + 2^64 * portfolio + 2^65 * id_hash``
+* ``head = (cash + 2^63) + 2^64 * portfolio + 2^65 * id_hash``, where ``id_hash`` is the account's **salted id
+  commitment** ``Poseidon(len, id chunks, user_secret) mod 2^128`` (:func:`account_id_commitment`)
 * balances and quantities are offset by 2^53 to [0, 2^54) and packed four per field element, lowest slot in
   the lowest bits: ``pack = sum_k (x_k + 2^53) * 2^(54 k)``.
 
 Every piece is range-checked in-circuit before it is packed (an unchecked piece could borrow from its
-neighbour: the "fake debt" attack), so the packing is injective. The salt is a uniformly random field element
-chosen per account and epoch: it hides the balances from anyone brute-forcing leaves, and together with the
-id_hash it makes two users with equal balances have different leaves. An empty slot's leaf is 0 (merkle.EMPTY_LEAF).
+neighbour: the "fake debt" attack), so the packing is injective. An empty slot's leaf is 0 (merkle.EMPTY_LEAF).
+
+Privacy: every user holds one secret (a field element, stable across epochs, rotated on request). The public id
+hashes (first/last of a batch) are commitments salted with it, so nobody can match a guessed account id against
+anything published; the per-epoch leaf salt is derived from it (:func:`epoch_salt`), so a user keeps one secret, not
+one per epoch, and leaves of equal books still differ. Because the user checks a leaf built from their *own* id and
+secret, an operator cannot show two users one leaf.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,23 +43,41 @@ def leaf_arity(assets: int, positions: int) -> int:
     return n
 
 
-def account_id_hash(account_id: str) -> int:
-    """id_hash = Poseidon(len, 31-byte chunks of the UTF-8 id, zero padded to 5 chunks) mod 2^128.
+SALT_TAG = int.from_bytes(b"zkmargin/leaf-salt/v2", "big")
 
-    128 bits keep ordering range checks cheap; collisions need ~2^64 ids. Ids are at most 128 bytes (engine).
+
+def account_id_commitment(account_id: str, user_secret: int) -> int:
+    """id_hash = Poseidon(len, 31-byte chunks of the UTF-8 id zero padded to 5, user_secret) mod 2^128.
+
+    Salted with the user's secret so that a public id hash cannot be matched against a guessed id. 128 bits keep
+    ordering range checks cheap; collisions need ~2^64 accounts. Ids are at most 128 bytes (engine).
     """
     raw = account_id.encode()
     if not 1 <= len(raw) <= 155:
         raise ValueError(f"account id {account_id!r}: 1..155 UTF-8 bytes")
+    if not 0 < user_secret < R:
+        raise ValueError("user secret: a non-zero field element")
     chunks = [int.from_bytes(raw[i : i + 31], "big") for i in range(0, len(raw), 31)]
     chunks += [0] * (5 - len(chunks))
-    return poseidon([len(raw), *chunks]) % (1 << ID_BITS)
+    return poseidon([len(raw), *chunks, user_secret]) % (1 << ID_BITS)
 
 
-def derive_salt(secret: bytes, account_id: str, epoch: int) -> int:
-    """A per-account, per-epoch salt from the exchange's secret (uniform mod r up to 2^-256 bias)."""
-    h = hashlib.sha512(b"zkmargin/salt/v1" + secret + epoch.to_bytes(8, "big") + account_id.encode()).digest()
-    return int.from_bytes(h, "big") % R
+def epoch_salt(user_secret: int, epoch: int) -> int:
+    """The leaf salt of one epoch, derived from the user's secret: the user keeps one secret for every epoch."""
+    if not 0 < user_secret < R:
+        raise ValueError("user secret: a non-zero field element")
+    return poseidon([SALT_TAG, user_secret, epoch])
+
+
+def new_user_secret() -> int:
+    """A fresh uniformly random non-zero field element (bias < 2^-250)."""
+    return int.from_bytes(secrets.token_bytes(64), "big") % (R - 1) + 1
+
+
+def derive_user_secret(seed: bytes, account_id: str) -> int:
+    """A deterministic user secret from a seed (tests and reproducible demos; a venue stores random ones)."""
+    h = hashlib.sha512(b"zkmargin/user-secret/v1" + seed + account_id.encode()).digest()
+    return int.from_bytes(h, "big") % (R - 1) + 1
 
 
 def pack_signed(values: Sequence[int], bits: int = QTY_BITS) -> list[int]:

@@ -15,7 +15,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from zkmargin.circuits.solvency.leaf import account_id_commitment
 from zkmargin.verifier import bundle as fmt
+from zkmargin.verifier import inclusion
 from zkmargin.verifier.audit import audit_bundle
 from zkmargin.verifier.user import verify_account
 
@@ -75,10 +77,12 @@ def run_demo(
 
     dep = op.chain
     assert dep is not None
-    covered_ids = sorted(res.salts)
+    covered_ids = sorted(res.user_secrets)
     user = covered_ids[len(covered_ids) // 2]
+    assert res.deliveries is not None
+    inclusion_file = res.deliveries / inclusion.filename(account_id_commitment(user, res.user_secrets[user]))
     t0 = time.perf_counter()
-    user_rep = verify_account(res.path, user, res.salts[user], registry=dep.registry)
+    user_rep = verify_account(res.path, inclusion_file, user, res.user_secrets[user], registry=dep.registry)
     timings["user check"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     audit_rep = audit_bundle(res.path, registry=dep.registry)
@@ -128,6 +132,6 @@ def run_demo(
     console.print(table)
     console.print(
         f"check it yourself:  zkmargin audit --bundle {out}   |   "
-        f"zkmargin user verify --bundle {out} --account {user} --salt {res.salts[user]}"
+        f"zkmargin user verify --bundle {out} --inclusion {inclusion_file}"
     )
     return 0 if user_rep.ok and audit_rep.ok and solvent else 1

@@ -6,7 +6,8 @@ Crash safety: each batch proof is written atomically to ``<root>/.work/epoch-N/`
 its public signals; the epoch directory is built in a staging directory and renamed into place in one step
 (``atomic_directory``), and the SQLite index is updated only after that. A crash or kill at any point leaves the
 previous epochs untouched, no partial epoch directory, and a rerun of the same epoch reuses every finished batch
-(salts are derived from the operator's secret, so the rebuilt batches are identical).
+(each user's secret is in the operator's store, so the rebuilt batches are identical). Per-user inclusion files go
+to ``<root>/private/epoch-N/`` (0700/0600), never into the published epoch directory.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import secrets as _secrets
 import shutil
 import time
 from collections import Counter
@@ -25,14 +25,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zkmargin.atomic import atomic_directory, atomic_write_bytes
-from zkmargin.circuits.merkle import MerkleTree
 from zkmargin.circuits.msm_native import available as native_available
 from zkmargin.circuits.r1cs import UnsatisfiedConstraint
 from zkmargin.circuits.rules.circuit_inputs import document_bytes, document_hash, governed_document
 from zkmargin.circuits.rules.methodology import Methodology
 from zkmargin.circuits.rules.models import Account
 from zkmargin.circuits.solvency import SolvencyCircuit
-from zkmargin.circuits.solvency.leaf import account_id_hash
+from zkmargin.circuits.solvency.leaf import account_id_commitment
 from zkmargin.circuits.solvency.shape import PUB_MARKET_COMMITMENT, PUB_PARAMS_COMMITMENT
 from zkmargin.verifier import bundle as fmt
 from zkmargin.verifier.attestation import BatchStatement, split_public_signals
@@ -54,7 +53,10 @@ from ..solvency_witness import (
 )
 from ..zkey import read_zkey, write_zkey
 from .chain_ops import ChainDeployment, attest, deploy, update_feeds
+from .deliveries import write_deliveries
 from .exchange import ExchangeSpec
+from .user_secrets import FILENAME as USER_SECRETS
+from .user_secrets import UserSecretStore
 
 if TYPE_CHECKING:
     from .distributed import BatchProof, BatchProver
@@ -113,7 +115,8 @@ class EpochResult:
     prove_seconds: float
     witness_seconds: float
     chain: dict[str, Any] | None
-    salts: dict[str, int] = field(default_factory=dict)  # account id -> salt (what the exchange sends each user)
+    user_secrets: dict[str, int] = field(default_factory=dict)  # account id -> secret, for the proven accounts
+    deliveries: Path | None = None  # private per-user inclusion files
     prove_wall_seconds: float = 0.0  # wall time of the proving phase (< prove_seconds when batches run in parallel)
 
 
@@ -163,15 +166,7 @@ class Operator:
         self.progress = progress or (lambda stage, done, total: None)
         self._circuit: SolvencyCircuit | None = None
         self._setup: Setup | None = None
-        self.secret = self._load_secret()
-
-    # ------------------------------------------------------------------ state
-    def _load_secret(self) -> bytes:
-        """The salt secret: created once per bundle root, 0600, never published."""
-        path = self.root / "operator_secret.hex"
-        if not path.exists():
-            atomic_write_bytes(path, _secrets.token_bytes(32).hex().encode(), mode=0o600)
-        return bytes.fromhex(path.read_text().strip())
+        self.user_secrets = UserSecretStore(self.root / USER_SECRETS)
 
     def layout(self, engine: MarginEngine) -> BatchLayout:
         return make_layout(engine, self.spec.instruments, self.spec.assets, accounts=self.spec.accounts_per_batch)
@@ -256,7 +251,7 @@ class Operator:
         ok: list[Account] = []
         excluded: list[Exclusion] = []
         results: dict[str, AccountResult] = {}
-        seen: dict[int, str] = {}
+        seen: set[str] = set()
         for acct in accounts:
             aid = acct.account_id
             try:
@@ -266,17 +261,15 @@ class Operator:
                 continue
             results[aid] = res
             try:
-                leaf_data(engine, acct, layout, 0)
+                leaf_data(engine, acct, layout, 1, 0)  # representability only
             except AccountNotProvable as e:
                 excluded.append(Exclusion(aid, "not_representable", e.reason, res.equity, res.mm))
                 continue
-            h = account_id_hash(aid)
-            if h in seen:
+            if aid in seen:
                 excluded.append(Exclusion(aid, "invalid", "duplicate account id"))
                 continue
-            seen[h] = aid
+            seen.add(aid)
             ok.append(acct)
-        ok.sort(key=lambda a: account_id_hash(a.account_id))
         return ok, excluded, results
 
     def run_epoch(
@@ -301,6 +294,8 @@ class Operator:
         provable, excluded, results = self.classify(engine, accounts, layout)
         if not provable:
             raise ValueError(f"epoch {epoch}: no provable account")
+        secrets = self.user_secrets.for_accounts(a.account_id for a in provable)
+        provable.sort(key=lambda a: account_id_commitment(a.account_id, secrets[a.account_id]))
         n = layout.shape.accounts
         chunks = [provable[i : i + n] for i in range(0, len(provable), n)]
         work = self.root / ".work" / fmt.epoch_dirname(epoch)
@@ -312,12 +307,12 @@ class Operator:
         t_prove = time.perf_counter()
         if not isinstance(self.prover, str):
             batches, proofs, reused, prove_s, witness_s = self._prove_parallel(
-                self.prover, epoch, engine, layout, setup, vk_sha, chunks, work, fail_after_batches
+                self.prover, epoch, engine, layout, setup, vk_sha, chunks, work, fail_after_batches, secrets
             )
             chunks = []  # the sequential loop below has nothing left to do
         for i, chunk in enumerate(chunks):
             self.progress("prove batches", i, len(chunks))
-            batch = build_batch(engine, chunk, layout, epoch, secret=self.secret)
+            batch = build_batch(engine, chunk, layout, epoch, user_secrets=secrets)
             batches.append(batch)
             cache = work / f"batch-{i:04d}.json"
             if cache.exists():
@@ -379,9 +374,9 @@ class Operator:
             self.progress("attest on-chain", 1, 1)
 
         self.progress("write bundle", 0, 1)
-        salts = self._write_bundle(
+        deliveries = self._write_bundle(
             final, epoch, engine, layout, setup, batches, proofs, excluded, results, chain_info,
-            declared=len(accounts), methodology=methodology,
+            declared=len(accounts), methodology=methodology, secrets=secrets,
         )  # fmt: skip
         manifest = json.loads((final / fmt.MANIFEST).read_text())
         fmt.index_epoch(self.root, self._index_row(epoch, final, manifest))
@@ -401,7 +396,8 @@ class Operator:
             prove_s,
             witness_s,
             chain_info,
-            salts,
+            {a.account_id: secrets[a.account_id] for b in batches for a in b.accounts},
+            deliveries,
             prove_wall,
         )
 
@@ -416,11 +412,12 @@ class Operator:
         chunks: list[list[Account]],
         work: Path,
         fail_after_batches: int | None,
+        secrets: dict[str, int],
     ) -> tuple[list[SolvencyBatch], list[Proof], int, float, float]:
         """Same batches, same cache and checks as the sequential loop; the proving goes to ``prover``."""
         from .distributed import BatchJob
 
-        batches = [build_batch(engine, chunk, layout, epoch, secret=self.secret) for chunk in chunks]
+        batches = [build_batch(engine, chunk, layout, epoch, user_secrets=secrets) for chunk in chunks]
         found: dict[int, Proof] = {}
         jobs: list[BatchJob] = []
         for i, batch in enumerate(batches):
@@ -477,11 +474,11 @@ class Operator:
         *,
         declared: int,
         methodology: Methodology | None,
-    ) -> dict[str, int]:
+        secrets: dict[str, int],
+    ) -> Path:
         sh = layout.shape
         params = solvency_params(engine, layout)
         governed = governed_document(engine.params, engine.instruments, layout)
-        salts: dict[str, int] = {}
         entries: list[dict[str, Any]] = []
         with atomic_directory(final) as stage:
             (stage / fmt.PARAMS).write_bytes(
@@ -521,33 +518,6 @@ class Operator:
                         "public": pb,
                     }
                 )
-                tree = MerkleTree([ld.leaf() for ld in b.leaves], sh.depth)
-                (stage / fmt.ACCOUNTS_DIR).mkdir(exist_ok=True)
-                for slot, (acct, ld, res) in enumerate(zip(b.accounts, b.leaves, b.results, strict=True)):
-                    siblings, _ = tree.path(slot)
-                    salts[acct.account_id] = ld.salt
-                    (stage / fmt.account_filename(ld.id_hash)).write_bytes(
-                        fmt.dumps(
-                            {
-                                "format": fmt.FORMAT + "/account",
-                                "epoch": epoch,
-                                "account_id": acct.account_id,
-                                "id_hash": str(ld.id_hash),
-                                "salt": str(ld.salt),
-                                "batch": i,
-                                "slot": slot,
-                                "leaf": {
-                                    "portfolio": ld.portfolio,
-                                    "cash": ld.cash,
-                                    "balances": dict(zip(layout.assets, ld.balances, strict=True)),
-                                    "quantities": dict(zip(layout.instruments, ld.quantities, strict=True)),
-                                },
-                                "leaf_hash": str(tree.levels[0][slot]),
-                                "merkle_siblings": [str(s) for s in siblings],
-                                "engine": {"equity": res.equity, "im": res.im, "mm": res.mm, "status": res.status},
-                            }
-                        )
-                    )
             (stage / fmt.EXCLUDED).write_bytes(fmt.dumps(exclusions_to_json(excluded)))
             counts = Counter(r.status for r in results.values())
             manifest = {
@@ -593,7 +563,11 @@ class Operator:
                 "files": {rel: fmt.sha256_file(stage / rel) for rel in fmt.iter_files(stage)},
             }
             (stage / fmt.MANIFEST).write_bytes(fmt.dumps(manifest))
-        return salts
+            # private half, complete before the public epoch directory appears (a crash leaves neither or both)
+            out = write_deliveries(
+                self.root, epoch, layout, batches, secrets, fmt.sha256_file(stage / fmt.MANIFEST)
+            )
+        return out
 
     def _index_row(self, epoch: int, final: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         chain = manifest.get("chain") or {}

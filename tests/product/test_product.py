@@ -15,16 +15,23 @@ from pathlib import Path
 import product_helpers as ph
 import pytest
 
-from zkmargin.circuits.solvency.leaf import account_id_hash
+from zkmargin.circuits.solvency.leaf import account_id_commitment
 from zkmargin.cli import main
 from zkmargin.prover.operator import EpochResult, InjectedFault, Operator
 from zkmargin.prover.operator.chain_ops import ChainDeployment
 from zkmargin.verifier import bundle as fmt
+from zkmargin.verifier import inclusion
 from zkmargin.verifier.audit import audit_bundle
 from zkmargin.verifier.user import verify_account
 
 HERE = Path(__file__).parent
 Published = tuple[EpochResult, ChainDeployment]
+
+
+def inclusion_of(res: EpochResult, aid: str) -> Path:
+    """The private inclusion file the operator delivers to ``aid``."""
+    assert res.deliveries is not None
+    return res.deliveries / inclusion.filename(account_id_commitment(aid, res.user_secrets[aid]))
 
 
 def failed_names(rep: object) -> list[str]:
@@ -59,17 +66,18 @@ def test_epoch_proves_under_mm_and_counts_the_rest(published: Published) -> None
     excluded = json.loads((res.path / fmt.EXCLUDED).read_text())
     assert excluded == [{"kind": "not_representable", "reason": excluded[0]["reason"], "count": 1}]
     text = (res.path / fmt.EXCLUDED).read_text()
-    assert "zed" not in text and str(account_id_hash("zed")) not in text  # counts only: no id, no id hash
+    assert "zed" not in text and not any(ch.isdigit() for e in excluded for ch in e["reason"])  # counts only
     rows = fmt.list_epochs(res.path.parent)
     assert [r["epoch"] for r in rows] == [1] and rows[0]["accounts_covered"] == 6
 
 
 def test_audit_and_user_with_chain(published: Published) -> None:
     res, dep = published
-    rep = audit_bundle(res.path, registry=dep.registry)
+    rep = audit_bundle(res.path, registry=dep.registry, deliveries=res.deliveries)
     assert rep.ok, rep.render()
+    assert any(c.name.startswith("deliveries: one inclusion file per proven account") for c in rep.checks)
     assert any(c.name.startswith("chain: attestation record") for c in rep.checks)
-    u = verify_account(res.path, "alice", res.salts["alice"], registry=dep.registry)
+    u = verify_account(res.path, inclusion_of(res, "alice"), "alice", res.user_secrets["alice"], registry=dep.registry)
     assert u.ok and u.exit_code == 0, u.render()
     assert any(c.name == "your batch root is attested on-chain" and c.ok for c in u.checks)
 
@@ -77,21 +85,23 @@ def test_audit_and_user_with_chain(published: Published) -> None:
 def test_cli_user_and_audit(published: Published, capsys: pytest.CaptureFixture[str]) -> None:
     res, _ = published
     root = str(res.path.parent)
-    assert main(["user", "verify", "--bundle", root, "--account", "bob", "--salt", str(res.salts["bob"])]) == 0
+    bob = str(inclusion_of(res, "bob"))
+    secret = format(res.user_secrets["bob"], "x")
+    assert main(["user", "verify", "--bundle", root, "--inclusion", bob, "--account", "bob", "--secret", secret]) == 0
     assert "VERIFIED" in capsys.readouterr().out
-    # wrong salt: the leaf does not hash to the root
-    assert main(["user", "verify", "--bundle", root, "--account", "bob", "--salt", "12345"]) == 1
+    # a secret other than the one in the file, or another user's file
+    assert main(["user", "verify", "--bundle", root, "--inclusion", bob, "--account", "bob", "--secret", "1234"]) == 1
     out = capsys.readouterr().out
-    assert "NOT VERIFIED" in out and "wrong salt" in out
-    # absent account; an account below MM is proven like any other
-    assert main(["user", "verify", "--bundle", root, "--account", "nobody", "--salt", "1"]) == 1
-    assert "no inclusion data for this account" in capsys.readouterr().out
-    assert main(["user", "verify", "--bundle", root, "--account", "mallory", "--salt", str(res.salts["mallory"])]) == 0
-    capsys.readouterr()
+    assert "NOT VERIFIED" in out and "inclusion file is yours" in out
+    assert main(["user", "verify", "--bundle", root, "--inclusion", bob, "--account", "alice"]) == 1
+    assert "the file names account 'bob'" in capsys.readouterr().out
+    # an account below MM is proven like any other
+    assert main(["user", "verify", "--bundle", root, "--inclusion", str(inclusion_of(res, "mallory"))]) == 0
     # usage errors and malformed input
-    assert main(["user", "verify", "--bundle", root, "--account", "bob", "--salt", "zz"]) == 2
-    assert main(["user", "verify", "--bundle", root, "--account", "bob", "--salt", "1", "--rpc", "x"]) == 2
-    assert main(["user", "verify", "--bundle", "/nonexistent", "--account", "bob", "--salt", "1"]) == 2
+    assert main(["user", "verify", "--bundle", root, "--inclusion", "/nonexistent.json"]) == 2
+    assert main(["user", "verify", "--bundle", root, "--inclusion", bob, "--secret", "zz"]) == 2
+    assert main(["user", "verify", "--bundle", root, "--inclusion", bob, "--rpc", "x"]) == 2
+    assert main(["user", "verify", "--bundle", "/nonexistent", "--inclusion", bob]) == 2
     capsys.readouterr()
     # a development setup fails the audit unless a registry in development mode says otherwise
     assert main(["audit", "--bundle", root]) == 1
@@ -108,7 +118,7 @@ import sys
 sys.modules["zkmargin.prover"] = None
 from zkmargin.verifier.user import verify_account
 from zkmargin.verifier.audit import audit_bundle
-assert verify_account({str(res.path)!r}, "carol", {res.salts["carol"]}).exit_code == 0
+assert verify_account({str(res.path)!r}, {str(inclusion_of(res, "carol"))!r}).exit_code == 0
 rep = audit_bundle({str(res.path)!r})
 assert [c.name for c in rep.failed()] == [{SETUP_GATE!r}], rep.render()
 assert not any(m.startswith("zkmargin.prover") and sys.modules[m] is not None for m in sys.modules)
@@ -161,11 +171,6 @@ def _overlap(m: dict) -> dict:  # type: ignore[type-arg]
     return m
 
 
-def _account_balance(d: dict) -> dict:  # type: ignore[type-arg]
-    d["leaf"]["balances"]["USDT"] += 10**8
-    return d
-
-
 CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
     "file edited, manifest hash stale": (
         lambda d: _edit_json(d, fmt.batch_files(0)[0], _swap_proof_a, rehash=False),
@@ -190,10 +195,6 @@ CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
     "overlapping batch ranges": (
         lambda d: _edit_json(d, fmt.MANIFEST, _overlap),
         "batches: id ranges ascending and disjoint (no account counted twice)",
-    ),
-    "inclusion file changed": (
-        lambda d: _edit_json(d, fmt.account_filename(account_id_hash("dave")), _account_balance),
-        "accounts: every inclusion file hashes to its batch root",
     ),
     "proof file deleted": (
         lambda d: (d / fmt.batch_files(2)[0]).unlink(),
@@ -220,19 +221,31 @@ def test_malformed_manifest_exits_2(bundle_copy: Callable[[], Path]) -> None:
     d = bundle_copy()
     (d / fmt.MANIFEST).write_text("{not json")
     assert audit_bundle(d).exit_code == 2
-    assert verify_account(d, "alice", 1).exit_code == 2
 
 
 def test_user_detects_tampered_proof(published: Published, bundle_copy: Callable[[], Path]) -> None:
     res, _ = published
     d = bundle_copy()
-    i = json.loads((d / fmt.account_filename(account_id_hash("erin"))).read_text())["batch"]
+    inc = inclusion_of(res, "erin")
+    i = json.loads(inc.read_text())["batch"]
     _edit_json(d, fmt.batch_files(i)[0], _swap_proof_a)
-    rep = verify_account(d, "erin", res.salts["erin"])
+    rep = verify_account(d, inc)
     assert rep.exit_code == 1
     assert failed_names(rep) == [
         "batch proof verifies (every account's margin state, under-MM ones counted, as published)"
     ]
+
+
+def test_user_detects_a_leaf_other_than_the_committed_one(published: Published, tmp_path: Path) -> None:
+    """The exchange delivers data other than what it committed (a balance edited): the leaf rebuilt from the
+    user's id and secret is not on the batch root."""
+    res, _ = published
+    doc = json.loads(inclusion_of(res, "dave").read_text())
+    doc["leaf"]["balances"]["USDT"] += 10**8
+    f = tmp_path / "dave.json"
+    f.write_text(json.dumps(doc))
+    rep = verify_account(res.path, f)
+    assert failed_names(rep) == ["Merkle path: your leaf is in the batch root"]
 
 
 # ----------------------------------------------------------------------------- crash and resume

@@ -26,7 +26,7 @@ def test_dask_epoch_passes_audit(tmp_path: Path, setup_dir: Path, published: Pub
     local = published[0]
     root = tmp_path / "dask"
     root.mkdir()
-    shutil.copy(local.path.parent / "operator_secret.hex", root / "operator_secret.hex")
+    shutil.copy(local.path.parent / "user_secrets.json", root / "user_secrets.json")  # same secrets, same batches
     with DaskProver(workers=1) as dp:
         kernel = dp.client.run(lambda: __import__("zkmargin.circuits.msm_native", fromlist=["x"]).THREADS)
         assert set(kernel.values()) == {1}, "each worker's C kernel runs single-threaded (ZKMARGIN_THREADS=1)"

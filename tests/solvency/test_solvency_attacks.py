@@ -8,7 +8,7 @@ import pytest
 from solvency_helpers import SLOTS, account, px, rejects, small_engine, witness_with_override
 
 from zkmargin.circuits.field import R
-from zkmargin.circuits.solvency import SolvencyCircuit, account_id_hash, public_signal_names
+from zkmargin.circuits.solvency import SolvencyCircuit, account_id_commitment, derive_user_secret, public_signal_names
 from zkmargin.circuits.solvency.leaf import LeafData
 from zkmargin.prover.engine.margin import MarginEngine
 from zkmargin.prover.solvency_witness import (
@@ -275,7 +275,7 @@ def test_duplicate_account_across_batches_is_exposed(
 ) -> None:
     names = ["k1", "k2", "k3", "k4", "k5"]
     accts = {n: account(n, 100) for n in names}
-    ordered = sorted(names, key=account_id_hash)
+    ordered = sorted(names, key=lambda n: account_id_commitment(n, derive_user_secret(b"s", n)))
     b1 = build_batch(engine, [accts[n] for n in ordered[:3]], layout, 1, secret=b"s")
     b2 = build_batch(engine, [accts[n] for n in ordered[2:]], layout, 1, secret=b"s")  # ordered[2] twice
     for b in (b1, b2):
