@@ -78,6 +78,7 @@ contract SolvencyRegistry {
         uint256 insuranceFundValue; // micro-USD, read now
         bool revoked;
         bool developmentMode;
+        uint32 maxUnrepresentedPpm; // the governed tolerance isSolvent() applies
     }
 
     /// Stored record: 7 slots, plus ceil(A/2) slots each for prices and liabilities.
@@ -138,6 +139,9 @@ contract SolvencyRegistry {
     /// Before the first attestation: the first epoch minus one (set at deployment); then the latest attested epoch.
     uint64 public latestEpoch;
     uint64 private constant MAX_FIRST_EPOCH = 1 << 48;
+    uint256 private constant PPM = 1_000_000;
+    /// isSolvent() is false when more than this share (ppm of the declared accounts) is in no proof.
+    uint32 public maxUnrepresentedPpm;
     bool public hasAttestation;
     bool public paused;
     /// Half-width of the band around the feeds' median, in basis points (<= MAX_TOLERANCE_BPS).
@@ -181,6 +185,7 @@ contract SolvencyRegistry {
     event ParamsActivated(uint256 commitment, uint256 version, bytes32 docHash);
     event PriceFeedsSet(uint256 indexed asset, address[] feeds);
     event PriceBandSet(uint16 toleranceBps, uint32 maxFeedAge);
+    event MaxUnrepresentedSet(uint32 ppm);
     event InsuranceFundSet(address indexed token, address indexed holder, uint8 decimals);
     event Paused(bool paused);
     event AttestationRevoked(uint64 indexed epoch, string reason);
@@ -432,6 +437,14 @@ contract SolvencyRegistry {
     }
 
     /// The insurance fund: `holder`'s balance of the stablecoin `token`, counted at 1 USD per token.
+    /// Governed tolerance for accounts in no proof, in ppm of the declared accounts (default 0). Their shortfall and
+    /// bad debt are unknown, so an operator could otherwise hide insolvent accounts as "unrepresented".
+    function setMaxUnrepresentedPpm(uint32 ppm) external onlyGovernance {
+        require(ppm <= PPM, "Registry: ppm above 100%");
+        maxUnrepresentedPpm = ppm;
+        emit MaxUnrepresentedSet(ppm);
+    }
+
     function setInsuranceFund(address token, address holder) external onlyGovernance {
         require(token.code.length > 0, "Registry: token is not a contract");
         require(holder != address(0), "Registry: holder is the zero address");
@@ -681,7 +694,8 @@ contract SolvencyRegistry {
         devMode = developmentMode;
         if (!hasAttestation) return (false, 0, 0, devMode);
         Record storage r = _records[latestEpoch];
-        solvent = !r.revoked && r.totalBadDebt <= insuranceFundValue();
+        solvent = !r.revoked && r.totalBadDebt <= insuranceFundValue()
+            && uint256(r.unrepresentedAccounts) * PPM <= uint256(maxUnrepresentedPpm) * r.declaredAccounts;
         return (solvent, r.epoch, r.accountCount, devMode);
     }
 
@@ -689,6 +703,7 @@ contract SolvencyRegistry {
     function solvencyStatus() external view returns (Status memory st) {
         st.developmentMode = developmentMode;
         st.insuranceFundValue = insuranceFundValue();
+        st.maxUnrepresentedPpm = maxUnrepresentedPpm;
         if (!hasAttestation) return st;
         Record storage r = _records[latestEpoch];
         st.hasAttestation = true;

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -97,7 +97,7 @@ def _audit(
         rebuilt.document_sha256 == b.manifest["parameter_version"],
         rebuilt.document_sha256[:16],
     )
-    _dynamic(rep, b, rebuilt.risk_parameters)
+    _dynamic(rep, b, governed, rebuilt.risk_parameters)
     vk = vk_from_json(b.json(fmt.VK))
     rep.add("verifying key: layout of the shape", vk.n_public == n_public(sh.assets), f"{vk.n_public} public signals")
 
@@ -160,26 +160,57 @@ def _audit(
         rep.warn("chain", f"not checked (give --rpc and --registry {b.manifest['chain'].get('registry')})")
 
 
-def _dynamic(rep: Report, b: fmt.EpochBundle, registered: RiskParameters | None) -> None:
-    """When the epoch publishes a dynamic-margin methodology, the governed rates must be at least as strict as the
-    rates it yields on its public price history (circuits/rules/methodology.py)."""
-    if not (b.path / fmt.METHODOLOGY).exists():
+def _snapshot_clock(rep: Report, b: fmt.EpochBundle, attested_at: int, max_age: int) -> None:
+    """Option marks and risk arrays depend on the snapshot's clock (time to expiry): a snapshot dated a minute
+    before expiry makes a short option worth nothing. Its time must be the attestation's, within the feeds' age
+    bound. Linear instruments do not depend on it, so layouts without option slots skip the check."""
+    if not b.shape.option_slots():
+        return
+    ts = int(b.json(fmt.MARKET, "market.json")["timestamp"])
+    rep.add(
+        "market: snapshot time = the on-chain attestation time (within the feeds' max age)",
+        attested_at - max_age <= ts <= attested_at,
+        f"snapshot {ts}, attested {attested_at}, max age {max_age} s",
+    )
+
+
+def _dynamic(rep: Report, b: fmt.EpochBundle, governed: dict[str, Any], registered: RiskParameters | None) -> None:
+    """Dynamic margin: the governed rates must be at least as strict as what the methodology the governed document
+    pins yields on its public price history, as of this epoch. The bundle's methodology file is untrusted: its
+    recipe (base set, drivers, estimators, history) must hash to the governed one, and its as-of date is bound to
+    the epoch by its history's close on that date being the attested oracle price of every driven underlying (an
+    earlier as-of date, before a crash, would yield looser rates)."""
+    pinned = governed.get("methodology_recipe_sha256")
+    shipped = (b.path / fmt.METHODOLOGY).exists()
+    if pinned is None and not shipped:
+        return
+    name = "dynamic parameters: the governed methodology, as of this epoch, yields rates no looser than the governed"
+    if not shipped:
+        rep.add(name, False, "the governed document pins a methodology but the epoch ships none")
         return
     if registered is None:
-        rep.add("dynamic parameters: governed rates >= the methodology's", False, "no readable risk parameters")
+        rep.add(name, False, "no readable risk parameters")
         return
     try:
         method = Methodology.model_validate(b.json(fmt.METHODOLOGY))
         history = method_history(method)
     except (ValidationError, MethodologyError, OSError) as e:
-        rep.add("dynamic parameters: methodology and its price history readable", False, str(e).splitlines()[0])
+        rep.add(name, False, f"methodology or its price history unreadable: {str(e).splitlines()[0]}")
+        return
+    if pinned is not None and method.recipe_hash() != pinned:
+        rep.add(name, False, f"methodology recipe {method.recipe_hash()[:16]} is not the governed {str(pinned)[:16]}")
+        return
+    stale = []
+    i = history.dates.index(method.asof)
+    for u, drv in method.underlyings.items():
+        close = round(float(history.columns[drv.column][i]) * 10**8)
+        if u not in b.assets or b.prices[b.assets.index(u)] != close:
+            stale.append(f"{u}: close {close} on {method.asof}")
+    if stale:
+        rep.add(name, False, "as-of date is not this epoch's (history close != attested price): " + ", ".join(stale))
         return
     bad = check_dynamic_params(registered, method, history)
-    rep.add(
-        "dynamic parameters: governed rates >= what the published methodology yields on its price history",
-        not bad,
-        f"as of {method.asof}" if not bad else "; ".join(bad[:3]),
-    )
+    rep.add(name, not bad, f"as of {method.asof}" if not bad else "; ".join(bad[:3]))
 
 
 def _deliveries(rep: Report, b: fmt.EpochBundle, batches: list[fmt.BatchEntry], deliveries: Path | None) -> None:
@@ -267,6 +298,7 @@ def _chain(rep: Report, b: fmt.EpochBundle, batches: list[fmt.BatchEntry], regis
         f"covers {onchain.account_count} of {onchain.declared_accounts} declared accounts",
     )
     rep.add("chain: attestation not revoked by governance", not onchain.revoked)
+    _snapshot_clock(rep, b, onchain.timestamp, registry.max_feed_age())
     check_registry_key(rep, registry, vk_from_json(b.json(fmt.VK)))
     gov = registry.params()
     if gov.commitment == b.params_commitment:

@@ -383,12 +383,13 @@ class SolvencyStatus:
     insurance_fund_value: int  # micro-USD
     revoked: bool
     development_mode: bool
+    max_unrepresented_ppm: int  # the governed tolerance isSolvent() applies
 
     @staticmethod
     def from_abi(t: Any) -> SolvencyStatus:
         return SolvencyStatus(
             bool(t[0]), int(t[1]), int(t[2]), int(t[3]), int(t[4]), int(t[5]), int(t[6]), int(t[7]), int(t[8]),
-            int(t[9]), bool(t[10]), bool(t[11]),
+            int(t[9]), bool(t[10]), bool(t[11]), int(t[12]),
         )  # fmt: skip
 
 
@@ -461,6 +462,7 @@ class SolvencyRegistryClient:
         development_mode: bool = False,
         insurance_fund: tuple[str, str] | None = None,
         first_epoch: int = 1,
+        max_unrepresented_ppm: int = 0,
     ) -> SolvencyRegistryClient:
         """Deploy from the chain's account with ``governance`` (default: that account) as governance, then,
         as governance and before any attestation (so without delay): the initial key, the initial
@@ -489,6 +491,8 @@ class SolvencyRegistryClient:
             reg.set_price_feeds(asset, fs, sender=s)
         if insurance_fund is not None:
             reg.set_insurance_fund(*insurance_fund, sender=s)
+        if max_unrepresented_ppm:
+            reg.set_max_unrepresented_ppm(max_unrepresented_ppm, sender=s)
         for op in operators:
             reg.set_operator(op, True, sender=s)
         return reg
@@ -552,6 +556,9 @@ class SolvencyRegistryClient:
     def set_price_band(self, tolerance_bps: int, max_feed_age: int, sender: str | None = None) -> Any:
         return self._tx(self.contract.functions.setPriceBand(tolerance_bps, max_feed_age), sender)
 
+    def set_max_unrepresented_ppm(self, ppm: int, sender: str | None = None) -> Any:
+        return self._tx(self.contract.functions.setMaxUnrepresentedPpm(ppm), sender)
+
     def set_insurance_fund(self, token: str, holder: str, sender: str | None = None) -> Any:
         fn = self.contract.functions.setInsuranceFund(Web3.to_checksum_address(token), Web3.to_checksum_address(holder))
         return self._tx(fn, sender)
@@ -563,6 +570,10 @@ class SolvencyRegistryClient:
         return self.chain.transact(self.contract.functions.submitAttestation(payload), sender=sender, gas=gas)
 
     # ---- views
+    def max_feed_age(self) -> int:
+        """Seconds a feed answer (and, by the audit's rule, the epoch's market snapshot) may lag the chain."""
+        return int(self._view("maxFeedAge"))
+
     def _view(self, name: str, *args: Any) -> Any:
         return self.chain.call(getattr(self.contract.functions, name)(*args))
 

@@ -82,16 +82,23 @@ GOVERNED_FORMAT = "zkmargin/governed-parameters/v1"
 
 
 def governed_document(
-    params: RiskParameters, instruments: Mapping[str, Instrument], layout: BatchLayout
+    params: RiskParameters,
+    instruments: Mapping[str, Instrument],
+    layout: BatchLayout,
+    methodology_recipe: str | None = None,
 ) -> dict[str, Any]:
     """The parameter document governance approves (its sha256 is on-chain, its version is in-circuit): the risk
-    parameters, the instrument table of the slots (strikes and expiries decide option marks) and the layout."""
-    return {
+    parameters, the instrument table of the slots (strikes and expiries decide option marks), the layout and, for
+    dynamic margin, the recipe hash of the methodology the rates must be at least as strict as."""
+    doc: dict[str, Any] = {
         "format": GOVERNED_FORMAT,
         "risk_parameters": params.model_dump(mode="json"),
         "instruments": {s: instruments[s].model_dump(mode="json") for s in sorted(set(layout.instruments))},
         "layout": {"instruments": list(layout.instruments), "assets": list(layout.assets)},
     }
+    if methodology_recipe is not None:
+        doc["methodology_recipe_sha256"] = methodology_recipe
+    return doc
 
 
 def document_bytes(doc: Mapping[str, Any]) -> bytes:

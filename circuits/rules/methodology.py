@@ -164,6 +164,12 @@ class Methodology(Frozen):
         """sha256 of the canonical JSON: what a registry pins next to the parameter version it yields."""
         return _sha256(self.canonical_json().encode())
 
+    def recipe_hash(self) -> str:
+        """sha256 of the methodology with ``asof`` set to ``start``: the recipe (base set, drivers, estimators,
+        history), constant across epochs, which the governed parameter document pins. ``asof`` is bound per epoch
+        by the audit: the history's close on ``asof`` must be the epoch's attested oracle price."""
+        return self.model_copy(update={"asof": self.start}).version_hash()
+
     @property
     def base_hash(self) -> str:
         return self.base.version_hash()

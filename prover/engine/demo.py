@@ -46,12 +46,13 @@ def qt(x: float) -> int:
 ALTS = {"SOL": 60.0, "BNB": 230.0, "XRP": 0.6, "ADA": 0.38, "DOGE": 0.08}  # extra perpetuals (index prices)
 
 
-def instruments() -> dict[str, Instrument]:
+def instruments(now: int = NOW) -> dict[str, Instrument]:
+    """The demo venue's instruments; dated ones expire relative to ``now`` (the snapshot time)."""
     out = {
         "BTC-PERP": Instrument(symbol="BTC-PERP", kind="perpetual", underlying="BTC", contract_size=qt(0.001)),
         "ETH-PERP": Instrument(symbol="ETH-PERP", kind="perpetual", underlying="ETH", contract_size=qt(0.001)),
         "BTC-FUT-90D": Instrument(
-            symbol="BTC-FUT-90D", kind="future", underlying="BTC", expiry=NOW + 90 * DAY, contract_size=qt(0.001)
+            symbol="BTC-FUT-90D", kind="future", underlying="BTC", expiry=now + 90 * DAY, contract_size=qt(0.001)
         ),
     }
     for u in ALTS:
@@ -66,7 +67,7 @@ def instruments() -> dict[str, Instrument]:
                         symbol=sym,
                         kind="option",
                         underlying=u,
-                        expiry=NOW + days * DAY,
+                        expiry=now + days * DAY,
                         strike=px(spot * k_rel),
                         option_type=typ,
                         contract_size=qt(0.01),
@@ -74,21 +75,22 @@ def instruments() -> dict[str, Instrument]:
     return out
 
 
-def surface(spot: float, base_vol: float) -> VolSurface:
+def surface(spot: float, base_vol: float, now: int = NOW) -> VolSurface:
     strikes = [px(spot * m) for m in (0.5, 0.8, 0.9, 1.0, 1.1, 1.2, 1.5)]
     smile = (0.25, 0.08, 0.03, 0.0, 0.02, 0.05, 0.15)
-    expiries = [NOW + d * DAY for d in (7, 30, 90)]
+    expiries = [now + d * DAY for d in (7, 30, 90)]
     vols = [[base_vol + s + 0.05 * (2 - i) for s in smile] for i in range(3)]
     return VolSurface(strikes=strikes, expiries=expiries, vols=vols)
 
 
-def snapshot(btc: float = 36_000.0, eth: float = 2_000.0) -> MarketSnapshot:
+def snapshot(btc: float = 36_000.0, eth: float = 2_000.0, now: int = NOW) -> MarketSnapshot:
+    """Marks, index/spot prices and vol surfaces at ``now`` (option marks by the published rule: Black-76)."""
     from zkmargin.circuits.rules.black76 import black76
     from zkmargin.circuits.rules.models import SECONDS_PER_YEAR
 
-    insts = instruments()
+    insts = instruments(now)
     index = {"BTC": px(btc), "ETH": px(eth)}
-    surfaces = {"BTC": surface(36_000, 0.50), "ETH": surface(2_000, 0.60)}
+    surfaces = {"BTC": surface(36_000, 0.50, now), "ETH": surface(2_000, 0.60, now)}
     marks = {"BTC-PERP": px(btc * 1.0002), "ETH-PERP": px(eth * 0.9998), "BTC-FUT-90D": px(btc * 1.015)}
     marks |= {f"{u}-PERP": px(p) for u, p in ALTS.items()}
     index |= {u: px(p) for u, p in ALTS.items()}
@@ -97,13 +99,13 @@ def snapshot(btc: float = 36_000.0, eth: float = 2_000.0) -> MarketSnapshot:
             continue
         assert inst.strike is not None and inst.expiry is not None
         f = index[inst.underlying] / PRICE_SCALE
-        t = (inst.expiry - NOW) / SECONDS_PER_YEAR
-        vol = surfaces[inst.underlying].vol(inst.strike, inst.expiry, NOW)
+        t = (inst.expiry - now) / SECONDS_PER_YEAR
+        vol = surfaces[inst.underlying].vol(inst.strike, inst.expiry, now)
         marks[sym] = max(
             1, round(black76(f, inst.strike / PRICE_SCALE, t, vol, inst.option_type == "call").price * PRICE_SCALE)
         )
     return MarketSnapshot(
-        timestamp=NOW,
+        timestamp=now,
         marks=marks,
         index_prices=index,
         spot_prices={"USDT": px(1.0), "USDC": px(0.9999), "BTC": px(btc), "ETH": px(eth)},

@@ -69,6 +69,7 @@ def deploy(
     development_mode: bool = True,
     insurance_fund_micro_usd: int = 0,
     first_epoch: int = 1,
+    max_unrepresented_ppm: int = 0,
 ) -> ChainDeployment:
     """Deploy one MockAggregatorV3 feed per asset at the given prices (feed owner: account 2), a MockERC20
     stablecoin with ``insurance_fund_micro_usd`` minted to the insurance holder (account 3), and a registry
@@ -109,6 +110,7 @@ def deploy(
         development_mode=development_mode,
         insurance_fund=(str(token.address), holder),
         first_epoch=first_epoch,
+        max_unrepresented_ppm=max_unrepresented_ppm,
     )
     return ChainDeployment(
         chain, registry, feeds, governance, operator, feed_owner, token, holder, rpc_url or "embedded py-evm"

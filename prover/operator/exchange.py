@@ -36,10 +36,13 @@ class ExchangeSpec:
     accounts_per_batch: int = DEMO_BATCH
 
 
-def demo_engine(btc: float = 36_000.0, eth: float = 2_000.0, n_brackets: int = 3, tiers: int = 2) -> MarginEngine:
-    """Demo instruments and snapshot at the given index prices with the trimmed parameter set above."""
-    insts = demo.instruments()
-    snap = demo.snapshot(btc, eth)
+def demo_engine(
+    btc: float = 36_000.0, eth: float = 2_000.0, n_brackets: int = 3, tiers: int = 2, now: int = demo.NOW
+) -> MarginEngine:
+    """Demo instruments and snapshot at the given index prices and time, with the trimmed parameter set above.
+    A venue values options at the time it attests: pass the chain's clock as ``now`` (the audit checks it)."""
+    insts = demo.instruments(now)
+    snap = demo.snapshot(btc, eth, now)
     ladder = demo.BINANCE_BTCUSDT[:n_brackets]
     btc_br = make_brackets([(float(f), float(c), i, m) for f, c, i, m in ladder])
     alt_br = make_brackets([(f, c, min(1.0, i * 1.25), m * 1.25) for f, c, i, m in ladder])

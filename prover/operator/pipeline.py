@@ -130,8 +130,11 @@ class GovernedRegistration:
     document: bytes
 
 
-def governed_registration(engine: MarginEngine, layout: BatchLayout) -> GovernedRegistration:
-    doc = governed_document(engine.params, engine.instruments, layout)
+def governed_registration(
+    engine: MarginEngine, layout: BatchLayout, methodology: Methodology | None = None
+) -> GovernedRegistration:
+    recipe = None if methodology is None else methodology.recipe_hash()
+    doc = governed_document(engine.params, engine.instruments, layout, recipe)
     return GovernedRegistration(solvency_params(engine, layout).commitment(layout.shape), document_bytes(doc))
 
 
@@ -172,7 +175,11 @@ class Operator:
         return make_layout(engine, self.spec.instruments, self.spec.assets, accounts=self.spec.accounts_per_batch)
 
     def deploy_chain(
-        self, engine: MarginEngine, rpc_url: str | None = None, insurance_fund_micro_usd: int = 0
+        self,
+        engine: MarginEngine,
+        rpc_url: str | None = None,
+        insurance_fund_micro_usd: int = 0,
+        max_unrepresented_ppm: int = 0,
     ) -> ChainDeployment:
         """Deploy the registry as governance would: the approved parameters (commitment, version, document hash)
         and this shape's verifying key, mock feeds at the engine's oracle prices, an insurance fund; development
@@ -192,6 +199,7 @@ class Operator:
             development_mode=not self.public_setup(setup),
             insurance_fund_micro_usd=insurance_fund_micro_usd,
             first_epoch=max((r["epoch"] for r in fmt.list_epochs(self.root)), default=0) + 1,
+            max_unrepresented_ppm=max_unrepresented_ppm,
         )
         return self.chain
 
@@ -478,7 +486,8 @@ class Operator:
     ) -> Path:
         sh = layout.shape
         params = solvency_params(engine, layout)
-        governed = governed_document(engine.params, engine.instruments, layout)
+        recipe = None if methodology is None else methodology.recipe_hash()
+        governed = governed_document(engine.params, engine.instruments, layout, recipe)
         entries: list[dict[str, Any]] = []
         with atomic_directory(final) as stage:
             (stage / fmt.PARAMS).write_bytes(

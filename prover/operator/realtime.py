@@ -336,7 +336,7 @@ def run_realtime(cfg: RunConfig, console: Any | None = None) -> RunResult:
                     t0 = time.perf_counter()
                     at_epoch = method.model_copy(update={"asof": date})
                     # governance registers the epoch's parameters (timelocked; the replay fast-forwards the clock)
-                    gov = governed_registration(engine, layout)
+                    gov = governed_registration(engine, layout, at_epoch)
                     tightening = governed_prev is not None and not tightening_violations(governed_prev, params)
                     govern_params(chain, gov.commitment, gov.document, tightening, simulate_delay=True)
                     governed_prev = params

@@ -31,7 +31,7 @@ def published(tmp_path_factory: pytest.TempPathFactory, setup_dir: Path) -> tupl
     root = tmp_path_factory.mktemp("bundle")
     op = Operator(root, ph.SPEC, setup_dir=setup_dir)
     eng = ph.engine()
-    chain = op.deploy_chain(eng, insurance_fund_micro_usd=ph.INSURANCE_FUND)
+    chain = op.deploy_chain(eng, insurance_fund_micro_usd=ph.INSURANCE_FUND, max_unrepresented_ppm=200_000)
     return op.run_epoch(1, eng, ph.accounts(1)), chain
 
 
