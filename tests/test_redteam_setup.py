@@ -16,12 +16,16 @@ def test_redteam_ceremony_zkey_not_the_key_used(env: dict[str, Any]) -> None:  #
     assert "setup: the bundle's verifying key is the ceremony key's" in failed(rep)
 
 
-def test_redteam_setup_paths_outside_the_bundle_are_followed(env: dict[str, Any], tmp_path: Path) -> None:  # noqa: F811
-    """Not a soundness hole (the key is checked cryptographically: same key, chain, governance signature), but the
-    audit follows ``../`` and absolute paths to files no manifest sha256 covers: its verdict then depends on files
-    outside the published bundle. Recommended: refuse setup paths that resolve outside the bundle."""
-    outside = tmp_path / "elsewhere"
-    outside.mkdir()
-    shutil.copy(env["dir"] / "honest.zkey", outside / "k.zkey")
-    rep = run(env, {"kind": "ceremony", "zkey": str(outside / "k.zkey"), "ptau": "public.ptau"}, env["vk"]["honest"])
-    assert rep.ok  # documented behaviour today
+def test_redteam_setup_paths_outside_the_bundle_are_refused(env: dict[str, Any]) -> None:  # noqa: F811
+    """The audit's verdict must depend only on files of the bundle: a setup path resolving outside the bundle root
+    (absolute, or ``../`` beyond it) is refused before anything is read, even when the file there is honest."""
+    import tempfile
+
+    outside = Path(tempfile.mkdtemp(prefix="zkm-outside-", dir="/tmp"))
+    try:
+        shutil.copy(env["dir"] / "honest.zkey", outside / "k.zkey")
+        for rel in (str(outside / "k.zkey"), "../" * 8 + str(outside / "k.zkey").lstrip("/")):
+            rep = run(env, {"kind": "ceremony", "zkey": rel, "ptau": "public.ptau"}, env["vk"]["honest"])
+            assert [c.name for c in rep.failed()] == ["setup: key files inside the bundle root"], rel
+    finally:
+        shutil.rmtree(outside)

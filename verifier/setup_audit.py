@@ -62,6 +62,11 @@ def audit_setup(
             )
         return
     zrel, prel = setup.get("zkey"), setup.get("ptau")
+    root = base.resolve().parent  # the bundle root: setup files live in its setups/ (never followed outside it)
+    for rel in (zrel, prel):
+        if rel and root not in (base / rel).resolve().parents:
+            rep.add("setup: key files inside the bundle root", False, f"{rel} resolves outside {root}")
+            return
     zkey = (base / zrel).resolve() if zrel else None
     if zkey is None or not zkey.is_file():
         rep.add("setup: ceremony key (.zkey) present", False, str(zrel))

@@ -106,15 +106,22 @@ def test_redteam_unrepresented_accounts_are_visible_on_chain(env: Deployment) ->
     assert rec.unrepresented_accounts == 16
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: isSolvent() ignores unrepresentedAccounts, an unverifiable operator claim (counts only, no ids): "
-    "bad-debt accounts declared 'not representable' keep isSolvent() true; fix: governed cap on unrepresented "
-    "(ppm of declared) checked in submitAttestation, or isSolvent() false when unrepresented > cap",
-)
 def test_redteam_is_solvent_false_when_bad_debt_accounts_are_declared_unrepresented(env: Deployment) -> None:
+    """Was a hole (H3): isSolvent() now applies governance's cap on unrepresented accounts (default 0)."""
     _hide_bad_debt(env)
     assert env.registry.is_solvent()[0] is False
+    assert env.registry.solvency_status().max_unrepresented_ppm == 0
+    # governance may tolerate a share it judges harmless; 16 of 32 is above a 10% cap, at or below 50%
+    env.registry.set_max_unrepresented_ppm(100_000, sender=env.governance)
+    assert env.registry.is_solvent()[0] is False
+    env.registry.set_max_unrepresented_ppm(500_000, sender=env.governance)
+    assert env.registry.is_solvent()[0] is True
+    assert (
+        _reverts(env.registry.set_max_unrepresented_ppm, 0, sender=env.operator) == "Registry: caller is not governance"
+    )
+    assert _reverts(env.registry.set_max_unrepresented_ppm, 1_000_001, sender=env.governance) == (
+        "Registry: ppm above 100%"
+    )
 
 
 def test_redteam_key_swap_without_timelock(env: Deployment) -> None:

@@ -269,18 +269,25 @@ def test_redteam_snapshot_timestamp_moved_lowers_option_margin(
     assert cheat.equity - cheat.mm > honest.equity - honest.mm + 500 * 10**6  # > 500 USD more headroom
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: market.json timestamp (time to expiry of every option mark and risk array) is not bound to the "
-    "epoch; fix: audit (and/or registry) require |snapshot.timestamp - attestation block time| <= maxFeedAge",
-)
 def test_redteam_audit_rejects_a_snapshot_clock_far_from_the_attestation(
-    engine: MarginEngine, layout: BatchLayout
+    engine: MarginEngine, layout: BatchLayout, tmp_path: Path
 ) -> None:
-    eng = _engine_at(engine, timestamp=_expiry() - 60)  # 7 days after the epoch's real time
-    forged = build_batch(eng, _accounts(), layout, epoch=7, secret=b"test-secret")
-    rep = _audit(eng, layout, forged)
-    assert not rep.ok, "the audit accepted a market snapshot dated 7 days after the epoch"
+    """Was a hole (H1): the audit now binds an option layout's snapshot time to the on-chain attestation time."""
+    from zkmargin.verifier import audit as audit_mod
+
+    attested_at = engine.snapshot.timestamp + 120  # the epoch's real time, as the registry recorded it
+
+    def clock(ts: int) -> Report:
+        (tmp_path / "market.json").write_text(json.dumps({"timestamp": ts}))
+        b = SimpleNamespace(shape=layout.shape, json=lambda rel, *_: json.loads((tmp_path / rel).read_text()))
+        rep = Report("clock")
+        audit_mod._snapshot_clock(rep, b, attested_at, 3600)  # type: ignore[arg-type]
+        return rep
+
+    assert clock(engine.snapshot.timestamp).ok
+    moved = clock(_expiry() - 60)  # 7 days after the epoch's real time
+    assert not moved.ok, "the audit accepted a market snapshot dated 7 days after the epoch"
+    assert not clock(attested_at - 3601).ok  # older than the feeds may be
 
 
 # =============================================================================== 3. margin mode
@@ -420,28 +427,54 @@ def _methodology_attack(tmp_path: Path) -> tuple[Report, Report]:
     loose = derive_dynamic_params(early, hist)  # what the operator registered
     assert tightening_violations(derive_dynamic_params(honest, hist), loose)  # really looser than the epoch's
 
+    i = hist.dates.index("2020-03-16")  # the epoch: its attested oracle prices are that day's closes
+    prices = (10**8, round(float(hist.columns["btc_usd"][i]) * 1e8), round(float(hist.columns["eth_usd"][i]) * 1e8))
+    governed = {"methodology_recipe_sha256": honest.recipe_hash()}  # what governance approved
+
     def run(m: Methodology) -> Report:
         (tmp_path / fmt.METHODOLOGY).write_text(m.canonical_json())
-        b = SimpleNamespace(path=tmp_path, json=lambda rel, *_: json.loads((tmp_path / rel).read_text()))
+        b = SimpleNamespace(
+            path=tmp_path,
+            json=lambda rel, *_: json.loads((tmp_path / rel).read_text()),
+            assets=["USDT", "BTC", "ETH"],
+            prices=prices,
+        )
         rep = Report("dyn")
-        audit_mod._dynamic(rep, b, loose)  # type: ignore[arg-type]
+        audit_mod._dynamic(rep, b, governed, loose)  # type: ignore[arg-type]
         return rep
 
     return run(honest), run(early)
 
 
-def test_redteam_methodology_with_an_earlier_asof_passes_the_audit(tmp_path: Path) -> None:
-    honest, early = _methodology_attack(tmp_path)
-    assert not honest.ok  # the honest methodology catches the loose registered rates
-    assert early.ok  # the operator's own methodology.json lets them through (the hole, demonstrated)
+def test_redteam_methodology_of_the_epoch_catches_loose_rates(tmp_path: Path) -> None:
+    honest, _ = _methodology_attack(tmp_path)
+    assert not honest.ok and "looser than recomputed" in honest.render()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: audit._dynamic trusts the bundle's methodology.json (no methodology_hash, asof not tied to the "
-    "epoch, file optional); fix: pin methodology.version_hash() in the governed document and pass it to "
-    "check_dynamic_params, fail when the governed document names one and the bundle has none",
-)
 def test_redteam_audit_rejects_a_methodology_with_an_earlier_asof(tmp_path: Path) -> None:
+    """Was a hole (H2): the bundle's own methodology.json with an earlier as-of date passed. Now its as-of date
+    must be the epoch's: the history's close that day must be the attested oracle price."""
     _, early = _methodology_attack(tmp_path)
     assert not early.ok, "the audit accepted a methodology dated before the crash, registered rates looser"
+    assert "as-of date is not this epoch's" in early.render()
+
+
+def test_redteam_audit_rejects_a_missing_or_other_methodology(tmp_path: Path) -> None:
+    from zkmargin.verifier import audit as audit_mod
+
+    b = SimpleNamespace(path=tmp_path, json=lambda *_: None, assets=[], prices=())
+    rep = Report("dyn")
+    audit_mod._dynamic(rep, b, {"methodology_recipe_sha256": "ab" * 32}, None)  # type: ignore[arg-type]
+    assert not rep.ok and "ships none" in rep.render()  # pinned by governance, left out by the operator
+    _methodology_attack(tmp_path)  # writes a methodology.json whose recipe is not the pinned one below
+    from zkmargin.prover.operator.exchange import demo_engine
+
+    b2 = SimpleNamespace(
+        path=tmp_path, json=lambda rel, *_: json.loads((tmp_path / rel).read_text()), assets=[], prices=()
+    )
+    rep = Report("dyn")
+    audit_mod._dynamic(rep, b2, {"methodology_recipe_sha256": "ab" * 32}, demo_engine().params)  # type: ignore[arg-type]
+    assert not rep.ok and "is not the governed" in rep.render()
+
+    audit_mod._dynamic(rep, b, {"methodology_recipe_sha256": "ab" * 32}, demo_engine().params)  # type: ignore[arg-type]
+    assert not rep.ok and "is not the governed" in rep.render()
