@@ -21,7 +21,13 @@ from zkmargin.circuits.rules.circuit_inputs import solvency_params as rules_para
 from zkmargin.circuits.rules.models import Account
 from zkmargin.circuits.solvency.leaf import LeafData, account_id_commitment, derive_user_secret, epoch_salt
 from zkmargin.circuits.solvency.params import SolvencyParams
-from zkmargin.circuits.solvency.shape import CASH_BITS, SolvencyShape, public_signal_names
+from zkmargin.circuits.solvency.shape import (
+    CASH_BITS,
+    QTY_BITS,
+    USD_UNITS_PER_MICRO,
+    SolvencyShape,
+    public_signal_names,
+)
 
 from .engine.margin import AccountResult, MarginEngine
 
@@ -53,14 +59,21 @@ def solvency_params(engine: MarginEngine, layout: BatchLayout) -> SolvencyParams
 
 
 def leaf_data(engine: MarginEngine, acct: Account, layout: BatchLayout, user_secret: int, epoch: int) -> LeafData:
-    """What the account commits to; raises AccountNotProvable for anything the slots cannot hold exactly."""
+    """What the account commits to; raises AccountNotProvable for anything the slots cannot hold exactly.
+
+    With a USD slot (``shape.usd_slot``) the account's cash (realised PnL + isolated margins, micro-USD) is its USD
+    balance (x100: 1e8 units per USD) and the leaf's ``cash`` is minus its positions' entry values, so positive
+    cash is a published liability. Equity is unchanged: collateral at haircut (USD at 100%) + cash + position values.
+    """
     aid = acct.account_id
+    usd_slot = layout.shape.usd_slot
     for asset in acct.balances:
-        if asset not in layout.assets:
+        if asset not in layout.assets or layout.assets.index(asset) == usd_slot:
             raise AccountNotProvable(aid, f"balance in {asset!r}, which is not a collateral slot of this batch")
     qty = [0] * len(layout.instruments)
     seen: set[str] = set()
-    cash = acct.realised_pnl
+    usd = acct.realised_pnl
+    cost = 0
     for p in acct.positions:
         if p.instrument not in layout.instruments:
             raise AccountNotProvable(aid, f"position in {p.instrument!r}, which is not a slot of this batch")
@@ -69,7 +82,16 @@ def leaf_data(engine: MarginEngine, acct: Account, layout: BatchLayout, user_sec
             raise AccountNotProvable(aid, f"two positions in {p.instrument!r}: net them before proving")
         seen.add(p.instrument)
         qty[layout.instruments.index(p.instrument)] = p.quantity
-        cash += (p.isolated_margin or 0) - p.entry_value
+        usd += p.isolated_margin or 0
+        cost += p.entry_value
+    balances = [acct.balances.get(a, 0) for a in layout.assets]
+    if usd_slot >= 0:
+        balances[usd_slot] = usd * USD_UNITS_PER_MICRO
+        cash = -cost
+        if not -(1 << QTY_BITS) < balances[usd_slot] < 1 << QTY_BITS:
+            raise AccountNotProvable(aid, "USD cash (realised PnL + isolated margins) beyond 2^53 balance units")
+    else:
+        cash = usd - cost
     if not -(1 << CASH_BITS) <= cash < 1 << CASH_BITS:
         raise AccountNotProvable(aid, "cash (realised PnL + isolated margin - entry values) beyond 2^63 micro-USD")
     if acct.margin_mode == "portfolio" and engine.params.offsets_enabled:
@@ -79,7 +101,7 @@ def leaf_data(engine: MarginEngine, acct: Account, layout: BatchLayout, user_sec
         salt=epoch_salt(user_secret, epoch),
         portfolio=1 if acct.margin_mode == "portfolio" else 0,
         cash=cash,
-        balances=tuple(acct.balances.get(a, 0) for a in layout.assets),
+        balances=tuple(balances),
         quantities=tuple(qty),
     )
 

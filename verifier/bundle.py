@@ -99,6 +99,7 @@ def shape_to_json(sh: SolvencyShape) -> dict[str, Any]:
         "slot_underlying": list(sh.slot_underlying),
         "slot_price": list(sh.slot_price),
         "slot_kind": list(sh.slot_kind),
+        "usd_slot": sh.usd_slot,
     }
 
 
@@ -114,6 +115,7 @@ def shape_from_json(d: Any) -> SolvencyShape:
             tuple(int(u) for u in d["slot_underlying"]),
             tuple(int(a) for a in d["slot_price"]),
             tuple(int(k) for k in d["slot_kind"]),
+            int(d["usd_slot"]),
         )
     except (KeyError, TypeError, ValueError) as e:
         raise BundleError(f"shape: {e}") from e

@@ -53,9 +53,13 @@ class Inclusion:
     positions: tuple[StatementPosition, ...]
     siblings: tuple[int, ...]
 
-    def cash_from_statement(self) -> int:
-        """realised PnL + isolated margins - entry values: what the committed cash must equal."""
-        return self.realised_pnl + sum((p.isolated_margin or 0) - p.entry_value for p in self.positions)
+    def usd_from_statement(self) -> int:
+        """realised PnL + isolated margins (micro-USD): the account's USD cash."""
+        return self.realised_pnl + sum(p.isolated_margin or 0 for p in self.positions)
+
+    def cost_from_statement(self) -> int:
+        """Sum of the positions' entry values (micro-USD)."""
+        return sum(p.entry_value for p in self.positions)
 
 
 def _int(d: Any, key: str, lo: int | None = None, hi: int | None = None) -> int:

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from zkmargin.circuits.merkle import verify_path
+from zkmargin.circuits.rules.circuit_inputs import USD_ASSET
 from zkmargin.circuits.solvency.leaf import LeafData, account_id_commitment, epoch_salt
+from zkmargin.circuits.solvency.shape import USD_UNITS_PER_MICRO
 
 from . import bundle as fmt
 from .groth16 import MalformedInput, verify
@@ -78,11 +80,13 @@ def _statement(rep: Report, inc: Inclusion, b: fmt.EpochBundle) -> None:
         (inc.portfolio == 1) == (inc.margin_mode == "portfolio"),
         f"proof: {proven}, your account: {inc.margin_mode}",
     )
-    rep.add(
-        "committed cash = realised PnL + isolated margins - entry values of your positions",
-        inc.cash_from_statement() == inc.cash,
-        f"{_units(inc.cash, 10**6)} USD",
-    )
+    usd, cost = inc.usd_from_statement(), inc.cost_from_statement()
+    if USD_ASSET in inc.balances:  # cash has its own slot: a published liability like any balance
+        ok = inc.balances[USD_ASSET] == usd * USD_UNITS_PER_MICRO and inc.cash == -cost
+        detail = f"USD cash {_units(usd, 10**6)} (realised PnL + isolated margins), entry values {_units(cost, 10**6)}"
+    else:
+        ok, detail = inc.cash == usd - cost, f"{_units(inc.cash, 10**6)} USD"
+    rep.add("committed cash = realised PnL + isolated margins - entry values of your positions", ok, detail)
     stmt_q = {p.instrument: p.quantity for p in inc.positions}
     rep.add(
         "committed quantities = your positions",

@@ -23,6 +23,8 @@ from .models import SECONDS_PER_YEAR, Instrument, MarketSnapshot
 from .params import RiskParameters
 from .risk_arrays import RiskArrays, build_risk_arrays
 
+USD_ASSET = "USD"  # the asset slot named USD holds each account's cash (realised PnL, isolated margins)
+
 
 class LayoutError(ValueError):
     """The published layout and the instrument table / parameters disagree; the message names the slot."""
@@ -74,7 +76,8 @@ def make_layout(
             su.append(-1)
     k = brackets or max((len(params.brackets.get(s, [])) for s in slots), default=1) or 1
     t = tiers or max((len(params.haircuts.get(a, [])) for a in assets), default=1) or 1
-    shape = SolvencyShape(accounts, len(assets), len(slots), k, t, scen, tuple(su), tuple(sp), tuple(sk))
+    usd = list(assets).index(USD_ASSET) if USD_ASSET in assets else -1
+    shape = SolvencyShape(accounts, len(assets), len(slots), k, t, scen, tuple(su), tuple(sp), tuple(sk), usd)
     return BatchLayout(tuple(slots), tuple(assets), shape)
 
 
@@ -169,6 +172,8 @@ def solvency_params(
         cu.append(tuple(r[2] for r in rows))
     hf, hr = [], []
     for asset in layout.assets:
+        if asset == USD_ASSET and asset not in params.haircuts:
+            raise LayoutError("risk_parameters.haircuts.USD: the USD cash slot needs one tier at 100%")
         trs = [(t.value_floor, t.rate) for t in params.haircuts.get(asset, [])] or [(0, 0)]  # not collateral
         if len(trs) > sh.tiers:
             raise LayoutError(f"{asset}: {len(trs)} haircut tiers exceed the shape's {sh.tiers}")

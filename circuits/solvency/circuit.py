@@ -57,6 +57,7 @@ from .shape import (
     SCEN_BITS,
     SIGNED_QTY_WIDTH,
     SLACK_BITS,
+    USD_PRICE,
     VALUE_BITS,
     VALUE_TOP,
     SolvencyShape,
@@ -158,6 +159,8 @@ class SolvencyCircuit:
             range_check(cs, pub["epoch"], EPOCH_BITS, "epoch.range")
             for a, p in enumerate(prices):
                 range_check(cs, p - 1, PRICE_BITS, f"price[{a}].nonzero_range")  # 0 < price < 2^53 + 1
+            if sh.usd_slot >= 0:  # USD cash is worth exactly 1 USD, whatever a feed band would tolerate
+                cs.assert_equal(prices[sh.usd_slot], USD_PRICE, "usd_price")
             self.version = cs.input("version")
             self.mm_ratio = cs.input("mm_ratio")
             self.smin_ppm = cs.input("short_option_min_ppm")
@@ -189,6 +192,7 @@ class SolvencyCircuit:
             ]
             for j in range(sh.positions):
                 gov += [LC.const(x) for x in (sh.slot_underlying[j] + 1, sh.slot_price[j], sh.slot_kind[j])]
+            gov.append(LC.const(sh.usd_slot + 1))
             gov += [self.version, self.mm_ratio, self.smin_ppm, self.basis_cap]
             for j in range(sh.positions):
                 for k in range(sh.brackets):

@@ -19,7 +19,8 @@ engine (``rules/risk_arrays.py``).
 
 Flattening order (every value reduced mod r, so a signed value x < 0 is r - |x|):
 
-governed: ``PARAMS_TAG``, the shape (A, P, K, T, S, U, then per slot: slot_underlying + 1, slot_price, slot_kind),
+governed: ``PARAMS_TAG``, the shape (A, P, K, T, S, U, then per slot: slot_underlying + 1, slot_price, slot_kind,
+then usd_slot + 1),
 ``version``, ``mm_ratio``, ``short_option_min_ppm``, ``basis_cap_bps``; for every slot j, for every bracket k:
 floor, mmr, cum; for every asset a, for every tier t: floor, rate.
 
@@ -47,6 +48,7 @@ from .shape import (
     MIN_SHORT_OPTION_PPM,
     PRICE_BITS,
     RATE_BITS,
+    USD_PRICE,
     VALUE_TOP,
     SolvencyShape,
 )
@@ -91,6 +93,7 @@ class SolvencyParams:
         ]
         for j in range(shape.positions):
             out += [shape.slot_underlying[j] + 1, shape.slot_price[j], shape.slot_kind[j]]
+        out.append(shape.usd_slot + 1)
         out += [self.version, self.mm_ratio, self.short_option_min_ppm, self.basis_cap_bps]
         for j in range(shape.positions):
             for k in range(shape.brackets):
@@ -158,6 +161,8 @@ class SolvencyParams:
                 raise ParamsError(f"haircuts[{i}]: ascending floors <= 2^62")
             if any(not 0 <= r <= MAX_HAIRCUT_RATE_PPM for r in rt):
                 raise ParamsError(f"haircuts[{i}].rate: in [0, {MAX_HAIRCUT_RATE_PPM}] ppm")
+        if shape.usd_slot >= 0 and any(r != MAX_HAIRCUT_RATE_PPM for r in self.haircut_rate[shape.usd_slot]):
+            raise ParamsError(f"haircuts[{shape.usd_slot}] (USD cash): every tier at 100%, cash is cash")
         if not MIN_MM_RATIO_PPM <= self.mm_ratio < MIN_MM_RATIO_PPM + (1 << RATE_BITS):
             raise ParamsError(f"mm_ratio: at least the hard floor {MIN_MM_RATIO_PPM} ppm")
         if not MIN_SHORT_OPTION_PPM <= self.short_option_min_ppm <= 10**6:
@@ -181,6 +186,8 @@ class SolvencyParams:
         if prices is not None:
             if len(prices) != shape.assets or any(not 0 < x < 1 << PRICE_BITS for x in prices):
                 raise ParamsError("prices: one per asset slot, in (0, 2^53)")
+            if shape.usd_slot >= 0 and prices[shape.usd_slot] != USD_PRICE:
+                raise ParamsError(f"prices[{shape.usd_slot}] (USD cash): exactly {USD_PRICE}")
             for j in shape.linear_slots():
                 idx = prices[shape.slot_price[j]]
                 if abs(self.marks[j] - idx) * BPS > self.basis_cap_bps * idx:

@@ -38,6 +38,9 @@ MIN_SHORT_OPTION_PPM = 10_000  # short options pay >= 1% of the index per unit
 MAX_HAIRCUT_RATE_PPM = 1_000_000  # collateral never counts above its value
 MAX_BASIS_CAP_BPS = 500  # a linear mark may sit at most 5% from its oracle index
 
+USD_PRICE = 10**8  # the USD cash slot's price: exactly 1 USD at the 1e8 price scale
+USD_UNITS_PER_MICRO = 100  # 1e8 balance units per USD / 1e6 micro-USD per USD
+
 SLOT_LINEAR = 0  # perpetual or dated future: mark bound to the oracle index by the basis cap
 SLOT_OPTION = 1  # option: mark and risk array from the published vol surface (audited), portfolio mode only
 
@@ -111,6 +114,9 @@ class SolvencyShape:
       underlying is an asset slot, with haircut rate 0 when it is not accepted as collateral);
       ``slot_kind[j]`` is SLOT_LINEAR or SLOT_OPTION (options need a risk array). Defaults: every slot priced by
       asset 0 and linear, for shapes built by hand in tests.
+    * ``usd_slot`` is the asset slot holding each account's USD cash (realised PnL and isolated margins, 1e8 units
+      per USD), priced at exactly 1 USD in-circuit, so positive cash is a published liability like any balance;
+      -1 when the layout has none (cash then stays inside the leaf's ``cash``).
     """
 
     accounts: int
@@ -122,6 +128,7 @@ class SolvencyShape:
     slot_underlying: tuple[int, ...]
     slot_price: tuple[int, ...] = ()
     slot_kind: tuple[int, ...] = ()
+    usd_slot: int = -1
 
     def __post_init__(self) -> None:
         if not self.slot_price:
@@ -144,6 +151,8 @@ class SolvencyShape:
             raise ValueError("shape.slot_kind needs SLOT_LINEAR or SLOT_OPTION per position slot")
         if any(k == SLOT_OPTION and u < 0 for k, u in zip(self.slot_kind, self.slot_underlying, strict=True)):
             raise ValueError("shape.slot_kind: an option slot needs a risk array (slot_underlying >= 0)")
+        if not -1 <= self.usd_slot < self.assets:
+            raise ValueError("shape.usd_slot: -1 or an asset slot")
         if self.accounts > 1 << 16:
             raise ValueError("at most 2^16 accounts per batch (totals stay far below the field size)")
 

@@ -108,7 +108,7 @@ def snapshot(btc: float = 36_000.0, eth: float = 2_000.0, now: int = NOW) -> Mar
         timestamp=now,
         marks=marks,
         index_prices=index,
-        spot_prices={"USDT": px(1.0), "USDC": px(0.9999), "BTC": px(btc), "ETH": px(eth)},
+        spot_prices={"USD": px(1.0), "USDT": px(1.0), "USDC": px(0.9999), "BTC": px(btc), "ETH": px(eth)},
         vol_surfaces=surfaces,
         funding_rates={"BTC-PERP": 100, "ETH-PERP": -50},
     )
@@ -137,6 +137,7 @@ def params() -> RiskParameters:
     return RiskParameters(
         brackets={"BTC-PERP": br, "BTC-FUT-90D": br, "ETH-PERP": eth} | {f"{u}-PERP": eth for u in ALTS},
         haircuts={
+            "USD": [HaircutTier(value_floor=0, rate=1_000_000)],  # cash slot: always 100%
             "USDT": haircut_tiers(1.0),
             "USDC": haircut_tiers(1.0),
             "BTC": haircut_tiers(0.95),

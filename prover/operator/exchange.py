@@ -13,16 +13,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zkmargin.circuits.rules.fixedpoint import PRICE_SCALE
+from zkmargin.circuits.rules.fixedpoint import PRICE_SCALE, RATE_SCALE
 from zkmargin.circuits.rules.models import Account, Position
-from zkmargin.circuits.rules.params import ScenarioGrid, make_brackets
+from zkmargin.circuits.rules.params import HaircutTier, ScenarioGrid, make_brackets
 from zkmargin.circuits.rules.risk_arrays import build_risk_arrays
 
 from ..engine import demo
 from ..engine.margin import MarginEngine
 
 SLOTS = ("BTC-PERP", "ETH-PERP", "BTC-30D-36000-C", "BTC-30D-36000-P")
-ASSETS = ("USDT", "USDC", "BTC", "ETH")
+ASSETS = ("USDT", "USDC", "BTC", "ETH", "USD")  # USD: each account's cash (realised PnL, isolated margins)
 HAIRCUTS = {"USDT": 1.0, "USDC": 1.0, "BTC": 0.95, "ETH": 0.90}
 DEMO_BATCH = 16  # accounts per batch: 68,906 constraints, a 2^17 domain (docs/product.md)
 
@@ -51,7 +51,8 @@ def demo_engine(
         update={
             "brackets": {"BTC-PERP": btc_br, "BTC-FUT-90D": btc_br, "ETH-PERP": alt_br}
             | {f"{u}-PERP": alt_br for u in demo.ALTS},
-            "haircuts": {a: demo.haircut_tiers(r)[:tiers] for a, r in HAIRCUTS.items()},
+            "haircuts": {a: demo.haircut_tiers(r)[:tiers] for a, r in HAIRCUTS.items()}
+            | {"USD": [HaircutTier(value_floor=0, rate=RATE_SCALE)]},
             "scenario_grids": {"BTC": grid},
         }
     )

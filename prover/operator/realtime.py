@@ -47,7 +47,9 @@ from ..engine.margin import MarginEngine
 from ..engine.vectorised import STATUS_NAMES, Book, VectorEngine
 from .exchange import ExchangeSpec, demo_engine
 
-RUN_SPEC = ExchangeSpec(instruments=("BTC-PERP", "ETH-PERP"), assets=("USDT", "BTC", "ETH"), accounts_per_batch=4)
+RUN_SPEC = ExchangeSpec(
+    instruments=("BTC-PERP", "ETH-PERP"), assets=("USDT", "BTC", "ETH", "USD"), accounts_per_batch=4
+)
 UNDERLYINGS = {"BTC": ["BTC-PERP", "BTC-FUT-90D"], "ETH": ["ETH-PERP"]}
 HISTORY_DAYS = 400  # synthetic prefix: the calibration needs a year of returns before the first tick
 WINDOW = 365

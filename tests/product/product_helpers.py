@@ -11,7 +11,7 @@ from zkmargin.prover.engine import demo
 from zkmargin.prover.engine.margin import MarginEngine
 from zkmargin.prover.operator import ExchangeSpec, Operator, demo_engine
 
-SPEC = ExchangeSpec(instruments=("BTC-PERP", "ETH-PERP"), assets=("USDT", "BTC", "ETH"), accounts_per_batch=2)
+SPEC = ExchangeSpec(instruments=("BTC-PERP", "ETH-PERP"), assets=("USDT", "BTC", "ETH", "USD"), accounts_per_batch=2)
 INSURANCE_FUND = 100_000 * 10**6  # micro-USD
 
 

@@ -15,7 +15,7 @@ from zkmargin.prover.engine import demo
 from zkmargin.prover.engine.margin import MarginEngine
 
 SLOTS = ("BTC-PERP", "ETH-PERP", "BTC-7D-36000-C")
-ASSETS = ("USDT", "BTC", "ETH")
+ASSETS = ("USDT", "BTC", "ETH", "USD")  # USD: the accounts' cash slot
 usd, px, qt = demo.usd, demo.px, demo.qt
 
 
@@ -39,6 +39,7 @@ def small_engine(btc_mark: int | None = None) -> MarginEngine:
         brackets={"BTC-PERP": btc, "ETH-PERP": eth},
         haircuts={
             "USDT": [HaircutTier(value_floor=0, rate=1_000_000)],
+            "USD": [HaircutTier(value_floor=0, rate=1_000_000)],
             "BTC": [HaircutTier(value_floor=0, rate=950_000), HaircutTier(value_floor=usd(100_000), rate=900_000)],
         },
         scenario_grids={"BTC": grid},

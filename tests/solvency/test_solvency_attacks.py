@@ -41,9 +41,9 @@ def test_honest_batch_satisfies_and_layout_matches_attestation(
     assert rejects(circuit.r1cs, witness) is None
     assert circuit.r1cs.public_signals(witness) == batch.public
     assert circuit.r1cs.n_pub_out == 0
-    assert circuit.r1cs.signal_names[1 : 1 + circuit.r1cs.n_public] == public_signal_names(3)
+    assert circuit.r1cs.signal_names[1 : 1 + circuit.r1cs.n_public] == public_signal_names(4)
     assert public_signal_names(4) == attestation.signal_names(4)
-    assert circuit.r1cs.n_public == attestation.n_public(3)
+    assert circuit.r1cs.n_public == attestation.n_public(4)
 
 
 def test_negative_balance_near_the_modulus(circuit: SolvencyCircuit, batch: SolvencyBatch) -> None:
@@ -288,7 +288,7 @@ def test_duplicate_account_across_batches_is_exposed(
     # and the prover cannot shrink the exposed range: last/first are pinned in-circuit
     for idx in (4, 5):
         ins = dict(b2.inputs)
-        key = public_signal_names(3)[idx]
+        key = public_signal_names(4)[idx]
         ins[key] = (ins[key] + 1) % R
         assert fail_name(circuit, ins) in ("order.first_id_hash", "order.last_id_hash")
 

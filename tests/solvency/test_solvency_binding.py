@@ -139,3 +139,30 @@ def test_zero_price_is_refused_in_circuit(circuit: SolvencyCircuit, batch: Solve
         assert first_failure(circuit, ins) == f"params.price[{a}].nonzero_range.sum"
     ins = {**batch.inputs, "prices[0]": R - 1}  # "-1"
     assert first_failure(circuit, ins) == "params.price[0].nonzero_range.sum"
+
+
+def test_stablecoin_moved_into_cash_does_not_lower_liabilities(engine: object, layout: object) -> None:
+    """Issue 12: positive USD cash is a published liability (the USD slot), so moving 1,000 USDT into cash (same
+    equity) moves the liability from one asset to the other instead of making it vanish."""
+    from solvency_helpers import account
+
+    from zkmargin.prover.solvency_witness import build_batch
+
+    before = build_batch(engine, [account("walt", 1_000, btc_perp=0.01)], layout, 1, secret=b"k")  # type: ignore[arg-type]
+    after = build_batch(engine, [account("walt", 0, btc_perp=0.01, realised=1_000 * 10**6)], layout, 1, secret=b"k")  # type: ignore[arg-type]
+    sh = layout.shape  # type: ignore[attr-defined]
+
+    def liability_value(b: SolvencyBatch) -> int:
+        liab = b.public[-sh.assets :]
+        return sum(q * p // 10**10 for q, p in zip(liab, b.prices(), strict=True))  # micro-USD
+
+    assert before.results[0].equity == after.results[0].equity
+    assert liability_value(before) == liability_value(after) > 0
+    usd = sh.usd_slot
+    assert before.public[-sh.assets + usd] == 0 and after.public[-sh.assets + usd] == 1_000 * 10**8
+
+
+def test_usd_cash_is_priced_at_exactly_one_dollar(circuit: SolvencyCircuit, batch: SolvencyBatch) -> None:
+    usd = batch.layout.shape.usd_slot
+    ins = {**batch.inputs, f"prices[{usd}]": 101 * 10**6}  # 1.01 USD: within a 1% feed band, not in-circuit
+    assert first_failure(circuit, ins) == "params.usd_price"
