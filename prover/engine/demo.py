@@ -108,7 +108,8 @@ def snapshot(btc: float = 36_000.0, eth: float = 2_000.0, now: int = NOW) -> Mar
         timestamp=now,
         marks=marks,
         index_prices=index,
-        spot_prices={"USD": px(1.0), "USDT": px(1.0), "USDC": px(0.9999), "BTC": px(btc), "ETH": px(eth)},
+        spot_prices={"USD": px(1.0), "USDT": px(1.0), "USDC": px(0.9999), "BTC": px(btc), "ETH": px(eth)}
+        | {u: px(p) for u, p in ALTS.items()},  # the oracle prices of the alt perpetuals' underlyings
         vol_surfaces=surfaces,
         funding_rates={"BTC-PERP": 100, "ETH-PERP": -50},
     )

@@ -24,14 +24,16 @@ def accounts(epoch: int = 1) -> list[Account]:
     snap = demo.snapshot()
     btc, eth = snap.marks["BTC-PERP"], snap.marks["ETH-PERP"]
 
-    def acct(aid: str, usdt: float, btc_q: float = 0.0, eth_q: float = 0.0, bal_btc: float = 0.0) -> Account:
+    def acct(
+        aid: str, usdt: float, btc_q: float = 0.0, eth_q: float = 0.0, bal_btc: float = 0.0, realised: int = 0
+    ) -> Account:
         pos = []
         if btc_q:
             pos.append(Position(instrument="BTC-PERP", quantity=demo.qt(btc_q), entry_price=btc))
         if eth_q:
             pos.append(Position(instrument="ETH-PERP", quantity=demo.qt(eth_q), entry_price=eth))
         bal = {"USDT": demo.qt(usdt)} | ({"BTC": demo.qt(bal_btc)} if bal_btc else {})
-        return Account(account_id=aid, balances=bal, positions=pos)
+        return Account(account_id=aid, balances=bal, positions=pos, realised_pnl=realised)
 
     out = [
         acct("alice", 10_000 + epoch, 0.2, -1.0, 0.1),
@@ -39,7 +41,7 @@ def accounts(epoch: int = 1) -> list[Account]:
         acct("carol", 2_000, eth_q=3.0),
         acct("dave", 50_000, 1.0, 2.0),
         acct("erin", 800, 0.05, bal_btc=0.02),
-        acct("mallory", 10, 2.0),  # 72,000 USD notional on 10 USD: below MM
+        acct("mallory", 10, 2.0, realised=-500 * 10**6),  # 72,000 USD notional, equity < 0: under MM, bad debt
     ]
     sol = Position(instrument="SOL-PERP", quantity=demo.qt(5), entry_price=snap.marks["SOL-PERP"])
     out.append(Account(account_id="zed", balances={"USDT": demo.qt(1_000)}, positions=[sol]))

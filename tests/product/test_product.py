@@ -56,11 +56,17 @@ def test_epoch_proves_under_mm_and_counts_the_rest(published: Published) -> None
     m = res.manifest
     t = m["totals"]
     assert (t["accounts_covered"], t["accounts_unrepresented"], t["accounts_declared"]) == (6, 1, 7)
-    assert t["under_mm_count"] == 1 and int(t["total_shortfall"]) > 0 and int(t["total_bad_debt"]) == 0
+    eng = ph.engine()
+    mallory = eng.evaluate(next(a for a in ph.accounts(1) if a.account_id == "mallory"))
+    assert mallory.equity < 0 <= mallory.mm
+    assert t["under_mm_count"] == 1
+    assert int(t["total_shortfall"]) == mallory.mm - mallory.equity  # the only account under MM
+    assert int(t["total_bad_debt"]) == -mallory.equity
     assert m["chain"]["covers_accounts"] == 6 and dep.registry.is_solvent() == (True, 1, 6, True)
     status = dep.registry.solvency_status()
     assert (status.under_mm_count, status.declared_accounts, status.unrepresented_accounts) == (1, 7, 1)
-    assert status.total_shortfall == int(t["total_shortfall"])
+    assert (status.total_shortfall, status.total_bad_debt) == (int(t["total_shortfall"]), -mallory.equity)
+    assert status.insurance_fund_value == ph.INSURANCE_FUND >= status.total_bad_debt  # hence solvent
     ids = [int(b["first_id_hash"]) for b in m["batches"]]
     assert ids == sorted(ids)
     excluded = json.loads((res.path / fmt.EXCLUDED).read_text())
