@@ -195,7 +195,8 @@ def witness_inputs(
     ins["params.version"] = params.version
     ins["params.mm_ratio"] = params.mm_ratio
     ins["params.short_option_min_ppm"] = params.short_option_min_ppm
-    ins["params.basis_cap_bps"] = params.basis_cap_bps
+    for j, cap in enumerate(params.basis_cap_bps):
+        ins[f"params.basis_cap_bps[{j}]"] = cap
     for j in range(sh.positions):
         ins[f"params.mark[{j}]"] = params.marks[j]
         for k in range(sh.brackets):

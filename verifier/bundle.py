@@ -135,7 +135,7 @@ def solvency_params_to_json(p: SolvencyParams) -> dict[str, Any]:
         **{k: [list(row) for row in getattr(p, k)] for k in _NESTED},
         "mm_ratio": p.mm_ratio,
         "short_option_min_ppm": p.short_option_min_ppm,
-        "basis_cap_bps": p.basis_cap_bps,
+        "basis_cap_bps": list(p.basis_cap_bps),
         "version": str(p.version),
     }
 
@@ -147,7 +147,7 @@ def solvency_params_from_json(d: Any) -> SolvencyParams:
             **{k: tuple(tuple(int(x) for x in row) for row in d[k]) for k in _NESTED},
             mm_ratio=int(d["mm_ratio"]),
             short_option_min_ppm=int(d["short_option_min_ppm"]),
-            basis_cap_bps=int(d["basis_cap_bps"]),
+            basis_cap_bps=tuple(int(x) for x in d["basis_cap_bps"]),
             version=int(d["version"]),
         )
     except (KeyError, TypeError, ValueError) as e:

@@ -91,6 +91,11 @@ class RiskParameters(Frozen):
     mm_ratio: Ppm = 500_000  # portfolio MM = ceil(IM x mm_ratio)
     short_option_min: Ppm = 100_000  # minimum charge per short option unit, fraction of the underlying index
     basis_cap_bps: int = Field(default=50, ge=0, le=MAX_BASIS_CAP_BPS, strict=True)  # |perp mark - index| cap
+    # per-instrument caps (a dated future's mark carries its term basis), else basis_cap_bps
+    basis_caps: dict[str, Annotated[int, Field(ge=0, le=MAX_BASIS_CAP_BPS, strict=True)]] = Field(default_factory=dict)
+
+    def basis_cap(self, symbol: str) -> int:
+        return self.basis_caps.get(symbol, self.basis_cap_bps)
     min_implied_vol_ppm: Ppm = 100_000  # governed floor of every implied vol the audit accepts (10%)
     liquidation_fee: Ppm = 5_000
     correlations: dict[str, dict[str, Annotated[int, Field(ge=-RATE_SCALE, le=RATE_SCALE)]]] = Field(

@@ -162,6 +162,9 @@ def tightening_violations(old: RiskParameters, new: RiskParameters) -> list[str]
             out.append(f"{name}: lowered from {get(old)} to {get(new)} ppm")
     if new.basis_cap_bps > old.basis_cap_bps:
         out.append(f"basis_cap_bps: raised from {old.basis_cap_bps} to {new.basis_cap_bps}")
+    for sym in sorted(set(old.basis_caps) | set(new.basis_caps)):
+        if new.basis_cap(sym) > old.basis_cap(sym):
+            out.append(f"basis_caps.{sym}: raised from {old.basis_cap(sym)} to {new.basis_cap(sym)}")
     if new.offsets_enabled and not old.offsets_enabled:
         out.append("offsets_enabled: turned on (cross-underlying offsets lower IM)")
     if new.offsets_enabled:

@@ -164,7 +164,7 @@ class SolvencyCircuit:
             self.version = cs.input("version")
             self.mm_ratio = cs.input("mm_ratio")
             self.smin_ppm = cs.input("short_option_min_ppm")
-            self.basis_cap = cs.input("basis_cap_bps")
+            self.basis_cap = [cs.input(f"basis_cap_bps[{j}]") for j in range(sh.positions)]
             self.marks = [cs.input(f"mark[{j}]") for j in range(sh.positions)]
             for j, m in enumerate(self.marks):
                 range_check(cs, m, PRICE_BITS, f"mark[{j}].range")
@@ -193,7 +193,7 @@ class SolvencyCircuit:
             for j in range(sh.positions):
                 gov += [LC.const(x) for x in (sh.slot_underlying[j] + 1, sh.slot_price[j], sh.slot_kind[j])]
             gov.append(LC.const(sh.usd_slot + 1))
-            gov += [self.version, self.mm_ratio, self.smin_ppm, self.basis_cap]
+            gov += [self.version, self.mm_ratio, self.smin_ppm, *self.basis_cap]
             for j in range(sh.positions):
                 for k in range(sh.brackets):
                     gov += [self.b_floor[j][k], self.b_mmr[j][k], self.b_cum[j][k]]
@@ -217,12 +217,13 @@ class SolvencyCircuit:
                     range_check(cs, MAX_HAIRCUT_RATE_PPM - self.h_rate[a][t], RATE_BITS, f"haircut[{a}][{t}].rate_cap")
             range_check(cs, self.mm_ratio - MIN_MM_RATIO_PPM, RATE_BITS, "mm_ratio_floor")
             range_check(cs, self.smin_ppm - MIN_SHORT_OPTION_PPM, RATE_BITS, "short_option_min_floor")
-            range_check(cs, self.basis_cap, BASIS_BITS, "basis_cap.range")
-            range_check(cs, MAX_BASIS_CAP_BPS - self.basis_cap, BASIS_BITS, "basis_cap.cap")
+            for j in sh.linear_slots():
+                range_check(cs, self.basis_cap[j], BASIS_BITS, f"basis_cap[{j}].range")
+                range_check(cs, MAX_BASIS_CAP_BPS - self.basis_cap[j], BASIS_BITS, f"basis_cap[{j}].cap")
             # linear marks within the governed basis cap of the public oracle index: |mark - idx| * 1e4 <= cap * idx
             for j in sh.linear_slots():
                 idx = prices[sh.slot_price[j]]
-                band = cs.mul(self.basis_cap, idx, f"mark[{j}].band")
+                band = cs.mul(self.basis_cap[j], idx, f"mark[{j}].band")
                 dev = (self.marks[j] - idx) * BPS
                 range_check(cs, band - dev, MARK_BAND_BITS, f"mark[{j}].max")
                 range_check(cs, band + dev, MARK_BAND_BITS, f"mark[{j}].min")

@@ -20,9 +20,8 @@ engine (``rules/risk_arrays.py``).
 Flattening order (every value reduced mod r, so a signed value x < 0 is r - |x|):
 
 governed: ``PARAMS_TAG``, the shape (A, P, K, T, S, U, then per slot: slot_underlying + 1, slot_price, slot_kind,
-then usd_slot + 1),
-``version``, ``mm_ratio``, ``short_option_min_ppm``, ``basis_cap_bps``; for every slot j, for every bracket k:
-floor, mmr, cum; for every asset a, for every tier t: floor, rate.
+then usd_slot + 1), ``version``, ``mm_ratio``, ``short_option_min_ppm``, ``basis_cap_bps[j]`` per slot; for every
+slot j, for every bracket k: floor, mmr, cum; for every asset a, for every tier t: floor, rate.
 
 market: ``MARKET_TAG``, P, S; marks[j] for every slot; for every risk-array slot j (ascending): long[j][0..S-1].
 The short array is not committed: it is long + 1 by construction (:meth:`SolvencyParams.validate`), and the circuit
@@ -74,7 +73,7 @@ class SolvencyParams:
     haircut_rate: tuple[tuple[int, ...], ...]  # A x T, ppm
     mm_ratio: int  # ppm
     short_option_min_ppm: int  # ppm of the underlying index per unit short option
-    basis_cap_bps: int  # |linear mark - index| <= cap * index / 1e4
+    basis_cap_bps: tuple[int, ...]  # P: |linear mark - index| <= cap_j * index / 1e4 (0 for option slots)
     risk_long: tuple[tuple[int, ...], ...]  # P x S (zeros for slots without a risk array) (market)
     risk_short: tuple[tuple[int, ...], ...]  # = long + 1 (market, derived)
     version: int  # parameter-version identity (sha256 of the published parameter document, >> 8)
@@ -94,7 +93,7 @@ class SolvencyParams:
         for j in range(shape.positions):
             out += [shape.slot_underlying[j] + 1, shape.slot_price[j], shape.slot_kind[j]]
         out.append(shape.usd_slot + 1)
-        out += [self.version, self.mm_ratio, self.short_option_min_ppm, self.basis_cap_bps]
+        out += [self.version, self.mm_ratio, self.short_option_min_ppm, *self.basis_cap_bps]
         for j in range(shape.positions):
             for k in range(shape.brackets):
                 out += [self.bracket_floor[j][k], self.bracket_mmr[j][k], self.bracket_cum[j][k]]
@@ -167,8 +166,8 @@ class SolvencyParams:
             raise ParamsError(f"mm_ratio: at least the hard floor {MIN_MM_RATIO_PPM} ppm")
         if not MIN_SHORT_OPTION_PPM <= self.short_option_min_ppm <= 10**6:
             raise ParamsError(f"short_option_min_ppm: in [{MIN_SHORT_OPTION_PPM}, 1e6]")
-        if not 0 <= self.basis_cap_bps <= MAX_BASIS_CAP_BPS:
-            raise ParamsError(f"basis_cap_bps: in [0, {MAX_BASIS_CAP_BPS}]")
+        if len(self.basis_cap_bps) != p or any(not 0 <= c <= MAX_BASIS_CAP_BPS for c in self.basis_cap_bps):
+            raise ParamsError(f"basis_cap_bps: one per slot, in [0, {MAX_BASIS_CAP_BPS}]")
         if not 0 <= self.version < 1 << 248:
             raise ParamsError("version: < 2^248")
 
@@ -190,9 +189,9 @@ class SolvencyParams:
                 raise ParamsError(f"prices[{shape.usd_slot}] (USD cash): exactly {USD_PRICE}")
             for j in shape.linear_slots():
                 idx = prices[shape.slot_price[j]]
-                if abs(self.marks[j] - idx) * BPS > self.basis_cap_bps * idx:
+                if abs(self.marks[j] - idx) * BPS > self.basis_cap_bps[j] * idx:
                     raise ParamsError(
-                        f"marks[{j}]: {self.marks[j]} is more than {self.basis_cap_bps} bps from its index {idx}"
+                        f"marks[{j}]: {self.marks[j]} is more than {self.basis_cap_bps[j]} bps from its index {idx}"
                     )
 
 

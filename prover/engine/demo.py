@@ -145,6 +145,7 @@ def params() -> RiskParameters:
             "ETH": haircut_tiers(0.90),
         },
         scenario_grids={"BTC": grid(), "ETH": grid()},
+        basis_caps={"BTC-FUT-90D": 300},  # a 90-day future's mark carries ~1.5% of term basis
     )
 
 

@@ -223,7 +223,7 @@ def test_redteam_index_price_differs_from_spot(engine: MarginEngine, layout: Bat
 def test_redteam_linear_mark_outside_cap_in_circuit(circuit: SolvencyCircuit, batch: SolvencyBatch) -> None:
     idx = batch.prices()[batch.layout.shape.slot_price[1]]
     marks = list(batch.params.marks)
-    marks[1] = idx + idx * batch.params.basis_cap_bps // 10_000 + 1  # one unit past the cap
+    marks[1] = idx + idx * batch.params.basis_cap_bps[1] // 10_000 + 1  # one unit past the cap
     _, ins = _forged(batch, marks=tuple(marks))
     assert rejects(circuit.r1cs, circuit.witness(ins)) == "floors.mark[1].max.sum"
 

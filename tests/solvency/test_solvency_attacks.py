@@ -186,7 +186,7 @@ def test_bracket_chosen_wrongly(circuit: SolvencyCircuit, batch: SolvencyBatch) 
         "params.mm_ratio",
         "params.version",
         "params.short_option_min_ppm",
-        "params.basis_cap_bps",
+        "params.basis_cap_bps[1]",
         "params.haircut[2][1].rate",  # the very last governed element
     ],
 )

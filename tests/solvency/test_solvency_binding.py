@@ -61,7 +61,7 @@ def test_mark_moved_12_percent_from_the_oracle_index(
 def test_mark_inside_the_governed_basis_cap_passes(circuit: SolvencyCircuit, batch: SolvencyBatch) -> None:
     idx = batch.prices()[batch.layout.shape.slot_price[0]]
     marks = list(batch.params.marks)
-    marks[0] = idx + idx * batch.params.basis_cap_bps // 10_000  # exactly on the cap: allowed
+    marks[0] = idx + idx * batch.params.basis_cap_bps[0] // 10_000  # exactly on the cap: allowed
     _, ins = forged(batch, marks=tuple(marks))
     # the band holds; only the totals (computed at the old mark) disagree, which an honest rebuild would fix
     assert first_failure(circuit, ins) in (None, "totals.total_equity", "totals.total_mm")
@@ -79,7 +79,7 @@ def _rows(rows: tuple[tuple[int, ...], ...], value: int) -> tuple[tuple[int, ...
         ("mm_ratio_zero", "floors.mm_ratio_floor.sum"),
         ("smin_zero", "floors.short_option_min_floor.sum"),
         ("haircut_above_100", "floors.haircut[0][0].rate_cap.sum"),
-        ("basis_cap_wide", "floors.basis_cap.cap.sum"),
+        ("basis_cap_wide", "floors.basis_cap[0].cap.sum"),
     ],
 )
 def test_lenient_parameters_below_the_hard_floors(
@@ -95,7 +95,7 @@ def test_lenient_parameters_below_the_hard_floors(
         "mm_ratio_zero": {"mm_ratio": 0},
         "smin_zero": {"short_option_min_ppm": 0},
         "haircut_above_100": {"haircut_rate": _rows(p.haircut_rate, 1_040_000)},
-        "basis_cap_wide": {"basis_cap_bps": MAX_BASIS_CAP_BPS + 1},
+        "basis_cap_wide": {"basis_cap_bps": (MAX_BASIS_CAP_BPS + 1, *p.basis_cap_bps[1:])},
     }[change]  # type: ignore[assignment]
     params, ins = forged(batch, **changes)  # type: ignore[arg-type]
     assert first_failure(circuit, ins) == expected
