@@ -219,7 +219,6 @@ class Chain:
                 tx_hash = fn.transact(tx)
         except _REVERTS as e:
             raise ChainRevert(_reason(e)) from e
-
         def replay(block: Any) -> Any:
             if hasattr(fn, "call"):
                 return fn.call({"from": tx["from"], "gas": gas}, block_identifier=block)
