@@ -23,13 +23,14 @@ from zkmargin.circuits.solvency import SolvencyCircuit
 from zkmargin.circuits.solvency.leaf import LeafData, account_id_commitment, epoch_salt
 
 from . import bundle as fmt
-from .attestation import EpochAttestation, n_public
+from .attestation import EpochAttestation, n_public, signal_names
 from .dynamic_params import check_dynamic_params, method_history
-from .groth16 import MalformedInput, verify
+from .groth16 import MalformedInput, check_verifying_key, verify
 from .inclusion import InclusionError, load_inclusion
 from .params_audit import audit_parameters
 from .registry_key import check_registry_key
 from .report import Report
+from .safe_io import DEFAULT_LIMITS, Limits
 from .setup_audit import audit_setup
 from .snarkjs_json import proof_from_json, public_from_json, vk_from_json
 from .types import VerifyingKey
@@ -44,34 +45,100 @@ def audit_bundle(
     epoch: int | None = None,
     check_transcript: bool = True,
     deliveries: str | Path | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Report:
-    """Every check of one epoch; ``deliveries`` (the operator's private inclusion files) adds their self-check."""
-    rep = Report("audit")
+    """Every check of one epoch; ``deliveries`` (the operator's private inclusion files) adds their self-check.
+    A bundle that cannot be read (unsafe path or file, missing field, wrong epoch) sets ``report.malformed``."""
+    rep = Report("audit" if epoch is None else f"audit of epoch {epoch}", epoch=epoch)
     try:
-        b = fmt.open_epoch(bundle_path, epoch)
+        b = fmt.open_epoch(bundle_path, epoch, limits)
+        rep.epoch = b.epoch
         rep.title = f"audit of epoch {b.epoch} ({b.path})"
         _audit(rep, b, registry, check_transcript, None if deliveries is None else Path(deliveries))
-    except (fmt.BundleError, MalformedInput, KeyError, TypeError, ValueError) as e:
-        rep.malformed = f"{type(e).__name__}: {e}"
+    except (fmt.BundleError, MalformedInput, KeyError, TypeError, ValueError, AttributeError, OSError) as e:
+        rep.malformed = _reason(e)
     return rep
 
 
+def audit_range(
+    bundle_root: str | Path,
+    first: int,
+    last: int,
+    registry: SolvencyRegistryClient | None = None,
+    check_transcript: bool = True,
+    limits: Limits = DEFAULT_LIMITS,
+) -> list[Report]:
+    """One full audit per epoch ``first..last`` (inclusive) of a bundle root, in order. An epoch absent from the
+    index, or whose row points elsewhere, gets a malformed report of its own (a gap is never skipped silently).
+    The transcript of a setup shared by several epochs is re-checked once, for the first epoch that uses it.
+    Raises ValueError when ``first > last`` or either is negative (a usage error, exit 2)."""
+    if first < 0 or last < first:
+        raise ValueError(f"epoch range {first}..{last}: need 0 <= first <= last")
+    reports: list[Report] = []
+    checked_transcripts: set[str] = set()
+    for epoch in range(first, last + 1):
+        transcript = _transcript_key(bundle_root, epoch, limits)
+        again = check_transcript and transcript not in checked_transcripts
+        if transcript is not None:
+            checked_transcripts.add(transcript)
+        reports.append(audit_bundle(bundle_root, registry, epoch, again, limits=limits))
+    return reports
+
+
+def _transcript_key(bundle_root: str | Path, epoch: int, limits: Limits) -> str | None:
+    try:
+        setup = fmt.open_epoch(bundle_root, epoch, limits).manifest.get("setup") or {}
+        return str(setup.get("transcript")) if isinstance(setup, dict) and setup.get("transcript") else None
+    except (fmt.BundleError, ValueError, OSError):
+        return None  # the epoch's own audit reports why it cannot be opened
+
+
+def range_summary(reports: list[Report]) -> Report:
+    """One report over a range: a check per epoch (passed, failed with its failed checks named, or malformed with
+    its reason). Its exit code is 2 if any epoch is malformed, else 1 if any failed, else 0."""
+    epochs = [r.epoch for r in reports if r.epoch is not None]
+    title = f"audit of epochs {min(epochs)}..{max(epochs)}" if epochs else "audit of an empty range"
+    summary = Report(title)
+    for r in reports:
+        label = f"epoch {r.epoch}"
+        if r.malformed is not None:
+            summary.add(label, False, f"MALFORMED: {r.malformed}")
+        elif r.ok:
+            summary.add(label, True, f"{len(r.checks)} checks pass")
+        else:
+            summary.add(label, False, "failed: " + "; ".join(c.name for c in r.failed()[:5]))
+    malformed = [r.epoch for r in reports if r.malformed is not None]
+    if malformed:
+        summary.malformed = f"epochs {malformed} could not be read"
+    return summary
+
+
+def _reason(e: Exception) -> str:
+    """A malformed-bundle reason: our own errors already name the file or field; others get their type named."""
+    if isinstance(e, fmt.BundleError | MalformedInput):
+        return str(e)
+    if isinstance(e, KeyError):
+        return f"missing field {e}"
+    return f"{type(e).__name__}: {e}"
+
+
 def _files(rep: Report, b: fmt.EpochBundle) -> None:
-    listed: dict[str, str] = b.manifest["files"]
+    """Every listed file hashes to its manifest entry; nothing unlisted is shipped. Walking the directory raises
+    (malformed) on a symlink, FIFO or device, and every file is read under the bundle's size cap."""
+    listed = b.listed
     present = set(fmt.iter_files(b.path))
     # inclusion files may have been delivered and stripped from a published copy: absent ones are not an error
-    missing = [rel for rel in listed if rel not in present]
-    bad = [rel for rel, h in listed.items() if rel in present and fmt.sha256_file(b.path / rel) != h] + missing
+    missing = sorted(rel for rel in listed if rel not in present)
+    differ = sorted(rel for rel, h in listed.items() if rel in present and fmt.sha256_checked(b.file(rel), rel) != h)
     extra = sorted(present - set(listed))
+    problems = [f"sha256 differs: {', '.join(differ[:5])}"] if differ else []
+    problems += [f"missing: {', '.join(missing[:5])}"] if missing else []
     rep.add(
         "files: sha256 of every file matches the manifest",
-        not bad,
-        f"{len(listed)} files"
-        if not bad
-        else f"mismatch or missing: {', '.join(sorted(bad)[:5])}"
-        + (f" (missing: {', '.join(missing[:5])})" if missing else ""),
+        not differ and not missing,
+        "; ".join(problems) if problems else f"{len(listed)} files",
     )
-    rep.add("files: no file outside the manifest", not extra, ", ".join(extra[:5]))
+    rep.add("files: no file outside the manifest", not extra, f"unlisted: {', '.join(extra[:5])}" if extra else "")
 
 
 def _audit(
@@ -92,72 +159,152 @@ def _audit(
     rebuilt = audit_parameters(
         rep, governed, b.json(fmt.MARKET, "market.json"), sh, b.prices, b.params_commitment, b.market_commitment
     )
+    same_version = rebuilt.document_sha256 == b.manifest["parameter_version"]
     rep.add(
         "params: manifest's parameter version = sha256 of the governed document",
-        rebuilt.document_sha256 == b.manifest["parameter_version"],
-        rebuilt.document_sha256[:16],
+        same_version,
+        rebuilt.document_sha256[:16]
+        if same_version
+        else f"document {rebuilt.document_sha256[:16]}, manifest {str(b.manifest['parameter_version'])[:16]}",
     )
     _dynamic(rep, b, governed, rebuilt.risk_parameters)
     vk = vk_from_json(b.json(fmt.VK))
-    rep.add("verifying key: layout of the shape", vk.n_public == n_public(sh.assets), f"{vk.n_public} public signals")
+    want = n_public(sh.assets)
+    rep.add("verifying key: layout of the shape", vk.n_public == want,
+            f"{vk.n_public} public signals" + ("" if vk.n_public == want else f", the shape needs {want}"))  # fmt: skip
 
     batches = b.batches()
     rep.add("batches: at least one", bool(batches), f"{len(batches)} batches")
-    bad_proofs, bad_public = [], []
-    for i, be in enumerate(batches):
-        signals = be.statement().public_signals(
-            b.epoch, b.params_commitment, b.prices, market_commitment=b.market_commitment
-        )
-        try:
-            if be.index != i or public_from_json(b.json(be.public)) != signals:
-                bad_public.append(i)
-                continue
-            if not verify(vk, proof_from_json(b.json(be.proof)), signals, validate_key=i == 0):
-                bad_proofs.append(i)
-        except (fmt.BundleError, MalformedInput):  # missing or malformed proof/public file: this batch fails
-            bad_proofs.append(i)
-    rep.add(
-        "batches: public signals = manifest (epoch, root, params, market, ids, count, totals, prices, liabilities)",
-        not bad_public,
-        f"differs in batches {bad_public[:10]}" if bad_public else "",
-    )
-    rep.add("batches: every Groth16 proof verifies", not bad_proofs and not bad_public,
-            f"invalid: {bad_proofs[:10]}" if bad_proofs else f"{len(batches)} proofs")  # fmt: skip
-    order_ok = all(be.first_id_hash <= be.last_id_hash for be in batches) and all(
-        x.last_id_hash < y.first_id_hash for x, y in itertools.pairwise(batches)
-    )
-    rep.add("batches: id ranges ascending and disjoint (no account counted twice)", order_ok)
-    rep.add("batches: counts within the batch size", all(1 <= be.count <= sh.accounts for be in batches))
-    t = b.manifest["totals"]
-    rep.add(
-        "totals: manifest totals = sum over batches",
-        int(t["accounts_covered"]) == sum(be.count for be in batches)
-        and int(t["total_equity"]) == sum(be.total_equity for be in batches)
-        and int(t["total_mm"]) == sum(be.total_mm for be in batches)
-        and int(t["under_mm_count"]) == sum(be.under_mm_count for be in batches)
-        and int(t["total_shortfall"]) == sum(be.total_shortfall for be in batches)
-        and int(t["total_bad_debt"]) == sum(be.total_bad_debt for be in batches),
-        f"{t['accounts_covered']} accounts covered, {t['under_mm_count']} under MM",
-    )
-    rep.add(
-        "totals: covered + unrepresented = declared accounts",
-        int(t["accounts_covered"]) + int(t["accounts_unrepresented"]) == int(t["accounts_declared"]),
-        f"{t['accounts_declared']} declared, {t['accounts_unrepresented']} not representable",
-    )
+    _batch_proofs(rep, b, vk, batches)
+    _batch_order(rep, batches, sh.accounts)
+    _totals(rep, b.manifest["totals"], batches)
     _deliveries(rep, b, batches, deliveries)
-    excluded = b.json(fmt.EXCLUDED)
-    rep.add(
-        "excluded: counts per reason only (no id, no id hash, no numbers), summing to the unrepresented count",
-        isinstance(excluded, list)
-        and all(set(e) == {"kind", "reason", "count"} for e in excluded)
-        and sum(int(e["count"]) for e in excluded) == int(t["accounts_unrepresented"]),
-        f"{sum(int(e.get('count', 0)) for e in excluded) if isinstance(excluded, list) else '?'} not representable",
-    )
+    _excluded(rep, b.json(fmt.EXCLUDED), int(b.manifest["totals"]["accounts_unrepresented"]))
     _setup(rep, b, vk, registry, check_transcript)
     if registry is not None:
         _chain(rep, b, batches, registry)
     elif b.manifest.get("chain"):
         rep.warn("chain", f"not checked (give --rpc and --registry {b.manifest['chain'].get('registry')})")
+
+
+def _batch_proofs(rep: Report, b: fmt.EpochBundle, vk: VerifyingKey, batches: list[fmt.BatchEntry]) -> None:
+    """Each batch's proof is verified against the statement the *manifest* makes (the proof decides what is true),
+    and its public.json is compared with that statement. When they differ, the proof says which file holds the
+    edit: a proof that verifies the public.json signals but not the manifest's convicts the manifest entry, one that
+    verifies the manifest's convicts public.json, so an innocent file is never the one named."""
+    check_verifying_key(vk)  # once, up front: a batch that fails early must not skip the key's validation
+    names = signal_names(b.shape.assets)
+    bad_public: list[str] = []
+    bad_proofs: list[str] = []
+    for i, be in enumerate(batches):
+        signals = be.statement().public_signals(
+            b.epoch, b.params_commitment, b.prices, market_commitment=b.market_commitment
+        )
+        if be.index != i:
+            bad_public.append(f"manifest batches[{i}] has index {be.index}")
+        try:
+            proof = proof_from_json(b.json(be.proof))
+            proven = verify(vk, proof, signals, validate_key=False)
+        except fmt.MissingFile:
+            bad_proofs.append(f"batch {i}: {be.proof} missing")
+            proof, proven = None, False
+        except MalformedInput as e:
+            bad_proofs.append(f"batch {i}: {be.proof} malformed ({e})")
+            proof, proven = None, False
+        if not proven and proof is not None:
+            bad_proofs.append(f"batch {i}: {be.proof} does not verify the manifest's statement")
+        try:
+            shipped = public_from_json(b.json(be.public))
+        except fmt.MissingFile:
+            bad_public.append(f"batch {i}: {be.public} missing")
+            continue
+        if shipped == signals:
+            continue
+        if len(shipped) != len(signals):
+            bad_public.append(f"batch {i}: {be.public} has {len(shipped)} signals, expected {len(signals)}")
+            continue
+        fields = ", ".join(names[k] for k, (x, y) in enumerate(zip(shipped, signals, strict=True)) if x != y)
+        try:
+            file_proven = proof is not None and not proven and verify(vk, proof, shipped, validate_key=False)
+        except MalformedInput:
+            file_proven = False
+        if file_proven:
+            bad_public.append(f"batch {i}: the manifest's entry differs from the proven {be.public} in {fields}")
+        else:
+            bad_public.append(f"batch {i}: {be.public} differs from the manifest in {fields}")
+    rep.add(
+        "batches: public signals = manifest (epoch, root, params, market, ids, count, totals, prices, liabilities)",
+        not bad_public,
+        "; ".join(bad_public[:5]) if bad_public else f"{len(batches)} batches",
+    )
+    rep.add(
+        "batches: every Groth16 proof verifies",
+        not bad_proofs,
+        "; ".join(bad_proofs[:5]) + (f" (and {len(bad_proofs) - 5} more)" if len(bad_proofs) > 5 else "")
+        if bad_proofs
+        else f"{len(batches)} proofs verify the manifest's statements",
+    )
+
+
+def _batch_order(rep: Report, batches: list[fmt.BatchEntry], size: int) -> None:
+    """Id ranges ascending and disjoint (no account in two batches); each batch's count within the circuit's N."""
+    inverted = [be.index for be in batches if be.first_id_hash > be.last_id_hash]
+    overlaps = [(x.index, y.index) for x, y in itertools.pairwise(batches) if x.last_id_hash >= y.first_id_hash]
+    detail = ", ".join([*(f"batch {i} first > last" for i in inverted), *(f"batches {x} and {y}" for x, y in overlaps)])
+    rep.add(
+        "batches: id ranges ascending and disjoint (no account counted twice)",
+        not inverted and not overlaps,
+        f"overlap or out of order: {detail}" if detail else "",
+    )
+    bad = [f"batch {be.index}: {be.count}" for be in batches if not 1 <= be.count <= size]
+    rep.add(
+        "batches: counts within the batch size", not bad, f"outside [1, {size}]: {', '.join(bad[:5])}" if bad else ""
+    )
+
+
+_TOTALS = (
+    ("accounts_covered", "count"),
+    ("total_equity", "total_equity"),
+    ("total_mm", "total_mm"),
+    ("under_mm_count", "under_mm_count"),
+    ("total_shortfall", "total_shortfall"),
+    ("total_bad_debt", "total_bad_debt"),
+)
+
+
+def _totals(rep: Report, t: Any, batches: list[fmt.BatchEntry]) -> None:
+    """The manifest's totals are the sums of its batches, and covered + unrepresented = declared."""
+    if not isinstance(t, dict):
+        raise fmt.BundleError("manifest.json totals: expected an object")
+    wrong = [f"{k} {t[k]} != {sum(getattr(be, f) for be in batches)}" for k, f in _TOTALS
+             if int(t[k]) != sum(getattr(be, f) for be in batches)]  # fmt: skip
+    rep.add(
+        "totals: manifest totals = sum over batches",
+        not wrong,
+        "; ".join(wrong) if wrong else f"{t['accounts_covered']} accounts covered, {t['under_mm_count']} under MM",
+    )
+    cov, unr, dec = int(t["accounts_covered"]), int(t["accounts_unrepresented"]), int(t["accounts_declared"])
+    rep.add(
+        "totals: covered + unrepresented = declared accounts",
+        cov + unr == dec,
+        f"{dec} declared, {unr} not representable" if cov + unr == dec else f"{cov} + {unr} != {dec} declared",
+    )
+
+
+def _excluded(rep: Report, excluded: Any, unrepresented: int) -> None:
+    """excluded.json holds counts per reason only (no id, no id hash, no number) summing to the on-chain count."""
+    name = "excluded: counts per reason only (no id, no id hash, no numbers), summing to the unrepresented count"
+    if not isinstance(excluded, list) or not all(isinstance(e, dict) for e in excluded):
+        rep.add(name, False, "excluded.json is not a list of {kind, reason, count}")
+        return
+    extra = sorted({k for e in excluded for k in e} - {"kind", "reason", "count"})
+    total = sum(int(e.get("count", 0)) for e in excluded)
+    if extra or not all(set(e) == {"kind", "reason", "count"} for e in excluded):
+        rep.add(name, False, f"entries with other fields: {', '.join(extra) or 'missing kind/reason/count'}")
+    elif total != unrepresented:
+        rep.add(name, False, f"{total} counted, the manifest declares {unrepresented} unrepresented")
+    else:
+        rep.add(name, True, f"{total} not representable")
 
 
 def _snapshot_clock(rep: Report, b: fmt.EpochBundle, attested_at: int, max_age: int) -> None:
@@ -181,7 +328,7 @@ def _dynamic(rep: Report, b: fmt.EpochBundle, governed: dict[str, Any], register
     the epoch by its history's close on that date being the attested oracle price of every driven underlying (an
     earlier as-of date, before a crash, would yield looser rates)."""
     pinned = governed.get("methodology_recipe_sha256")
-    shipped = (b.path / fmt.METHODOLOGY).exists()
+    shipped = b.has(fmt.METHODOLOGY)
     if pinned is None and not shipped:
         return
     name = "dynamic parameters: the governed methodology, as of this epoch, yields rates no looser than the governed"
@@ -261,10 +408,17 @@ def _setup(rep: Report, b: fmt.EpochBundle, vk: VerifyingKey, registry: Solvency
     governance = registry.governance() if registry is not None else None
     dev_mode = registry.development_mode() if registry is not None else None
     if setup.get("kind") == "ceremony" and check_transcript and setup.get("transcript"):
-        path = (b.path / setup["transcript"]).resolve()
+        # setup files live in the bundle root's setups/, so the path may go up from the epoch directory, but not
+        # out of the root
+        path = (b.path / str(setup["transcript"])).resolve()
+        root = b.path.resolve().parent
+        if root not in path.parents:
+            raise fmt.BundleError(f"manifest.json setup.transcript: {setup['transcript']!r} resolves outside {root}")
         from .setup_transcript import verify_transcript
 
-        tr = verify_transcript(path, SolvencyCircuit(b.shape).r1cs, vk)
+        tr = verify_transcript(path, SolvencyCircuit(b.shape).r1cs, vk, limits=b.limits)
+        if tr.malformed is not None:
+            raise fmt.BundleError(f"setup transcript {setup['transcript']}: {tr.malformed}")
         failed = f", failed: {', '.join(tr.failed()[:5])}" if not tr.ok else ""
         rep.add("setup: ceremony transcript re-checked against the circuit and the key", tr.ok,
                 f"{len(tr.checks)} checks{failed}")  # fmt: skip

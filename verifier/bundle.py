@@ -18,13 +18,22 @@ without importing the prover; the operator writes it through these helpers. Layo
         excluded.json                 counts of accounts the circuit cannot represent, per reason (no ids)
 
 Field elements are decimal strings (as snarkjs), other integers JSON numbers.
+
+Reading is for verifiers, so a bundle is untrusted input (``verifier/safe_io.py``): the epoch opened must be the one
+asked for, by the index row and by the manifest; the index row's ``dir`` and every path the manifest names are
+relative, stay inside the bundle root once resolved, and are listed in the manifest's ``files``; every file read is a
+regular file (``lstat`` before opening: no symlink, FIFO, device or directory) under :class:`Limits`. Anything else is
+a :class:`BundleError` naming the file or field, which the user check and the audit report as malformed (exit 2).
+A listed file that is absent is a :class:`MissingFile` (a published copy may omit files; callers decide).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -35,6 +44,7 @@ from zkmargin.circuits.solvency.params import SolvencyParams
 from zkmargin.circuits.solvency.shape import SolvencyShape
 
 from .attestation import BatchStatement
+from .safe_io import DEFAULT_LIMITS, Limits, UnsafeInput, confined, parse_json, read_bytes
 
 FORMAT = "zkmargin-proof-bundle"
 VERSION = 1
@@ -65,6 +75,10 @@ CREATE TABLE IF NOT EXISTS epochs (
 
 class BundleError(ValueError):
     """A bundle that cannot be read as this format (missing file, bad JSON, wrong field); names the part."""
+
+
+class MissingFile(BundleError):
+    """A file the bundle names does not exist (reported as a failed check where a copy may lack it)."""
 
 
 def epoch_dirname(epoch: int) -> str:
@@ -154,13 +168,35 @@ def solvency_params_from_json(d: Any) -> SolvencyParams:
         raise BundleError(f"params.json solvency_params: {e}") from e
 
 
-def load_json_file(path: Path, what: str) -> Any:
+def load_json_file(path: Path, what: str, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """A JSON file of the bundle, read as untrusted input (regular file, size and depth caps)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return parse_json(read_bytes(path, what, limits.max_json_bytes), what, limits.max_json_depth)
     except FileNotFoundError as e:
-        raise BundleError(f"{what}: missing file {path}") from e
-    except (OSError, ValueError) as e:
-        raise BundleError(f"{what}: unreadable ({e})") from e
+        raise MissingFile(f"{what}: missing file {path}") from e
+    except UnsafeInput as e:
+        raise BundleError(str(e)) from e
+    except OSError as e:
+        raise BundleError(f"{what}: unreadable ({e.strerror or e})") from e
+
+
+def sha256_checked(path: Path, what: str, limits: Limits = DEFAULT_LIMITS) -> str:
+    """sha256 of a bundle file read as untrusted input (:func:`sha256_file` is for the operator's own files)."""
+    try:
+        return hashlib.sha256(read_bytes(path, what, limits.max_json_bytes)).hexdigest()
+    except FileNotFoundError as e:
+        raise MissingFile(f"{what}: missing file {path}") from e
+    except UnsafeInput as e:
+        raise BundleError(str(e)) from e
+    except OSError as e:
+        raise BundleError(f"{what}: unreadable ({e.strerror or e})") from e
+
+
+def _confined(root: Path, rel: object, what: str) -> Path:
+    try:
+        return confined(root, rel, what)
+    except UnsafeInput as e:
+        raise BundleError(str(e)) from e
 
 
 @dataclass(frozen=True)
@@ -216,10 +252,16 @@ class EpochBundle:
 
     path: Path
     manifest: dict[str, Any]
+    limits: Limits = DEFAULT_LIMITS
 
     @property
     def epoch(self) -> int:
         return int(self.manifest["epoch"])
+
+    @property
+    def listed(self) -> dict[str, str]:
+        """The manifest's ``files``: relative path -> sha256 (validated by :func:`open_epoch`)."""
+        return dict(self.manifest["files"])
 
     @property
     def params_commitment(self) -> int:
@@ -248,24 +290,34 @@ class EpochBundle:
     def batches(self) -> list[BatchEntry]:
         return [BatchEntry.from_json(b, i) for i, b in enumerate(self.manifest.get("batches", []))]
 
+    def file(self, rel: str, what: str | None = None) -> Path:
+        """The path of a file of this epoch, which must be relative, inside the epoch directory and listed in the
+        manifest's ``files`` (a verifier reads nothing the manifest does not hash)."""
+        name = what or rel
+        if rel not in self.manifest["files"]:
+            raise BundleError(f"{name}: {rel!r} is not listed in the manifest's files")
+        return _confined(self.path, rel, name)
+
     def json(self, rel: str, what: str | None = None) -> Any:
-        return load_json_file(self.path / rel, what or rel)
+        return load_json_file(self.file(rel, what), what or rel, self.limits)
+
+    def has(self, rel: str) -> bool:
+        """Whether the epoch ships ``rel`` (listed in the manifest; an unlisted file is the audit's finding)."""
+        return rel in self.manifest["files"]
 
 
-def open_epoch(path: str | Path, epoch: int | None = None) -> EpochBundle:
-    """Open an epoch directory, or a bundle root (the given epoch, else the latest one in its index)."""
-    p = Path(path)
-    if not (p / MANIFEST).exists() and (p / INDEX).exists():
-        rows = list_epochs(p)
-        if not rows:
-            raise BundleError(f"{p}: the index lists no epoch")
-        row = next((r for r in rows if r["epoch"] == epoch), None) if epoch is not None else rows[-1]
-        if row is None:
-            raise BundleError(f"{p}: epoch {epoch} is not in the index")
-        p = p / str(row["dir"])
-    elif epoch is not None and (p / epoch_dirname(epoch) / MANIFEST).exists():
-        p = p / epoch_dirname(epoch)
-    manifest = load_json_file(p / MANIFEST, "manifest.json")
+def _int_field(d: dict[str, Any], key: str, what: str) -> int:
+    v = d.get(key)
+    if isinstance(v, bool) or not isinstance(v, int | str):
+        raise BundleError(f"{what}: {key!r} must be an integer, got {v!r:.40}")
+    try:
+        return int(v)
+    except ValueError as e:
+        raise BundleError(f"{what}: {key!r} must be an integer, got {v!r:.40}") from e
+
+
+def _check_manifest(p: Path, manifest: Any) -> dict[str, Any]:
+    """Structure and paths of a manifest: format, version, required fields, ``files`` confined, batch files listed."""
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BundleError(f"manifest.json: not a {FORMAT} manifest")
     if manifest.get("version") != VERSION:
@@ -273,7 +325,63 @@ def open_epoch(path: str | Path, epoch: int | None = None) -> EpochBundle:
     for key in ("epoch", "params_commitment", "market_commitment", "shape", "layout", "prices", "batches", "files"):
         if key not in manifest:
             raise BundleError(f"manifest.json: missing field {key!r}")
-    return EpochBundle(p, manifest)
+    if not 0 <= _int_field(manifest, "epoch", "manifest.json") < 1 << 64:
+        raise BundleError("manifest.json: 'epoch' outside uint64")
+    files = manifest["files"]
+    if not isinstance(files, dict) or not all(isinstance(h, str) for h in files.values()):
+        raise BundleError("manifest.json files: expected an object {relative path: sha256}")
+    for rel in files:
+        _confined(p, rel, "manifest.json files")
+        if rel == MANIFEST:
+            raise BundleError("manifest.json files: lists the manifest itself")
+    if not isinstance(manifest["batches"], list):
+        raise BundleError("manifest.json batches: expected a list")
+    for i, be in enumerate(manifest["batches"]):
+        for key in ("proof", "public"):
+            rel = be.get(key) if isinstance(be, dict) else None
+            _confined(p, rel, f"manifest.json batches[{i}].{key}")
+            if rel not in files:
+                raise BundleError(f"manifest.json batches[{i}].{key}: {rel!r} is not listed in the manifest's files")
+    return manifest
+
+
+def open_epoch(path: str | Path, epoch: int | None = None, limits: Limits = DEFAULT_LIMITS) -> EpochBundle:
+    """Open an epoch directory, or a bundle root (the given epoch, else the latest one in its index).
+
+    The epoch opened is checked to be the one asked for: the index row's epoch, the manifest's epoch and
+    ``epoch`` (when given) must agree, and the manifest's sha256 must be the one the row records, so an edited index
+    row cannot make a check of epoch 2 silently run on epoch 1."""
+    p = Path(path)
+    row: dict[str, Any] | None = None
+    if not (p / MANIFEST).exists() and (p / INDEX).exists():
+        rows = list_epochs(p)
+        if not rows:
+            raise BundleError(f"{p}: the index lists no epoch")
+        row = next((r for r in rows if r["epoch"] == epoch), None) if epoch is not None else rows[-1]
+        if row is None:
+            raise BundleError(f"{p}: epoch {epoch} is not in the index")
+        p = _confined(p, row["dir"], f"index.sqlite epoch {row['epoch']} dir")
+    elif epoch is not None and (p / epoch_dirname(epoch) / MANIFEST).exists():
+        p = p / epoch_dirname(epoch)
+    try:
+        raw = read_bytes(p / MANIFEST, "manifest.json", limits.max_json_bytes)
+        manifest = _check_manifest(p, parse_json(raw, "manifest.json", limits.max_json_depth))
+    except FileNotFoundError as e:
+        raise BundleError(f"manifest.json: missing file {p / MANIFEST}") from e
+    except UnsafeInput as e:
+        raise BundleError(str(e)) from e
+    except OSError as e:
+        raise BundleError(f"manifest.json: unreadable ({e.strerror or e})") from e
+    got = int(manifest["epoch"])
+    if epoch is not None and got != epoch:
+        raise BundleError(f"manifest.json: epoch {got}, but epoch {epoch} was requested")
+    if row is not None:
+        if got != row["epoch"]:
+            raise BundleError(f"index.sqlite: the row of epoch {row['epoch']} points at {row['dir']!r}, epoch {got}")
+        want = row.get("manifest_sha256")
+        if want is not None and hashlib.sha256(raw).hexdigest() != want:
+            raise BundleError(f"index.sqlite: epoch {got}'s manifest_sha256 is not the sha256 of {row['dir']}/manifest")
+    return EpochBundle(p, manifest, limits)
 
 
 # ----------------------------------------------------------------------------- SQLite index
@@ -297,16 +405,42 @@ def index_epoch(root: str | Path, row: dict[str, Any]) -> None:
 
 
 def list_epochs(root: str | Path) -> list[dict[str, Any]]:
-    """Rows of the index, ascending epoch (empty when there is no index yet)."""
-    if not (Path(root) / INDEX).exists():
+    """Rows of the index, ascending epoch (empty when there is no index yet). The index is opened read-only and
+    checked to be a regular file first (it may come from an untrusted bundle); every row's epoch is an integer and
+    its dir a string, else BundleError."""
+    path = Path(root) / INDEX
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
         return []
-    with closing(_connect(Path(root))) as con:
-        con.row_factory = sqlite3.Row
-        return [dict(r) for r in con.execute("SELECT * FROM epochs ORDER BY epoch")]
+    if not stat.S_ISREG(st.st_mode):
+        raise BundleError(f"index.sqlite: {path} is not a regular file")
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as con:
+            con.row_factory = sqlite3.Row
+            rows = [dict(r) for r in con.execute("SELECT * FROM epochs ORDER BY epoch")]
+    except sqlite3.Error as e:
+        raise BundleError(f"index.sqlite: unreadable ({e})") from e
+    for r in rows:
+        if isinstance(r.get("epoch"), bool) or not isinstance(r.get("epoch"), int) or not isinstance(r.get("dir"), str):
+            raise BundleError(f"index.sqlite: a row with epoch {r.get('epoch')!r} and dir {r.get('dir')!r}")
+    return rows
 
 
 def iter_files(epoch_dir: Path) -> Iterator[str]:
-    """Every file of an epoch directory except the manifest, as sorted relative POSIX paths."""
-    for f in sorted(epoch_dir.rglob("*")):
-        if f.is_file() and f.name != MANIFEST:
-            yield f.relative_to(epoch_dir).as_posix()
+    """Every file of an epoch directory except the manifest, as sorted relative POSIX paths. Walks without
+    following links, and raises BundleError on anything that is not a regular file or a directory (a symlink, FIFO
+    or device in a bundle is malformed, never read)."""
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(epoch_dir, followlinks=False):
+        for name in [*dirnames, *filenames]:
+            full = Path(dirpath) / name
+            mode = os.lstat(full).st_mode
+            rel = full.relative_to(epoch_dir).as_posix()
+            if stat.S_ISDIR(mode):
+                continue
+            if not stat.S_ISREG(mode):
+                raise BundleError(f"{rel}: not a regular file (a symlink, FIFO, device or socket)")
+            if rel != MANIFEST:
+                found.append(rel)
+    yield from sorted(found)

@@ -6,16 +6,18 @@ and every error names the field: the file comes from the exchange and is untrust
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from zkmargin.circuits.field import R
 
+from .safe_io import UnsafeInput, parse_json, read_bytes
+
 FORMAT = "zkmargin-inclusion/v2"
 PRIVATE_DIR = "private"  # <root>/private/epoch-NNNNNN/<id commitment>.json (0700 / 0600)
 MAX_BYTES = 1 << 20
+MAX_DEPTH = 16  # the format nests 4 deep
 
 
 class InclusionError(ValueError):
@@ -76,14 +78,13 @@ def _int(d: Any, key: str, lo: int | None = None, hi: int | None = None) -> int:
 def load_inclusion(path: str | Path) -> Inclusion:
     p = Path(path)
     try:
-        if not p.is_file():
-            raise InclusionError(f"--inclusion {p}: not a regular file")
-        if p.stat().st_size > MAX_BYTES:
-            raise InclusionError(f"--inclusion {p}: larger than {MAX_BYTES} bytes")
-        d = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
-        if isinstance(e, InclusionError):
-            raise
+        # the user's own path may be a symlink to their file; what it leads to must be a small regular file
+        d = parse_json(read_bytes(p.resolve(), f"--inclusion {p}", MAX_BYTES), f"--inclusion {p}", MAX_DEPTH)
+    except FileNotFoundError as e:
+        raise InclusionError(f"--inclusion {p}: no such file") from e
+    except UnsafeInput as e:
+        raise InclusionError(str(e)) from e
+    except (OSError, RuntimeError) as e:  # RuntimeError: a symlink loop in resolve()
         raise InclusionError(f"--inclusion {p}: unreadable ({type(e).__name__})") from e
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         raise InclusionError(f"format: not a {FORMAT} file")

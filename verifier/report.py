@@ -20,6 +20,7 @@ class Report:
     title: str
     checks: list[Check] = field(default_factory=list)
     malformed: str | None = None  # the bundle could not be read at all: exit 2
+    epoch: int | None = None  # the epoch actually checked (shown with the verdict, so a swap cannot go unseen)
 
     def add(self, name: str, ok: bool, detail: str = "") -> bool:
         self.checks.append(Check(name, bool(ok), detail))
@@ -38,6 +39,12 @@ class Report:
 
     def failed(self) -> list[Check]:
         return [c for c in self.checks if not c.ok]
+
+    def verdict(self, passed: str, failed: str, malformed: str) -> str:
+        """The verdict line with the epoch it is about: ``[epoch N] PASSED ...``. A verdict printed without its
+        epoch would let a bundle whose index points elsewhere read as a pass for the epoch the user asked about."""
+        text = {EXIT_OK: passed, EXIT_FAILED: failed, EXIT_MALFORMED: malformed}[self.exit_code]
+        return text if self.epoch is None else f"[epoch {self.epoch}] {text}"
 
     def render(self) -> str:
         lines = [self.title]

@@ -25,6 +25,7 @@ from .groth16 import MalformedInput, verify
 from .inclusion import Inclusion, InclusionError, load_inclusion
 from .registry_key import check_registry_key
 from .report import Report
+from .safe_io import DEFAULT_LIMITS, Limits
 from .snarkjs_json import proof_from_json, public_from_json, vk_from_json
 
 if TYPE_CHECKING:
@@ -42,18 +43,26 @@ def verify_account(
     user_secret: int | None = None,
     registry: SolvencyRegistryClient | None = None,
     epoch: int | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Report:
     """Every check of one account's inclusion; ``report.exit_code`` is 0 covered, 1 not covered, 2 malformed.
-    The epoch checked is ``epoch``, else the inclusion file's."""
-    rep = Report(f"account {account_id or '?'}")
+    The epoch checked is ``epoch``, else the inclusion file's; the bundle must open at exactly that epoch (index row,
+    manifest), and ``report.epoch`` carries it for the verdict line."""
+    rep = Report(f"account {account_id or '?'}", epoch=epoch)
     try:
         inc = load_inclusion(inclusion_path)
         rep.title = f"account {account_id or inc.account_id!r}"
-        b = fmt.open_epoch(bundle_path, inc.epoch if epoch is None else epoch)
+        wanted = inc.epoch if epoch is None else epoch
+        rep.epoch = wanted
+        b = fmt.open_epoch(bundle_path, wanted, limits)  # the manifest's epoch must be `wanted` (else malformed)
         rep.title += f", epoch {b.epoch} ({b.path})"
         _check(rep, b, inc, account_id, user_secret, registry)
-    except (InclusionError, fmt.BundleError, MalformedInput, KeyError, TypeError, ValueError) as e:
-        rep.malformed = f"{type(e).__name__}: {e}"
+    except (InclusionError, fmt.BundleError, MalformedInput, KeyError, TypeError, ValueError, OSError) as e:
+        rep.malformed = (
+            str(e)
+            if isinstance(e, InclusionError | fmt.BundleError | MalformedInput)
+            else (f"missing field {e}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}")
+        )
     return rep
 
 

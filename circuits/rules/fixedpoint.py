@@ -60,19 +60,21 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-PRICE_SCALE = 10**8
-QTY_SCALE = 10**8
-USD_SCALE = 10**6
-RATE_SCALE = 10**6
-RISK_SCALE = 10**6
-WIDE_DIVISOR = QTY_SCALE * PRICE_SCALE // USD_SCALE  # 1e10: (qty x price) -> USD
+from zkmargin.circuits import constants as _c
 
-MAX_QTY = 2**53  # exclusive bound on |quantity| and |balance|
-MAX_PRICE = 2**53  # exclusive bound on prices
-MAX_VALUE = 2**62  # exclusive bound on |USD value| of a position or balance
-ACCOUNT_LIMIT = 2**56  # exclusive bound on an account's magnitude (see module docstring)
-SIGNED_OFFSET = 2**128
-FIELD_LIMIT = 2**250
+# The scales and bounds are defined once, for the engine and the circuit alike (circuits/constants.py).
+ACCOUNT_LIMIT = _c.ACCOUNT_LIMIT
+FIELD_LIMIT = _c.FIELD_LIMIT
+MAX_PRICE = _c.MAX_PRICE
+MAX_QTY = _c.MAX_QTY
+MAX_VALUE = _c.MAX_VALUE
+PRICE_SCALE = _c.PRICE_SCALE
+QTY_SCALE = _c.QTY_SCALE
+RATE_SCALE = _c.RATE_SCALE
+RISK_SCALE = _c.RISK_SCALE
+SIGNED_OFFSET = _c.SIGNED_OFFSET
+USD_SCALE = _c.USD_SCALE
+WIDE_DIVISOR = _c.WIDE_DIVISOR
 
 IntArray = npt.NDArray[np.int64]
 

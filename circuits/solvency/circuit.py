@@ -26,6 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from zkmargin.circuits.constants import BPS_SCALE, QTY_SCALE, RATE_SCALE, SMIN_DIVISOR, WIDE_DIVISOR
 from zkmargin.circuits.field import R
 from zkmargin.circuits.gadgets import assert_boolean, is_zero, range_check, signed_decompose, signed_range_check
 from zkmargin.circuits.merkle import merkle_root_gadget
@@ -34,7 +35,7 @@ from zkmargin.circuits.r1cs import LC, R1CS, ConstraintSystem
 
 from .gadgets import divmod_const, interval_one_hot, max_candidates, select_one_hot, signed
 from .leaf import PIECES_PER_PACK, leaf_arity
-from .params import BPS, CHUNK, MARKET_TAG, PARAMS_TAG, SMIN_DIVISOR
+from .params import CHUNK, MARKET_TAG, PARAMS_TAG
 from .shape import (
     BASIS_BITS,
     CASH_BITS,
@@ -63,9 +64,6 @@ from .shape import (
     SolvencyShape,
 )
 
-WIDE = 10**10  # (1e8 qty x 1e8 price) -> 1e6 USD
-RATE = 10**6
-QTY = 10**8
 INV2 = pow(2, R - 2, R)
 
 COMPONENTS = (
@@ -224,7 +222,7 @@ class SolvencyCircuit:
             for j in sh.linear_slots():
                 idx = prices[sh.slot_price[j]]
                 band = cs.mul(self.basis_cap[j], idx, f"mark[{j}].band")
-                dev = (self.marks[j] - idx) * BPS
+                dev = (self.marks[j] - idx) * BPS_SCALE
                 range_check(cs, band - dev, MARK_BAND_BITS, f"mark[{j}].max")
                 range_check(cs, band + dev, MARK_BAND_BITS, f"mark[{j}].min")
             # short-option minimum per unit from the public index: ceil(idx * ppm / 1e8), as rules/risk_arrays.py
@@ -265,7 +263,7 @@ class SolvencyCircuit:
         pos_bal = []
         for a in range(sh.assets):
             with self._part("divisions"):
-                w, rem = divmod_const(cs, b_abs[a], prices[a], WIDE, f"coll[{a}].value")
+                w, rem = divmod_const(cs, b_abs[a], prices[a], WIDE_DIVISOR, f"coll[{a}].value")
                 nz = 1 - is_zero(cs, rem, f"coll[{a}].rem_is_zero")
             with self._part("haircut tiers"):
                 # the tier check also proves 0 <= w < 2^62, which pins the division's quotient
@@ -273,12 +271,12 @@ class SolvencyCircuit:
                 rate_sel = select_one_hot(cs, h, self.h_rate[a], f"coll[{a}].tier.rate")
                 cum_sel = select_one_hot(cs, h, self.h_cum[a], f"coll[{a}].tier.cum")
                 g = cum_sel + cs.mul(rate_sel, w - f_sel, f"coll[{a}].haircut")
-                neg_val = (w + nz) * (-RATE)  # floor(b p / 1e10) * 1e6 for b < 0: borrowings count in full
+                neg_val = (w + nz) * (-RATE_SCALE)  # floor(b p / 1e10) * 1e6 for b < 0: borrowings count in full
                 hnum = hnum + neg_val + cs.mul(1 - b_neg[a], g - neg_val, f"coll[{a}].sign")
             pos_bal.append((bal[a] + b_abs[a]) * INV2)  # max(b, 0), linear
         with self._part("divisions"):
-            off = RATE << HCOLL_OFFSET_BITS
-            hq, _ = divmod_const(cs, hnum, None, RATE, "collateral", add=off)
+            off = RATE_SCALE << HCOLL_OFFSET_BITS
+            hq, _ = divmod_const(cs, hnum, None, RATE_SCALE, "collateral", add=off)
             collateral = hq - (1 << HCOLL_OFFSET_BITS)  # pinned by the equity range check below
 
         # ---- positions: values, notionals, brackets
@@ -287,7 +285,7 @@ class SolvencyCircuit:
         ra = set(sh.ra_slots())
         for j in range(sh.positions):
             with self._part("divisions"):
-                w, rem = divmod_const(cs, q_abs[j], self.marks[j], WIDE, f"pos[{j}].value")
+                w, rem = divmod_const(cs, q_abs[j], self.marks[j], WIDE_DIVISOR, f"pos[{j}].value")
                 nz = 1 - is_zero(cs, rem, f"pos[{j}].rem_is_zero")
                 notional = w + nz  # ceil(|q| mark / 1e10)
                 value = -notional + cs.mul(1 - q_neg[j], w + notional, f"pos[{j}].sign")  # q>=0: w; q<0: -N
@@ -295,7 +293,7 @@ class SolvencyCircuit:
                 h, _ = interval_one_hot(cs, notional, self.b_floor[j], VALUE_TOP, VALUE_BITS, f"pos[{j}].bracket")
                 mmr_sel = select_one_hot(cs, h, self.b_mmr[j], f"pos[{j}].bracket.mmr")
                 cum_sel = select_one_hot(cs, h, self.b_cum[j], f"pos[{j}].bracket.cum")
-                mnum = cs.mul(notional, mmr_sel, f"pos[{j}].mm") - cum_sel * RATE
+                mnum = cs.mul(notional, mmr_sel, f"pos[{j}].mm") - cum_sel * RATE_SCALE
             if j in ra:
                 tiered_ra = tiered_ra + mnum
             else:
@@ -304,7 +302,7 @@ class SolvencyCircuit:
             notionals.append(notional)
         with self._part("tiered MM"):
             tiered = tiered_plain + (cs.mul(1 - pf, tiered_ra, "tiered.mode") if ra else LC())
-            mm_t, _ = divmod_const(cs, tiered, None, RATE, "tiered", add=RATE - 1, quotient_bits=MM_BITS)
+            mm_t, _ = divmod_const(cs, tiered, None, RATE_SCALE, "tiered", add=RATE_SCALE - 1, quotient_bits=MM_BITS)
 
         # ---- portfolio margin
         with self._part("scenarios"):
@@ -328,11 +326,11 @@ class SolvencyCircuit:
                 # Y >= 0 is not range-checked: Y is 0 or a candidate >= all others, and IM_u = ceil(Y / 1e8) is
                 # proven in [0, 2^62), so a negative Y can only be in (-1e8, 0], where IM_u = 0 = max(0, ...) too.
                 y = max_candidates(cs, cands, SCEN_BITS, f"u{u}.worst", unchecked=(0,))
-                im_u, _ = divmod_const(cs, y, None, QTY, f"u{u}.im", add=QTY - 1, quotient_bits=MM_BITS)
+                im_u, _ = divmod_const(cs, y, None, QTY_SCALE, f"u{u}.im", add=QTY_SCALE - 1, quotient_bits=MM_BITS)
                 im_total = im_total + im_u
             if sh.underlyings:
                 mm_p, _ = divmod_const(
-                    cs, im_total, self.mm_ratio, RATE, "portfolio_mm", add=RATE - 1, quotient_bits=MM_BITS
+                    cs, im_total, self.mm_ratio, RATE_SCALE, "portfolio_mm", add=RATE_SCALE - 1, quotient_bits=MM_BITS
                 )
                 mm_p_counted = cs.mul(pf, mm_p, "portfolio_mm.mode")
             else:

@@ -36,6 +36,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+# smin (micro-USD per 1.0 unit) = ceil(index * ppm / SMIN_DIVISOR), as rules/risk_arrays.py
+from zkmargin.circuits.constants import BPS_SCALE, RATE_SCALE, SMIN_DIVISOR
 from zkmargin.circuits.field import R
 from zkmargin.circuits.poseidon import poseidon
 
@@ -55,8 +57,6 @@ from .shape import (
 PARAMS_TAG = int.from_bytes(b"zkmargin/solvency-params/v2", "big")
 MARKET_TAG = int.from_bytes(b"zkmargin/solvency-market/v1", "big")
 CHUNK = 15
-SMIN_DIVISOR = 10**8  # smin (micro-USD per 1.0 unit) = ceil(index (1e8) * ppm / 1e8): rules/risk_arrays.py
-BPS = 10_000
 
 
 class ParamsError(ValueError):
@@ -140,15 +140,15 @@ class SolvencyParams:
                 raise ParamsError(f"brackets[{j}]: K entries starting at floor 0")
             if any(not fl[i] <= fl[i + 1] <= VALUE_TOP for i in range(k - 1)):
                 raise ParamsError(f"brackets[{j}]: floors must ascend and stay <= 2^62")
-            if any(not 0 <= m <= 10**6 for m in mm) or any(not 0 <= c < VALUE_TOP for c in cu):
+            if any(not 0 <= m <= RATE_SCALE for m in mm) or any(not 0 <= c < VALUE_TOP for c in cu):
                 raise ParamsError(f"brackets[{j}]: mmr in [0, 1e6], cum in [0, 2^62)")
             if j in shape.linear_slots():
                 if any(m < MIN_MMR_PPM for m in mm):
                     raise ParamsError(f"brackets[{j}].mmr: below the hard floor {MIN_MMR_PPM} ppm")
                 reach = [i for i in range(k) if fl[i] < VALUE_TOP]
                 for i in reach[1:]:
-                    want = cu[i - 1] + fl[i] * (mm[i] - mm[i - 1]) // 10**6
-                    if fl[i] * (mm[i] - mm[i - 1]) % 10**6 or cu[i] != want:
+                    want = cu[i - 1] + fl[i] * (mm[i] - mm[i - 1]) // RATE_SCALE
+                    if fl[i] * (mm[i] - mm[i - 1]) % RATE_SCALE or cu[i] != want:
                         raise ParamsError(f"brackets[{j}][{i}].cum: {cu[i]} breaks continuity, expected {want}")
                 if cu[0] != 0:
                     raise ParamsError(f"brackets[{j}][0].cum: must be 0")
@@ -164,7 +164,7 @@ class SolvencyParams:
             raise ParamsError(f"haircuts[{shape.usd_slot}] (USD cash): every tier at 100%, cash is cash")
         if not MIN_MM_RATIO_PPM <= self.mm_ratio < MIN_MM_RATIO_PPM + (1 << RATE_BITS):
             raise ParamsError(f"mm_ratio: at least the hard floor {MIN_MM_RATIO_PPM} ppm")
-        if not MIN_SHORT_OPTION_PPM <= self.short_option_min_ppm <= 10**6:
+        if not MIN_SHORT_OPTION_PPM <= self.short_option_min_ppm <= RATE_SCALE:
             raise ParamsError(f"short_option_min_ppm: in [{MIN_SHORT_OPTION_PPM}, 1e6]")
         if len(self.basis_cap_bps) != p or any(not 0 <= c <= MAX_BASIS_CAP_BPS for c in self.basis_cap_bps):
             raise ParamsError(f"basis_cap_bps: one per slot, in [0, {MAX_BASIS_CAP_BPS}]")
@@ -189,7 +189,7 @@ class SolvencyParams:
                 raise ParamsError(f"prices[{shape.usd_slot}] (USD cash): exactly {USD_PRICE}")
             for j in shape.linear_slots():
                 idx = prices[shape.slot_price[j]]
-                if abs(self.marks[j] - idx) * BPS > self.basis_cap_bps[j] * idx:
+                if abs(self.marks[j] - idx) * BPS_SCALE > self.basis_cap_bps[j] * idx:
                     raise ParamsError(
                         f"marks[{j}]: {self.marks[j]} is more than {self.basis_cap_bps[j]} bps from its index {idx}"
                     )

@@ -10,23 +10,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from zkmargin.circuits import constants as _c
+
+# Widths that bound engine quantities are defined with the scales they bound (circuits/constants.py).
+BASIS_BITS = _c.BASIS_BITS
+CASH_BITS = _c.CASH_BITS
+EQUITY_BITS = _c.EQUITY_BITS
+HCOLL_OFFSET_BITS = _c.HCOLL_OFFSET_BITS
+MARK_BAND_BITS = _c.MARK_BAND_BITS
+MM_BITS = _c.MM_BITS
+PRICE_BITS = _c.PRICE_BITS
+QTY_BITS = _c.QTY_BITS
+RATE_BITS = _c.RATE_BITS
+SCEN_BITS = _c.SCEN_BITS
+SLACK_BITS = _c.SLACK_BITS
+USD_PRICE = _c.USD_PRICE
+USD_UNITS_PER_MICRO = _c.USD_UNITS_PER_MICRO
+VALUE_BITS = _c.VALUE_BITS
+
 # ----------------------------------------------------------------------------- bit widths (documented bounds)
 
-QTY_BITS = 53  # |quantity|, |balance| < 2^53 (engine MAX_QTY)
-PRICE_BITS = 53  # 0 <= price < 2^53 (engine MAX_PRICE)
-VALUE_BITS = 62  # position/collateral values and notionals in [0, 2^62) (engine MAX_VALUE)
 VALUE_TOP = 1 << VALUE_BITS  # the implicit cap of the last bracket/tier and the floor of padding ones
-CASH_BITS = 63  # |cash| < 2^63 micro-USD
-MM_BITS = 62  # each MM part (tiered, portfolio) in [0, 2^62)
-SLACK_BITS = 64  # equity - MM in [0, 2^64)
-SCEN_BITS = 84  # scenario candidates (1e-8 micro-USD): |sum q * R| < 2^56 * 1e8 < 2^82.6 (engine ACCOUNT_LIMIT)
 EPOCH_BITS = 64  # epoch is a uint64 (verifier/attestation.py)
 ID_BITS = 128  # id_hash < 2^128; consecutive active ids differ by >= 1 and < 2^128
-HCOLL_OFFSET_BITS = 96  # sum of haircut numerators (1e12 scale) shifted by 1e6 * 2^96 before flooring: |sum| << 2^96
-EQUITY_BITS = 63  # |equity| < 2^63 micro-USD (engine ACCOUNT_LIMIT 2^56 keeps it far below)
-RATE_BITS = 20  # rates (ppm) and their distance to a hard floor fit 20 bits (1e6 < 2^20)
-BASIS_BITS = 10  # basis caps (bps) are below 2^10
-MARK_BAND_BITS = 68  # |cap x index -+ 1e4 x (mark - index)| < 2^10 * 2^53 + 2^14 * 2^53 < 2^68
 
 # ----------------------------------------------------------------------------- hard floors (fixed by the key)
 # No governed parameter set can go under these: the circuit range-checks every parameter against them, so even
@@ -34,12 +40,10 @@ MARK_BAND_BITS = 68  # |cap x index -+ 1e4 x (mark - index)| < 2^10 * 2^53 + 2^1
 # loose (real venues sit well above them); the governed values are the real policy.
 MIN_MMR_PPM = 1_000  # 0.1% maintenance rate on every linear bracket
 MIN_MM_RATIO_PPM = 250_000  # portfolio MM >= 25% of the scenario IM
-MIN_SHORT_OPTION_PPM = 10_000  # short options pay >= 1% of the index per unit
-MAX_HAIRCUT_RATE_PPM = 1_000_000  # collateral never counts above its value
+MIN_SHORT_OPTION_PPM = _c.RATE_SCALE // 100  # short options pay >= 1% of the index per unit
+MAX_HAIRCUT_RATE_PPM = _c.RATE_SCALE  # collateral never counts above its value
 MAX_BASIS_CAP_BPS = 500  # a linear mark may sit at most 5% from its oracle index
 
-USD_PRICE = 10**8  # the USD cash slot's price: exactly 1 USD at the 1e8 price scale
-USD_UNITS_PER_MICRO = 100  # 1e8 balance units per USD / 1e6 micro-USD per USD
 
 SLOT_LINEAR = 0  # perpetual or dated future: mark bound to the oracle index by the basis cap
 SLOT_OPTION = 1  # option: mark and risk array from the published vol surface (audited), portfolio mode only
