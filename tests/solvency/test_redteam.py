@@ -435,6 +435,7 @@ def _methodology_attack(tmp_path: Path) -> tuple[Report, Report]:
         (tmp_path / fmt.METHODOLOGY).write_text(m.canonical_json())
         b = SimpleNamespace(
             path=tmp_path,
+            has=lambda rel: (tmp_path / rel).exists(),
             json=lambda rel, *_: json.loads((tmp_path / rel).read_text()),
             assets=["USDT", "BTC", "ETH"],
             prices=prices,
@@ -462,7 +463,9 @@ def test_redteam_audit_rejects_a_methodology_with_an_earlier_asof(tmp_path: Path
 def test_redteam_audit_rejects_a_missing_or_other_methodology(tmp_path: Path) -> None:
     from zkmargin.verifier import audit as audit_mod
 
-    b = SimpleNamespace(path=tmp_path, json=lambda *_: None, assets=[], prices=())
+    b = SimpleNamespace(
+        path=tmp_path, has=lambda rel: (tmp_path / rel).exists(), json=lambda *_: None, assets=[], prices=()
+    )
     rep = Report("dyn")
     audit_mod._dynamic(rep, b, {"methodology_recipe_sha256": "ab" * 32}, None)  # type: ignore[arg-type]
     assert not rep.ok and "ships none" in rep.render()  # pinned by governance, left out by the operator
@@ -470,7 +473,11 @@ def test_redteam_audit_rejects_a_missing_or_other_methodology(tmp_path: Path) ->
     from zkmargin.prover.operator.exchange import demo_engine
 
     b2 = SimpleNamespace(
-        path=tmp_path, json=lambda rel, *_: json.loads((tmp_path / rel).read_text()), assets=[], prices=()
+        path=tmp_path,
+        has=lambda rel: (tmp_path / rel).exists(),
+        json=lambda rel, *_: json.loads((tmp_path / rel).read_text()),
+        assets=[],
+        prices=(),
     )
     rep = Report("dyn")
     audit_mod._dynamic(rep, b2, {"methodology_recipe_sha256": "ab" * 32}, demo_engine().params)  # type: ignore[arg-type]
