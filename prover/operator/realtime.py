@@ -270,7 +270,7 @@ def run_realtime(cfg: RunConfig, console: Any | None = None) -> RunResult:
                     tasks[stage] = bar.add_task(f"  {stage}", total=total)
                 bar.update(tasks[stage], completed=done, total=total)
 
-            op = Operator(out, spec, progress=progress, prover=dask or "local")
+            op = Operator(out, spec, progress=progress, prover=dask)
             tick_task = bar.add_task("ticks", total=cfg.ticks)
             engine = make_engine(base, p0["BTC"], p0["ETH"])
             layout = op.layout(engine)
