@@ -47,7 +47,7 @@ def main() -> None:
     def run(name: str, root: Path, prover: DaskProver | None) -> float:
         root.mkdir(parents=True)
         shutil.copy(secret, root / "user_secrets.json")  # same user secrets: identical batches on every path
-        op = Operator(root, spec, setup_dir=setup_dir, prover=prover or "local")
+        op = Operator(root, spec, setup_dir=setup_dir, prover=prover)
         t = time.perf_counter()
         res = op.run_epoch(1, engine, book)
         dt = time.perf_counter() - t

@@ -38,15 +38,9 @@ sys.path.insert(0, str(REPO / "tests" / "chain"))
 
 from layout_circuit import PARAMS_COMMITMENT, LayoutCircuit, build_layout_circuit, make_attestation  # noqa: E402
 
+from zkmargin.prover.operator.chain_writes import SigningChain, SolvencyRegistryWriter, deploy_verifier  # noqa: E402
 from zkmargin.prover.zkey import write_zkey  # noqa: E402
-from zkmargin.verifier.chain import (  # noqa: E402
-    Chain,
-    SolvencyRegistryClient,
-    connect,
-    deploy_verifier,
-    params_doc_hash,
-    proof_to_evm,
-)
+from zkmargin.verifier.chain import connect, params_doc_hash, proof_to_evm  # noqa: E402
 
 PRICES = (60_000 * 10**8, 3_000 * 10**8, 1 * 10**8, 150 * 10**8)
 BATCHES = (1, 2, 4, 8)
@@ -62,7 +56,9 @@ def _build_module() -> ModuleType:
     return mod
 
 
-def snarkjs_verifier_gas(chain: Chain, circuit: LayoutCircuit, proof: list[int], public: list[int]) -> dict[str, Any]:
+def snarkjs_verifier_gas(
+    chain: SigningChain, circuit: LayoutCircuit, proof: list[int], public: list[int]
+) -> dict[str, Any]:
     """Deploy snarkjs's exported verifier for our key and measure one verifyProof transaction."""
     snarkjs = REPO / "node_modules" / ".bin" / "snarkjs"
     if not snarkjs.exists() or shutil.which("node") is None:
@@ -122,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(url: str | None) -> int:
     w3 = connect(url)
     governance, operator, feed_owner = w3.eth.accounts[:3]
-    chain = Chain(w3, sender=governance)
+    chain = SigningChain(w3, sender=governance)
     print(f"chain: {'py-evm (EthereumTesterProvider)' if url is None else url}")
     circuit = build_layout_circuit(len(PRICES))
     n_pub = circuit.vk.n_public
@@ -146,7 +142,7 @@ def _run(url: str | None) -> int:
     # ---- attestations through the registry (governance, operator and feed owner are distinct accounts)
     feeds = [chain.deploy("MockAggregatorV3", 8, f"a{i}", p, sender=feed_owner) for i, p in enumerate(PRICES)]
     token = chain.deploy("MockERC20", "Test USD", "tUSD", 6, sender=feed_owner)
-    reg = SolvencyRegistryClient.deploy(
+    reg = SolvencyRegistryWriter.deploy(
         chain,
         circuit.vk,
         len(PRICES),

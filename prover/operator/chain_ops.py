@@ -9,6 +9,7 @@ runs on a chain of its own.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,8 +17,12 @@ from typing import Any
 from web3.contract import Contract
 
 from zkmargin.verifier.attestation import BatchStatement, EpochAttestation
-from zkmargin.verifier.chain import Chain, SolvencyRegistryClient, connect, params_doc_hash
+from zkmargin.verifier.chain import connect, params_doc_hash
 from zkmargin.verifier.types import Proof, VerifyingKey
+
+from .chain_writes import SigningChain, SolvencyRegistryWriter
+
+log = logging.getLogger(__name__)
 
 PRICE_DECIMALS = 8  # the engine's price scale (1e8)
 TOLERANCE_BPS = 100  # submitted prices within 1% of the feeds' median
@@ -29,8 +34,8 @@ INSURANCE_TOKEN_DECIMALS = 6  # the stand-in stablecoin (USDC-like)
 class ChainDeployment:
     """A configured registry and the accounts holding its roles (all distinct)."""
 
-    chain: Chain
-    registry: SolvencyRegistryClient
+    chain: SigningChain
+    registry: SolvencyRegistryWriter
     feeds: list[Contract]
     governance: str
     operator: str
@@ -83,7 +88,7 @@ def deploy(
     w3 = connect(rpc_url)
     accounts = [str(a) for a in w3.eth.accounts]
     governance, operator, feed_owner, holder = accounts[:4]
-    chain = Chain(w3, sender=governance)
+    chain = SigningChain(w3, sender=governance)
     feeds = [
         chain.deploy("MockAggregatorV3", PRICE_DECIMALS, f"{a} / USD", p, sender=feed_owner)
         for a, p in zip(assets, prices, strict=True)
@@ -96,7 +101,7 @@ def deploy(
     if params_commitment is not None:
         doc = params_document if params_document is not None else default_params_document(params_commitment)
         params = (params_commitment, params_version, params_doc_hash(doc))
-    registry = SolvencyRegistryClient.deploy(
+    registry = SolvencyRegistryWriter.deploy(
         chain,
         vk,
         len(assets),
@@ -202,24 +207,74 @@ def attest(
         unrepresented_accounts=unrepresented_accounts,
     )
     latest = dep.registry.latest_epoch()
-    info = dep.info()
     if latest is not None and latest >= epoch:
         onchain = dep.registry.attestation_of(epoch)
         if not onchain.matches(att):
             raise RuntimeError(f"epoch {epoch} is already attested on-chain with different contents")
-        return {**info, "tx_hash": None, "block": None, "gas_used": None, "covers_accounts": onchain.account_count}
-    receipt = dep.registry.submit(att, sender=dep.operator)
-    solvent, _epoch, covered, dev = dep.registry.is_solvent()
+        return chain_record(dep, epoch)  # submitted before a crash: the receipt comes from the chain
+    dep.registry.submit(att, sender=dep.operator)
+    return chain_record(dep, epoch)
+
+
+class ChainRecordMismatch(RuntimeError):
+    """A cached chain record disagrees with the registry it names; nothing is published."""
+
+
+def chain_record(dep: ChainDeployment, epoch: int) -> dict[str, Any]:
+    """The manifest's chain record of ``epoch``, read from the registry: its attestation (``attestation_of``) and
+    the transaction that emitted its ``AttestationSubmitted`` event. Why read back rather than keep the receipt: the
+    same function then serves a fresh submission and a resume after a crash, and no file the operator wrote can
+    stand in for what the chain holds."""
+    tx = dep.registry.attestation_tx(epoch)
+    if tx is None:
+        raise ChainRecordMismatch(f"epoch {epoch}: registry {dep.registry.address} holds no attestation transaction")
+    onchain = dep.registry.attestation_of(epoch)
+    solvent, _epoch, _covered, dev = dep.registry.is_solvent()
     status = dep.registry.solvency_status()
     return {
-        **info,
-        "tx_hash": receipt["transactionHash"].hex(),
-        "block": int(receipt["blockNumber"]),
-        "gas_used": int(receipt["gasUsed"]),
-        "covers_accounts": covered,
-        "declared_accounts": declared_accounts,
-        "unrepresented_accounts": unrepresented_accounts,
+        **dep.info(),
+        "tx_hash": tx.tx_hash,
+        "block": tx.block_number,
+        "gas_used": tx.gas_used,
+        "covers_accounts": onchain.account_count,
+        "declared_accounts": onchain.declared_accounts,
+        "unrepresented_accounts": onchain.unrepresented_accounts,
         "solvent": solvent,
         "development_mode": dev,
         "insurance_fund_micro_usd": status.insurance_fund_value,
     }
+
+
+CHECKED_FIELDS = ("chain_id", "registry", "tx_hash", "block", "gas_used", "covers_accounts", "declared_accounts",
+                  "unrepresented_accounts")  # fmt: skip
+
+
+def _norm(key: str, value: Any) -> Any:
+    if key == "tx_hash" and isinstance(value, str):
+        return value.lower().removeprefix("0x")
+    if key == "registry" and isinstance(value, str):
+        return value.lower()
+    return value
+
+
+def check_cached_record(dep: ChainDeployment, epoch: int, cached: dict[str, Any], live: dict[str, Any]) -> bool:
+    """Compare a chain record cached in ``.work/`` (by a run that crashed) with ``live``, the record
+    :func:`chain_record` just read from the registry in use.
+
+    Returns False when the cache names another chain or registry (a stale record of a deployment no longer in use:
+    the registry in use gave its own record, so the cache is dropped). On the same registry every checked field must
+    equal the registry's (its attestation and that attestation's transaction): otherwise ``ChainRecordMismatch``
+    naming the field, and the epoch is not published."""
+    same_chain = cached.get("chain_id") == live["chain_id"]
+    if not same_chain or _norm("registry", cached.get("registry")) != _norm("registry", live["registry"]):
+        log.warning(
+            "epoch %s: cached chain record is for another registry (%s); dropped", epoch, cached.get("registry")
+        )
+        return False
+    for key in CHECKED_FIELDS:
+        if _norm(key, cached.get(key)) != _norm(key, live[key]):
+            raise ChainRecordMismatch(
+                f"chain.json field {key}: {cached.get(key)!r} but registry {dep.registry.address} says "
+                f"{live[key]!r} for epoch {epoch}; refusing to publish"
+            )
+    return True

@@ -16,60 +16,40 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from zkmargin.circuits.msm_native import available as native_available
-from zkmargin.circuits.r1cs import UnsatisfiedConstraint
 from zkmargin.circuits.solvency import SolvencyCircuit
 from zkmargin.circuits.solvency.shape import SolvencyShape
-from zkmargin.verifier.groth16 import verify
 from zkmargin.verifier.snarkjs_json import proof_from_json, proof_to_json
-from zkmargin.verifier.types import Proof, VerifyingKey
+from zkmargin.verifier.types import VerifyingKey
 
-from ..groth16 import prove
 from ..keys import ProvingKey
 from ..zkey import read_zkey
+from .proving import BatchJob, BatchProof, BatchProofError, BatchProver, OnProof, check_proof, circuit_for, prove_batch
 
 if TYPE_CHECKING:
-    from distributed import LocalCluster
+    from distributed import Client, LocalCluster
+
+    from .setups import Setup
+
+__all__ = ["BatchJob", "BatchProof", "BatchProver", "DaskProver", "OnProof", "prove_task", "require_dask", "warm"]
+
+EXTRA_HINT = "distributed proving needs dask: pip install zkmargin[distributed]"
 
 
-@dataclass(frozen=True)
-class BatchJob:
-    """One batch to prove: its index in the epoch, witness inputs and the public signals the builder expects."""
-
-    index: int
-    inputs: dict[str, int]
-    public: list[int]
-
-
-@dataclass(frozen=True)
-class BatchProof:
-    index: int
-    proof: Proof
-    public: list[int]
-    prove_seconds: float
-    witness_seconds: float
-    worker: str
-
-
-OnProof = Callable[[BatchProof], None]
-
-
-class BatchProver(Protocol):
-    """A proving strategy for the pipeline: prove ``jobs``, calling ``on_proof`` as each verified proof arrives."""
-
-    def prove_batches(
-        self, zkey: Path, shape: SolvencyShape, vk: VerifyingKey, jobs: Sequence[BatchJob], on_proof: OnProof
-    ) -> None: ...
+def require_dask() -> None:
+    """Import ``distributed`` or fail naming the extra that provides it (the base install proves in-process)."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError as e:
+        raise ImportError(EXTRA_HINT) from e
 
 
 # ---------------------------------------------------------------------- worker side (module-level: picklable)
 _PK: dict[tuple[str, float], ProvingKey] = {}
-_CIRCUITS: dict[SolvencyShape, SolvencyCircuit] = {}
 
 
 def _kernel_threads() -> None:
@@ -89,9 +69,7 @@ def _load(zkey: str, shape: SolvencyShape) -> tuple[ProvingKey, SolvencyCircuit]
     if key not in _PK:
         _PK.clear()  # one setup at a time: a mapped key still holds its page cache and decoded headers
         _PK[key] = read_zkey(Path(zkey), check_points=False, packed_only=native_available())
-    if shape not in _CIRCUITS:
-        _CIRCUITS[shape] = SolvencyCircuit(shape)
-    return _PK[key], _CIRCUITS[shape]
+    return _PK[key], circuit_for(shape)
 
 
 def warm(zkey: str, shape: SolvencyShape) -> float:
@@ -101,24 +79,16 @@ def warm(zkey: str, shape: SolvencyShape) -> float:
     return time.perf_counter() - t0
 
 
-def prove_task(zkey: str, shape: SolvencyShape, inputs: dict[str, int]) -> dict[str, Any]:
-    """Witness, constraint check and proof of one batch on a worker; the proof travels as snarkjs JSON."""
+def prove_task(zkey: str, shape: SolvencyShape, vk: VerifyingKey, job: BatchJob) -> dict[str, Any]:
+    """``prove_batch`` on a worker; the proof travels back as snarkjs JSON (the driver checks it again)."""
     pk, circuit = _load(zkey, shape)
-    t0 = time.perf_counter()
-    w = circuit.witness(inputs)
-    try:
-        circuit.r1cs.check(w)
-    except UnsatisfiedConstraint as e:
-        raise RuntimeError(f"witness fails constraint {e.name}") from e
-    t1 = time.perf_counter()
-    proof, public = prove(pk, w)
-    t2 = time.perf_counter()
+    bp = prove_batch(pk, vk, circuit, job, worker=f"pid {os.getpid()}")
     return {
-        "proof": proof_to_json(proof),
-        "public": [str(x) for x in public],
-        "prove_s": t2 - t1,
-        "witness_s": t1 - t0,
-        "worker": f"pid {os.getpid()}",
+        "proof": proof_to_json(bp.proof),
+        "public": [str(x) for x in bp.public],
+        "prove_s": bp.prove_seconds,
+        "witness_s": bp.witness_seconds,
+        "worker": bp.worker,
     }
 
 
@@ -154,6 +124,7 @@ class DaskProver:
     local workers so n workers do not oversubscribe the cores with the C kernel's own threads."""
 
     def __init__(self, workers: int = 2, scheduler: str | None = None, kernel_threads: int | None = 1) -> None:
+        require_dask()
         from distributed import Client
 
         if workers < 1:
@@ -161,6 +132,7 @@ class DaskProver:
         self.workers = workers
         self.scheduler = scheduler
         self.cluster: LocalCluster | None = None
+        self.client: Client
         if scheduler:
             self.client = Client(scheduler, timeout=20)
         else:
@@ -185,18 +157,17 @@ class DaskProver:
         where = self.scheduler or "LocalCluster (processes, 1 thread each)"
         return f"Dask: {n} worker(s) on {where}"
 
-    def prove_batches(
-        self, zkey: Path, shape: SolvencyShape, vk: VerifyingKey, jobs: Sequence[BatchJob], on_proof: OnProof
-    ) -> None:
-        """Submit every job, verify each result on arrival (proof, public signals) and hand it to ``on_proof``."""
+    def prove_batches(self, setup: Setup, shape: SolvencyShape, jobs: Sequence[BatchJob], on_proof: OnProof) -> None:
+        """Submit every job, check each result on arrival (public signals, proof against the verifying key: a worker
+        is not trusted) and hand it to ``on_proof``; the remaining tasks are cancelled if anything raises."""
         from distributed import as_completed
 
         if not jobs:
             return
-        path = str(Path(zkey).resolve())
+        path = str(Path(setup.zkey).resolve())
         self.warmup_seconds = {str(k): float(v) for k, v in self.client.run(warm, path, shape).items()}
         futures = {
-            self.client.submit(prove_task, path, shape, job.inputs, pure=False, priority=-job.index): job
+            self.client.submit(prove_task, path, shape, setup.vk, job, pure=False, priority=-job.index): job
             for job in jobs
         }
         try:
@@ -204,14 +175,13 @@ class DaskProver:
                 job = futures[fut]
                 try:
                     out = fut.result()
+                except BatchProofError:
+                    raise
                 except RuntimeError as e:
-                    raise RuntimeError(f"batch {job.index}: {e}") from e
+                    raise BatchProofError(f"batch {job.index}: {e}") from e
                 public = [int(x) for x in out["public"]]
-                if public != job.public:
-                    raise RuntimeError(f"batch {job.index}: public signals differ from the builder's")
                 proof = proof_from_json(out["proof"])
-                if not verify(vk, proof, public):
-                    raise RuntimeError(f"batch {job.index}: the proof returned by {out['worker']} does not verify")
+                check_proof(setup.vk, job.index, proof, public, job.public)
                 on_proof(BatchProof(job.index, proof, public, out["prove_s"], out["witness_s"], out["worker"]))
         finally:
             for f in futures:

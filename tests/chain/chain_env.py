@@ -10,8 +10,9 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.providers.eth_tester import EthereumTesterProvider
 
+from zkmargin.prover.operator.chain_writes import SigningChain, SolvencyRegistryWriter, deploy_verifier
 from zkmargin.verifier.attestation import EpochAttestation
-from zkmargin.verifier.chain import Chain, SolvencyRegistryClient, deploy_verifier, params_doc_hash
+from zkmargin.verifier.chain import params_doc_hash
 
 N_ASSETS = 4
 PRICE_DECIMALS = 8
@@ -26,8 +27,8 @@ TOKEN_DECIMALS = 18  # the insurance stablecoin; the registry converts to micro-
 
 @dataclass
 class Deployment:
-    chain: Chain
-    registry: SolvencyRegistryClient
+    chain: SigningChain
+    registry: SolvencyRegistryWriter
     verifier: Contract
     feeds: list[Contract]
     token: Contract
@@ -80,13 +81,13 @@ class Deployment:
 
 def deploy_all(w3: Web3, circuit: LayoutCircuit, backend: str) -> Deployment:
     governance, operator, feed_owner, stranger, holder = w3.eth.accounts[:5]
-    chain = Chain(w3, sender=governance)
+    chain = SigningChain(w3, sender=governance)
     feeds = [
         chain.deploy("MockAggregatorV3", PRICE_DECIMALS, f"asset{i} / USD", p, sender=feed_owner)
         for i, p in enumerate(PRICES)
     ]
     token = chain.deploy("MockERC20", "Test USD", "tUSD", TOKEN_DECIMALS, sender=feed_owner)
-    registry = SolvencyRegistryClient.deploy(
+    registry = SolvencyRegistryWriter.deploy(
         chain,
         circuit.vk,
         N_ASSETS,

@@ -21,10 +21,10 @@ from layout_circuit import MARKET_COMMITMENT, PARAMS_COMMITMENT, build_layout_ci
 
 from zkmargin.circuits.curve import g1_add_aff, g1_mul, twist_point_outside_subgroup
 from zkmargin.circuits.field import P, R
+from zkmargin.prover.operator.chain_writes import SolvencyRegistryWriter
 from zkmargin.verifier.attestation import BatchStatement, EpochAttestation, check_attestation
 from zkmargin.verifier.chain import (
     ChainRevert,
-    SolvencyRegistryClient,
     attestation_to_abi,
     batch_roots_hash,
     params_doc_hash,
@@ -258,8 +258,8 @@ def test_first_epoch_is_governed_and_bounded(env: Deployment) -> None:
     """A new registry may continue an operator's numbering (first epoch set at deployment), never from a value
     near the end of the counter: 2^64-1 as a first epoch would brick it as surely as a submitted one."""
 
-    def deploy(first: int) -> SolvencyRegistryClient:
-        return SolvencyRegistryClient.deploy(
+    def deploy(first: int) -> SolvencyRegistryWriter:
+        return SolvencyRegistryWriter.deploy(
             env.chain, None, N_ASSETS, PRICE_DECIMALS, TOLERANCE_BPS, MAX_FEED_AGE, first_epoch=first
         )
 

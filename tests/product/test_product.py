@@ -14,10 +14,11 @@ from pathlib import Path
 
 import product_helpers as ph
 import pytest
+from fault_hooks import FailAfterBatches, InjectedFault
 
 from zkmargin.circuits.solvency.leaf import account_id_commitment
 from zkmargin.cli import main
-from zkmargin.prover.operator import EpochResult, InjectedFault, Operator
+from zkmargin.prover.operator import EpochResult, Operator
 from zkmargin.prover.operator.chain_ops import ChainDeployment
 from zkmargin.verifier import bundle as fmt
 from zkmargin.verifier import inclusion
@@ -271,7 +272,7 @@ def test_injected_crash_then_resume(tmp_path: Path, setup_dir: Path) -> None:
     op.run_epoch(1, eng, ph.accounts(1))
     before = _tree_digest(tmp_path / fmt.epoch_dirname(1))
     with pytest.raises(InjectedFault):
-        op.run_epoch(2, eng, ph.accounts(2), fail_after_batches=2)
+        Operator(tmp_path, ph.SPEC, setup_dir=setup_dir, hooks=FailAfterBatches(2)).run_epoch(2, eng, ph.accounts(2))
     assert _tree_digest(tmp_path / fmt.epoch_dirname(1)) == before
     assert not (tmp_path / fmt.epoch_dirname(2)).exists()
     assert [r["epoch"] for r in fmt.list_epochs(tmp_path)] == [1]
