@@ -309,11 +309,11 @@ def test_operator_loop_parameters_are_recomputed_from_the_published_json(source:
     from zkmargin.prover.operator import realtime as rt
 
     cfg = rt.RunConfig(out=Path("unused"), ticks=12, epoch_every=12, source=source, start="2020-03-05")
-    stream = rt.replay_stream(cfg) if source == "replay" else rt.synthetic_stream(cfg)
+    stream = rt.load_stream(cfg)
     method, hist = rt.run_methodology(cfg, stream, base)
     live = DynamicReplay(method, hist)
     moved = 0
-    for _i, date, _p in stream.ticks(cfg.ticks):
+    for date, _p in stream.ticks(cfg.ticks):
         moved += bool(live.step(date))
         published = Methodology.model_validate_json(method.model_copy(update={"asof": date}).canonical_json())
         src = published.history
