@@ -224,7 +224,6 @@ def setup(
             if dev:
                 from zkmargin.prover.setup import dev_setup
 
-                log.warning("single-party development setup: whoever ran it can forge proofs")
                 pk, kind = dev_setup(cs), "development"
             elif ptau is not None:
                 from zkmargin.prover.ptau import setup_from_ptau

@@ -80,8 +80,6 @@ def _cmd_setup(args: argparse.Namespace) -> int:
     if missing:
         raise OptionError(", ".join(missing), "required without a subcommand (contribute, beacon)")
     res = setup(args.r1cs, args.setup_out, contributions=args.contributions, ptau=args.ptau, dev=args.dev)
-    if res.kind == "development":
-        print("WARNING: single-party development setup: whoever ran it can forge proofs", file=sys.stderr)
     print(f"setup: {res.constraints} constraints, {res.n_public} public signals, domain 2^"
           f"{res.domain_size.bit_length() - 1}, {res.seconds:.1f} s -> {res.path}")  # fmt: skip
     return EXIT_OK
