@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -220,7 +221,7 @@ def run_demo(
         venue_png(png, engine, book, res)
         rows.insert(-1, ("venue chart", str(png)))
     except MissingExtra as e:
-        rows.insert(-1, ("venue chart", f"not drawn: {e}"))
+        rows.insert(-1, ("venue chart", escape(f"not drawn: {e}")))
     for k, v in rows:
         table.add_row(k, v)
     console.print(table)
