@@ -495,19 +495,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CheckFailed as e:
         _error(args, str(e))
         return EXIT_INVALID
+    except ModuleNotFoundError as e:  # an optional extra that is not installed
+        extra = _EXTRA_OF.get((e.name or "").split(".")[0])
+        if extra is None:
+            return _internal(args, e, verbose)
+        _error(args, f"this command needs the optional dependency {e.name!r}: pip install 'zkmargin[{extra}]'")
+        return EXIT_MALFORMED
     except KeyboardInterrupt:
         _error(args, "interrupted (outputs are written atomically: nothing half-written was left)")
         return 130
     except Exception as e:  # the guard: no traceback reaches a user unless asked for
-        first = (str(e).strip().splitlines() or [""])[0][:300]
-        _error(args, f"internal error: {type(e).__name__}: {first}")
-        if verbose:
-            import traceback
+        return _internal(args, e, verbose)
 
-            traceback.print_exc()
-        else:
-            print("rerun with -v for the traceback; please report it with that output", file=sys.stderr)
-        return EXIT_INTERNAL
+
+_EXTRA_OF = {"matplotlib": "report", "dask": "distributed", "distributed": "distributed"}
+
+
+def _internal(args: argparse.Namespace, e: BaseException, verbose: int) -> int:
+    first = (str(e).strip().splitlines() or [""])[0][:300]
+    _error(args, f"internal error: {type(e).__name__}: {first}")
+    if verbose:
+        import traceback
+
+        traceback.print_exception(e)
+    else:
+        print("rerun with -v for the traceback; please report it with that output", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

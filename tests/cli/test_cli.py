@@ -138,3 +138,12 @@ def test_console_script_runs_as_a_process(tmp_path: Path) -> None:
             str(TINY / "public.json")]  # fmt: skip
     r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "--proof" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_missing_extra_is_exit_2_naming_it(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def needs_dask(_args: object) -> int:
+        raise ModuleNotFoundError("No module named 'dask'", name="dask")
+
+    monkeypatch.setattr(cli, "_cmd_doctor", needs_dask)
+    assert main(["doctor"]) == 2
+    assert "pip install 'zkmargin[distributed]'" in capsys.readouterr().err
