@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import importlib.resources
-import json
 import os
 import shutil
 import subprocess
@@ -49,19 +47,19 @@ def _run_version(cmd: list[str]) -> str:
 
 
 def _package_data(rep: Report) -> None:
-    root = importlib.resources.files("zkmargin")
-    arts = root / "contracts" / "artifacts"
-    names = ("SolvencyRegistry", "Groth16Verifier", "MockAggregatorV3", "MockERC20")
+    from zkmargin import resources
+
     try:
-        ok = all("abi" in json.loads((arts / f"{n}.json").read_text(encoding="utf-8")) for n in names)
-        rep.add("package data: contract artifacts", ok, ", ".join(names))
+        ok = all("abi" in resources.contract_artifact(n) for n in resources.CONTRACTS)
+        rep.add("package data: contract artifacts", ok, ", ".join(resources.CONTRACTS))
     except (OSError, ValueError) as e:
         rep.add("package data: contract artifacts", False, f"{type(e).__name__}: {e}")
-    data = importlib.resources.files("zkmargin.circuits") / "rules" / "data"
     try:
-        csvs = sorted(p.name for p in data.iterdir() if p.name.endswith(".csv"))
-        rep.add("package data: price history", bool(csvs), ", ".join(csvs) or "no CSV in circuits/rules/data")
-    except OSError as e:
+        head = resources.price_history_text().splitlines()[:1]
+        rep.add(
+            "package data: price history", bool(head), f"{resources.PRICE_HISTORY} ({head[0] if head else 'empty'})"
+        )
+    except (OSError, ValueError) as e:
         rep.add("package data: price history", False, f"{type(e).__name__}: {e}")
 
 
