@@ -239,7 +239,10 @@ def run_demo(
     elif rpc is None:
         console.print("(the embedded chain ended with this process: the checks above run without --rpc; "
                       "`zkmargin demo --devnet` keeps a chain to check against)", soft_wrap=True)  # fmt: skip
-    return 0 if user_rep.ok and audit_rep.ok and solvent else 1
+    ok = user_rep.ok and audit_rep.ok and solvent
+    if quiet:
+        print(f"demo: {'OK' if ok else 'FAILED'}: epoch {res.epoch} -> {res.path}")
+    return 0 if ok else 1
 
 
 def _use_registry(op: Operator, engine: Any, rpc: str, registry: str, epoch: int | None) -> int:
