@@ -1,31 +1,66 @@
-"""The ``zkmargin`` command line. Subcommands import their side lazily, so an auditor who installed
-only the verifier and circuits parts can still run ``zkmargin verify``.
+"""zkmargin: zero-knowledge proofs of a derivatives exchange's margin state, checked on-chain.
 
-Exit codes: 0 success / valid, 1 invalid proof or failed check, 2 malformed input or usage error.
+Exit codes: 0 success or valid; 1 a proof or check failed; 2 bad input or usage (the option is named, nothing
+is written); 3 internal error (rerun with -v for the traceback). The command line is a thin layer over the
+Python API (``zkmargin.api``, docs/api.md); subcommands import their side lazily, so an auditor who needs only
+the verifier can still run ``zkmargin verify``.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-EXIT_OK, EXIT_INVALID, EXIT_MALFORMED = 0, 1, 2
+EXIT_OK, EXIT_INVALID, EXIT_MALFORMED, EXIT_INTERNAL = 0, 1, 2, 3
+log = logging.getLogger("zkmargin")
+
+
+class OptionError(ValueError):
+    """A bad option value found before any work starts: exit 2 naming the option."""
+
+    def __init__(self, option: str, reason: str) -> None:
+        super().__init__(f"{option}: {reason}")
+        self.option, self.reason = option, reason
+
+
+def _opt(field: str) -> str:
+    """An API field name as the option that carries it (``setup_kind`` -> ``--setup-kind``)."""
+    if field.startswith(("-", "account ")) or not field.replace("_", "").isalnum():
+        return field
+    return "--" + field.replace("_", "-")
+
+
+def _int_at_least(lo: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+        if v < lo:
+            raise argparse.ArgumentTypeError(f"must be at least {lo}, got {v}")
+        return v
+
+    return parse
+
+
+def _out_dir(text: str) -> str:
+    """An output directory: must not be an existing file (checked before any work)."""
+    if Path(text).exists() and not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} exists and is not a directory")
+    return text
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from zkmargin.verifier.groth16 import MalformedInput, verify
-    from zkmargin.verifier.snarkjs_json import load_json, proof_from_json, public_from_json, vk_from_json
+    from zkmargin.api import load_proof, load_public, load_verifying_key, verify_proof
 
-    try:
-        vk = vk_from_json(load_json(args.vk, "vk"))
-        proof = proof_from_json(load_json(args.proof, "proof"))
-        public = public_from_json(load_json(args.public, "public"))
-        ok = verify(vk, proof, public)
-    except MalformedInput as e:
-        print(f"malformed input: {e}", file=sys.stderr)
-        return EXIT_MALFORMED
+    vk = load_verifying_key(args.vk)
+    proof = load_proof(args.proof)
+    public = load_public(args.public)
+    ok = verify_proof(vk, proof, public)
     print("OK: proof is valid" if ok else "INVALID: proof does not verify for these public signals")
     return EXIT_OK if ok else EXIT_INVALID
 
@@ -39,13 +74,15 @@ def _cmd_setup(args: argparse.Namespace) -> int:
         from zkmargin.prover.cli_ops import run_beacon
 
         return run_beacon(Path(args.zkey), Path(args.out), args.beacon, args.iterations, args.name)
-    from zkmargin.prover.cli_ops import run_setup
+    from zkmargin.api import setup
 
     missing = [f for f, v in (("--r1cs", args.r1cs), ("--out", args.setup_out)) if not v]
     if missing:
-        print(f"zkmargin setup: error: the following arguments are required: {', '.join(missing)}", file=sys.stderr)
-        return EXIT_MALFORMED
-    return run_setup(Path(args.r1cs), Path(args.setup_out), args.contributions, args.ptau, args.dev)
+        raise OptionError(", ".join(missing), "required without a subcommand (contribute, beacon)")
+    res = setup(args.r1cs, args.setup_out, contributions=args.contributions, ptau=args.ptau, dev=args.dev)
+    print(f"setup: {res.constraints} constraints, {res.n_public} public signals, domain 2^"
+          f"{res.domain_size.bit_length() - 1}, {res.seconds:.1f} s -> {res.path}")  # fmt: skip
+    return EXIT_OK
 
 
 def _cmd_verify_setup_zkey(args: argparse.Namespace) -> int:
@@ -102,9 +139,11 @@ def _cmd_verify_setup(args: argparse.Namespace) -> int:
 
 
 def _cmd_prove(args: argparse.Namespace) -> int:
-    from zkmargin.prover.cli_ops import run_prove
+    from zkmargin.api import prove
 
-    return run_prove(Path(args.zkey), Path(args.wtns), Path(args.out))
+    res = prove(args.zkey, args.wtns, args.out)
+    print(f"prove: {res.seconds:.2f} s -> {res.out}")
+    return EXIT_OK
 
 
 def _cmd_example(args: argparse.Namespace) -> int:
@@ -116,8 +155,73 @@ def _cmd_example(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from zkmargin.prover.operator.demo import run_demo
 
+    if args.registry and not args.rpc:
+        raise OptionError("--registry", "needs --rpc URL (the chain holding it)")
+    if args.devnet and (args.rpc or args.registry):
+        raise OptionError("--devnet", "starts its own chain: do not combine it with --rpc or --registry")
     setup = "ceremony" if args.ceremony else "development"
-    return run_demo(Path(args.out), args.accounts, args.batch, args.seed, setup)
+    return run_demo(
+        Path(args.out), args.accounts, args.batch, args.seed, setup,
+        rpc=args.rpc, registry=args.registry, devnet=args.devnet, quiet=args.quiet,
+    )  # fmt: skip
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from zkmargin.doctor import diagnose
+
+    rep = diagnose()
+    print(rep.render())
+    print("doctor: OK" if rep.ok else f"doctor: PROBLEMS ({', '.join(c.name for c in rep.failed())})")
+    return EXIT_OK if rep.ok else EXIT_INVALID
+
+
+def _cmd_chain_deploy(args: argparse.Namespace) -> int:
+    from zkmargin.api import deploy_registry
+    from zkmargin.atomic import atomic_write_json
+
+    out = Path(args.out) if args.out else Path(args.bundle) / "deployment.json"
+    if out.exists() and out.is_dir():
+        raise OptionError("--out", f"{out} is a directory; give a file name")
+    rec, _ = deploy_registry(args.rpc, args.bundle, batch=args.batch, setup_kind="ceremony" if args.ceremony
+                             else "development")  # fmt: skip
+    atomic_write_json(out, rec.to_json())
+    mode = "DEVELOPMENT mode" if rec.development_mode else "production mode"
+    print(f"registry         {rec.registry}   (chain {rec.chain_id}, {mode})")
+    print(f"governance       {rec.governance}")
+    print(f"operator         {rec.operator}")
+    print(f"feed owner       {rec.feed_owner}")
+    for i, f in enumerate(rec.feeds):
+        print(f"feed {i:<11} {f}")
+    print(f"insurance token  {rec.insurance_token} (holder {rec.insurance_holder})")
+    print(f"addresses written to {out}")
+    exe = _self_command()
+    print(f"attest there:     {exe} demo --rpc {args.rpc} --registry {rec.registry} --out {args.bundle}")
+    return EXIT_OK
+
+
+def _cmd_chain_status(args: argparse.Namespace) -> int:
+    from zkmargin.api import read_registry
+
+    st = read_registry(args.rpc, args.registry)
+    s = st.status
+    print(f"registry {st.address} on chain {st.chain_id} (governance {st.governance})")
+    print(f"isSolvent() = {st.solvent} for epoch {st.epoch}: {st.accounts_proven:,} accounts proven"
+          + ("; DEVELOPMENT-MODE registry" if st.development_mode else ""))  # fmt: skip
+    print(f"solvencyStatus(): declared {s.declared_accounts:,}, unrepresented {s.unrepresented_accounts:,}, "
+          f"under MM {s.under_mm_count:,}, shortfall {s.total_shortfall / 1e6:,.2f} USD, bad debt "
+          f"{s.total_bad_debt / 1e6:,.2f} USD, insurance fund {s.insurance_fund_value / 1e6:,.2f} USD")  # fmt: skip
+    return EXIT_OK if st.solvent else EXIT_INVALID
+
+
+def _self_command() -> str:
+    """How the user runs this CLI again: ``zkmargin`` when that is on PATH and is this one, else the venv's path."""
+    import shutil
+
+    exe = Path(sys.executable).parent / "zkmargin"
+    found = shutil.which("zkmargin")
+    if found and exe.exists() and Path(found).resolve() == exe.resolve():
+        return "zkmargin"
+    return str(exe) if exe.exists() else "zkmargin"
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -142,31 +246,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if all(ep.audit_ok for ep in res.epochs) else EXIT_INVALID
 
 
-def _registry(args: argparse.Namespace) -> object | None:
-    """A registry client for --rpc/--registry (both or neither); None when not given."""
-    if bool(args.rpc) != bool(args.registry):
-        raise ValueError("give both --rpc and --registry, or neither")
-    if not args.rpc:
-        return None
-    from zkmargin.verifier.chain import Chain, SolvencyRegistryClient, connect
-
-    chain = Chain(connect(args.rpc), sender="0x" + "00" * 20)  # read-only: never signs
-    return SolvencyRegistryClient.at(chain, args.registry)
-
-
 def _cmd_user_verify(args: argparse.Namespace) -> int:
-    from zkmargin.verifier.user import verify_account
+    from zkmargin.api import verify_account
 
-    try:
-        secret = None if args.secret is None else int(args.secret, 16)
-        registry = _registry(args)
-    except ValueError as e:
-        print(f"malformed input: --secret or --rpc/--registry: {e}", file=sys.stderr)
-        return EXIT_MALFORMED
-    except ConnectionError as e:
-        print(f"malformed input: {e}", file=sys.stderr)
-        return EXIT_MALFORMED
-    rep = verify_account(args.bundle, args.inclusion, args.account, secret, registry, args.epoch)  # type: ignore[arg-type]
+    rep = verify_account(args.bundle, args.inclusion, account=args.account, secret=args.secret, epoch=args.epoch,
+                         rpc=args.rpc, registry=args.registry)  # fmt: skip
     print(rep.render())
     verdict = {0: "VERIFIED: your account is in a valid proof of its margin state, as you know it",
                1: "NOT VERIFIED: " + "; ".join(f"{c.name} ({c.detail})" for c in rep.failed()),
@@ -176,14 +260,10 @@ def _cmd_user_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from zkmargin.verifier.audit import audit_bundle
+    from zkmargin.api import audit_bundle
 
-    try:
-        registry = _registry(args)
-    except (ValueError, ConnectionError) as e:
-        print(f"malformed input: {e}", file=sys.stderr)
-        return EXIT_MALFORMED
-    rep = audit_bundle(args.bundle, registry, args.epoch, not args.skip_transcript)  # type: ignore[arg-type]
+    rep = audit_bundle(args.bundle, epoch=args.epoch, rpc=args.rpc, registry=args.registry,
+                       check_transcript=not args.skip_transcript)  # fmt: skip
     print(rep.render())
     n_fail = len(rep.failed())
     print("AUDIT PASSED" if rep.ok else f"AUDIT FAILED ({n_fail} failed checks)" if n_fail else "AUDIT: MALFORMED")
@@ -191,13 +271,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _cmd_bundle_publish(args: argparse.Namespace) -> int:
-    from zkmargin.prover.operator.publish import PublishError, publish
+    from zkmargin.api import publish_bundle
 
-    try:
-        out = publish(args.bundle, args.out)
-    except (PublishError, OSError) as e:
-        print(f"not published: {e}", file=sys.stderr)
-        return EXIT_MALFORMED
+    out = publish_bundle(args.bundle, args.out)
     print(f"published copy written to {out} (no account id, secret, balance or inclusion file in it)")
     return EXIT_OK
 
@@ -210,8 +286,28 @@ def _chain_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="zkmargin", description=__doc__.splitlines()[0] if __doc__ else None)
-    sub = p.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                        help="more detail: -v progress logs, -vv debug logs and tracebacks")  # fmt: skip
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="only the verdict and errors")  # fmt: skip
+    p = argparse.ArgumentParser(
+        prog="zkmargin",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog="Exit codes: 0 ok, 1 a proof or check failed, 2 bad input (names the option; nothing written), "
+        "3 internal error. Start with `zkmargin doctor`, then `zkmargin demo`. Python API: docs/api.md.",
+    )
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="more detail: -v progress logs, -vv debug logs and tracebacks")  # fmt: skip
+    p.add_argument("-q", "--quiet", action="store_true", default=False, help="only the verdict and errors")
+    p.add_argument("--version", action="version", version=f"zkmargin {_version()}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add = sub.add_parser
+
+    def add_parser(name: str, **kw: Any) -> argparse.ArgumentParser:
+        return _add(name, parents=[common], **kw)
+
+    sub.add_parser = add_parser  # type: ignore[method-assign]
 
     v = sub.add_parser("verify", help="verify a Groth16 proof (snarkjs JSON files)")
     v.add_argument("--vk", required=True, help="verification_key.json")
@@ -222,18 +318,22 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("setup", help="Groth16 setup for a circom .r1cs (phase 1 + phase 2 ceremony)")
     s.add_argument("--r1cs", default=None, help="required without a subcommand")
     s.add_argument("--out", dest="setup_out", default=None, help="dir: circuit.zkey, verification_key.json, transcript")
-    s.add_argument("--contributions", type=int, default=1, help="phase-2 contributions (local, >= 1)")
+    s.add_argument("--contributions", type=_int_at_least(1), default=1, help="phase-2 contributions (local, >= 1)")
     s.add_argument("--ptau", default=None, help="start from a snarkjs .ptau (public phase-1 ceremony)")
     s.add_argument("--dev", action="store_true", help="single-party setup: DEVELOPMENT ONLY (forgeable)")
     s.set_defaults(fn=_cmd_setup)
     ssub = s.add_subparsers(dest="setup_command", required=False)
-    sc = ssub.add_parser("contribute", help="add one phase-2 contribution to a .zkey (snarkjs zkey contribute format)")
+    sc = ssub.add_parser(
+        "contribute", parents=[common], help="add one phase-2 contribution to a .zkey (snarkjs zkey contribute format)"
+    )
     sc.add_argument("--zkey", required=True, help="input .zkey (ours or snarkjs's)")
     sc.add_argument("--out", required=True, help="output .zkey (written atomically)")
     sc.add_argument("--name", default=None, help="contributor name (<= 64 chars; <= 13 with --signer-key)")
     sc.add_argument("--entropy", default=None, help="extra text mixed with the OS randomness")
     sc.add_argument("--signer-key", default=None, help="Ethereum private key (hex, or @FILE) signing the contribution")
-    sb = ssub.add_parser("beacon", help="final phase-2 contribution from a public random beacon (snarkjs zkey beacon)")
+    sb = ssub.add_parser(
+        "beacon", parents=[common], help="final phase-2 contribution from a public random beacon (snarkjs zkey beacon)"
+    )
     sb.add_argument("--zkey", required=True)
     sb.add_argument("--out", required=True)
     sb.add_argument("--beacon", required=True, help="beacon value, hex")
@@ -260,12 +360,43 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(fn=_cmd_example)
 
     d = sub.add_parser("demo", help="the product end to end: 1,000 accounts, proofs, chain, user check, audit")
-    d.add_argument("--out", default="out/demo", help="bundle root")
-    d.add_argument("--accounts", type=int, default=1000)
-    d.add_argument("--batch", type=int, default=16, help="accounts per batch (circuit shape)")
+    d.add_argument("--out", type=_out_dir, default="out/demo", help="bundle root (default out/demo)")
+    d.add_argument("--accounts", type=_int_at_least(1), default=1000, help="accounts of the demo venue (>= 1)")
+    d.add_argument("--batch", type=_int_at_least(1), default=16, help="accounts per batch: the circuit shape (>= 1)")
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--ceremony", action="store_true", help="local multi-party ceremony instead of the dev setup")
+    d.add_argument(
+        "--rpc", default=None, help="attest on this JSON-RPC node (e.g. anvil) instead of the embedded chain"
+    )
+    d.add_argument(
+        "--registry", default=None, help="with --rpc: attest to this registry (from `zkmargin chain deploy`)"
+    )
+    d.add_argument(
+        "--devnet",
+        action="store_true",
+        help="start a local anvil (npm @foundry-rs/anvil, needs Node) and attest there; it keeps running",
+    )
     d.set_defaults(fn=_cmd_demo)
+
+    dr = sub.add_parser("doctor", help="check the installation: Python, C kernel, web3/py-evm, Node, snarkjs, anvil")
+    dr.set_defaults(fn=_cmd_doctor)
+
+    ch = sub.add_parser("chain", help="deploy or read a SolvencyRegistry on a JSON-RPC chain")
+    chsub = ch.add_subparsers(dest="chain_command", required=True, metavar="SUBCOMMAND")
+    cd = chsub.add_parser(
+        "deploy", parents=[common], help="deploy the demo venue's registry, verifying key, roles and feeds"
+    )
+    cd.add_argument("--rpc", required=True, help="JSON-RPC URL of a development node (accounts 0..3 hold the roles)")
+    cd.add_argument("--out", default=None, help="addresses file, written atomically (default BUNDLE/deployment.json)")
+    cd.add_argument("--bundle", type=_out_dir, default="out/demo",
+                    help="bundle root whose setup (verifying key) the registry pins (default out/demo)")  # fmt: skip
+    cd.add_argument("--batch", type=_int_at_least(1), default=16, help="accounts per batch: the circuit shape")
+    cd.add_argument("--ceremony", action="store_true", help="local multi-party ceremony instead of the dev setup")
+    cd.set_defaults(fn=_cmd_chain_deploy)
+    cs = chsub.add_parser("status", parents=[common], help="read a registry: isSolvent() and solvencyStatus()")
+    cs.add_argument("--rpc", required=True)
+    cs.add_argument("--registry", required=True, help="SolvencyRegistry address")
+    cs.set_defaults(fn=_cmd_chain_status)
 
     r = sub.add_parser("run", help="real-time loop: price stream, dynamic parameters, margin events, epoch proofs")
     r.add_argument("--out", default="out/run", help="bundle root (run_report.png, run.json, events.jsonl)")
@@ -283,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     u = sub.add_parser("user", help="account-holder commands")
     usub = u.add_subparsers(dest="user_command", required=True)
-    uv = usub.add_parser("verify", help="check that your account is covered by the epoch's proof")
+    uv = usub.add_parser("verify", parents=[common], help="check that your account is covered by the epoch's proof")
     _chain_args(uv)
     uv.add_argument("--inclusion", required=True, help="your inclusion file (delivered to you by the exchange)")
     uv.add_argument("--account", default=None, help="your account id (checked against the file)")
@@ -292,7 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     bp = sub.add_parser("bundle", help="operator: bundle commands")
     bsub = bp.add_subparsers(dest="bundle_command", required=True)
-    pub = bsub.add_parser("publish", help="write the publishable copy of a bundle root (public part only)")
+    pub = bsub.add_parser(
+        "publish", parents=[common], help="write the publishable copy of a bundle root (public part only)"
+    )
     pub.add_argument("--bundle", required=True, help="the operator's bundle root")
     pub.add_argument("--out", required=True, help="directory to create for the public copy")
     pub.set_defaults(fn=_cmd_bundle_publish)
@@ -304,13 +437,90 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _version() -> str:
+    from zkmargin import __version__
+
+    return __version__
+
+
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    """Library code logs to ``zkmargin``; only the CLI renders it (with rich, on stderr)."""
+    level = logging.ERROR if quiet else logging.DEBUG if verbose >= 2 else logging.INFO if verbose else logging.WARNING
+    logger = logging.getLogger("zkmargin")
+    logger.setLevel(level)
+    if not any(getattr(h, "_zkmargin_cli", False) for h in logger.handlers):
+        try:
+            from rich.console import Console
+            from rich.logging import RichHandler
+
+            handler: logging.Handler = RichHandler(console=Console(stderr=True), show_time=False, show_path=False)
+        except ImportError:  # pragma: no cover - rich is a core dependency
+            handler = logging.StreamHandler()
+        handler._zkmargin_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    for h in logger.handlers:
+        h.setLevel(level)
+
+
+def _error(args: argparse.Namespace | None, msg: str) -> None:
+    cmd = " ".join(str(x) for x in (getattr(args, "command", None), getattr(args, "user_command", None),
+                                    getattr(args, "bundle_command", None), getattr(args, "chain_command", None))
+                   if x)  # fmt: skip
+    print(f"zkmargin{' ' + cmd if cmd else ''}: error: {msg}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every outcome is an exit code (0 ok, 1 check failed, 2 bad input, 3 internal error)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse exits 2 on usage errors, 0 on --help
-        return int(e.code or 0)
-    return int(args.fn(args))
+        return int(e.code or 0) if not isinstance(e.code, str) else EXIT_MALFORMED
+    verbose = int(getattr(args, "verbose", 0) or 0)
+    _configure_logging(verbose, bool(getattr(args, "quiet", False)))
+    from zkmargin.api import CheckFailed, InputError, MissingExtra
+    from zkmargin.verifier.groth16 import MalformedInput
+
+    try:
+        return int(args.fn(args))
+    except OptionError as e:
+        _error(args, f"{e.option}: {e.reason}")
+        return EXIT_MALFORMED
+    except (InputError, MalformedInput) as e:
+        _error(args, f"{_opt(e.field)}: {e.reason}")
+        return EXIT_MALFORMED
+    except MissingExtra as e:
+        _error(args, str(e))
+        return EXIT_MALFORMED
+    except CheckFailed as e:
+        _error(args, str(e))
+        return EXIT_INVALID
+    except ModuleNotFoundError as e:  # an optional extra that is not installed
+        extra = _EXTRA_OF.get((e.name or "").split(".")[0])
+        if extra is None:
+            return _internal(args, e, verbose)
+        _error(args, f"this command needs the optional dependency {e.name!r}: pip install 'zkmargin[{extra}]'")
+        return EXIT_MALFORMED
+    except KeyboardInterrupt:
+        _error(args, "interrupted (outputs are written atomically: nothing half-written was left)")
+        return 130
+    except Exception as e:  # the guard: no traceback reaches a user unless asked for
+        return _internal(args, e, verbose)
+
+
+_EXTRA_OF = {"matplotlib": "report", "dask": "distributed", "distributed": "distributed"}
+
+
+def _internal(args: argparse.Namespace, e: BaseException, verbose: int) -> int:
+    first = (str(e).strip().splitlines() or [""])[0][:300]
+    _error(args, f"internal error: {type(e).__name__}: {first}")
+    if verbose:
+        import traceback
+
+        traceback.print_exception(e)
+    else:
+        print("rerun with -v for the traceback; please report it with that output", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -2,19 +2,27 @@
 
 A 1,000-account demo exchange -> engine -> exclusions -> setup -> one proof per batch -> registry with VK, mock
 oracles and an operator role on py-evm -> attestation -> proof bundle -> one account holder's check -> a full
-audit (both in-process, against the same embedded chain) -> a summary table.
+audit (both in-process, against the same embedded chain) -> a summary table and a PNG of the venue.
+
+``rpc`` attests on a JSON-RPC node instead (a new registry, or ``registry``: one deployed by ``zkmargin chain
+deploy``); ``devnet`` starts a local anvil first. Every option is checked before any work or any file is written.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from zkmargin.api import Deployment, InputError, MissingExtra, attach_registry, connect_chain, read_json_file
 from zkmargin.circuits.solvency.leaf import account_id_commitment
 from zkmargin.verifier import bundle as fmt
 from zkmargin.verifier import inclusion
@@ -22,10 +30,46 @@ from zkmargin.verifier.audit import audit_bundle
 from zkmargin.verifier.user import verify_account
 
 from .exchange import ExchangeSpec, demo_accounts, demo_engine
-from .pipeline import DEV_LABEL, Operator
+from .pipeline import DEV_LABEL, EpochResult, Operator, governed_registration
+
+log = logging.getLogger("zkmargin.demo")
 
 DEMO_INSURANCE_FUND = 1_000_000 * 10**6  # 1M USD of the mock stablecoin, held by its own account
 DEMO_MAX_UNREPRESENTED = 5_000  # governance tolerates 0.5% of accounts outside the proof (the demo has 0.3%)
+
+
+def _check_chain_options(rpc: str | None, registry: str | None) -> None:
+    """Everything about --rpc/--registry that can be checked before work: the node answers, holds the four role
+    accounts, and has code at the registry address."""
+    if rpc is None:
+        return
+    if registry is not None:
+        attach_registry(rpc, registry)  # raises InputError naming --registry / --rpc
+        return
+    w3 = connect_chain(rpc)
+    if len(w3.eth.accounts) < 4:
+        raise InputError("rpc", f"the node at {rpc} has {len(w3.eth.accounts)} unlocked accounts; the demo's roles "
+                                "need 4 (use anvil or another development node)")  # fmt: skip
+
+
+def _deployment_record(out: Path, registry: str) -> Deployment | None:
+    """``zkmargin chain deploy``'s record for this registry in the bundle root, if any."""
+    f = out / "deployment.json"
+    if not f.is_file():
+        return None
+    rec = Deployment.from_json(read_json_file(f, "deployment"))
+    return rec if rec.registry.lower() == registry.lower() else None
+
+
+def _cli() -> str:
+    """The command to type for the next step: ``zkmargin`` if it is on PATH, else this venv's script."""
+    import shutil
+
+    exe = Path(sys.executable).parent / "zkmargin"
+    found = shutil.which("zkmargin")
+    if exe.exists() and not (found and Path(found).resolve() == exe.resolve()):
+        return str(exe)
+    return "zkmargin"
 
 
 def run_demo(
@@ -35,15 +79,49 @@ def run_demo(
     seed: int = 7,
     setup_kind: str = "development",
     epoch: int | None = None,
+    *,
+    rpc: str | None = None,
+    registry: str | None = None,
+    devnet: bool = False,
+    quiet: bool = False,
 ) -> int:
-    """Run everything; the epoch is the bundle root's next one (a rerun reuses the setup, adds an epoch)."""
-    console = Console()
-    if epoch is None:
-        epoch = max((r["epoch"] for r in fmt.list_epochs(out)), default=0) + 1
+    """Run everything; the epoch is the bundle root's next one (a rerun reuses the setup, adds an epoch).
+
+    Bad options raise :class:`zkmargin.api.InputError` before anything is written."""
+    if accounts < 1:
+        raise InputError("accounts", f"must be at least 1, got {accounts}")
+    if batch < 1:
+        raise InputError("batch", f"must be at least 1, got {batch}")
+    if out.exists() and not out.is_dir():
+        raise InputError("out", f"{out} exists and is not a directory")
+    if registry is not None and rpc is None:
+        raise InputError("registry", "needs --rpc URL (the chain holding it)")
+    anvil = None
+    if devnet:
+        from zkmargin.devnet import NPM_HINT, DevnetError, find_anvil, start_anvil
+
+        if find_anvil() is None:
+            raise InputError("devnet", f"anvil not found: {NPM_HINT}")
+    _check_chain_options(rpc, registry)
+    record = _deployment_record(out, registry) if registry is not None else None
+    if record is not None and record.batch != batch:
+        log.warning("registry %s was deployed for batches of %d: using %d", registry, record.batch, record.batch)
+        batch = record.batch
+    if devnet:
+        try:
+            anvil = start_anvil(out.parent / (out.name + "-devnet"))
+        except DevnetError as e:
+            raise InputError("devnet", str(e)) from e
+        rpc = anvil.url
+
+    console = Console(quiet=quiet)
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     spec = ExchangeSpec(accounts_per_batch=batch)
-    engine = demo_engine(now=int(time.time()))  # valued at the chain's clock (wall time on py-evm and anvil)
+    now = int(time.time())
+    if rpc is not None:
+        now = int(connect_chain(rpc).eth.get_block("latest")["timestamp"])
+    engine = demo_engine(now=now)  # valued at the chain's clock (wall time on py-evm and anvil)
     t0 = time.perf_counter()
     book = demo_accounts(engine, accounts, seed=seed)
     timings["build exchange"] = time.perf_counter() - t0
@@ -59,7 +137,8 @@ def run_demo(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        op = Operator(out, spec, setup_kind=setup_kind, progress=progress)
+        setup_dir = record.setup_dir if record is not None else None
+        op = Operator(out, spec, setup_kind=setup_kind, setup_dir=setup_dir, progress=progress)
         layout = op.layout(engine)
         t0 = time.perf_counter()
         op.circuit(layout)
@@ -69,11 +148,18 @@ def run_demo(
         if setup.kind == "development":
             console.print(f"[bold red]{DEV_LABEL}[/]")
         t0 = time.perf_counter()
-        # governance (account 0, not the operator) deploys the registry with the approved parameters and key
-        op.deploy_chain(
-            engine, insurance_fund_micro_usd=DEMO_INSURANCE_FUND, max_unrepresented_ppm=DEMO_MAX_UNREPRESENTED
-        )
-        timings["deploy contracts"] = time.perf_counter() - t0
+        if registry is not None and rpc is not None:
+            epoch = _use_registry(op, engine, rpc, registry, epoch)
+            timings["governance"] = time.perf_counter() - t0
+        else:
+            # governance (account 0, not the operator) deploys the registry with the approved parameters and key
+            op.deploy_chain(
+                engine, rpc_url=rpc, insurance_fund_micro_usd=DEMO_INSURANCE_FUND,
+                max_unrepresented_ppm=DEMO_MAX_UNREPRESENTED,
+            )  # fmt: skip
+            timings["deploy contracts"] = time.perf_counter() - t0
+        if epoch is None:
+            epoch = max((r["epoch"] for r in fmt.list_epochs(out)), default=0) + 1
         t0 = time.perf_counter()
         res = op.run_epoch(epoch, engine, book)
         timings["epoch (prove + attest + bundle)"] = time.perf_counter() - t0
@@ -130,11 +216,112 @@ def run_demo(
         ("total time", f"{time.perf_counter() - t_start:.1f} s ("
          + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + ")"),
     ]  # fmt: skip
+    png = out / f"venue-epoch-{res.epoch}.png"
+    try:
+        venue_png(png, engine, book, res)
+        rows.insert(-1, ("venue chart", str(png)))
+    except MissingExtra as e:
+        rows.insert(-1, ("venue chart", escape(f"not drawn: {e}")))
     for k, v in rows:
         table.add_row(k, v)
     console.print(table)
-    console.print(
-        f"check it yourself:  zkmargin audit --bundle {out}   |   "
-        f"zkmargin user verify --bundle {out} --inclusion {inclusion_file}"
-    )
-    return 0 if user_rep.ok and audit_rep.ok and solvent else 1
+    cli = _cli()
+    chain_opts = f" --rpc {rpc} --registry {dep.registry.address}" if rpc is not None else ""
+    console.print("check it yourself:", soft_wrap=True)
+    console.print(f"  {cli} audit --bundle {out}{chain_opts}", soft_wrap=True, highlight=False)
+    console.print(f"  {cli} user verify --bundle {out} --inclusion {inclusion_file}{chain_opts}", soft_wrap=True,
+                  highlight=False)  # fmt: skip
+    if rpc is not None:
+        console.print(f"  {cli} chain status{chain_opts}", soft_wrap=True, highlight=False)
+    if anvil is not None:
+        console.print(f"anvil keeps running at {anvil.url} (pid {anvil.pid}, log {anvil.log_file}); stop it with: "
+                      f"kill {anvil.pid}", soft_wrap=True, highlight=False)  # fmt: skip
+    elif rpc is None:
+        console.print("(the embedded chain ended with this process: the checks above run without --rpc; "
+                      "`zkmargin demo --devnet` keeps a chain to check against)", soft_wrap=True)  # fmt: skip
+    ok = user_rep.ok and audit_rep.ok and solvent
+    if quiet:
+        print(f"demo: {'OK' if ok else 'FAILED'}: epoch {res.epoch} -> {res.path}")
+    return 0 if ok else 1
+
+
+def _use_registry(op: Operator, engine: Any, rpc: str, registry: str, epoch: int | None) -> int:
+    """Attach to an existing registry as its roles' accounts: check it pins this setup's key, have governance
+    approve this venue's parameters if nothing is attested yet, and continue its epoch numbering."""
+    from zkmargin.verifier.chain import verifying_key_hash
+
+    dep = attach_registry(rpc, registry)
+    layout = op.layout(engine)
+    setup = op.setup(layout)
+    if dep.registry.verifying_key_hash() != verifying_key_hash(setup.vk):
+        raise InputError("registry", f"{registry} pins another verifying key than {setup.path}: attest with the "
+                                     "bundle root it was deployed for (--out) or deploy a new one")  # fmt: skip
+    gov = governed_registration(engine, layout)
+    current = dep.registry.params()
+    latest = dep.registry.latest_epoch()
+    if current.commitment != gov.commitment:
+        if latest is not None:
+            raise InputError("registry", f"{registry} already attests under other risk parameters; governance must "
+                                         "propose these through the timelock (docs/product.md)")  # fmt: skip
+        from zkmargin.verifier.chain import params_doc_hash
+
+        dep.registry.set_initial_params(gov.commitment, current.version + 1, params_doc_hash(gov.document),
+                                        sender=dep.governance)  # fmt: skip
+    op.chain = dep
+    nxt = max((r["epoch"] for r in fmt.list_epochs(op.root)), default=0) + 1
+    return max(nxt, (latest or 0) + 1, epoch or 0)
+
+
+def venue_png(path: Path, engine: Any, book: Any, res: EpochResult) -> Path:
+    """The venue at a glance: margin-ratio distribution (equity / MM), proven / under-MM / unrepresented counts,
+    gas per batch. Needs matplotlib (``pip install 'zkmargin[report]'``); written atomically."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        raise MissingExtra("the venue chart", "report", "matplotlib") from e
+    import io
+    import math
+
+    from zkmargin.atomic import atomic_write_bytes
+
+    ratios = []
+    for a in book:
+        try:
+            r = engine.evaluate(a).margin_ratio
+        except (ValueError, KeyError):
+            continue
+        if math.isfinite(r):
+            ratios.append(min(max(r, -2.0), 20.0))
+    t = res.manifest.get("totals", {})
+    under = int(t.get("under_mm_count", 0))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    ax = axes[0]
+    ax.hist(ratios, bins=60, color="#4477aa")
+    ax.axvline(1.0, color="#cc3311", linestyle="--", label="maintenance margin (ratio 1)")
+    ax.set_xlabel("margin ratio: equity / maintenance margin (clipped to [-2, 20])")
+    ax.set_ylabel("accounts")
+    ax.set_title(f"{len(ratios):,} accounts with margin requirements")
+    ax.legend()
+    ax = axes[1]
+    labels = ["proven, at or above MM", "proven, under MM", "unrepresented"]
+    values = [res.covered - under, under, len(res.excluded)]
+    bars = ax.bar(labels, values, color=["#228833", "#ee7733", "#bbbbbb"])
+    ax.bar_label(bars, labels=[f"{v:,}" for v in values])
+    ax.set_title(f"epoch {res.epoch}: {res.covered:,} proven in {res.batches} batches")
+    ax = axes[2]
+    gas = int((res.chain or {}).get("gas_used") or 0)
+    per = gas / max(1, res.batches)
+    bars = ax.bar(["attestation (total)", "per batch"], [gas, per], color=["#4477aa", "#66ccee"])
+    ax.bar_label(bars, labels=[f"{gas:,}", f"{per:,.0f}"])
+    ax.set_ylabel("gas")
+    ax.set_title("on-chain cost" + ("" if gas else " (already attested: no receipt)"))
+    fig.suptitle(f"zkmargin demo venue, epoch {res.epoch} ({res.path.name})")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
