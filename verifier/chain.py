@@ -157,8 +157,13 @@ def connect(rpc_url: str | None = None, timeout: float = 60.0) -> Web3:
 
 
 def load_artifact(name: str, artifacts_dir: Path | None = None) -> dict[str, Any]:
-    path = (artifacts_dir or ARTIFACTS_DIR) / f"{name}.json"
-    with open(path, encoding="utf-8") as f:
+    """A compiled contract: from ``artifacts_dir`` when given (tests recompile into one), else the package data
+    (importlib.resources, so wheels and zip installs work)."""
+    if artifacts_dir is None:
+        from zkmargin.resources import contract_artifact
+
+        return contract_artifact(name)
+    with open(artifacts_dir / f"{name}.json", encoding="utf-8") as f:
         art: dict[str, Any] = json.load(f)
     return art
 

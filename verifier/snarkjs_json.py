@@ -156,3 +156,11 @@ def load_json(path: str | Path, what: str) -> Any:
         raise MalformedInput(what, f"file not found: {path}") from e
     except json.JSONDecodeError as e:
         raise MalformedInput(what, f"not valid JSON ({e.msg} at line {e.lineno})") from e
+    except IsADirectoryError as e:
+        raise MalformedInput(what, f"{path} is a directory, not a file") from e
+    except UnicodeDecodeError as e:
+        raise MalformedInput(what, f"{path} is not UTF-8 text") from e
+    except RecursionError as e:
+        raise MalformedInput(what, f"{path}: JSON nested too deeply") from e
+    except OSError as e:
+        raise MalformedInput(what, f"{path}: unreadable ({e.strerror or e})") from e

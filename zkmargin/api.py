@@ -463,14 +463,16 @@ def attach_registry(rpc: str, address: str) -> ChainDeployment:
     """The roles of an existing demo registry on a development node (feeds, feed owner, governance, insurance fund,
     an operator among the node's unlocked accounts), to attest there. Raises :class:`InputError` when the node
     does not hold them."""
+    from web3 import Web3
+
     from zkmargin.prover.operator.chain_ops import ChainDeployment
-    from zkmargin.verifier.chain import Chain, SolvencyRegistryClient
+    from zkmargin.prover.operator.chain_writes import SigningChain, SolvencyRegistryWriter
 
     w3 = connect_chain(rpc)
     addr = _checked_address(w3, address)
     accounts = [str(a) for a in w3.eth.accounts]
-    gov_chain = Chain(w3, sender=accounts[0] if accounts else "0x" + "00" * 20)
-    reg = SolvencyRegistryClient.at(gov_chain, addr)
+    gov_chain = SigningChain(w3, sender=accounts[0] if accounts else "0x" + "00" * 20)
+    reg = SolvencyRegistryWriter.at(gov_chain, addr)
     try:
         n = int(reg.contract.functions.numAssets().call())
         governance = reg.governance()
@@ -485,10 +487,10 @@ def attach_registry(rpc: str, address: str) -> ChainDeployment:
     missing = [r for r, a in (("governance", governance), ("feed owner", feed_owner)) if a not in accounts]
     if operator is None:
         missing.append("operator")
-    if missing:
+    if missing or operator is None:
         raise InputError("registry", f"the node at {rpc} does not hold the registry's {', '.join(missing)} account(s)")
-    gov_chain.sender = governance
-    return ChainDeployment(gov_chain, reg, feeds, governance, operator, feed_owner, token, holder, rpc)  # type: ignore[arg-type]
+    gov_chain.sender = Web3.to_checksum_address(governance)
+    return ChainDeployment(gov_chain, reg, feeds, governance, operator, feed_owner, token, holder, rpc)
 
 
 # ----------------------------------------------------------------------------- operator: epochs and bundles
@@ -560,6 +562,30 @@ def audit_bundle(
     if reg is None:
         reg = _registry_arg(rpc, registry if isinstance(registry, str) else None)
     return _audit(bundle, reg, epoch, check_transcript)
+
+
+def audit_epochs(
+    bundle: PathLike,
+    first: int,
+    last: int,
+    *,
+    rpc: str | None = None,
+    registry: str | SolvencyRegistryClient | None = None,
+    check_transcript: bool = True,
+) -> tuple[list[Report], Report]:
+    """Audit every epoch from ``first`` to ``last`` of a bundle root: one report per epoch and a summary whose
+    ``exit_code`` is 2 if any epoch is malformed, else 1 if any failed."""
+    from zkmargin.verifier.audit import audit_range, range_summary
+
+    if not Path(bundle).exists():
+        raise InputError("bundle", f"{bundle}: no such directory")
+    if first > last:
+        raise InputError("first", f"{first} is after --last {last}")
+    reg = registry if registry is None or not isinstance(registry, str) else None
+    if reg is None:
+        reg = _registry_arg(rpc, registry if isinstance(registry, str) else None)
+    reports = audit_range(bundle, first, last, reg, check_transcript)
+    return reports, range_summary(reports)
 
 
 def verify_account(

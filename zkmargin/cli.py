@@ -134,6 +134,9 @@ def _cmd_verify_setup(args: argparse.Namespace) -> int:
         return EXIT_MALFORMED
     report = verify_transcript(args.transcript, r1cs, vk)
     print(report)
+    if report.malformed is not None:
+        print(f"setup transcript: MALFORMED ({report.malformed})")
+        return EXIT_MALFORMED
     print("setup transcript: OK" if report.ok else f"setup transcript: FAILED ({', '.join(report.failed())})")
     return EXIT_OK if report.ok else EXIT_INVALID
 
@@ -230,7 +233,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     cfg = RunConfig(
         out=Path(args.out), ticks=args.ticks, epoch_every=args.epoch_every, accounts=args.accounts,
         source=args.source, start=args.start, seed=args.seed, batch=args.batch, workers=args.workers,
-        scheduler=args.scheduler,
+        scheduler=args.scheduler, prices=None if args.prices is None else Path(args.prices),
+        report=not args.no_report,
     )  # fmt: skip
     try:
         res = run_realtime(cfg)
@@ -252,21 +256,31 @@ def _cmd_user_verify(args: argparse.Namespace) -> int:
     rep = verify_account(args.bundle, args.inclusion, account=args.account, secret=args.secret, epoch=args.epoch,
                          rpc=args.rpc, registry=args.registry)  # fmt: skip
     print(rep.render())
-    verdict = {0: "VERIFIED: your account is in a valid proof of its margin state, as you know it",
-               1: "NOT VERIFIED: " + "; ".join(f"{c.name} ({c.detail})" for c in rep.failed()),
-               2: "MALFORMED: the bundle could not be read"}[rep.exit_code]  # fmt: skip
-    print(verdict)
+    print(rep.verdict("VERIFIED: your account is in a valid proof of its margin state, as you know it",
+                      "NOT VERIFIED: " + "; ".join(f"{c.name} ({c.detail})" for c in rep.failed()),
+                      "MALFORMED: " + (rep.malformed or "the bundle could not be read")))  # fmt: skip
     return rep.exit_code
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from zkmargin.api import audit_bundle
+    from zkmargin.api import InputError, audit_bundle, audit_epochs
 
+    if (args.first is None) != (args.last is None):
+        raise InputError("first/last", "give both --first and --last, or neither")
+    if args.first is not None:
+        if args.epoch is not None:
+            raise InputError("epoch", "--epoch and --first/--last are exclusive")
+        reports, summary = audit_epochs(args.bundle, args.first, args.last, rpc=args.rpc, registry=args.registry,
+                                        check_transcript=not args.skip_transcript)  # fmt: skip
+        for r in reports:
+            print(r.render())
+        print(summary.render())
+        return summary.exit_code
     rep = audit_bundle(args.bundle, epoch=args.epoch, rpc=args.rpc, registry=args.registry,
                        check_transcript=not args.skip_transcript)  # fmt: skip
     print(rep.render())
     n_fail = len(rep.failed())
-    print("AUDIT PASSED" if rep.ok else f"AUDIT FAILED ({n_fail} failed checks)" if n_fail else "AUDIT: MALFORMED")
+    print(rep.verdict("AUDIT PASSED", f"AUDIT FAILED ({n_fail} failed checks)", f"AUDIT: MALFORMED ({rep.malformed})"))
     return rep.exit_code
 
 
@@ -406,6 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--source", choices=("replay", "synthetic"), default="replay",
                    help="replay the BTC/ETH daily closes, or a seeded synthetic stream")  # fmt: skip
     r.add_argument("--start", default="2020-02-25", help="replay: date of the first tick")
+    r.add_argument("--prices", default=None, help="replay this CSV (date,btc_usd,eth_usd) instead of the shipped one")
+    r.add_argument("--no-report", action="store_true", help="skip the PNG report (no matplotlib needed)")
     r.add_argument("--seed", type=int, default=7, help="accounts and synthetic prices")
     r.add_argument("--batch", type=int, default=4, help="accounts per batch (circuit shape)")
     r.add_argument("--workers", type=int, default=0, help="prove on a Dask LocalCluster of N processes (0: in-process)")
@@ -433,6 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("audit", help="auditor: re-check a whole epoch bundle (and the chain)")
     _chain_args(a)
     a.add_argument("--skip-transcript", action="store_true", help="do not re-check the setup transcript")
+    a.add_argument("--first", type=int, default=None, help="audit every epoch from FIRST ...")
+    a.add_argument("--last", type=int, default=None, help="... to LAST (inclusive), with a summary")
     a.set_defaults(fn=_cmd_audit)
     return p
 
