@@ -421,7 +421,7 @@ class ConstraintSystem:
             if step.fn is _COMMIT_MARKER:
                 assert commit is not None
                 public_ids = [s for s in order if self._kinds[s] in ("pub_out", "pub_in")]
-                res = commit(args, [vals[s] for s in public_ids]) % R
+                res: int | Sequence[int] = commit(args, [vals[s] for s in public_ids]) % R
             else:
                 res = step.fn(*args)
             outs = [res] if isinstance(res, int) else list(res)
