@@ -262,3 +262,24 @@ def test_pure_python_pairing_fallback(
     assert not verify_committed(
         pk.vk, CommittedProof(proof.proof, proof.commitment, g1_add_aff(proof.pok, G1_GEN)), public
     )
+
+
+def test_predictable_fold_weight_lets_committed_values_change(setup: Any) -> None:
+    """Why rho must bind the PoK (Solidity: keccak of challenge, proof and commitment; Python: fresh
+    randomness), and why it cannot simply be the challenge: with rho known before the PoK is formed,
+    a prover commits to x = 5, then proves x = 6 by putting (1/rho) * (change) * G_x into the PoK,
+    which the folded check adds to the gamma side with weight rho."""
+    cs, pk = setup
+    ck, mask = pk.commitment, 99
+    d = msm_g1_auto(ck.bases, [5, 25, mask])  # commits to x = 5
+    public = [6 * 6 + 7, 7]
+    ch = derive_challenge(d, public)
+    w = cs.witness({"x": 6, "y": 7}, commit=lambda v, p: ch)  # but the witness has x = 6
+    p, _ = prove(pk.base, w)
+    c = g1_add_aff(p.c, g1_mul(ck.mask_delta, (-mask) % R))
+    rho = ch  # the weight the prover can predict
+    shift = msm_g1_auto(ck.bases, [1, 36 - 25, 0])  # D(6) - D(5)
+    pok = g1_add_aff(msm_g1_auto(ck.pok_bases, [5, 25, mask]), g1_mul(shift, pow(rho, R - 2, R)))
+    forged = CommittedProof(Proof(p.a, p.b, c), d, pok)
+    assert verify_committed(pk.vk, forged, public, rho=rho)  # a predictable weight is broken
+    assert not verify_committed(pk.vk, forged, public)  # a weight drawn after the proof is not
