@@ -8,6 +8,11 @@ constraints, and the mutation tests (``tests/``) check that no signal is left fr
 ``compile()`` freezes the system into an :class:`R1CS` whose signal order follows circom
 (0 = constant one, then public outputs, public inputs, then private signals), so that the .r1cs /
 .wtns exports and the public-signal list match what snarkjs expects.
+
+Opt-in commitment (BSB22, see ``docs/lookups.md``): :meth:`ConstraintSystem.commit` marks private wires
+as committed and returns a *challenge* signal, a public input the prover does not choose: it is
+derived from the Pedersen commitment to those wires (and every other public input) by the verifier.
+A circuit without ``commit`` compiles to exactly the plain R1CS it always did.
 """
 
 from __future__ import annotations
@@ -102,6 +107,19 @@ class Constraint:
     name: str
 
 
+@dataclass(frozen=True)
+class CommitmentInfo:
+    """Which compiled signals a circuit's single BSB22 commitment covers.
+
+    ``private`` are the committed private wires, in commitment-basis order; ``challenge`` is the
+    index of the derived public input, always the last public signal (index ``n_public``), so the
+    public list a prover publishes is every public signal but that one.
+    """
+
+    private: tuple[int, ...]
+    challenge: int
+
+
 @dataclass
 class R1CS:
     """A compiled constraint system in circom's signal order."""
@@ -112,6 +130,7 @@ class R1CS:
     n_prv_in: int
     constraints: list[Constraint]
     signal_names: list[str] = field(default_factory=list)
+    commitment: CommitmentInfo | None = None
 
     @property
     def n_public(self) -> int:
@@ -170,6 +189,12 @@ class UnsatisfiedConstraint(Exception):
 
 
 HintFn = Callable[..., int | Sequence[int]]
+# commit(committed private values, supplied public values) -> challenge; run by the prover (or a test)
+CommitFn = Callable[[list[int], list[int]], int]
+
+
+class CommitmentRefused(ValueError):
+    """A second commitment, or a public signal declared after the commitment (both unsound)."""
 
 
 @dataclass
@@ -190,6 +215,11 @@ class ConstraintSystem:
         self._constraints: list[Constraint] = []
         self._prefix: list[str] = []
         self.one = LC({0: 1})
+        self._committed: list[int] | None = None  # internal ids of committed private wires
+        self._challenge: int | None = None
+        self._finalizers: list[Callable[[ConstraintSystem], None]] = []
+        # per-circuit state of gadgets that pay a cost once per proof (e.g. the lookup tables)
+        self.extensions: dict[str, object] = {}
 
     # ------------------------------------------------------------- naming
 
@@ -203,6 +233,10 @@ class ConstraintSystem:
     # ------------------------------------------------------------- signals
 
     def _new(self, kind: str, name: str) -> int:
+        if self._challenge is not None and kind in ("pub_out", "pub_in"):
+            # The challenge hashes every supplied public signal, so all of them must exist (and be
+            # computable) before it: a public signal added later would not be bound by it.
+            raise CommitmentRefused(f"public signal {self._qualify(name)!r} declared after the commitment")
         self._kinds.append(kind)
         self._names.append(self._qualify(name))
         return len(self._kinds) - 1
@@ -244,6 +278,61 @@ class ConstraintSystem:
         self.assert_equal(out, v, f"public {name}")
         return out
 
+    # ------------------------------------------------------------- commitment (BSB22)
+
+    def commit(self, values: Sequence[Value], name: str = "commitment.challenge") -> LC:
+        """Commit to ``values`` (private) and return the verifier-derived challenge signal.
+
+        The prover publishes a hiding Pedersen commitment D to the committed wires; the verifier
+        sets the challenge to keccak256(D, supplied public inputs) mod r itself, so the prover
+        cannot pick it after seeing the wires' values. Only ONE commitment per circuit: with
+        several, the prover could choose every commitment but the last after seeing the earlier
+        challenges (gnark CVE-2024-45039), so a second call is refused here, at build time.
+
+        A value that is not a single private signal is copied into a new private wire first
+        (one constraint); public signals are refused because every public input is hashed anyway.
+        """
+        if self._challenge is not None:
+            raise CommitmentRefused(
+                "a circuit may declare only one commitment (CVE-2024-45039): merge the values into one commit()"
+            )
+        if not values:
+            raise ValueError("commit() needs at least one value")
+        wires: list[int] = []
+        for i, v in enumerate(values):
+            lv = as_lc(v)
+            if len(lv.terms) == 1:
+                ((sid, coeff),) = lv.terms.items()
+                if coeff == 1 and sid != 0:
+                    if self._kinds[sid] not in ("prv_in", "internal"):
+                        raise CommitmentRefused(f"committed value {i} is a public signal: it is hashed already")
+                    wires.append(sid)
+                    continue
+            copy = self.hint1(f"{name}.wire[{i}]", lambda x: x, lv)
+            self.assert_equal(copy, lv, f"{name}.wire[{i}]")
+            wires.append(next(iter(copy.terms)))
+        if len(set(wires)) != len(wires):
+            raise ValueError("commit(): a wire is committed twice")
+        self._committed = wires
+        sid = self._new("pub_commit", name)
+        self._challenge = sid
+        # The step's inputs are the committed wires; witness() supplies the public values itself.
+        self._steps.append(_Step([sid], _COMMIT_MARKER, [LC({w: 1}) for w in wires]))
+        return LC({sid: 1})
+
+    @property
+    def has_commitment(self) -> bool:
+        return self._challenge is not None
+
+    def add_finalizer(self, fn: Callable[[ConstraintSystem], None]) -> None:
+        """Run ``fn(cs)`` once, before compile() or witness(): for gadgets (lookup tables) whose
+        constraints depend on every query of the circuit and so can only be built at the end."""
+        self._finalizers.append(fn)
+
+    def finalize(self) -> None:
+        while self._finalizers:
+            self._finalizers.pop(0)(self)
+
     # ------------------------------------------------------------- constraints
 
     def constrain(self, a: Value, b: Value, c: Value, name: str) -> None:
@@ -273,11 +362,12 @@ class ConstraintSystem:
 
     def _order(self) -> list[int]:
         order = [0]
-        for kind in ("pub_out", "pub_in", "prv_in", "internal"):
+        for kind in ("pub_out", "pub_in", "pub_commit", "prv_in", "internal"):
             order.extend(i for i, k in enumerate(self._kinds) if k == kind)
         return order
 
     def compile(self) -> R1CS:
+        self.finalize()
         order = self._order()
         pos = {sid: i for i, sid in enumerate(order)}
 
@@ -288,14 +378,26 @@ class ConstraintSystem:
         return R1CS(
             n_vars=len(order),
             n_pub_out=self._kinds.count("pub_out"),
-            n_pub_in=self._kinds.count("pub_in"),
+            n_pub_in=self._kinds.count("pub_in") + self._kinds.count("pub_commit"),
             n_prv_in=self._kinds.count("prv_in"),
             constraints=cons,
             signal_names=[self._names[s] for s in order],
+            commitment=None
+            if self._challenge is None or self._committed is None
+            else CommitmentInfo(tuple(pos[w] for w in self._committed), pos[self._challenge]),
         )
 
-    def witness(self, inputs: Mapping[str, int | Iterable[int]]) -> list[int]:
-        """Run the witness program; returns values in the compiled (circom) order."""
+    def witness(self, inputs: Mapping[str, int | Iterable[int]], commit: CommitFn | None = None) -> list[int]:
+        """Run the witness program; returns values in the compiled (circom) order.
+
+        A circuit with a commitment needs ``commit``: called once, with the committed private values
+        (in commitment order) and the supplied public signals (circom order, challenge excluded),
+        it returns the challenge. The prover passes a function that builds the commitment D and
+        hashes it (``zkmargin.prover.committed``); tests may pass anything, as a cheating prover would.
+        """
+        self.finalize()
+        if self._challenge is not None and commit is None:
+            raise ValueError("this circuit declares a commitment: witness() needs commit=...")
         missing = set(self._inputs) - set(inputs)
         if missing:
             raise ValueError(f"missing witness inputs: {sorted(missing)[:5]}")
@@ -313,16 +415,26 @@ class ConstraintSystem:
             if not 0 <= v < R:
                 raise ValueError(f"input {name!r} must be a field element in [0, R), got {v}")
             vals[sid] = v
+        order = self._order()
         for step in self._steps:
             args = [sum(c * vals[s] for s, c in lc.terms.items()) % R for lc in step.inputs]
-            res = step.fn(*args)
+            if step.fn is _COMMIT_MARKER:
+                assert commit is not None
+                public_ids = [s for s in order if self._kinds[s] in ("pub_out", "pub_in")]
+                res: int | Sequence[int] = commit(args, [vals[s] for s in public_ids]) % R
+            else:
+                res = step.fn(*args)
             outs = [res] if isinstance(res, int) else list(res)
             if len(outs) != len(step.outputs):
                 raise ValueError(f"hint {self._names[step.outputs[0]]} returned {len(outs)} values")
             for sid, v in zip(step.outputs, outs, strict=True):
                 vals[sid] = int(v) % R
-        order = self._order()
         return [vals[s] for s in order]
+
+
+def _COMMIT_MARKER(*_: int) -> int:
+    """Placeholder step function: witness() computes the challenge through its ``commit`` callback."""
+    raise AssertionError("the commitment step is evaluated by ConstraintSystem.witness")
 
 
 class _Scope:

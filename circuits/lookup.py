@@ -1,0 +1,280 @@
+"""Log-derivative (LogUp) lookups in the R1CS builder: range checks by limbs and tuple lookups.
+
+A range check by bits costs one constraint per bit; by lookups it costs one constraint per b-bit
+limb plus a table of 2^b rows paid once per proof. The argument (Haboeck, eprint 2022/1530) proves
+that every queried value f_i lies in the table {t} through
+
+    sum_i 1 / (X - f_i) = sum_t m_t / (X - t)
+
+at a random X, with the multiplicities m_t as witness values. X must be chosen AFTER the f_i and m_t
+are fixed, so the limbs, the multiplicities and the tuple-query values are committed with the
+circuit's single BSB22 commitment (``ConstraintSystem.commit``) and X is its challenge, derived by the
+verifier from the commitment: a prover that could pick X could solve the identity for forged
+multiplicities (``tests/test_lookup.py`` shows it). Over a field of characteristic r the identity of
+rational functions implies every f_i is a table value when there are fewer than r queries; a
+random X makes a false identity hold with probability at most (queries + rows) / r.
+
+Queries are collected while the circuit is built; the limbs, table, multiplicities and the identity
+are built by a finalizer when the circuit is compiled (or a witness is generated), so the table is
+paid once whatever the number of checks, and the limb size b is chosen then to minimise constraints
+(``choose_limb_bits``) unless fixed with :func:`set_limb_bits`.
+
+Costs (constraints): per range check of ``bits``: ceil(bits / b) limb lookups + 1 recomposition,
++1 lookup of the shifted high limb when b does not divide bits (without it the high limb could use
+all b bits: gnark GHSA-rjjm-x32p-m3f7, where 2^7 passed a 7-bit check); per proof: 2^b table rows
++ 1 for the sum. Per tuple lookup of arity k: k - 1 products + 1; per tuple table: one row each,
+plus ~log2(K) squarings for the compression challenge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .field import R
+from .r1cs import LC, ConstraintSystem, Value, as_lc
+
+MAX_BITS = 252
+MAX_LIMB_BITS = 20
+
+
+@dataclass
+class _RangeQuery:
+    x: LC
+    bits: int
+    name: str
+
+
+@dataclass
+class FixedTable:
+    """A fixed table of tuples (public constants, part of the circuit). Query with :meth:`lookup`."""
+
+    cs: ConstraintSystem
+    rows: tuple[tuple[int, ...], ...]
+    name: str
+    queries: list[tuple[LC, ...]] = field(default_factory=list)
+
+    @property
+    def arity(self) -> int:
+        return len(self.rows[0])
+
+    def lookup(self, values: Sequence[Value]) -> None:
+        """Constrain the tuple ``values`` to be one of the table's rows."""
+        if len(values) != self.arity:
+            raise ValueError(f"table {self.name} has arity {self.arity}, got {len(values)} values")
+        _state(self.cs)  # registers the finalizer
+        self.queries.append(tuple(as_lc(v) for v in values))
+
+
+@dataclass
+class _LookupState:
+    ranges: list[_RangeQuery] = field(default_factory=list)
+    tables: list[FixedTable] = field(default_factory=list)
+    limb_bits: int | None = None
+    report: dict[str, int] = field(default_factory=dict)
+
+
+def _state(cs: ConstraintSystem) -> _LookupState:
+    st = cs.extensions.get("lookup")
+    if st is None:
+        st = _LookupState()
+        cs.extensions["lookup"] = st
+        cs.add_finalizer(_finalize)
+    assert isinstance(st, _LookupState)
+    return st
+
+
+def range_check_lookup(cs: ConstraintSystem, x: Value, bits: int, name: str = "lrange") -> None:
+    """Prove 0 <= x < 2^bits (as integers) by b-bit limbs looked up in the table 0..2^b - 1."""
+    if not 1 <= bits <= MAX_BITS:
+        raise ValueError(f"bit width must be in [1, {MAX_BITS}], got {bits}")
+    _state(cs).ranges.append(_RangeQuery(as_lc(x), bits, cs._qualify(name)))
+
+
+def fixed_table(cs: ConstraintSystem, rows: Sequence[Sequence[int]], name: str = "table") -> FixedTable:
+    """A fixed table of tuples (e.g. instrument parameters) for tuple lookups compressed with the challenge."""
+    if not rows:
+        raise ValueError("a table needs at least one row")
+    arity = len(rows[0])
+    if arity < 1 or any(len(r) != arity for r in rows):
+        raise ValueError("every row of a table must have the same, non-zero length")
+    t = FixedTable(cs, tuple(tuple(int(v) % R for v in r) for r in rows), cs._qualify(name))
+    _state(cs).tables.append(t)
+    return t
+
+
+def set_limb_bits(cs: ConstraintSystem, b: int) -> None:
+    """Fix the limb size instead of letting the finalizer choose it."""
+    if not 1 <= b <= MAX_LIMB_BITS:
+        raise ValueError(f"limb bits must be in [1, {MAX_LIMB_BITS}]")
+    _state(cs).limb_bits = b
+
+
+def range_cost(bits_list: Sequence[int], b: int) -> int:
+    """Constraints for these range checks at limb size b, table and final sum included."""
+    if not bits_list:
+        return 0
+    per = sum(-(-n // b) + 1 + (1 if n % b else 0) for n in bits_list)
+    return per + (1 << b) + 1
+
+
+def choose_limb_bits(bits_list: Sequence[int]) -> int:
+    """The limb size in 2..16 with the fewest constraints (smaller b on ties: smaller table, smaller MSM)."""
+    return min(range(2, 17), key=lambda b: (range_cost(bits_list, b), b))
+
+
+def lookup_report(cs: ConstraintSystem) -> dict[str, int]:
+    """After compile(): limb bits, query and row counts, constraints spent on lookups."""
+    st = cs.extensions.get("lookup")
+    return dict(st.report) if isinstance(st, _LookupState) else {}
+
+
+# The witness-side helpers are module functions so that a test can replace them with a cheating
+# prover's (unmasked limbs, forged multiplicities) and show the constraints catch it.
+
+
+def _limbs(x: int, bits: int, b: int) -> list[int]:
+    n = -(-bits // b)
+    return [(x >> (b * j)) & ((1 << b) - 1) for j in range(n)]
+
+
+def _multiplicities(values: Sequence[int], size: int) -> list[int]:
+    m = [0] * size
+    for v in values:
+        if v < size:
+            m[v] += 1
+    return m
+
+
+def _table_multiplicities(values: Sequence[int], rows: Sequence[tuple[int, ...]], arity: int) -> list[int]:
+    index = {r: i for i, r in enumerate(rows)}
+    m = [0] * len(rows)
+    for i in range(0, len(values), arity):
+        j = index.get(tuple(values[i : i + arity]))
+        if j is not None:
+            m[j] += 1
+    return m
+
+
+def _inv_hint(x: int, f: int) -> int:
+    d = (x - f) % R
+    return pow(d, R - 2, R) if d else 0
+
+
+def _finalize(cs: ConstraintSystem) -> None:
+    st = _state(cs)
+    start = cs.n_constraints
+    with cs.scope("lookup"):
+        committed: list[LC] = []
+        # ---- range checks: limbs, recomposition, queries
+        b = 0
+        range_queries: list[LC] = []
+        if st.ranges:
+            b = st.limb_bits or choose_limb_bits([q.bits for q in st.ranges])
+            for q in st.ranges:
+                n = -(-q.bits // b)
+                limbs = cs.hint(f"{q.name}.limb", lambda v, bb=q.bits: _limbs(v, bb, b), q.x, count=n)
+                cs.assert_equal(
+                    sum((lb * (1 << (b * j)) for j, lb in enumerate(limbs)), LC()), q.x, f"{q.name}.recompose"
+                )
+                committed.extend(limbs)
+                range_queries.extend(limbs)
+                h = q.bits % b
+                if h:
+                    range_queries.append(limbs[-1] * (1 << (b - h)))  # in the table iff the high limb < 2^h
+            size = 1 << b
+            mult = cs.hint("range.mult", lambda *v: _multiplicities(v, size), *range_queries, count=size)
+            committed.extend(mult)
+        # ---- tuple tables: the queried values and the multiplicities are committed
+        table_mults: list[list[LC]] = []
+        for t in st.tables:
+            flat = [v for qv in t.queries for v in qv]
+            m = cs.hint(
+                f"{t.name}.mult",
+                lambda *v, rows=t.rows, k=t.arity: _table_multiplicities(v, rows, k),
+                *flat,
+                count=len(t.rows),
+            )
+            table_mults.append(m)
+            committed.extend(m)
+            committed.extend(v for v in flat if not v.is_constant() and not _is_public(cs, v))
+        if not committed:
+            return
+        x = cs.commit(_unique(committed), name="challenge")
+        # ---- range identity: sum 1/(X - f) = sum m_t/(X - t)
+        if st.ranges:
+            invs = []
+            for i, f in enumerate(range_queries):
+                inv = cs.hint1(f"range.q[{i}].inv", _inv_hint, x, f)
+                cs.constrain(inv, x - f, 1, f"range.q[{i}]")
+                invs.append(inv)
+            fracs = []
+            for t_val, mt in enumerate(mult):
+                p = cs.hint1(f"range.row[{t_val}]", lambda xv, mv, tv=t_val: mv * _inv_hint(xv, tv) % R, x, mt)
+                cs.constrain(p, x - t_val, mt, f"range.row[{t_val}]")
+                fracs.append(p)
+            cs.assert_equal(_lc_sum(invs), _lc_sum(fracs), "range.logup")
+        # ---- tuple identity with compression by beta = X^K (Kronecker: K above the X-degree)
+        if st.tables:
+            n_terms = sum(len(t.queries) + len(t.rows) for t in st.tables) + len(range_queries) + (1 << b if b else 0)
+            k_log = max(1, n_terms.bit_length())
+            beta = x
+            for i in range(k_log):
+                beta = cs.mul(beta, beta, f"beta.sq[{i}]")
+            max_arity = max(t.arity for t in st.tables)
+            powers = [LC.const(1), beta]
+            for i in range(2, max_arity):
+                powers.append(cs.mul(powers[-1], beta, f"beta.pow[{i}]"))
+            for t, mults in zip(st.tables, table_mults, strict=True):
+                invs = []
+                for qi, qv in enumerate(t.queries):
+                    f = qv[0]
+                    for j in range(1, t.arity):
+                        f = f + cs.mul(powers[j], qv[j], f"{t.name}.q[{qi}].c[{j}]")
+                    inv = cs.hint1(f"{t.name}.q[{qi}].inv", _inv_hint, x, f)
+                    cs.constrain(inv, x - f, 1, f"{t.name}.q[{qi}]")
+                    invs.append(inv)
+                fracs = []
+                for ri, row in enumerate(t.rows):
+                    tv = sum((powers[j] * row[j] for j in range(t.arity)), LC())
+                    p = cs.hint1(
+                        f"{t.name}.row[{ri}]", lambda xv, mv, tvv: mv * _inv_hint(xv, tvv) % R, x, mults[ri], tv
+                    )
+                    cs.constrain(p, x - tv, mults[ri], f"{t.name}.row[{ri}]")
+                    fracs.append(p)
+                cs.assert_equal(_lc_sum(invs), _lc_sum(fracs), f"{t.name}.logup")
+    st.report = {
+        "limb_bits": b,
+        "range_checks": len(st.ranges),
+        "range_queries": len(range_queries),
+        "table_rows": (1 << b) if b else 0,
+        "constraints": cs.n_constraints - start,
+    }
+
+
+def _lc_sum(values: Sequence[LC]) -> LC:
+    """Sum of many LCs in one pass (LC + LC copies its terms: a running sum would be quadratic)."""
+    terms: dict[int, int] = {}
+    for v in values:
+        for k, c in v.terms.items():
+            terms[k] = (terms.get(k, 0) + c) % R
+    return LC(terms)
+
+
+def _is_public(cs: ConstraintSystem, v: LC) -> bool:
+    """A single public signal: the challenge hashes it already (and commit() refuses it)."""
+    if len(v.terms) != 1:
+        return False
+    ((sid, coeff),) = v.terms.items()
+    return coeff == 1 and cs._kinds[sid] in ("pub_out", "pub_in")
+
+
+def _unique(values: list[LC]) -> list[LC]:
+    seen: set[tuple[tuple[int, int], ...]] = set()
+    out = []
+    for v in values:
+        key = tuple(sorted(v.terms.items()))
+        if key not in seen:
+            seen.add(key)
+            out.append(v)
+    return out

@@ -1,0 +1,154 @@
+"""Groth16 with one BSB22 commitment: the commitment key, its development setup, and the prover.
+
+Opt-in: only a circuit that called ``ConstraintSystem.commit`` gets here; plain circuits keep
+``prover/groth16.py`` and the snarkjs formats unchanged. Construction and soundness argument:
+``docs/lookups.md`` and ``zkmargin.verifier.committed``.
+
+Key layout (relative to a plain key for the same R1CS):
+
+* the committed wires' L-terms [(beta*u_i + alpha*v_i + w_i)/delta]_1 are removed from the private
+  C part (set to the point at infinity in ``base.c_g1``) and become the Pedersen bases
+  [(beta*u_i + alpha*v_i + w_i)/gamma]_1, so the committed values enter the pairing check only
+  through D, which the verifier adds to the public-input accumulation; leaving them in C as well
+  would let a prover change committed values after seeing the challenge;
+* one more base [k/gamma]_1 carries the hiding mask, and [k/delta]_1 lets the prover cancel that
+  mask in C (e(m k/gamma, gamma) * e(-m k/delta, delta) = 1), so the mask changes D and nothing
+  else: without it two proofs committing to the same small value would show the same D, and a
+  value of a few bits could be found by enumerating commitments (gnark CVE-2024-45040);
+* the proof-of-knowledge bases are sigma times the Pedersen bases, for a fresh trapdoor sigma;
+  the verifying key carries [-sigma*gamma]_2.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets as _secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from zkmargin.circuits.curve import G1Affine, g1_add, g1_mul_jac, g1_neg_jac, g1_to_affine, g1_to_jac
+from zkmargin.circuits.field import R, inv
+from zkmargin.circuits.msm_native import msm_g1_auto
+from zkmargin.circuits.r1cs import R1CS, ConstraintSystem
+from zkmargin.verifier.committed import CommittedProof, CommittedVerifyingKey, derive_challenge
+from zkmargin.verifier.snarkjs_json import g1_from_json, g1_to_json
+from zkmargin.verifier.types import Proof
+
+from .groth16 import ProveStats, prove
+from .keys import ProvingKey
+from .qap import evaluate_columns, lagrange_at, qap_from_r1cs
+from .setup._util import g1_fixed_many, g2_fixed_many
+from .setup.dev import SetupSecrets, dev_setup
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CommitmentKey:
+    """Pedersen bases (committed wires in commitment order, then the mask base), their sigma
+    multiples, and [k/delta]_1 that cancels the mask inside C."""
+
+    bases: list[G1Affine]
+    pok_bases: list[G1Affine]
+    mask_delta: G1Affine
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bases": [g1_to_json(p) for p in self.bases],
+            "pok_bases": [g1_to_json(p) for p in self.pok_bases],
+            "mask_delta": g1_to_json(self.mask_delta),
+        }
+
+    @staticmethod
+    def from_json(d: Mapping[str, Any]) -> CommitmentKey:
+        return CommitmentKey(
+            [g1_from_json(p, f"commitment_key.bases[{i}]") for i, p in enumerate(d["bases"])],
+            [g1_from_json(p, f"commitment_key.pok_bases[{i}]") for i, p in enumerate(d["pok_bases"])],
+            g1_from_json(d["mask_delta"], "commitment_key.mask_delta"),
+        )
+
+
+@dataclass
+class CommittedProvingKey:
+    """A plain proving key with the committed wires' C points removed, plus the commitment key."""
+
+    base: ProvingKey
+    commitment: CommitmentKey
+    vk: CommittedVerifyingKey
+    committed_wires: tuple[int, ...] = field(default_factory=tuple)
+
+
+def dev_setup_committed(
+    r1cs: R1CS, secrets: SetupSecrets | None = None, sigma: int | None = None, k: int | None = None
+) -> CommittedProvingKey:
+    """Single-party setup for a circuit with a commitment. DEVELOPMENT ONLY: whoever runs it knows
+    tau..delta and sigma and can forge proofs (see ``prover/setup/dev.py``).
+
+    A ceremony for this key needs sigma and k to be contributed like delta (each participant
+    multiplies the PoK bases and [-sigma*gamma]_2 by a secret s_j, k likewise); ``prover/setup/phase2.py``
+    does not do that yet, so committed circuits have no production setup path (docs/lookups.md).
+    """
+    info = r1cs.commitment
+    if info is None:
+        raise ValueError("this R1CS declares no commitment: use dev_setup")
+    s = secrets if secrets is not None else SetupSecrets.random()
+    sg = (sigma if sigma is not None else _secrets.randbelow(R - 1) + 1) % R
+    kk = (k if k is not None else _secrets.randbelow(R - 1) + 1) % R
+    if sg == 0 or kk == 0:
+        raise ValueError("sigma and k must be non-zero")
+    pk = dev_setup(r1cs, secrets=s)
+    qap = qap_from_r1cs(r1cs)
+    lag = lagrange_at(s.tau, qap.log_domain)
+    u = evaluate_columns(qap.a, lag, r1cs.n_vars)
+    v = evaluate_columns(qap.b, lag, r1cs.n_vars)
+    w = evaluate_columns(qap.c, lag, r1cs.n_vars)
+    g_inv, d_inv = inv(s.gamma), inv(s.delta)
+    ells = [(s.beta * u[i] + s.alpha * v[i] + w[i]) * g_inv % R for i in info.private]
+    ells.append(kk * g_inv % R)
+    pts = g1_fixed_many([*ells, *(e * sg % R for e in ells), kk * d_inv % R])
+    n = len(ells)
+    (g2_sigma_neg,) = g2_fixed_many([(-sg * s.gamma) % R])
+    del s, lag, u, v, w, ells, sg, kk
+    first_private = r1cs.n_public + 1
+    for i in info.private:
+        pk.c_g1[i - first_private] = None  # the committed L-terms live in the Pedersen bases only
+    pk.packed.clear()
+    ck = CommitmentKey(pts[:n], pts[n : 2 * n], pts[2 * n])
+    vk = CommittedVerifyingKey(pk.verifying_key(), g2_sigma_neg)
+    return CommittedProvingKey(pk, ck, vk, info.private)
+
+
+def prove_committed(
+    key: CommittedProvingKey,
+    cs: ConstraintSystem,
+    inputs: Mapping[str, Any],
+    mask: int | None = None,
+    r: int | None = None,
+    s: int | None = None,
+    stats: ProveStats | None = None,
+) -> tuple[CommittedProof, list[int]]:
+    """Run the witness program (the challenge computed from D on the way), then prove.
+
+    Returns the proof and the SUPPLIED public signals (the challenge, last public signal, is left out:
+    the verifier derives it). ``mask`` is for tests; None draws it from the OS.
+    """
+    m = (mask if mask is not None else _secrets.randbelow(R)) % R
+    ck = key.commitment
+    state: dict[str, Any] = {}
+
+    def commit(values: list[int], public: list[int]) -> int:
+        if len(values) + 1 != len(ck.bases):
+            raise ValueError(f"{len(values)} committed values, the key has {len(ck.bases) - 1} bases")
+        d = msm_g1_auto(ck.bases, [*values, m])
+        if d is None:
+            raise ValueError("commitment is the point at infinity (mask 0 over zero values): redraw the mask")
+        state["d"] = d
+        state["pok"] = msm_g1_auto(ck.pok_bases, [*values, m])
+        return derive_challenge(d, public)
+
+    witness = cs.witness(dict(inputs), commit=commit)
+    proof, public = prove(key.base, witness, r=r, s=s, stats=stats)
+    c = g1_add(g1_to_jac(proof.c), g1_neg_jac(g1_mul_jac(g1_to_jac(ck.mask_delta), m)))
+    out = CommittedProof(Proof(proof.a, proof.b, g1_to_affine(c)), state["d"], state["pok"])
+    return out, public[:-1]
