@@ -18,9 +18,11 @@ from typing import Any
 from zkmargin.circuits.r1cs import ConstraintSystem
 from zkmargin.prover.committed import dev_setup_committed, prove_committed
 from zkmargin.prover.groth16 import prove
+from zkmargin.prover.operator.chain_writes import SigningChain, deploy_verifier
+from zkmargin.prover.operator.committed_deploy import deploy_committed_verifier
 from zkmargin.prover.setup import dev_setup
-from zkmargin.verifier.chain import Chain, connect, deploy_verifier, proof_to_evm
-from zkmargin.verifier.committed_chain import committed_proof_to_evm, deploy_committed_verifier
+from zkmargin.verifier.chain import connect, proof_to_evm
+from zkmargin.verifier.committed_chain import committed_proof_to_evm
 
 
 def _inputs(n: int) -> dict[str, int]:
@@ -39,9 +41,9 @@ def _circuit(n: int, committed: bool) -> ConstraintSystem:
     return cs
 
 
-def measure(n: int, chain: Chain | None = None) -> dict[str, Any]:
+def measure(n: int, chain: SigningChain | None = None) -> dict[str, Any]:
     """{'n_public', 'plain', 'committed', 'ratio'} for n supplied public inputs."""
-    ch = chain if chain is not None else Chain(connect())
+    ch = chain if chain is not None else SigningChain(connect())
     plain_cs = _circuit(n, committed=False)
     pk = dev_setup(plain_cs.compile())
     proof, public = prove(pk, plain_cs.witness(_inputs(n)))
@@ -60,7 +62,7 @@ def measure(n: int, chain: Chain | None = None) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     logging.disable(logging.WARNING)  # the dev-setup warning, once per key
-    chain = Chain(connect())
+    chain = SigningChain(connect())
     for n in [int(a) for a in argv] or [3, 20]:
         r = measure(n, chain)
         print(

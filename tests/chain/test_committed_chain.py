@@ -17,9 +17,11 @@ from zkmargin.circuits.msm_native import msm_g1_auto
 from zkmargin.circuits.r1cs import ConstraintSystem
 from zkmargin.prover.committed import CommittedProvingKey, dev_setup_committed, prove_committed
 from zkmargin.prover.groth16 import prove
-from zkmargin.verifier.chain import Chain, ChainRevert, connect
+from zkmargin.prover.operator.chain_writes import SigningChain
+from zkmargin.prover.operator.committed_deploy import deploy_committed_verifier
+from zkmargin.verifier.chain import ChainRevert, connect
 from zkmargin.verifier.committed import CommittedProof, derive_challenge, verify_committed
-from zkmargin.verifier.committed_chain import committed_proof_to_evm, deploy_committed_verifier
+from zkmargin.verifier.committed_chain import committed_proof_to_evm
 from zkmargin.verifier.types import Proof
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,10 +42,10 @@ INPUTS = {"x": 5, "p0": 11, "p1": 13, "p2": 17}
 
 
 @pytest.fixture(scope="module")
-def deployed() -> tuple[Chain, Any, ConstraintSystem, CommittedProvingKey]:
+def deployed() -> tuple[SigningChain, Any, ConstraintSystem, CommittedProvingKey]:
     cs = _circuit()
     pk = dev_setup_committed(cs.compile())
-    chain = Chain(connect())
+    chain = SigningChain(connect())
     return chain, deploy_committed_verifier(chain, pk.vk), cs, pk
 
 
@@ -53,7 +55,7 @@ def honest(deployed: Any) -> tuple[CommittedProof, list[int]]:
     return prove_committed(pk, cs, INPUTS)
 
 
-def _call(chain: Chain, v: Any, proof: CommittedProof, public: list[int]) -> Any:
+def _call(chain: SigningChain, v: Any, proof: CommittedProof, public: list[int]) -> Any:
     p8, c4 = committed_proof_to_evm(proof)
     return chain.call(v.functions.verifyProof(p8, c4, public))
 
