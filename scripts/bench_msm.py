@@ -101,14 +101,27 @@ def main() -> int:
         return 0
     cols = args.modes
     print()
-    print("| group | n | " + " | ".join(f"{m} (ms)" for m in cols) + " | " +
-          " | ".join(f"plain/{m}" for m in cols[1:]) + " |")
+    print(
+        "| group | n | "
+        + " | ".join(f"{m} (ms)" for m in cols)
+        + " | "
+        + " | ".join(f"plain/{m}" for m in cols[1:])
+        + " |"
+    )
     print("|---|---:|" + "---:|" * (2 * len(cols) - 1))
     for (group, k), med in table.items():
-        print(f"| {group.upper()} | 2^{k} | " + " | ".join(f"{med[m]:.0f}" for m in cols) + " | " +
-              " | ".join(f"{med[cols[0]] / med[m]:.2f}" for m in cols[1:]) + " |")
-    fields = [f"{g}_2e{k}_{m.replace('glv+affine', 'fast').replace('+', '_')}_ms={v:.1f}"
-              for (g, k), med in table.items() for m, v in med.items()]
+        print(
+            f"| {group.upper()} | 2^{k} | "
+            + " | ".join(f"{med[m]:.0f}" for m in cols)
+            + " | "
+            + " | ".join(f"{med[cols[0]] / med[m]:.2f}" for m in cols[1:])
+            + " |"
+        )
+    fields = [
+        f"{g}_2e{k}_{m.replace('glv+affine', 'fast').replace('+', '_')}_ms={v:.1f}"
+        for (g, k), med in table.items()
+        for m, v in med.items()
+    ]
     print("RESULT " + " ".join(fields))
     return 0
 

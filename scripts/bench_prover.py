@@ -142,8 +142,15 @@ def bench_size(log_n: int, runs: int, work: Path) -> dict[str, float]:
         ours_mem.append(m)
         phases = [ln for ln in out.splitlines() if ln.startswith("PHASES")]
         w, m, _ = measured(
-            [str(SNARKJS), "groth16", "prove", str(d / "snarkjs.zkey"), str(d / "witness.wtns"),
-             str(d / "proof_snarkjs.json"), str(d / "public_snarkjs.json")]
+            [
+                str(SNARKJS),
+                "groth16",
+                "prove",
+                str(d / "snarkjs.zkey"),
+                str(d / "witness.wtns"),
+                str(d / "proof_snarkjs.json"),
+                str(d / "public_snarkjs.json"),
+            ]
         )
         snark.append(w)
         snark_mem.append(m)

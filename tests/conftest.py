@@ -47,9 +47,7 @@ def run_tool(npm_tool: Callable[[str], Path]) -> Callable[..., subprocess.Comple
         name: str, *args: str | Path, cwd: Path | None = None, timeout: float = 600
     ) -> subprocess.CompletedProcess[str]:
         exe = npm_tool(name)
-        return subprocess.run(
-            [str(exe), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout
-        )
+        return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout)
 
     return run
 

@@ -59,8 +59,21 @@ def test_g2_matches_reference(n: int) -> None:
 
 LAMBDA = 4407920970296243842393367215006156084916469457145843978461  # GLV eigenvalue (scripts/glv_constants.py)
 FLAGS = [nat.MSM_PLAIN, nat.MSM_GLV, nat.MSM_BATCH_AFFINE, nat.MSM_FAST]
-EDGE_SCALARS = [0, 1, 2, R - 1, R - 2, LAMBDA, R - LAMBDA, LAMBDA * LAMBDA % R, (R - 1) // 2, (R + 1) // 2,
-                1 << 127, (1 << 128) - 1, 1 << 253]
+EDGE_SCALARS = [
+    0,
+    1,
+    2,
+    R - 1,
+    R - 2,
+    LAMBDA,
+    R - LAMBDA,
+    LAMBDA * LAMBDA % R,
+    (R - 1) // 2,
+    (R + 1) // 2,
+    1 << 127,
+    (1 << 128) - 1,
+    1 << 253,
+]
 
 
 def _edge_case_input(n: int, rnd: random.Random, points: list, neg) -> tuple[list, list[int]]:  # type: ignore[type-arg, no-untyped-def]
@@ -167,7 +180,10 @@ def test_glv_constants_match_derivation() -> None:
 
     repo = Path(__file__).resolve().parent.parent
     out = subprocess.run(
-        [sys.executable, str(repo / "scripts" / "glv_constants.py")], capture_output=True, text=True, check=True,
+        [sys.executable, str(repo / "scripts" / "glv_constants.py")],
+        capture_output=True,
+        text=True,
+        check=True,
         env={**os.environ, "PYTHONPATH": str(repo)},
     ).stdout
     source = (repo / "circuits" / "_native" / "bn254.c").read_text()
@@ -396,8 +412,12 @@ def test_pairing_check_agrees_with_py_ecc(seed: int, monkeypatch: pytest.MonkeyP
     cases = [
         [(g1_mul(G1_GEN, a), g2_mul(G2_GEN, b)), (g1_neg(g1_mul(G1_GEN, a * b % R)), G2_GEN)],
         [(g1_mul(G1_GEN, a), g2_mul(G2_GEN, b)), (g1_neg(g1_mul(G1_GEN, a * b % R + 1)), G2_GEN)],
-        [(g1_mul(G1_GEN, a), g2_mul(G2_GEN, b)), (g1_mul(G1_GEN, c), G2_GEN), (None, G2_GEN),
-         (g1_neg(g1_mul(G1_GEN, (a * b + c) % R)), G2_GEN)],
+        [
+            (g1_mul(G1_GEN, a), g2_mul(G2_GEN, b)),
+            (g1_mul(G1_GEN, c), G2_GEN),
+            (None, G2_GEN),
+            (g1_neg(g1_mul(G1_GEN, (a * b + c) % R)), G2_GEN),
+        ],
     ]
     native = [pairing_product_is_one(p) for p in cases]
     monkeypatch.setenv("ZKMARGIN_PURE_PYTHON", "1")

@@ -443,9 +443,6 @@ def test_our_phase1_ptau_and_snarkjs(run_tool: Callable[..., Any], tmp_path: Pat
     assert verify_zkey_ceremony(zkey, r1cs, tmp_path / "prep.ptau").ok
 
 
-
-
-
 def test_auditor_check_imports_no_prover(env: dict[str, Any]) -> None:
     """verify-setup --zkey and contribution_signers run with zkmargin.prover unimportable."""
     import subprocess
