@@ -30,14 +30,7 @@ from .chain import (
     read_registry,
 )
 from .errors import MAX_JSON_BYTES as MAX_JSON_BYTES
-from .errors import (
-    ChainUnavailable,
-    CheckFailed,
-    InputError,
-    MissingExtra,
-    RegistryNotFound,
-    ZkmarginError,
-)
+from .errors import ChainUnavailable, CheckFailed, InputError, MissingExtra, RegistryNotFound, ZkmarginError
 from .errors import PathLike as PathLike
 from .operator import demo_exchange, evaluate_margin, publish_bundle, run_epoch
 from .proofs import (

@@ -7,22 +7,16 @@ Split out of the API (``zkmargin.api`` re-exports every name) because these are 
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from zkmargin.verifier.report import Report
 
 from .chain import open_registry
-from .errors import (
-    InputError,
-    PathLike,
-)
+from .errors import InputError, PathLike
 
 if TYPE_CHECKING:
     from zkmargin.verifier.chain import SolvencyRegistryClient
-
-log = logging.getLogger("zkmargin")
 
 
 def _registry_arg(rpc: str | None, registry: str | None) -> SolvencyRegistryClient | None:

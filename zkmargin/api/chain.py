@@ -15,12 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import (
-    ChainUnavailable,
-    InputError,
-    PathLike,
-    RegistryNotFound,
-)
+from .errors import ChainUnavailable, InputError, PathLike, RegistryNotFound
 from .operator import demo_exchange
 
 if TYPE_CHECKING:

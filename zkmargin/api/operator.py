@@ -7,24 +7,18 @@ the registry ``chain.py``.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import (
-    InputError,
-    PathLike,
-)
+from .errors import InputError, PathLike
 
 if TYPE_CHECKING:
     from zkmargin.circuits.rules.models import Account
     from zkmargin.prover.engine.margin import AccountResult, MarginEngine
     from zkmargin.prover.operator.chain_ops import ChainDeployment
     from zkmargin.prover.operator.pipeline import EpochResult
-
-log = logging.getLogger("zkmargin")
 
 
 # ----------------------------------------------------------------------------- margin engine

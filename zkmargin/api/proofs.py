@@ -13,19 +13,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from zkmargin.verifier.types import Proof, VerifyingKey
 
-from .errors import (
-    MAX_JSON_BYTES,
-    CheckFailed,
-    InputError,
-    PathLike,
-)
-
-if TYPE_CHECKING:
-    pass
+from .errors import MAX_JSON_BYTES, CheckFailed, InputError, PathLike
 
 log = logging.getLogger("zkmargin")
 
