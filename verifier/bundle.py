@@ -25,147 +25,83 @@ relative, stay inside the bundle root once resolved, and are listed in the manif
 regular file (``lstat`` before opening: no symlink, FIFO, device or directory) under :class:`Limits`. Anything else is
 a :class:`BundleError` naming the file or field, which the user check and the audit report as malformed (exit 2).
 A listed file that is absent is a :class:`MissingFile` (a published copy may omit files; callers decide).
+
+Where the split is: this module is the reader of an epoch directory (untrusted input); the names and shared JSON
+codecs are in ``bundle_format.py``, the SQLite index in ``bundle_index.py``. Both are re-exported here, so
+``from zkmargin.verifier import bundle as fmt`` reaches the whole format.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import sqlite3
 import stat
 from collections.abc import Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zkmargin.circuits.solvency.params import SolvencyParams
 from zkmargin.circuits.solvency.shape import SolvencyShape
 
 from .attestation import BatchStatement
+from .bundle_format import (
+    EXCLUDED,
+    FORMAT,
+    INDEX,
+    MANIFEST,
+    MARKET,
+    METHODOLOGY,
+    PARAMS,
+    VERSION,
+    VK,
+    BundleError,
+    MissingFile,
+    batch_files,
+    dumps,
+    epoch_dirname,
+    parameter_version,
+    sha256_file,
+    shape_from_json,
+    shape_id,
+    shape_to_json,
+    solvency_params_from_json,
+    solvency_params_to_json,
+)
+from .bundle_index import INDEX_SCHEMA, index_epoch, list_epochs
 from .safe_io import DEFAULT_LIMITS, Limits, UnsafeInput, confined, parse_json, read_bytes
 
-FORMAT = "zkmargin-proof-bundle"
-VERSION = 1
-MANIFEST = "manifest.json"
-PARAMS = "params.json"
-MARKET = "market.json"
-METHODOLOGY = "methodology.json"
-VK = "verification_key.json"
-EXCLUDED = "excluded.json"
-INDEX = "index.sqlite"
-
-INDEX_SCHEMA = """
-CREATE TABLE IF NOT EXISTS epochs (
-    epoch INTEGER PRIMARY KEY,
-    dir TEXT NOT NULL,
-    created TEXT NOT NULL,
-    parameter_version TEXT NOT NULL,
-    params_commitment TEXT NOT NULL,
-    accounts_covered INTEGER NOT NULL,
-    accounts_excluded INTEGER NOT NULL,
-    batches INTEGER NOT NULL,
-    manifest_sha256 TEXT NOT NULL,
-    registry TEXT,
-    tx_hash TEXT
-)
-"""
-
-
-class BundleError(ValueError):
-    """A bundle that cannot be read as this format (missing file, bad JSON, wrong field); names the part."""
-
-
-class MissingFile(BundleError):
-    """A file the bundle names does not exist (reported as a failed check where a copy may lack it)."""
-
-
-def epoch_dirname(epoch: int) -> str:
-    return f"epoch-{epoch:06d}"
-
-
-def batch_files(index: int) -> tuple[str, str]:
-    return f"batches/{index:04d}/proof.json", f"batches/{index:04d}/public.json"
-
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def dumps(obj: Any) -> bytes:
-    return (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode()
-
-
-def parameter_version(risk_parameters: Any) -> str:
-    """sha256 of the canonical JSON of the engine's parameters (same rule as RiskParameters.version_hash)."""
-    return hashlib.sha256(json.dumps(risk_parameters, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def shape_to_json(sh: SolvencyShape) -> dict[str, Any]:
-    return {
-        "accounts": sh.accounts,
-        "assets": sh.assets,
-        "positions": sh.positions,
-        "brackets": sh.brackets,
-        "tiers": sh.tiers,
-        "scenarios": sh.scenarios,
-        "slot_underlying": list(sh.slot_underlying),
-        "slot_price": list(sh.slot_price),
-        "slot_kind": list(sh.slot_kind),
-        "usd_slot": sh.usd_slot,
-    }
-
-
-def shape_from_json(d: Any) -> SolvencyShape:
-    try:
-        return SolvencyShape(
-            int(d["accounts"]),
-            int(d["assets"]),
-            int(d["positions"]),
-            int(d["brackets"]),
-            int(d["tiers"]),
-            int(d["scenarios"]),
-            tuple(int(u) for u in d["slot_underlying"]),
-            tuple(int(a) for a in d["slot_price"]),
-            tuple(int(k) for k in d["slot_kind"]),
-            int(d["usd_slot"]),
-        )
-    except (KeyError, TypeError, ValueError) as e:
-        raise BundleError(f"shape: {e}") from e
-
-
-def shape_id(sh: SolvencyShape) -> str:
-    """Short stable id of a circuit shape (one setup per shape)."""
-    return hashlib.sha256(json.dumps(shape_to_json(sh), sort_keys=True).encode()).hexdigest()[:16]
-
-
-_NESTED = ("bracket_floor", "bracket_mmr", "bracket_cum", "haircut_floor", "haircut_rate", "risk_long", "risk_short")
-
-
-def solvency_params_to_json(p: SolvencyParams) -> dict[str, Any]:
-    return {
-        "marks": list(p.marks),
-        **{k: [list(row) for row in getattr(p, k)] for k in _NESTED},
-        "mm_ratio": p.mm_ratio,
-        "short_option_min_ppm": p.short_option_min_ppm,
-        "basis_cap_bps": list(p.basis_cap_bps),
-        "version": str(p.version),
-    }
-
-
-def solvency_params_from_json(d: Any) -> SolvencyParams:
-    try:
-        return SolvencyParams(
-            marks=tuple(int(x) for x in d["marks"]),
-            **{k: tuple(tuple(int(x) for x in row) for row in d[k]) for k in _NESTED},
-            mm_ratio=int(d["mm_ratio"]),
-            short_option_min_ppm=int(d["short_option_min_ppm"]),
-            basis_cap_bps=tuple(int(x) for x in d["basis_cap_bps"]),
-            version=int(d["version"]),
-        )
-    except (KeyError, TypeError, ValueError) as e:
-        raise BundleError(f"params.json solvency_params: {e}") from e
+__all__ = [
+    "EXCLUDED",
+    "FORMAT",
+    "INDEX",
+    "INDEX_SCHEMA",
+    "MANIFEST",
+    "MARKET",
+    "METHODOLOGY",
+    "PARAMS",
+    "VERSION",
+    "VK",
+    "BatchEntry",
+    "BundleError",
+    "EpochBundle",
+    "MissingFile",
+    "batch_files",
+    "dumps",
+    "epoch_dirname",
+    "index_epoch",
+    "iter_files",
+    "list_epochs",
+    "load_json_file",
+    "open_epoch",
+    "parameter_version",
+    "sha256_checked",
+    "sha256_file",
+    "shape_from_json",
+    "shape_id",
+    "shape_to_json",
+    "solvency_params_from_json",
+    "solvency_params_to_json",
+]
 
 
 def load_json_file(path: Path, what: str, limits: Limits = DEFAULT_LIMITS) -> Any:
@@ -382,49 +318,6 @@ def open_epoch(path: str | Path, epoch: int | None = None, limits: Limits = DEFA
         if want is not None and hashlib.sha256(raw).hexdigest() != want:
             raise BundleError(f"index.sqlite: epoch {got}'s manifest_sha256 is not the sha256 of {row['dir']}/manifest")
     return EpochBundle(p, manifest, limits)
-
-
-# ----------------------------------------------------------------------------- SQLite index
-
-
-def _connect(root: Path) -> sqlite3.Connection:
-    con = sqlite3.connect(root / INDEX)
-    con.execute(INDEX_SCHEMA)
-    return con
-
-
-def index_epoch(root: str | Path, row: dict[str, Any]) -> None:
-    """Insert or replace one epoch row (called once the epoch directory is complete and in place)."""
-    cols = ("epoch", "dir", "created", "parameter_version", "params_commitment", "accounts_covered",
-            "accounts_excluded", "batches", "manifest_sha256", "registry", "tx_hash")  # fmt: skip
-    with closing(_connect(Path(root))) as con, con:
-        con.execute(
-            f"INSERT OR REPLACE INTO epochs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-            [row.get(c) for c in cols],
-        )
-
-
-def list_epochs(root: str | Path) -> list[dict[str, Any]]:
-    """Rows of the index, ascending epoch (empty when there is no index yet). The index is opened read-only and
-    checked to be a regular file first (it may come from an untrusted bundle); every row's epoch is an integer and
-    its dir a string, else BundleError."""
-    path = Path(root) / INDEX
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return []
-    if not stat.S_ISREG(st.st_mode):
-        raise BundleError(f"index.sqlite: {path} is not a regular file")
-    try:
-        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as con:
-            con.row_factory = sqlite3.Row
-            rows = [dict(r) for r in con.execute("SELECT * FROM epochs ORDER BY epoch")]
-    except sqlite3.Error as e:
-        raise BundleError(f"index.sqlite: unreadable ({e})") from e
-    for r in rows:
-        if isinstance(r.get("epoch"), bool) or not isinstance(r.get("epoch"), int) or not isinstance(r.get("dir"), str):
-            raise BundleError(f"index.sqlite: a row with epoch {r.get('epoch')!r} and dir {r.get('dir')!r}")
-    return rows
 
 
 def iter_files(epoch_dir: Path) -> Iterator[str]:

@@ -7,194 +7,64 @@ so an auditor's install needs no signing path and the verifier side cannot chang
 The chain is whatever the caller configures: ``connect()`` with no URL gives the embedded py-evm
 (EthereumTesterProvider, no network at all); ``connect(url)`` talks JSON-RPC to any node (anvil in
 tests, a real chain in production). Nothing here hard-codes an endpoint.
+
+Where the split is: this module is the registry's read-only client (its views, events and the records they return);
+the encodings (ABI structs, the key blob, hashes) are in ``chain_encoding.py`` and the connection (``connect``,
+artifacts, reverts, the :class:`Chain` base) in ``chain_connection.py``. Both are re-exported here, so
+``zkmargin.verifier.chain`` stays the one import path.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import ContractLogicError
-from web3.providers.eth_tester import EthereumTesterProvider
 
-from zkmargin.circuits.curve import G1Affine, G2Affine
+from .attestation import EpochAttestation
+from .chain_connection import ARTIFACTS_DIR, REVERTS, Chain, ChainRevert, connect, load_artifact, revert_reason
+from .chain_encoding import (
+    attestation_to_abi,
+    batch_roots_hash,
+    batch_to_abi,
+    g1_words,
+    g2_words,
+    params_doc_hash,
+    proof_to_evm,
+    verifying_key_hash,
+    vk_to_bytes,
+    vk_to_words,
+)
 
-from .attestation import BatchStatement, EpochAttestation
-from .types import Proof, VerifyingKey
-
-ARTIFACTS_DIR = Path(__file__).resolve().parent.parent / "contracts" / "artifacts"
-
-
-try:  # eth-tester raises its own exception type for reverted calls
-    from eth_tester.exceptions import TransactionFailed as _TesterFailed
-except ImportError:  # pragma: no cover - eth-tester is optional (only the embedded chain needs it)
-
-    class _TesterFailed(Exception):  # type: ignore[no-redef]
-        pass
-
-
-REVERTS = (ContractLogicError, _TesterFailed)  # what a reverted call raises, by provider
-
-
-class ChainRevert(RuntimeError):
-    """A call or transaction reverted; ``reason`` is the contract's revert string (or raw data)."""
-
-    def __init__(self, reason: str, receipt: Any = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.receipt = receipt
-
-
-# ----------------------------------------------------------------------------- encodings
-
-
-def g1_words(p: G1Affine) -> list[int]:
-    """EVM encoding of a G1 point; infinity is (0, 0) for the precompiles."""
-    return [0, 0] if p is None else [int(p[0]), int(p[1])]
-
-
-def g2_words(p: G2Affine) -> list[int]:
-    """EVM encoding of a G2 point: x1 (imaginary part) first, then x0; same for y (EIP-197)."""
-    if p is None:
-        return [0, 0, 0, 0]
-    (x0, x1), (y0, y1) = p
-    return [int(x1), int(x0), int(y1), int(y0)]
-
-
-def proof_to_evm(proof: Proof) -> list[int]:
-    """Proof as the registry's uint256[8]: A.x A.y B.x1 B.x0 B.y1 B.y0 C.x C.y."""
-    return [*g1_words(proof.a), *g2_words(proof.b), *g1_words(proof.c)]
-
-
-def vk_to_words(vk: VerifyingKey) -> list[int]:
-    return [
-        *g1_words(vk.alpha1),
-        *g2_words(vk.beta2),
-        *g2_words(vk.gamma2),
-        *g2_words(vk.delta2),
-        *(w for p in vk.ic for w in g1_words(p)),
-    ]
-
-
-def vk_to_bytes(vk: VerifyingKey) -> bytes:
-    """Key blob for Groth16Verifier / SolvencyRegistry.setVerifyingKey (layout in contracts/Groth16.sol)."""
-    return b"".join(w.to_bytes(32, "big") for w in vk_to_words(vk))
-
-
-def verifying_key_hash(vk: VerifyingKey | bytes) -> bytes:
-    """keccak256 of the key blob, exactly what ``SolvencyRegistry.verifyingKeyHash()`` returns for ``vk``.
-
-    User and audit code compare a bundle's key with the registry's pinned key through this hash.
-    """
-    return keccak(vk if isinstance(vk, bytes) else vk_to_bytes(vk))
-
-
-def batch_roots_hash(roots: Sequence[int]) -> bytes:
-    """keccak256 of the batch roots as 32-byte big-endian words, as the registry stores it."""
-    return keccak(b"".join(r.to_bytes(32, "big") for r in roots))
-
-
-def batch_to_abi(bt: BatchStatement, proof: Proof | Sequence[int]) -> tuple[Any, ...]:
-    """The registry's Batch struct: root, first, last, count, equity, MM, under-MM count, shortfall,
-    bad debt, liabilities[A], proof[8]."""
-    words = proof_to_evm(proof) if isinstance(proof, Proof) else list(proof)
-    return (
-        bt.batch_root,
-        bt.first_id_hash,
-        bt.last_id_hash,
-        bt.account_count,
-        bt.total_equity,
-        bt.total_mm,
-        bt.under_mm_count,
-        bt.total_shortfall,
-        bt.total_bad_debt,
-        list(bt.liabilities),
-        words,
-    )
-
-
-def attestation_to_abi(att: EpochAttestation) -> tuple[Any, ...]:
-    """The registry's Submission struct: epoch, params commitment, market commitment, prices[A],
-    declared accounts, unrepresented accounts, batches[]."""
-    if att.market_commitment is None:
-        raise ValueError("market_commitment is required")
-    declared, unrepresented = att.coverage()
-    return (
-        att.epoch,
-        att.params_commitment,
-        att.market_commitment,
-        list(att.prices),
-        declared,
-        unrepresented,
-        [batch_to_abi(b, p) for b, p in att.batches],
-    )
-
-
-def params_doc_hash(document: bytes) -> bytes:
-    """sha256 of the published parameter document (the registry's ``paramsDocHash``)."""
-    return hashlib.sha256(document).digest()
-
-
-# ----------------------------------------------------------------------------- connection
-
-
-def connect(rpc_url: str | None = None, timeout: float = 60.0) -> Web3:
-    """py-evm in-process when ``rpc_url`` is None, else an HTTP JSON-RPC node at that URL."""
-    if rpc_url is None:
-        return Web3(EthereumTesterProvider())
-    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
-    if not w3.is_connected():
-        raise ConnectionError(f"no JSON-RPC node answering at {rpc_url}")
-    return w3
-
-
-def load_artifact(name: str, artifacts_dir: Path | None = None) -> dict[str, Any]:
-    """A compiled contract: from ``artifacts_dir`` when given (tests recompile into one), else the package data
-    (importlib.resources, so wheels and zip installs work)."""
-    if artifacts_dir is None:
-        from zkmargin.resources import contract_artifact
-
-        return contract_artifact(name)
-    with open(artifacts_dir / f"{name}.json", encoding="utf-8") as f:
-        art: dict[str, Any] = json.load(f)
-    return art
-
-
-def revert_reason(e: Exception) -> str:
-    """The contract's revert string from a web3 / eth-tester exception (without the node's prefix)."""
-    msg = getattr(e, "message", None) or (str(e.args[0]) if e.args else str(e))
-    for prefix in ("execution reverted: ", "execution reverted:", "revert: "):
-        if msg.startswith(prefix):
-            return msg[len(prefix) :].strip()
-    return msg
-
-
-class Chain:
-    """A web3 connection and the address calls are made from. Read-only: views and ``eth_call`` only (the
-    signing subclass is ``zkmargin.prover.operator.chain_writes.SigningChain``)."""
-
-    def __init__(self, w3: Web3, sender: str | None = None) -> None:
-        self.w3 = w3
-        self.sender = Web3.to_checksum_address(sender or w3.eth.accounts[0])
-        self.is_tester = isinstance(w3.provider, EthereumTesterProvider)
-
-    def contract(self, name: str, address: str, artifacts_dir: Path | None = None) -> Contract:
-        art = load_artifact(name, artifacts_dir)
-        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=art["abi"])
-
-    def call(self, fn: Any, sender: str | None = None) -> Any:
-        try:
-            return fn.call({"from": sender or self.sender})
-        except REVERTS as e:
-            raise ChainRevert(revert_reason(e)) from e
+__all__ = [
+    "ARTIFACTS_DIR",
+    "REVERTS",
+    "AttestationTx",
+    "BatchEvent",
+    "Chain",
+    "ChainRevert",
+    "GovernedParams",
+    "OnChainAttestation",
+    "PendingParams",
+    "SolvencyRegistryClient",
+    "SolvencyStatus",
+    "attestation_to_abi",
+    "batch_roots_hash",
+    "batch_to_abi",
+    "connect",
+    "g1_words",
+    "g2_words",
+    "load_artifact",
+    "params_doc_hash",
+    "proof_to_evm",
+    "revert_reason",
+    "verifying_key_hash",
+    "vk_to_bytes",
+    "vk_to_words",
+]
 
 
 # ----------------------------------------------------------------------------- registry client

@@ -4,6 +4,9 @@ Exit codes: 0 success or valid; 1 a proof or check failed; 2 bad input or usage 
 is written); 3 internal error (rerun with -v for the traceback). The command line is a thin layer over the
 Python API (``zkmargin.api``, docs/api.md); subcommands import their side lazily, so an auditor who needs only
 the verifier can still run ``zkmargin verify``.
+
+Where the split is: this module is the command line itself (the parser, the dispatch, the exit codes and error
+lines); the handlers of the subcommands are in ``zkmargin.commands``, grouped by who runs them.
 """
 
 from __future__ import annotations
@@ -15,16 +18,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_INVALID, EXIT_MALFORMED, EXIT_INTERNAL = 0, 1, 2, 3
+from zkmargin.commands import EXIT_INTERNAL, EXIT_INVALID, EXIT_MALFORMED, EXIT_OK, OptionError
+from zkmargin.commands.chain import cmd_chain_deploy as _cmd_chain_deploy
+from zkmargin.commands.chain import cmd_chain_status as _cmd_chain_status
+from zkmargin.commands.checks import cmd_audit as _cmd_audit
+from zkmargin.commands.checks import cmd_user_verify as _cmd_user_verify
+from zkmargin.commands.operator import cmd_bundle_publish as _cmd_bundle_publish
+from zkmargin.commands.operator import cmd_demo as _cmd_demo
+from zkmargin.commands.operator import cmd_doctor as _cmd_doctor
+from zkmargin.commands.operator import cmd_run as _cmd_run
+from zkmargin.commands.proof_system import cmd_example as _cmd_example
+from zkmargin.commands.proof_system import cmd_prove as _cmd_prove
+from zkmargin.commands.proof_system import cmd_setup as _cmd_setup
+from zkmargin.commands.proof_system import cmd_verify as _cmd_verify
+from zkmargin.commands.proof_system import cmd_verify_setup as _cmd_verify_setup
+
+__all__ = ["EXIT_INTERNAL", "EXIT_INVALID", "EXIT_MALFORMED", "EXIT_OK", "OptionError", "build_parser", "main"]
+
 log = logging.getLogger("zkmargin")
-
-
-class OptionError(ValueError):
-    """A bad option value found before any work starts: exit 2 naming the option."""
-
-    def __init__(self, option: str, reason: str) -> None:
-        super().__init__(f"{option}: {reason}")
-        self.option, self.reason = option, reason
 
 
 def _opt(field: str) -> str:
@@ -52,244 +63,6 @@ def _out_dir(text: str) -> str:
     if Path(text).exists() and not Path(text).is_dir():
         raise argparse.ArgumentTypeError(f"{text} exists and is not a directory")
     return text
-
-
-def _cmd_verify(args: argparse.Namespace) -> int:
-    from zkmargin.api import load_proof, load_public, load_verifying_key, verify_proof
-
-    vk = load_verifying_key(args.vk)
-    proof = load_proof(args.proof)
-    public = load_public(args.public)
-    ok = verify_proof(vk, proof, public)
-    print("OK: proof is valid" if ok else "INVALID: proof does not verify for these public signals")
-    return EXIT_OK if ok else EXIT_INVALID
-
-
-def _cmd_setup(args: argparse.Namespace) -> int:
-    if args.setup_command == "contribute":
-        from zkmargin.prover.cli_ops import run_contribute
-
-        return run_contribute(Path(args.zkey), Path(args.out), args.name, args.entropy, args.signer_key)
-    if args.setup_command == "beacon":
-        from zkmargin.prover.cli_ops import run_beacon
-
-        return run_beacon(Path(args.zkey), Path(args.out), args.beacon, args.iterations, args.name)
-    from zkmargin.api import setup
-
-    missing = [f for f, v in (("--r1cs", args.r1cs), ("--out", args.setup_out)) if not v]
-    if missing:
-        raise OptionError(", ".join(missing), "required without a subcommand (contribute, beacon)")
-    res = setup(args.r1cs, args.setup_out, contributions=args.contributions, ptau=args.ptau, dev=args.dev)
-    print(f"setup: {res.constraints} constraints, {res.n_public} public signals, domain 2^"
-          f"{res.domain_size.bit_length() - 1}, {res.seconds:.1f} s -> {res.path}")  # fmt: skip
-    return EXIT_OK
-
-
-def _cmd_verify_setup_zkey(args: argparse.Namespace) -> int:
-    from zkmargin.verifier.contributor_identity import contribution_signers
-    from zkmargin.verifier.groth16 import MalformedInput
-    from zkmargin.verifier.snarkjs_json import load_json, vk_from_json
-    from zkmargin.verifier.zkey_ceremony import read_zkey_for_audit, verify_zkey_ceremony
-
-    if not args.ptau:
-        print("malformed input: --zkey needs --ptau (the prepared phase-1 file the key was made from)", file=sys.stderr)
-        return EXIT_MALFORMED
-    rep = verify_zkey_ceremony(args.zkey, args.r1cs, args.ptau)
-    if rep.malformed is None and args.vk:
-        try:
-            vk = vk_from_json(load_json(args.vk, "vk"))
-        except MalformedInput as e:
-            print(f"malformed input: {e}", file=sys.stderr)
-            return EXIT_MALFORMED
-        k = read_zkey_for_audit(args.zkey)
-        ok = (vk.alpha1, vk.beta2, vk.gamma2, vk.delta2) == (k.alpha1, k.beta2, k.gamma2, k.delta2)
-        rep.add("vk.matches_key", ok and vk.n_public == k.n_public, "verification key vs the zkey's header")
-    print(rep.render())
-    if rep.malformed is None:
-        for i, who in enumerate(contribution_signers(args.zkey)):
-            if who:
-                print(f"  contribution #{i + 1} signed by {who}")
-    verdict = {0: "zkey ceremony: OK", 1: f"zkey ceremony: FAILED ({', '.join(c.name for c in rep.failed())})",
-               2: f"malformed input: {rep.malformed}"}[rep.exit_code]  # fmt: skip
-    print(verdict, file=sys.stderr if rep.exit_code == 2 else sys.stdout)
-    return rep.exit_code
-
-
-def _cmd_verify_setup(args: argparse.Namespace) -> int:
-    if bool(args.transcript) == bool(args.zkey):
-        print("malformed input: give exactly one of --transcript DIR or --zkey FILE", file=sys.stderr)
-        return EXIT_MALFORMED
-    if args.zkey:
-        return _cmd_verify_setup_zkey(args)
-    from zkmargin.circuits.formats import BinFileError, read_r1cs
-    from zkmargin.verifier.groth16 import MalformedInput
-    from zkmargin.verifier.setup_transcript import verify_transcript
-    from zkmargin.verifier.snarkjs_json import load_json, vk_from_json
-
-    try:
-        r1cs = read_r1cs(args.r1cs)
-        vk = vk_from_json(load_json(args.vk, "vk")) if args.vk else None
-    except (BinFileError, OSError, MalformedInput) as e:
-        print(f"malformed input: {e}", file=sys.stderr)
-        return EXIT_MALFORMED
-    report = verify_transcript(args.transcript, r1cs, vk)
-    print(report)
-    if report.malformed is not None:
-        print(f"setup transcript: MALFORMED ({report.malformed})")
-        return EXIT_MALFORMED
-    print("setup transcript: OK" if report.ok else f"setup transcript: FAILED ({', '.join(report.failed())})")
-    return EXIT_OK if report.ok else EXIT_INVALID
-
-
-def _cmd_prove(args: argparse.Namespace) -> int:
-    from zkmargin.api import prove
-
-    res = prove(args.zkey, args.wtns, args.out)
-    print(f"prove: {res.seconds:.2f} s -> {res.out}")
-    return EXIT_OK
-
-
-def _cmd_example(args: argparse.Namespace) -> int:
-    from zkmargin.prover.example import run_example
-
-    return run_example(Path(args.out), args.contributions)
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from zkmargin.prover.operator.demo import run_demo
-
-    if args.registry and not args.rpc:
-        raise OptionError("--registry", "needs --rpc URL (the chain holding it)")
-    if args.devnet and (args.rpc or args.registry):
-        raise OptionError("--devnet", "starts its own chain: do not combine it with --rpc or --registry")
-    setup = "ceremony" if args.ceremony else "development"
-    return run_demo(
-        Path(args.out), args.accounts, args.batch, args.seed, setup,
-        rpc=args.rpc, registry=args.registry, devnet=args.devnet, quiet=args.quiet,
-    )  # fmt: skip
-
-
-def _cmd_doctor(args: argparse.Namespace) -> int:
-    from zkmargin.doctor import diagnose
-
-    rep = diagnose()
-    print(rep.render())
-    print("doctor: OK" if rep.ok else f"doctor: PROBLEMS ({', '.join(c.name for c in rep.failed())})")
-    return EXIT_OK if rep.ok else EXIT_INVALID
-
-
-def _cmd_chain_deploy(args: argparse.Namespace) -> int:
-    from zkmargin.api import deploy_registry
-    from zkmargin.atomic import atomic_write_json
-
-    out = Path(args.out) if args.out else Path(args.bundle) / "deployment.json"
-    if out.exists() and out.is_dir():
-        raise OptionError("--out", f"{out} is a directory; give a file name")
-    rec, _ = deploy_registry(args.rpc, args.bundle, batch=args.batch, setup_kind="ceremony" if args.ceremony
-                             else "development")  # fmt: skip
-    atomic_write_json(out, rec.to_json())
-    mode = "DEVELOPMENT mode" if rec.development_mode else "production mode"
-    print(f"registry         {rec.registry}   (chain {rec.chain_id}, {mode})")
-    print(f"governance       {rec.governance}")
-    print(f"operator         {rec.operator}")
-    print(f"feed owner       {rec.feed_owner}")
-    for i, f in enumerate(rec.feeds):
-        print(f"feed {i:<11} {f}")
-    print(f"insurance token  {rec.insurance_token} (holder {rec.insurance_holder})")
-    print(f"addresses written to {out}")
-    exe = _self_command()
-    print(f"attest there:     {exe} demo --rpc {args.rpc} --registry {rec.registry} --out {args.bundle}")
-    return EXIT_OK
-
-
-def _cmd_chain_status(args: argparse.Namespace) -> int:
-    from zkmargin.api import read_registry
-
-    st = read_registry(args.rpc, args.registry)
-    s = st.status
-    print(f"registry {st.address} on chain {st.chain_id} (governance {st.governance})")
-    print(f"isSolvent() = {st.solvent} for epoch {st.epoch}: {st.accounts_proven:,} accounts proven"
-          + ("; DEVELOPMENT-MODE registry" if st.development_mode else ""))  # fmt: skip
-    print(f"solvencyStatus(): declared {s.declared_accounts:,}, unrepresented {s.unrepresented_accounts:,}, "
-          f"under MM {s.under_mm_count:,}, shortfall {s.total_shortfall / 1e6:,.2f} USD, bad debt "
-          f"{s.total_bad_debt / 1e6:,.2f} USD, insurance fund {s.insurance_fund_value / 1e6:,.2f} USD")  # fmt: skip
-    return EXIT_OK if st.solvent else EXIT_INVALID
-
-
-def _self_command() -> str:
-    """How the user runs this CLI again: ``zkmargin`` when that is on PATH and is this one, else the venv's path."""
-    import shutil
-
-    exe = Path(sys.executable).parent / "zkmargin"
-    found = shutil.which("zkmargin")
-    if found and exe.exists() and Path(found).resolve() == exe.resolve():
-        return "zkmargin"
-    return str(exe) if exe.exists() else "zkmargin"
-
-
-def _cmd_run(args: argparse.Namespace) -> int:
-    from zkmargin.prover.operator.realtime import RunConfig, RunError, run_realtime
-
-    cfg = RunConfig(
-        out=Path(args.out), ticks=args.ticks, epoch_every=args.epoch_every, accounts=args.accounts,
-        source=args.source, start=args.start, seed=args.seed, batch=args.batch, workers=args.workers,
-        scheduler=args.scheduler, prices=None if args.prices is None else Path(args.prices),
-        report=not args.no_report,
-    )  # fmt: skip
-    try:
-        res = run_realtime(cfg)
-    except RunError as e:
-        print(f"zkmargin run: error: {e}", file=sys.stderr)
-        return EXIT_MALFORMED
-    ev = ", ".join(f"{k} {v}" for k, v in sorted(res.event_counts.items())) or "none"
-    print(f"run: {len(res.ticks)} ticks, {len(res.versions)} parameter versions, events: {ev}")
-    for ep in res.epochs:
-        print(f"  epoch {ep.epoch} ({ep.date}): {ep.covered} covered, {ep.excluded} excluded, {ep.seconds:.1f} s, "
-              f"audit {'PASS' if ep.audit_ok else 'FAIL'} -> {ep.path}")  # fmt: skip
-    print(f"report: {res.report}")
-    return EXIT_OK if all(ep.audit_ok for ep in res.epochs) else EXIT_INVALID
-
-
-def _cmd_user_verify(args: argparse.Namespace) -> int:
-    from zkmargin.api import verify_account
-
-    rep = verify_account(args.bundle, args.inclusion, account=args.account, secret=args.secret, epoch=args.epoch,
-                         rpc=args.rpc, registry=args.registry)  # fmt: skip
-    print(rep.render())
-    print(rep.verdict("VERIFIED: your account is in a valid proof of its margin state, as you know it",
-                      "NOT VERIFIED: " + "; ".join(f"{c.name} ({c.detail})" for c in rep.failed()),
-                      "MALFORMED: " + (rep.malformed or "the bundle could not be read")))  # fmt: skip
-    return rep.exit_code
-
-
-def _cmd_audit(args: argparse.Namespace) -> int:
-    from zkmargin.api import InputError, audit_bundle, audit_epochs
-
-    if (args.first is None) != (args.last is None):
-        raise InputError("first/last", "give both --first and --last, or neither")
-    if args.first is not None:
-        if args.epoch is not None:
-            raise InputError("epoch", "--epoch and --first/--last are exclusive")
-        reports, summary = audit_epochs(args.bundle, args.first, args.last, rpc=args.rpc, registry=args.registry,
-                                        check_transcript=not args.skip_transcript)  # fmt: skip
-        for r in reports:
-            print(r.render())
-        print(summary.render())
-        return summary.exit_code
-    rep = audit_bundle(args.bundle, epoch=args.epoch, rpc=args.rpc, registry=args.registry,
-                       check_transcript=not args.skip_transcript)  # fmt: skip
-    print(rep.render())
-    n_fail = len(rep.failed())
-    print(rep.verdict("AUDIT PASSED", f"AUDIT FAILED ({n_fail} failed checks)", f"AUDIT: MALFORMED ({rep.malformed})"))
-    return rep.exit_code
-
-
-def _cmd_bundle_publish(args: argparse.Namespace) -> int:
-    from zkmargin.api import publish_bundle
-
-    out = publish_bundle(args.bundle, args.out)
-    print(f"published copy written to {out} (no account id, secret, balance or inclusion file in it)")
-    return EXIT_OK
 
 
 def _chain_args(p: argparse.ArgumentParser) -> None:

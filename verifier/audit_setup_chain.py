@@ -1,0 +1,112 @@
+"""Audit checks of who could forge and what the chain says: the setup (its transcript re-checked, who holds the
+toxic waste), and the on-chain record (attestation, snapshot clock, pinned key, governed parameters, batch
+events) against the bundle.
+
+Split from ``audit.py`` (which runs every check in order) so that each area of the audit reads on its own; the
+file and methodology checks are in ``audit_files_params.py``, the batch checks in ``audit_batches.py``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from zkmargin.circuits.solvency import SolvencyCircuit
+
+from . import bundle as fmt
+from .attestation import EpochAttestation
+from .registry_key import check_registry_key
+from .report import Report
+from .setup_audit import audit_setup
+from .snarkjs_json import proof_from_json, vk_from_json
+from .types import VerifyingKey
+
+if TYPE_CHECKING:
+    from .chain import SolvencyRegistryClient
+
+
+def check_snapshot_clock(rep: Report, b: fmt.EpochBundle, attested_at: int, max_age: int) -> None:
+    """Option marks and risk arrays depend on the snapshot's clock (time to expiry): a snapshot dated a minute
+    before expiry makes a short option worth nothing. Its time must be the attestation's, within the feeds' age
+    bound. Linear instruments do not depend on it, so layouts without option slots skip the check."""
+    if not b.shape.option_slots():
+        return
+    ts = int(b.json(fmt.MARKET, "market.json")["timestamp"])
+    rep.add(
+        "market: snapshot time = the on-chain attestation time (within the feeds' max age)",
+        attested_at - max_age <= ts <= attested_at,
+        f"snapshot {ts}, attested {attested_at}, max age {max_age} s",
+    )
+
+
+def check_setup(rep: Report, b: fmt.EpochBundle, vk: VerifyingKey, registry: SolvencyRegistryClient | None,
+           check_transcript: bool) -> None:  # fmt: skip
+    """Who could forge under this key (verifier/setup_audit.py), plus the local ceremony's own transcript."""
+    setup = b.manifest.get("setup") or {}
+    governance = registry.governance() if registry is not None else None
+    dev_mode = registry.development_mode() if registry is not None else None
+    if setup.get("kind") == "ceremony" and check_transcript and setup.get("transcript"):
+        # setup files live in the bundle root's setups/, so the path may go up from the epoch directory, but not
+        # out of the root
+        path = (b.path / str(setup["transcript"])).resolve()
+        root = b.path.resolve().parent
+        if root not in path.parents:
+            raise fmt.BundleError(f"manifest.json setup.transcript: {setup['transcript']!r} resolves outside {root}")
+        from .setup_transcript import verify_transcript
+
+        tr = verify_transcript(path, SolvencyCircuit(b.shape).r1cs, vk, limits=b.limits)
+        if tr.malformed is not None:
+            raise fmt.BundleError(f"setup transcript {setup['transcript']}: {tr.malformed}")
+        failed = f", failed: {', '.join(tr.failed()[:5])}" if not tr.ok else ""
+        rep.add("setup: ceremony transcript re-checked against the circuit and the key", tr.ok,
+                f"{len(tr.checks)} checks{failed}")  # fmt: skip
+    audit_setup(rep, setup, b.path, lambda: SolvencyCircuit(b.shape).r1cs, vk, governance, dev_mode)
+
+
+def check_chain(
+    rep: Report, b: fmt.EpochBundle, batches: list[fmt.BatchEntry], registry: SolvencyRegistryClient
+) -> None:
+    from .chain import ChainRevert
+
+    info = b.manifest.get("chain") or {}
+    if info.get("registry"):
+        rep.add("chain: registry address = manifest's", info["registry"].lower() == registry.address.lower())
+    try:
+        onchain = registry.attestation_of(b.epoch)
+    except ChainRevert as e:
+        rep.add("chain: epoch attested", False, e.reason)
+        return
+    t = b.manifest["totals"]
+    att = EpochAttestation(
+        b.epoch,
+        b.params_commitment,
+        b.prices,
+        tuple((be.statement(), proof_from_json(b.json(be.proof))) for be in batches),
+        market_commitment=b.market_commitment,
+        declared_accounts=int(t["accounts_declared"]),
+        unrepresented_accounts=int(t["accounts_unrepresented"]),
+    )
+    rep.add(
+        "chain: attestation record = bundle (roots, params and market commitments, prices, totals, counts)",
+        onchain.matches(att),
+        f"covers {onchain.account_count} of {onchain.declared_accounts} declared accounts",
+    )
+    rep.add("chain: attestation not revoked by governance", not onchain.revoked)
+    check_snapshot_clock(rep, b, onchain.timestamp, registry.max_feed_age())
+    check_registry_key(rep, registry, vk_from_json(b.json(fmt.VK)))
+    gov = registry.params()
+    if gov.commitment == b.params_commitment:
+        rep.add(
+            "chain: governed parameter document hash = sha256 of the bundle's governed document",
+            gov.doc_hash.hex() == b.manifest["parameter_version"],
+        )
+    else:
+        rep.warn("chain: governed parameters", "changed since this epoch (timelock); its record still binds them")
+    events = sorted((e for e in registry.batch_events() if e.epoch == b.epoch), key=lambda e: e.index)
+    same = len(events) == len(batches) and all(
+        (e.batch_root, e.first_id_hash, e.last_id_hash, e.account_count, e.total_equity, e.total_mm,
+         e.under_mm_count, e.total_shortfall, e.total_bad_debt)
+        == (be.root, be.first_id_hash, be.last_id_hash, be.count, be.total_equity, be.total_mm,
+            be.under_mm_count, be.total_shortfall, be.total_bad_debt)
+        for e, be in zip(events, batches, strict=False)
+    )  # fmt: skip
+    rep.add("chain: BatchAttested events = manifest batches", same, f"{len(events)} events")

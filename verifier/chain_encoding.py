@@ -1,0 +1,107 @@
+"""How the chain sees our objects: EVM words of curve points, proofs and verifying keys, the key blob and its
+keccak256, the registry's Batch and Submission structs, and the hashes the registry stores.
+
+Split from ``chain.py`` (the read-only registry client, which re-exports every name here) because these are pure
+functions with no connection: the operator's transactions, the committed verifier and the tests encode with them
+without a node, and each matches one layout in ``contracts/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from eth_utils import keccak
+
+from zkmargin.circuits.curve import G1Affine, G2Affine
+
+from .attestation import BatchStatement, EpochAttestation
+from .types import Proof, VerifyingKey
+
+
+def g1_words(p: G1Affine) -> list[int]:
+    """EVM encoding of a G1 point; infinity is (0, 0) for the precompiles."""
+    return [0, 0] if p is None else [int(p[0]), int(p[1])]
+
+
+def g2_words(p: G2Affine) -> list[int]:
+    """EVM encoding of a G2 point: x1 (imaginary part) first, then x0; same for y (EIP-197)."""
+    if p is None:
+        return [0, 0, 0, 0]
+    (x0, x1), (y0, y1) = p
+    return [int(x1), int(x0), int(y1), int(y0)]
+
+
+def proof_to_evm(proof: Proof) -> list[int]:
+    """Proof as the registry's uint256[8]: A.x A.y B.x1 B.x0 B.y1 B.y0 C.x C.y."""
+    return [*g1_words(proof.a), *g2_words(proof.b), *g1_words(proof.c)]
+
+
+def vk_to_words(vk: VerifyingKey) -> list[int]:
+    return [
+        *g1_words(vk.alpha1),
+        *g2_words(vk.beta2),
+        *g2_words(vk.gamma2),
+        *g2_words(vk.delta2),
+        *(w for p in vk.ic for w in g1_words(p)),
+    ]
+
+
+def vk_to_bytes(vk: VerifyingKey) -> bytes:
+    """Key blob for Groth16Verifier / SolvencyRegistry.setVerifyingKey (layout in contracts/Groth16.sol)."""
+    return b"".join(w.to_bytes(32, "big") for w in vk_to_words(vk))
+
+
+def verifying_key_hash(vk: VerifyingKey | bytes) -> bytes:
+    """keccak256 of the key blob, exactly what ``SolvencyRegistry.verifyingKeyHash()`` returns for ``vk``.
+
+    User and audit code compare a bundle's key with the registry's pinned key through this hash.
+    """
+    return keccak(vk if isinstance(vk, bytes) else vk_to_bytes(vk))
+
+
+def batch_roots_hash(roots: Sequence[int]) -> bytes:
+    """keccak256 of the batch roots as 32-byte big-endian words, as the registry stores it."""
+    return keccak(b"".join(r.to_bytes(32, "big") for r in roots))
+
+
+def batch_to_abi(bt: BatchStatement, proof: Proof | Sequence[int]) -> tuple[Any, ...]:
+    """The registry's Batch struct: root, first, last, count, equity, MM, under-MM count, shortfall,
+    bad debt, liabilities[A], proof[8]."""
+    words = proof_to_evm(proof) if isinstance(proof, Proof) else list(proof)
+    return (
+        bt.batch_root,
+        bt.first_id_hash,
+        bt.last_id_hash,
+        bt.account_count,
+        bt.total_equity,
+        bt.total_mm,
+        bt.under_mm_count,
+        bt.total_shortfall,
+        bt.total_bad_debt,
+        list(bt.liabilities),
+        words,
+    )
+
+
+def attestation_to_abi(att: EpochAttestation) -> tuple[Any, ...]:
+    """The registry's Submission struct: epoch, params commitment, market commitment, prices[A],
+    declared accounts, unrepresented accounts, batches[]."""
+    if att.market_commitment is None:
+        raise ValueError("market_commitment is required")
+    declared, unrepresented = att.coverage()
+    return (
+        att.epoch,
+        att.params_commitment,
+        att.market_commitment,
+        list(att.prices),
+        declared,
+        unrepresented,
+        [batch_to_abi(b, p) for b, p in att.batches],
+    )
+
+
+def params_doc_hash(document: bytes) -> bytes:
+    """sha256 of the published parameter document (the registry's ``paramsDocHash``)."""
+    return hashlib.sha256(document).digest()

@@ -1,0 +1,64 @@
+"""CLI handlers of the operator: ``demo``, ``run``, ``bundle publish``, and ``doctor`` (the installation an operator
+proves with)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import EXIT_INVALID, EXIT_MALFORMED, EXIT_OK, OptionError
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from zkmargin.prover.operator.demo import run_demo
+
+    if args.registry and not args.rpc:
+        raise OptionError("--registry", "needs --rpc URL (the chain holding it)")
+    if args.devnet and (args.rpc or args.registry):
+        raise OptionError("--devnet", "starts its own chain: do not combine it with --rpc or --registry")
+    setup = "ceremony" if args.ceremony else "development"
+    return run_demo(
+        Path(args.out), args.accounts, args.batch, args.seed, setup,
+        rpc=args.rpc, registry=args.registry, devnet=args.devnet, quiet=args.quiet,
+    )  # fmt: skip
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from zkmargin.doctor import diagnose
+
+    rep = diagnose()
+    print(rep.render())
+    print("doctor: OK" if rep.ok else f"doctor: PROBLEMS ({', '.join(c.name for c in rep.failed())})")
+    return EXIT_OK if rep.ok else EXIT_INVALID
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from zkmargin.prover.operator.realtime import RunConfig, RunError, run_realtime
+
+    cfg = RunConfig(
+        out=Path(args.out), ticks=args.ticks, epoch_every=args.epoch_every, accounts=args.accounts,
+        source=args.source, start=args.start, seed=args.seed, batch=args.batch, workers=args.workers,
+        scheduler=args.scheduler, prices=None if args.prices is None else Path(args.prices),
+        report=not args.no_report,
+    )  # fmt: skip
+    try:
+        res = run_realtime(cfg)
+    except RunError as e:
+        print(f"zkmargin run: error: {e}", file=sys.stderr)
+        return EXIT_MALFORMED
+    ev = ", ".join(f"{k} {v}" for k, v in sorted(res.event_counts.items())) or "none"
+    print(f"run: {len(res.ticks)} ticks, {len(res.versions)} parameter versions, events: {ev}")
+    for ep in res.epochs:
+        print(f"  epoch {ep.epoch} ({ep.date}): {ep.covered} covered, {ep.excluded} excluded, {ep.seconds:.1f} s, "
+              f"audit {'PASS' if ep.audit_ok else 'FAIL'} -> {ep.path}")  # fmt: skip
+    print(f"report: {res.report}")
+    return EXIT_OK if all(ep.audit_ok for ep in res.epochs) else EXIT_INVALID
+
+
+def cmd_bundle_publish(args: argparse.Namespace) -> int:
+    from zkmargin.api import publish_bundle
+
+    out = publish_bundle(args.bundle, args.out)
+    print(f"published copy written to {out} (no account id, secret, balance or inclusion file in it)")
+    return EXIT_OK
