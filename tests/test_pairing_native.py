@@ -27,7 +27,10 @@ from zkmargin.circuits.field import R
 from zkmargin.verifier import groth16
 from zkmargin.verifier.types import Proof, VerifyingKey
 
-pytestmark = pytest.mark.skipif(msm_native._bn254 is None, reason="C kernel not built")
+pytestmark = [
+    pytest.mark.skipif(msm_native._bn254 is None, reason="C kernel not built"),
+    pytest.mark.usefixtures("fp_variant_each"),  # every test once per Fp multiplication variant
+]
 
 Pairs = list[tuple[G1Affine, G2Affine | PreparedG2]]
 
