@@ -1355,6 +1355,7 @@ static PyMethodDef methods[] = {
     {"pairing_check", py_pairing_check, METH_VARARGS, "pairing_check(g1s, g2s) -> bool: prod e(P_i, Q_i) == 1"},
     {"pairing_value", py_pairing_value, METH_VARARGS, "pairing_value(g1s, g2s) -> 384 bytes (py_ecc's Fp12 basis)"},
     {"g2_prepare", py_g2_prepare, METH_VARARGS, "g2_prepare(g2) -> the Miller-loop line coefficients of a G2 point"},
+    {"g2_in_subgroup", py_g2_in_subgroup, METH_VARARGS, "g2_in_subgroup(g2_std_le) -> bool: r*Q == O (curve equation not checked)"},
     {"msm_g2", py_msm_g2, METH_VARARGS, "msm_g2(points_mont_le, scalars_le, window, threads) -> 128 bytes"},
     {"field_mul_batch", py_field_mul_batch, METH_VARARGS,
      "field_mul_batch(a_le, b_le, variant[, field]) -> a*b/2^256 per 32-byte pair; variant 0 portable, 1 mulx, 2 dispatched; field 0 Fp, 1 Fr"},
