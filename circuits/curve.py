@@ -62,7 +62,6 @@ from .curve_g2 import (
     g2_add_affine,
     g2_batch_to_affine,
     g2_double,
-    g2_in_subgroup,
     g2_is_on_curve,
     g2_mul,
     g2_mul_jac,
@@ -71,6 +70,9 @@ from .curve_g2 import (
     g2_to_affine,
     g2_to_jac,
     twist_point_outside_subgroup,
+)
+from .curve_g2 import (
+    g2_in_subgroup as g2_in_subgroup_py,
 )
 
 __all__ = [
@@ -117,6 +119,7 @@ __all__ = [
     "g2_batch_to_affine",
     "g2_double",
     "g2_in_subgroup",
+    "g2_in_subgroup_py",
     "g2_is_on_curve",
     "g2_mul",
     "g2_mul_jac",
@@ -155,6 +158,15 @@ def _kernel() -> Any:
 
 def _g2_bytes(p: tuple[Fq2, Fq2]) -> bytes:
     return b"".join(int(c).to_bytes(32, "little") for c in (p[0][0], p[0][1], p[1][0], p[1][1]))
+
+
+def g2_in_subgroup(p: G2Affine) -> bool:
+    """r*P == O for an on-curve G2 point: in the C kernel when available (~0.17 ms vs ~1.9 ms), else
+    curve_g2's pure-Python double-and-add (g2_in_subgroup_py, the reference the tests compare with)."""
+    kernel = _kernel()
+    if kernel is None or p is None:
+        return g2_in_subgroup_py(p)
+    return bool(kernel.g2_in_subgroup(_g2_bytes(p)))
 
 
 def prepare_g2(point: G2Affine) -> PreparedG2:

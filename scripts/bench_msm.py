@@ -10,6 +10,7 @@ subgroup points tiled to length 2^k (the timing does not depend on which points 
 
     PYTHONPATH=. python scripts/bench_msm.py --sizes 12 14 16 18 --runs 3
     PYTHONPATH=. python scripts/bench_msm.py --sizes 16 --windows 11 12 13 14   # window table
+    PYTHONPATH=. python scripts/bench_msm.py --sizes 16 --modes glv+affine --fp portable mulx  # Fp mul variants
 
 The last line is machine-readable: RESULT g1_2e16_plain_ms=... g1_2e16_fast_ms=... ...
 """
@@ -49,7 +50,9 @@ def timed(fn: Callable[[], object]) -> tuple[float, float, object]:
     return time.perf_counter() - w, time.process_time() - c, out
 
 
-def bench(group: str, log_n: int, runs: int, modes: list[str], windows: list[int] | None) -> dict[str, float]:
+def bench(
+    group: str, log_n: int, runs: int, modes: list[str], windows: list[int] | None, fps: list[str] | None = None
+) -> dict[str, float]:
     rnd = random.Random(log_n)
     n = 1 << log_n
     pts = packed_points(group, n, rnd)
@@ -59,15 +62,23 @@ def bench(group: str, log_n: int, runs: int, modes: list[str], windows: list[int
         cases = {f"c={c}": (nat.MSM_FAST, c) for c in windows}
     else:
         cases = {m: (MODES[m], nat.native_window(n, MODES[m])) for m in modes}
+    variant = {k: "" for k in cases}
+    if fps:  # each case once per Montgomery multiplication variant (set_fp_variant before each call)
+        cases = {f"{k}/{fp}": v for k, v in cases.items() for fp in fps}
+        variant = {k: k.rsplit("/", 1)[1] for k in cases}
     wall: dict[str, list[float]] = {k: [] for k in cases}
     cpu: dict[str, list[float]] = {k: [] for k in cases}
     results = set()
     for _ in range(runs):
         for name, (flags, c) in cases.items():
+            if variant[name]:
+                nat._bn254.set_fp_variant(variant[name])
             w, t, out = timed(functools.partial(kernel, pts, scalars, c, nat.THREADS, flags))
             wall[name].append(w)
             cpu[name].append(t)
             results.add(out)
+    if fps:
+        nat._bn254.set_fp_variant("auto")
     if len(results) != 1:
         raise RuntimeError(f"{group} 2^{log_n}: the kernel paths disagree")
     med = {k: statistics.median(v) * 1000 for k, v in wall.items()}
@@ -88,24 +99,25 @@ def main() -> int:
     ap.add_argument("--groups", nargs="+", default=["g1", "g2"], choices=["g1", "g2"])
     ap.add_argument("--modes", nargs="+", default=["plain", "glv", "glv+affine"], choices=list(MODES))
     ap.add_argument("--windows", type=int, nargs="+", help="time GLV + batch-affine at these window sizes instead")
+    ap.add_argument("--fp", nargs="+", choices=["portable", "mulx"], help="time each mode with these Fp muls")
     args = ap.parse_args()
     if nat._bn254 is None:
         print("the C kernel is not built", file=sys.stderr)
         return 2
-    print(f"threads {nat.THREADS}, load average {os.getloadavg()[0]:.2f}", flush=True)
+    print(f"threads {nat.THREADS}, load average {os.getloadavg()[0]:.2f}, fp {nat._bn254.fp_variant()}", flush=True)
     table: dict[tuple[str, int], dict[str, float]] = {}
     for group in args.groups:
         for k in args.sizes:
-            table[(group, k)] = bench(group, k, args.runs, args.modes, args.windows)
+            table[(group, k)] = bench(group, k, args.runs, args.modes, args.windows, args.fp)
     if args.windows:
         return 0
-    cols = args.modes
+    cols = [f"{m}/{fp}" for m in args.modes for fp in args.fp] if args.fp else args.modes
     print()
     print(
         "| group | n | "
         + " | ".join(f"{m} (ms)" for m in cols)
         + " | "
-        + " | ".join(f"plain/{m}" for m in cols[1:])
+        + " | ".join(f"{cols[0]}/{m}" for m in cols[1:])
         + " |"
     )
     print("|---|---:|" + "---:|" * (2 * len(cols) - 1))
@@ -118,7 +130,7 @@ def main() -> int:
             + " |"
         )
     fields = [
-        f"{g}_2e{k}_{m.replace('glv+affine', 'fast').replace('+', '_')}_ms={v:.1f}"
+        f"{g}_2e{k}_{m.replace('glv+affine', 'fast').replace('+', '_').replace('/', '_')}_ms={v:.1f}"
         for (g, k), med in table.items()
         for m, v in med.items()
     ]

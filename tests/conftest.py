@@ -60,3 +60,26 @@ def node_exe() -> str:
             pytest.fail("node is not installed")
         pytest.skip("node is not installed")
     return exe
+
+
+def _fp_variants() -> tuple[str, ...]:
+    try:
+        from zkmargin.circuits import _bn254  # type: ignore[attr-defined]
+    except ImportError:
+        return ("portable",)
+    return tuple(_bn254.fp_variants())
+
+
+@pytest.fixture(params=_fp_variants())
+def fp_variant_each(request: pytest.FixtureRequest) -> object:
+    """Run a kernel test once per Montgomery multiplication the CPU supports (portable CIOS, mulx/adx)."""
+    from zkmargin.circuits import msm_native
+
+    if msm_native._bn254 is None:
+        yield request.param
+        return
+    msm_native._bn254.set_fp_variant(request.param)
+    try:
+        yield request.param
+    finally:
+        msm_native._bn254.set_fp_variant("auto")

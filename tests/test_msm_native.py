@@ -16,7 +16,10 @@ from zkmargin.prover.groth16 import h_evaluations, prove
 from zkmargin.prover.setup import dev_setup
 from zkmargin.verifier.groth16 import verify
 
-pytestmark = pytest.mark.skipif(nat._bn254 is None, reason="C kernel not built (pure-Python fallback in use)")
+pytestmark = [
+    pytest.mark.skipif(nat._bn254 is None, reason="C kernel not built (pure-Python fallback in use)"),
+    pytest.mark.usefixtures("fp_variant_each"),  # every test once per Fp multiplication variant
+]
 
 
 def _g1_points(n: int, rnd: random.Random) -> list:  # type: ignore[type-arg]

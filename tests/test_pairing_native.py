@@ -27,7 +27,10 @@ from zkmargin.circuits.field import R
 from zkmargin.verifier import groth16
 from zkmargin.verifier.types import Proof, VerifyingKey
 
-pytestmark = pytest.mark.skipif(msm_native._bn254 is None, reason="C kernel not built")
+pytestmark = [
+    pytest.mark.skipif(msm_native._bn254 is None, reason="C kernel not built"),
+    pytest.mark.usefixtures("fp_variant_each"),  # every test once per Fp multiplication variant
+]
 
 Pairs = list[tuple[G1Affine, G2Affine | PreparedG2]]
 
@@ -148,3 +151,17 @@ def test_verifier_prepares_key_lines_once(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("ZKMARGIN_PURE_PYTHON", "1")
     assert groth16.verify(vk, proof, public)
     assert not groth16.verify(vk, proof, [(public[0] + 1) % R])
+
+
+def test_g2_subgroup_check_matches_python_reference() -> None:
+    from zkmargin.circuits.curve import G2_GEN, g2_in_subgroup, g2_in_subgroup_py, g2_mul, twist_point_outside_subgroup
+
+    rnd = random.Random(17)
+    inside = [G2_GEN, None] + [g2_mul(G2_GEN, rnd.randrange(1, R)) for _ in range(4)]
+    outside = twist_point_outside_subgroup()
+    for p in [*inside, outside]:
+        assert g2_in_subgroup(p) == g2_in_subgroup_py(p)
+    assert all(g2_in_subgroup(p) for p in inside)
+    assert not g2_in_subgroup(outside)
+    with pytest.raises(ValueError):
+        msm_native._bn254.g2_in_subgroup(b"\0" * 127)

@@ -50,6 +50,83 @@ static inline void sub_mod_raw(uint64_t t[4]) {
     }
 }
 
+/* ------------------------------------------------------------------ mulx/adx Montgomery multiplication
+ * x86-64 BMI2 (mulx) + ADX (adcx/adox: two independent carry chains) version of the CIOS loop above,
+ * the "no-carry" variant (valid because both p's and r's top limb is < 2^63 - 1, so t stays < 2^256).
+ * Inline asm rather than _mulx_u64/_addcarryx_u64 intrinsics: GCC folds the intrinsics back into one
+ * adc chain, and asm (unlike __attribute__((target))) can be inlined into every caller, so the choice
+ * costs one well-predicted branch on a global set once at import (fp_use_mulx; CPUID leaf 7 EBX bits
+ * 8 and 19; ZKMARGIN_PORTABLE_FP=1 forces the portable path). Without GCC/Clang on x86-64 only the
+ * portable path is compiled. The same routine serves Fp (PM, PINV) and Fr (RM, RINV). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(ZKMARGIN_NO_MULX)
+#define ZK_HAVE_MULX 1
+#include <cpuid.h>
+static int fp_use_mulx = 0;
+
+/* one "t += x * y[i]" step (i > 0): AX/BP temporaries, A ends in %[A] */
+#define ZK_MULX_ROW(yoff)                                                                  \
+    "xorq %%rax, %%rax\n\t"                                                                \
+    "movq " yoff "(%[y]), %%rdx\n\t"                                                       \
+    "mulxq 0(%[x]), %%rax, %[A]\n\t"  "adoxq %%rax, %[t0]\n\t"                             \
+    "adcxq %[A], %[t1]\n\t" "mulxq 8(%[x]), %%rax, %[A]\n\t"  "adoxq %%rax, %[t1]\n\t"     \
+    "adcxq %[A], %[t2]\n\t" "mulxq 16(%[x]), %%rax, %[A]\n\t" "adoxq %%rax, %[t2]\n\t"     \
+    "adcxq %[A], %[t3]\n\t" "mulxq 24(%[x]), %%rax, %[A]\n\t" "adoxq %%rax, %[t3]\n\t"     \
+    "movq $0, %%rax\n\t" "adcxq %%rax, %[A]\n\t" "adoxq %%rax, %[A]\n\t"
+/* m = t0 * inv; t = (t + m * q) / 2^64, then t3 += A */
+#define ZK_MULX_RED                                                                        \
+    "movq %[inv], %%rdx\n\t" "imulq %[t0], %%rdx\n\t" "xorq %%rax, %%rax\n\t"              \
+    "mulxq 0(%[q]), %%rax, %[h]\n\t" "adcxq %[t0], %%rax\n\t" "movq %[h], %[t0]\n\t"       \
+    "adcxq %[t1], %[t0]\n\t" "mulxq 8(%[q]), %%rax, %[t1]\n\t"  "adoxq %%rax, %[t0]\n\t"   \
+    "adcxq %[t2], %[t1]\n\t" "mulxq 16(%[q]), %%rax, %[t2]\n\t" "adoxq %%rax, %[t1]\n\t"   \
+    "adcxq %[t3], %[t2]\n\t" "mulxq 24(%[q]), %%rax, %[t3]\n\t" "adoxq %%rax, %[t2]\n\t"   \
+    "movq $0, %%rax\n\t" "adcxq %%rax, %[t3]\n\t" "adoxq %[A], %[t3]\n\t"
+
+static inline void mont_mul_mulx(uint64_t r[4], const uint64_t x[4], const uint64_t y[4], const uint64_t q[4],
+                                 uint64_t inv) {
+    uint64_t t0, t1, t2, t3, A, h;
+    __asm__(
+        "xorq %%rax, %%rax\n\t"
+        "movq 0(%[y]), %%rdx\n\t"
+        "mulxq 0(%[x]), %[t0], %[t1]\n\t"
+        "mulxq 8(%[x]), %%rax, %[t2]\n\t"  "adoxq %%rax, %[t1]\n\t"
+        "mulxq 16(%[x]), %%rax, %[t3]\n\t" "adoxq %%rax, %[t2]\n\t"
+        "mulxq 24(%[x]), %%rax, %[A]\n\t"  "adoxq %%rax, %[t3]\n\t"
+        "movq $0, %%rax\n\t" "adoxq %%rax, %[A]\n\t"
+        ZK_MULX_RED
+        ZK_MULX_ROW("8") ZK_MULX_RED
+        ZK_MULX_ROW("16") ZK_MULX_RED
+        ZK_MULX_ROW("24") ZK_MULX_RED
+        /* t < 2q: subtract q unless that borrows, branch-free (cmov) */
+        "movq %[t0], %%rax\n\t" "subq 0(%[q]), %%rax\n\t"
+        "movq %[t1], %%rdx\n\t" "sbbq 8(%[q]), %%rdx\n\t"
+        "movq %[t2], %[A]\n\t"  "sbbq 16(%[q]), %[A]\n\t"
+        "movq %[t3], %[h]\n\t"  "sbbq 24(%[q]), %[h]\n\t"
+        "cmovaeq %%rax, %[t0]\n\t" "cmovaeq %%rdx, %[t1]\n\t" "cmovaeq %[A], %[t2]\n\t" "cmovaeq %[h], %[t3]\n\t"
+        : [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [A] "=&r"(A), [h] "=&r"(h)
+        : [x] "r"(x), [y] "r"(y), [q] "r"(q), [inv] "r"(inv), "m"(*(const uint64_t(*)[4])x),
+          "m"(*(const uint64_t(*)[4])y), "m"(*(const uint64_t(*)[4])q)
+        : "rax", "rdx", "cc");
+    r[0] = t0; r[1] = t1; r[2] = t2; r[3] = t3;
+}
+
+static void fp_mulx_detect(void) {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    const char *env = getenv("ZKMARGIN_PORTABLE_FP");
+    fp_use_mulx = 0;
+    if (env && *env && strcmp(env, "0") != 0) return;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 8)) && (b & (1u << 19))) fp_use_mulx = 1;
+}
+static int fp_mulx_supported(void) {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 8)) && (b & (1u << 19));
+}
+#else
+#define ZK_HAVE_MULX 0
+#define fp_use_mulx 0
+static void fp_mulx_detect(void) {}
+static int fp_mulx_supported(void) { return 0; }
+#endif
+
 static inline void fp_add(fp *r, const fp *a, const fp *b) {
     u128 c = 0;
     for (int i = 0; i < 4; i++) {
@@ -85,8 +162,8 @@ static inline void fp_neg(fp *r, const fp *a) {
     fp_sub(r, &m, a);
 }
 
-/* CIOS Montgomery multiplication: r = a*b / 2^256 mod p. */
-static inline void fp_mul(fp *r, const fp *a, const fp *b) {
+/* CIOS Montgomery multiplication: r = a*b / 2^256 mod p (portable C; operands < p). */
+static inline void fp_mul_portable(fp *r, const fp *a, const fp *b) {
     uint64_t t[6] = {0, 0, 0, 0, 0, 0};
     for (int i = 0; i < 4; i++) {
         u128 c = 0;
@@ -113,6 +190,13 @@ static inline void fp_mul(fp *r, const fp *a, const fp *b) {
     memcpy(r->v, t, 4 * sizeof(uint64_t));
 }
 
+/* Every Fp multiplication in the kernel (MSM, pairing tower, setup FFTs) goes through here. */
+static inline void fp_mul(fp *r, const fp *a, const fp *b) {
+#if ZK_HAVE_MULX
+    if (fp_use_mulx) { mont_mul_mulx(r->v, a->v, b->v, PM, PINV); return; }
+#endif
+    fp_mul_portable(r, a, b);
+}
 static inline void fp_sqr(fp *r, const fp *a) { fp_mul(r, a, a); }
 static inline void fp_dbl(fp *r, const fp *a) { fp_add(r, a, a); }
 
@@ -265,7 +349,7 @@ static inline void fr_sub(fr *r, const fr *a, const fr *b) {
     if (bw) { u128 c = 0; for (int i = 0; i < 4; i++) { c += (u128)t[i] + RM[i]; t[i] = (uint64_t)c; c >>= 64; } }
     memcpy(r->v, t, sizeof t);
 }
-static inline void fr_mul(fr *r, const fr *a, const fr *b) {
+static inline void fr_mul_portable(fr *r, const fr *a, const fr *b) {
     uint64_t t[6] = {0, 0, 0, 0, 0, 0};
     for (int i = 0; i < 4; i++) {
         u128 c = 0;
@@ -278,6 +362,12 @@ static inline void fr_mul(fr *r, const fr *a, const fr *b) {
     }
     if (t[4] || fr_geq(t)) fr_subm(t);
     memcpy(r->v, t, 4 * sizeof(uint64_t));
+}
+static inline void fr_mul(fr *r, const fr *a, const fr *b) {
+#if ZK_HAVE_MULX
+    if (fp_use_mulx) { mont_mul_mulx(r->v, a->v, b->v, RM, RINV); return; }
+#endif
+    fr_mul_portable(r, a, b);
 }
 static inline void fr_to_mont(fr *r, const uint8_t *b) {
     fr x, r2; memcpy(x.v, b, 32); memcpy(r2.v, R_R2, 32); fr_mul(r, &x, &r2);
@@ -1151,6 +1241,108 @@ static PyObject *py_mul_each_g2(PyObject *self, PyObject *args) { (void)self; re
 static PyObject *py_msm_g1(PyObject *self, PyObject *args) { (void)self; return msm_impl(args, 0); }
 static PyObject *py_msm_g2(PyObject *self, PyObject *args) { (void)self; return msm_impl(args, 1); }
 
+/* ------------------------------------------------------------------ field-multiplication variants (tests, bench)
+ * variant: 0 = portable CIOS, 1 = mulx/adx (ValueError if this CPU/build lacks it), 2 = the dispatched
+ * fp_mul/fr_mul the kernels use (to measure the branch). field: 0 = Fp, 1 = Fr. Operands are 32-byte LE
+ * Montgomery-form values < modulus (the kernels' contract; not checked here). */
+static void field_mul_variant(uint64_t r[4], const uint64_t a[4], const uint64_t b[4], int variant, int field) {
+    fp x, y, z;
+    memcpy(x.v, a, 32); memcpy(y.v, b, 32);
+    if (variant == 2) {
+        if (field) fr_mul((fr *)&z, (const fr *)&x, (const fr *)&y); else fp_mul(&z, &x, &y);
+    } else if (variant == 1) {
+#if ZK_HAVE_MULX
+        mont_mul_mulx(z.v, x.v, y.v, field ? RM : PM, field ? RINV : PINV);
+#endif
+    } else {
+        if (field) fr_mul_portable((fr *)&z, (const fr *)&x, (const fr *)&y); else fp_mul_portable(&z, &x, &y);
+    }
+    memcpy(r, z.v, 32);
+}
+
+static int check_variant(int variant, int field) {
+    if (variant < 0 || variant > 2 || field < 0 || field > 1) { PyErr_SetString(PyExc_ValueError, "variant 0..2, field 0..1"); return 0; }
+    if (variant == 1 && !fp_mulx_supported()) { PyErr_SetString(PyExc_ValueError, "mulx/adx not available"); return 0; }
+    return 1;
+}
+
+static PyObject *py_field_mul_batch(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer a, b;
+    int variant, field = 0;
+    if (!PyArg_ParseTuple(args, "y*y*i|i", &a, &b, &variant, &field)) return NULL;
+    PyObject *out = NULL;
+    if (!check_variant(variant, field)) goto done;
+    if (a.len != b.len || a.len % 32) { PyErr_SetString(PyExc_ValueError, "equal lengths, multiple of 32"); goto done; }
+    out = PyBytes_FromStringAndSize(NULL, a.len);
+    if (!out) goto done;
+    for (Py_ssize_t i = 0; i < a.len / 32; i++) {
+        uint64_t x[4], y[4], z[4];
+        memcpy(x, (const uint8_t *)a.buf + 32 * i, 32); memcpy(y, (const uint8_t *)b.buf + 32 * i, 32);
+        field_mul_variant(z, x, y, variant, field);
+        memcpy(PyBytes_AS_STRING(out) + 32 * i, z, 32);
+    }
+done:
+    PyBuffer_Release(&a); PyBuffer_Release(&b);
+    return out;
+}
+
+/* x <- x * y, n times (each multiplication depends on the previous one: latency, not throughput) */
+static PyObject *py_field_mul_chain(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer a, b;
+    long long n;
+    int variant, field = 0;
+    if (!PyArg_ParseTuple(args, "y*y*Li|i", &a, &b, &n, &variant, &field)) return NULL;
+    PyObject *out = NULL;
+    if (!check_variant(variant, field)) goto done;
+    if (a.len != 32 || b.len != 32) { PyErr_SetString(PyExc_ValueError, "32-byte operands"); goto done; }
+    fp x, y;
+    memcpy(x.v, a.buf, 32); memcpy(y.v, b.buf, 32);
+    Py_BEGIN_ALLOW_THREADS
+    if (variant == 0) { for (long long i = 0; i < n; i++) fp_mul_portable(&x, &x, &y); }
+#if ZK_HAVE_MULX
+    else if (variant == 1) { for (long long i = 0; i < n; i++) mont_mul_mulx(x.v, x.v, y.v, PM, PINV); }
+#endif
+    else { for (long long i = 0; i < n; i++) fp_mul(&x, &x, &y); }
+    Py_END_ALLOW_THREADS
+    out = PyBytes_FromStringAndSize((const char *)x.v, 32);
+done:
+    PyBuffer_Release(&a); PyBuffer_Release(&b);
+    return out;
+}
+
+static PyObject *py_set_fp_variant(PyObject *self, PyObject *args) {
+    (void)self;
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
+    if (strcmp(name, "portable") == 0) {
+#if ZK_HAVE_MULX
+        fp_use_mulx = 0;
+#endif
+    } else if (strcmp(name, "mulx") == 0) {
+        if (!fp_mulx_supported()) { PyErr_SetString(PyExc_ValueError, "mulx/adx not available"); return NULL; }
+#if ZK_HAVE_MULX
+        fp_use_mulx = 1;
+#endif
+    } else if (strcmp(name, "auto") == 0) {
+        fp_mulx_detect();
+    } else {
+        PyErr_SetString(PyExc_ValueError, "variant: portable, mulx or auto"); return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_fp_variant(PyObject *self, PyObject *args) {
+    (void)self; (void)args;
+    return PyUnicode_FromString(fp_use_mulx ? "mulx" : "portable");
+}
+
+static PyObject *py_fp_variants(PyObject *self, PyObject *args) {
+    (void)self; (void)args;
+    return fp_mulx_supported() ? Py_BuildValue("(ss)", "portable", "mulx") : Py_BuildValue("(s)", "portable");
+}
+
 static PyMethodDef methods[] = {
     {"msm_g1", py_msm_g1, METH_VARARGS, "msm_g1(points_mont_le, scalars_le, window, threads) -> 64 bytes"},
     {"qap_h", py_qap_h, METH_VARARGS, "qap_h(a_evals_le, b_evals_le, log_n, consts[, threads]) -> (A*B-C) on the odd coset, LE"},
@@ -1163,10 +1355,21 @@ static PyMethodDef methods[] = {
     {"pairing_check", py_pairing_check, METH_VARARGS, "pairing_check(g1s, g2s) -> bool: prod e(P_i, Q_i) == 1"},
     {"pairing_value", py_pairing_value, METH_VARARGS, "pairing_value(g1s, g2s) -> 384 bytes (py_ecc's Fp12 basis)"},
     {"g2_prepare", py_g2_prepare, METH_VARARGS, "g2_prepare(g2) -> the Miller-loop line coefficients of a G2 point"},
+    {"g2_in_subgroup", py_g2_in_subgroup, METH_VARARGS, "g2_in_subgroup(g2_std_le) -> bool: r*Q == O (curve equation not checked)"},
     {"msm_g2", py_msm_g2, METH_VARARGS, "msm_g2(points_mont_le, scalars_le, window, threads) -> 128 bytes"},
+    {"field_mul_batch", py_field_mul_batch, METH_VARARGS,
+     "field_mul_batch(a_le, b_le, variant[, field]) -> a*b/2^256 per 32-byte pair; variant 0 portable, 1 mulx, 2 dispatched; field 0 Fp, 1 Fr"},
+    {"field_mul_chain", py_field_mul_chain, METH_VARARGS, "field_mul_chain(x, y, n, variant) -> x*y^n/2^(256n) in Fp (benchmark)"},
+    {"set_fp_variant", py_set_fp_variant, METH_VARARGS, "set_fp_variant('portable'|'mulx'|'auto'): Montgomery multiplication used by every kernel"},
+    {"fp_variant", py_fp_variant, METH_NOARGS, "fp_variant() -> 'portable' or 'mulx' (the one in use)"},
+    {"fp_variants", py_fp_variants, METH_NOARGS, "fp_variants() -> the variants this CPU and build support"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_bn254", "BN254 MSM kernel (optional)", -1, methods};
 
-PyMODINIT_FUNC PyInit__bn254(void) { (void)FPZERO_; (void)fp_eq; return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__bn254(void) {
+    (void)FPZERO_; (void)fp_eq;
+    fp_mulx_detect();
+    return PyModule_Create(&module);
+}

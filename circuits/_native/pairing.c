@@ -413,6 +413,30 @@ static PyObject *py_g2_prepare(PyObject *self, PyObject *args) {
     return res;
 }
 
+/* g2_in_subgroup(g2) -> bool: r*Q == O, by the same windowed multiplication as mul_each_g2 with k = r
+ * itself (not reduced). g2 as g2_prepare takes it (standard form); all zero = infinity (True). The
+ * caller checks the curve equation; this checks only the order. */
+static PyObject *py_g2_in_subgroup(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer q;
+    if (!PyArg_ParseTuple(args, "y*", &q)) return NULL;
+    if (q.len != 128) { PyBuffer_Release(&q); PyErr_SetString(PyExc_ValueError, "g2_in_subgroup: expected 128 bytes"); return NULL; }
+    int inf = 1;
+    for (int i = 0; i < 128; i++) inf &= ((const uint8_t *)q.buf)[i] == 0;
+    int ok = 1;
+    if (!inf) {
+        g2_jac p, rp;
+        g2_from_std(&p.x, &p.y, q.buf);
+        p.z = F2_ONE_INIT;
+        Py_BEGIN_ALLOW_THREADS
+        g2_mul(&rp, &p, RM);
+        Py_END_ALLOW_THREADS
+        ok = g2_is_inf(&rp);
+    }
+    PyBuffer_Release(&q);
+    return PyBool_FromLong(ok);
+}
+
 /* Shared by pairing_check and pairing_value: g1s = n * (x|y) standard LE (64 bytes each), g2s = a
  * sequence of n bytes objects, each a G2 point (128 bytes, as g2_prepare takes) or a g2_prepare
  * result. Pairs with a point at infinity are the caller's to drop. Returns 0 and sets *out on success. */
