@@ -147,9 +147,7 @@ def merkle_root_gadget(cs: ConstraintSystem, leaves: Sequence[Value], depth: int
         for k in range(depth):
             if len(level) % 2:
                 level.append(LC.const(empty_root(k)))
-            level = [
-                poseidon_gadget(cs, [level[i], level[i + 1]], f"l{k}n{i // 2}") for i in range(0, len(level), 2)
-            ]
+            level = [poseidon_gadget(cs, [level[i], level[i + 1]], f"l{k}n{i // 2}") for i in range(0, len(level), 2)]
     return level[0] if level else LC.const(empty_root(depth))
 
 

@@ -129,4 +129,3 @@ def msm_g2_jac(points: Sequence[G2Affine], scalars: Sequence[int], c: int | None
 
 def msm_g2(points: Sequence[G2Affine], scalars: Sequence[int], c: int | None = None) -> G2Affine:
     return g2_to_affine(msm_g2_jac(points, scalars, c))
-

@@ -127,8 +127,9 @@ def params(t: int) -> PoseidonParams:
         if x_next is None:
             lmat = mds
         else:
-            lower = [[sum(x_next[i][k] * mds[k + 1][j] for k in range(t - 1)) % R for j in range(t)]
-                     for i in range(t - 1)]
+            lower = [
+                [sum(x_next[i][k] * mds[k + 1][j] for k in range(t - 1)) % R for j in range(t)] for i in range(t - 1)
+            ]
             lmat = [mds[0], *lower]
         x_r = [row[1:] for row in lmat[1:]]
         x_r_transposed = [list(col) for col in zip(*x_r, strict=True)]
@@ -136,12 +137,12 @@ def params(t: int) -> PoseidonParams:
         col = [row[0] for row in lmat[1:]]
         sparse[r - first_p] = (lmat[0][0], tuple(u), tuple(col))
         c = rc[r]
-        shifted[r - first_p] = [c[0]] + [sum(x_r[i][k] * c[k + 1] for k in range(t - 1)) % R
-                                         for i in range(t - 1)]
+        shifted[r - first_p] = [c[0]] + [sum(x_r[i][k] * c[k + 1] for k in range(t - 1)) % R for i in range(t - 1)]
         x_next = x_r
     assert x_next is not None
-    pre = [mds[0]] + [[sum(x_next[i][k] * mds[k + 1][j] for k in range(t - 1)) % R for j in range(t)]
-                      for i in range(t - 1)]
+    pre = [mds[0]] + [
+        [sum(x_next[i][k] * mds[k + 1][j] for k in range(t - 1)) % R for j in range(t)] for i in range(t - 1)
+    ]
 
     # Forward pass: carry the constants of cells 1..t-1 through the partial rounds.
     carry = [0] * t
@@ -156,9 +157,7 @@ def params(t: int) -> PoseidonParams:
     def frz(m: Matrix) -> tuple[tuple[int, ...], ...]:
         return tuple(tuple(row) for row in m)
 
-    full_first = tuple(
-        (tuple(rc[r]), frz(pre if r == _HALF_FULL - 1 else mds)) for r in range(_HALF_FULL)
-    )
+    full_first = tuple((tuple(rc[r]), frz(pre if r == _HALF_FULL - 1 else mds)) for r in range(_HALF_FULL))
     full_last_list = []
     for k, r in enumerate(range(last_p + 1, FULL_ROUNDS + rp)):
         c_r = [(a + b) % R for a, b in zip(rc[r], carry, strict=True)] if k == 0 else rc[r]
@@ -181,9 +180,7 @@ def _native(t: int) -> _NativeParams:
     p = params(t)
 
     def full(rounds: tuple[tuple[tuple[int, ...], tuple[tuple[int, ...], ...]], ...]) -> Any:
-        return tuple(
-            (tuple(map(mpz, c)), tuple(tuple(map(mpz, row)) for row in m)) for c, m in rounds
-        )
+        return tuple((tuple(map(mpz, c)), tuple(tuple(map(mpz, row)) for row in m)) for c, m in rounds)
 
     partial = tuple((mpz(k), mpz(m00), tuple(map(mpz, u)), tuple(map(mpz, w))) for k, m00, u, w in p.partial)
     return _NativeParams(full(p.full_first), partial, full(p.full_last))

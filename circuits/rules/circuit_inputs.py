@@ -200,9 +200,7 @@ def solvency_params(
         haircut_rate=tuple(hr),
         mm_ratio=params.mm_ratio,
         short_option_min_ppm=params.short_option_min,
-        basis_cap_bps=tuple(
-            params.basis_cap(s) if instruments[s].kind != "option" else 0 for s in layout.instruments
-        ),
+        basis_cap_bps=tuple(params.basis_cap(s) if instruments[s].kind != "option" else 0 for s in layout.instruments),
         risk_long=tuple(longs),
         risk_short=tuple(shorts),
         version=document_version(governed_document(params, instruments, layout)),

@@ -96,6 +96,7 @@ class RiskParameters(Frozen):
 
     def basis_cap(self, symbol: str) -> int:
         return self.basis_caps.get(symbol, self.basis_cap_bps)
+
     min_implied_vol_ppm: Ppm = 100_000  # governed floor of every implied vol the audit accepts (10%)
     liquidation_fee: Ppm = 5_000
     correlations: dict[str, dict[str, Annotated[int, Field(ge=-RATE_SCALE, le=RATE_SCALE)]]] = Field(

@@ -92,6 +92,9 @@ class SolvencyCircuit:
         self.tier_rows: list[list[tuple[Value, ...]]] = []
         self._current = ""
         self._lookup_bits: dict[str, list[int]] = defaultdict(list)
+        # lookup mode: qualified name of each range check -> (the number of constraints built before it was asked
+        # for, i.e. where the plain circuit would have put it; its width): tests report failures in plain order
+        self.range_check_at: dict[str, tuple[int, int]] = {}
         self._build()
         self.r1cs: R1CS = self.cs.compile()
         if lookups:
@@ -115,6 +118,7 @@ class SolvencyCircuit:
     def _rc_lookup(self, cs: ConstraintSystem, x: Value, bits: int, name: str) -> None:
         """The lookup-mode range check: queued for the finalizer, remembered for the budget."""
         self._lookup_bits[self._current].append(bits)
+        self.range_check_at[cs._qualify(name)] = (cs.n_constraints, bits)
         range_check_lookup(cs, x, bits, name)
 
     def _attribute_lookups(self) -> None:
