@@ -282,7 +282,7 @@ def prove_both(engine: MarginEngine, n: int) -> tuple[float, float]:
             assert public == batch.public and verify(pk.verifying_key(), proof, public)
         mode = "lookups" if lookups else "plain"
         print(f"{mode}: {c.r1cs.n_constraints:,} constraints, dev setup {t1 - t0:.1f} s, prove {t2 - t1:.2f} s "
-              f"({(t2 - t1) / n:.3f} s per account, witness included for lookups), verified")  # fmt: skip
+              f"({(t2 - t1) / n:.3f} s per account, witness included), verified")  # fmt: skip
         out.append(t2 - t1)
     return out[0], out[1]
 
