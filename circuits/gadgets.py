@@ -8,12 +8,17 @@ take explicit bit bounds because "a < b" only means something for values known t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .field import R
 from .r1cs import LC, ConstraintSystem, Value, as_lc
 
 MAX_BITS = 252  # 2^252 < r: decompositions of up to 252 bits are unique
+
+# A range-check strategy: ``rc(cs, x, n, name)`` proves 0 <= x < 2^n. Gadgets that range-check take one so that a
+# circuit can route every check through bit decomposition (the default, plain R1CS, snarkjs-verifiable) or through
+# LogUp lookups (``circuits.lookup.range_check_lookup``: ~n/b constraints, needs the BSB22 commitment).
+RangeCheck = Callable[[ConstraintSystem, Value, int, str], None]
 
 
 def _check_bits(n: int) -> None:
@@ -97,25 +102,41 @@ def select(cs: ConstraintSystem, cond: Value, a: Value, b: Value, name: str = "s
     return lb + t
 
 
-def signed_decompose(cs: ConstraintSystem, x: Value, n: int, name: str = "signed") -> tuple[LC, LC]:
+def _sign_bit(cs: ConstraintSystem, x: LC, n: int, name: str, rc: RangeCheck | None) -> LC:
+    """The top bit of x + 2^n in [0, 2^(n+1)), i.e. (x >= 0), proving that range.
+
+    Without a strategy: the n+1 bits. With one: a hinted boolean s and rc(x + 2^n - s 2^n, n), which pins s as
+    the top bit (the remainder must lie in [0, 2^n)): 1 + cost(rc, n) instead of n + 2 constraints.
+    """
+    _check_bits(n + 1)
+    if rc is None:
+        return to_bits(cs, x + (1 << n), n + 1, name)[n]
+    s = cs.hint1(f"{name}.top", lambda v: ((v + (1 << n)) % R) >> n & 1, x)
+    assert_boolean(cs, s, f"{name}.top.bool")
+    rc(cs, x + (1 << n) - s * (1 << n), n, name)
+    return s
+
+
+def signed_decompose(
+    cs: ConstraintSystem, x: Value, n: int, name: str = "signed", rc: RangeCheck | None = None
+) -> tuple[LC, LC]:
     """For a signed x in [-2^n, 2^n) (negatives encoded as r - |x|), return (|x|, is_negative).
 
     x + 2^n is range-checked to n+1 bits, so a huge field element posing as a balance fails here;
-    the top bit is the (unique) sign, and |x| = x * (2 * nonneg - 1) costs one constraint.
+    the top bit is the (unique) sign, and |x| = x * (2 * nonneg - 1) costs one constraint. ``rc``: the
+    range-check strategy (None = bit decomposition).
     """
-    _check_bits(n + 1)
     lx = as_lc(x)
-    bits = to_bits(cs, lx + (1 << n), n + 1, name)
-    nonneg = bits[n]
+    nonneg = _sign_bit(cs, lx, n, name, rc)
     absx = cs.mul(lx, 2 * nonneg - 1, f"{name}.abs")
     return absx, 1 - nonneg
 
 
-def signed_range_check(cs: ConstraintSystem, x: Value, n: int, name: str = "srange") -> LC:
+def signed_range_check(
+    cs: ConstraintSystem, x: Value, n: int, name: str = "srange", rc: RangeCheck | None = None
+) -> LC:
     """Prove x in [-2^n, 2^n); returns the boolean is_negative."""
-    _check_bits(n + 1)
-    bits = to_bits(cs, as_lc(x) + (1 << n), n + 1, name)
-    return 1 - bits[n]
+    return 1 - _sign_bit(cs, as_lc(x), n, name, rc)
 
 
 def bounded_sum(cs: ConstraintSystem, values: Sequence[Value], n: int, name: str = "sum") -> LC:

@@ -47,16 +47,26 @@ class _RangeQuery:
 
 @dataclass
 class FixedTable:
-    """A fixed table of tuples (public constants, part of the circuit). Query with :meth:`lookup`."""
+    """A table of tuples. Query with :meth:`lookup`.
+
+    ``rows`` are public constants (part of the circuit) unless ``witness_rows`` is set (:func:`committed_table`):
+    then the rows are linear combinations of private signals, every private signal they use is committed with the
+    limbs and multiplicities (so the table is fixed before the challenge), and ``rows`` is empty.
+    """
 
     cs: ConstraintSystem
     rows: tuple[tuple[int, ...], ...]
     name: str
     queries: list[tuple[LC, ...]] = field(default_factory=list)
+    witness_rows: tuple[tuple[LC, ...], ...] | None = None
 
     @property
     def arity(self) -> int:
-        return len(self.rows[0])
+        return len(self.witness_rows[0] if self.witness_rows is not None else self.rows[0])
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.witness_rows if self.witness_rows is not None else self.rows)
 
     def lookup(self, values: Sequence[Value]) -> None:
         """Constrain the tuple ``values`` to be one of the table's rows."""
@@ -99,6 +109,24 @@ def fixed_table(cs: ConstraintSystem, rows: Sequence[Sequence[int]], name: str =
     if arity < 1 or any(len(r) != arity for r in rows):
         raise ValueError("every row of a table must have the same, non-zero length")
     t = FixedTable(cs, tuple(tuple(int(v) % R for v in r) for r in rows), cs._qualify(name))
+    _state(cs).tables.append(t)
+    return t
+
+
+def committed_table(cs: ConstraintSystem, rows: Sequence[Sequence[Value]], name: str = "ctable") -> FixedTable:
+    """A table whose rows are private values (e.g. a batch's governed brackets), for tuple lookups.
+
+    Sound like a fixed table because every private signal the rows use is committed: the rows, like the queries
+    and multiplicities, are fixed before the challenge is drawn. (The solvency circuit's rows are also bound by
+    the public parameter commitment; committing them keeps this argument local to the lookup.) Each row costs
+    one product per non-constant entry after the first, plus one constraint.
+    """
+    if not rows:
+        raise ValueError("a table needs at least one row")
+    arity = len(rows[0])
+    if arity < 1 or any(len(r) != arity for r in rows):
+        raise ValueError("every row of a table must have the same, non-zero length")
+    t = FixedTable(cs, (), cs._qualify(name), witness_rows=tuple(tuple(as_lc(v) for v in r) for r in rows))
     _state(cs).tables.append(t)
     return t
 
@@ -189,12 +217,26 @@ def _finalize(cs: ConstraintSystem) -> None:
         table_mults: list[list[LC]] = []
         for t in st.tables:
             flat = [v for qv in t.queries for v in qv]
-            m = cs.hint(
-                f"{t.name}.mult",
-                lambda *v, rows=t.rows, k=t.arity: _table_multiplicities(v, rows, k),
-                *flat,
-                count=len(t.rows),
-            )
+            if t.witness_rows is None:
+                m = cs.hint(
+                    f"{t.name}.mult",
+                    lambda *v, rows=t.rows, k=t.arity: _table_multiplicities(v, rows, k),
+                    *flat,
+                    count=len(t.rows),
+                )
+            else:
+                row_flat = [v for row in t.witness_rows for v in row]
+                n_flat = len(flat)
+                m = cs.hint(
+                    f"{t.name}.mult",
+                    lambda *v, nq=n_flat, k=t.arity: _table_multiplicities(
+                        v[:nq], [tuple(v[i : i + k]) for i in range(nq, len(v), k)], k
+                    ),
+                    *flat,
+                    *row_flat,
+                    count=t.n_rows,
+                )
+                committed.extend(_private_wires(cs, row_flat))
             table_mults.append(m)
             committed.extend(m)
             committed.extend(v for v in flat if not v.is_constant() and not _is_public(cs, v))
@@ -216,7 +258,7 @@ def _finalize(cs: ConstraintSystem) -> None:
             cs.assert_equal(_lc_sum(invs), _lc_sum(fracs), "range.logup")
         # ---- tuple identity with compression by beta = X^K (Kronecker: K above the X-degree)
         if st.tables:
-            n_terms = sum(len(t.queries) + len(t.rows) for t in st.tables) + len(range_queries) + (1 << b if b else 0)
+            n_terms = sum(len(t.queries) + t.n_rows for t in st.tables) + len(range_queries) + (1 << b if b else 0)
             k_log = max(1, n_terms.bit_length())
             beta = x
             for i in range(k_log):
@@ -235,8 +277,11 @@ def _finalize(cs: ConstraintSystem) -> None:
                     cs.constrain(inv, x - f, 1, f"{t.name}.q[{qi}]")
                     invs.append(inv)
                 fracs = []
-                for ri, row in enumerate(t.rows):
-                    tv = sum((powers[j] * row[j] for j in range(t.arity)), LC())
+                rows_lc = t.witness_rows if t.witness_rows is not None else [[LC.const(v) for v in r] for r in t.rows]
+                for ri, row in enumerate(rows_lc):
+                    tv = row[0]
+                    for j in range(1, t.arity):
+                        tv = tv + cs.mul(powers[j], row[j], f"{t.name}.row[{ri}].c[{j}]")  # free if constant
                     p = cs.hint1(
                         f"{t.name}.row[{ri}]", lambda xv, mv, tvv: mv * _inv_hint(xv, tvv) % R, x, mults[ri], tv
                     )
@@ -267,6 +312,12 @@ def _is_public(cs: ConstraintSystem, v: LC) -> bool:
         return False
     ((sid, coeff),) = v.terms.items()
     return coeff == 1 and cs._kinds[sid] in ("pub_out", "pub_in")
+
+
+def _private_wires(cs: ConstraintSystem, values: Sequence[LC]) -> list[LC]:
+    """Every private signal the values use, each as a single-wire LC (committing them fixes the values)."""
+    ids = sorted({s for v in values for s in v.terms if s != 0 and cs._kinds[s] in ("prv_in", "internal")})
+    return [LC({s: 1}) for s in ids]
 
 
 def _unique(values: list[LC]) -> list[LC]:

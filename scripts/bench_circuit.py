@@ -9,27 +9,40 @@
    components, and the amortisation of the batch-level parameter commitment over larger batches;
 4. dev setup + prove of a 16-account batch of that shape with our prover (unless --no-prove).
 
-Usage: python scripts/bench_circuit.py [--no-prove] [--table-only]
+With --lookups (issue 14): the plain circuit next to its lookup mode (``SolvencyCircuit(shape, lookups=True)``: LogUp
+range checks, interval rows by tuple lookup, one BSB22 commitment): constraints per account, all costs included
+(parameter commitments, the range table and the interval table amortised over the batch), at 16, 64, 256 and 1,024
+accounts per batch for the benchmark shape and the demo shape (prover/operator/exchange.py); the lookup-mode floor
+and where its constraints go; and dev setup + prove of the same 16-account batch in both modes, in one run.
+
+Usage: python scripts/bench_circuit.py [--no-prove] [--table-only] [--lookups [--prove-accounts N]]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
 
+from zkmargin.circuits.lookup import lookup_report
 from zkmargin.circuits.rules.models import Account, Position
 from zkmargin.circuits.rules.params import ScenarioGrid
 from zkmargin.circuits.rules.risk_arrays import build_risk_arrays
-from zkmargin.circuits.solvency import COMPONENTS, SolvencyCircuit, SolvencyShape
+from zkmargin.circuits.solvency import COMPONENTS, LOOKUP_TABLE, SolvencyCircuit, SolvencyShape
 from zkmargin.circuits.solvency.shape import CASH_BITS, ID_BITS, QTY_BITS, SCEN_BITS, VALUE_BITS
+from zkmargin.prover.committed import dev_setup_committed, prove_committed
 from zkmargin.prover.engine import demo
 from zkmargin.prover.engine.margin import MarginEngine
 from zkmargin.prover.groth16 import prove
+from zkmargin.prover.operator import exchange
 from zkmargin.prover.setup.dev import dev_setup
 from zkmargin.prover.solvency_witness import build_batch, make_layout
+from zkmargin.verifier.committed import verify_committed
 from zkmargin.verifier.groth16 import verify
 
-BATCH_LEVEL = ("params commitment", "hard floors + marks", "totals")
+BATCH_LEVEL = ("params commitment", "hard floors + marks", "totals", LOOKUP_TABLE)
+SIZES = (16, 64, 256, 1024)
+PLAIN_BUILT = (16, 64)  # the plain circuit is affine in N (N leaves, N - 1 nodes and gaps): larger N extrapolated
 ASSETS4 = ("BTC", "ETH", "USDT", "SOL")  # SOL: the SOL-PERP's oracle index (not collateral: haircut rate 0)
 SLOTS8 = ("BTC-PERP", "ETH-PERP", "BTC-FUT-90D", "SOL-PERP", "BTC-30D-36000-C", "BTC-30D-39600-P",
           "ETH-30D-2000-C", "ETH-7D-2200-P")  # fmt: skip
@@ -160,11 +173,155 @@ def demo_accounts(engine: MarginEngine, n: int) -> list[Account]:
     return out
 
 
+def compare_modes(
+    label: str, engine: MarginEngine, slots: Sequence[str], assets: Sequence[str]
+) -> tuple[dict[str, float], SolvencyCircuit]:
+    """Constraints per account, all costs included, in both modes at every batch size. Lookup mode is built at each
+    size (the finalizer picks the limb size for that batch, so the per-account cost is not affine in N); the plain
+    circuit is built at 16 and 64 and extrapolated exactly (it is affine in N for powers of two)."""
+    out: dict[str, float] = {}
+    plain_total = {
+        n: SolvencyCircuit(make_layout(engine, slots, assets, accounts=n).shape).r1cs.n_constraints for n in PLAIN_BUILT
+    }
+    rows = []
+    for n in SIZES:
+        sh = make_layout(engine, slots, assets, accounts=n).shape
+        a, b = PLAIN_BUILT
+        alpha = (plain_total[b] - plain_total[a]) / (b - a)
+        plain = (plain_total[a] + alpha * (n - a)) / n
+        t0 = time.perf_counter()
+        c = SolvencyCircuit(sh, lookups=True)
+        build = time.perf_counter() - t0
+        rep = lookup_report(c.cs)
+        lk = c.r1cs.n_constraints / n
+        rows.append((n, plain, n not in PLAIN_BUILT, lk, rep["limb_bits"], c.r1cs.n_constraints, build))
+        out[f"plain_{n}"], out[f"lookups_{n}"] = plain, lk
+        last = c  # the largest batch's circuit, for the floor table
+    sh0 = make_layout(engine, slots, assets, accounts=16).shape
+    print(f"### {label}: A={sh0.assets}, P={sh0.positions}, K={sh0.brackets}, T={sh0.tiers}, S={sh0.scenarios}, "
+          f"U={sh0.underlyings}\n")  # fmt: skip
+    print("| accounts per batch | plain per account | lookups per account | ratio | limb bits | lookup constraints "
+          "| lookup build (s) |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for n, plain, extrap, lk, b, tot, build in rows:
+        mark = " (extrapolated)" if extrap else ""
+        print(f"| {n:,} | {plain:,.0f}{mark} | {lk:,.0f} | {plain / lk:.2f} | {b} | {tot:,} | {build:.1f} |")
+    print()
+    return out, last
+
+
+def lookup_floor(sh: SolvencyShape, c: SolvencyCircuit) -> None:
+    """Where the lookup circuit's constraints go, next to a floor for it.
+
+    With lookups a k-bit range check costs ceil(k / b) + 1 (limbs and recomposition) instead of k + 1, and an interval
+    (bracket or tier row) one tuple lookup instead of a one-hot. What no lookup removes: the Poseidon leaf and Merkle
+    node (hashes, taken as measured), the scenario products q_j * R_j[s] (one per risk-array slot and scenario: a
+    product of two private values), and one constraint per looked-up limb. The floor below is those products and
+    hashes plus the plain floor's range bits divided by the chosen limb size (at least one limb per check)."""
+    n = sh.accounts
+    b = lookup_report(c.cs)["limb_bits"]
+    plain_floor = floor(sh, c)
+    per = {k: v / n for k, v in c.budget.items()}
+    products = sum(sum(1 for u in sh.slot_underlying if u == x) for x in range(sh.underlyings)) * sh.scenarios
+    fl = {
+        "input ranges": (sh.assets + sh.positions + 1) * 2,  # one limb query + recomposition, at the very least
+        "divisions": -(-plain_floor["divisions"] // b),
+        "haircut tiers": -(-plain_floor["haircut tiers"] // b),
+        "brackets": -(-plain_floor["brackets"] // b),
+        "scenarios": -(-plain_floor["scenarios"] // b) + products,
+        "leaf hash + tree": plain_floor["leaf hash + tree"],
+        "ordering": -(-plain_floor["ordering"] // b),
+    }
+    fl["input ranges"] = max(fl["input ranges"], -(-plain_floor["input ranges"] // b))
+    measured = {
+        "input ranges": per["input ranges"],
+        "divisions": per["divisions"],
+        "haircut tiers": per["haircut tiers"],
+        "brackets": per["brackets"] + per["tiered MM"],
+        "scenarios": per["scenarios"],
+        "leaf hash + tree": per["leaf hash"] + per["tree"],
+        "ordering": per["ordering + padding"],
+    }
+    rest = {
+        "solvency check": per["solvency check"],
+        "params commitments + floors (batch)": per["params commitment"] + per["hard floors + marks"] + per["totals"],
+        "lookup tables + LogUp sums (batch)": per[LOOKUP_TABLE],
+    }
+    print(f"### lookup mode at N={n:,} (limb bits {b}): floor and where the constraints go, per account\n")
+    print("| component | plain floor | lookup floor | lookup measured |")
+    print("|---|---:|---:|---:|")
+    for k in fl:
+        print(f"| {k} | {plain_floor[k]:,} | {fl[k]:,} | {measured[k]:,.0f} |")
+    for k, v in rest.items():
+        print(f"| {k} | | | {v:,.0f} |")
+    total = sum(measured.values()) + sum(rest.values())
+    print(f"| **total** | **{sum(plain_floor.values()):,}** | **{sum(fl.values()):,}** | **{total:,.0f}** |\n")
+    print(f"scenario products alone: {products} per account; Poseidon leaf + node: {fl['leaf hash + tree']}\n")
+
+
+def prove_both(engine: MarginEngine, n: int) -> tuple[float, float]:
+    """Dev setup, prove and verify the same n-account batch of the benchmark shape in both modes; prove seconds."""
+    layout = make_layout(engine, SLOTS8, ASSETS4, accounts=n)
+    batch = build_batch(engine, demo_accounts(engine, n), layout, epoch=1, secret=b"bench")
+    out = []
+    for lookups in (False, True):
+        c = SolvencyCircuit(layout.shape, lookups=lookups)
+        c.r1cs.check(c.witness(batch.inputs))
+        t0 = time.perf_counter()
+        if lookups:
+            ck = dev_setup_committed(c.r1cs)
+            t1 = time.perf_counter()
+            cproof, public = prove_committed(ck, c.cs, batch.inputs)
+            t2 = time.perf_counter()
+            assert public == batch.public and verify_committed(ck.vk, cproof, public)
+        else:
+            pk = dev_setup(c.r1cs)
+            t1 = time.perf_counter()
+            proof, public = prove(pk, c.witness(batch.inputs))
+            t2 = time.perf_counter()
+            assert public == batch.public and verify(pk.verifying_key(), proof, public)
+        mode = "lookups" if lookups else "plain"
+        print(f"{mode}: {c.r1cs.n_constraints:,} constraints, dev setup {t1 - t0:.1f} s, prove {t2 - t1:.2f} s "
+              f"({(t2 - t1) / n:.3f} s per account, witness included), verified")  # fmt: skip
+        out.append(t2 - t1)
+    return out[0], out[1]
+
+
+def main_lookups(args: argparse.Namespace) -> None:
+    engine = demo_engine()
+    print("## plain vs lookups: constraints per account, all costs included (tables and commitments amortised)\n")
+    bench, big_circuit = compare_modes("benchmark shape", engine, SLOTS8, ASSETS4)
+    demo_res, _ = compare_modes("demo shape (prover/operator/exchange.py)", exchange.demo_engine(), exchange.SLOTS,
+                             exchange.ASSETS)  # fmt: skip
+    lookup_floor(big_circuit.shape, big_circuit)
+    plain_s = lookups_s = float("nan")
+    n = args.prove_accounts
+    if not args.no_prove:
+        print(f"## prove, both modes, one run: benchmark shape, {n} accounts (2 shared cores: noisy)\n")
+        plain_s, lookups_s = prove_both(engine, n)
+    big = SIZES[-1]
+    print(
+        f"RESULT constraints_per_account={bench[f'lookups_{big}']:.0f} accounts_per_batch={big} "
+        f"prove_s_per_account={lookups_s / n:.3f} prove_accounts_per_batch={n} "
+        f"plain_constraints_per_account={bench[f'plain_{big}']:.0f} plain_prove_s_per_account={plain_s / n:.3f} "
+        + " ".join(f"lookups_{k}={bench[f'lookups_{k}']:.0f}" for k in SIZES)
+        + " "
+        + " ".join(f"demo_lookups_{k}={demo_res[f'lookups_{k}']:.0f}" for k in SIZES)
+        + " "
+        + " ".join(f"demo_plain_{k}={demo_res[f'plain_{k}']:.0f}" for k in SIZES)
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--no-prove", action="store_true")
     ap.add_argument("--table-only", action="store_true")
+    ap.add_argument("--lookups", action="store_true", help="plain vs lookup mode (issue 14)")
+    ap.add_argument("--prove-accounts", type=int, default=16, help="batch size proven in both modes (--lookups)")
     args = ap.parse_args()
+    if args.lookups:
+        main_lookups(args)
+        return
     table()
     if args.table_only:
         return

@@ -1,7 +1,9 @@
 """Solvency-specific gadgets: exact division by a public constant, interval (bracket/tier) selection by a proven
-one-hot hint, and the maximum of a candidate list.
+one-hot hint or by a lookup in a committed table, and the maximum of a candidate list.
 
-All hints here are advice: each hinted signal is pinned by the constraints listed in its docstring.
+All hints here are advice: each hinted signal is pinned by the constraints listed in its docstring. Every gadget
+takes a range-check strategy ``rc`` (``circuits.gadgets.RangeCheck``): bit decomposition by default (the plain
+circuit), LogUp lookups in the solvency circuit's lookup mode; the constraints they state are the same.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from zkmargin.circuits.field import R
-from zkmargin.circuits.gadgets import assert_boolean, range_check
+from zkmargin.circuits.gadgets import RangeCheck, assert_boolean, range_check
+from zkmargin.circuits.lookup import FixedTable
 from zkmargin.circuits.r1cs import LC, ConstraintSystem, Value, as_lc
 
 
@@ -33,6 +36,7 @@ def divmod_const(
     name: str,
     add: int = 0,
     quotient_bits: int | None = None,
+    rc: RangeCheck = range_check,
 ) -> tuple[LC, LC]:
     """(quo, rem) with ``a * b + add = d * quo + rem`` (``a + add`` when b is None) and 0 <= rem < d exactly.
 
@@ -61,14 +65,14 @@ def divmod_const(
     quo, lo, hi = cs.hint(f"{name}.qr", split, *deps, count=3)
     rem = LC()
     if e:
-        range_check(cs, lo, e, f"{name}.rem_lo")
+        rc(cs, lo, e, f"{name}.rem_lo")
         rem = rem + lo
     else:
         cs.assert_equal(lo, 0, f"{name}.rem_lo_zero")
     if m > 1:
         nb = (m - 1).bit_length()
-        range_check(cs, hi, nb, f"{name}.rem_hi")
-        range_check(cs, (m - 1) - hi, nb, f"{name}.rem_hi_tight")
+        rc(cs, hi, nb, f"{name}.rem_hi")
+        rc(cs, (m - 1) - hi, nb, f"{name}.rem_hi_tight")
         rem = rem + hi * (1 << e)
     else:
         cs.assert_equal(hi, 0, f"{name}.rem_hi_zero")
@@ -78,7 +82,7 @@ def divmod_const(
     else:
         cs.constrain(la, lb, rhs, f"{name}.div")
     if quotient_bits is not None:
-        range_check(cs, quo, quotient_bits, f"{name}.quo")
+        rc(cs, quo, quotient_bits, f"{name}.quo")
     return quo, rem
 
 
@@ -91,7 +95,13 @@ def select_one_hot(cs: ConstraintSystem, h: Sequence[LC], values: Sequence[Value
 
 
 def interval_one_hot(
-    cs: ConstraintSystem, x: Value, floors: Sequence[Value], top: int, bits: int, name: str
+    cs: ConstraintSystem,
+    x: Value,
+    floors: Sequence[Value],
+    top: int,
+    bits: int,
+    name: str,
+    rc: RangeCheck = range_check,
 ) -> tuple[list[LC], LC]:
     """One-hot h with floor_k <= x < floor_{k+1} (floor_K = top) for the selected k; returns (h, floor_k).
 
@@ -118,13 +128,68 @@ def interval_one_hot(
     cs.assert_equal(total, 1, f"{name}.onehot.sum")
     f_sel = select_one_hot(cs, h, fl, f"{name}.floor")
     nxt = select_one_hot(cs, h, [*fl[1:], LC.const(top)], f"{name}.next")
-    range_check(cs, lx - f_sel, bits, f"{name}.ge_floor")
-    range_check(cs, nxt - 1 - lx, bits, f"{name}.lt_next")
+    rc(cs, lx - f_sel, bits, f"{name}.ge_floor")
+    rc(cs, nxt - 1 - lx, bits, f"{name}.lt_next")
     return h, f_sel
 
 
+def interval_rows(
+    key: int, floors: Sequence[Value], top: int, values: Sequence[Sequence[Value]]
+) -> list[tuple[Value, ...]]:
+    """Rows ``(key, floor_k, floor_{k+1}, *values_k)`` (floor_K = top) of an interval table for
+    :func:`interval_lookup`; ``values`` holds one list per column (e.g. [mmr, cum]), K entries each."""
+    n = len(floors)
+    nxt: list[Value] = [*floors[1:], top]
+    return [(key, floors[k], nxt[k], *(col[k] for col in values)) for k in range(n)]
+
+
+def interval_lookup(
+    cs: ConstraintSystem,
+    x: Value,
+    table: FixedTable,
+    rows: Sequence[Sequence[Value]],
+    bits: int,
+    name: str,
+    rc: RangeCheck,
+) -> tuple[LC, list[LC]]:
+    """(floor_k, [values_k...]) for the k with floor_k <= x < floor_{k+1}, by ONE tuple lookup instead of a one-hot.
+
+    ``rows`` are this key's rows of ``table`` (:func:`interval_rows`, already in the table). The prover hints the
+    whole row (key, floor, next, values...); pinned by: the tuple lookup (it is one of the table's rows, and the
+    constant key makes it a row of this slot), and ``rc`` checks of x - floor and next - 1 - x to ``bits`` bits. So
+    a boundary x = floor_{k+1} belongs to row k+1, an empty interval (floor_k = floor_{k+1}) or a padding row
+    (floor = next = top) can never be chosen, and 0 <= x < top follows, as with :func:`interval_one_hot`.
+    Cost: arity - 1 products and one inverse for the lookup, plus the two range checks; the K booleans and
+    4K selection products of the one-hot are gone.
+    """
+    lx = as_lc(x)
+    key = as_lc(rows[0][0])
+    if not key.is_constant():
+        raise ValueError("interval_lookup: the key column must be a constant (it names the slot)")
+    flat = [as_lc(v) for r in rows for v in r[1:]]
+    width = len(rows[0]) - 1
+
+    def pick(xv: int, *fv: int) -> list[int]:
+        k = 0
+        while k + 1 < len(rows) and xv >= fv[(k + 1) * width]:
+            k += 1
+        return list(fv[k * width : (k + 1) * width])
+
+    hinted = cs.hint(f"{name}.row", pick, lx, *flat, count=width)
+    table.lookup([key, *hinted])
+    floor, nxt = hinted[0], hinted[1]
+    rc(cs, lx - floor, bits, f"{name}.ge_floor")
+    rc(cs, nxt - 1 - lx, bits, f"{name}.lt_next")
+    return floor, hinted[2:]
+
+
 def max_candidates(
-    cs: ConstraintSystem, cands: Sequence[Value], bits: int, name: str, unchecked: Sequence[int] = ()
+    cs: ConstraintSystem,
+    cands: Sequence[Value],
+    bits: int,
+    name: str,
+    unchecked: Sequence[int] = (),
+    rc: RangeCheck = range_check,
 ) -> LC:
     """M = max(cands) for integer candidates in (-2^(bits-1), 2^(bits-1)); M - c_i is range-checked to ``bits`` bits
     for every i not in ``unchecked`` (M >= all), and prod_i (M - c_i) = 0 (M is one of them): len(cands) * (bits + 1)
@@ -134,7 +199,7 @@ def max_candidates(
     m = cs.hint1(f"{name}.max", lambda *v: max(signed(x) for x in v) % R, *cl)
     for i, c in enumerate(cl):
         if i not in unchecked:
-            range_check(cs, m - c, bits, f"{name}.ge[{i}]")
+            rc(cs, m - c, bits, f"{name}.ge[{i}]")
     prod = m - cl[0]
     for i, c in enumerate(cl[1:], 1):
         if i == len(cl) - 1:

@@ -1,4 +1,5 @@
-"""Fixtures: the small exchange, a 4-slot circuit over it, and an honest batch of three accounts + one empty slot."""
+"""Fixtures: the small exchange, a 4-slot circuit over it (plain and lookup mode), and an honest batch of three
+accounts + one empty slot."""
 
 from __future__ import annotations
 
@@ -26,9 +27,11 @@ def layout(engine: MarginEngine) -> BatchLayout:
     return make_layout(engine, SLOTS, ASSETS, accounts=4)
 
 
-@pytest.fixture(scope="session")
-def circuit(layout: BatchLayout) -> SolvencyCircuit:
-    return SolvencyCircuit(layout.shape)
+@pytest.fixture(scope="session", params=["plain", "lookups"])
+def circuit(request: pytest.FixtureRequest, layout: BatchLayout) -> SolvencyCircuit:
+    """Both modes: every test taking this fixture (the attack suite, the bridge, the binding and red-team checks) runs
+    against the plain circuit and against the lookup circuit (same statement, LogUp range checks)."""
+    return SolvencyCircuit(layout.shape, lookups=request.param == "lookups")
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from zkmargin.circuits.field import R
+from zkmargin.circuits.lookup import lookup_report
 from zkmargin.circuits.r1cs import R1CS, UnsatisfiedConstraint
 from zkmargin.circuits.rules.models import Account, Position
 from zkmargin.circuits.rules.params import HaircutTier, RiskParameters, ScenarioGrid, make_brackets
@@ -74,13 +75,70 @@ def account(
     return Account(account_id=aid, margin_mode=mode, balances=bal, positions=pos, realised_pnl=realised)  # type: ignore[arg-type]
 
 
-def rejects(r1cs: R1CS, witness: list[int]) -> str | None:
-    """Name of the first violated constraint, or None when the witness satisfies the circuit."""
+def rejects(target: SolvencyCircuit | R1CS, witness: list[int]) -> str | None:
+    """Name of the constraint that catches a witness, or None when the witness satisfies the circuit.
+
+    Plain circuit (or a bare R1CS): the first violated constraint. Lookup mode: the range checks are proven at the
+    end of the system (the LogUp finalizer builds the limbs when the circuit is compiled), so the violations are
+    put back in the order the plain circuit builds them (each range check where it was asked for,
+    ``SolvencyCircuit.range_check_at``) and a range check is reported under its plain name
+    (``lookup.X.recompose`` -> ``X.sum``): one assertion then states what catches the cheat in both modes.
+    """
+    r1cs = target if isinstance(target, R1CS) else target.r1cs
     try:
         r1cs.check(witness)
     except UnsatisfiedConstraint as e:
-        return e.name
+        if isinstance(target, R1CS) or not target.lookups:
+            return e.name
+        # sort key (position, 0 for a range check asked for at that position / 1 for the constraint built there)
+        best: tuple[int, int, str] | None = None
+        for idx, name in _violated(r1cs, witness):
+            keys = [(idx, 1, name)]
+            if name.startswith("lookup.") and name.endswith(".recompose"):
+                label = name[len("lookup.") : -len(".recompose")]
+                if label in target.range_check_at:
+                    keys = [(target.range_check_at[label][0], 0, label + ".sum")]
+            elif name == "lookup.range.logup":  # a limb outside the table: name the range checks it belongs to
+                keys += [(target.range_check_at[lb][0], 0, lb + ".sum") for lb in _limbs_off_table(target, witness)]
+            for key in keys:
+                if best is None or key[:2] < best[:2]:
+                    best = key
+        return best[2] if best is not None else e.name
     return None
+
+
+def _limbs_off_table(circuit: SolvencyCircuit, witness: list[int]) -> list[str]:
+    """Lookup mode: the range checks whose limbs are not all in the table 0..2^b-1 (the high limb, when b does not
+    divide the width, is also looked up shifted, so it must be below 2^(width mod b)): what the LogUp sum rejects."""
+    b = lookup_report(circuit.cs)["limb_bits"]
+    limbs: dict[str, list[int]] = {}
+    for sig, name in enumerate(circuit.r1cs.signal_names):
+        if name.startswith("lookup.") and ".limb" in name:
+            label = name[len("lookup.") : name.rindex(".limb")]
+            limbs.setdefault(label, []).append(witness[sig])
+    out = []
+    for label, (_, bits) in circuit.range_check_at.items():
+        ls = limbs.get(label, [])
+        h = bits % b
+        if any(v >= 1 << b for v in ls) or (h and ls and ls[-1] >= 1 << h):
+            out.append(label)
+    return out
+
+
+def violations(circuit: SolvencyCircuit, witness: list[int]) -> list[str]:
+    """Names of every violated constraint, in system order."""
+    return [name for _, name in _violated(circuit.r1cs, witness)]
+
+
+def _violated(r1cs: R1CS, witness: list[int]) -> list[tuple[int, str]]:
+    out = []
+    for i, con in enumerate(r1cs.constraints):
+        a = sum(v * witness[s] for s, v in con.a.items()) % R
+        b = sum(v * witness[s] for s, v in con.b.items()) % R
+        c = sum(v * witness[s] for s, v in con.c.items()) % R
+        if a * b % R != c:
+            out.append((i, con.name))
+    return out
 
 
 def witness_with_override(
@@ -95,7 +153,7 @@ def witness_with_override(
     try:
         for st in steps:
             st.fn = fn
-        return cs.witness(inputs)
+        return circuit.witness(inputs)
     finally:
         for st, f in zip(steps, saved, strict=True):
             st.fn = f

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from solvency_helpers import SLOTS, account, px, rejects, small_engine, witness_with_override
+from solvency_helpers import SLOTS, account, px, rejects, small_engine, violations, witness_with_override
 
 from zkmargin.circuits.field import R
 from zkmargin.circuits.solvency import SolvencyCircuit, account_id_commitment, derive_user_secret, public_signal_names
@@ -32,18 +32,21 @@ def tampered(batch: SolvencyBatch, **changes: int) -> dict[str, int]:
 
 
 def fail_name(circuit: SolvencyCircuit, inputs: dict[str, int]) -> str | None:
-    return rejects(circuit.r1cs, circuit.witness(inputs))
+    return rejects(circuit, circuit.witness(inputs))
 
 
 def test_honest_batch_satisfies_and_layout_matches_attestation(
     circuit: SolvencyCircuit, batch: SolvencyBatch, witness: list[int]
 ) -> None:
-    assert rejects(circuit.r1cs, witness) is None
-    assert circuit.r1cs.public_signals(witness) == batch.public
+    assert rejects(circuit, witness) is None
+    assert circuit.supplied_public(witness) == batch.public
     assert circuit.r1cs.n_pub_out == 0
-    assert circuit.r1cs.signal_names[1 : 1 + circuit.r1cs.n_public] == public_signal_names(4)
+    # lookup mode: one more public signal, last, that nobody supplies: the challenge the verifier derives from D
+    hidden = 1 if circuit.lookups else 0
+    assert (circuit.r1cs.commitment is not None) == circuit.lookups
+    assert circuit.r1cs.signal_names[1 : 1 + circuit.r1cs.n_public - hidden] == public_signal_names(4)
     assert public_signal_names(4) == attestation.signal_names(4)
-    assert circuit.r1cs.n_public == attestation.n_public(4)
+    assert circuit.r1cs.n_public - hidden == attestation.n_public(4)
 
 
 def test_negative_balance_near_the_modulus(circuit: SolvencyCircuit, batch: SolvencyBatch) -> None:
@@ -57,7 +60,7 @@ def test_negative_balance_near_the_modulus(circuit: SolvencyCircuit, batch: Solv
     ins = dict(batch.inputs)
     ins["acct[0].bal[0]"] = (-5 * 10**8) % R
     w = circuit.witness(ins)
-    assert rejects(circuit.r1cs, w) is not None  # its own margin, or the published totals, no longer hold
+    assert rejects(circuit, w) is not None  # its own margin, or the published totals, no longer hold
     assert circuit.value(circuit.accounts[0].equity, w) < circuit.value(
         circuit.accounts[0].equity, circuit.witness(batch.inputs)
     )
@@ -87,7 +90,7 @@ def test_packed_piece_overflowing_into_its_neighbour(circuit: SolvencyCircuit, b
     assert circuit.value(circuit.accounts[0].leaf, w) == circuit.value(
         circuit.accounts[0].leaf, circuit.witness(batch.inputs)
     )
-    assert "acct[0].qty[0].range" in (rejects(circuit.r1cs, w) or "")
+    assert "acct[0].qty[0].range" in (rejects(circuit, w) or "")
     # same with the head element: cash + 2^64 borrowing from the portfolio flag
     ins = dict(batch.inputs)
     ins["acct[2].cash"] = (ins["acct[2].cash"] + (1 << 64)) % R
@@ -133,12 +136,12 @@ def test_equal_balances_get_different_leaves(
     assert "order.gap[0].range" in (fail_name(circuit, ins) or "")
 
 
-@pytest.fixture(scope="module")
-def boundary() -> tuple[MarginEngine, BatchLayout, SolvencyCircuit, SolvencyBatch]:
+@pytest.fixture(scope="module", params=["plain", "lookups"])
+def boundary(request: pytest.FixtureRequest) -> tuple[MarginEngine, BatchLayout, SolvencyCircuit, SolvencyBatch]:
     """BTC-PERP mark 40,000: 1.25 BTC is a notional of exactly 50,000 USD, the floor of bracket 1."""
     eng = small_engine(btc_mark=px(40_000))
     lay = make_layout(eng, SLOTS, ("USDT", "BTC", "ETH"), accounts=2)
-    circ = SolvencyCircuit(lay.shape)
+    circ = SolvencyCircuit(lay.shape, lookups=request.param == "lookups")
     b = build_batch(
         eng, [account("frank", 5_000, btc_perp=1.25), account("gina", 5_000, btc_perp=-0.5)], lay, 3, secret=b"x"
     )
@@ -149,17 +152,28 @@ def test_bracket_boundary_belongs_to_the_upper_bracket(boundary: tuple) -> None:
     eng, _lay, circ, b = boundary
     i = [a.account_id for a in b.accounts].index("frank")
     w = circ.witness(b.inputs)
-    assert rejects(circ.r1cs, w) is None
+    assert rejects(circ, w) is None
     assert circ.value(circ.accounts[i].notionals[0], w) == 50_000 * 10**6
-    assert w[circ.r1cs.signal_index(f"acct[{i}].pos[0].bracket.onehot[1]")] == 1
+    p = b.params
+    if circ.lookups:  # the hinted row is bracket 1's
+        assert w[circ.r1cs.signal_index(f"acct[{i}].pos[0].bracket.row[0]")] == p.bracket_floor[0][1]
+    else:
+        assert w[circ.r1cs.signal_index(f"acct[{i}].pos[0].bracket.onehot[1]")] == 1
     assert circ.value(circ.accounts[i].mm, w) == eng.evaluate(b.accounts[i]).mm
     # `<=` where `<` is meant: claiming bracket 0 for N == floor_1 fails the strict upper bound
-    w0 = witness_with_override(circ, b.inputs, f"acct[{i}].pos[0].bracket.onehot", lambda *_: [1, 0, 0])
-    assert rejects(circ.r1cs, w0) == f"acct[{i}].pos[0].bracket.lt_next.sum"
+    if circ.lookups:
+        row0 = [p.bracket_floor[0][0], p.bracket_floor[0][1], p.bracket_mmr[0][0], p.bracket_cum[0][0]]
+        w0 = witness_with_override(circ, b.inputs, f"acct[{i}].pos[0].bracket.row", lambda *_: row0)
+    else:
+        w0 = witness_with_override(circ, b.inputs, f"acct[{i}].pos[0].bracket.onehot", lambda *_: [1, 0, 0])
+    assert rejects(circ, w0) == f"acct[{i}].pos[0].bracket.lt_next.sum"
 
 
 def test_bracket_chosen_wrongly(circuit: SolvencyCircuit, batch: SolvencyBatch) -> None:
     pre = "acct[0].pos[0].bracket"
+    if circuit.lookups:
+        _bracket_row_chosen_wrongly(circuit, batch)
+        return
     honest = circuit.witness(batch.inputs)
     k = [honest[circuit.r1cs.signal_index(f"{pre}.onehot[{x}]")] for x in range(3)].index(1)
     assert k == 0  # a 0.3 BTC position sits in the first bracket
@@ -171,10 +185,46 @@ def test_bracket_chosen_wrongly(circuit: SolvencyCircuit, batch: SolvencyBatch) 
     }
     for h, expected in cases.items():
         w = witness_with_override(circuit, batch.inputs, f"{pre}.onehot", lambda *_, h=h: list(h))
-        assert rejects(circuit.r1cs, w) == expected, h
+        assert rejects(circuit, w) == expected, h
     # same for a haircut tier
     w = witness_with_override(circuit, batch.inputs, "acct[0].coll[1].tier.onehot", lambda *_: [0, 1])
-    assert rejects(circuit.r1cs, w) == "acct[0].coll[1].tier.ge_floor.sum"
+    assert rejects(circuit, w) == "acct[0].coll[1].tier.ge_floor.sum"
+
+
+def _bracket_row_chosen_wrongly(circuit: SolvencyCircuit, batch: SolvencyBatch) -> None:
+    """Lookup mode: the prover hints a whole row (floor, next floor, mmr, cum) of the committed interval table.
+    A higher bracket's row fails the interval check; a row mixing two brackets' columns, another slot's row (the
+    key is the slot) and a row with a cheaper mmr are not rows of this slot's table and fail the LogUp sum."""
+    pre = "acct[0].pos[0].bracket"
+    p = batch.params
+    honest = circuit.witness(batch.inputs)
+    row = [honest[circuit.r1cs.signal_index(f"{pre}.row[{c}]")] for c in range(4)]
+    assert row == [p.bracket_floor[0][0], p.bracket_floor[0][1], p.bracket_mmr[0][0], p.bracket_cum[0][0]]
+
+    def bracket(j: int, k: int) -> list[int]:
+        nxt = p.bracket_floor[j][k + 1] if k + 1 < len(p.bracket_floor[j]) else 1 << 62
+        return [p.bracket_floor[j][k], nxt, p.bracket_mmr[j][k], p.bracket_cum[j][k]]
+
+    logup = "lookup.params.intervals.logup"
+    cases = {
+        "row of a higher bracket (index bypass)": (bracket(0, 1), f"{pre}.ge_floor.sum"),
+        "bracket 0's interval with bracket 1's rate": ([*bracket(0, 0)[:2], *bracket(0, 1)[2:]], logup),
+        "another slot's first row (ETH-PERP: other rates)": (bracket(1, 0), logup),
+        "bracket 0 with a lower mmr": ([*bracket(0, 0)[:2], p.bracket_mmr[0][0] - 1, p.bracket_cum[0][0]], logup),
+        "bracket 0 with an open upper end": ([p.bracket_floor[0][0], 1 << 62, *bracket(0, 0)[2:]], logup),
+    }
+    for what, (cheat, expected) in cases.items():
+        assert cheat != row, what
+        w = witness_with_override(circuit, batch.inputs, f"{pre}.row", lambda *_, c=cheat: list(c))
+        # the LogUp sum is one constraint at the very end: other consequences (a total) may be violated too
+        assert (rejects(circuit, w) if expected != logup else logup if logup in violations(circuit, w) else None) == (
+            expected
+        ), what
+    # same for a haircut tier: BTC's second tier (floor 100,000 USD) for a 0.5 BTC balance
+    tier = [p.haircut_floor[1][1], 1 << 62, p.haircut_rate[1][1], 0]
+    w = witness_with_override(circuit, batch.inputs, "acct[0].coll[1].tier.row", lambda *_: tier)
+    assert rejects(circuit, w) == "acct[0].coll[1].tier.ge_floor.sum"
+    assert logup in violations(circuit, w)  # (0 is not tier 1's cum either)
 
 
 @pytest.mark.parametrize(
@@ -200,9 +250,7 @@ def test_parameter_differing_from_the_committed_one(circuit: SolvencyCircuit, ba
     "key",
     ["params.mark[0]", "params.mark[2]", "params.risk[0].long[0]", "params.risk[2].long[3]"],  # last: final element
 )
-def test_market_data_differing_from_the_committed_one(
-    circuit: SolvencyCircuit, batch: SolvencyBatch, key: str
-) -> None:
+def test_market_data_differing_from_the_committed_one(circuit: SolvencyCircuit, batch: SolvencyBatch, key: str) -> None:
     ins = dict(batch.inputs)
     ins[key] = (ins[key] + 1) % R
     assert fail_name(circuit, ins) == "params.market_commitment"
@@ -234,13 +282,13 @@ def test_equity_below_mm_is_counted_not_hidden(
     r = engine.evaluate(exact)  # type: ignore[arg-type]
     assert r.equity == r.mm and r.status != "liquidation"
     b = build_batch(engine, [exact], layout, 1, secret=b"s")  # type: ignore[list-item]
-    assert rejects(circuit.r1cs, circuit.witness(b.inputs)) is None  # equity == MM passes, not under MM
+    assert rejects(circuit, circuit.witness(b.inputs)) is None  # equity == MM passes, not under MM
     assert b.public_named()["under_mm_count"] == 0
 
     under = _at_margin(engine, "harry", -1)  # one micro-USD short
     assert engine.evaluate(under).status == "liquidation"  # type: ignore[arg-type]
     b = build_batch(engine, [under], layout, 1, secret=b"s")  # type: ignore[list-item]
-    assert rejects(circuit.r1cs, circuit.witness(b.inputs)) is None
+    assert rejects(circuit, circuit.witness(b.inputs)) is None
     pub = b.public_named()
     assert (pub["under_mm_count"], pub["total_shortfall"], pub["total_bad_debt"]) == (1, 1, 0)
     # the operator cannot hide it: claiming 0 under MM (or no shortfall) fails the totals
@@ -248,10 +296,13 @@ def test_equity_below_mm_is_counted_not_hidden(
         ins = {**b.inputs, key: 0}
         assert fail_name(circuit, ins) == f"totals.{key}"
     # nor flip the sign hint of its slack (the decomposition is unique)
-    honest_bits = [(((1 << 64) - 1) >> i) & 1 for i in range(65)]  # slack -1 + 2^64: top bit 0 (negative)
-    flipped = [*honest_bits[:64], 1]  # claim "non-negative"
-    w = witness_with_override(circuit, b.inputs, "acct[0].slack.sign[0]", lambda *_: flipped)
-    assert rejects(circuit.r1cs, w) == "acct[0].slack.sign.sum"
+    if circuit.lookups:  # the hinted top bit; the rest (x + 2^64 - top * 2^64) must then lie in [0, 2^64)
+        w = witness_with_override(circuit, b.inputs, "acct[0].slack.sign.top", lambda *_: 1)
+    else:
+        honest_bits = [(((1 << 64) - 1) >> i) & 1 for i in range(65)]  # slack -1 + 2^64: top bit 0 (negative)
+        flipped = [*honest_bits[:64], 1]  # claim "non-negative"
+        w = witness_with_override(circuit, b.inputs, "acct[0].slack.sign[0]", lambda *_: flipped)
+    assert rejects(circuit, w) == "acct[0].slack.sign.sum"
 
 
 def test_duplicate_account_within_a_batch(engine: MarginEngine, layout: BatchLayout, circuit: SolvencyCircuit) -> None:
@@ -312,7 +363,7 @@ def test_padding_slots_must_be_zero(circuit: SolvencyCircuit, batch: SolvencyBat
 def test_public_input_at_or_above_r_is_rejected(
     circuit: SolvencyCircuit, batch: SolvencyBatch, witness: list[int]
 ) -> None:
-    vk = SimpleNamespace(n_public=circuit.r1cs.n_public)
+    vk = SimpleNamespace(n_public=circuit.r1cs.n_public - (1 if circuit.lookups else 0))  # supplied signals
     check_public(vk, batch.public)  # type: ignore[arg-type]
     for idx in (1, 6):
         bad = list(batch.public)

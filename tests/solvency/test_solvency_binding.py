@@ -36,7 +36,7 @@ def forged(batch: SolvencyBatch, **changes: object) -> tuple[SolvencyParams, dic
 
 
 def first_failure(circuit: SolvencyCircuit, inputs: dict[str, int]) -> str | None:
-    return rejects(circuit.r1cs, circuit.witness(inputs))
+    return rejects(circuit, circuit.witness(inputs))
 
 
 def test_recommitted_honest_parameters_pass(circuit: SolvencyCircuit, batch: SolvencyBatch) -> None:
