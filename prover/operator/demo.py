@@ -306,7 +306,7 @@ def venue_png(path: Path, engine: Any, book: Any, res: EpochResult) -> Path:
     ax.set_title(f"{len(ratios):,} accounts with margin requirements")
     ax.legend()
     ax = axes[1]
-    labels = ["proven, at or above MM", "proven, under MM", "unrepresented"]
+    labels = ["proven,\nat or above MM", "proven,\nunder MM", "unrepresented"]
     values = [res.covered - under, under, len(res.excluded)]
     bars = ax.bar(labels, values, color=["#228833", "#ee7733", "#bbbbbb"])
     ax.bar_label(bars, labels=[f"{v:,}" for v in values])
