@@ -104,28 +104,30 @@ __all__ = [
 ]
 
 
-def load_json_file(path: Path, what: str, limits: Limits = DEFAULT_LIMITS) -> Any:
-    """A JSON file of the bundle, read as untrusted input (regular file, size and depth caps)."""
+def _read_untrusted(path: Path, what: str, limits: Limits) -> bytes:
+    """A bundle file's bytes, read as untrusted input (regular file, size cap), errors mapped to BundleError."""
     try:
-        return parse_json(read_bytes(path, what, limits.max_json_bytes), what, limits.max_json_depth)
+        return read_bytes(path, what, limits.max_json_bytes)
     except FileNotFoundError as e:
         raise MissingFile(f"{what}: missing file {path}") from e
     except UnsafeInput as e:
         raise BundleError(str(e)) from e
     except OSError as e:
         raise BundleError(f"{what}: unreadable ({e.strerror or e})") from e
+
+
+def load_json_file(path: Path, what: str, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """A JSON file of the bundle, read as untrusted input (regular file, size and depth caps)."""
+    data = _read_untrusted(path, what, limits)
+    try:
+        return parse_json(data, what, limits.max_json_depth)
+    except UnsafeInput as e:
+        raise BundleError(str(e)) from e
 
 
 def sha256_checked(path: Path, what: str, limits: Limits = DEFAULT_LIMITS) -> str:
     """sha256 of a bundle file read as untrusted input (:func:`sha256_file` is for the operator's own files)."""
-    try:
-        return hashlib.sha256(read_bytes(path, what, limits.max_json_bytes)).hexdigest()
-    except FileNotFoundError as e:
-        raise MissingFile(f"{what}: missing file {path}") from e
-    except UnsafeInput as e:
-        raise BundleError(str(e)) from e
-    except OSError as e:
-        raise BundleError(f"{what}: unreadable ({e.strerror or e})") from e
+    return hashlib.sha256(_read_untrusted(path, what, limits)).hexdigest()
 
 
 def _confined(root: Path, rel: object, what: str) -> Path:
