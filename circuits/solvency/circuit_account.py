@@ -19,7 +19,7 @@ from zkmargin.circuits.constants import QTY_SCALE, RATE_SCALE, WIDE_DIVISOR
 from zkmargin.circuits.field import R
 from zkmargin.circuits.gadgets import assert_boolean, is_zero, signed_decompose, signed_range_check
 from zkmargin.circuits.poseidon import poseidon_gadget
-from zkmargin.circuits.r1cs import LC
+from zkmargin.circuits.r1cs import LC, Value
 
 from .gadgets import divmod_const, interval_lookup, interval_one_hot, max_candidates, select_one_hot
 from .leaf import PIECES_PER_PACK
@@ -94,14 +94,10 @@ def build_account(c: SolvencyCircuit, prices: list[LC]) -> AccountSignals:
             nz = 1 - is_zero(cs, rem, f"coll[{a}].rem_is_zero")
         with c.part("haircut tiers"):
             # the tier check also proves 0 <= w < 2^62, which pins the division's quotient
-            if c.intervals is None:
-                h, f_sel = interval_one_hot(cs, w, p.h_floor[a], VALUE_TOP, VALUE_BITS, f"coll[{a}].tier", rc=rc)
-                rate_sel = select_one_hot(cs, h, p.h_rate[a], f"coll[{a}].tier.rate")
-                cum_sel = select_one_hot(cs, h, p.h_cum[a], f"coll[{a}].tier.cum")
-            else:
-                f_sel, (rate_sel, cum_sel) = interval_lookup(
-                    cs, w, c.intervals, c.tier_rows[a], VALUE_BITS, f"coll[{a}].tier", rc
-                )
+            rows = None if c.intervals is None else c.tier_rows[a]
+            f_sel, rate_sel, cum_sel = _interval(
+                c, w, p.h_floor[a], (p.h_rate[a], "rate"), p.h_cum[a], rows, f"coll[{a}].tier"
+            )
             g = cum_sel + cs.mul(rate_sel, w - f_sel, f"coll[{a}].haircut")
             neg_val = (w + nz) * (-RATE_SCALE)  # floor(b p / 1e10) * 1e6 for b < 0: borrowings count in full
             hnum = hnum + neg_val + cs.mul(1 - b_neg[a], g - neg_val, f"coll[{a}].sign")
@@ -122,14 +118,10 @@ def build_account(c: SolvencyCircuit, prices: list[LC]) -> AccountSignals:
             notional = w + nz  # ceil(|q| mark / 1e10)
             value = -notional + cs.mul(1 - q_neg[j], w + notional, f"pos[{j}].sign")  # q>=0: w; q<0: -N
         with c.part("brackets"):
-            if c.intervals is None:
-                h, _ = interval_one_hot(cs, notional, p.b_floor[j], VALUE_TOP, VALUE_BITS, f"pos[{j}].bracket", rc=rc)
-                mmr_sel = select_one_hot(cs, h, p.b_mmr[j], f"pos[{j}].bracket.mmr")
-                cum_sel = select_one_hot(cs, h, p.b_cum[j], f"pos[{j}].bracket.cum")
-            else:
-                _, (mmr_sel, cum_sel) = interval_lookup(
-                    cs, notional, c.intervals, c.bracket_rows[j], VALUE_BITS, f"pos[{j}].bracket", rc
-                )
+            rows = None if c.intervals is None else c.bracket_rows[j]
+            _, mmr_sel, cum_sel = _interval(
+                c, notional, p.b_floor[j], (p.b_mmr[j], "mmr"), p.b_cum[j], rows, f"pos[{j}].bracket"
+            )
             mnum = cs.mul(notional, mmr_sel, f"pos[{j}].mm") - cum_sel * RATE_SCALE
         if j in ra:
             tiered_ra = tiered_ra + mnum
@@ -221,6 +213,28 @@ def build_account(c: SolvencyCircuit, prices: list[LC]) -> AccountSignals:
         pos_bal,
         leaf,
     )
+
+
+def _interval(
+    c: SolvencyCircuit,
+    x: LC,
+    floors: Sequence[LC],
+    rates: tuple[Sequence[LC], str],
+    cums: Sequence[LC],
+    rows: Sequence[Sequence[Value]] | None,
+    name: str,
+) -> tuple[LC, LC, LC]:
+    """(floor, rate, cum) of the interval (haircut tier or leverage bracket) holding ``x``: a proven one-hot over
+    the floors in plain mode, one row lookup in the committed parameter table in lookup mode (``rows``).
+    ``rates`` is (the rate per interval, its label in constraint names)."""
+    cs = c.cs
+    if rows is None:
+        h, f_sel = interval_one_hot(cs, x, floors, VALUE_TOP, VALUE_BITS, name, rc=c.rc)
+        rate_sel = select_one_hot(cs, h, rates[0], f"{name}.{rates[1]}")
+        return f_sel, rate_sel, select_one_hot(cs, h, cums, f"{name}.cum")
+    assert c.intervals is not None
+    f_sel, (rate_sel, cum_sel) = interval_lookup(cs, x, c.intervals, rows, VALUE_BITS, name, c.rc)
+    return f_sel, rate_sel, cum_sel
 
 
 def _split(pairs: Sequence[tuple[LC, LC]]) -> tuple[list[LC], list[LC]]:
