@@ -117,23 +117,22 @@ def _move_one(values: Sequence[int], size: int) -> list[int]:
     return m
 
 
+# the honest witness helpers, captured before a test replaces them in the module with the cheats below
+_honest_limbs = lookup._limbs
+_honest_table_multiplicities = lookup._table_multiplicities
+
+
 def _carry_down(x: int, bits: int, b: int) -> list[int]:
     """Limbs that still recompose to x but with limb 0 >= 2^b (2^b borrowed from limb 1): not a table value."""
-    n = -(-bits // b)
-    limbs = [(x >> (b * j)) & ((1 << b) - 1) for j in range(n)]
-    if n > 1 and limbs[1]:
+    limbs = _honest_limbs(x, bits, b)
+    if len(limbs) > 1 and limbs[1]:
         limbs[0] += 1 << b
         limbs[1] -= 1
     return limbs
 
 
 def _table_mult_shift(values: Sequence[int], rows: Sequence[tuple[int, ...]], arity: int) -> list[int]:
-    index = {r: i for i, r in enumerate(rows)}
-    m = [0] * len(rows)
-    for i in range(0, len(values), arity):
-        j = index.get(tuple(values[i : i + arity]))
-        if j is not None:
-            m[j] += 1
+    m = _honest_table_multiplicities(values, rows, arity)
     t = next(i for i, c in enumerate(m) if c)
     m[t] -= 1
     m[(t + 1) % len(rows)] += 1
