@@ -85,6 +85,7 @@ __all__ = [
     "load_committed_setup",
     "make_record",
     "next_state",
+    "run_cli_step",
     "run_committed_ceremony",
     "save_committed_setup",
     "self_check",
@@ -353,3 +354,56 @@ def run_committed_ceremony(
         cer = beacon_committed(cer, beacon[0], beacon[1], "final beacon")
         write_transcript(cer, out)
     return cer.key
+
+
+# ---------------------------------------------------------------- command line
+
+
+def run_cli_step(
+    src: Path,
+    out: Path,
+    name: str | None,
+    entropy: str | None = None,
+    signer_key: str | None = None,
+    beacon: tuple[bytes, int] | None = None,
+) -> int:
+    """``zkmargin setup contribute|beacon --zkey SETUP_DIR --out OUT_DIR`` on a committed setup directory: one
+    contribution (or the beacon), self-checked, written as a new setup directory (staged, renamed into place).
+    ``signer_key`` is the hex key itself (the caller resolves ``@FILE``). Exit codes as the CLI's."""
+    import sys
+
+    from zkmargin.atomic import atomic_directory
+    from zkmargin.verifier.contributor_identity import contribution_signer, split_signed_name
+    from zkmargin.verifier.zkey_mpc import format_hash
+
+    try:
+        cer = load_committed_setup(src)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        print(f"error: --zkey: {src}: not a readable committed setup ({e})", file=sys.stderr)
+        return 2
+    try:
+        if beacon is not None:
+            new = beacon_committed(cer, beacon[0], beacon[1], name)
+        else:
+            new = contribute_committed(cer, entropy or "", name, signer_key)
+    except ValueError as e:
+        print(f"error: --name: {e}", file=sys.stderr)
+        return 2
+    rep = self_check(new)
+    if not rep.ok:
+        print(rep.render(), file=sys.stderr)
+        print(f"error: the contribution does not verify ({', '.join(c.name for c in rep.failed())}); nothing written",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    with atomic_directory(out) as stage:
+        save_committed_setup(new, stage)
+    rec = new.records[-1].delta
+    print(format_hash(new.transcript.cs_hash, "Circuit Hash: "))
+    print(format_hash(rec.contribution_hash(), "Contribution Hash: "))
+    signed = split_signed_name(rec.name)
+    label = signed[0] if signed else rec.name
+    signer = contribution_signer(rec)
+    what = "beacon" if beacon is not None else "committed-key contribution"
+    print(f"{what} #{len(new.records)} ({label or 'no name'}) verified" + (f", signed by {signer}" if signer else "")
+          + f" -> {out}")  # fmt: skip
+    return 0
