@@ -54,6 +54,7 @@ from zkmargin.verifier.public_phase1 import blake2b_file
 from zkmargin.verifier.report import Report
 from zkmargin.verifier.setup_audit import audit_setup
 from zkmargin.verifier.snarkjs_rng import hash_to_g2, rng_from_entropy
+from zkmargin.verifier.zkey_ceremony import verify_zkey_ceremony
 from zkmargin.verifier.zkey_mpc import Contribution, transcript_for
 
 GOV_KEY = "0x" + "4f" * 32
@@ -367,3 +368,22 @@ def test_cli_contribute_and_verify(env: dict[str, Any], tmp_path: Path, capsys: 
     assert "committed-key ceremony: OK" in capsys.readouterr().out
     assert main(["verify-setup", "--zkey", str(env["dir"] / "pok_stale"), *args[3:]]) == 1
     assert "contribution[3].pok_bases_follow_sigma" in capsys.readouterr().out
+
+
+def test_plain_zkey_checks_reject_a_committed_key(env: dict[str, Any]) -> None:
+    """snarkjs's checks (ours and ``snarkjs zkey verify``: "Circuit does not match") do not pass a committed key,
+    so it cannot be mistaken for a plain one."""
+    rep = verify_zkey_ceremony(env["dir"] / "honest" / "circuit.zkey", env["r1cs"], env["ptau"])
+    got = [c.name for c in rep.failed()]
+    assert "mpc.circuit_hash" in got and "key.c_scaled_by_delta" in got
+
+
+def test_malformed_transcript_is_exit_2(env: dict[str, Any], tmp_path: Path) -> None:
+    import shutil
+
+    d = tmp_path / "setup"
+    shutil.copytree(env["dir"] / "honest", d)
+    p = d / "transcript" / "committed_ceremony.json"
+    p.write_bytes(p.read_bytes()[:1000])
+    rep = verify_committed_setup(d, env["r1cs"], env["ptau"])
+    assert rep.exit_code == 2 and rep.malformed and "transcript" in rep.malformed

@@ -46,7 +46,6 @@ Every check is named (``contribution[2].pok_bases_follow_sigma``, ``key.committe
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import secrets as _secrets
 import struct
@@ -74,6 +73,7 @@ from zkmargin.circuits.r1cs import R1CS
 from .committed import CommittedVerifyingKey, committed_vk_from_json
 from .groth16 import MalformedInput, check_g1
 from .report import Report
+from .safe_io import load_json
 from .snarkjs_json import g1_from_json, g1_to_json, g2_from_json, g2_to_json
 from .snarkjs_rng import ChaCha, fr_from_rng, g1_from_rng, hash_to_g2, rng_from_beacon
 from .zkey_ceremony import (
@@ -470,7 +470,7 @@ def read_transcript(path: str | os.PathLike[str]) -> CommittedTranscript:
     p = Path(path)
     if p.is_dir():
         p = p / TRANSCRIPT_FILE
-    return parse_transcript(json.loads(p.read_bytes()))
+    return parse_transcript(load_json(p, f"committed transcript {p.name}"))
 
 
 @dataclass(frozen=True)
@@ -589,11 +589,11 @@ def verify_committed_ceremony(
     try:
         key = read_zkey_for_audit(zkey)
         ck_raw = (
-            commitment_key if isinstance(commitment_key, Mapping) else json.loads(Path(commitment_key).read_bytes())
+            commitment_key if isinstance(commitment_key, Mapping) else load_json(Path(commitment_key), "commitment key")
         )
         ck = CommitmentKeyPoints.from_json(ck_raw)
         if vk is not None and not isinstance(vk, CommittedVerifyingKey):
-            vk = committed_vk_from_json(json.loads(Path(vk).read_bytes()))
+            vk = committed_vk_from_json(load_json(Path(vk), "verification key"))
     except (BinFileError, MalformedInput, OSError, KeyError, ValueError, TypeError) as e:
         rep.malformed = f"key: {type(e).__name__}: {e}"
         return rep
