@@ -25,6 +25,7 @@ from zkmargin.prover.committed import CommitmentKey, CommittedProvingKey, prove_
 from zkmargin.prover.ptau import prepared_from_ptau, read_ptau, write_dev_prepared_ptau
 from zkmargin.prover.setup.committed_ceremony import (
     CommittedCeremony,
+    Step,
     append_contribution,
     beacon_committed,
     contribute_committed,
@@ -105,14 +106,24 @@ def failed(rep: Report) -> list[str]:
 def _forge(
     cer: CommittedCeremony, change: Any = None, secrets: tuple[int, int, int] = (0x1111, 0x2222, 0x3333)
 ) -> CommittedCeremony:
-    """A contribution by ``secrets`` whose state is passed through ``change`` before it is recorded (binding,
-    delta record and proofs of knowledge all computed for the changed state, as an attacker would)."""
+    """A contribution by ``secrets`` whose update (a ``Step``: base key, state, PoK bases) is passed through
+    ``change`` before it is recorded (binding, delta record and proofs of knowledge all computed for the changed
+    state, as an attacker would)."""
     x, s, t = secrets
-    base, st = next_state(cer, x, s, t)
+    step = next_state(cer, x, s, t)
     if change is not None:
-        st = change(cer, st)
+        step = change(cer, step)
     draw = draw_secrets(rng_from_entropy("attacker"))
-    return append_contribution(cer, base, make_record(cer, st, x, s, t, draw, name="mallory"))
+    rec = make_record(cer, step.state, x, s, t, draw, name="mallory")
+    return append_contribution(cer, step.base, step.pok_bases, rec)
+
+
+def _known_sigma(prev: CommittedCeremony, step: Step, known: int = 42) -> Step:
+    """sigma set to ``known``: every PoK base and [-sigma]_2 consistent with it (so the key itself is coherent)."""
+    bases = [*prev.key.commitment.bases[:-1], step.state.mask_base]
+    pok = [g1_mul(b, known) for b in bases]
+    st = dataclasses.replace(step.state, mask_pok=pok[-1], g2_sigma_neg=g2_mul(g2_neg(G2_GEN), known))
+    return Step(step.base, st, pok)
 
 
 # ---------------------------------------------------------------- honest ceremony
@@ -166,18 +177,31 @@ def test_forge_helper_control(env: dict[str, Any]) -> None:
 
 
 def test_sigma_moved_but_pok_bases_not(env: dict[str, Any]) -> None:
-    """[-sigma]_2 multiplied by s, the PoK bases left as they were (still the previous sigma's)."""
-    cer = _forge(env["chain"][2], lambda prev, st: dataclasses.replace(st, pok_bases=prev.state.pok_bases))
-    assert failed(check(env, cer, "pok_stale")) == ["contribution[3].pok_bases_follow_sigma"]
+    """[-sigma]_2 multiplied by s, the wires' PoK bases left as they were (still the previous sigma's)."""
+
+    def change(prev: CommittedCeremony, step: Step) -> Step:
+        return Step(step.base, step.state, [*prev.key.commitment.pok_bases[:-1], step.pok_bases[-1]])
+
+    cer = _forge(env["chain"][2], change)
+    assert failed(check(env, cer, "pok_stale")) == ["commitment.pok_bases_follow_sigma"]
+
+
+def test_mask_pok_base_not_moved_with_sigma(env: dict[str, Any]) -> None:
+    """The mask's PoK base sigma*G_m (part of each contribution's state) left at the previous sigma."""
+
+    def change(prev: CommittedCeremony, step: Step) -> Step:
+        old = g1_mul(prev.state.mask_pok, 0x3333)  # moved by t (k's update), not by s
+        return Step(step.base, dataclasses.replace(step.state, mask_pok=old), [*step.pok_bases[:-1], old])
+
+    got = failed(check(env, _forge(env["chain"][2], change), "mask_pok_stale"))
+    assert got == ["contribution[3].mask_pok_follows_sigma", "commitment.pok_bases_follow_sigma"]
 
 
 def test_pok_bases_moved_by_another_factor(env: dict[str, Any]) -> None:
-    def change(prev: CommittedCeremony, st: Any) -> Any:
-        return dataclasses.replace(st, pok_bases=tuple(g1_mul(p, 2) for p in st.pok_bases[:-1]) + st.pok_bases[-1:])
+    def change(prev: CommittedCeremony, step: Step) -> Step:
+        return Step(step.base, step.state, [*(g1_mul(p, 2) for p in step.pok_bases[:-1]), step.pok_bases[-1]])
 
-    assert failed(check(env, _forge(env["chain"][2], change), "pok_other")) == [
-        "contribution[3].pok_bases_follow_sigma"
-    ]
+    assert failed(check(env, _forge(env["chain"][2], change), "pok_other")) == ["commitment.pok_bases_follow_sigma"]
 
 
 @pytest.mark.parametrize("how", ["unchanged", "k_only"])
@@ -186,9 +210,10 @@ def test_mask_delta_stale_after_delta_update(env: dict[str, Any], how: str) -> N
     an old delta, cancel it against a stale key)."""
     x, s, t = 0x1111, 0x2222, 0x3333
 
-    def change(prev: CommittedCeremony, st: Any) -> Any:
+    def change(prev: CommittedCeremony, step: Step) -> Step:
         old = prev.state.mask_delta
-        return dataclasses.replace(st, mask_delta=old if how == "unchanged" else g1_mul(old, t))
+        st = dataclasses.replace(step.state, mask_delta=old if how == "unchanged" else g1_mul(old, t))
+        return Step(step.base, st, step.pok_bases)
 
     rep = check(env, _forge(env["chain"][2], change, (x, s, t)), f"mask_delta_{how}")
     assert failed(rep) == ["contribution[3].mask_delta_follows"]
@@ -201,33 +226,25 @@ def test_known_sigma_without_proof_of_knowledge(env: dict[str, Any]) -> None:
     prev = env["chain"][2]
     known = 42
     x, t = 0x1111, 0x3333
-    base, st = next_state(prev, x, 5, t)
+    step = _known_sigma(prev, next_state(prev, x, 5, t), known)
     ps = prev.state
-    bases = [*prev.key.commitment.bases[:-1], st.mask_base]
-    st = dataclasses.replace(
-        st, pok_bases=tuple(g1_mul(b, known) for b in bases), g2_sigma_neg=g2_mul(g2_neg(G2_GEN), known)
-    )
     draw = draw_secrets(rng_from_entropy("mallory"))
     # ratio 42/sigma_prev without knowing sigma_prev: g1_s = [sigma k]_1, g1_sx = 42 [k]_1
-    g1_s, g1_sx = ps.pok_bases[-1], g1_mul(ps.mask_base, known)
-    rec = make_record(prev, st, x, 5, t, dataclasses.replace(draw, sigma_g1_s=G1_GEN), name="mallory")
+    g1_s, g1_sx = ps.mask_pok, g1_mul(ps.mask_base, known)
+    rec = make_record(prev, step.state, x, 5, t, dataclasses.replace(draw, sigma_g1_s=G1_GEN), name="mallory")
     tr = extra_transcript(prev.transcript.cs_hash, prev.records, (g1_s, g1_sx), (rec.k.g1_s, rec.k.g1_sx))
     forged = SecretKey(g1_s, g1_sx, g2_mul(sigma_challenge(tr), known))  # its best guess at the G2 half
     k = SecretKey(rec.k.g1_s, rec.k.g1_sx, g2_mul(k_challenge(tr), t))  # k's key redone on the new transcript
     rec = _rebind(prev, dataclasses.replace(rec, sigma=forged, k=k), x)
-    rep = check(env, append_contribution(prev, base, rec), "known_sigma")
+    rep = check(env, append_contribution(prev, step.base, step.pok_bases, rec), "known_sigma")
     assert failed(rep) == ["contribution[3].sigma_proof_of_knowledge"]
 
 
 def test_known_sigma_with_unrelated_proof(env: dict[str, Any]) -> None:
     """Same goal, with a valid proof of knowledge of some s it does know: sigma did not move by that s."""
 
-    def change(prev: CommittedCeremony, st: Any) -> Any:
-        bases = [*prev.key.commitment.bases[:-1], st.mask_base]
-        return dataclasses.replace(st, pok_bases=tuple(g1_mul(b, 42) for b in bases),
-                                   g2_sigma_neg=g2_mul(g2_neg(G2_GEN), 42))  # fmt: skip
-
-    assert failed(check(env, _forge(env["chain"][2], change), "known_sigma2")) == ["contribution[3].sigma_follows"]
+    got = failed(check(env, _forge(env["chain"][2], _known_sigma), "known_sigma2"))
+    assert got == ["contribution[3].sigma_follows"]
 
 
 def _rebind(prev: CommittedCeremony, rec: Any, x: int) -> Any:
@@ -245,8 +262,8 @@ def _rebind(prev: CommittedCeremony, rec: Any, x: int) -> Any:
 def test_k_moved_without_its_secret(env: dict[str, Any]) -> None:
     """The mask base set to a known multiple of G1 (k = 7 known: then [k/delta]_1 gives [1/delta]_1)."""
 
-    def change(prev: CommittedCeremony, st: Any) -> Any:
-        return dataclasses.replace(st, mask_base=g1_mul(G1_GEN, 7))
+    def change(prev: CommittedCeremony, step: Step) -> Step:
+        return Step(step.base, dataclasses.replace(step.state, mask_base=g1_mul(G1_GEN, 7)), step.pok_bases)
 
     rep = check(env, _forge(env["chain"][2], change), "known_k")
     assert "contribution[3].k_follows" in failed(rep)
@@ -301,7 +318,7 @@ def test_final_key_differs_from_transcript(env: dict[str, Any], what: str) -> No
         key = dataclasses.replace(
             key, commitment=known, vk=CommittedVerifyingKey(key.vk.base, g2_mul(g2_neg(G2_GEN), 42))
         )
-        want = {"commitment.pok_bases", "vk.g2_sigma_neg"}
+        want = {"commitment.mask_pok", "commitment.pok_bases_follow_sigma", "vk.g2_sigma_neg"}
     elif what == "mask_delta":
         key = dataclasses.replace(key, commitment=CommitmentKey(ck.bases, ck.pok_bases, g1_mul(ck.mask_delta, 3)))
         want = {"commitment.mask_delta"}
@@ -367,7 +384,7 @@ def test_cli_contribute_and_verify(env: dict[str, Any], tmp_path: Path, capsys: 
     assert main(args) == 0
     assert "committed-key ceremony: OK" in capsys.readouterr().out
     assert main(["verify-setup", "--zkey", str(env["dir"] / "pok_stale"), *args[3:]]) == 1
-    assert "contribution[3].pok_bases_follow_sigma" in capsys.readouterr().out
+    assert "commitment.pok_bases_follow_sigma" in capsys.readouterr().out
 
 
 def test_plain_zkey_checks_reject_a_committed_key(env: dict[str, Any]) -> None:

@@ -26,7 +26,9 @@ The ceremony (``zkmargin.prover.setup.committed_ceremony`` writes it):
   - one snarkjs-style key per extra secret, ``(g1_s, g1_sx = s*g1_s, g2_spx = s*hash_to_g2(T || tag))`` for sigma
     and k, with ``T`` = :func:`extra_transcript` (the committed circuit hash, every earlier full record, and this
     contribution's two G1 pairs);
-  - the **state** after it: delta1, delta2, ``G_m``, the PoK bases, ``[k/delta]_1``, ``[-sigma]_2``.
+  - the **state** after it: delta1, delta2, ``G_m``, ``sigma*G_m``, ``[k/delta]_1``, ``[-sigma]_2``. The wires'
+    PoK bases are ``sigma*G_i`` with fixed ``G_i``: a function of the final sigma, checked once on the final key
+    (``commitment.pok_bases_follow_sigma``), so the transcript does not grow with the number of committed wires.
 
   The delta record's ``g1_s`` (random in snarkjs) is ``hash_to_g1`` of :func:`binding_hash` (T, both extra keys,
   the state), so snarkjs's contribution hash of the delta record, which a contributor signs, covers the sigma and
@@ -39,7 +41,7 @@ The ceremony (``zkmargin.prover.setup.committed_ceremony`` writes it):
 ``contribution[j].binding`` (and the key's ``mask_delta`` no longer matches). ``snarkjs zkey verify`` rejects the
 final key too (its C section lacks the committed points). Use ``zkmargin setup contribute --zkey SETUP_DIR``.
 
-Every check is named (``contribution[2].pok_bases_follow_sigma``, ``key.committed_c_removed``, ...). Never imports
+Every check is named (``contribution[2].mask_delta_follows``, ``key.committed_c_removed``, ...). Never imports
 ``prover/``.
 """
 
@@ -135,13 +137,15 @@ class SecretKey:
 
 @dataclass(frozen=True)
 class CommittedState:
-    """What a contribution changes besides C and H: delta, the mask base G_m = [k]_1, the PoK bases (one per
-    committed wire, then the mask's), [k/delta]_1 and [-sigma]_2."""
+    """What a contribution changes besides C, H and the wires' PoK bases: delta, the mask base G_m = [k]_1, its PoK
+    base sigma*G_m, [k/delta]_1 and [-sigma]_2. (The wires' PoK bases are sigma times fixed bases: a function of the
+    final sigma, checked once on the final key, so the transcript stays small for circuits with many committed
+    wires.)"""
 
     delta1: G1Affine
     delta2: G2Affine
     mask_base: G1Affine
-    pok_bases: tuple[G1Affine, ...]
+    mask_pok: G1Affine
     mask_delta: G1Affine
     g2_sigma_neg: G2Affine
 
@@ -150,8 +154,7 @@ class CommittedState:
             u_g1(self.delta1)
             + u_g2(self.delta2)
             + u_g1(self.mask_base)
-            + struct.pack(">I", len(self.pok_bases))
-            + b"".join(u_g1(p) for p in self.pok_bases)
+            + u_g1(self.mask_pok)
             + u_g1(self.mask_delta)
             + u_g2(self.g2_sigma_neg)
         )
@@ -161,7 +164,7 @@ class CommittedState:
             "delta1": g1_to_json(self.delta1),
             "delta2": g2_to_json(self.delta2),
             "mask_base": g1_to_json(self.mask_base),
-            "pok_bases": [g1_to_json(p) for p in self.pok_bases],
+            "mask_pok": g1_to_json(self.mask_pok),
             "mask_delta": g1_to_json(self.mask_delta),
             "g2_sigma_neg": g2_to_json(self.g2_sigma_neg),
         }
@@ -172,7 +175,7 @@ class CommittedState:
             _g1(d["delta1"], f"{where}.delta1"),
             g2_from_json(d["delta2"], f"{where}.delta2"),
             _g1(d["mask_base"], f"{where}.mask_base"),
-            tuple(_g1(p, f"{where}.pok_bases[{i}]") for i, p in enumerate(d["pok_bases"])),
+            _g1(d["mask_pok"], f"{where}.mask_pok"),
             _g1(d["mask_delta"], f"{where}.mask_delta"),
             g2_from_json(d["g2_sigma_neg"], f"{where}.g2_sigma_neg"),
         )
@@ -340,9 +343,9 @@ def wire_bases(init_c: Sequence[G1Affine], n_public: int, committed: Sequence[in
     return [init_c[w - n_public - 1] for w in committed]
 
 
-def initial_state(bases: Sequence[G1Affine]) -> CommittedState:
+def initial_state() -> CommittedState:
     """sigma = k = delta = 1."""
-    return CommittedState(G1_GEN, G2_GEN, G1_GEN, (*bases, G1_GEN), G1_GEN, g2_neg(G2_GEN))
+    return CommittedState(G1_GEN, G2_GEN, G1_GEN, G1_GEN, G1_GEN, g2_neg(G2_GEN))
 
 
 def check_committed_wires(n_vars: int, n_public: int, committed: Sequence[int]) -> str | None:
@@ -362,7 +365,7 @@ def _rand() -> int:
     return _secrets.randbits(128) | 1
 
 
-def _sigma_multiples(pok: Sequence[G1Affine], bases: Sequence[G1Affine], g2_sigma_neg: G2Affine) -> bool:
+def sigma_multiples(pok: Sequence[G1Affine], bases: Sequence[G1Affine], g2_sigma_neg: G2Affine) -> bool:
     """pok_i = sigma * base_i for every i, where g2_sigma_neg = [-sigma]_2: one random linear combination,
     e(sum r_i pok_i, G2) * e(sum r_i base_i, [-sigma]_2) = 1."""
     if len(pok) != len(bases) or [p is None for p in pok] != [b is None for b in bases] or g2_sigma_neg is None:
@@ -381,16 +384,15 @@ def _sigma_multiples(pok: Sequence[G1Affine], bases: Sequence[G1Affine], g2_sigm
 def check_contribution_states(
     cs_hash: bytes,
     records: Sequence[CommittedContribution],
-    bases: Sequence[G1Affine],
     rep: Report,
     max_beacon_exp: int = MAX_RECOMPUTED_BEACON_EXP,
 ) -> CommittedState:
     """Every contribution, by name: snarkjs's delta checks on the delta records (transcript chain, proof of
     knowledge, delta_follows, beacon), then the binding of the delta record to the rest, the sigma and k proofs
     of knowledge, that sigma, k and delta moved by exactly the proven secrets, and that the state's derived
-    points follow (PoK bases = sigma * bases, [k/delta]_1 * delta = G_m). Returns the last state."""
+    points follow (sigma*G_m = sigma * G_m, [k/delta]_1 * delta = G_m). Returns the last state."""
     check_contribution_chain(MpcParams(cs_hash, [c.delta for c in records]), rep, max_beacon_exp)
-    prev = initial_state(bases)
+    prev = initial_state()
     for i, c in enumerate(records):
         pre = f"contribution[{i + 1}]"
         st = c.state
@@ -420,8 +422,7 @@ def check_contribution_states(
         # [-sigma]_2 moved by the s of sigma's key: e(g1_s, new) = e(g1_sx, prev).
         rep.add(f"{pre}.sigma_follows", same_ratio(c.sigma.g1_s, c.sigma.g1_sx, prev.g2_sigma_neg, st.g2_sigma_neg))
         rep.add(f"{pre}.k_follows", same_ratio(prev.mask_base, st.mask_base, g2k, c.k.g2_spx))
-        rep.add(f"{pre}.pok_bases_follow_sigma", _sigma_multiples(st.pok_bases, [*bases, st.mask_base],
-                                                                  st.g2_sigma_neg))  # fmt: skip
+        rep.add(f"{pre}.mask_pok_follows_sigma", sigma_multiples([st.mask_pok], [st.mask_base], st.g2_sigma_neg))
         rep.add(f"{pre}.mask_delta_follows", same_ratio(st.mask_base, st.mask_delta, st.delta2, G2_GEN))
         prev = st
     return prev
@@ -525,7 +526,7 @@ def check_committed_key(
     rep.add("transcript.circuit_hash", tr.cs_hash == cs, "" if tr.cs_hash == cs else "not this circuit's, phase 1's "
             "and committed wires' initial key")  # fmt: skip
     rep.add("key.circuit_hash", key.mpc.cs_hash == cs)
-    last = check_contribution_states(cs, tr.records, bases, rep, max_beacon_exp)
+    last = check_contribution_states(cs, tr.records, rep, max_beacon_exp)
     n_contrib = sum(c.delta.type == TYPE_CONTRIBUTION for c in tr.records)
     rep.add("mpc.has_contributions", n_contrib > 0, f"{n_contrib} contribution(s)" if n_contrib else
             "no contribution: delta = sigma = k = 1 (or a beacon's), anyone can forge")  # fmt: skip
@@ -550,7 +551,9 @@ def check_committed_key(
     rep.add("key.c_scaled_by_delta", scaled_by_delta(c0, key.c, key.delta2))
     rep.add("key.h_scaled_by_delta", h_matches_powers(key.h, pt.tau_g1, key.delta2, log_d))
     rep.add("commitment.bases", list(ck.bases) == [*bases, last.mask_base], "Pedersen bases and the mask base")
-    rep.add("commitment.pok_bases", list(ck.pok_bases) == list(last.pok_bases))
+    rep.add("commitment.mask_pok", bool(ck.pok_bases) and ck.pok_bases[-1] == last.mask_pok)
+    rep.add("commitment.pok_bases_follow_sigma", sigma_multiples(ck.pok_bases, ck.bases, last.g2_sigma_neg),
+            "PoK bases = sigma * bases for the transcript's final sigma")  # fmt: skip
     rep.add("commitment.mask_delta", ck.mask_delta == last.mask_delta)
     if vk is not None:
         b = vk.base
@@ -667,6 +670,7 @@ __all__ = [
     "read_transcript",
     "remove_committed",
     "sigma_challenge",
+    "sigma_multiples",
     "transcript_to_json",
     "verify_committed_ceremony",
     "verify_committed_setup",

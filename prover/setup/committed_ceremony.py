@@ -49,6 +49,7 @@ from zkmargin.verifier.committed_ceremony import (
     read_transcript,
     remove_committed,
     sigma_challenge,
+    sigma_multiples,
     transcript_to_json,
     wire_bases,
 )
@@ -78,6 +79,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "CommittedCeremony",
+    "Step",
     "append_contribution",
     "beacon_committed",
     "contribute_committed",
@@ -111,7 +113,7 @@ class CommittedCeremony:
             k.base.delta1,
             k.base.delta2,
             k.commitment.bases[-1],
-            tuple(k.commitment.pok_bases),
+            k.commitment.pok_bases[-1],
             k.commitment.mask_delta,
             k.vk.g2_sigma_neg,
         )
@@ -135,10 +137,10 @@ def initial_committed_key(r1cs: R1CS, phase1: str | Path) -> CommittedCeremony:
     cs = committed_circuit_hash(pk.alpha1, pk.beta1, pk.beta2, pk.ic, pk.c_g1, pk.a_g1, pk.b_g1, pk.b_g2,
                                 acc.tau_g1, pk.domain_size, info.private)  # fmt: skip
     pk.mpc = MpcParams(cs, [])
-    st = initial_state(bases)
+    st = initial_state()
     key = CommittedProvingKey(
         pk,
-        CommitmentKey([*bases, st.mask_base], list(st.pok_bases), st.mask_delta),
+        CommitmentKey([*bases, st.mask_base], [*bases, st.mask_pok], st.mask_delta),
         CommittedVerifyingKey(pk.verifying_key(), st.g2_sigma_neg),
         tuple(info.private),
     )
@@ -155,24 +157,33 @@ def initial_committed_key(r1cs: R1CS, phase1: str | Path) -> CommittedCeremony:
     return CommittedCeremony(key, CommittedTranscript(meta, cs, []))
 
 
-def next_state(cer: CommittedCeremony, x: int, s: int, t: int) -> tuple[ProvingKey, CommittedState]:
-    """The honest update by (x, s, t): the new base key (delta, C, H) and the new committed state."""
+@dataclass
+class Step:
+    """An update's results before it is recorded: the base key (delta, C, H), the state, the PoK bases."""
+
+    base: ProvingKey
+    state: CommittedState
+    pok_bases: list[G1Affine]
+
+
+def next_state(cer: CommittedCeremony, x: int, s: int, t: int) -> Step:
+    """The honest update by (x, s, t)."""
     x, s, t = x % R, s % R, t % R
     if 0 in (x, s, t):
         raise ValueError("secrets must be non-zero")
     prev = cer.state
     base = apply_delta(cer.key.base, x)
-    n = len(prev.pok_bases)
-    pok = g1_mul_each(list(prev.pok_bases), [s] * (n - 1) + [s * t % R])
+    old = cer.key.commitment.pok_bases
+    pok = g1_mul_each(list(old), [s] * (len(old) - 1) + [s * t % R])
     state = CommittedState(
         base.delta1,
         base.delta2,
         g1_mul(prev.mask_base, t),
-        tuple(pok),
+        pok[-1],
         g1_mul(prev.mask_delta, t * inv(x) % R),
         g2_mul(prev.g2_sigma_neg, s),
     )
-    return base, state
+    return Step(base, state, pok)
 
 
 def make_record(
@@ -205,9 +216,11 @@ def make_record(
     return CommittedContribution(rec, sigma, k, state)
 
 
-def append_contribution(cer: CommittedCeremony, base: ProvingKey, rec: CommittedContribution) -> CommittedCeremony:
+def append_contribution(
+    cer: CommittedCeremony, base: ProvingKey, pok_bases: Sequence[G1Affine], rec: CommittedContribution
+) -> CommittedCeremony:
     """The ceremony after ``rec``: the base key's records gain its delta record, the commitment key and the
-    verifying key take its state."""
+    verifying key take its state (and ``pok_bases``)."""
     st = rec.state
     old = cer.key
     assert cer.key.base.mpc is not None
@@ -215,7 +228,7 @@ def append_contribution(cer: CommittedCeremony, base: ProvingKey, rec: Committed
     base.packed.clear()
     key = CommittedProvingKey(
         base,
-        CommitmentKey([*old.commitment.bases[:-1], st.mask_base], list(st.pok_bases), st.mask_delta),
+        CommitmentKey([*old.commitment.bases[:-1], st.mask_base], list(pok_bases), st.mask_delta),
         CommittedVerifyingKey(base.verifying_key(), st.g2_sigma_neg),
         old.committed_wires,
     )
@@ -233,9 +246,9 @@ def _contribute(
 ) -> CommittedCeremony:
     if draw.x == 0 or draw.s == 0 or draw.t == 0:  # probability 2^-252
         raise ValueError("drew a zero secret")
-    base, state = next_state(cer, draw.x, draw.s, draw.t)
-    rec = make_record(cer, state, draw.x, draw.s, draw.t, draw, ctype, name, signer_key, beacon)
-    return append_contribution(cer, base, rec)
+    step = next_state(cer, draw.x, draw.s, draw.t)
+    rec = make_record(cer, step.state, draw.x, draw.s, draw.t, draw, ctype, name, signer_key, beacon)
+    return append_contribution(cer, step.base, step.pok_bases, rec)
 
 
 def contribute_committed(
@@ -277,9 +290,10 @@ def beacon_committed(
 def self_check(cer: CommittedCeremony) -> Report:
     """A contributor's check before publishing: every record of the chain (their own included) verifies."""
     rep = Report("committed contribution self-check")
-    bases = cer.key.commitment.bases[:-1]
-    last = check_contribution_states(cer.transcript.cs_hash, cer.records, bases, rep)
+    last = check_contribution_states(cer.transcript.cs_hash, cer.records, rep)
     rep.add("key.is_last_state", last == cer.state)
+    ck = cer.key.commitment
+    rep.add("key.pok_bases_follow_sigma", sigma_multiples(ck.pok_bases, ck.bases, last.g2_sigma_neg))
     return rep
 
 
