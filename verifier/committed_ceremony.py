@@ -53,6 +53,7 @@ import secrets as _secrets
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -323,7 +324,9 @@ def draw_secrets(rng: ChaCha) -> BeaconDraw:
     return BeaconDraw(x, g1_s, s, sg, t, kg)
 
 
+@lru_cache(maxsize=8)
 def expected_beacon(beacon_hash: bytes, iterations_exp: int) -> BeaconDraw:
+    """Cached: 2^exp SHA-256 iterations (about a minute at 2^26)."""
     return draw_secrets(rng_from_beacon(beacon_hash, iterations_exp))
 
 
