@@ -46,14 +46,28 @@ _R = mpz(R)
 
 @dataclass
 class ProveStats:
-    """Wall time per phase (seconds), for profiling and the benchmark's breakdown."""
+    """Wall time per phase (seconds), for profiling and the benchmark's breakdown, and the process's CPU
+    time (all threads) over the same phase: cpu / wall is how many cores the phase kept busy."""
 
     phases: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
+    _cpu0: float = field(default_factory=time.process_time, repr=False)
 
     def add(self, name: str, t0: float) -> float:
-        now = time.perf_counter()
+        now, c = time.perf_counter(), time.process_time()
         self.phases[name] = self.phases.get(name, 0.0) + now - t0
+        self.cpu[name] = self.cpu.get(name, 0.0) + c - self._cpu0
+        self._cpu0 = c
         return now
+
+    def start(self) -> float:
+        """Begin timing the next phase now (returns the wall clock for :meth:`add`)."""
+        self._cpu0 = time.process_time()
+        return time.perf_counter()
+
+    def cores(self) -> dict[str, float]:
+        """Average busy cores per phase (CPU seconds / wall seconds)."""
+        return {k: self.cpu.get(k, 0.0) / v for k, v in self.phases.items() if v > 0 and k in self.cpu}
 
 
 def h_evaluations(pk: ProvingKey, witness: Sequence[int] | bytes) -> list[mpz] | bytes:
@@ -111,7 +125,7 @@ def prove(
     r = secrets.randbelow(R) if r is None else r % R
     s = secrets.randbelow(R) if s is None else s % R
 
-    t = time.perf_counter()
+    t = st.start()
     native = native_available()
     if not native and pk.packed and not pk.a_g1:
         raise ValueError("this key was loaded packed-only, which needs the C kernel (zkmargin.circuits._bn254)")

@@ -81,7 +81,7 @@ static int fp_use_mulx = 0;
     "adcxq %[t3], %[t2]\n\t" "mulxq 24(%[q]), %%rax, %[t3]\n\t" "adoxq %%rax, %[t2]\n\t"   \
     "movq $0, %%rax\n\t" "adcxq %%rax, %[t3]\n\t" "adoxq %[A], %[t3]\n\t"
 
-static inline void mont_mul_mulx(uint64_t r[4], const uint64_t x[4], const uint64_t y[4], const uint64_t q[4],
+static inline __attribute__((always_inline)) void mont_mul_mulx(uint64_t r[4], const uint64_t x[4], const uint64_t y[4], const uint64_t q[4],
                                  uint64_t inv) {
     uint64_t t0, t1, t2, t3, A, h;
     __asm__(
@@ -127,34 +127,38 @@ static void fp_mulx_detect(void) {}
 static int fp_mulx_supported(void) { return 0; }
 #endif
 
-static inline void fp_add(fp *r, const fp *a, const fp *b) {
-    u128 c = 0;
-    for (int i = 0; i < 4; i++) {
-        c += (u128)a->v[i] + b->v[i];
-        r->v[i] = (uint64_t)c;
-        c >>= 64;
-    }
-    if (geq_mod(r->v)) sub_mod_raw(r->v);
-}
+/* Branch-free modular addition and subtraction on scalar limbs (no arrays: GCC then keeps them in
+ * registers; the array form's vector reload of the result stalled on store forwarding). Operands < p
+ * < 2^254, so a + b never carries out of 256 bits. */
+#define ZK_MODADD(r, a, b, M)                                                                      \
+    do {                                                                                           \
+        u128 c_ = (u128)(a)[0] + (b)[0]; uint64_t s0 = (uint64_t)c_;                               \
+        c_ = (c_ >> 64) + (a)[1] + (b)[1]; uint64_t s1 = (uint64_t)c_;                             \
+        c_ = (c_ >> 64) + (a)[2] + (b)[2]; uint64_t s2 = (uint64_t)c_;                             \
+        uint64_t s3 = (uint64_t)(c_ >> 64) + (a)[3] + (b)[3];                                      \
+        u128 d_ = (u128)s0 - (M)[0]; uint64_t d0 = (uint64_t)d_;                                   \
+        d_ = (u128)s1 - (M)[1] - (uint64_t)((d_ >> 64) & 1); uint64_t d1 = (uint64_t)d_;           \
+        d_ = (u128)s2 - (M)[2] - (uint64_t)((d_ >> 64) & 1); uint64_t d2 = (uint64_t)d_;           \
+        d_ = (u128)s3 - (M)[3] - (uint64_t)((d_ >> 64) & 1); uint64_t d3 = (uint64_t)d_;           \
+        uint64_t keep_ = (uint64_t)0 - (uint64_t)((d_ >> 64) & 1); /* all ones: s < M, keep s */   \
+        (r)[0] = (s0 & keep_) | (d0 & ~keep_); (r)[1] = (s1 & keep_) | (d1 & ~keep_);              \
+        (r)[2] = (s2 & keep_) | (d2 & ~keep_); (r)[3] = (s3 & keep_) | (d3 & ~keep_);              \
+    } while (0)
+#define ZK_MODSUB(r, a, b, M)                                                                      \
+    do {                                                                                           \
+        u128 d_ = (u128)(a)[0] - (b)[0]; uint64_t t0 = (uint64_t)d_;                               \
+        d_ = (u128)(a)[1] - (b)[1] - (uint64_t)((d_ >> 64) & 1); uint64_t t1 = (uint64_t)d_;       \
+        d_ = (u128)(a)[2] - (b)[2] - (uint64_t)((d_ >> 64) & 1); uint64_t t2 = (uint64_t)d_;       \
+        d_ = (u128)(a)[3] - (b)[3] - (uint64_t)((d_ >> 64) & 1); uint64_t t3 = (uint64_t)d_;       \
+        uint64_t add_ = (uint64_t)0 - (uint64_t)((d_ >> 64) & 1); /* all ones: borrowed, add M */ \
+        u128 c_ = (u128)t0 + ((M)[0] & add_); (r)[0] = (uint64_t)c_;                               \
+        c_ = (c_ >> 64) + t1 + ((M)[1] & add_); (r)[1] = (uint64_t)c_;                             \
+        c_ = (c_ >> 64) + t2 + ((M)[2] & add_); (r)[2] = (uint64_t)c_;                             \
+        (r)[3] = (uint64_t)(c_ >> 64) + t3 + ((M)[3] & add_);                                      \
+    } while (0)
 
-static inline void fp_sub(fp *r, const fp *a, const fp *b) {
-    u128 bw = 0;
-    uint64_t t[4];
-    for (int i = 0; i < 4; i++) {
-        u128 d = (u128)a->v[i] - b->v[i] - bw;
-        t[i] = (uint64_t)d;
-        bw = (d >> 64) & 1;
-    }
-    if (bw) {
-        u128 c = 0;
-        for (int i = 0; i < 4; i++) {
-            c += (u128)t[i] + PM[i];
-            t[i] = (uint64_t)c;
-            c >>= 64;
-        }
-    }
-    memcpy(r->v, t, sizeof t);
-}
+static inline void fp_add(fp *r, const fp *a, const fp *b) { ZK_MODADD(r->v, a->v, b->v, PM); }
+static inline void fp_sub(fp *r, const fp *a, const fp *b) { ZK_MODSUB(r->v, a->v, b->v, PM); }
 
 static inline void fp_neg(fp *r, const fp *a) {
     if (fp_is_zero(a)) { *r = *a; return; }
@@ -338,17 +342,8 @@ static inline void fr_subm(uint64_t t[4]) {
     u128 bw = 0;
     for (int i = 0; i < 4; i++) { u128 d = (u128)t[i] - RM[i] - bw; t[i] = (uint64_t)d; bw = (d >> 64) & 1; }
 }
-static inline void fr_add(fr *r, const fr *a, const fr *b) {
-    u128 c = 0;
-    for (int i = 0; i < 4; i++) { c += (u128)a->v[i] + b->v[i]; r->v[i] = (uint64_t)c; c >>= 64; }
-    if (fr_geq(r->v)) fr_subm(r->v);
-}
-static inline void fr_sub(fr *r, const fr *a, const fr *b) {
-    u128 bw = 0; uint64_t t[4];
-    for (int i = 0; i < 4; i++) { u128 d = (u128)a->v[i] - b->v[i] - bw; t[i] = (uint64_t)d; bw = (d >> 64) & 1; }
-    if (bw) { u128 c = 0; for (int i = 0; i < 4; i++) { c += (u128)t[i] + RM[i]; t[i] = (uint64_t)c; c >>= 64; } }
-    memcpy(r->v, t, sizeof t);
-}
+static inline void fr_add(fr *r, const fr *a, const fr *b) { ZK_MODADD(r->v, a->v, b->v, RM); }
+static inline void fr_sub(fr *r, const fr *a, const fr *b) { ZK_MODSUB(r->v, a->v, b->v, RM); }
 static inline void fr_mul_portable(fr *r, const fr *a, const fr *b) {
     uint64_t t[6] = {0, 0, 0, 0, 0, 0};
     for (int i = 0; i < 4; i++) {
