@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zkmargin.atomic import atomic_directory, atomic_write_json
 from zkmargin.circuits.formats import BinFileError, read_r1cs, read_wtns
@@ -21,8 +22,10 @@ from zkmargin.verifier.zkey_init import CircuitHashUnavailable
 
 from .groth16 import ProveStats, prove
 from .keys import ProvingKey
-from .setup.zkey_phase2 import ZkeyStep, verify_step
 from .zkey import read_zkey, write_zkey
+
+if TYPE_CHECKING:  # the setup side (and numpy with it) loads only for setup commands, not for every prove
+    from .setup.zkey_phase2 import ZkeyStep
 
 ZKEY_NAME = "circuit.zkey"
 VK_NAME = "verification_key.json"
@@ -136,6 +139,8 @@ def _signer_key(arg: str) -> str:
 
 def _finish_step(before: ProvingKey, step: ZkeyStep, out: Path, what: str) -> int:
     from zkmargin.verifier.zkey_mpc import format_hash
+
+    from .setup.zkey_phase2 import verify_step
 
     rep = verify_step(before, step.key)
     if not rep.ok:

@@ -316,7 +316,7 @@ def _corrupt(path, entry: int, field: str, value: int) -> None:  # type: ignore[
     path.write_bytes(bytes(data))
 
 
-def test_corrupt_coefficients_rejected(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_corrupt_coefficients_rejected(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     from zkmargin.circuits.formats.binfile import BinFileError
     from zkmargin.prover.zkey import read_zkey, write_zkey
 
@@ -336,9 +336,13 @@ def test_corrupt_coefficients_rejected(tmp_path) -> None:  # type: ignore[no-unt
         path = tmp_path / f"bad_{field}_{value}.zkey"
         path.write_bytes(good)
         _corrupt(path, 5, field, value)
-        for packed_only in (True, False):  # numpy check on the mapped path, full decode otherwise
+        # mapped path: the kernel's check_coeffs, or numpy without the kernel; full decode otherwise
+        for packed_only, pure in ((True, False), (True, True), (False, False)):
+            if pure:
+                monkeypatch.setenv("ZKMARGIN_PURE_PYTHON", "1")
             with pytest.raises(BinFileError, match=reason) as e:
                 read_zkey(path, packed_only=packed_only)
+            monkeypatch.delenv("ZKMARGIN_PURE_PYTHON", raising=False)
             assert path.name in str(e.value) and "coefficients" in str(e.value)
         # the kernel checks every entry itself too (a key altered after loading, or a caller skipping read_zkey)
         raw = bytearray(read_zkey(tmp_path / "k.zkey", packed_only=True).packed["coeffs"])
@@ -357,6 +361,19 @@ def test_corrupt_coefficients_rejected(tmp_path) -> None:  # type: ignore[no-unt
         nat.qap_h_coeffs_native(bytes(raw), w, log_n)
     with pytest.raises(ValueError, match="not whole entries"):
         nat.qap_h_coeffs_native(bytes(raw[:-1]), w, log_n)
+    # the load-time check reports the same first bad entry, kernel and numpy alike
+    from zkmargin.prover.zkey import check_coeffs
+
+    for pure in (False, True):
+        if pure:
+            monkeypatch.setenv("ZKMARGIN_PURE_PYTHON", "1")
+        with pytest.raises(ValueError, match=f"coefficient {first_b}: row"):
+            check_coeffs(bytes(raw), pk.n_vars, pk.domain_size)
+        check_coeffs(read_zkey(tmp_path / "k.zkey", packed_only=True).packed["coeffs"], pk.n_vars, pk.domain_size)
+    monkeypatch.delenv("ZKMARGIN_PURE_PYTHON", raising=False)
+    assert nat._bn254 is not None
+    with pytest.raises(ValueError, match="whole"):
+        nat._bn254.check_coeffs(bytes(raw[:-1]), pk.n_vars, pk.domain_size)
 
 
 def test_mapped_key_errors_name_the_file(tmp_path) -> None:  # type: ignore[no-untyped-def]

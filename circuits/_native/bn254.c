@@ -674,6 +674,37 @@ static void *coef_eval(void *arg) {
     return NULL;
 }
 
+/* check_coeffs(entries, n_vars, domain_size) -> None, or (index, code) of the first bad entry (code 1:
+ * matrix id > 1, 2: row >= domain_size, 3: signal >= n_vars, 4: value >= r): the load-time check of a
+ * mapped .zkey's coefficient section, one pass without the GIL (qap_h_coeffs checks again as it reads). */
+static PyObject *py_check_coeffs(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer eb;
+    unsigned long long n_vars, domain;
+    if (!PyArg_ParseTuple(args, "y*KK", &eb, &n_vars, &domain)) return NULL;
+    if (eb.len % COEF_SIZE) {
+        PyBuffer_Release(&eb);
+        PyErr_Format(PyExc_ValueError, "check_coeffs: %zd bytes are not whole %d-byte entries", eb.len, COEF_SIZE);
+        return NULL;
+    }
+    size_t n_entries = (size_t)eb.len / COEF_SIZE, bad = n_entries;
+    int code = COEF_OK;
+    const uint8_t *base = eb.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (size_t i = 0; i < n_entries; i++) {
+        const uint8_t *e = base + COEF_SIZE * i;
+        uint32_t m, row, sig;
+        uint64_t v[4];
+        memcpy(&m, e, 4); memcpy(&row, e + 4, 4); memcpy(&sig, e + 8, 4); memcpy(v, e + 12, 32);
+        code = m > 1 ? COEF_MATRIX : row >= domain ? COEF_ROW : sig >= n_vars ? COEF_SIGNAL : fr_geq(v) ? COEF_VALUE : COEF_OK;
+        if (code != COEF_OK) { bad = i; break; }
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&eb);
+    if (code == COEF_OK) Py_RETURN_NONE;
+    return Py_BuildValue("(ni)", (Py_ssize_t)bad, code);
+}
+
 static PyObject *py_qap_h_coeffs(PyObject *self, PyObject *args) {
     (void)self;
     Py_buffer eb, wb, cb;
@@ -1518,6 +1549,7 @@ static PyMethodDef methods[] = {
     {"qap_h", py_qap_h, METH_VARARGS, "qap_h(a_evals_le, b_evals_le, log_n, consts[, threads]) -> (A*B-C) on the odd coset, LE"},
     {"qap_h_coeffs", py_qap_h_coeffs, METH_VARARGS,
      "qap_h_coeffs(zkey_coeff_entries, witness_le, log_n, consts[, threads]) -> (A*B-C) on the odd coset, LE"},
+    {"check_coeffs", py_check_coeffs, METH_VARARGS, "check_coeffs(zkey_coeff_entries, n_vars, domain_size) -> None or (index, code)"},
     {"ntt", py_ntt, METH_VARARGS, "ntt(values_le, log_n, w_le[, threads]) -> the forward NTT at the powers of w, LE (tests)"},
     {"set_par_min", py_set_par_min, METH_VARARGS, "set_par_min(n) -> old: fewest items a transform splits over threads (tests lower it)"},
     {"fft_g1", py_fft_g1, METH_VARARGS, "fft_g1(points, log_n, omega_le, scale_le, threads) -> points"},
