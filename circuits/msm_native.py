@@ -60,6 +60,17 @@ def pack_scalars(scalars: Sequence[int] | bytes) -> bytes:
     return b"".join((int(k) % R).to_bytes(32, "little") for k in scalars)
 
 
+def first_noncanonical(packed: PointBuffer) -> int:
+    """Index of the first packed 32-byte little-endian scalar >= r, or -1 (the kernel when built)."""
+    if available():
+        assert _bn254 is not None
+        return int(_bn254.first_noncanonical(packed))
+    for i in range(0, len(packed), 32):
+        if int.from_bytes(packed[i : i + 32], "little") >= R:
+            return i // 32
+    return -1
+
+
 def _count(scalars: Sequence[int] | bytes) -> int:
     return len(scalars) // 32 if isinstance(scalars, bytes) else len(scalars)
 

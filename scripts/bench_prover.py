@@ -61,14 +61,14 @@ def build_circuit(log_n: int, out: Path) -> tuple[int, int, float]:
 def child_prove(zkey: str, wtns: str, out: str) -> None:
     """Runs in the measured child: load key and witness, prove, write the snarkjs JSON files."""
     from zkmargin.atomic import atomic_write_json
-    from zkmargin.circuits.formats import read_wtns
+    from zkmargin.circuits.formats.wtns_file import read_wtns_packed
     from zkmargin.prover.cli_ops import load_proving_key
     from zkmargin.prover.groth16 import ProveStats, prove
     from zkmargin.verifier.snarkjs_json import proof_to_json, public_to_json
 
     t0 = time.perf_counter()
     pk = load_proving_key(Path(zkey))
-    w = read_wtns(wtns)
+    w = read_wtns_packed(wtns)  # as `zkmargin prove` reads it
     stats = ProveStats()
     stats.phases["load"] = time.perf_counter() - t0
     stats.cpu["load"] = time.process_time()  # the child's CPU time so far: imports included

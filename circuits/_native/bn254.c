@@ -705,6 +705,29 @@ static PyObject *py_check_coeffs(PyObject *self, PyObject *args) {
     return Py_BuildValue("(ni)", (Py_ssize_t)bad, code);
 }
 
+/* first_noncanonical(scalars_le) -> index of the first 32-byte value >= r, or -1 (a packed witness's check) */
+static PyObject *py_first_noncanonical(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer b;
+    if (!PyArg_ParseTuple(args, "y*", &b)) return NULL;
+    if (b.len % 32) {
+        PyBuffer_Release(&b);
+        PyErr_SetString(PyExc_ValueError, "first_noncanonical: not whole 32-byte values");
+        return NULL;
+    }
+    Py_ssize_t found = -1, n = b.len / 32;
+    const uint8_t *p = b.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t x[4];
+        memcpy(x, p + 32 * i, 32);
+        if (fr_geq(x)) { found = i; break; }
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&b);
+    return PyLong_FromSsize_t(found);
+}
+
 static PyObject *py_qap_h_coeffs(PyObject *self, PyObject *args) {
     (void)self;
     Py_buffer eb, wb, cb;
@@ -1550,6 +1573,7 @@ static PyMethodDef methods[] = {
     {"qap_h_coeffs", py_qap_h_coeffs, METH_VARARGS,
      "qap_h_coeffs(zkey_coeff_entries, witness_le, log_n, consts[, threads]) -> (A*B-C) on the odd coset, LE"},
     {"check_coeffs", py_check_coeffs, METH_VARARGS, "check_coeffs(zkey_coeff_entries, n_vars, domain_size) -> None or (index, code)"},
+    {"first_noncanonical", py_first_noncanonical, METH_VARARGS, "first_noncanonical(scalars_le) -> index of the first value >= r, or -1"},
     {"ntt", py_ntt, METH_VARARGS, "ntt(values_le, log_n, w_le[, threads]) -> the forward NTT at the powers of w, LE (tests)"},
     {"set_par_min", py_set_par_min, METH_VARARGS, "set_par_min(n) -> old: fewest items a transform splits over threads (tests lower it)"},
     {"fft_g1", py_fft_g1, METH_VARARGS, "fft_g1(points, log_n, omega_le, scale_le, threads) -> points"},
