@@ -878,13 +878,17 @@ static void glv_split(const uint64_t k[4], uint64_t k1[2], int *neg1, uint64_t k
 
 typedef struct {
     int g2;
-    const uint8_t *points; /* packed affine points, Montgomery form */
+    const uint8_t *points; /* packed affine points, Montgomery form (plain path: the compacted copy) */
     size_t n;
     const int32_t *digits; /* digit of point i in window w: digits[i * si + w * sw] */
     size_t si, sw;
     int c, n_windows, flags;
     int thread, n_threads;
     void *window_sums; /* g1_jac[n_windows] or g2_jac[n_windows] */
+    /* GLV: slot 2k is P_k and slot 2k+1 is phi(P_k) = (beta*x, y), read from `points` (the caller's
+     * list, not copied) and `betax` (beta*x of each point, half a point each); the signs of k1, k2
+     * are folded into the digits. */
+    const uint8_t *betax;
 } job_t;
 
 static void load_fp(fp *r, const uint8_t *b) { memcpy(r->v, b, 32); /* little-endian host */ }
@@ -901,6 +905,12 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
 /* Per window: fill buckets 1..half from the digits, then sum_j j*B_j by running sums (Jacobian).
  * Written once for G1 and G2, like DEFINE_CURVE. */
 #define DEFINE_PIPPENGER(PFX, F, PSZ, EQ, ISZERO, ADD, SUB, DBL, MUL, SQR, INV, ONE)                   \
+    /* point of slot i, negated if neg (see job_t: GLV slots come from the caller's list and betax) */ \
+    static inline void PFX##_load_slot(const job_t *jb, size_t i, int neg, PFX##_aff *q) {           \
+        if (!jb->betax) { PFX##_load_aff(q, jb->points + (size_t)PSZ * i, neg); return; }           \
+        PFX##_load_aff(q, jb->points + (size_t)PSZ * (i >> 1), neg);                                 \
+        if (i & 1) memcpy(&q->x, jb->betax + (size_t)(PSZ / 2) * (i >> 1), PSZ / 2);                 \
+    }                                                                                                \
     /* plain buckets: Jacobian, one mixed addition per point */                                      \
     static void PFX##_window_jac(const job_t *jb, int w, PFX##_jac *buckets, size_t half) {          \
         memset(buckets, 0, (half + 1) * sizeof *buckets);                                            \
@@ -908,7 +918,7 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
             int32_t d = jb->digits[i * jb->si + (size_t)w * jb->sw];                                 \
             if (!d) continue;                                                                        \
             PFX##_aff q;                                                                             \
-            PFX##_load_aff(&q, jb->points + (size_t)PSZ * i, d < 0);                                 \
+            PFX##_load_slot(jb, i, d < 0, &q);                                                       \
             if (d < 0) d = -d;                                                                       \
             PFX##_add_aff(&buckets[d], &buckets[d], &q);                                             \
         }                                                                                            \
@@ -966,7 +976,7 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
         uint32_t i = s->qi[s->qh];                                                                   \
         *d = s->qd[s->qh];                                                                           \
         s->qh = (s->qh + 1) % s->qcap; s->qn--;                                                      \
-        PFX##_load_aff(q, jb->points + (size_t)PSZ * i, *d < 0);                                     \
+        PFX##_load_slot(jb, i, *d < 0, q);                                                           \
         *b = (uint32_t)(*d < 0 ? -*d : *d);                                                          \
     }                                                                                                \
     static void PFX##_qpush(PFX##_bstate *s, uint32_t i, int32_t d) {                                \
@@ -990,7 +1000,7 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
             if (!d) continue;                                                                        \
             uint32_t b = (uint32_t)(d < 0 ? -d : d);                                                 \
             PFX##_aff q;                                                                             \
-            PFX##_load_aff(&q, jb->points + (size_t)PSZ * i, d < 0);                                 \
+            PFX##_load_slot(jb, i, d < 0, &q);                                                       \
             if (!PFX##_sched(s, &q, b)) {                                                            \
                 if (s->qn < s->qcap) PFX##_qpush(s, (uint32_t)i, d); else PFX##_overflow(s, b, &q);  \
             } else if (s->cnt == s->cap) {                                                           \
@@ -1102,19 +1112,20 @@ static int point_is_zero(const uint8_t *b, size_t len) {
     return 1;
 }
 
-/* GLV preprocessing for inputs [lo, hi): slots 2i and 2i+1 of the doubled point list get
- * +-P_i and +-phi(P_i) (the sign of k1, k2 moved onto the point), digits window-major. */
+/* GLV preprocessing for inputs [lo, hi): slots 2i and 2i+1 of the doubled point list are P_i and
+ * phi(P_i) = (beta*x_i, y_i); xp gets beta*x_i (half a point), the digits (window-major) of k1 and
+ * k2 with their signs folded in (a negated digit negates the point it adds). */
 typedef struct { int g2; const uint8_t *pts, *sc; uint8_t *xp; int32_t *digits; size_t n, lo, hi; int c, nw; } glvjob_t;
 
 static void *glv_prepare(void *arg) {
     glvjob_t *j = arg;
-    size_t psz = j->g2 ? 128 : 64, n2 = 2 * j->n;
+    size_t psz = j->g2 ? 128 : 64, half = psz / 2, n2 = 2 * j->n;
     for (size_t i = j->lo; i < j->hi; i++) {
         const uint8_t *p = j->pts + psz * i, *s = j->sc + 32 * i;
-        uint8_t *o = j->xp + 2 * psz * i;
+        uint8_t *o = j->xp + half * i;
         if (point_is_zero(s, 32) || point_is_zero(p, psz)) {
             for (int w = 0; w < j->nw; w++) j->digits[(size_t)w * n2 + 2 * i] = j->digits[(size_t)w * n2 + 2 * i + 1] = 0;
-            memset(o, 0, 2 * psz);
+            memset(o, 0, half);
             continue;
         }
         uint64_t k[4], k1[2], k2[2];
@@ -1123,22 +1134,23 @@ static void *glv_prepare(void *arg) {
         while (fr_geq(k)) fr_subm(k); /* the bound on |k1|, |k2| needs k < r */
         glv_split(k, k1, &neg1, k2, &neg2);
         if (!j->g2) {
-            g1_aff a, b;
-            g1_load_aff(&a, p, neg1);
-            g1_load_aff(&b, p, neg2);
-            fp_mul(&b.x, &b.x, &GLV_BETA_G1);
-            memcpy(o, a.x.v, 32); memcpy(o + 32, a.y.v, 32);
-            memcpy(o + 64, b.x.v, 32); memcpy(o + 96, b.y.v, 32);
+            fp x;
+            load_fp(&x, p);
+            fp_mul(&x, &x, &GLV_BETA_G1);
+            memcpy(o, x.v, 32);
         } else {
-            g2_aff a, b;
-            g2_load_aff(&a, p, neg1);
-            g2_load_aff(&b, p, neg2);
-            fp_mul(&b.x.c0, &b.x.c0, &GLV_BETA_G2); fp_mul(&b.x.c1, &b.x.c1, &GLV_BETA_G2);
-            memcpy(o, a.x.c0.v, 32); memcpy(o + 32, a.x.c1.v, 32); memcpy(o + 64, a.y.c0.v, 32); memcpy(o + 96, a.y.c1.v, 32);
-            memcpy(o + 128, b.x.c0.v, 32); memcpy(o + 160, b.x.c1.v, 32); memcpy(o + 192, b.y.c0.v, 32); memcpy(o + 224, b.y.c1.v, 32);
+            fp x0, x1;
+            load_fp(&x0, p); load_fp(&x1, p + 32);
+            fp_mul(&x0, &x0, &GLV_BETA_G2); fp_mul(&x1, &x1, &GLV_BETA_G2);
+            memcpy(o, x0.v, 32); memcpy(o + 32, x1.v, 32);
         }
-        glv_digits(k1, j->c, j->nw, j->digits + 2 * i, n2);
-        glv_digits(k2, j->c, j->nw, j->digits + 2 * i + 1, n2);
+        int32_t *d1 = j->digits + 2 * i, *d2 = j->digits + 2 * i + 1;
+        glv_digits(k1, j->c, j->nw, d1, n2);
+        glv_digits(k2, j->c, j->nw, d2, n2);
+        for (int w = 0; w < j->nw; w++) {
+            if (neg1) d1[(size_t)w * n2] = -d1[(size_t)w * n2];
+            if (neg2) d2[(size_t)w * n2] = -d2[(size_t)w * n2];
+        }
     }
     return NULL;
 }
@@ -1168,10 +1180,11 @@ static PyObject *msm_impl(PyObject *args, int g2) {
     void *sums;
     Py_BEGIN_ALLOW_THREADS
     pthread_t th[64];
+    const uint8_t *betax = NULL, *src;
     if (flags & MSM_GLV) {
         n_windows = GLV_BITS / c + 1;
         n = 2 * n_all;
-        cp = malloc(n * psz + 1);
+        cp = malloc(n_all * (psz / 2) + 1); /* beta*x per point: the only copy the GLV path makes */
         digits = malloc(n * (size_t)n_windows * sizeof(int32_t) + 1);
         si = 1; sw = n;
         glvjob_t gj[64];
@@ -1182,6 +1195,8 @@ static PyObject *msm_impl(PyObject *args, int g2) {
         }
         glv_prepare(&gj[0]);
         for (int t = 1; t < n_threads; t++) pthread_join(th[t], NULL);
+        betax = cp;
+        src = P;
     } else {
         /* plain: compact away zero scalars and infinity points */
         n_windows = (SCALAR_BITS + c - 1) / c + 1;
@@ -1194,11 +1209,12 @@ static PyObject *msm_impl(PyObject *args, int g2) {
             scalar_digits(S + 32 * i, c, n_windows, digits + n * (size_t)n_windows);
             n++;
         }
+        src = cp;
     }
     sums = calloc((size_t)n_windows, g2 ? sizeof(g2_jac) : sizeof(g1_jac));
     job_t jobs[64];
     for (int t = 0; t < n_threads; t++) {
-        jobs[t] = (job_t){g2, cp, n, digits, si, sw, c, n_windows, flags, t, n_threads, sums};
+        jobs[t] = (job_t){g2, src, n, digits, si, sw, c, n_windows, flags, t, n_threads, sums, betax};
         if (t) pthread_create(&th[t], NULL, run_windows, &jobs[t]);
     }
     run_windows(&jobs[0]);
