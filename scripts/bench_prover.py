@@ -20,7 +20,7 @@ wheel install does; with PYTHONDONTWRITEBYTECODE set, an editable checkout would
 module at every start of every measured child).
 
     python scripts/bench_prover.py --sizes 16 18 20
-    python scripts/bench_prover.py --sizes 20 --runs 1 --reuse   # keep the circuit and both keys of a prior run
+    python scripts/bench_prover.py --sizes 20 --runs 1 --reuse   # keep what a prior run built (circuit, keys)
 """
 
 from __future__ import annotations
@@ -123,47 +123,48 @@ def run(cmd: list[str], cwd: Path | None = None) -> str:
     return res.stdout
 
 
-def prepare_size(log_n: int, d: Path) -> tuple[int, int, float, float, float, float]:
-    """Circuit, witness, our dev key and snarkjs's key (on a prepared .ptau of its own) in d."""
+def prepare_size(log_n: int, d: Path, reuse: bool = False) -> tuple[int, int, float, float, float, float]:
+    """Circuit, witness, our dev key and snarkjs's key (on a prepared .ptau of its own) in d. With ``reuse``,
+    each of the three steps is skipped when its outputs are already there (a run cut short keeps its work)."""
     from zkmargin.circuits.formats import read_r1cs
     from zkmargin.prover.ptau import write_dev_prepared_ptau
     from zkmargin.prover.setup import dev_setup
     from zkmargin.prover.zkey import write_zkey
 
+    def have(*names: str) -> bool:
+        return reuse and all((d / f).exists() for f in names)
+
     t0 = time.perf_counter()
-    n_cons, n_vars, t_witness = build_circuit(log_n, d)
-    (d / "witness_s.txt").write_text(f"{t_witness:.6f}")
+    if have("circuit.r1cs", "witness.wtns", "witness_s.txt"):
+        r1 = read_r1cs(d / "circuit.r1cs")
+        n_cons, n_vars, t_witness = r1.n_constraints, r1.n_vars, float((d / "witness_s.txt").read_text())
+        del r1
+    else:
+        n_cons, n_vars, t_witness = build_circuit(log_n, d)
+        (d / "witness_s.txt").write_text(f"{t_witness:.6f}")
     t_build = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    write_zkey(dev_setup(read_r1cs(d / "circuit.r1cs")), d / "ours.zkey")
+    if not have("ours.zkey"):
+        write_zkey(dev_setup(read_r1cs(d / "circuit.r1cs")), d / "ours.zkey")
     t_setup_ours = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    write_dev_prepared_ptau(
-        d / "pot.ptau", log_n, secrets.randbelow(1 << 250), secrets.randbelow(1 << 250), secrets.randbelow(1 << 250)
-    )
-    run([str(SNARKJS), "groth16", "setup", "circuit.r1cs", "pot.ptau", "snarkjs.zkey"], cwd=d)
-    run([str(SNARKJS), "zkey", "export", "verificationkey", "snarkjs.zkey", "vk_snarkjs.json"], cwd=d)
-    (d / "pot.ptau").unlink()  # the largest file of all, needed only by `groth16 setup`
+    if not have("snarkjs.zkey", "vk_snarkjs.json"):
+        write_dev_prepared_ptau(
+            d / "pot.ptau", log_n, secrets.randbelow(1 << 250), secrets.randbelow(1 << 250), secrets.randbelow(1 << 250)
+        )
+        run([str(SNARKJS), "groth16", "setup", "circuit.r1cs", "pot.ptau", "snarkjs.zkey"], cwd=d)
+        run([str(SNARKJS), "zkey", "export", "verificationkey", "snarkjs.zkey", "vk_snarkjs.json"], cwd=d)
+        (d / "pot.ptau").unlink()  # the largest file of all, needed only by `groth16 setup`
     t_setup_snarkjs = time.perf_counter() - t0
     return n_cons, n_vars, t_build, t_setup_ours, t_setup_snarkjs, t_witness
 
 
 def bench_size(log_n: int, runs: int, work: Path, reuse: bool = False) -> dict[str, float]:
-    from zkmargin.circuits.formats import read_r1cs
-
     d = work / f"2e{log_n}"
     d.mkdir(parents=True, exist_ok=True)
-    names = ("circuit.r1cs", "witness.wtns", "ours.zkey", "snarkjs.zkey", "vk_snarkjs.json", "witness_s.txt")
-    if reuse and all((d / f).exists() for f in names):
-        r1 = read_r1cs(d / "circuit.r1cs")
-        n_cons, n_vars, t_witness = r1.n_constraints, r1.n_vars, float((d / "witness_s.txt").read_text())
-        del r1
-        t_build = t_setup_ours = t_setup_snarkjs = 0.0
-        print(f"2^{log_n}: reusing the circuit and both keys in {d}", flush=True)
-    else:
-        n_cons, n_vars, t_build, t_setup_ours, t_setup_snarkjs, t_witness = prepare_size(log_n, d)
+    n_cons, n_vars, t_build, t_setup_ours, t_setup_snarkjs, t_witness = prepare_size(log_n, d, reuse)
 
     ours, ours_mem, snark, snark_mem = [], [], [], []
     phases: list[str] = []
