@@ -60,6 +60,17 @@ def pack_scalars(scalars: Sequence[int] | bytes) -> bytes:
     return b"".join((int(k) % R).to_bytes(32, "little") for k in scalars)
 
 
+def first_noncanonical(packed: PointBuffer) -> int:
+    """Index of the first packed 32-byte little-endian scalar >= r, or -1 (the kernel when built)."""
+    if available():
+        assert _bn254 is not None
+        return int(_bn254.first_noncanonical(packed))
+    for i in range(0, len(packed), 32):
+        if int.from_bytes(packed[i : i + 32], "little") >= R:
+            return i // 32
+    return -1
+
+
 def _count(scalars: Sequence[int] | bytes) -> int:
     return len(scalars) // 32 if isinstance(scalars, bytes) else len(scalars)
 
@@ -71,11 +82,13 @@ def _qap_consts(log_n: int) -> bytes:
     )
 
 
-def qap_h_native(a_evals: Sequence[int], b_evals: Sequence[int], log_n: int) -> bytes:
-    """(A*B - C) on the odd points of the doubled domain, as 32-byte little-endian scalars (C kernel)."""
+def qap_h_native(a_evals: Sequence[int], b_evals: Sequence[int], log_n: int, threads: int | None = None) -> bytes:
+    """(A*B - C) on the odd points of the doubled domain, as 32-byte little-endian scalars (C kernel;
+    every step, the six NTTs included, split over ``threads``, default THREADS)."""
     if _bn254 is None:
         raise RuntimeError("the C kernel is not built")
-    return bytes(_bn254.qap_h(pack_scalars(a_evals), pack_scalars(b_evals), log_n, _qap_consts(log_n), THREADS))
+    nt = THREADS if threads is None else threads
+    return bytes(_bn254.qap_h(pack_scalars(a_evals), pack_scalars(b_evals), log_n, _qap_consts(log_n), nt))
 
 
 def qap_h_coeffs_native(coeffs: PointBuffer, witness: Sequence[int] | bytes, log_n: int) -> bytes:
@@ -86,6 +99,16 @@ def qap_h_coeffs_native(coeffs: PointBuffer, witness: Sequence[int] | bytes, log
     if _bn254 is None:
         raise RuntimeError("the C kernel is not built")
     return bytes(_bn254.qap_h_coeffs(coeffs, pack_scalars(witness), log_n, _qap_consts(log_n), THREADS))
+
+
+def ntt_native(values: Sequence[int], log_n: int, threads: int | None = None) -> list[int]:
+    """Forward NTT of 2^log_n scalars at the powers of root_of_unity(log_n) (C kernel, split over
+    ``threads``, default THREADS); the same values as :func:`zkmargin.circuits.ntt.ntt`."""
+    if _bn254 is None:
+        raise RuntimeError("the C kernel is not built")
+    w = root_of_unity(log_n).to_bytes(32, "little")
+    out = _bn254.ntt(pack_scalars(values), log_n, w, THREADS if threads is None else threads)
+    return [int.from_bytes(out[i : i + 32], "little") for i in range(0, len(out), 32)]
 
 
 def _coord(b: bytes, i: int) -> int:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zkmargin.atomic import atomic_directory, atomic_write_json
-from zkmargin.circuits.formats import BinFileError, read_r1cs, read_wtns
+from zkmargin.circuits.formats import BinFileError, read_r1cs
+from zkmargin.circuits.formats.wtns_file import read_wtns_packed
 from zkmargin.circuits.r1cs import R1CS
 from zkmargin.verifier.groth16 import verify
 from zkmargin.verifier.snarkjs_json import proof_to_json, public_to_json, vk_to_json
@@ -21,8 +23,10 @@ from zkmargin.verifier.zkey_init import CircuitHashUnavailable
 
 from .groth16 import ProveStats, prove
 from .keys import ProvingKey
-from .setup.zkey_phase2 import ZkeyStep, verify_step
 from .zkey import read_zkey, write_zkey
+
+if TYPE_CHECKING:  # the setup side (and numpy with it) loads only for setup commands, not for every prove
+    from .setup.zkey_phase2 import ZkeyStep
 
 ZKEY_NAME = "circuit.zkey"
 VK_NAME = "verification_key.json"
@@ -90,11 +94,11 @@ def run_prove(zkey: Path, wtns: Path, out: Path) -> int:
     except (BinFileError, OSError) as e:
         return _err(f"--zkey: {e}")
     try:
-        witness = read_wtns(wtns)
+        witness = read_wtns_packed(wtns)  # 32 bytes per value as stored: no Python integer per value
     except (BinFileError, OSError) as e:
         return _err(f"--wtns: {e}")
-    if len(witness) != pk.n_vars:
-        return _err(f"--wtns: witness has {len(witness)} values but the key expects {pk.n_vars} signals")
+    if len(witness) // 32 != pk.n_vars:
+        return _err(f"--wtns: witness has {len(witness) // 32} values but the key expects {pk.n_vars} signals")
     stats = ProveStats()
     t0 = time.perf_counter()
     proof, public = prove(pk, witness, stats=stats)
@@ -136,6 +140,8 @@ def _signer_key(arg: str) -> str:
 
 def _finish_step(before: ProvingKey, step: ZkeyStep, out: Path, what: str) -> int:
     from zkmargin.verifier.zkey_mpc import format_hash
+
+    from .setup.zkey_phase2 import verify_step
 
     rep = verify_step(before, step.key)
     if not rep.ok:

@@ -27,6 +27,7 @@ from zkmargin.circuits.curve import (
 from zkmargin.circuits.field import R, root_of_unity
 from zkmargin.circuits.msm_native import available as native_available
 from zkmargin.circuits.msm_native import (
+    first_noncanonical,
     msm_g1_auto,
     msm_g2_auto,
     pack_g1,
@@ -46,14 +47,28 @@ _R = mpz(R)
 
 @dataclass
 class ProveStats:
-    """Wall time per phase (seconds), for profiling and the benchmark's breakdown."""
+    """Wall time per phase (seconds), for profiling and the benchmark's breakdown, and the process's CPU
+    time (all threads) over the same phase: cpu / wall is how many cores the phase kept busy."""
 
     phases: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
+    _cpu0: float = field(default_factory=time.process_time, repr=False)
 
     def add(self, name: str, t0: float) -> float:
-        now = time.perf_counter()
+        now, c = time.perf_counter(), time.process_time()
         self.phases[name] = self.phases.get(name, 0.0) + now - t0
+        self.cpu[name] = self.cpu.get(name, 0.0) + c - self._cpu0
+        self._cpu0 = c
         return now
+
+    def start(self) -> float:
+        """Begin timing the next phase now (returns the wall clock for :meth:`add`)."""
+        self._cpu0 = time.process_time()
+        return time.perf_counter()
+
+    def cores(self) -> dict[str, float]:
+        """Average busy cores per phase (CPU seconds / wall seconds)."""
+        return {k: self.cpu.get(k, 0.0) / v for k, v in self.phases.items() if v > 0 and k in self.cpu}
 
 
 def h_evaluations(pk: ProvingKey, witness: Sequence[int] | bytes) -> list[mpz] | bytes:
@@ -94,29 +109,49 @@ def h_evaluations(pk: ProvingKey, witness: Sequence[int] | bytes) -> list[mpz] |
 
 def prove(
     pk: ProvingKey,
-    witness: Sequence[int],
+    witness: Sequence[int] | bytes,
     r: int | None = None,
     s: int | None = None,
     stats: ProveStats | None = None,
 ) -> tuple[Proof, list[int]]:
     """Return (proof, public signals). The witness must satisfy the circuit; an unsatisfying one yields
-    a proof that fails verification (the caller should check constraints first for a clear error)."""
-    if len(witness) != pk.n_vars:
-        raise ValueError(f"witness has {len(witness)} values, the key expects {pk.n_vars}")
-    if any(not 0 <= x < R for x in witness):
-        raise ValueError("witness values must be canonical field elements in [0, R)")
-    if witness[0] != 1:
-        raise ValueError("witness[0] must be 1")
+    a proof that fails verification (the caller should check constraints first for a clear error).
+
+    ``witness`` may be packed (32-byte little-endian canonical scalars, e.g.
+    :func:`~zkmargin.circuits.formats.wtns_file.read_wtns_packed`): then no Python integer is made per
+    value, and with the kernel the checks below run in C."""
+    if isinstance(witness, bytes | bytearray | memoryview):
+        packed_in = bytes(witness)
+        if len(packed_in) % 32:
+            raise ValueError("a packed witness is a whole number of 32-byte values")
+        n_in = len(packed_in) // 32
+        if n_in != pk.n_vars:
+            raise ValueError(f"witness has {n_in} values, the key expects {pk.n_vars}")
+        if first_noncanonical(packed_in) >= 0:
+            raise ValueError("witness values must be canonical field elements in [0, R)")
+        if int.from_bytes(packed_in[:32], "little") != 1:
+            raise ValueError("witness[0] must be 1")
+        if not native_available():
+            witness = [int.from_bytes(packed_in[i : i + 32], "little") for i in range(0, len(packed_in), 32)]
+        else:
+            witness = packed_in
+    else:
+        if len(witness) != pk.n_vars:
+            raise ValueError(f"witness has {len(witness)} values, the key expects {pk.n_vars}")
+        if any(not 0 <= x < R for x in witness):
+            raise ValueError("witness values must be canonical field elements in [0, R)")
+        if witness[0] != 1:
+            raise ValueError("witness[0] must be 1")
     st = stats if stats is not None else ProveStats()
     r = secrets.randbelow(R) if r is None else r % R
     s = secrets.randbelow(R) if s is None else s % R
 
-    t = time.perf_counter()
+    t = st.start()
     native = native_available()
     if not native and pk.packed and not pk.a_g1:
         raise ValueError("this key was loaded packed-only, which needs the C kernel (zkmargin.circuits._bn254)")
     # packed once for the kernel (QAP step and every MSM), not once per call
-    wit: Sequence[int] | bytes = pack_scalars(witness) if native else witness
+    wit: Sequence[int] | bytes = witness if isinstance(witness, bytes) or not native else pack_scalars(witness)
     private = wit[32 * (pk.n_public + 1) :] if isinstance(wit, bytes) else wit[pk.n_public + 1 :]
     if native:
         t = st.add("pack_witness", t)
@@ -152,4 +187,8 @@ def prove(
     a_aff, c_aff = g1_batch_to_affine([a_pt, c_pt])
     proof = Proof(a_aff, g2_to_affine(b2_pt), c_aff)
     st.add("finalize", t)
-    return proof, [int(x) for x in witness[1 : pk.n_public + 1]]
+    if isinstance(witness, bytes):
+        public = [int.from_bytes(witness[32 * i : 32 * i + 32], "little") for i in range(1, pk.n_public + 1)]
+    else:
+        public = [int(x) for x in witness[1 : pk.n_public + 1]]
+    return proof, public

@@ -25,7 +25,6 @@ from collections.abc import Callable
 from typing import Any
 
 import gmpy2
-import numpy as np
 
 from zkmargin.atomic import atomic_write_bytes
 from zkmargin.circuits.field import P, R
@@ -226,16 +225,27 @@ def decode_coeffs(
     return a, b
 
 
-_COEF_DTYPE = np.dtype([("m", "<u4"), ("row", "<u4"), ("sig", "<u4"), ("v", "<u8", (4,))])
 _R_TOP = R >> 192
 
 
 def check_coeffs(
     raw: PointBuffer, n_vars: int, domain_size: int, fail: Callable[[str], Exception] = ValueError
 ) -> None:
-    """The checks of :func:`decode_coeffs` without decoding (numpy, no Python objects per entry):
-    raises ``fail`` with the same message for the first bad entry."""
-    e = np.frombuffer(raw, dtype=_COEF_DTYPE)
+    """The checks of :func:`decode_coeffs` without decoding (the C kernel's one pass, else numpy; no
+    Python objects per entry): raises ``fail`` with the same message for the first bad entry."""
+    from zkmargin.circuits import msm_native
+
+    if msm_native.available():
+        assert msm_native._bn254 is not None
+        found = msm_native._bn254.check_coeffs(raw, n_vars, domain_size)
+        if found is not None:
+            i = found[0]
+            raise fail(_coeff_error(i, *_entry(raw, i), n_vars, domain_size))
+        return
+    import numpy as np  # imported here: ~50 ms a prover start does not need when the kernel checks
+
+    dtype = np.dtype([("m", "<u4"), ("row", "<u4"), ("sig", "<u4"), ("v", "<u8", (4,))])
+    e = np.frombuffer(raw, dtype=dtype)
     top = e["v"][:, 3]
     bad = top > _R_TOP
     for j in np.flatnonzero(top == _R_TOP):  # rare (top limb equal to r's): decide exactly
@@ -265,7 +275,7 @@ def read_zkey(path: str | os.PathLike[str], check_points: bool = True, packed_on
     until the kernel touches them (pages the OS can drop again). Use it only for one's own key files:
     those points are not curve-checked. The coefficient section stays raw too (``pk.packed["coeffs"]``,
     ``a_coeffs``/``b_coeffs`` left empty; :func:`qap_coeffs` decodes it on demand): its entries are
-    checked here with numpy, and the kernel evaluates A and B from it directly.
+    checked here (:func:`check_coeffs`), and the kernel evaluates A and B from it directly.
 
     Errors are :class:`~zkmargin.circuits.formats.binfile.BinFileError` (a ValueError) naming the
     file, the section and the reason.

@@ -7,10 +7,20 @@ MSM scalars are full-size field elements), exports circuit.r1cs and witness.wtns
              self-check), wall time and peak RSS of that process;
   * snarkjs: `groth16 setup` on a prepared .ptau of its own, then `groth16 prove` in a child
              process on the same r1cs/wtns, wall time and peak RSS;
-and prints the ratio ours/snarkjs. Each figure is the median of --runs runs. The last line is
-machine-readable: RESULT ratio_2e16=... ours_s_2e16=... snarkjs_s_2e16=... ...
+and prints the ratio ours/snarkjs. Each figure is the median of --runs runs. Our child also prints its
+phase profile (wall seconds and busy cores per phase, key load included) and the witness generation of
+the circuit (Python, `ConstraintSystem.witness`) is timed on its own, outside the prove time. The last
+line is machine-readable; it starts with the issue-17 figures, then every per-size field:
 
-    python scripts/bench_prover.py --sizes 12 14 16 --runs 3
+    RESULT ratio_2e16=... ratio_2e18=... ratio_2e20=... rss_ratio_2e20=... verify_s=... ours_s_2e16=... ...
+
+rss_ratio_2eK is ours/snarkjs peak RSS at the largest size K; verify_s is our verification CLI's median
+wall time (process start included) at the smallest size. The package's bytecode is compiled first (what a
+wheel install does; with PYTHONDONTWRITEBYTECODE set, an editable checkout would otherwise recompile every
+module at every start of every measured child).
+
+    python scripts/bench_prover.py --sizes 16 18 20
+    python scripts/bench_prover.py --sizes 20 --runs 1 --reuse   # keep what a prior run built (circuit, keys)
 """
 
 from __future__ import annotations
@@ -28,8 +38,9 @@ REPO = Path(__file__).resolve().parent.parent
 SNARKJS = REPO / "node_modules" / ".bin" / "snarkjs"
 
 
-def build_circuit(log_n: int, out: Path) -> tuple[int, int]:
-    """x_{i+1} = x_i * x_i + i, with x_0 public and the final x public: domain exactly 2^log_n."""
+def build_circuit(log_n: int, out: Path) -> tuple[int, int, float]:
+    """x_{i+1} = x_i * x_i + i, with x_0 public and the final x public: domain exactly 2^log_n.
+    Returns the constraint and signal counts and the witness generation's wall time."""
     from zkmargin.circuits.formats import write_r1cs, write_wtns
     from zkmargin.circuits.r1cs import ConstraintSystem
 
@@ -40,30 +51,34 @@ def build_circuit(log_n: int, out: Path) -> tuple[int, int]:
         x = cs.mul(x, x, f"sq{i}") + i
     cs.output("y", x)
     r1cs = cs.compile()
+    t0 = time.perf_counter()
     witness = cs.witness({"x0": 7})
+    t_witness = time.perf_counter() - t0
     r1cs.check(witness)
     write_r1cs(r1cs, out / "circuit.r1cs")
     write_wtns(witness, out / "witness.wtns")
-    return r1cs.n_constraints, r1cs.n_vars
+    return r1cs.n_constraints, r1cs.n_vars, t_witness
 
 
 def child_prove(zkey: str, wtns: str, out: str) -> None:
     """Runs in the measured child: load key and witness, prove, write the snarkjs JSON files."""
     from zkmargin.atomic import atomic_write_json
-    from zkmargin.circuits.formats import read_wtns
+    from zkmargin.circuits.formats.wtns_file import read_wtns_packed
     from zkmargin.prover.cli_ops import load_proving_key
     from zkmargin.prover.groth16 import ProveStats, prove
     from zkmargin.verifier.snarkjs_json import proof_to_json, public_to_json
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     pk = load_proving_key(Path(zkey))
-    w = read_wtns(wtns)
+    w = read_wtns_packed(wtns)  # as `zkmargin prove` reads it
     stats = ProveStats()
     stats.phases["load"] = time.perf_counter() - t0
+    stats.cpu["load"] = time.process_time() - c0
     proof, public = prove(pk, w, stats=stats)
     atomic_write_json(Path(out) / "proof.json", proof_to_json(proof))
     atomic_write_json(Path(out) / "public.json", public_to_json(public))
-    print("PHASES " + " ".join(f"{k}={v:.3f}" for k, v in stats.phases.items()))
+    cores = stats.cores()
+    print("PHASES " + " ".join(f"{k}={v:.3f}s/{cores.get(k, 0.0):.2f}c" for k, v in stats.phases.items()))
 
 
 def measured(cmd: list[str]) -> tuple[float, float, str]:
@@ -108,29 +123,48 @@ def run(cmd: list[str], cwd: Path | None = None) -> str:
     return res.stdout
 
 
-def bench_size(log_n: int, runs: int, work: Path) -> dict[str, float]:
+def prepare_size(log_n: int, d: Path, reuse: bool = False) -> tuple[int, int, float, float, float, float]:
+    """Circuit, witness, our dev key and snarkjs's key (on a prepared .ptau of its own) in d. With ``reuse``,
+    each of the three steps is skipped when its outputs are already there (a run cut short keeps its work)."""
     from zkmargin.circuits.formats import read_r1cs
     from zkmargin.prover.ptau import write_dev_prepared_ptau
     from zkmargin.prover.setup import dev_setup
     from zkmargin.prover.zkey import write_zkey
 
-    d = work / f"2e{log_n}"
-    d.mkdir(parents=True, exist_ok=True)
+    def have(*names: str) -> bool:
+        return reuse and all((d / f).exists() for f in names)
+
     t0 = time.perf_counter()
-    n_cons, n_vars = build_circuit(log_n, d)
+    if have("circuit.r1cs", "witness.wtns", "witness_s.txt"):
+        r1 = read_r1cs(d / "circuit.r1cs")
+        n_cons, n_vars, t_witness = r1.n_constraints, r1.n_vars, float((d / "witness_s.txt").read_text())
+        del r1
+    else:
+        n_cons, n_vars, t_witness = build_circuit(log_n, d)
+        (d / "witness_s.txt").write_text(f"{t_witness:.6f}")
     t_build = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    write_zkey(dev_setup(read_r1cs(d / "circuit.r1cs")), d / "ours.zkey")
+    if not have("ours.zkey"):
+        write_zkey(dev_setup(read_r1cs(d / "circuit.r1cs")), d / "ours.zkey")
     t_setup_ours = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    write_dev_prepared_ptau(
-        d / "pot.ptau", log_n, secrets.randbelow(1 << 250), secrets.randbelow(1 << 250), secrets.randbelow(1 << 250)
-    )
-    run([str(SNARKJS), "groth16", "setup", "circuit.r1cs", "pot.ptau", "snarkjs.zkey"], cwd=d)
-    run([str(SNARKJS), "zkey", "export", "verificationkey", "snarkjs.zkey", "vk_snarkjs.json"], cwd=d)
+    if not have("snarkjs.zkey", "vk_snarkjs.json"):
+        write_dev_prepared_ptau(
+            d / "pot.ptau", log_n, secrets.randbelow(1 << 250), secrets.randbelow(1 << 250), secrets.randbelow(1 << 250)
+        )
+        run([str(SNARKJS), "groth16", "setup", "circuit.r1cs", "pot.ptau", "snarkjs.zkey"], cwd=d)
+        run([str(SNARKJS), "zkey", "export", "verificationkey", "snarkjs.zkey", "vk_snarkjs.json"], cwd=d)
+        (d / "pot.ptau").unlink()  # the largest file of all, needed only by `groth16 setup`
     t_setup_snarkjs = time.perf_counter() - t0
+    return n_cons, n_vars, t_build, t_setup_ours, t_setup_snarkjs, t_witness
+
+
+def bench_size(log_n: int, runs: int, work: Path, reuse: bool = False) -> dict[str, float]:
+    d = work / f"2e{log_n}"
+    d.mkdir(parents=True, exist_ok=True)
+    n_cons, n_vars, t_build, t_setup_ours, t_setup_snarkjs, t_witness = prepare_size(log_n, d, reuse)
 
     ours, ours_mem, snark, snark_mem = [], [], [], []
     phases: list[str] = []
@@ -159,7 +193,7 @@ def bench_size(log_n: int, runs: int, work: Path) -> dict[str, float]:
     from zkmargin.prover.zkey import read_zkey
     from zkmargin.verifier.snarkjs_json import vk_to_json
 
-    atomic_write_json(d / "vk_ours.json", vk_to_json(read_zkey(d / "ours.zkey", check_points=False).verifying_key()))
+    atomic_write_json(d / "vk_ours.json", vk_to_json(read_zkey(d / "ours.zkey", packed_only=True).verifying_key()))
     ok_ours = "OK" in run([str(SNARKJS), "groth16", "verify", "vk_ours.json", "public.json", "proof.json"], cwd=d)
     ok_snark = "OK" in run(
         [str(SNARKJS), "groth16", "verify", "vk_snarkjs.json", "public_snarkjs.json", "proof_snarkjs.json"], cwd=d
@@ -178,6 +212,7 @@ def bench_size(log_n: int, runs: int, work: Path) -> dict[str, float]:
         "build_s": t_build,
         "setup_ours_s": t_setup_ours,
         "setup_snarkjs_s": t_setup_snarkjs,
+        "witness_s": t_witness,
         "ours_s": statistics.median(ours),
         "snarkjs_s": statistics.median(snark),
         "ours_mb": statistics.median(ours_mem),
@@ -189,7 +224,7 @@ def bench_size(log_n: int, runs: int, work: Path) -> dict[str, float]:
     print(
         f"2^{log_n}: {n_cons} constraints | ours {res['ours_s']:.2f} s, {res['ours_mb']:.0f} MB | "
         f"snarkjs {res['snarkjs_s']:.2f} s, {res['snarkjs_mb']:.0f} MB | ratio {res['ratio']:.2f} | "
-        f"verify ours {v_ours:.2f} s vs snarkjs {v_snark:.2f} s | "
+        f"verify ours {v_ours:.2f} s vs snarkjs {v_snark:.2f} s | witness generation (Python) {t_witness:.2f} s | "
         f"{phases[0] if phases else ''}",
         flush=True,
     )
@@ -201,6 +236,7 @@ def main() -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[12, 14, 16], help="log2 of the constraint count")
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--work", default=str(REPO / "out" / "bench_prover"))
+    ap.add_argument("--reuse", action="store_true", help="keep the circuit and keys a previous run left in --work")
     ap.add_argument("--child-prove", nargs=3, metavar=("ZKEY", "WTNS", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child_prove:
@@ -209,7 +245,11 @@ def main() -> int:
     if not SNARKJS.exists():
         print("snarkjs is not installed: run `npm ci` (scripts/bootstrap --with-npm-tools)", file=sys.stderr)
         return 2
-    results = {k: bench_size(k, args.runs, Path(args.work)) for k in args.sizes}
+    import compileall
+
+    for sub in ("zkmargin", "circuits", "prover", "verifier"):
+        compileall.compile_dir(str(REPO / sub), quiet=1)
+    results = {k: bench_size(k, args.runs, Path(args.work), args.reuse) for k in args.sizes}
     print()
     print(
         "| constraints | ours prove (s) | snarkjs prove (s) | ratio ours/snarkjs | ours peak MB | snarkjs peak MB "
@@ -221,13 +261,15 @@ def main() -> int:
             f"| 2^{k} ({int(r['constraints'])}) | {r['ours_s']:.2f} | {r['snarkjs_s']:.2f} | {r['ratio']:.2f} | "
             f"{r['ours_mb']:.0f} | {r['snarkjs_mb']:.0f} | {r['verify_ours_s']:.2f} | {r['verify_snarkjs_s']:.2f} |"
         )
-    fields = []
+    top, low = max(results), min(results)
+    fields = [f"ratio_2e{k}={r['ratio']:.3f}" for k, r in results.items()]
+    fields += [f"rss_ratio_2e{top}={results[top]['ours_mb'] / results[top]['snarkjs_mb']:.3f}"]
+    fields += [f"verify_s={results[low]['verify_ours_s']:.3f}"]
     for k, r in results.items():
-        fields += [f"ratio_2e{k}={r['ratio']:.3f}", f"ours_s_2e{k}={r['ours_s']:.3f}"]
-        fields += [f"snarkjs_s_2e{k}={r['snarkjs_s']:.3f}"]
+        fields += [f"ours_s_2e{k}={r['ours_s']:.3f}", f"snarkjs_s_2e{k}={r['snarkjs_s']:.3f}"]
         fields += [f"ours_mb_2e{k}={r['ours_mb']:.0f}", f"snarkjs_mb_2e{k}={r['snarkjs_mb']:.0f}"]
         fields += [f"verify_ours_s_2e{k}={r['verify_ours_s']:.3f}"]
-        fields += [f"verify_snarkjs_s_2e{k}={r['verify_snarkjs_s']:.3f}"]
+        fields += [f"verify_snarkjs_s_2e{k}={r['verify_snarkjs_s']:.3f}", f"witness_s_2e{k}={r['witness_s']:.3f}"]
     print("RESULT " + " ".join(fields))
     return 0
 

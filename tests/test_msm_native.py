@@ -316,7 +316,7 @@ def _corrupt(path, entry: int, field: str, value: int) -> None:  # type: ignore[
     path.write_bytes(bytes(data))
 
 
-def test_corrupt_coefficients_rejected(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_corrupt_coefficients_rejected(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     from zkmargin.circuits.formats.binfile import BinFileError
     from zkmargin.prover.zkey import read_zkey, write_zkey
 
@@ -336,9 +336,13 @@ def test_corrupt_coefficients_rejected(tmp_path) -> None:  # type: ignore[no-unt
         path = tmp_path / f"bad_{field}_{value}.zkey"
         path.write_bytes(good)
         _corrupt(path, 5, field, value)
-        for packed_only in (True, False):  # numpy check on the mapped path, full decode otherwise
+        # mapped path: the kernel's check_coeffs, or numpy without the kernel; full decode otherwise
+        for packed_only, pure in ((True, False), (True, True), (False, False)):
+            if pure:
+                monkeypatch.setenv("ZKMARGIN_PURE_PYTHON", "1")
             with pytest.raises(BinFileError, match=reason) as e:
                 read_zkey(path, packed_only=packed_only)
+            monkeypatch.delenv("ZKMARGIN_PURE_PYTHON", raising=False)
             assert path.name in str(e.value) and "coefficients" in str(e.value)
         # the kernel checks every entry itself too (a key altered after loading, or a caller skipping read_zkey)
         raw = bytearray(read_zkey(tmp_path / "k.zkey", packed_only=True).packed["coeffs"])
@@ -357,6 +361,19 @@ def test_corrupt_coefficients_rejected(tmp_path) -> None:  # type: ignore[no-unt
         nat.qap_h_coeffs_native(bytes(raw), w, log_n)
     with pytest.raises(ValueError, match="not whole entries"):
         nat.qap_h_coeffs_native(bytes(raw[:-1]), w, log_n)
+    # the load-time check reports the same first bad entry, kernel and numpy alike
+    from zkmargin.prover.zkey import check_coeffs
+
+    for pure in (False, True):
+        if pure:
+            monkeypatch.setenv("ZKMARGIN_PURE_PYTHON", "1")
+        with pytest.raises(ValueError, match=f"coefficient {first_b}: row"):
+            check_coeffs(bytes(raw), pk.n_vars, pk.domain_size)
+        check_coeffs(read_zkey(tmp_path / "k.zkey", packed_only=True).packed["coeffs"], pk.n_vars, pk.domain_size)
+    monkeypatch.delenv("ZKMARGIN_PURE_PYTHON", raising=False)
+    assert nat._bn254 is not None
+    with pytest.raises(ValueError, match="whole"):
+        nat._bn254.check_coeffs(bytes(raw[:-1]), pk.n_vars, pk.domain_size)
 
 
 def test_mapped_key_errors_name_the_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -426,3 +443,41 @@ def test_pairing_check_agrees_with_py_ecc(seed: int, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("ZKMARGIN_PURE_PYTHON", "1")
     reference = [pairing_product_is_one(p) for p in cases]
     assert native == reference == [True, False, True]
+
+
+@pytest.mark.parametrize("pure", [False, True])
+def test_packed_witness_proves_the_same(tmp_path, monkeypatch: pytest.MonkeyPatch, pure: bool) -> None:  # type: ignore[no-untyped-def]
+    """prove() on the .wtns section as stored (read_wtns_packed) equals prove() on the integer list, with the
+    kernel and without; the same checks reject a bad packed witness (length, non-canonical, witness[0])."""
+    from zkmargin.circuits.formats import read_wtns, write_wtns
+    from zkmargin.circuits.formats.binfile import BinFileError
+    from zkmargin.circuits.formats.wtns_file import read_wtns_packed
+
+    cs, w = _circuit()
+    pk = dev_setup(cs.compile())
+    write_wtns(w, tmp_path / "w.wtns")
+    if pure:
+        monkeypatch.setenv("ZKMARGIN_PURE_PYTHON", "1")
+    packed = read_wtns_packed(tmp_path / "w.wtns")
+    assert packed == nat.pack_scalars(read_wtns(tmp_path / "w.wtns"))
+    p1, pub1 = prove(pk, packed, r=5, s=7)
+    p2, pub2 = prove(pk, w, r=5, s=7)
+    assert p1 == p2 and pub1 == pub2 == w[1 : pk.n_public + 1]
+    assert verify(pk.verifying_key(), p1, pub1)
+    with pytest.raises(ValueError, match="expects"):
+        prove(pk, packed[:-32])
+    with pytest.raises(ValueError, match="32-byte"):
+        prove(pk, packed[:-1])
+    for i, v in ((3, R), (len(w) - 1, (1 << 256) - 1)):
+        bad = packed[: 32 * i] + v.to_bytes(32, "little") + packed[32 * i + 32 :]
+        with pytest.raises(ValueError, match="canonical"):
+            prove(pk, bad)
+        assert nat.first_noncanonical(bad) == i
+        data = bytearray((tmp_path / "w.wtns").read_bytes())
+        data[len(data) - len(packed) :] = bad
+        (tmp_path / "bad.wtns").write_bytes(bytes(data))
+        with pytest.raises(BinFileError, match=rf"witness\[{i}\] is not a canonical"):
+            read_wtns_packed(tmp_path / "bad.wtns")
+    with pytest.raises(ValueError, match=r"witness\[0\] must be 1"):
+        prove(pk, (2).to_bytes(32, "little") + packed[32:])
+    assert nat.first_noncanonical(packed) == -1 and nat.first_noncanonical(b"") == -1

@@ -81,7 +81,7 @@ static int fp_use_mulx = 0;
     "adcxq %[t3], %[t2]\n\t" "mulxq 24(%[q]), %%rax, %[t3]\n\t" "adoxq %%rax, %[t2]\n\t"   \
     "movq $0, %%rax\n\t" "adcxq %%rax, %[t3]\n\t" "adoxq %[A], %[t3]\n\t"
 
-static inline void mont_mul_mulx(uint64_t r[4], const uint64_t x[4], const uint64_t y[4], const uint64_t q[4],
+static inline __attribute__((always_inline)) void mont_mul_mulx(uint64_t r[4], const uint64_t x[4], const uint64_t y[4], const uint64_t q[4],
                                  uint64_t inv) {
     uint64_t t0, t1, t2, t3, A, h;
     __asm__(
@@ -127,34 +127,38 @@ static void fp_mulx_detect(void) {}
 static int fp_mulx_supported(void) { return 0; }
 #endif
 
-static inline void fp_add(fp *r, const fp *a, const fp *b) {
-    u128 c = 0;
-    for (int i = 0; i < 4; i++) {
-        c += (u128)a->v[i] + b->v[i];
-        r->v[i] = (uint64_t)c;
-        c >>= 64;
-    }
-    if (geq_mod(r->v)) sub_mod_raw(r->v);
-}
+/* Branch-free modular addition and subtraction on scalar limbs (no arrays: GCC then keeps them in
+ * registers; the array form's vector reload of the result stalled on store forwarding). Operands < p
+ * < 2^254, so a + b never carries out of 256 bits. */
+#define ZK_MODADD(r, a, b, M)                                                                      \
+    do {                                                                                           \
+        u128 c_ = (u128)(a)[0] + (b)[0]; uint64_t s0 = (uint64_t)c_;                               \
+        c_ = (c_ >> 64) + (a)[1] + (b)[1]; uint64_t s1 = (uint64_t)c_;                             \
+        c_ = (c_ >> 64) + (a)[2] + (b)[2]; uint64_t s2 = (uint64_t)c_;                             \
+        uint64_t s3 = (uint64_t)(c_ >> 64) + (a)[3] + (b)[3];                                      \
+        u128 d_ = (u128)s0 - (M)[0]; uint64_t d0 = (uint64_t)d_;                                   \
+        d_ = (u128)s1 - (M)[1] - (uint64_t)((d_ >> 64) & 1); uint64_t d1 = (uint64_t)d_;           \
+        d_ = (u128)s2 - (M)[2] - (uint64_t)((d_ >> 64) & 1); uint64_t d2 = (uint64_t)d_;           \
+        d_ = (u128)s3 - (M)[3] - (uint64_t)((d_ >> 64) & 1); uint64_t d3 = (uint64_t)d_;           \
+        uint64_t keep_ = (uint64_t)0 - (uint64_t)((d_ >> 64) & 1); /* all ones: s < M, keep s */   \
+        (r)[0] = (s0 & keep_) | (d0 & ~keep_); (r)[1] = (s1 & keep_) | (d1 & ~keep_);              \
+        (r)[2] = (s2 & keep_) | (d2 & ~keep_); (r)[3] = (s3 & keep_) | (d3 & ~keep_);              \
+    } while (0)
+#define ZK_MODSUB(r, a, b, M)                                                                      \
+    do {                                                                                           \
+        u128 d_ = (u128)(a)[0] - (b)[0]; uint64_t t0 = (uint64_t)d_;                               \
+        d_ = (u128)(a)[1] - (b)[1] - (uint64_t)((d_ >> 64) & 1); uint64_t t1 = (uint64_t)d_;       \
+        d_ = (u128)(a)[2] - (b)[2] - (uint64_t)((d_ >> 64) & 1); uint64_t t2 = (uint64_t)d_;       \
+        d_ = (u128)(a)[3] - (b)[3] - (uint64_t)((d_ >> 64) & 1); uint64_t t3 = (uint64_t)d_;       \
+        uint64_t add_ = (uint64_t)0 - (uint64_t)((d_ >> 64) & 1); /* all ones: borrowed, add M */ \
+        u128 c_ = (u128)t0 + ((M)[0] & add_); (r)[0] = (uint64_t)c_;                               \
+        c_ = (c_ >> 64) + t1 + ((M)[1] & add_); (r)[1] = (uint64_t)c_;                             \
+        c_ = (c_ >> 64) + t2 + ((M)[2] & add_); (r)[2] = (uint64_t)c_;                             \
+        (r)[3] = (uint64_t)(c_ >> 64) + t3 + ((M)[3] & add_);                                      \
+    } while (0)
 
-static inline void fp_sub(fp *r, const fp *a, const fp *b) {
-    u128 bw = 0;
-    uint64_t t[4];
-    for (int i = 0; i < 4; i++) {
-        u128 d = (u128)a->v[i] - b->v[i] - bw;
-        t[i] = (uint64_t)d;
-        bw = (d >> 64) & 1;
-    }
-    if (bw) {
-        u128 c = 0;
-        for (int i = 0; i < 4; i++) {
-            c += (u128)t[i] + PM[i];
-            t[i] = (uint64_t)c;
-            c >>= 64;
-        }
-    }
-    memcpy(r->v, t, sizeof t);
-}
+static inline __attribute__((always_inline)) void fp_add(fp *r, const fp *a, const fp *b) { ZK_MODADD(r->v, a->v, b->v, PM); }
+static inline __attribute__((always_inline)) void fp_sub(fp *r, const fp *a, const fp *b) { ZK_MODSUB(r->v, a->v, b->v, PM); }
 
 static inline void fp_neg(fp *r, const fp *a) {
     if (fp_is_zero(a)) { *r = *a; return; }
@@ -191,7 +195,7 @@ static inline void fp_mul_portable(fp *r, const fp *a, const fp *b) {
 }
 
 /* Every Fp multiplication in the kernel (MSM, pairing tower, setup FFTs) goes through here. */
-static inline void fp_mul(fp *r, const fp *a, const fp *b) {
+static inline __attribute__((always_inline)) void fp_mul(fp *r, const fp *a, const fp *b) {
 #if ZK_HAVE_MULX
     if (fp_use_mulx) { mont_mul_mulx(r->v, a->v, b->v, PM, PINV); return; }
 #endif
@@ -338,17 +342,8 @@ static inline void fr_subm(uint64_t t[4]) {
     u128 bw = 0;
     for (int i = 0; i < 4; i++) { u128 d = (u128)t[i] - RM[i] - bw; t[i] = (uint64_t)d; bw = (d >> 64) & 1; }
 }
-static inline void fr_add(fr *r, const fr *a, const fr *b) {
-    u128 c = 0;
-    for (int i = 0; i < 4; i++) { c += (u128)a->v[i] + b->v[i]; r->v[i] = (uint64_t)c; c >>= 64; }
-    if (fr_geq(r->v)) fr_subm(r->v);
-}
-static inline void fr_sub(fr *r, const fr *a, const fr *b) {
-    u128 bw = 0; uint64_t t[4];
-    for (int i = 0; i < 4; i++) { u128 d = (u128)a->v[i] - b->v[i] - bw; t[i] = (uint64_t)d; bw = (d >> 64) & 1; }
-    if (bw) { u128 c = 0; for (int i = 0; i < 4; i++) { c += (u128)t[i] + RM[i]; t[i] = (uint64_t)c; c >>= 64; } }
-    memcpy(r->v, t, sizeof t);
-}
+static inline __attribute__((always_inline)) void fr_add(fr *r, const fr *a, const fr *b) { ZK_MODADD(r->v, a->v, b->v, RM); }
+static inline __attribute__((always_inline)) void fr_sub(fr *r, const fr *a, const fr *b) { ZK_MODSUB(r->v, a->v, b->v, RM); }
 static inline void fr_mul_portable(fr *r, const fr *a, const fr *b) {
     uint64_t t[6] = {0, 0, 0, 0, 0, 0};
     for (int i = 0; i < 4; i++) {
@@ -363,7 +358,7 @@ static inline void fr_mul_portable(fr *r, const fr *a, const fr *b) {
     if (t[4] || fr_geq(t)) fr_subm(t);
     memcpy(r->v, t, 4 * sizeof(uint64_t));
 }
-static inline void fr_mul(fr *r, const fr *a, const fr *b) {
+static inline __attribute__((always_inline)) void fr_mul(fr *r, const fr *a, const fr *b) {
 #if ZK_HAVE_MULX
     if (fp_use_mulx) { mont_mul_mulx(r->v, a->v, b->v, RM, RINV); return; }
 #endif
@@ -376,80 +371,238 @@ static inline void fr_from_mont(uint8_t *b, const fr *a) {
     fr one = {{1, 0, 0, 0}}, x; fr_mul(&x, a, &one); memcpy(b, x.v, 32);
 }
 
-/* In-place iterative radix-2 NTT (bit-reversal, then butterflies); w is a primitive 2^log_n root. */
-static void fr_ntt(fr *a, int log_n, const fr *w) {
-    size_t n = (size_t)1 << log_n;
-    for (size_t i = 1, j = 0; i < n; i++) {
-        size_t bit = n >> 1;
-        for (; j & bit; bit >>= 1) j ^= bit;
-        j |= bit;
-        if (i < j) { fr t = a[i]; a[i] = a[j]; a[j] = t; }
+/* ---- parallel loops: fn(ctx, lo, hi) over [0, n) split into nt contiguous ranges, one per thread
+ * (the caller's thread takes the first; a thread that cannot be created runs its range inline). */
+typedef void (*range_fn)(void *ctx, size_t lo, size_t hi);
+typedef struct { range_fn fn; void *ctx; size_t lo, hi; } range_job_t;
+static void *range_run(void *arg) { range_job_t *j = arg; j->fn(j->ctx, j->lo, j->hi); return NULL; }
+/* Below par_min items a transform runs on one thread (a thread costs more than it saves); tests
+ * lower it (set_par_min) so that the split paths run on small inputs too. */
+static size_t par_min = 1024;
+static void par_range(int nt, size_t n, range_fn fn, void *ctx) {
+    if (nt > 64) nt = 64;
+    if (nt < 1) nt = 1;
+    if ((size_t)nt > n) nt = (int)(n ? n : 1);
+    range_job_t jobs[64];
+    pthread_t th[64];
+    int ok[64];
+    for (int t = 0; t < nt; t++) {
+        jobs[t] = (range_job_t){fn, ctx, n * (size_t)t / (size_t)nt, n * (size_t)(t + 1) / (size_t)nt};
+        ok[t] = t > 0 && pthread_create(&th[t], NULL, range_run, &jobs[t]) == 0;
     }
-    fr *tw = malloc((n / 2 + 1) * sizeof(fr));
-    for (int s = 1; s <= log_n; s++) {
-        size_t m = (size_t)1 << (s - 1);
-        /* w_s = w^(n / 2^s): square w (log_n - s) times */
-        fr ws = *w;
-        for (int k = 0; k < log_n - s; k++) fr_mul(&ws, &ws, &ws);
-        memcpy(tw[0].v, (uint64_t[4]){0xac96341c4ffffffbULL, 0x36fc76959f60cd29ULL, 0x666ea36f7879462eULL, 0x0e0a77c19a07df2fULL}, 32);
-        for (size_t j = 1; j < m; j++) fr_mul(&tw[j], &tw[j - 1], &ws);
-        for (size_t start = 0; start < n; start += 2 * m) {
-            for (size_t j = 0; j < m; j++) {
-                fr u = a[start + j], v;
-                fr_mul(&v, &a[start + j + m], &tw[j]);
-                fr_add(&a[start + j], &u, &v);
-                fr_sub(&a[start + j + m], &u, &v);
-            }
+    range_run(&jobs[0]);
+    for (int t = 1; t < nt; t++) {
+        if (ok[t]) pthread_join(th[t], NULL); else range_run(&jobs[t]);
+    }
+}
+
+static const fr FR_ONE = {{0xac96341c4ffffffbULL, 0x36fc76959f60cd29ULL, 0x666ea36f7879462eULL, 0x0e0a77c19a07df2fULL}};
+
+/* x^e (Montgomery form in and out), square-and-multiply */
+static void fr_pow(fr *r, const fr *x, uint64_t e) {
+    fr acc = FR_ONE, base = *x;
+    for (; e; e >>= 1) {
+        if (e & 1) fr_mul(&acc, &acc, &base);
+        fr_mul(&base, &base, &base);
+    }
+    *r = acc;
+}
+
+/* ---- radix-2 NTT over Fr, parallel within one transform. Decimation in time after a bit-reversal
+ * permutation: the first log_n - k stages work on 2^k independent blocks (one per thread, k =
+ * log2 of the thread count), the last k stages split each stage's n/2 butterflies into ranges.
+ * Twiddles come from one table W[j] = w^j (j < n/2) of the full size; stage s reads it with stride
+ * n / 2^s. Only forward transforms are computed: the inverse is the forward transform followed by
+ * the index reversal k <-> n - k (and 1/n), which the QAP step folds into its coset scaling. */
+typedef struct { fr *a; const fr *W; int log_n; int s_lo, s_hi; size_t block; const fr *w; } nttctx_t;
+
+static inline size_t bitrev_idx(size_t i, int log_n) {
+    uint64_t x = (uint64_t)i;
+    x = ((x >> 1) & 0x5555555555555555ULL) | ((x & 0x5555555555555555ULL) << 1);
+    x = ((x >> 2) & 0x3333333333333333ULL) | ((x & 0x3333333333333333ULL) << 2);
+    x = ((x >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((x & 0x0F0F0F0F0F0F0F0FULL) << 4);
+    x = __builtin_bswap64(x);
+    return (size_t)(x >> (64 - log_n));
+}
+static void ntt_bitrev(void *c, size_t lo, size_t hi) {
+    nttctx_t *x = c;
+    for (size_t i = lo; i < hi; i++) {
+        size_t j = bitrev_idx(i, x->log_n);
+        if (i < j) { fr t = x->a[i]; x->a[i] = x->a[j]; x->a[j] = t; }
+    }
+}
+static inline void ntt_bfly(fr *a, const fr *W, size_t i0, size_t m, size_t j, int shift) {
+    fr u = a[i0], v;
+    fr_mul(&v, &a[i0 + m], &W[j << shift]);
+    fr_add(&a[i0], &u, &v);
+    fr_sub(&a[i0 + m], &u, &v);
+}
+/* stages [s_lo, s_hi) on whole blocks [lo, hi) of size `block` */
+static void ntt_blocks(void *c, size_t lo, size_t hi) {
+    nttctx_t *x = c;
+    for (size_t b = lo; b < hi; b++) {
+        fr *a = x->a + b * x->block;
+        for (int s = x->s_lo; s < x->s_hi; s++) {
+            size_t m = (size_t)1 << s;
+            int shift = x->log_n - 1 - s;
+            for (size_t start = 0; start < x->block; start += 2 * m)
+                for (size_t j = 0; j < m; j++) ntt_bfly(a, x->W, start + j, m, j, shift);
         }
     }
-    free(tw);
+}
+/* butterflies [lo, hi) of stage s_lo (half-size m = 2^s_lo) */
+static void ntt_stage(void *c, size_t lo, size_t hi) {
+    nttctx_t *x = c;
+    int s = x->s_lo, shift = x->log_n - 1 - s;
+    size_t m = (size_t)1 << s;
+    for (size_t k = lo; k < hi; k++) {
+        size_t j = k & (m - 1);
+        ntt_bfly(x->a, x->W, ((k >> s) << (s + 1)) + j, m, j, shift);
+    }
+}
+/* W[j] = w^j for j in [lo, hi) */
+static void ntt_twiddles(void *c, size_t lo, size_t hi) {
+    nttctx_t *x = c;
+    fr *W = (fr *)x->W;
+    if (lo >= hi) return;
+    fr_pow(&W[lo], x->w, (uint64_t)lo);
+    for (size_t j = lo + 1; j < hi; j++) fr_mul(&W[j], &W[j - 1], x->w);
+}
+/* W must hold n/2 entries (at least 1); w is a primitive 2^log_n-th root (Montgomery form). */
+static void fr_ntt_twiddles(fr *W, int log_n, const fr *w, int nt) {
+    nttctx_t x = {NULL, W, log_n, 0, 0, 0, w};
+    size_t half = ((size_t)1 << log_n) / 2;
+    if (!half) { W[0] = FR_ONE; return; }
+    par_range(nt, half, ntt_twiddles, &x);
+}
+static void fr_ntt_par(fr *a, int log_n, const fr *W, int nt) {
+    size_t n = (size_t)1 << log_n;
+    if (nt < 1 || n < par_min) nt = 1;
+    int k = 0;
+    while ((2 << k) <= nt && k + 1 < log_n) k++; /* 2^k blocks of size >= 2 */
+    nttctx_t x = {a, W, log_n, 0, log_n - k, n >> k, NULL};
+    par_range(nt, n, ntt_bitrev, &x);
+    par_range(1 << k, (size_t)1 << k, ntt_blocks, &x);
+    for (int s = log_n - k; s < log_n; s++) {
+        x.s_lo = s;
+        par_range(nt, n / 2, ntt_stage, &x);
+    }
 }
 
 /* ---- the QAP step: (A*B - C) on the odd points of the doubled domain, from A and B evaluated on
- * the domain. C = A*B pointwise; each of A, B, C goes iNTT -> scale coefficient k by g^k -> NTT.
- * Consts are standard-form little-endian: w (n-th root), w^-1, n^-1, g (2n-th root). Two entry
+ * the domain. C = A*B pointwise; each of A, B, C goes iNTT -> scale coefficient k by g^k -> NTT,
+ * every step split over the threads. Consts are standard-form little-endian: w (n-th root), w^-1
+ * (unused: the inverse transform is the forward one reversed), n^-1, g (2n-th root). Two entry
  * points share it: qap_h (A and B evaluations given) and qap_h_coeffs (evaluated here from the
  * .zkey's coefficient section and the witness). */
 
-typedef struct { fr *X; int log_n; fr w, winv, ninv, g; } qapjob_t;
+typedef struct { fr *X, *A, *B, *C; uint8_t *out; int log_n; fr ninv, g, ginv; } qapctx_t;
 
-static void *qap_poly(void *arg) {
-    qapjob_t *j = arg;
-    size_t n = (size_t)1 << j->log_n;
-    fr_ntt(j->X, j->log_n, &j->winv);
-    fr gk = j->ninv; /* fold the 1/n of the inverse transform into the coset scaling */
-    for (size_t i = 0; i < n; i++) { fr_mul(&j->X[i], &j->X[i], &gk); fr_mul(&gk, &gk, &j->g); }
-    fr_ntt(j->X, j->log_n, &j->w);
-    return NULL;
+/* X = forward NTT of the evaluations; coefficient k is X[(n - k) mod n] / n: swap k <-> n - k and
+ * scale by g^k / n in one pass over the pairs (k, n - k), k in [lo, hi) within [0, n/2]. */
+static void qap_scale(void *c, size_t lo, size_t hi) {
+    qapctx_t *q = c;
+    size_t n = (size_t)1 << q->log_n;
+    fr pk, qk, gn;
+    fr_pow(&pk, &q->g, (uint64_t)lo); fr_mul(&pk, &pk, &q->ninv);          /* g^k / n */
+    fr_pow(&qk, &q->ginv, (uint64_t)lo); fr_pow(&gn, &q->g, (uint64_t)n);
+    fr_mul(&qk, &qk, &gn); fr_mul(&qk, &qk, &q->ninv);                     /* g^(n - k) / n */
+    for (size_t k = lo; k < hi; k++) {
+        if (k == 0 || 2 * k == n) fr_mul(&q->X[k], &q->X[k], &pk);
+        else {
+            fr a = q->X[k];
+            fr_mul(&q->X[k], &q->X[n - k], &pk);
+            fr_mul(&q->X[n - k], &a, &qk);
+        }
+        fr_mul(&pk, &pk, &q->g); fr_mul(&qk, &qk, &q->ginv);
+    }
 }
-
-/* A, B (n each, Montgomery form) -> out (32n bytes, standard form LE); C is scratch (n). Runs without
- * the GIL; with two threads B's transforms run beside A's and C's. Overwrites A, B and C. */
-static void qap_h_core(fr *A, fr *B, fr *C, int log_n, const uint8_t *consts, int nthreads, uint8_t *out) {
-    size_t n = (size_t)1 << log_n;
-    qapjob_t jobs[3];
-    fr w, winv, ninv, g;
-    fr_to_mont(&w, consts); fr_to_mont(&winv, consts + 32); fr_to_mont(&ninv, consts + 64); fr_to_mont(&g, consts + 96);
-    fr *polys[3] = {A, B, C};
-    for (int p = 0; p < 3; p++) { jobs[p].X = polys[p]; jobs[p].log_n = log_n; jobs[p].w = w; jobs[p].winv = winv; jobs[p].ninv = ninv; jobs[p].g = g; }
-    for (size_t i = 0; i < n; i++) fr_mul(&C[i], &A[i], &B[i]);
-    pthread_t th;
-    int spawned = nthreads > 1 && pthread_create(&th, NULL, qap_poly, &jobs[1]) == 0;
-    qap_poly(&jobs[0]);
-    qap_poly(&jobs[2]);
-    if (spawned) pthread_join(th, NULL); else qap_poly(&jobs[1]);
-    for (size_t i = 0; i < n; i++) {
-        fr t; fr_mul(&t, &A[i], &B[i]); fr_sub(&t, &t, &C[i]); fr_from_mont(out + 32 * i, &t);
+static void qap_pointwise(void *c, size_t lo, size_t hi) {
+    qapctx_t *q = c;
+    for (size_t i = lo; i < hi; i++) fr_mul(&q->C[i], &q->A[i], &q->B[i]);
+}
+/* out (may alias C) = A*B - C, standard form LE */
+static void qap_final(void *c, size_t lo, size_t hi) {
+    qapctx_t *q = c;
+    for (size_t i = lo; i < hi; i++) {
+        fr t; fr_mul(&t, &q->A[i], &q->B[i]); fr_sub(&t, &t, &q->C[i]); fr_from_mont(q->out + 32 * i, &t);
     }
 }
 
-/* Allocate A, B, C (n each) or set MemoryError; returns 0 on failure. */
-static int qap_alloc(fr **A, fr **B, fr **C, size_t n) {
-    *A = malloc(n * sizeof(fr)); *B = malloc(n * sizeof(fr)); *C = malloc(n * sizeof(fr));
-    if (*A && *B && *C) return 1;
-    free(*A); free(*B); free(*C);
+/* A, B (n each, Montgomery form) -> out (32n bytes, standard form LE; may be C's own memory); C is
+ * scratch (n). Runs without the GIL. Overwrites A, B and C. Returns 0 when the twiddle table cannot
+ * be allocated. */
+static int qap_h_core(fr *A, fr *B, fr *C, int log_n, const uint8_t *consts, int nthreads, uint8_t *out) {
+    size_t n = (size_t)1 << log_n;
+    if (n < par_min) nthreads = 1;
+    fr *W = malloc((n / 2 + 1) * sizeof(fr));
+    if (!W) return 0;
+    fr w;
+    qapctx_t q = {NULL, A, B, C, out, log_n, {{0}}, {{0}}, {{0}}};
+    fr_to_mont(&w, consts); fr_to_mont(&q.ninv, consts + 64); fr_to_mont(&q.g, consts + 96);
+    fr_pow(&q.ginv, &q.g, 2 * (uint64_t)n - 1); /* g has order 2n */
+    fr_ntt_twiddles(W, log_n, &w, nthreads);
+    par_range(nthreads, n, qap_pointwise, &q);
+    fr *polys[3] = {A, B, C};
+    for (int p = 0; p < 3; p++) {
+        q.X = polys[p];
+        fr_ntt_par(q.X, log_n, W, nthreads);
+        par_range(nthreads, n / 2 + 1, qap_scale, &q);
+        fr_ntt_par(q.X, log_n, W, nthreads);
+    }
+    par_range(nthreads, n, qap_final, &q);
+    free(W);
+    return 1;
+}
+
+/* ntt(values, log_n, w, threads): the forward transform of 2^log_n standard-form LE scalars (< r)
+ * at the powers of w (standard form), for tests against circuits/ntt.py. */
+static PyObject *py_ntt(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer vb, wb;
+    int log_n, nthreads = 1;
+    if (!PyArg_ParseTuple(args, "y*iy*|i", &vb, &log_n, &wb, &nthreads)) return NULL;
+    PyObject *res = NULL;
+    if (log_n < 0 || log_n > 28 || (size_t)vb.len != 32 * ((size_t)1 << log_n) || wb.len != 32) {
+        PyErr_SetString(PyExc_ValueError, "ntt: bad buffer sizes");
+        goto out;
+    }
+    size_t n = (size_t)1 << log_n;
+    fr *a = malloc(n * sizeof(fr)), *W = malloc((n / 2 + 1) * sizeof(fr));
+    if (!a || !W) { free(a); free(W); PyErr_NoMemory(); goto out; }
+    res = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(32 * n));
+    if (res) {
+        uint8_t *o = (uint8_t *)PyBytes_AS_STRING(res);
+        Py_BEGIN_ALLOW_THREADS
+        fr w;
+        fr_to_mont(&w, wb.buf);
+        for (size_t i = 0; i < n; i++) fr_to_mont(&a[i], (const uint8_t *)vb.buf + 32 * i);
+        fr_ntt_twiddles(W, log_n, &w, (n < par_min) ? 1 : nthreads);
+        if (log_n) fr_ntt_par(a, log_n, W, nthreads);
+        for (size_t i = 0; i < n; i++) fr_from_mont(o + 32 * i, &a[i]);
+        Py_END_ALLOW_THREADS
+    }
+    free(a); free(W);
+out:
+    PyBuffer_Release(&vb); PyBuffer_Release(&wb);
+    return res;
+}
+
+/* Allocate A and B (n each) or set MemoryError; returns 0 on failure. C, the third vector, is the
+ * result's own memory (a bytes object of 32n bytes, written in place at the end), so the step holds
+ * three n-vectors and a half-size twiddle table, not four. */
+static int qap_alloc(fr **A, fr **B, size_t n) {
+    *A = malloc(n * sizeof(fr)); *B = malloc(n * sizeof(fr));
+    if (*A && *B) return 1;
+    free(*A); free(*B);
     PyErr_NoMemory();
     return 0;
+}
+
+typedef struct { fr *A, *B; const uint8_t *a, *b; } tomontctx_t;
+static void qap_to_mont(void *c, size_t lo, size_t hi) {
+    tomontctx_t *t = c;
+    for (size_t i = lo; i < hi; i++) { fr_to_mont(&t->A[i], t->a + 32 * i); fr_to_mont(&t->B[i], t->b + 32 * i); }
 }
 
 static PyObject *py_qap_h(PyObject *self, PyObject *args) {
@@ -458,25 +611,25 @@ static PyObject *py_qap_h(PyObject *self, PyObject *args) {
     int log_n, nthreads = 1;
     if (!PyArg_ParseTuple(args, "y*y*iy*|i", &ab, &bb, &log_n, &cb, &nthreads)) return NULL;
     PyObject *res = NULL;
-    fr *A, *B, *C;
+    fr *A, *B;
     if (log_n < 1 || log_n > 28 || (size_t)ab.len != 32 * ((size_t)1 << log_n) || (size_t)bb.len != 32 * ((size_t)1 << log_n) || cb.len != 128) {
         PyErr_SetString(PyExc_ValueError, "qap_h: bad buffer sizes");
         goto out;
     }
     size_t n = (size_t)1 << log_n;
-    if (!qap_alloc(&A, &B, &C, n)) goto out;
+    if (!qap_alloc(&A, &B, n)) goto out;
     res = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(32 * n));
     if (res) {
         uint8_t *o = (uint8_t *)PyBytes_AS_STRING(res);
+        int ok;
+        tomontctx_t tm = {A, B, ab.buf, bb.buf};
         Py_BEGIN_ALLOW_THREADS
-        for (size_t i = 0; i < n; i++) {
-            fr_to_mont(&A[i], (const uint8_t *)ab.buf + 32 * i);
-            fr_to_mont(&B[i], (const uint8_t *)bb.buf + 32 * i);
-        }
-        qap_h_core(A, B, C, log_n, cb.buf, nthreads, o);
+        par_range(n < par_min ? 1 : nthreads, n, qap_to_mont, &tm);
+        ok = qap_h_core(A, B, (fr *)o, log_n, cb.buf, nthreads, o);
         Py_END_ALLOW_THREADS
+        if (!ok) { Py_CLEAR(res); PyErr_NoMemory(); }
     }
-    free(A); free(B); free(C);
+    free(A); free(B);
 out:
     PyBuffer_Release(&ab); PyBuffer_Release(&bb); PyBuffer_Release(&cb);
     return res;
@@ -521,13 +674,68 @@ static void *coef_eval(void *arg) {
     return NULL;
 }
 
+/* check_coeffs(entries, n_vars, domain_size) -> None, or (index, code) of the first bad entry (code 1:
+ * matrix id > 1, 2: row >= domain_size, 3: signal >= n_vars, 4: value >= r): the load-time check of a
+ * mapped .zkey's coefficient section, one pass without the GIL (qap_h_coeffs checks again as it reads). */
+static PyObject *py_check_coeffs(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer eb;
+    unsigned long long n_vars, domain;
+    if (!PyArg_ParseTuple(args, "y*KK", &eb, &n_vars, &domain)) return NULL;
+    if (eb.len % COEF_SIZE) {
+        PyBuffer_Release(&eb);
+        PyErr_Format(PyExc_ValueError, "check_coeffs: %zd bytes are not whole %d-byte entries", eb.len, COEF_SIZE);
+        return NULL;
+    }
+    size_t n_entries = (size_t)eb.len / COEF_SIZE, bad = n_entries;
+    int code = COEF_OK;
+    const uint8_t *base = eb.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (size_t i = 0; i < n_entries; i++) {
+        const uint8_t *e = base + COEF_SIZE * i;
+        uint32_t m, row, sig;
+        uint64_t v[4];
+        memcpy(&m, e, 4); memcpy(&row, e + 4, 4); memcpy(&sig, e + 8, 4); memcpy(v, e + 12, 32);
+        code = m > 1 ? COEF_MATRIX : row >= domain ? COEF_ROW : sig >= n_vars ? COEF_SIGNAL : fr_geq(v) ? COEF_VALUE : COEF_OK;
+        if (code != COEF_OK) { bad = i; break; }
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&eb);
+    if (code == COEF_OK) Py_RETURN_NONE;
+    return Py_BuildValue("(ni)", (Py_ssize_t)bad, code);
+}
+
+/* first_noncanonical(scalars_le) -> index of the first 32-byte value >= r, or -1 (a packed witness's check) */
+static PyObject *py_first_noncanonical(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer b;
+    if (!PyArg_ParseTuple(args, "y*", &b)) return NULL;
+    if (b.len % 32) {
+        PyBuffer_Release(&b);
+        PyErr_SetString(PyExc_ValueError, "first_noncanonical: not whole 32-byte values");
+        return NULL;
+    }
+    Py_ssize_t found = -1, n = b.len / 32;
+    const uint8_t *p = b.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t x[4];
+        memcpy(x, p + 32 * i, 32);
+        if (fr_geq(x)) { found = i; break; }
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&b);
+    return PyLong_FromSsize_t(found);
+}
+
 static PyObject *py_qap_h_coeffs(PyObject *self, PyObject *args) {
     (void)self;
     Py_buffer eb, wb, cb;
     int log_n, nthreads = 1;
     if (!PyArg_ParseTuple(args, "y*y*iy*|i", &eb, &wb, &log_n, &cb, &nthreads)) return NULL;
     PyObject *res = NULL;
-    fr *A, *B, *C;
+    fr *A, *B;
+    int ok = 1;
     if (log_n < 1 || log_n > 28 || cb.len != 128) {
         PyErr_SetString(PyExc_ValueError, "qap_h_coeffs: bad log_n or consts");
         goto out;
@@ -543,7 +751,7 @@ static PyObject *py_qap_h_coeffs(PyObject *self, PyObject *args) {
         uint64_t x[4]; memcpy(x, wit + 32 * i, 32);
         if (fr_geq(x)) { PyErr_Format(PyExc_ValueError, "qap_h_coeffs: witness value %zu is not a canonical field element (>= r)", i); goto out; }
     }
-    if (!qap_alloc(&A, &B, &C, n)) goto out;
+    if (!qap_alloc(&A, &B, n)) goto out;
     res = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(32 * n));
     if (!res) goto done;
     coefjob_t jobs[2];
@@ -558,7 +766,10 @@ static PyObject *py_qap_h_coeffs(PyObject *self, PyObject *args) {
     if (spawned) pthread_join(th, NULL); else coef_eval(&jobs[1]);
     for (int k = 0; k < 2; k++)
         if (jobs[k].err && (!bad || jobs[k].err_index < bad->err_index)) bad = &jobs[k];
-    if (!bad) qap_h_core(A, B, C, log_n, cb.buf, nthreads, (uint8_t *)PyBytes_AS_STRING(res));
+    if (!bad) {
+        uint8_t *o = (uint8_t *)PyBytes_AS_STRING(res);
+        ok = qap_h_core(A, B, (fr *)o, log_n, cb.buf, nthreads, o);
+    }
     Py_END_ALLOW_THREADS
     if (bad) {
         size_t i = bad->err_index;
@@ -570,9 +781,12 @@ static PyObject *py_qap_h_coeffs(PyObject *self, PyObject *args) {
         default: PyErr_Format(PyExc_ValueError, "coefficient %zu is not a canonical field element (>= r)", i); break;
         }
         Py_CLEAR(res);
+    } else if (!ok) {
+        Py_CLEAR(res);
+        PyErr_NoMemory();
     }
 done:
-    free(A); free(B); free(C);
+    free(A); free(B);
 out:
     PyBuffer_Release(&eb); PyBuffer_Release(&wb); PyBuffer_Release(&cb);
     return res;
@@ -664,13 +878,17 @@ static void glv_split(const uint64_t k[4], uint64_t k1[2], int *neg1, uint64_t k
 
 typedef struct {
     int g2;
-    const uint8_t *points; /* packed affine points, Montgomery form */
+    const uint8_t *points; /* packed affine points, Montgomery form (plain path: the compacted copy) */
     size_t n;
     const int32_t *digits; /* digit of point i in window w: digits[i * si + w * sw] */
     size_t si, sw;
     int c, n_windows, flags;
     int thread, n_threads;
     void *window_sums; /* g1_jac[n_windows] or g2_jac[n_windows] */
+    /* GLV: slot 2k is P_k and slot 2k+1 is phi(P_k) = (beta*x, y), read from `points` (the caller's
+     * list, not copied) and `betax` (beta*x of each point, half a point each); the signs of k1, k2
+     * are folded into the digits. */
+    const uint8_t *betax;
 } job_t;
 
 static void load_fp(fp *r, const uint8_t *b) { memcpy(r->v, b, 32); /* little-endian host */ }
@@ -686,7 +904,13 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
 
 /* Per window: fill buckets 1..half from the digits, then sum_j j*B_j by running sums (Jacobian).
  * Written once for G1 and G2, like DEFINE_CURVE. */
-#define DEFINE_PIPPENGER(PFX, F, PSZ, EQ, ISZERO, ADD, SUB, DBL, MUL, SQR, INV, ONE)                   \
+#define DEFINE_PIPPENGER(PFX, F, PSZ, EQ, ISZERO, ADD, SUB, DBL, MUL, SQR, BINV)                        \
+    /* point of slot i, negated if neg (see job_t: GLV slots come from the caller's list and betax) */ \
+    static inline void PFX##_load_slot(const job_t *jb, size_t i, int neg, PFX##_aff *q) {           \
+        if (!jb->betax) { PFX##_load_aff(q, jb->points + (size_t)PSZ * i, neg); return; }           \
+        PFX##_load_aff(q, jb->points + (size_t)PSZ * (i >> 1), neg);                                 \
+        if (i & 1) memcpy(&q->x, jb->betax + (size_t)(PSZ / 2) * (i >> 1), PSZ / 2);                 \
+    }                                                                                                \
     /* plain buckets: Jacobian, one mixed addition per point */                                      \
     static void PFX##_window_jac(const job_t *jb, int w, PFX##_jac *buckets, size_t half) {          \
         memset(buckets, 0, (half + 1) * sizeof *buckets);                                            \
@@ -694,7 +918,7 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
             int32_t d = jb->digits[i * jb->si + (size_t)w * jb->sw];                                 \
             if (!d) continue;                                                                        \
             PFX##_aff q;                                                                             \
-            PFX##_load_aff(&q, jb->points + (size_t)PSZ * i, d < 0);                                 \
+            PFX##_load_slot(jb, i, d < 0, &q);                                                       \
             if (d < 0) d = -d;                                                                       \
             PFX##_add_aff(&buckets[d], &buckets[d], &q);                                             \
         }                                                                                            \
@@ -708,7 +932,7 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
         PFX##_aff *bk; uint8_t *occ;          /* affine buckets; occ[b]: bucket b is not empty */    \
         uint32_t *stamp; uint32_t cur;                                                               \
         PFX##_jac *jb; int jac_used;          /* overflow buckets */                                 \
-        int cnt; uint32_t *eb; PFX##_aff *eq; F *den, *pre; uint8_t *kind; /* the batch */           \
+        int cnt; uint32_t *eb; PFX##_aff *eq; F *den; fp *nrm, *fpre; uint8_t *kind; /* the batch */ \
         uint32_t *qi; int32_t *qd; size_t qh, qn, qcap; /* deferred (point index, digit) */          \
     } PFX##_bstate;                                                                                  \
     static int PFX##_sched(PFX##_bstate *s, const PFX##_aff *q, uint32_t b) {                        \
@@ -720,22 +944,22 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
     }                                                                                                \
     /* bucket[b] += q for every batch entry, with one inversion for all denominators. */            \
     static void PFX##_flush(PFX##_bstate *s) {                                                       \
-        F acc = ONE, inv, t, num, l, x3, y3;                                                         \
+        F t, num, l, x3, y3;                                                                         \
         int any = 0;                                                                                 \
         for (int e = 0; e < s->cnt; e++) {                                                           \
             const PFX##_aff *p = &s->bk[s->eb[e]], *q = &s->eq[e];                                   \
             if (!EQ(&p->x, &q->x)) { SUB(&s->den[e], &q->x, &p->x); s->kind[e] = 0; }               \
             else if (EQ(&p->y, &q->y) && !ISZERO(&p->y)) { DBL(&s->den[e], &p->y); s->kind[e] = 1; } \
             else { s->kind[e] = 2; continue; } /* q == -p: the bucket becomes empty */               \
-            s->pre[e] = acc; MUL(&acc, &acc, &s->den[e]); any = 1;                                   \
+            any = 1;                                                                                 \
         }                                                                                            \
-        if (any) INV(&inv, &acc);                                                                    \
-        for (int e = s->cnt - 1; e >= 0; e--) {                                                      \
+        if (any) BINV(s->den, s->kind, s->cnt, s->nrm, s->fpre); /* den[e] <- 1/den[e] */            \
+        for (int e = 0; e < s->cnt; e++) {                                                           \
             uint32_t b = s->eb[e];                                                                   \
             PFX##_aff *p = &s->bk[b];                                                                \
             const PFX##_aff *q = &s->eq[e];                                                          \
             if (s->kind[e] == 2) { s->occ[b] = 0; continue; }                                        \
-            MUL(&t, &inv, &s->pre[e]); MUL(&inv, &inv, &s->den[e]); /* t = 1/den[e] */               \
+            t = s->den[e];                                                                           \
             if (s->kind[e] == 0) SUB(&num, &q->y, &p->y);                                            \
             else { SQR(&num, &p->x); ADD(&l, &num, &num); ADD(&num, &l, &num); } /* tangent 3x^2 */  \
             MUL(&l, &num, &t);                                                                       \
@@ -752,7 +976,7 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
         uint32_t i = s->qi[s->qh];                                                                   \
         *d = s->qd[s->qh];                                                                           \
         s->qh = (s->qh + 1) % s->qcap; s->qn--;                                                      \
-        PFX##_load_aff(q, jb->points + (size_t)PSZ * i, *d < 0);                                     \
+        PFX##_load_slot(jb, i, *d < 0, q);                                                           \
         *b = (uint32_t)(*d < 0 ? -*d : *d);                                                          \
     }                                                                                                \
     static void PFX##_qpush(PFX##_bstate *s, uint32_t i, int32_t d) {                                \
@@ -776,7 +1000,7 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
             if (!d) continue;                                                                        \
             uint32_t b = (uint32_t)(d < 0 ? -d : d);                                                 \
             PFX##_aff q;                                                                             \
-            PFX##_load_aff(&q, jb->points + (size_t)PSZ * i, d < 0);                                 \
+            PFX##_load_slot(jb, i, d < 0, &q);                                                       \
             if (!PFX##_sched(s, &q, b)) {                                                            \
                 if (s->qn < s->qcap) PFX##_qpush(s, (uint32_t)i, d); else PFX##_overflow(s, b, &q);  \
             } else if (s->cnt == s->cap) {                                                           \
@@ -812,7 +1036,8 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
             s.stamp = calloc(half + 1, sizeof *s.stamp); s.cur = 1;                                  \
             s.jb = calloc(half + 1, sizeof *s.jb);                                                   \
             s.eb = malloc((size_t)s.cap * sizeof *s.eb); s.eq = malloc((size_t)s.cap * sizeof *s.eq); \
-            s.den = malloc((size_t)s.cap * sizeof *s.den); s.pre = malloc((size_t)s.cap * sizeof *s.pre); \
+            s.den = malloc((size_t)s.cap * sizeof *s.den);                                           \
+            s.nrm = malloc((size_t)s.cap * sizeof *s.nrm); s.fpre = malloc((size_t)s.cap * sizeof *s.fpre); \
             s.kind = malloc((size_t)s.cap);                                                          \
             s.qi = malloc(s.qcap * sizeof *s.qi); s.qd = malloc(s.qcap * sizeof *s.qd);              \
         } else {                                                                                     \
@@ -837,12 +1062,44 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
         }                                                                                            \
         free(buckets);                                                                               \
         free(s.bk); free(s.occ); free(s.stamp); free(s.jb); free(s.eb); free(s.eq);                  \
-        free(s.den); free(s.pre); free(s.kind); free(s.qi); free(s.qd);                              \
+        free(s.den); free(s.nrm); free(s.fpre); free(s.kind); free(s.qi); free(s.qd);                \
         return NULL;                                                                                 \
     }
 
-DEFINE_PIPPENGER(g1, fp, 64, fp_eq, fp_is_zero, fp_add, fp_sub, fp_dbl, fp_mul, fp_sqr, fp_inv, FPONE_)
-DEFINE_PIPPENGER(g2, fp2, 128, f2_eq, f2_is_zero, f2_add, f2_sub, f2_dbl, f2_mul, f2_sqr, f2_inv, F2_ONE_INIT)
+/* Batch inversion of the entries e < cnt with kind[e] != 2 (all nonzero), in place: Montgomery's trick,
+ * 3 multiplications per entry and one inversion. `pre` is scratch (cnt entries). */
+static void fp_batch_inv(fp *x, const uint8_t *kind, int cnt, fp *pre) {
+    fp acc = FPONE_, inv, t;
+    for (int e = 0; e < cnt; e++) {
+        if (kind[e] == 2) continue;
+        pre[e] = acc; fp_mul(&acc, &acc, &x[e]);
+    }
+    fp_inv(&inv, &acc);
+    for (int e = cnt - 1; e >= 0; e--) {
+        if (kind[e] == 2) continue;
+        fp_mul(&t, &inv, &pre[e]); fp_mul(&inv, &inv, &x[e]); x[e] = t;
+    }
+}
+static void g1_batch_inv(fp *x, const uint8_t *kind, int cnt, fp *nrm, fp *pre) { (void)nrm; fp_batch_inv(x, kind, cnt, pre); }
+/* In Fp2 through the norms: 1/a = conj(a) / (a0^2 + a1^2), the norms inverted together in Fp (the norm
+ * of a nonzero element is nonzero: -1 is not a square mod p). 7 Fp multiplications per entry against
+ * 9 for Montgomery's trick run in Fp2. */
+static void g2_batch_inv(fp2 *x, const uint8_t *kind, int cnt, fp *nrm, fp *pre) {
+    for (int e = 0; e < cnt; e++) {
+        if (kind[e] == 2) continue;
+        fp a, b;
+        fp_sqr(&a, &x[e].c0); fp_sqr(&b, &x[e].c1); fp_add(&nrm[e], &a, &b);
+    }
+    fp_batch_inv(nrm, kind, cnt, pre);
+    for (int e = 0; e < cnt; e++) {
+        if (kind[e] == 2) continue;
+        fp_mul(&x[e].c0, &x[e].c0, &nrm[e]);
+        fp_mul(&x[e].c1, &x[e].c1, &nrm[e]); fp_neg(&x[e].c1, &x[e].c1);
+    }
+}
+
+DEFINE_PIPPENGER(g1, fp, 64, fp_eq, fp_is_zero, fp_add, fp_sub, fp_dbl, fp_mul, fp_sqr, g1_batch_inv)
+DEFINE_PIPPENGER(g2, fp2, 128, f2_eq, f2_is_zero, f2_add, f2_sub, f2_dbl, f2_mul, f2_sqr, g2_batch_inv)
 
 static void *run_windows(void *arg) {
     return ((job_t *)arg)->g2 ? g2_run_windows(arg) : g1_run_windows(arg);
@@ -888,19 +1145,20 @@ static int point_is_zero(const uint8_t *b, size_t len) {
     return 1;
 }
 
-/* GLV preprocessing for inputs [lo, hi): slots 2i and 2i+1 of the doubled point list get
- * +-P_i and +-phi(P_i) (the sign of k1, k2 moved onto the point), digits window-major. */
+/* GLV preprocessing for inputs [lo, hi): slots 2i and 2i+1 of the doubled point list are P_i and
+ * phi(P_i) = (beta*x_i, y_i); xp gets beta*x_i (half a point), the digits (window-major) of k1 and
+ * k2 with their signs folded in (a negated digit negates the point it adds). */
 typedef struct { int g2; const uint8_t *pts, *sc; uint8_t *xp; int32_t *digits; size_t n, lo, hi; int c, nw; } glvjob_t;
 
 static void *glv_prepare(void *arg) {
     glvjob_t *j = arg;
-    size_t psz = j->g2 ? 128 : 64, n2 = 2 * j->n;
+    size_t psz = j->g2 ? 128 : 64, half = psz / 2, n2 = 2 * j->n;
     for (size_t i = j->lo; i < j->hi; i++) {
         const uint8_t *p = j->pts + psz * i, *s = j->sc + 32 * i;
-        uint8_t *o = j->xp + 2 * psz * i;
+        uint8_t *o = j->xp + half * i;
         if (point_is_zero(s, 32) || point_is_zero(p, psz)) {
             for (int w = 0; w < j->nw; w++) j->digits[(size_t)w * n2 + 2 * i] = j->digits[(size_t)w * n2 + 2 * i + 1] = 0;
-            memset(o, 0, 2 * psz);
+            memset(o, 0, half);
             continue;
         }
         uint64_t k[4], k1[2], k2[2];
@@ -909,22 +1167,23 @@ static void *glv_prepare(void *arg) {
         while (fr_geq(k)) fr_subm(k); /* the bound on |k1|, |k2| needs k < r */
         glv_split(k, k1, &neg1, k2, &neg2);
         if (!j->g2) {
-            g1_aff a, b;
-            g1_load_aff(&a, p, neg1);
-            g1_load_aff(&b, p, neg2);
-            fp_mul(&b.x, &b.x, &GLV_BETA_G1);
-            memcpy(o, a.x.v, 32); memcpy(o + 32, a.y.v, 32);
-            memcpy(o + 64, b.x.v, 32); memcpy(o + 96, b.y.v, 32);
+            fp x;
+            load_fp(&x, p);
+            fp_mul(&x, &x, &GLV_BETA_G1);
+            memcpy(o, x.v, 32);
         } else {
-            g2_aff a, b;
-            g2_load_aff(&a, p, neg1);
-            g2_load_aff(&b, p, neg2);
-            fp_mul(&b.x.c0, &b.x.c0, &GLV_BETA_G2); fp_mul(&b.x.c1, &b.x.c1, &GLV_BETA_G2);
-            memcpy(o, a.x.c0.v, 32); memcpy(o + 32, a.x.c1.v, 32); memcpy(o + 64, a.y.c0.v, 32); memcpy(o + 96, a.y.c1.v, 32);
-            memcpy(o + 128, b.x.c0.v, 32); memcpy(o + 160, b.x.c1.v, 32); memcpy(o + 192, b.y.c0.v, 32); memcpy(o + 224, b.y.c1.v, 32);
+            fp x0, x1;
+            load_fp(&x0, p); load_fp(&x1, p + 32);
+            fp_mul(&x0, &x0, &GLV_BETA_G2); fp_mul(&x1, &x1, &GLV_BETA_G2);
+            memcpy(o, x0.v, 32); memcpy(o + 32, x1.v, 32);
         }
-        glv_digits(k1, j->c, j->nw, j->digits + 2 * i, n2);
-        glv_digits(k2, j->c, j->nw, j->digits + 2 * i + 1, n2);
+        int32_t *d1 = j->digits + 2 * i, *d2 = j->digits + 2 * i + 1;
+        glv_digits(k1, j->c, j->nw, d1, n2);
+        glv_digits(k2, j->c, j->nw, d2, n2);
+        for (int w = 0; w < j->nw; w++) {
+            if (neg1) d1[(size_t)w * n2] = -d1[(size_t)w * n2];
+            if (neg2) d2[(size_t)w * n2] = -d2[(size_t)w * n2];
+        }
     }
     return NULL;
 }
@@ -954,10 +1213,11 @@ static PyObject *msm_impl(PyObject *args, int g2) {
     void *sums;
     Py_BEGIN_ALLOW_THREADS
     pthread_t th[64];
+    const uint8_t *betax = NULL, *src;
     if (flags & MSM_GLV) {
         n_windows = GLV_BITS / c + 1;
         n = 2 * n_all;
-        cp = malloc(n * psz + 1);
+        cp = malloc(n_all * (psz / 2) + 1); /* beta*x per point: the only copy the GLV path makes */
         digits = malloc(n * (size_t)n_windows * sizeof(int32_t) + 1);
         si = 1; sw = n;
         glvjob_t gj[64];
@@ -968,6 +1228,8 @@ static PyObject *msm_impl(PyObject *args, int g2) {
         }
         glv_prepare(&gj[0]);
         for (int t = 1; t < n_threads; t++) pthread_join(th[t], NULL);
+        betax = cp;
+        src = P;
     } else {
         /* plain: compact away zero scalars and infinity points */
         n_windows = (SCALAR_BITS + c - 1) / c + 1;
@@ -980,11 +1242,12 @@ static PyObject *msm_impl(PyObject *args, int g2) {
             scalar_digits(S + 32 * i, c, n_windows, digits + n * (size_t)n_windows);
             n++;
         }
+        src = cp;
     }
     sums = calloc((size_t)n_windows, g2 ? sizeof(g2_jac) : sizeof(g1_jac));
     job_t jobs[64];
     for (int t = 0; t < n_threads; t++) {
-        jobs[t] = (job_t){g2, cp, n, digits, si, sw, c, n_windows, flags, t, n_threads, sums};
+        jobs[t] = (job_t){g2, src, n, digits, si, sw, c, n_windows, flags, t, n_threads, sums, betax};
         if (t) pthread_create(&th[t], NULL, run_windows, &jobs[t]);
     }
     run_windows(&jobs[0]);
@@ -1343,11 +1606,25 @@ static PyObject *py_fp_variants(PyObject *self, PyObject *args) {
     return fp_mulx_supported() ? Py_BuildValue("(ss)", "portable", "mulx") : Py_BuildValue("(s)", "portable");
 }
 
+static PyObject *py_set_par_min(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_ssize_t m;
+    if (!PyArg_ParseTuple(args, "n", &m)) return NULL;
+    if (m < 1) { PyErr_SetString(PyExc_ValueError, "set_par_min: need >= 1"); return NULL; }
+    size_t old = par_min;
+    par_min = (size_t)m;
+    return PyLong_FromSize_t(old);
+}
+
 static PyMethodDef methods[] = {
     {"msm_g1", py_msm_g1, METH_VARARGS, "msm_g1(points_mont_le, scalars_le, window, threads) -> 64 bytes"},
     {"qap_h", py_qap_h, METH_VARARGS, "qap_h(a_evals_le, b_evals_le, log_n, consts[, threads]) -> (A*B-C) on the odd coset, LE"},
     {"qap_h_coeffs", py_qap_h_coeffs, METH_VARARGS,
      "qap_h_coeffs(zkey_coeff_entries, witness_le, log_n, consts[, threads]) -> (A*B-C) on the odd coset, LE"},
+    {"check_coeffs", py_check_coeffs, METH_VARARGS, "check_coeffs(zkey_coeff_entries, n_vars, domain_size) -> None or (index, code)"},
+    {"first_noncanonical", py_first_noncanonical, METH_VARARGS, "first_noncanonical(scalars_le) -> index of the first value >= r, or -1"},
+    {"ntt", py_ntt, METH_VARARGS, "ntt(values_le, log_n, w_le[, threads]) -> the forward NTT at the powers of w, LE (tests)"},
+    {"set_par_min", py_set_par_min, METH_VARARGS, "set_par_min(n) -> old: fewest items a transform splits over threads (tests lower it)"},
     {"fft_g1", py_fft_g1, METH_VARARGS, "fft_g1(points, log_n, omega_le, scale_le, threads) -> points"},
     {"fft_g2", py_fft_g2, METH_VARARGS, "fft_g2(points, log_n, omega_le, scale_le, threads) -> points"},
     {"mul_each_g1", py_mul_each_g1, METH_VARARGS, "mul_each_g1(points, scalars_le, threads) -> points"},

@@ -44,3 +44,25 @@ def read_wtns(path: str | os.PathLike[str]) -> list[int]:
     vals = v.fields(n, n8, R, "witness")
     v.end()
     return vals
+
+
+def read_wtns_packed(path: str | os.PathLike[str]) -> bytes:
+    """The witness as the prover's packed scalars (32-byte little-endian each): the values section as
+    stored, no Python integer per value. Checked canonical (< r) like :func:`read_wtns`, by the C kernel
+    when it is built."""
+    from ..msm_native import first_noncanonical
+
+    bf = read_binfile(path, MAGIC, VERSION)
+    h = bf.section(SEC_HEADER, "header")
+    n8 = expect_scalar_field(h)
+    n = h.u32("nWitness")
+    h.end()
+    v = bf.section(SEC_VALUES, "values")
+    if v.remaining != n * n8:
+        raise v.fail(f"header says {n} values ({n * n8} bytes), the section has {v.remaining} bytes")
+    raw = bytes(v.raw(n * n8, "witness"))
+    v.end()
+    bad = first_noncanonical(raw)
+    if bad >= 0:
+        raise v.fail(f"witness[{bad}] is not a canonical field element (>= modulus)")
+    return raw
