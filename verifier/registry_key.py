@@ -1,12 +1,14 @@
 """Pin the bundle's verifying key to the registry's: a bundle carries the key its proofs verify under, and an
 operator that controls the bundle could ship a key of its own (one with a known trapdoor verifies anything). The
 user check and the audit therefore compare the bundle's key hash with the key the registry holds (or held: a
-timelocked rotation after the epoch leaves the old key in the registry's ``VerifyingKeyChanged`` history)."""
+timelocked rotation after the epoch leaves the old key in the registry's ``VerifyingKeyChanged`` history). Plain and
+committed (BSB22) keys are both pinned by the keccak256 of their blob."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .committed import CommittedVerifyingKey
 from .report import Report
 from .types import VerifyingKey
 
@@ -16,7 +18,12 @@ if TYPE_CHECKING:
 CHECK = "verifying key = the registry's (keccak256 of the key blob)"
 
 
-def check_registry_key(rep: Report, registry: SolvencyRegistryClient, vk: VerifyingKey) -> bool:
+def check_registry_key(
+    rep: Report, registry: SolvencyRegistryClient, vk: VerifyingKey | CommittedVerifyingKey
+) -> bool:
+    """Compare ``vk``'s blob hash with the registry's pin. A committed key's blob includes [-sigma gamma]_2, so a
+    bundle cannot swap the commitment key either; and a plain key never matches a committed pin (nor the reverse):
+    the blobs differ in length."""
     from .chain import verifying_key_hash
 
     mine = verifying_key_hash(vk)
