@@ -244,7 +244,9 @@ class EpochAttestation:
         return [b.batch_root for b, _ in self.batches]
 
 
-def _verify_batch(vk: VerifyingKey | CommittedVerifyingKey, proof: Proof | CommittedProof, signals: list[int], first: bool) -> bool:
+def _verify_batch(
+    vk: VerifyingKey | CommittedVerifyingKey, proof: Proof | CommittedProof, signals: list[int], first: bool
+) -> bool:
     """A plain proof under a plain key, a committed proof under a committed key (the challenge derived here, as
     the registry does); a proof of the other kind is invalid, as on-chain."""
     if isinstance(vk, CommittedVerifyingKey):

@@ -18,9 +18,7 @@ if TYPE_CHECKING:
 CHECK = "verifying key = the registry's (keccak256 of the key blob)"
 
 
-def check_registry_key(
-    rep: Report, registry: SolvencyRegistryClient, vk: VerifyingKey | CommittedVerifyingKey
-) -> bool:
+def check_registry_key(rep: Report, registry: SolvencyRegistryClient, vk: VerifyingKey | CommittedVerifyingKey) -> bool:
     """Compare ``vk``'s blob hash with the registry's pin. A committed key's blob includes [-sigma gamma]_2, so a
     bundle cannot swap the commitment key either; and a plain key never matches a committed pin (nor the reverse):
     the blobs differ in length."""
