@@ -16,6 +16,9 @@ import {Groth16Committed} from "./Groth16Committed.sol";
 /// (checked): their share of vk_x is computed once. A committed proof's challenge is keccak256 over its D and its
 /// own nPublic inputs, derived here. Reverts with a reason on every failure; never returns false.
 contract Groth16BatchVerifier {
+    // Groth16.R (inline assembly needs a literal constant).
+    uint256 internal constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
+
     /// Validate a key blob as plain (`committed` false) or committed; returns its SUPPLIED public-input count.
     function checkKeyBlob(bytes calldata key, bool committed) external view returns (uint256) {
         uint256 len = key.length;
@@ -109,6 +112,7 @@ contract Groth16BatchVerifier {
     }
 
     /// shared + the proof's own inputs (those outside `sharedMask`); its shared inputs must equal proof 0's.
+    /// One assembly loop, as Groth16.accumulate; inputs >= r are rejected, never reduced.
     function _accumulate(
         uint256[] memory key,
         uint256[2] memory shared,
@@ -117,15 +121,37 @@ contract Groth16BatchVerifier {
         uint256 base,
         uint256 n
     ) private view returns (uint256[2] memory acc) {
-        acc = [shared[0], shared[1]];
-        for (uint256 i = 0; i < n; ++i) {
-            uint256 x = inputs[base + i];
-            if ((sharedMask >> i) & 1 == 1) {
-                require(x == inputs[i], "Groth16B: shared input differs");
-            } else {
-                Groth16.mulAcc(key, acc, i, x);
+        bool ok = true;
+        bool inRange = true;
+        bool same = true;
+        assembly ("memory-safe") {
+            mstore(acc, mload(shared))
+            mstore(add(acc, 32), mload(add(shared, 32)))
+            let m := mload(0x40)
+            let pt := add(key, 480) // &key[HEADER_WORDS] = IC[0] (32 + 14 * 32)
+            let mine := add(inputs.offset, shl(5, base))
+            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                pt := add(pt, 64)
+                let x := calldataload(add(mine, shl(5, i)))
+                switch and(shr(i, sharedMask), 1)
+                case 1 { same := and(same, eq(x, calldataload(add(inputs.offset, shl(5, i))))) }
+                default {
+                    inRange := and(inRange, lt(x, R))
+                    if x {
+                        mstore(m, mload(pt))
+                        mstore(add(m, 32), mload(add(pt, 32)))
+                        mstore(add(m, 64), x)
+                        ok := and(ok, staticcall(gas(), 7, m, 96, add(m, 64), 64))
+                        mstore(m, mload(acc))
+                        mstore(add(m, 32), mload(add(acc, 32)))
+                        ok := and(ok, staticcall(gas(), 6, m, 128, acc, 64))
+                    }
+                }
             }
         }
+        if (!same) revert("Groth16B: shared input differs");
+        if (!inRange) revert("Groth16: public input >= r");
+        if (!ok) revert("Groth16: EC operation failed");
     }
 
     function _challenge(uint256[4] calldata commitment, uint256[] calldata inputs, uint256 base, uint256 n)
