@@ -293,6 +293,12 @@ class SolvencyRegistryClient:
         """The Groth16BatchVerifier every proof goes through (immutable in the registry)."""
         return str(self._view("batchVerifier"))
 
+    def batch_verifier_matches_artifact(self) -> bool:
+        """True when the registry's batch verifier runs exactly the audited ``Groth16BatchVerifier`` bytecode (the
+        pinned key means nothing under a verifier that accepts anything; it is immutable, so one check suffices)."""
+        code = bytes(self.chain.w3.eth.get_code(Web3.to_checksum_address(self.batch_verifier())))
+        return code == bytes.fromhex(load_artifact("Groth16BatchVerifier")["deployedBytecode"][2:])
+
     def pending_verifying_key(self) -> tuple[str, bytes, int]:
         """(key data contract, keccak256 of the key, activation time); activation time 0: none pending."""
         ptr, h, at = self._view("pendingVerifyingKey")

@@ -63,7 +63,7 @@ def _python_rejects(vk: Any, att: EpochAttestation) -> bool:
 def test_committed_attestation_accepted_and_key_pinned(cenv: Deployment) -> None:
     reg, vk = cenv.registry, cenv.circuit.vk
     assert isinstance(vk, CommittedVerifyingKey)
-    assert reg.verifying_key_committed()
+    assert reg.verifying_key_committed() and reg.batch_verifier_matches_artifact()
     assert reg.verifying_key_hash() == verifying_key_hash(vk) == verifying_key_hash(committed_vk_to_bytes(vk))
     att = cenv.attestation(epoch=1, n_batches=2)
     check_attestation(vk, att)  # the Python mirror accepts it too
