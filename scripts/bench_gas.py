@@ -16,9 +16,11 @@ anvil from node_modules):
 The stand-in circuit has the production public-signal layout (tests/chain/layout_circuit.py), so
 every on-chain code path and cost is the real one. The last line is machine-readable:
 ``RESULT gas_per_attestation=... gas_verify_batch=... gas_per_account=... snarkjs_verifier_gas=...
-ratio_vs_snarkjs=... committed_vs_plain_gas=... registry_batch_gas_plain=... registry_batch_gas_committed=...``
-(gas_per_attestation: one batch; gas_per_account: one batch of 1024 accounts; committed_vs_plain_gas: one committed
-proof's verification gas over one plain proof's, same inputs; registry_batch_gas_*: marginal gas per extra batch).
+ratio_vs_snarkjs=... committed_vs_plain_gas=... committed_vs_plain_gas_nonzero=... registry_batch_gas_plain=...
+registry_batch_gas_committed=...`` (gas_per_attestation: one batch; gas_per_account: one batch of 1024 accounts;
+committed_vs_plain_gas: one committed proof's verification gas over one plain proof's, same inputs, a batch without
+under-MM accounts (3 zero signals); _nonzero: a batch with one, every signal non-zero; registry_batch_gas_*: marginal
+gas per extra batch).
 
     python scripts/bench_gas.py [--rpc URL | --anvil]
 """
@@ -135,10 +137,13 @@ def registry_batch_gas(
     return out
 
 
-def committed_vs_plain(chain: SigningChain, plain: LayoutCircuit, committed: CommittedLayoutCircuit) -> dict[str, int]:
-    """One proof of the same batch statement (same 20 public inputs) through each stand-alone verifier."""
-    att_p = make_attestation(plain, 1, PRICES, 1)
-    att_c = make_attestation(committed, 1, PRICES, 1)
+def committed_vs_plain(
+    chain: SigningChain, plain: LayoutCircuit, committed: CommittedLayoutCircuit, bad_debt: int = 0
+) -> dict[str, int]:
+    """One proof of the same batch statement (same 20 public inputs) through each stand-alone verifier. With
+    ``bad_debt`` > 0 the batch has an account under MM, so every one of its 20 signals is non-zero."""
+    att_p = make_attestation(plain, 1, PRICES, 1, bad_debt=bad_debt)
+    att_c = make_attestation(committed, 1, PRICES, 1, bad_debt=bad_debt)
     public = att_p.public_signals(0)
     assert att_c.public_signals(0) == public
     v = deploy_verifier(chain, plain.vk)
@@ -246,6 +251,7 @@ def _run(url: str | None) -> int:
     # ---- committed (BSB22) against plain: one proof side by side, then the registry per batch in both modes
     com_circuit = build_committed_layout_circuit(len(PRICES))
     side = committed_vs_plain(chain, circuit, com_circuit)
+    side_nz = committed_vs_plain(chain, circuit, com_circuit, bad_debt=5_000 * 10**6)
     bv = str(deploy_batch_verifier(chain).address)
     reg_plain = registry_batch_gas(chain, circuit, operator, feeds[: len(PRICES)], bv, (1, BATCHES[-1]))
     reg_com = registry_batch_gas(chain, com_circuit, operator, feeds[: len(PRICES)], bv, (1, BATCHES[-1]))
@@ -253,6 +259,7 @@ def _run(url: str | None) -> int:
     per_plain = (reg_plain[BATCHES[-1]] - reg_plain[1]) // span
     per_com = (reg_com[BATCHES[-1]] - reg_com[1]) // span
     ratio_com = side["committed"] / side["plain"]
+    ratio_nz = side_nz["committed"] / side_nz["plain"]
     print("\nepoch attestation (SolvencyRegistry.submitAttestation), transaction gasUsed:")
     print("  batches   gas          gas/batch")
     for b, gas in by_batches.items():
@@ -266,6 +273,8 @@ def _run(url: str | None) -> int:
     print(f"\ncommitted (BSB22) vs plain Groth16, one proof, the same {n_pub} public inputs, transaction gasUsed:")
     print(f"  Groth16Verifier (plain)             {side['plain']:>10,}")
     print(f"  Groth16CommittedVerifier            {side['committed']:>10,}   ratio {ratio_com:.3f}")
+    print(f"  the same, a batch with an account under MM (all 20 inputs non-zero): {side_nz['plain']:,} vs ", end="")
+    print(f"{side_nz['committed']:,}, ratio {ratio_nz:.3f}")
     print("registry (SolvencyRegistry -> Groth16BatchVerifier), attestation gas, plain key vs committed key:")
     print(f"  1 batch                             {reg_plain[1]:>10,}   {reg_com[1]:>10,}")
     print(
@@ -278,7 +287,8 @@ def _run(url: str | None) -> int:
     print(
         f"RESULT gas_per_attestation={by_batches[1]} gas_verify_batch={gas_verify} "
         f"gas_per_account={by_accounts[n_max] / n_max:.1f} snarkjs_verifier_gas={snk_gas or 'n/a'} "
-        f"ratio_vs_snarkjs={ratio} committed_vs_plain_gas={ratio_com:.3f} registry_batch_gas_plain={per_plain} "
+        f"ratio_vs_snarkjs={ratio} committed_vs_plain_gas={ratio_com:.3f} "
+        f"committed_vs_plain_gas_nonzero={ratio_nz:.3f} registry_batch_gas_plain={per_plain} "
         f"registry_batch_gas_committed={per_com}"
     )
     return 0

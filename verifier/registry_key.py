@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .chain import SolvencyRegistryClient
 
 CHECK = "verifying key = the registry's (keccak256 of the key blob)"
+VERIFIER_CHECK = "registry's batch verifier = the audited Groth16BatchVerifier bytecode"
 
 
 def check_registry_key(rep: Report, registry: SolvencyRegistryClient, vk: VerifyingKey | CommittedVerifyingKey) -> bool:
@@ -24,15 +25,20 @@ def check_registry_key(rep: Report, registry: SolvencyRegistryClient, vk: Verify
     the blobs differ in length."""
     from .chain import verifying_key_hash
 
+    # the pinned key means nothing under a verifier that accepts anything: the registry's (immutable) batch
+    # verifier must run the audited bytecode
+    code_ok = registry.batch_verifier_matches_artifact()
+    rep.add(VERIFIER_CHECK, code_ok, registry.batch_verifier() if code_ok else "its code differs from the artifact")
     mine = verifying_key_hash(vk)
     current = registry.verifying_key_hash()
     if mine == current:
-        return rep.add(CHECK, True, "0x" + mine.hex()[:16] + "...")
+        return rep.add(CHECK, True, "0x" + mine.hex()[:16] + "...") and code_ok
     held = mine in registry.verifying_key_hashes()
-    return rep.add(
+    ok = rep.add(
         CHECK,
         held,
         "a key the registry held before a timelocked rotation"
         if held
         else f"bundle key 0x{mine.hex()[:16]}... is not the registry's 0x{current.hex()[:16]}...",
     )
+    return ok and code_ok

@@ -12,7 +12,7 @@ import dataclasses
 from typing import Any
 
 import pytest
-from chain_env import LOOSEN_DELAY, PRICES, Deployment
+from chain_env import LOOSEN_DELAY, MAX_FEED_AGE, N_ASSETS, PRICE_DECIMALS, PRICES, TOLERANCE_BPS, Deployment
 from layout_circuit import (
     CommittedLayoutCircuit,
     LayoutCircuit,
@@ -24,6 +24,7 @@ from zkmargin.circuits.curve import G1_GEN, g1_add_aff, g1_mul, g2_mul
 from zkmargin.circuits.field import P, R
 from zkmargin.circuits.msm_native import msm_g1_auto
 from zkmargin.prover.groth16 import prove
+from zkmargin.prover.operator.chain_writes import SolvencyRegistryWriter
 from zkmargin.verifier.attestation import EpochAttestation, check_attestation, signal_names
 from zkmargin.verifier.chain import (
     ChainRevert,
@@ -33,7 +34,7 @@ from zkmargin.verifier.chain import (
     vk_to_bytes,
 )
 from zkmargin.verifier.committed import CommittedProof, CommittedVerifyingKey, derive_challenge
-from zkmargin.verifier.registry_key import check_registry_key
+from zkmargin.verifier.registry_key import VERIFIER_CHECK, check_registry_key
 from zkmargin.verifier.report import Report
 from zkmargin.verifier.types import Proof
 
@@ -268,3 +269,18 @@ def test_gas_starved_committed_submission_reverts(cenv: Deployment) -> None:
     with pytest.raises(ChainRevert):
         cenv.registry.submit(cenv.attestation(epoch=1), sender=cenv.operator, gas=300_000)
     assert cenv.registry.latest_epoch() is None
+
+
+def test_key_pin_check_refuses_a_registry_with_another_batch_verifier(cenv: Deployment) -> None:
+    """The pinned key means nothing under a verifier that accepts anything: a registry deployed with another
+    contract as its (immutable) batch verifier fails the key-pin check even with the right key."""
+    vk = cenv.circuit.vk
+    fake = SolvencyRegistryWriter.deploy(
+        cenv.chain, None, N_ASSETS, PRICE_DECIMALS, TOLERANCE_BPS, MAX_FEED_AGE, batch_verifier=str(cenv.token.address)
+    )
+    assert not fake.batch_verifier_matches_artifact()
+    rep = Report("key pin")
+    assert not check_registry_key(rep, fake, vk)
+    assert VERIFIER_CHECK in [c.name for c in rep.failed()]
+    good = Report("key pin")
+    assert check_registry_key(good, cenv.registry, vk) and not good.failed()
