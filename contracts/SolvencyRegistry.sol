@@ -527,21 +527,24 @@ contract SolvencyRegistry {
 
     /// Verify and record one epoch's attestation under a plain key. Checks run before any write.
     function submitAttestation(Submission calldata s) external {
-        require(!verifyingKeyCommitted, "Registry: committed key, use submitCommittedAttestation");
-        _submit(s, new uint256[4][](0));
+        _submit(s, new uint256[4][](0), false);
     }
 
     /// Verify and record one epoch's attestation under a committed (BSB22) key: `commitments[b]` is batch b's
     /// (D.x, D.y, PoK.x, PoK.y). The batch verifier derives each challenge from D and the batch's public signals.
     function submitCommittedAttestation(Submission calldata s, uint256[4][] calldata commitments) external {
-        require(verifyingKeyCommitted, "Registry: plain key, use submitAttestation");
-        require(commitments.length == s.batches.length, "Registry: one commitment per batch");
-        _submit(s, commitments);
+        _submit(s, commitments, true);
     }
 
-    function _submit(Submission calldata s, uint256[4][] memory commitments) private {
+    function _submit(Submission calldata s, uint256[4][] memory commitments, bool committedEntry) private {
         require(isOperator[msg.sender], "Registry: caller is not an operator");
         require(!paused, "Registry: submissions paused");
+        if (committedEntry) {
+            require(verifyingKeyCommitted, "Registry: plain key, use submitAttestation");
+            require(commitments.length == s.batches.length, "Registry: one commitment per batch");
+        } else {
+            require(!verifyingKeyCommitted, "Registry: committed key, use submitCommittedAttestation");
+        }
         require(uint256(s.epoch) == uint256(latestEpoch) + 1, "Registry: epoch must be latest + 1");
         require(paramsCommitment != 0, "Registry: no governed params");
         require(s.paramsCommitment == paramsCommitment, "Registry: params commitment not governed");

@@ -114,6 +114,8 @@ def test_wrong_or_zero_commitment_reverts(cenv: Deployment) -> None:
     assert _reverts(cenv.submit, att, commitments=zero_pok) == "Groth16C: commitment PoK not on curve"
     big = [[words[0] + P, words[1], words[2], words[3]]]
     assert _reverts(cenv.submit, att, commitments=big) == "Groth16C: commitment coordinate >= p"
+    assert _reverts(cenv.submit, att, sender=cenv.stranger) == "Registry: caller is not an operator"
+    assert _reverts(cenv.submit, att, commitments=[], sender=cenv.stranger) == "Registry: caller is not an operator"
     assert _reverts(cenv.submit, att, commitments=[]) == "Registry: one commitment per batch"
     assert _reverts(cenv.submit, att, commitments=[words, words]) == "Registry: one commitment per batch"
     assert cenv.registry.latest_epoch() is None
