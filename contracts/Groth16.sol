@@ -149,6 +149,16 @@ library Groth16 {
     /// vk_x = IC[0] + sum xs[i] IC[i + 1] over a calldata input list, in one assembly loop.
     function accumulate(uint256[] memory key, uint256[] calldata xs) internal view returns (uint256[2] memory acc) {
         if (xs.length != nPublicOf(key)) revert("Groth16: wrong number of public inputs");
+        return accumulateUnchecked(key, xs);
+    }
+
+    /// accumulate without the input-count check: for a caller that checked the count itself (a committed
+    /// key's IC has one more point, for the challenge, than inputs are supplied).
+    function accumulateUnchecked(uint256[] memory key, uint256[] calldata xs)
+        internal
+        view
+        returns (uint256[2] memory acc)
+    {
         bool ok = true;
         bool inRange = true;
         assembly ("memory-safe") {

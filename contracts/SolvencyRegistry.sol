@@ -3,13 +3,15 @@ pragma solidity 0.8.28;
 
 import {AggregatorV3Interface} from "./AggregatorV3Interface.sol";
 import {AttestationLayout as L} from "./AttestationLayout.sol";
-import {Groth16} from "./Groth16.sol";
+import {Groth16BatchVerifier} from "./Groth16BatchVerifier.sol";
 import {IERC20Balance} from "./MockERC20.sol";
 
 /// @title SolvencyRegistry: on-chain record of zkmargin epoch attestations.
 /// @notice An operator submits an epoch's batches and their Groth16 proofs. The registry rebuilds every
 /// batch's public signals itself from the submitted fields (so a proof is about exactly these values),
-/// requires the governed risk-parameter commitment, verifies every proof against the pinned key, checks
+/// requires the governed risk-parameter commitment, verifies every proof against the pinned key (through the
+/// immutable Groth16BatchVerifier: plain Groth16, or Groth16 with one BSB22 commitment per proof when the pinned
+/// key is a committed one, the challenge derived on-chain), checks
 /// the batches cover disjoint id ranges and add up to the declared account count, binds the proof's
 /// prices to the median of on-chain AggregatorV3 feeds, and only then writes and emits.
 ///
@@ -31,6 +33,7 @@ contract SolvencyRegistry {
         uint256[] liabilities;
         uint256[8] proof; // A.x A.y B.x1 B.x0 B.y1 B.y0 C.x C.y
     }
+    // A committed key's batches also carry a commitment each (D.x D.y PoK.x PoK.y): submitCommittedAttestation.
 
     /// What the operator submits for one epoch.
     struct Submission {
@@ -133,6 +136,13 @@ contract SolvencyRegistry {
     uint32 public immutable loosenDelay;
     /// True when the key comes from a development (single-party) setup: its creator can forge proofs.
     bool public immutable developmentMode;
+    /// The stateless contract every proof is verified by (pinned for the registry's lifetime).
+    Groth16BatchVerifier public immutable batchVerifier;
+    /// Public signals every batch of an epoch shares (epoch, params and market commitments, prices), as a bitmask.
+    uint256 private immutable _sharedMask;
+    uint256 private constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    /// Key blob words beyond a plain key's for a committed key (the challenge's IC point, [-sigma gamma]_2).
+    uint256 private constant COMMITTED_EXTRA_WORDS = 6;
 
     address public governance;
     address public pendingGovernance;
@@ -151,11 +161,15 @@ contract SolvencyRegistry {
 
     /// Data contract holding the active verifying key blob (see Groth16).
     address public verifyingKey;
-    /// keccak256 of the active key blob (zkmargin.verifier.chain.verifying_key_hash computes the same).
+    /// keccak256 of the active key blob (zkmargin.verifier.chain.verifying_key_hash computes the same); it
+    /// covers a committed key's [-sigma gamma]_2, and the kind (plain or committed) follows from the blob.
     bytes32 public verifyingKeyHash;
+    /// True when the active key is a committed (BSB22) key: batches then need submitCommittedAttestation.
+    bool public verifyingKeyCommitted;
     address private _pendingKey;
-    bytes32 private _pendingKeyHash;
     uint64 private _pendingKeyAt;
+    bool private _pendingKeyCommitted;
+    bytes32 private _pendingKeyHash;
 
     /// The governed risk-parameter set every submission must prove against.
     uint256 public paramsCommitment;
@@ -226,7 +240,8 @@ contract SolvencyRegistry {
         uint32 loosenDelay_,
         bool developmentMode_,
         address governance_,
-        uint64 firstEpoch_
+        uint64 firstEpoch_,
+        Groth16BatchVerifier batchVerifier_
     ) {
         require(numAssets_ >= 1 && numAssets_ <= 64, "Registry: bad asset count");
         require(priceDecimals_ <= 36, "Registry: bad price decimals");
@@ -236,6 +251,7 @@ contract SolvencyRegistry {
             "Registry: bad timelock delays"
         );
         require(governance_ != address(0), "Registry: governance is the zero address");
+        require(address(batchVerifier_).code.length > 0, "Registry: batch verifier is not a contract");
         // a registry may continue an operator's existing epoch numbering, but never from a value that could bring
         // the counter near its end (the "epoch 2^64 - 1" brick): epochs then advance by exactly one
         require(firstEpoch_ >= 1 && firstEpoch_ <= MAX_FIRST_EPOCH, "Registry: bad first epoch");
@@ -246,6 +262,12 @@ contract SolvencyRegistry {
         loosenDelay = loosenDelay_;
         developmentMode = developmentMode_;
         governance = governance_;
+        batchVerifier = batchVerifier_;
+        uint256 mask = (1 << L.EPOCH) | (1 << L.PARAMS_COMMITMENT) | (1 << L.MARKET_COMMITMENT);
+        for (uint256 i = 0; i < numAssets_; ++i) {
+            mask |= 1 << (L.PRICES + i);
+        }
+        _sharedMask = mask;
         emit GovernanceTransferred(address(0), governance_);
         _setPriceBand(toleranceBps, maxFeedAge_);
     }
@@ -295,8 +317,8 @@ contract SolvencyRegistry {
     /// can be reinterpreted by it and no protocol can yet rely on the registry.
     function setInitialVerifyingKey(bytes calldata key) external onlyGovernance {
         require(!hasAttestation, "Registry: attested, use the timelock");
-        (address ptr, uint256 n) = _storeKey(key);
-        _activateKey(ptr, keccak256(key), n);
+        (address ptr, uint256 n, bool committed) = _storeKey(key);
+        _activateKey(ptr, keccak256(key), n, committed);
     }
 
     /// Initial parameter set, without delay, under the same condition as the initial key.
@@ -347,7 +369,7 @@ contract SolvencyRegistry {
     }
 
     function _checkParams(uint256 commitment, uint256 version, bytes32 docHash) private view {
-        require(commitment != 0 && commitment < Groth16.R, "Registry: bad params commitment");
+        require(commitment != 0 && commitment < R, "Registry: bad params commitment");
         require(docHash != bytes32(0), "Registry: missing params document hash");
         require(version > paramsVersion, "Registry: params version must increase");
     }
@@ -361,15 +383,17 @@ contract SolvencyRegistry {
 
     // ------------------------------------------------------------------ timelocked verifying key
 
-    /// Propose a key (blob layout in Groth16), validated on-chain now (coordinates, curve, G2 subgroup,
-    /// input count); it can be activated after `loosenDelay`. Replaces any pending proposal.
+    /// Propose a key (blob layout in Groth16 or, for a committed key, Groth16Committed), validated on-chain now
+    /// (coordinates, curve, G2 subgroup, input count); it can be activated after `loosenDelay`. Replaces any
+    /// pending proposal. A change between a plain and a committed key goes through the same timelock.
     function proposeVerifyingKey(bytes calldata key) external onlyGovernance {
-        (address ptr, uint256 n) = _storeKey(key);
+        (address ptr, uint256 n, bool committed) = _storeKey(key);
         uint64 at = uint64(block.timestamp) + loosenDelay;
         bytes32 h = keccak256(key);
         _pendingKey = ptr;
         _pendingKeyHash = h;
         _pendingKeyAt = at;
+        _pendingKeyCommitted = committed;
         emit VerifyingKeyProposed(ptr, h, n, at);
     }
 
@@ -379,10 +403,12 @@ contract SolvencyRegistry {
         require(block.timestamp >= at, "Registry: timelock not expired");
         address ptr = _pendingKey;
         bytes32 h = _pendingKeyHash;
+        bool committed = _pendingKeyCommitted;
         _pendingKey = address(0);
         _pendingKeyHash = bytes32(0);
         _pendingKeyAt = 0;
-        _activateKey(ptr, h, L.nPublic(numAssets));
+        _pendingKeyCommitted = false;
+        _activateKey(ptr, h, L.nPublic(numAssets), committed);
     }
 
     function cancelVerifyingKey() external onlyGovernance {
@@ -391,6 +417,7 @@ contract SolvencyRegistry {
         _pendingKey = address(0);
         _pendingKeyHash = bytes32(0);
         _pendingKeyAt = 0;
+        _pendingKeyCommitted = false;
     }
 
     /// The pending key change (activatesAt 0: none).
@@ -398,14 +425,26 @@ contract SolvencyRegistry {
         return (_pendingKey, _pendingKeyHash, _pendingKeyAt);
     }
 
-    function _storeKey(bytes calldata key) private returns (address ptr, uint256 n) {
-        (ptr, n) = Groth16.storeKey(key);
-        require(n == L.nPublic(numAssets), "Registry: key has wrong public input count");
+    /// Validate a key blob (through the batch verifier) and store it as the code of a data contract. The blob is
+    /// committed exactly when it has a committed key's length for this layout's input count.
+    function _storeKey(bytes calldata key) private returns (address ptr, uint256 n, bool committed) {
+        uint256 nPub = L.nPublic(numAssets);
+        committed = key.length == 32 * (14 + 2 * (nPub + 1) + COMMITTED_EXTRA_WORDS);
+        n = batchVerifier.checkKeyBlob(key, committed);
+        require(n == nPub, "Registry: key has wrong public input count");
+        // Init code: PUSH2 len; DUP1; PUSH1 12; PUSH1 0; CODECOPY; PUSH1 0; RETURN, then a STOP byte
+        // (so the data contract cannot be called into) followed by the key.
+        bytes memory init = abi.encodePacked(hex"61", uint16(key.length + 1), hex"80600c6000396000f300", key);
+        assembly ("memory-safe") {
+            ptr := create(0, add(init, 32), mload(init))
+        }
+        require(ptr != address(0), "Registry: key store failed");
     }
 
-    function _activateKey(address ptr, bytes32 h, uint256 n) private {
+    function _activateKey(address ptr, bytes32 h, uint256 n, bool committed) private {
         verifyingKey = ptr;
         verifyingKeyHash = h;
+        verifyingKeyCommitted = committed;
         emit VerifyingKeyChanged(ptr, h, n);
     }
 
@@ -486,10 +525,26 @@ contract SolvencyRegistry {
 
     // ------------------------------------------------------------------ submission
 
-    /// Verify and record one epoch's attestation. Checks run before any write.
+    /// Verify and record one epoch's attestation under a plain key. Checks run before any write.
     function submitAttestation(Submission calldata s) external {
+        _submit(s, new uint256[4][](0), false);
+    }
+
+    /// Verify and record one epoch's attestation under a committed (BSB22) key: `commitments[b]` is batch b's
+    /// (D.x, D.y, PoK.x, PoK.y). The batch verifier derives each challenge from D and the batch's public signals.
+    function submitCommittedAttestation(Submission calldata s, uint256[4][] calldata commitments) external {
+        _submit(s, commitments, true);
+    }
+
+    function _submit(Submission calldata s, uint256[4][] memory commitments, bool committedEntry) private {
         require(isOperator[msg.sender], "Registry: caller is not an operator");
         require(!paused, "Registry: submissions paused");
+        if (committedEntry) {
+            require(verifyingKeyCommitted, "Registry: plain key, use submitAttestation");
+            require(commitments.length == s.batches.length, "Registry: one commitment per batch");
+        } else {
+            require(!verifyingKeyCommitted, "Registry: committed key, use submitCommittedAttestation");
+        }
         require(uint256(s.epoch) == uint256(latestEpoch) + 1, "Registry: epoch must be latest + 1");
         require(paramsCommitment != 0, "Registry: no governed params");
         require(s.paramsCommitment == paramsCommitment, "Registry: params commitment not governed");
@@ -498,18 +553,11 @@ contract SolvencyRegistry {
         require(s.prices.length == nA, "Registry: wrong number of prices");
         _checkPrices(s.prices);
 
-        uint256[] memory key = Groth16.loadKey(verifyingKey);
-        // The epoch, params and market commitments and prices are the same public signals in every batch
-        // of the epoch: their share of vk_x is computed once (A + 3 scalar multiplications per extra batch).
-        uint256[2] memory shared = Groth16.initAcc(key);
-        Groth16.mulAcc(key, shared, L.EPOCH, s.epoch);
-        Groth16.mulAcc(key, shared, L.PARAMS_COMMITMENT, s.paramsCommitment);
-        Groth16.mulAcc(key, shared, L.MARKET_COMMITMENT, s.marketCommitment);
-        for (uint256 i = 0; i < nA; ++i) {
-            Groth16.mulAcc(key, shared, L.PRICES + i, s.prices[i]);
-        }
-
         uint256 nB = s.batches.length;
+        uint256 nPub = L.nPublic(nA);
+        uint256[] memory inputs = new uint256[](nB * nPub);
+        uint256 stride = commitments.length == 0 ? 8 : 12;
+        uint256[] memory proofs = new uint256[](nB * stride);
         uint256[] memory liab = new uint256[](nA);
         uint256[6] memory sums; // accounts, equity, mm, under-MM count, shortfall, bad debt
         bytes32[] memory roots = new bytes32[](nB);
@@ -518,42 +566,57 @@ contract SolvencyRegistry {
             if (b > 0) {
                 require(s.batches[b - 1].lastIdHash < bt.firstIdHash, "Registry: batch id ranges overlap");
             }
-            uint256[6] memory t = _verifyBatch(key, shared, bt, liab);
+            uint256[6] memory t = _signals(s, bt, inputs, b * nPub, liab);
+            for (uint256 k = 0; k < 8; ++k) {
+                proofs[b * stride + k] = bt.proof[k];
+            }
+            if (stride == 12) {
+                for (uint256 k = 0; k < 4; ++k) {
+                    proofs[b * 12 + 8 + k] = commitments[b][k];
+                }
+            }
             for (uint256 k = 0; k < 6; ++k) {
                 sums[k] += t[k];
             }
             roots[b] = bytes32(bt.batchRoot);
             emit BatchAttested(s.epoch, b, bt.batchRoot, bt.firstIdHash, bt.lastIdHash, t);
         }
+        // Every proof against the pinned key, in one call; reverts (with the verifier's reason) unless all are valid.
+        batchVerifier.verifyBatches(verifyingKey, nPub, _sharedMask, inputs, proofs);
         require(
             sums[0] + s.unrepresentedAccounts == s.declaredAccounts, "Registry: accounts do not add up to declared"
         );
         _store(s, roots, sums, liab);
     }
 
-    function _verifyBatch(uint256[] memory key, uint256[2] memory shared, Batch calldata bt, uint256[] memory liab)
-        private
-        view
-        returns (uint256[6] memory t)
-    {
+    /// Write batch `bt`'s public signals (the layout of AttestationLayout) at inputs[base ..]; returns its totals.
+    function _signals(
+        Submission calldata s,
+        Batch calldata bt,
+        uint256[] memory inputs,
+        uint256 base,
+        uint256[] memory liab
+    ) private pure returns (uint256[6] memory t) {
         uint256 nA = liab.length;
         require(bt.liabilities.length == nA, "Registry: wrong number of liabilities");
         require(bt.firstIdHash <= bt.lastIdHash, "Registry: batch id range reversed");
         t = [bt.accountCount, bt.totalEquity, bt.totalMM, bt.underMMCount, bt.totalShortfall, bt.totalBadDebt];
-        uint256[2] memory acc = [shared[0], shared[1]];
-        Groth16.mulAcc(key, acc, L.BATCH_ROOT, bt.batchRoot);
-        Groth16.mulAcc(key, acc, L.FIRST_ID_HASH, bt.firstIdHash);
-        Groth16.mulAcc(key, acc, L.LAST_ID_HASH, bt.lastIdHash);
+        inputs[base + L.EPOCH] = s.epoch;
+        inputs[base + L.BATCH_ROOT] = bt.batchRoot;
+        inputs[base + L.PARAMS_COMMITMENT] = s.paramsCommitment;
+        inputs[base + L.MARKET_COMMITMENT] = s.marketCommitment;
+        inputs[base + L.FIRST_ID_HASH] = bt.firstIdHash;
+        inputs[base + L.LAST_ID_HASH] = bt.lastIdHash;
         // account_count .. total_bad_debt are consecutive signals, in the order of t
         for (uint256 k = 0; k < 6; ++k) {
-            Groth16.mulAcc(key, acc, L.ACCOUNT_COUNT + k, t[k]);
+            inputs[base + L.ACCOUNT_COUNT + k] = t[k];
         }
-        uint256 base = L.liabilities(nA);
+        uint256 lb = L.liabilities(nA);
         for (uint256 i = 0; i < nA; ++i) {
-            Groth16.mulAcc(key, acc, base + i, bt.liabilities[i]);
+            inputs[base + L.PRICES + i] = s.prices[i];
+            inputs[base + lb + i] = bt.liabilities[i];
             liab[i] += bt.liabilities[i];
         }
-        Groth16.checkPairing(key, bt.proof, acc);
     }
 
     function _store(Submission calldata s, bytes32[] memory roots, uint256[6] memory sums, uint256[] memory liab)

@@ -8,12 +8,19 @@ anvil from node_modules):
 * one epoch attestation through SolvencyRegistry as a function of batches per epoch (1, 2, 4, 8);
 * attestation gas for batches of 16, 64 and 1024 accounts (it must not grow: the proof is
   constant-size and the account count is one public input), and gas per account;
-* a one-batch attestation with three feeds per asset (the median of three instead of one feed).
+* a one-batch attestation with three feeds per asset (the median of three instead of one feed);
+* committed (BSB22) against plain: one proof through Groth16CommittedVerifier against Groth16Verifier at the same
+  20 public inputs (the same batch statement), and the registry's gas per attested batch with a committed key
+  against a plain one (marginal gas per extra batch, 1 to 8 batches).
 
 The stand-in circuit has the production public-signal layout (tests/chain/layout_circuit.py), so
 every on-chain code path and cost is the real one. The last line is machine-readable:
 ``RESULT gas_per_attestation=... gas_verify_batch=... gas_per_account=... snarkjs_verifier_gas=...
-ratio_vs_snarkjs=...`` (gas_per_attestation: one batch; gas_per_account: one batch of 1024 accounts).
+ratio_vs_snarkjs=... committed_vs_plain_gas=... committed_vs_plain_gas_nonzero=... registry_batch_gas_plain=...
+registry_batch_gas_committed=...`` (gas_per_attestation: one batch; gas_per_account: one batch of 1024 accounts;
+committed_vs_plain_gas: one committed proof's verification gas over one plain proof's, same inputs, a batch without
+under-MM accounts (3 zero signals); _nonzero: a batch with one, every signal non-zero; registry_batch_gas_*: marginal
+gas per extra batch).
 
     python scripts/bench_gas.py [--rpc URL | --anvil]
 """
@@ -36,11 +43,25 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "chain"))
 
-from layout_circuit import PARAMS_COMMITMENT, LayoutCircuit, build_layout_circuit, make_attestation  # noqa: E402
+from layout_circuit import (  # noqa: E402
+    PARAMS_COMMITMENT,
+    CommittedLayoutCircuit,
+    LayoutCircuit,
+    build_committed_layout_circuit,
+    build_layout_circuit,
+    make_attestation,
+)
 
-from zkmargin.prover.operator.chain_writes import SigningChain, SolvencyRegistryWriter, deploy_verifier  # noqa: E402
+from zkmargin.prover.operator.chain_writes import (  # noqa: E402
+    SigningChain,
+    SolvencyRegistryWriter,
+    deploy_batch_verifier,
+    deploy_verifier,
+)
+from zkmargin.prover.operator.committed_deploy import deploy_committed_verifier  # noqa: E402
 from zkmargin.prover.zkey import write_zkey  # noqa: E402
-from zkmargin.verifier.chain import connect, params_doc_hash, proof_to_evm  # noqa: E402
+from zkmargin.verifier.chain import committed_proof_to_evm, connect, params_doc_hash, proof_to_evm  # noqa: E402
+from zkmargin.verifier.committed import CommittedProof  # noqa: E402
 
 PRICES = (60_000 * 10**8, 3_000 * 10**8, 1 * 10**8, 150 * 10**8)
 BATCHES = (1, 2, 4, 8)
@@ -83,6 +104,57 @@ def snarkjs_verifier_gas(
     estimate = fn.estimate_gas({"from": chain.sender}) if not chain.is_tester else None
     starved_ok = fn.call({"gas": 150_000}) if not chain.is_tester else None
     return {"gas": gas, "estimate": estimate, "starved_call_returns": starved_ok}
+
+
+def registry_batch_gas(
+    chain: SigningChain,
+    circuit: LayoutCircuit | CommittedLayoutCircuit,
+    operator: str,
+    feeds: list[Any],
+    batch_verifier: str,
+    batches: tuple[int, ...] = BATCHES,
+) -> dict[int, int]:
+    """Attestation gas (receipts) of a fresh registry pinned to ``circuit``'s key, per number of batches."""
+    governance = chain.sender
+    reg = SolvencyRegistryWriter.deploy(
+        chain,
+        circuit.vk,
+        len(PRICES),
+        8,
+        100,
+        3600,
+        operators=[operator],
+        feeds=[[f.address] for f in feeds],
+        governance=governance,
+        params=(PARAMS_COMMITMENT, 1, params_doc_hash(b"bench parameters")),
+        batch_verifier=batch_verifier,
+    )
+    reg.submit(make_attestation(circuit, 1, PRICES, 1), sender=operator, gas=EXPLICIT_GAS)  # warm-up
+    out: dict[int, int] = {}
+    for i, b in enumerate(batches):
+        a = make_attestation(circuit, 2 + i, PRICES, b)
+        out[b] = reg.submit(a, sender=operator, gas=EXPLICIT_GAS * b)["gasUsed"]
+    return out
+
+
+def committed_vs_plain(
+    chain: SigningChain, plain: LayoutCircuit, committed: CommittedLayoutCircuit, bad_debt: int = 0
+) -> dict[str, int]:
+    """One proof of the same batch statement (same 20 public inputs) through each stand-alone verifier. With
+    ``bad_debt`` > 0 the batch has an account under MM, so every one of its 20 signals is non-zero."""
+    att_p = make_attestation(plain, 1, PRICES, 1, bad_debt=bad_debt)
+    att_c = make_attestation(committed, 1, PRICES, 1, bad_debt=bad_debt)
+    public = att_p.public_signals(0)
+    assert att_c.public_signals(0) == public
+    v = deploy_verifier(chain, plain.vk)
+    cv = deploy_committed_verifier(chain, committed.vk)
+    proof = att_p.batches[0][1]
+    cproof = att_c.batches[0][1]
+    assert not isinstance(proof, CommittedProof) and isinstance(cproof, CommittedProof)
+    gp = chain.transact(v.functions.verifyProof(proof_to_evm(proof), public), gas=EXPLICIT_GAS)["gasUsed"]
+    p8, c4 = committed_proof_to_evm(cproof)
+    gc = chain.transact(cv.functions.verifyProof(p8, c4, public), gas=EXPLICIT_GAS)["gasUsed"]
+    return {"plain": gp, "committed": gc}
 
 
 def _free_port() -> int:
@@ -175,6 +247,19 @@ def _run(url: str | None) -> int:
     gas_three_feeds = reg.submit(a, sender=operator, gas=EXPLICIT_GAS)["gasUsed"]
 
     marginal = (by_batches[BATCHES[-1]] - by_batches[BATCHES[0]]) // (BATCHES[-1] - BATCHES[0])
+
+    # ---- committed (BSB22) against plain: one proof side by side, then the registry per batch in both modes
+    com_circuit = build_committed_layout_circuit(len(PRICES))
+    side = committed_vs_plain(chain, circuit, com_circuit)
+    side_nz = committed_vs_plain(chain, circuit, com_circuit, bad_debt=5_000 * 10**6)
+    bv = str(deploy_batch_verifier(chain).address)
+    reg_plain = registry_batch_gas(chain, circuit, operator, feeds[: len(PRICES)], bv, (1, BATCHES[-1]))
+    reg_com = registry_batch_gas(chain, com_circuit, operator, feeds[: len(PRICES)], bv, (1, BATCHES[-1]))
+    span = BATCHES[-1] - 1
+    per_plain = (reg_plain[BATCHES[-1]] - reg_plain[1]) // span
+    per_com = (reg_com[BATCHES[-1]] - reg_com[1]) // span
+    ratio_com = side["committed"] / side["plain"]
+    ratio_nz = side_nz["committed"] / side_nz["plain"]
     print("\nepoch attestation (SolvencyRegistry.submitAttestation), transaction gasUsed:")
     print("  batches   gas          gas/batch")
     for b, gas in by_batches.items():
@@ -185,13 +270,26 @@ def _run(url: str | None) -> int:
     for n, gas in by_accounts.items():
         print(f"  {n:>7}   {gas:>10,}   {gas / n:>12,.1f}")
     print(f"\none batch, three feeds per asset (median): {gas_three_feeds:,}  (+{gas_three_feeds - by_batches[1]:,})")
+    print(f"\ncommitted (BSB22) vs plain Groth16, one proof, the same {n_pub} public inputs, transaction gasUsed:")
+    print(f"  Groth16Verifier (plain)             {side['plain']:>10,}")
+    print(f"  Groth16CommittedVerifier            {side['committed']:>10,}   ratio {ratio_com:.3f}")
+    print(f"  the same, a batch with an account under MM (all 20 inputs non-zero): {side_nz['plain']:,} vs ", end="")
+    print(f"{side_nz['committed']:,}, ratio {ratio_nz:.3f}")
+    print("registry (SolvencyRegistry -> Groth16BatchVerifier), attestation gas, plain key vs committed key:")
+    print(f"  1 batch                             {reg_plain[1]:>10,}   {reg_com[1]:>10,}")
+    print(
+        f"  {BATCHES[-1]} batches                           {reg_plain[BATCHES[-1]]:>10,}   {reg_com[BATCHES[-1]]:>10,}"
+    )
+    print(f"  gas per extra batch                 {per_plain:>10,}   {per_com:>10,}   ratio {per_com / per_plain:.3f}")
     n_max = ACCOUNTS[-1]
     snk_gas = snk.get("gas")
     ratio = f"{gas_verify / snk_gas:.3f}" if snk_gas else "n/a"
     print(
         f"RESULT gas_per_attestation={by_batches[1]} gas_verify_batch={gas_verify} "
         f"gas_per_account={by_accounts[n_max] / n_max:.1f} snarkjs_verifier_gas={snk_gas or 'n/a'} "
-        f"ratio_vs_snarkjs={ratio}"
+        f"ratio_vs_snarkjs={ratio} committed_vs_plain_gas={ratio_com:.3f} "
+        f"committed_vs_plain_gas_nonzero={ratio_nz:.3f} registry_batch_gas_plain={per_plain} "
+        f"registry_batch_gas_committed={per_com}"
     )
     return 0
 

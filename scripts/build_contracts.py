@@ -39,7 +39,14 @@ SETTINGS: dict[str, Any] = {
     "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}},
 }
 # Deployable contracts whose artifacts are committed (libraries and interfaces are inlined).
-EXPORTED = ("Groth16Verifier", "Groth16CommittedVerifier", "SolvencyRegistry", "MockAggregatorV3", "MockERC20")
+EXPORTED = (
+    "Groth16Verifier",
+    "Groth16CommittedVerifier",
+    "Groth16BatchVerifier",
+    "SolvencyRegistry",
+    "MockAggregatorV3",
+    "MockERC20",
+)
 # Per-contract optimizer runs where the default would exceed the EIP-170 code-size limit (24,576 bytes):
 # SolvencyRegistry at 10,000 runs is about 26 kB. Its gas is dominated by the precompiles, so fewer runs
 # cost little (docs/contracts.md records the figures).

@@ -47,6 +47,7 @@ from zkmargin.circuits.solvency.shape import (
     PUB_UNDER_MM_COUNT,
 )
 
+from .committed import CommittedProof, CommittedVerifyingKey, verify_committed
 from .groth16 import MalformedInput, verify
 from .types import Proof, VerifyingKey
 
@@ -189,7 +190,7 @@ class EpochAttestation:
     epoch: int
     params_commitment: int
     prices: tuple[int, ...]
-    batches: tuple[tuple[BatchStatement, Proof], ...]
+    batches: tuple[tuple[BatchStatement, Proof | CommittedProof], ...]  # all plain or all committed
     market_commitment: int | None = field(default=None, kw_only=True)
     declared_accounts: int | None = field(default=None, kw_only=True)
     unrepresented_accounts: int | None = field(default=None, kw_only=True)
@@ -243,7 +244,17 @@ class EpochAttestation:
         return [b.batch_root for b, _ in self.batches]
 
 
-def check_attestation(vk: VerifyingKey, att: EpochAttestation) -> None:
+def _verify_batch(
+    vk: VerifyingKey | CommittedVerifyingKey, proof: Proof | CommittedProof, signals: list[int], first: bool
+) -> bool:
+    """A plain proof under a plain key, a committed proof under a committed key (the challenge derived here, as
+    the registry does); a proof of the other kind is invalid, as on-chain."""
+    if isinstance(vk, CommittedVerifyingKey):
+        return isinstance(proof, CommittedProof) and verify_committed(vk, proof, signals, validate_key=first)
+    return isinstance(proof, Proof) and verify(vk, proof, signals, validate_key=first)
+
+
+def check_attestation(vk: VerifyingKey | CommittedVerifyingKey, att: EpochAttestation) -> None:
     """Off-chain mirror of the registry's checks on the submission itself (all but the governed params
     commitment, the price feeds and the epoch sequence, which need the registry's state).
 
@@ -278,7 +289,7 @@ def check_attestation(vk: VerifyingKey, att: EpochAttestation) -> None:
         for j, x in enumerate(signals):
             if not 0 <= x < R:
                 raise MalformedInput(f"batches[{i}].{signal_names(att.n_assets)[j]}", "must be in [0, r)")
-        if not verify(vk, proof, signals, validate_key=i == 0):
+        if not _verify_batch(vk, proof, signals, i == 0):
             raise ValueError(f"invalid proof in batch {i}")
         prev_last = bt.last_id_hash
     if att.account_count + att.unrepresented_accounts != att.declared_accounts:

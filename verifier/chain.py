@@ -27,11 +27,16 @@ from web3.contract import Contract
 from .attestation import EpochAttestation
 from .chain_connection import ARTIFACTS_DIR, REVERTS, Chain, ChainRevert, connect, load_artifact, revert_reason
 from .chain_encoding import (
+    attestation_commitments,
     attestation_to_abi,
     batch_roots_hash,
     batch_to_abi,
+    committed_proof_to_evm,
+    committed_vk_to_bytes,
     g1_words,
     g2_words,
+    is_committed_attestation,
+    key_blob,
     params_doc_hash,
     proof_to_evm,
     verifying_key_hash,
@@ -51,12 +56,17 @@ __all__ = [
     "PendingParams",
     "SolvencyRegistryClient",
     "SolvencyStatus",
+    "attestation_commitments",
     "attestation_to_abi",
     "batch_roots_hash",
     "batch_to_abi",
+    "committed_proof_to_evm",
+    "committed_vk_to_bytes",
     "connect",
     "g1_words",
     "g2_words",
+    "is_committed_attestation",
+    "key_blob",
     "load_artifact",
     "params_doc_hash",
     "proof_to_evm",
@@ -274,6 +284,20 @@ class SolvencyRegistryClient:
     def verifying_key_hash(self) -> bytes:
         """The pinned key's keccak256; compare with :func:`verifying_key_hash` of a bundle's key."""
         return bytes(self._view("verifyingKeyHash"))
+
+    def verifying_key_committed(self) -> bool:
+        """True when the pinned key is a committed (BSB22) key: batches then carry a commitment each."""
+        return bool(self._view("verifyingKeyCommitted"))
+
+    def batch_verifier(self) -> str:
+        """The Groth16BatchVerifier every proof goes through (immutable in the registry)."""
+        return str(self._view("batchVerifier"))
+
+    def batch_verifier_matches_artifact(self) -> bool:
+        """True when the registry's batch verifier runs exactly the audited ``Groth16BatchVerifier`` bytecode (the
+        pinned key means nothing under a verifier that accepts anything; it is immutable, so one check suffices)."""
+        code = bytes(self.chain.w3.eth.get_code(Web3.to_checksum_address(self.batch_verifier())))
+        return code == bytes.fromhex(load_artifact("Groth16BatchVerifier")["deployedBytecode"][2:])
 
     def pending_verifying_key(self) -> tuple[str, bytes, int]:
         """(key data contract, keccak256 of the key, activation time); activation time 0: none pending."""

@@ -17,6 +17,7 @@ from eth_utils import keccak
 from zkmargin.circuits.curve import G1Affine, G2Affine
 
 from .attestation import BatchStatement, EpochAttestation
+from .committed import CommittedProof, CommittedVerifyingKey
 from .types import Proof, VerifyingKey
 
 
@@ -53,12 +54,30 @@ def vk_to_bytes(vk: VerifyingKey) -> bytes:
     return b"".join(w.to_bytes(32, "big") for w in vk_to_words(vk))
 
 
-def verifying_key_hash(vk: VerifyingKey | bytes) -> bytes:
-    """keccak256 of the key blob, exactly what ``SolvencyRegistry.verifyingKeyHash()`` returns for ``vk``.
+def committed_vk_to_bytes(vk: CommittedVerifyingKey) -> bytes:
+    """Key blob of a committed (BSB22) key: the plain key blob (IC with the challenge's point last) followed by
+    [-sigma gamma]_2 (x1 x0 y1 y0). Groth16CommittedVerifier and SolvencyRegistry (committed mode) take it; the
+    registry tells it from a plain blob by its length (its public-input count is fixed)."""
+    words = [*vk_to_words(vk.base), *g2_words(vk.g2_sigma_neg)]
+    return b"".join(w.to_bytes(32, "big") for w in words)
+
+
+def key_blob(vk: VerifyingKey | CommittedVerifyingKey | bytes) -> bytes:
+    """The registry's key blob for a plain or a committed key (bytes pass through)."""
+    if isinstance(vk, bytes):
+        return vk
+    if isinstance(vk, CommittedVerifyingKey):
+        return committed_vk_to_bytes(vk)
+    return vk_to_bytes(vk)
+
+
+def verifying_key_hash(vk: VerifyingKey | CommittedVerifyingKey | bytes) -> bytes:
+    """keccak256 of the key blob, exactly what ``SolvencyRegistry.verifyingKeyHash()`` returns for ``vk``: for a
+    committed key the blob includes [-sigma gamma]_2, so the pin covers the commitment key too.
 
     User and audit code compare a bundle's key with the registry's pinned key through this hash.
     """
-    return keccak(vk if isinstance(vk, bytes) else vk_to_bytes(vk))
+    return keccak(key_blob(vk))
 
 
 def batch_roots_hash(roots: Sequence[int]) -> bytes:
@@ -66,10 +85,20 @@ def batch_roots_hash(roots: Sequence[int]) -> bytes:
     return keccak(b"".join(r.to_bytes(32, "big") for r in roots))
 
 
-def batch_to_abi(bt: BatchStatement, proof: Proof | Sequence[int]) -> tuple[Any, ...]:
+def committed_proof_to_evm(p: CommittedProof) -> tuple[list[int], list[int]]:
+    """(uint256[8] proof, uint256[4] commitment = D.x D.y PoK.x PoK.y)."""
+    return proof_to_evm(p.proof), [*g1_words(p.commitment), *g1_words(p.pok)]
+
+
+def batch_to_abi(bt: BatchStatement, proof: Proof | CommittedProof | Sequence[int]) -> tuple[Any, ...]:
     """The registry's Batch struct: root, first, last, count, equity, MM, under-MM count, shortfall,
-    bad debt, liabilities[A], proof[8]."""
-    words = proof_to_evm(proof) if isinstance(proof, Proof) else list(proof)
+    bad debt, liabilities[A], proof[8]. A committed proof's commitment goes apart (:func:`attestation_commitments`)."""
+    if isinstance(proof, Proof):
+        words = proof_to_evm(proof)
+    elif isinstance(proof, CommittedProof):
+        words = proof_to_evm(proof.proof)
+    else:
+        words = list(proof)
     return (
         bt.batch_root,
         bt.first_id_hash,
@@ -100,6 +129,24 @@ def attestation_to_abi(att: EpochAttestation) -> tuple[Any, ...]:
         unrepresented,
         [batch_to_abi(b, p) for b, p in att.batches],
     )
+
+
+def is_committed_attestation(att: EpochAttestation) -> bool:
+    """True when every batch proof is a CommittedProof, False when every one is a plain Proof; a mix raises."""
+    kinds = {isinstance(p, CommittedProof) for _, p in att.batches}
+    if len(kinds) > 1:
+        raise ValueError("an attestation's batch proofs must all be plain or all be committed")
+    return kinds == {True}
+
+
+def attestation_commitments(att: EpochAttestation) -> list[list[int]]:
+    """``submitCommittedAttestation``'s second argument: each batch's (D.x, D.y, PoK.x, PoK.y), in batch order."""
+    out = []
+    for i, (_, p) in enumerate(att.batches):
+        if not isinstance(p, CommittedProof):
+            raise ValueError(f"batch {i}: a committed attestation needs a CommittedProof per batch")
+        out.append(committed_proof_to_evm(p)[1])
+    return out
 
 
 def params_doc_hash(document: bytes) -> bytes:

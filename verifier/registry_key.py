@@ -1,12 +1,14 @@
 """Pin the bundle's verifying key to the registry's: a bundle carries the key its proofs verify under, and an
 operator that controls the bundle could ship a key of its own (one with a known trapdoor verifies anything). The
 user check and the audit therefore compare the bundle's key hash with the key the registry holds (or held: a
-timelocked rotation after the epoch leaves the old key in the registry's ``VerifyingKeyChanged`` history)."""
+timelocked rotation after the epoch leaves the old key in the registry's ``VerifyingKeyChanged`` history). Plain and
+committed (BSB22) keys are both pinned by the keccak256 of their blob."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .committed import CommittedVerifyingKey
 from .report import Report
 from .types import VerifyingKey
 
@@ -14,20 +16,29 @@ if TYPE_CHECKING:
     from .chain import SolvencyRegistryClient
 
 CHECK = "verifying key = the registry's (keccak256 of the key blob)"
+VERIFIER_CHECK = "registry's batch verifier = the audited Groth16BatchVerifier bytecode"
 
 
-def check_registry_key(rep: Report, registry: SolvencyRegistryClient, vk: VerifyingKey) -> bool:
+def check_registry_key(rep: Report, registry: SolvencyRegistryClient, vk: VerifyingKey | CommittedVerifyingKey) -> bool:
+    """Compare ``vk``'s blob hash with the registry's pin. A committed key's blob includes [-sigma gamma]_2, so a
+    bundle cannot swap the commitment key either; and a plain key never matches a committed pin (nor the reverse):
+    the blobs differ in length."""
     from .chain import verifying_key_hash
 
+    # the pinned key means nothing under a verifier that accepts anything: the registry's (immutable) batch
+    # verifier must run the audited bytecode
+    code_ok = registry.batch_verifier_matches_artifact()
+    rep.add(VERIFIER_CHECK, code_ok, registry.batch_verifier() if code_ok else "its code differs from the artifact")
     mine = verifying_key_hash(vk)
     current = registry.verifying_key_hash()
     if mine == current:
-        return rep.add(CHECK, True, "0x" + mine.hex()[:16] + "...")
+        return rep.add(CHECK, True, "0x" + mine.hex()[:16] + "...") and code_ok
     held = mine in registry.verifying_key_hashes()
-    return rep.add(
+    ok = rep.add(
         CHECK,
         held,
         "a key the registry held before a timelocked rotation"
         if held
         else f"bundle key 0x{mine.hex()[:16]}... is not the registry's 0x{current.hex()[:16]}...",
     )
+    return ok and code_ok

@@ -8,7 +8,14 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any
 
-CONTRACTS = ("Groth16Verifier", "MockAggregatorV3", "MockERC20", "SolvencyRegistry")
+CONTRACTS = (
+    "Groth16Verifier",
+    "Groth16BatchVerifier",
+    "Groth16CommittedVerifier",
+    "MockAggregatorV3",
+    "MockERC20",
+    "SolvencyRegistry",
+)
 PRICE_HISTORY = "btc_eth_daily_close.csv"
 
 

@@ -18,6 +18,7 @@ from web3.contract import Contract
 
 from zkmargin.verifier.attestation import BatchStatement, EpochAttestation
 from zkmargin.verifier.chain import connect, params_doc_hash
+from zkmargin.verifier.committed import CommittedProof, CommittedVerifyingKey
 from zkmargin.verifier.types import Proof, VerifyingKey
 
 from .chain_writes import SigningChain, SolvencyRegistryWriter
@@ -63,7 +64,7 @@ def default_params_document(params_commitment: int) -> bytes:
 
 
 def deploy(
-    vk: VerifyingKey,
+    vk: VerifyingKey | CommittedVerifyingKey,
     assets: Sequence[str],
     prices: Sequence[int],
     rpc_url: str | None = None,
@@ -187,7 +188,7 @@ def attest(
     epoch: int,
     params_commitment: int,
     prices: Sequence[int],
-    batches: Sequence[tuple[BatchStatement, Proof]],
+    batches: Sequence[tuple[BatchStatement, Proof | CommittedProof]],
     *,
     market_commitment: int,
     declared_accounts: int,

@@ -27,11 +27,15 @@ from zkmargin.verifier.chain import (
     Chain,
     ChainRevert,
     SolvencyRegistryClient,
+    attestation_commitments,
     attestation_to_abi,
+    is_committed_attestation,
+    key_blob,
     load_artifact,
     revert_reason,
     vk_to_bytes,
 )
+from zkmargin.verifier.committed import CommittedVerifyingKey
 from zkmargin.verifier.types import VerifyingKey
 
 TESTER_GAS = 29_000_000  # under eth-tester's ~30M block gas limit
@@ -147,6 +151,12 @@ def deploy_verifier(chain: SigningChain, vk: VerifyingKey, artifacts_dir: Path |
     return c
 
 
+def deploy_batch_verifier(chain: SigningChain, artifacts_dir: Path | None = None) -> Contract:
+    """Deploy the stateless Groth16BatchVerifier a registry verifies every proof through (one per chain suffices:
+    it holds no key and no state)."""
+    return chain.deploy("Groth16BatchVerifier", artifacts_dir=artifacts_dir)
+
+
 # ----------------------------------------------------------------------------- registry transactions
 
 
@@ -169,7 +179,7 @@ class SolvencyRegistryWriter(SolvencyRegistryClient):
     def deploy(
         cls,
         chain: SigningChain,
-        vk: VerifyingKey | None,
+        vk: VerifyingKey | CommittedVerifyingKey | None,
         n_assets: int,
         price_decimals: int,
         tolerance_bps: int,
@@ -185,12 +195,17 @@ class SolvencyRegistryWriter(SolvencyRegistryClient):
         insurance_fund: tuple[str, str] | None = None,
         first_epoch: int = 1,
         max_unrepresented_ppm: int = 0,
+        batch_verifier: str | None = None,
     ) -> SolvencyRegistryWriter:
         """Deploy from the chain's account with ``governance`` (default: that account) as governance, then,
-        as governance and before any attestation (so without delay): the initial key, the initial
-        parameters ``params`` = (commitment, version, doc_hash), the feeds per asset, the insurance fund
-        (token, holder) and the operators."""
+        as governance and before any attestation (so without delay): the initial key (plain, or committed: the
+        registry then takes committed proofs only), the initial parameters ``params`` = (commitment, version,
+        doc_hash), the feeds per asset, the insurance fund (token, holder) and the operators.
+
+        ``batch_verifier``: the address of a deployed Groth16BatchVerifier (immutable in the registry); None deploys
+        a new one."""
         gov = Web3.to_checksum_address(governance or chain.sender)
+        bv = batch_verifier or str(deploy_batch_verifier(chain).address)
         c = chain.deploy(
             "SolvencyRegistry",
             n_assets,
@@ -202,6 +217,7 @@ class SolvencyRegistryWriter(SolvencyRegistryClient):
             development_mode,
             gov,
             first_epoch,
+            Web3.to_checksum_address(bv),
         )
         reg = cls(chain, c)
         s = None if gov == chain.sender else gov  # None: the chain's own (possibly private-key) account
@@ -242,13 +258,13 @@ class SolvencyRegistryWriter(SolvencyRegistryClient):
         return self._tx(self.contract.functions.revokeAttestation(epoch, reason), sender)
 
     # ---- governance: key and parameters (timelocked once anything is attested)
-    def set_initial_verifying_key(self, vk: VerifyingKey | bytes, sender: str | None = None) -> Any:
-        blob = vk if isinstance(vk, bytes) else vk_to_bytes(vk)
-        return self._tx(self.contract.functions.setInitialVerifyingKey(blob), sender)
+    def set_initial_verifying_key(
+        self, vk: VerifyingKey | CommittedVerifyingKey | bytes, sender: str | None = None
+    ) -> Any:
+        return self._tx(self.contract.functions.setInitialVerifyingKey(key_blob(vk)), sender)
 
-    def propose_verifying_key(self, vk: VerifyingKey | bytes, sender: str | None = None) -> Any:
-        blob = vk if isinstance(vk, bytes) else vk_to_bytes(vk)
-        return self._tx(self.contract.functions.proposeVerifyingKey(blob), sender)
+    def propose_verifying_key(self, vk: VerifyingKey | CommittedVerifyingKey | bytes, sender: str | None = None) -> Any:
+        return self._tx(self.contract.functions.proposeVerifyingKey(key_blob(vk)), sender)
 
     def activate_verifying_key(self, sender: str | None = None) -> Any:
         return self._tx(self.contract.functions.activateVerifyingKey(), sender)
@@ -286,7 +302,23 @@ class SolvencyRegistryWriter(SolvencyRegistryClient):
         return self._tx(fn, sender)
 
     # ---- operator
-    def submit(self, att: EpochAttestation | tuple[Any, ...], sender: str | None = None, gas: int | None = None) -> Any:
-        """Submit an epoch attestation (or an already ABI-shaped tuple, for adversarial tests)."""
+    def submit(
+        self,
+        att: EpochAttestation | tuple[Any, ...],
+        sender: str | None = None,
+        gas: int | None = None,
+        commitments: Sequence[Sequence[int]] | None = None,
+    ) -> Any:
+        """Submit an epoch attestation (or an already ABI-shaped tuple, for adversarial tests).
+
+        An attestation whose batch proofs are CommittedProofs goes to ``submitCommittedAttestation`` with each
+        batch's (D, PoK); plain proofs to ``submitAttestation``. ``commitments`` (tests) forces the committed entry
+        point with the given words."""
         payload = attestation_to_abi(att) if isinstance(att, EpochAttestation) else att
-        return self.chain.transact(self.contract.functions.submitAttestation(payload), sender=sender, gas=gas)
+        if commitments is None and isinstance(att, EpochAttestation) and is_committed_attestation(att):
+            commitments = attestation_commitments(att)
+        if commitments is not None:
+            fn = self.contract.functions.submitCommittedAttestation(payload, [list(c) for c in commitments])
+        else:
+            fn = self.contract.functions.submitAttestation(payload)
+        return self.chain.transact(fn, sender=sender, gas=gas)

@@ -1,5 +1,11 @@
 """Deploying a committed (BSB22) Groth16 verifier: a transaction, so operator-side (``verifier/committed_chain.py``
-holds the read-only encodings auditors use)."""
+holds the read-only encodings auditors use).
+
+A registry with a committed key needs nothing from here: ``SolvencyRegistryWriter.deploy(chain, committed_vk, ...)``
+(or ``set_initial_verifying_key`` / ``propose_verifying_key``) takes a ``CommittedVerifyingKey``, and
+``SolvencyRegistryWriter.submit`` sends ``CommittedProof`` batches to ``submitCommittedAttestation``. This module
+deploys
+the stand-alone ``Groth16CommittedVerifier`` (one proof, key in its code), used by benchmarks and interop."""
 
 from __future__ import annotations
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from layout_circuit import PARAMS_COMMITMENT, LayoutCircuit, make_attestation
+from layout_circuit import PARAMS_COMMITMENT, CommittedLayoutCircuit, LayoutCircuit, make_attestation
 from web3 import Web3
 from web3.contract import Contract
 from web3.providers.eth_tester import EthereumTesterProvider
 
 from zkmargin.prover.operator.chain_writes import SigningChain, SolvencyRegistryWriter, deploy_verifier
+from zkmargin.prover.operator.committed_deploy import deploy_committed_verifier
 from zkmargin.verifier.attestation import EpochAttestation
 from zkmargin.verifier.chain import params_doc_hash
 
@@ -37,7 +38,7 @@ class Deployment:
     feed_owner: str
     stranger: str
     insurance_holder: str
-    circuit: LayoutCircuit
+    circuit: LayoutCircuit | CommittedLayoutCircuit
     backend: str
 
     @property
@@ -49,8 +50,10 @@ class Deployment:
     ) -> EpochAttestation:
         return make_attestation(self.circuit, epoch, prices, n_batches, **kw)
 
-    def submit(self, att: EpochAttestation | tuple[Any, ...], sender: str | None = None) -> Any:
-        return self.registry.submit(att, sender=sender or self.operator)
+    def submit(
+        self, att: EpochAttestation | tuple[Any, ...], sender: str | None = None, commitments: Any = None
+    ) -> Any:
+        return self.registry.submit(att, sender=sender or self.operator, commitments=commitments)
 
     def now(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])
@@ -79,7 +82,7 @@ class Deployment:
         self.refresh_feeds()
 
 
-def deploy_all(w3: Web3, circuit: LayoutCircuit, backend: str) -> Deployment:
+def deploy_all(w3: Web3, circuit: LayoutCircuit | CommittedLayoutCircuit, backend: str) -> Deployment:
     governance, operator, feed_owner, stranger, holder = w3.eth.accounts[:5]
     chain = SigningChain(w3, sender=governance)
     feeds = [
@@ -103,7 +106,10 @@ def deploy_all(w3: Web3, circuit: LayoutCircuit, backend: str) -> Deployment:
         development_mode=True,
         insurance_fund=(str(token.address), holder),
     )
-    verifier = deploy_verifier(chain, circuit.vk)
+    if isinstance(circuit, CommittedLayoutCircuit):
+        verifier = deploy_committed_verifier(chain, circuit.vk)
+    else:
+        verifier = deploy_verifier(chain, circuit.vk)
     return Deployment(
         chain, registry, verifier, feeds, token, governance, operator, feed_owner, stranger, holder, circuit, backend
     )

@@ -15,7 +15,7 @@ from web3 import Web3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from chain_env import N_ASSETS, Deployment, deploy_all
-from layout_circuit import LayoutCircuit, build_layout_circuit
+from layout_circuit import CommittedLayoutCircuit, LayoutCircuit, build_committed_layout_circuit, build_layout_circuit
 
 from zkmargin.verifier.chain import connect
 
@@ -23,6 +23,11 @@ from zkmargin.verifier.chain import connect
 @pytest.fixture(scope="session")
 def circuit() -> LayoutCircuit:
     return build_layout_circuit(N_ASSETS)
+
+
+@pytest.fixture(scope="session")
+def committed_circuit() -> CommittedLayoutCircuit:
+    return build_committed_layout_circuit(N_ASSETS)
 
 
 def _free_port() -> int:
@@ -80,6 +85,23 @@ def env(request: pytest.FixtureRequest, circuit: LayoutCircuit) -> Iterator[Depl
     snap = dep.w3.testing.snapshot()
     try:
         dep.refresh_feeds()  # keep the feeds fresh relative to this test's blocks
+        yield dep
+    finally:
+        dep.w3.testing.revert(snap)
+
+
+@pytest.fixture(params=["pyevm", "anvil"])
+def cenv(request: pytest.FixtureRequest, committed_circuit: CommittedLayoutCircuit) -> Iterator[Deployment]:
+    """The same deployment with a committed (BSB22) key pinned in the registry, rolled back after every test."""
+    backend = request.param
+    name = f"committed-{backend}"
+    if name not in _DEPLOYMENTS:
+        url = request.getfixturevalue("anvil_url") if backend == "anvil" else None
+        _DEPLOYMENTS[name] = deploy_all(connect(url), committed_circuit, backend)
+    dep = _DEPLOYMENTS[name]
+    snap = dep.w3.testing.snapshot()
+    try:
+        dep.refresh_feeds()
         yield dep
     finally:
         dep.w3.testing.revert(snap)

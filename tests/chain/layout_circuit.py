@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from zkmargin.circuits.r1cs import ConstraintSystem
+from zkmargin.prover.committed import CommittedProvingKey, dev_setup_committed, prove_committed
 from zkmargin.prover.groth16 import prove
 from zkmargin.prover.keys import ProvingKey
 from zkmargin.prover.setup.dev import dev_setup
@@ -21,6 +22,7 @@ from zkmargin.verifier.attestation import (
     EpochAttestation,
     signal_names,
 )
+from zkmargin.verifier.committed import CommittedProof, CommittedVerifyingKey
 from zkmargin.verifier.types import Proof, VerifyingKey
 
 
@@ -49,6 +51,40 @@ def build_layout_circuit(n_assets: int = DEFAULT_ASSETS) -> LayoutCircuit:
     return LayoutCircuit(cs, pk, pk.verifying_key(), n_assets)
 
 
+@dataclass
+class CommittedLayoutCircuit:
+    """The same public layout with one BSB22 commitment (to the private salt and its square) whose challenge the
+    circuit uses: proofs are CommittedProofs, verified by the registry's committed path."""
+
+    cs: ConstraintSystem
+    pk: CommittedProvingKey
+    vk: CommittedVerifyingKey
+    n_assets: int
+
+    def prove(self, signals: Sequence[int], salt: int = 7) -> CommittedProof:
+        names = signal_names(self.n_assets)
+        proof, public = prove_committed(self.pk, self.cs, {**dict(zip(names, signals, strict=True)), "salt": salt})
+        assert public == list(signals)
+        return proof
+
+
+def committed_layout_cs(n_assets: int = DEFAULT_ASSETS) -> ConstraintSystem:
+    cs = ConstraintSystem()
+    sig = {name: cs.input(name, public=True) for name in signal_names(n_assets)}
+    salt = cs.input("salt")
+    sq = cs.mul(salt, salt, "salt_sq")
+    cs.mul(sig["total_equity"], sig["account_count"], "bind")
+    c = cs.commit([salt, sq])
+    cs.mul(c, sq, "uses_challenge")
+    return cs
+
+
+def build_committed_layout_circuit(n_assets: int = DEFAULT_ASSETS) -> CommittedLayoutCircuit:
+    cs = committed_layout_cs(n_assets)
+    pk = dev_setup_committed(cs.compile())
+    return CommittedLayoutCircuit(cs, pk, pk.vk, n_assets)
+
+
 PARAMS_COMMITMENT = 0xC0FFEE << 200
 MARKET_COMMITMENT = 0xBEEF << 180
 
@@ -73,7 +109,7 @@ def make_batch(
 
 
 def make_attestation(
-    circuit: LayoutCircuit,
+    circuit: LayoutCircuit | CommittedLayoutCircuit,
     epoch: int,
     prices: Sequence[int],
     n_batches: int = 1,
@@ -85,7 +121,7 @@ def make_attestation(
     declared: int | None = None,
 ) -> EpochAttestation:
     """An honest attestation; ``bad_debt`` (micro-USD) is put in batch 0 with one account under MM."""
-    batches = []
+    batches: list[tuple[BatchStatement, Proof | CommittedProof]] = []
     for i in range(n_batches):
         bt = make_batch(
             i, circuit.n_assets, accounts, bad_debt=bad_debt if i == 0 else 0, under_mm=int(bad_debt > 0 and i == 0)
