@@ -21,6 +21,8 @@ Usage: python scripts/bench_circuit.py [--no-prove] [--table-only] [--lookups [-
 from __future__ import annotations
 
 import argparse
+import re
+import statistics
 import time
 from collections.abc import Sequence
 
@@ -33,7 +35,7 @@ from zkmargin.circuits.solvency.shape import CASH_BITS, ID_BITS, QTY_BITS, SCEN_
 from zkmargin.prover.committed import dev_setup_committed, prove_committed
 from zkmargin.prover.engine import demo
 from zkmargin.prover.engine.margin import MarginEngine
-from zkmargin.prover.groth16 import prove
+from zkmargin.prover.groth16 import ProveStats, prove
 from zkmargin.prover.operator import exchange
 from zkmargin.prover.setup.dev import dev_setup
 from zkmargin.prover.solvency_witness import build_batch, make_layout
@@ -174,7 +176,7 @@ def demo_accounts(engine: MarginEngine, n: int) -> list[Account]:
 
 
 def compare_modes(
-    label: str, engine: MarginEngine, slots: Sequence[str], assets: Sequence[str]
+    label: str, engine: MarginEngine, slots: Sequence[str], assets: Sequence[str], sizes: Sequence[int] = SIZES
 ) -> tuple[dict[str, float], SolvencyCircuit]:
     """Constraints per account, all costs included, in both modes at every batch size. Lookup mode is built at each
     size (the finalizer picks the limb size for that batch, so the per-account cost is not affine in N); the plain
@@ -184,7 +186,7 @@ def compare_modes(
         n: SolvencyCircuit(make_layout(engine, slots, assets, accounts=n).shape).r1cs.n_constraints for n in PLAIN_BUILT
     }
     rows = []
-    for n in SIZES:
+    for n in sizes:
         sh = make_layout(engine, slots, assets, accounts=n).shape
         a, b = PLAIN_BUILT
         alpha = (plain_total[b] - plain_total[a]) / (b - a)
@@ -259,56 +261,127 @@ def lookup_floor(sh: SolvencyShape, c: SolvencyCircuit) -> None:
     print(f"scenario products alone: {products} per account; Poseidon leaf + node: {fl['leaf hash + tree']}\n")
 
 
-def prove_both(engine: MarginEngine, n: int) -> tuple[float, float]:
-    """Dev setup, prove and verify the same n-account batch of the benchmark shape in both modes; prove seconds."""
+# Constraint kinds of the lookup circuit, recognised by the names the builder gives its constraints (first match wins).
+KINDS = (
+    ("Poseidon rounds (leaf, tree nodes, parameter sponges)", r"\.(f\d+\[\d+\]|p\d+)\.x[245]$"),
+    ("limb queries 1/(X - limb)", r"^lookup\.range\.q\["),
+    ("range table rows m_t/(X - t)", r"^lookup\.range\.row\["),
+    ("range recompositions", r"\.recompose$"),
+    ("interval tuple queries (compression + 1/(X - f))", r"\.intervals\.q\["),
+    ("interval table rows", r"\.intervals\.row\["),
+    ("challenge powers + LogUp sums", r"^lookup\.(beta\.|.*logup$)"),
+    ("scenario products q_j R_j[s]", r"\.u\d+\.s\d+\[\d+\]$"),
+    ("scenario maxima (zero-product chain, short-option minimum)", r"\.u\d+\.(worst\.|smin)"),
+    ("divisions (numerator = d quo + rem)", r"\.div$"),
+    ("signs, booleans, absolute values", r"(\.bool|\.abs|\.sign)$"),
+    ("remainder is-zero", r"rem_is_zero\."),
+    ("padding (inactive slots all zero)", r"\.pad\."),
+)
+
+
+def constraint_kinds(c: SolvencyCircuit) -> dict[str, int]:
+    """Constraints of the compiled system by kind (``KINDS``), counted from their names; the rest is "other"
+    (selections, products, equalities, haircuts, MM sums, totals, ordering)."""
+    pats = [(k, re.compile(p)) for k, p in KINDS]
+    out: dict[str, int] = {k: 0 for k, _ in KINDS}
+    out["other (haircuts, MM sums, selections, ordering, totals, equalities)"] = 0
+    for con in c.r1cs.constraints:
+        kind = next((k for k, p in pats if p.search(con.name)), None)
+        out[kind if kind is not None else next(reversed(out))] += 1
+    return out
+
+
+def kinds_report(c: SolvencyCircuit) -> None:
+    n, total = c.shape.accounts, c.r1cs.n_constraints
+    b = lookup_report(c.cs)["limb_bits"]
+    print(f"### lookup mode at N={n:,} (limb bits {b}): constraints by kind, from the builder's constraint names\n")
+    print("| kind | per account | share |")
+    print("|---|---:|---:|")
+    for k, v in constraint_kinds(c).items():
+        print(f"| {k} | {v / n:,.1f} | {100 * v / total:.1f}% |")
+    print(f"| **total** | **{total / n:,.1f}** | |\n")
+
+
+def prove_one(engine: MarginEngine, n: int, lookups: bool) -> dict[str, float]:
+    """Dev setup, prove (witness generation included) and verify one n-account batch of the benchmark shape."""
     layout = make_layout(engine, SLOTS8, ASSETS4, accounts=n)
     batch = build_batch(engine, demo_accounts(engine, n), layout, epoch=1, secret=b"bench")
-    out = []
-    for lookups in (False, True):
-        c = SolvencyCircuit(layout.shape, lookups=lookups)
-        c.r1cs.check(c.witness(batch.inputs))
-        t0 = time.perf_counter()
-        if lookups:
-            ck = dev_setup_committed(c.r1cs)
-            t1 = time.perf_counter()
-            cproof, public = prove_committed(ck, c.cs, batch.inputs)
-            t2 = time.perf_counter()
-            assert public == batch.public and verify_committed(ck.vk, cproof, public)
-        else:
-            pk = dev_setup(c.r1cs)
-            t1 = time.perf_counter()
-            proof, public = prove(pk, c.witness(batch.inputs))
-            t2 = time.perf_counter()
-            assert public == batch.public and verify(pk.verifying_key(), proof, public)
-        mode = "lookups" if lookups else "plain"
-        print(f"{mode}: {c.r1cs.n_constraints:,} constraints, dev setup {t1 - t0:.1f} s, prove {t2 - t1:.2f} s "
-              f"({(t2 - t1) / n:.3f} s per account, witness included), verified")  # fmt: skip
-        out.append(t2 - t1)
-    return out[0], out[1]
+    c = SolvencyCircuit(layout.shape, lookups=lookups)
+    c.r1cs.check(c.witness(batch.inputs))
+    st = ProveStats()
+    t0 = time.perf_counter()
+    if lookups:
+        ck = dev_setup_committed(c.r1cs)
+        t1 = time.perf_counter()
+        cproof, public = prove_committed(ck, c.cs, batch.inputs, stats=st)
+        t2 = time.perf_counter()
+        assert public == batch.public and verify_committed(ck.vk, cproof, public)
+        runs = []
+        for _ in range(5):
+            tv = time.perf_counter()
+            assert verify_committed(ck.vk, cproof, public)
+            runs.append(time.perf_counter() - tv)
+        verify_s = statistics.median(runs)
+    else:
+        pk = dev_setup(c.r1cs)
+        t1 = time.perf_counter()
+        tw = time.perf_counter()
+        w = c.witness(batch.inputs)
+        st.phases["witness"] = time.perf_counter() - tw
+        proof, public = prove(pk, w, stats=st)
+        t2 = time.perf_counter()
+        vk = pk.verifying_key()
+        assert public == batch.public and verify(vk, proof, public)
+        tv = time.perf_counter()
+        assert verify(vk, proof, public)
+        verify_s = time.perf_counter() - tv
+    mode = "lookups" if lookups else "plain"
+    phases = ", ".join(f"{k} {v:.2f}" for k, v in st.phases.items())
+    print(f"{mode}, {n} accounts: {c.r1cs.n_constraints:,} constraints, dev setup {t1 - t0:.1f} s, "
+          f"prove {t2 - t1:.2f} s ({(t2 - t1) / n:.4f} s per account, witness included; {phases}), "
+          f"verify {verify_s:.4f} s")  # fmt: skip
+    return {"prove_s": t2 - t1, "per_account": (t2 - t1) / n, "verify_s": verify_s}
 
 
 def main_lookups(args: argparse.Namespace) -> None:
     engine = demo_engine()
     print("## plain vs lookups: constraints per account, all costs included (tables and commitments amortised)\n")
-    bench, big_circuit = compare_modes("benchmark shape", engine, SLOTS8, ASSETS4)
+    sizes = sorted(args.sizes)
+    bench, big_circuit = compare_modes("benchmark shape", engine, SLOTS8, ASSETS4, sizes)
     demo_res, _ = compare_modes("demo shape (prover/operator/exchange.py)", exchange.demo_engine(), exchange.SLOTS,
-                             exchange.ASSETS)  # fmt: skip
+                             exchange.ASSETS, sizes)  # fmt: skip
     lookup_floor(big_circuit.shape, big_circuit)
-    plain_s = lookups_s = float("nan")
-    n = args.prove_accounts
-    if not args.no_prove:
-        print(f"## prove, both modes, one run: benchmark shape, {n} accounts (2 shared cores: noisy)\n")
-        plain_s, lookups_s = prove_both(engine, n)
-    big = SIZES[-1]
+    kinds_report(big_circuit)
+    del big_circuit
+    if args.no_prove:
+        print(f"RESULT constraints_per_account={bench[f'lookups_{sizes[-1]}']:.0f} accounts_per_batch={sizes[-1]}")
+        return
+    pn = args.plain_prove_accounts
+    print(
+        f"## prove, both modes, one run: benchmark shape, plain at {pn} accounts, lookups at "
+        f"{', '.join(map(str, args.prove_accounts))} (2 shared cores: absolute times are noisy, read the ratios)\n"
+    )
+    plain = prove_one(engine, pn, lookups=False)
+    look = {n: prove_one(engine, n, lookups=True) for n in args.prove_accounts}
+    n = max(args.prove_accounts)
+    big = sizes[-1]
     print(
         f"RESULT constraints_per_account={bench[f'lookups_{big}']:.0f} accounts_per_batch={big} "
-        f"prove_s_per_account={lookups_s / n:.3f} prove_accounts_per_batch={n} "
-        f"plain_constraints_per_account={bench[f'plain_{big}']:.0f} plain_prove_s_per_account={plain_s / n:.3f} "
-        + " ".join(f"lookups_{k}={bench[f'lookups_{k}']:.0f}" for k in SIZES)
+        f"prove_s_per_account={look[n]['per_account']:.4f} prove_accounts_per_batch={n} "
+        f"plain_prove_s_per_account={plain['per_account']:.4f} plain_prove_accounts_per_batch={pn} "
+        f"prove_speedup_vs_plain={plain['per_account'] / look[n]['per_account']:.2f} "
+        + " ".join(
+            f"prove_s_per_account_{k}={v['per_account']:.4f} prove_speedup_vs_plain_{k}="
+            f"{plain['per_account'] / v['per_account']:.2f}"
+            for k, v in look.items()
+            if k != n
+        )
+        + f" verify_s={look[n]['verify_s']:.4f} plain_constraints_per_account={bench[f'plain_{big}']:.0f} "
+        + " ".join(f"lookups_{k}={bench[f'lookups_{k}']:.0f}" for k in sizes)
         + " "
-        + " ".join(f"demo_lookups_{k}={demo_res[f'lookups_{k}']:.0f}" for k in SIZES)
+        + " ".join(f"demo_lookups_{k}={demo_res[f'lookups_{k}']:.0f}" for k in sizes)
         + " "
-        + " ".join(f"demo_plain_{k}={demo_res[f'plain_{k}']:.0f}" for k in SIZES)
+        + " ".join(f"demo_plain_{k}={demo_res[f'plain_{k}']:.0f}" for k in sizes)
     )
 
 
@@ -317,7 +390,26 @@ def main() -> None:
     ap.add_argument("--no-prove", action="store_true")
     ap.add_argument("--table-only", action="store_true")
     ap.add_argument("--lookups", action="store_true", help="plain vs lookup mode (issue 14)")
-    ap.add_argument("--prove-accounts", type=int, default=16, help="batch size proven in both modes (--lookups)")
+    ap.add_argument(
+        "--prove-accounts",
+        type=int,
+        nargs="+",
+        default=[16, 256],
+        help="--lookups: batch sizes proven in lookup mode (the largest is the RESULT's prove figure)",
+    )
+    ap.add_argument(
+        "--plain-prove-accounts",
+        type=int,
+        default=16,
+        help="--lookups: batch size proven with the plain circuit, side by side (the product's batch)",
+    )
+    ap.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=list(SIZES),
+        help="--lookups: batch sizes of the constraint tables (1,024 takes ~1 min and ~8 GB per shape)",
+    )
     args = ap.parse_args()
     if args.lookups:
         main_lookups(args)
