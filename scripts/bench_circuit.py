@@ -302,16 +302,17 @@ def kinds_report(c: SolvencyCircuit) -> None:
     print(f"| **total** | **{total / n:,.1f}** | |\n")
 
 
-def prove_one(engine: MarginEngine, n: int, lookups: bool) -> dict[str, float]:
+def prove_one(engine: MarginEngine, n: int, lookups: bool, limb_bits: int | None = None) -> dict[str, float]:
     """Dev setup, prove (witness generation included) and verify one n-account batch of the benchmark shape."""
     layout = make_layout(engine, SLOTS8, ASSETS4, accounts=n)
     batch = build_batch(engine, demo_accounts(engine, n), layout, epoch=1, secret=b"bench")
-    c = SolvencyCircuit(layout.shape, lookups=lookups)
+    c = SolvencyCircuit(layout.shape, lookups=lookups, limb_bits=limb_bits)
     c.r1cs.check(c.witness(batch.inputs))
     st = ProveStats()
     t0 = time.perf_counter()
     if lookups:
         ck = dev_setup_committed(c.r1cs)
+        extra = f", domain 2^{ck.base.domain_size.bit_length() - 1}, {len(ck.commitment.bases) - 1:,} committed wires"
         t1 = time.perf_counter()
         cproof, public = prove_committed(ck, c.cs, batch.inputs, stats=st)
         t2 = time.perf_counter()
@@ -324,6 +325,7 @@ def prove_one(engine: MarginEngine, n: int, lookups: bool) -> dict[str, float]:
         verify_s = statistics.median(runs)
     else:
         pk = dev_setup(c.r1cs)
+        extra = f", domain 2^{pk.domain_size.bit_length() - 1}"
         t1 = time.perf_counter()
         tw = time.perf_counter()
         w = c.witness(batch.inputs)
@@ -335,9 +337,9 @@ def prove_one(engine: MarginEngine, n: int, lookups: bool) -> dict[str, float]:
         tv = time.perf_counter()
         assert verify(vk, proof, public)
         verify_s = time.perf_counter() - tv
-    mode = "lookups" if lookups else "plain"
+    mode = f"lookups (b={lookup_report(c.cs)['limb_bits']})" if lookups else "plain"
     phases = ", ".join(f"{k} {v:.2f}" for k, v in st.phases.items())
-    print(f"{mode}, {n} accounts: {c.r1cs.n_constraints:,} constraints, dev setup {t1 - t0:.1f} s, "
+    print(f"{mode}, {n} accounts: {c.r1cs.n_constraints:,} constraints{extra}, dev setup {t1 - t0:.1f} s, "
           f"prove {t2 - t1:.2f} s ({(t2 - t1) / n:.4f} s per account, witness included; {phases}), "
           f"verify {verify_s:.4f} s")  # fmt: skip
     return {"prove_s": t2 - t1, "per_account": (t2 - t1) / n, "verify_s": verify_s}
@@ -345,6 +347,13 @@ def prove_one(engine: MarginEngine, n: int, lookups: bool) -> dict[str, float]:
 
 def main_lookups(args: argparse.Namespace) -> None:
     engine = demo_engine()
+    if args.limb_sweep:
+        n = max(args.prove_accounts)
+        print(f"## limb size by measurement: lookup mode, {n} accounts, fixed limb bits (prove includes witness)\n")
+        for b in args.limb_sweep:
+            prove_one(engine, n, lookups=True, limb_bits=b)
+        print()
+        return
     print("## plain vs lookups: constraints per account, all costs included (tables and commitments amortised)\n")
     sizes = sorted(args.sizes)
     bench, big_circuit = compare_modes("benchmark shape", engine, SLOTS8, ASSETS4, sizes)
@@ -409,6 +418,13 @@ def main() -> None:
         nargs="+",
         default=list(SIZES),
         help="--lookups: batch sizes of the constraint tables (1,024 takes ~1 min and ~8 GB per shape)",
+    )
+    ap.add_argument(
+        "--limb-sweep",
+        type=int,
+        nargs="+",
+        default=[],
+        help="--lookups: prove the largest --prove-accounts batch at each of these limb sizes, then stop",
     )
     args = ap.parse_args()
     if args.lookups:
