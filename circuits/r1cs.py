@@ -453,10 +453,7 @@ class ConstraintSystem:
         order = self._order()
         for step, ins in self._compiled():
             # an input is a signal id (the LC is that one signal) or its (id, coefficient) terms
-            args = [
-                vals[i] if isinstance(i, int) else sum(c * vals[s] for s, c in i) % R
-                for i in ins
-            ]
+            args = [vals[i] if isinstance(i, int) else sum(c * vals[s] for s, c in i) % R for i in ins]
             fn = step.fn  # read at run time: tests swap a step's function for a cheating prover's
             if fn is _COMMIT_MARKER:
                 assert commit is not None
