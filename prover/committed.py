@@ -58,6 +58,11 @@ class CommitmentKey:
     # the bases): packing 2 x (committed wires + 1) points in Python otherwise costs every proof ~2 us per point
     packed: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
+    def pack(self) -> None:
+        """Pack the bases for the C kernel now (the first proof does it otherwise); a no-op without the kernel."""
+        if native_available() and not self.packed:
+            self.packed["bases"], self.packed["pok_bases"] = pack_g1(self.bases), pack_g1(self.pok_bases)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "bases": [g1_to_json(p) for p in self.bases],
@@ -150,8 +155,7 @@ def prove_committed(
             raise ValueError(f"{len(values)} committed values, the key has {len(ck.bases) - 1} bases")
         scalars: list[int] | bytes = [*values, m]
         if native_available():
-            if not ck.packed:
-                ck.packed["bases"], ck.packed["pok_bases"] = pack_g1(ck.bases), pack_g1(ck.pok_bases)
+            ck.pack()
             scalars = pack_scalars(scalars)  # once for both MSMs
         d = msm_g1_auto(ck.bases, scalars, ck.packed.get("bases"))
         if d is None:
