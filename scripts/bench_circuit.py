@@ -12,10 +12,14 @@
 With --lookups (issue 14): the plain circuit next to its lookup mode (``SolvencyCircuit(shape, lookups=True)``: LogUp
 range checks, interval rows by tuple lookup, one BSB22 commitment): constraints per account, all costs included
 (parameter commitments, the range table and the interval table amortised over the batch), at 16, 64, 256 and 1,024
-accounts per batch for the benchmark shape and the demo shape (prover/operator/exchange.py); the lookup-mode floor
-and where its constraints go; and dev setup + prove of the same 16-account batch in both modes, in one run.
+accounts per batch for the benchmark shape and the demo shape (prover/operator/exchange.py); the lookup-mode floor,
+where its constraints go by component and by kind; then, in one run, dev setup and proofs of the plain circuit (16
+accounts: the product's batch) and of lookup mode (16 and 256 accounts), interleaved --reps times on packed-only keys
+(the operator's key form), with the phases of each, the speedup per account against plain and verify_committed's time.
 
-Usage: python scripts/bench_circuit.py [--no-prove] [--table-only] [--lookups [--prove-accounts N]]
+Usage: python scripts/bench_circuit.py [--no-prove] [--table-only]
+       python scripts/bench_circuit.py --lookups [--sizes N ...] [--prove-accounts N ...] [--plain-prove-accounts N]
+                                       [--reps K] [--limb-sweep B ...] [--no-prove]
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from zkmargin.circuits.lookup import lookup_report
@@ -45,6 +50,7 @@ from zkmargin.prover.solvency_witness import build_batch, make_layout
 from zkmargin.prover.zkey import read_zkey, write_zkey
 from zkmargin.verifier.committed import verify_committed
 from zkmargin.verifier.groth16 import verify
+from zkmargin.verifier.types import VerifyingKey
 
 BATCH_LEVEL = ("params commitment", "hard floors + marks", "totals", LOOKUP_TABLE)
 SIZES = (16, 64, 256, 1024)
@@ -313,11 +319,61 @@ def _packed_only(pk: ProvingKey, path: Path) -> ProvingKey:
     return read_zkey(path, packed_only=True)
 
 
-def prove_one(engine: MarginEngine, n: int, lookups: bool, limb_bits: int | None = None) -> dict[str, float]:
-    """Dev setup, then prove (witness generation included) and verify one n-account batch of the benchmark shape,
-    twice: with the in-memory dev key (its first proof packs the key for the kernel and runs the QAP step on Python
-    lists: how this benchmark measured before), and with the key loaded from a .zkey packed-only, as the operator
-    proves (the headline figure; key write and load not counted, like the setup)."""
+@dataclass
+class Proving:
+    """One configuration of the side-by-side prove benchmark: its circuit, batch and packed-only key."""
+
+    label: str
+    n: int
+    circuit: SolvencyCircuit
+    inputs: dict[str, int]
+    public: list[int]
+    pk: ProvingKey
+    ck: CommittedProvingKey | None
+    vk: VerifyingKey
+    devkey_s: float
+    runs: list[float] = field(default_factory=list)
+    phases: list[dict[str, float]] = field(default_factory=list)
+    verify_s: float = float("nan")
+
+    def prove(self) -> None:
+        """Witness + prove with the packed-only key, verified; appends the time and the phases."""
+        st = ProveStats()
+        t1 = time.perf_counter()
+        if self.ck is not None:
+            cproof, public = prove_committed(self.ck, self.circuit.cs, self.inputs, stats=st)
+            t2 = time.perf_counter()
+            assert public == self.public and verify_committed(self.ck.vk, cproof, public)
+            runs = []
+            for _ in range(5):
+                tv = time.perf_counter()
+                assert verify_committed(self.ck.vk, cproof, public)
+                runs.append(time.perf_counter() - tv)
+            self.verify_s = statistics.median(runs)
+        else:
+            w = self.circuit.witness(self.inputs)
+            st.phases["witness"] = time.perf_counter() - t1
+            proof, public = prove(self.pk, w, stats=st)
+            t2 = time.perf_counter()
+            assert public == self.public and verify(self.vk, proof, public)
+        self.runs.append(t2 - t1)
+        self.phases.append(st.phases)
+
+    @property
+    def median_run(self) -> int:
+        """Index of the median run (the upper one of an even count)."""
+        return sorted(range(len(self.runs)), key=lambda i: self.runs[i])[len(self.runs) // 2]
+
+    @property
+    def per_account(self) -> float:
+        return self.runs[self.median_run] / self.n
+
+
+def prepare(engine: MarginEngine, n: int, lookups: bool, tmp: Path, limb_bits: int | None = None) -> Proving:
+    """Circuit, batch and dev setup for an n-account batch of the benchmark shape; one timed proof with the in-memory
+    dev key (its first proof packs the key for the kernel and runs the QAP step on Python lists: how this benchmark
+    measured before), then the key written to a .zkey and memory-mapped back packed-only, as the operator proves
+    (points and QAP coefficients in the kernel's layout; key write and load not timed, like the setup)."""
     layout = make_layout(engine, SLOTS8, ASSETS4, accounts=n)
     batch = build_batch(engine, demo_accounts(engine, n), layout, epoch=1, secret=b"bench")
     c = SolvencyCircuit(layout.shape, lookups=lookups, limb_bits=limb_bits)
@@ -327,50 +383,39 @@ def prove_one(engine: MarginEngine, n: int, lookups: bool, limb_bits: int | None
     pk = ck.base if ck is not None else dev_setup(c.r1cs)
     setup_s = time.perf_counter() - t0
     vk = pk.verifying_key()
-    dom = f"domain 2^{pk.domain_size.bit_length() - 1}"
-    extra = f", {dom}, {len(ck.commitment.bases) - 1:,} committed wires" if ck is not None else f", {dom}"
-    mode = f"lookups (b={lookup_report(c.cs)['limb_bits']})" if lookups else "plain"
-    times: dict[str, float] = {}
-    verify_s = float("nan")
-    with tempfile.TemporaryDirectory() as tmp:
-        for how in ("dev key in memory", "packed-only .zkey"):
-            if how != "dev key in memory":
-                pk = _packed_only(pk, Path(tmp) / "key.zkey")
-                if ck is not None:
-                    ck = CommittedProvingKey(pk, ck.commitment, ck.vk, ck.committed_wires)
-                    ck.commitment.pack()  # part of loading the key (done above by the first proof anyway)
-            st = ProveStats()
-            t1 = time.perf_counter()
-            if ck is not None:
-                cproof, public = prove_committed(ck, c.cs, batch.inputs, stats=st)
-                t2 = time.perf_counter()
-                assert public == batch.public and verify_committed(ck.vk, cproof, public)
-                runs = []
-                for _ in range(5):
-                    tv = time.perf_counter()
-                    assert verify_committed(ck.vk, cproof, public)
-                    runs.append(time.perf_counter() - tv)
-                verify_s = statistics.median(runs)
-            else:
-                w = c.witness(batch.inputs)
-                st.phases["witness"] = time.perf_counter() - t1
-                proof, public = prove(pk, w, stats=st)
-                t2 = time.perf_counter()
-                assert public == batch.public and verify(vk, proof, public)
-            times[how] = t2 - t1
-            phases = ", ".join(f"{k} {v:.2f}" for k, v in st.phases.items())
-            print(f"{mode}, {n} accounts, {how}: prove {t2 - t1:.2f} s ({(t2 - t1) / n:.4f} s per account, witness "
-                  f"included; {phases})")  # fmt: skip
-        del pk, ck
-    print(f"{mode}, {n} accounts: {c.r1cs.n_constraints:,} constraints{extra}, dev setup {setup_s:.1f} s"
-          + (f", verify_committed {verify_s:.4f} s (median of 5)" if lookups else "") + "\n")  # fmt: skip
-    prove_s = times["packed-only .zkey"]
-    return {
-        "prove_s": prove_s,
-        "per_account": prove_s / n,
-        "devkey_per_account": times["dev key in memory"] / n,
-        "verify_s": verify_s,
-    }
+    label = f"lookups (b={lookup_report(c.cs)['limb_bits']})" if lookups else "plain"
+    p = Proving(f"{label}, {n} accounts", n, c, dict(batch.inputs), batch.public, pk, ck, vk, 0.0)
+    p.prove()  # in-memory dev key
+    p.devkey_s = p.runs.pop()
+    phases = ", ".join(f"{k} {v:.2f}" for k, v in p.phases.pop().items())
+    path = tmp / f"{'lookups' if lookups else 'plain'}-{n}-{limb_bits}.zkey"
+    write_zkey(pk, path)
+    p.pk = read_zkey(path, packed_only=True)
+    if ck is not None:
+        p.ck = CommittedProvingKey(p.pk, ck.commitment, ck.vk, ck.committed_wires)
+        p.ck.commitment.pack()  # packed by the first proof already
+    wires = f", {len(ck.commitment.bases) - 1:,} committed wires" if ck is not None else ""
+    print(f"{p.label}: {c.r1cs.n_constraints:,} constraints, domain 2^{pk.domain_size.bit_length() - 1}{wires}, "
+          f"dev setup {setup_s:.1f} s; first proof with the in-memory dev key {p.devkey_s:.2f} s "
+          f"({p.devkey_s / n:.4f} s per account; {phases})")  # fmt: skip
+    return p
+
+
+def prove_side_by_side(configs: list[Proving], reps: int) -> None:
+    """Prove every configuration ``reps`` times, interleaved (plain, lookups, ... then again), so that the load of a
+    shared machine hits them alike; report each one's median and phases of its median run."""
+    for _ in range(reps):
+        for p in configs:
+            p.prove()
+    print(f"\npacked-only keys, {reps} interleaved runs each (witness included), median:\n")
+    print("| configuration | runs (s) | median (s) | per account (s) | phases of the median run (s) |")
+    print("|---|---|---:|---:|---|")
+    for p in configs:
+        med = p.median_run
+        phases = ", ".join(f"{k} {v:.2f}" for k, v in p.phases[med].items())
+        runs = " / ".join(f"{t:.2f}" for t in p.runs)
+        print(f"| {p.label} | {runs} | {p.runs[med]:.2f} | {p.per_account:.4f} | {phases} |")
+    print()
 
 
 def main_lookups(args: argparse.Namespace) -> None:
@@ -378,9 +423,9 @@ def main_lookups(args: argparse.Namespace) -> None:
     if args.limb_sweep:
         n = max(args.prove_accounts)
         print(f"## limb size by measurement: lookup mode, {n} accounts, fixed limb bits (prove includes witness)\n")
-        for b in args.limb_sweep:
-            prove_one(engine, n, lookups=True, limb_bits=b)
-        print()
+        with tempfile.TemporaryDirectory() as tmp:
+            configs = [prepare(engine, n, True, Path(tmp), limb_bits=b) for b in args.limb_sweep]
+            prove_side_by_side(configs, args.reps)
         return
     print("## plain vs lookups: constraints per account, all costs included (tables and commitments amortised)\n")
     sizes = sorted(args.sizes)
@@ -398,22 +443,26 @@ def main_lookups(args: argparse.Namespace) -> None:
         f"## prove, both modes, one run: benchmark shape, plain at {pn} accounts, lookups at "
         f"{', '.join(map(str, args.prove_accounts))} (2 shared cores: absolute times are noisy, read the ratios)\n"
     )
-    plain = prove_one(engine, pn, lookups=False)
-    look = {n: prove_one(engine, n, lookups=True) for n in args.prove_accounts}
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = prepare(engine, pn, False, Path(tmp))
+        look = {n: prepare(engine, n, True, Path(tmp)) for n in args.prove_accounts}
+        prove_side_by_side([plain, *look.values()], args.reps)
     n = max(args.prove_accounts)
     big = sizes[-1]
+    speed = {k: plain.per_account / v.per_account for k, v in look.items()}
+    dev_speed = {k: (plain.devkey_s / pn) / (v.devkey_s / k) for k, v in look.items()}
+    others = [k for k in look if k != n]
     print(
         f"RESULT constraints_per_account={bench[f'lookups_{big}']:.0f} accounts_per_batch={big} "
-        f"prove_s_per_account={look[n]['per_account']:.4f} prove_accounts_per_batch={n} "
-        f"plain_prove_s_per_account={plain['per_account']:.4f} plain_prove_accounts_per_batch={pn} "
-        f"prove_speedup_vs_plain={plain['per_account'] / look[n]['per_account']:.2f} "
-        + " ".join(
-            f"prove_s_per_account_{k}={v['per_account']:.4f} prove_speedup_vs_plain_{k}="
-            f"{plain['per_account'] / v['per_account']:.2f}"
-            for k, v in look.items()
-            if k != n
+        f"prove_s_per_account={look[n].per_account:.4f} prove_accounts_per_batch={n} "
+        f"plain_prove_s_per_account={plain.per_account:.4f} plain_prove_accounts_per_batch={pn} "
+        f"prove_speedup_vs_plain={speed[n]:.2f} verify_s={look[n].verify_s:.4f} "
+        + "".join(
+            f"prove_s_per_account_{k}={look[k].per_account:.4f} prove_speedup_vs_plain_{k}={speed[k]:.2f} "
+            for k in others
         )
-        + f" verify_s={look[n]['verify_s']:.4f} plain_constraints_per_account={bench[f'plain_{big}']:.0f} "
+        + " ".join(f"devkey_prove_speedup_vs_plain_{k}={v:.2f}" for k, v in dev_speed.items())
+        + f" plain_constraints_per_account={bench[f'plain_{big}']:.0f} "
         + " ".join(f"lookups_{k}={bench[f'lookups_{k}']:.0f}" for k in sizes)
         + " "
         + " ".join(f"demo_lookups_{k}={demo_res[f'lookups_{k}']:.0f}" for k in sizes)
@@ -454,6 +503,7 @@ def main() -> None:
         default=[],
         help="--lookups: prove the largest --prove-accounts batch at each of these limb sizes, then stop",
     )
+    ap.add_argument("--reps", type=int, default=3, help="--lookups: interleaved proofs per configuration")
     args = ap.parse_args()
     if args.lookups:
         main_lookups(args)
