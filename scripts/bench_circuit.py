@@ -33,7 +33,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zkmargin.circuits.lookup import lookup_report
+from zkmargin.circuits.lookup import _LookupState as LookupState
+from zkmargin.circuits.lookup import lookup_report, range_cost
 from zkmargin.circuits.rules.models import Account, Position
 from zkmargin.circuits.rules.params import ScenarioGrid
 from zkmargin.circuits.rules.risk_arrays import build_risk_arrays
@@ -319,6 +320,29 @@ def _packed_only(pk: ProvingKey, path: Path) -> ProvingKey:
     return read_zkey(path, packed_only=True)
 
 
+def limb_costs(engine: MarginEngine, n: int) -> None:
+    """Constraints, domain and committed wires of the n-account lookup circuit at every limb size, from its range
+    checks (``range_cost``; the rest of the circuit does not depend on b): what the prover's work follows."""
+    c = SolvencyCircuit(make_layout(engine, SLOTS8, ASSETS4, accounts=n).shape, lookups=True)
+    st = c.cs.extensions["lookup"]
+    assert isinstance(st, LookupState)
+    bits = [q.bits for q in st.ranges]
+    b0 = lookup_report(c.cs)["limb_bits"]
+    rest = c.r1cs.n_constraints - range_cost(bits, b0)
+    assert c.r1cs.commitment is not None
+    other_wires = len(c.r1cs.commitment.private) - sum(-(-x // b0) for x in bits) - (1 << b0)
+    print(f"### limb size at N={n:,}: chosen b={b0}\n")
+    print("| b | constraints | domain | committed wires | limb queries |")
+    print("|---:|---:|---:|---:|---:|")
+    for b in range(8, 17):
+        tot = rest + range_cost(bits, b)
+        wires = other_wires + sum(-(-x // b) for x in bits) + (1 << b)
+        queries = sum(-(-x // b) + (1 if x % b else 0) for x in bits)
+        dom = (tot + c.r1cs.n_public + 1 - 1).bit_length()
+        print(f"| {b} | {tot:,} | 2^{dom} | {wires:,} | {queries:,} |")
+    print()
+
+
 @dataclass
 class Proving:
     """One configuration of the side-by-side prove benchmark: its circuit, batch and packed-only key."""
@@ -420,6 +444,10 @@ def prove_side_by_side(configs: list[Proving], reps: int) -> None:
 
 def main_lookups(args: argparse.Namespace) -> None:
     engine = demo_engine()
+    if args.limb_costs:
+        for n in args.limb_costs:
+            limb_costs(engine, n)
+        return
     if args.limb_sweep:
         n = max(args.prove_accounts)
         print(f"## limb size by measurement: lookup mode, {n} accounts, fixed limb bits (prove includes witness)\n")
@@ -502,6 +530,13 @@ def main() -> None:
         nargs="+",
         default=[],
         help="--lookups: prove the largest --prove-accounts batch at each of these limb sizes, then stop",
+    )
+    ap.add_argument(
+        "--limb-costs",
+        type=int,
+        nargs="+",
+        default=[],
+        help="--lookups: constraints per limb size at these N, then stop",
     )
     ap.add_argument("--reps", type=int, default=3, help="--lookups: interleaved proofs per configuration")
     args = ap.parse_args()
