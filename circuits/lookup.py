@@ -185,8 +185,38 @@ def _table_multiplicities(values: Sequence[int], rows: Sequence[tuple[int, ...]]
 
 
 def _inv_hint(x: int, f: int) -> int:
+    """1 / (x - f), or 0 when x = f (then the constraint inv * (x - f) = 1 fails): the reference for _batch_inv."""
     d = (x - f) % R
     return pow(d, R - 2, R) if d else 0
+
+
+def _batch_inv(values: Sequence[int]) -> list[int]:
+    """[1/v mod r for v in values], 0 for v = 0 mod r: equal to ``_inv_hint(v, 0)`` element by element, with one
+    modular inversion for the whole list (Montgomery's trick: prefix products, one inverse, a backward pass)."""
+    vs = [v % R for v in values]
+    prefix = []
+    acc = 1
+    for v in vs:
+        if v:
+            acc = acc * v % R
+        prefix.append(acc)
+    inv_acc = pow(acc, -1, R)  # acc is a product of non-zero residues mod a prime: invertible
+    out = [0] * len(vs)
+    for i in range(len(vs) - 1, -1, -1):
+        v = vs[i]
+        if v:
+            before = prefix[i - 1] if i else 1
+            out[i] = inv_acc * before % R
+            inv_acc = inv_acc * v % R
+    return out
+
+
+def _logup_fractions(x: int, *v: int) -> list[int]:
+    """The LogUp identity's witness at challenge ``x``: ``v`` is pairs (f, m), one per query (m = 1) and per table
+    row (m its multiplicity); returns m / (x - f) for each, with one batch inversion for all of them. An entry with
+    x = f gets 0 (the reference: ``m * _inv_hint(x, f) % R``, one inversion each)."""
+    invs = _batch_inv([x - f for f in v[0::2]])
+    return [m * i % R for m, i in zip(v[1::2], invs, strict=True)]
 
 
 def _finalize(cs: ConstraintSystem) -> None:
@@ -243,16 +273,21 @@ def _finalize(cs: ConstraintSystem) -> None:
         if not committed:
             return
         x = cs.commit(_unique(committed), name="challenge")
+        # Every inverse and row fraction below is a reserved signal, filled by ONE witness step at the end with one
+        # batch inversion (the signal order, names and values are those of one hint per signal).
+        fractions: list[tuple[LC, LC, Value]] = []  # (signal, f, m): signal = m / (X - f)
         # ---- range identity: sum 1/(X - f) = sum m_t/(X - t)
         if st.ranges:
             invs = []
             for i, f in enumerate(range_queries):
-                inv = cs.hint1(f"range.q[{i}].inv", _inv_hint, x, f)
+                inv = cs.reserve(f"range.q[{i}].inv")
+                fractions.append((inv, f, 1))
                 cs.constrain(inv, x - f, 1, f"range.q[{i}]")
                 invs.append(inv)
             fracs = []
             for t_val, mt in enumerate(mult):
-                p = cs.hint1(f"range.row[{t_val}]", lambda xv, mv, tv=t_val: mv * _inv_hint(xv, tv) % R, x, mt)
+                p = cs.reserve(f"range.row[{t_val}]")
+                fractions.append((p, LC.const(t_val), mt))
                 cs.constrain(p, x - t_val, mt, f"range.row[{t_val}]")
                 fracs.append(p)
             cs.assert_equal(_lc_sum(invs), _lc_sum(fracs), "range.logup")
@@ -273,7 +308,8 @@ def _finalize(cs: ConstraintSystem) -> None:
                     f = qv[0]
                     for j in range(1, t.arity):
                         f = f + cs.mul(powers[j], qv[j], f"{t.name}.q[{qi}].c[{j}]")
-                    inv = cs.hint1(f"{t.name}.q[{qi}].inv", _inv_hint, x, f)
+                    inv = cs.reserve(f"{t.name}.q[{qi}].inv")
+                    fractions.append((inv, f, 1))
                     cs.constrain(inv, x - f, 1, f"{t.name}.q[{qi}]")
                     invs.append(inv)
                 fracs = []
@@ -282,12 +318,17 @@ def _finalize(cs: ConstraintSystem) -> None:
                     tv = row[0]
                     for j in range(1, t.arity):
                         tv = tv + cs.mul(powers[j], row[j], f"{t.name}.row[{ri}].c[{j}]")  # free if constant
-                    p = cs.hint1(
-                        f"{t.name}.row[{ri}]", lambda xv, mv, tvv: mv * _inv_hint(xv, tvv) % R, x, mults[ri], tv
-                    )
+                    p = cs.reserve(f"{t.name}.row[{ri}]")
+                    fractions.append((p, tv, mults[ri]))
                     cs.constrain(p, x - tv, mults[ri], f"{t.name}.row[{ri}]")
                     fracs.append(p)
                 cs.assert_equal(_lc_sum(invs), _lc_sum(fracs), f"{t.name}.logup")
+        cs.fill(
+            [sig for sig, _, _ in fractions],
+            lambda xv, *v: _logup_fractions(xv, *v),  # module lookup at run time (tests may swap helpers)
+            x,
+            *(d for _, f, m in fractions for d in (f, m)),
+        )
     st.report = {
         "limb_bits": b,
         "range_checks": len(st.ranges),

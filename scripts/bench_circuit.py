@@ -12,33 +12,46 @@
 With --lookups (issue 14): the plain circuit next to its lookup mode (``SolvencyCircuit(shape, lookups=True)``: LogUp
 range checks, interval rows by tuple lookup, one BSB22 commitment): constraints per account, all costs included
 (parameter commitments, the range table and the interval table amortised over the batch), at 16, 64, 256 and 1,024
-accounts per batch for the benchmark shape and the demo shape (prover/operator/exchange.py); the lookup-mode floor
-and where its constraints go; and dev setup + prove of the same 16-account batch in both modes, in one run.
+accounts per batch for the benchmark shape and the demo shape (prover/operator/exchange.py); the lookup-mode floor,
+where its constraints go by component and by kind; then, in one run, dev setup and proofs of the plain circuit (16
+accounts: the product's batch) and of lookup mode (16 and 256 accounts), interleaved --reps times on packed-only keys
+(the operator's key form), with the phases of each, the speedup per account against plain and verify_committed's time.
 
-Usage: python scripts/bench_circuit.py [--no-prove] [--table-only] [--lookups [--prove-accounts N]]
+Usage: python scripts/bench_circuit.py [--no-prove] [--table-only]
+       python scripts/bench_circuit.py --lookups [--sizes N ...] [--prove-accounts N ...] [--plain-prove-accounts N]
+                                       [--reps K] [--limb-sweep B ...] [--no-prove]
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+import statistics
+import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from zkmargin.circuits.lookup import lookup_report
+from zkmargin.circuits.lookup import _LookupState as LookupState
+from zkmargin.circuits.lookup import lookup_report, range_cost
 from zkmargin.circuits.rules.models import Account, Position
 from zkmargin.circuits.rules.params import ScenarioGrid
 from zkmargin.circuits.rules.risk_arrays import build_risk_arrays
 from zkmargin.circuits.solvency import COMPONENTS, LOOKUP_TABLE, SolvencyCircuit, SolvencyShape
 from zkmargin.circuits.solvency.shape import CASH_BITS, ID_BITS, QTY_BITS, SCEN_BITS, VALUE_BITS
-from zkmargin.prover.committed import dev_setup_committed, prove_committed
+from zkmargin.prover.committed import CommittedProvingKey, dev_setup_committed, prove_committed
 from zkmargin.prover.engine import demo
 from zkmargin.prover.engine.margin import MarginEngine
-from zkmargin.prover.groth16 import prove
+from zkmargin.prover.groth16 import ProveStats, prove
+from zkmargin.prover.keys import ProvingKey
 from zkmargin.prover.operator import exchange
 from zkmargin.prover.setup.dev import dev_setup
 from zkmargin.prover.solvency_witness import build_batch, make_layout
+from zkmargin.prover.zkey import read_zkey, write_zkey
 from zkmargin.verifier.committed import verify_committed
 from zkmargin.verifier.groth16 import verify
+from zkmargin.verifier.types import VerifyingKey
 
 BATCH_LEVEL = ("params commitment", "hard floors + marks", "totals", LOOKUP_TABLE)
 SIZES = (16, 64, 256, 1024)
@@ -174,7 +187,7 @@ def demo_accounts(engine: MarginEngine, n: int) -> list[Account]:
 
 
 def compare_modes(
-    label: str, engine: MarginEngine, slots: Sequence[str], assets: Sequence[str]
+    label: str, engine: MarginEngine, slots: Sequence[str], assets: Sequence[str], sizes: Sequence[int] = SIZES
 ) -> tuple[dict[str, float], SolvencyCircuit]:
     """Constraints per account, all costs included, in both modes at every batch size. Lookup mode is built at each
     size (the finalizer picks the limb size for that batch, so the per-account cost is not affine in N); the plain
@@ -184,7 +197,7 @@ def compare_modes(
         n: SolvencyCircuit(make_layout(engine, slots, assets, accounts=n).shape).r1cs.n_constraints for n in PLAIN_BUILT
     }
     rows = []
-    for n in SIZES:
+    for n in sizes:
         sh = make_layout(engine, slots, assets, accounts=n).shape
         a, b = PLAIN_BUILT
         alpha = (plain_total[b] - plain_total[a]) / (b - a)
@@ -259,56 +272,230 @@ def lookup_floor(sh: SolvencyShape, c: SolvencyCircuit) -> None:
     print(f"scenario products alone: {products} per account; Poseidon leaf + node: {fl['leaf hash + tree']}\n")
 
 
-def prove_both(engine: MarginEngine, n: int) -> tuple[float, float]:
-    """Dev setup, prove and verify the same n-account batch of the benchmark shape in both modes; prove seconds."""
+# Constraint kinds of the lookup circuit, recognised by the names the builder gives its constraints (first match wins).
+KINDS = (
+    ("Poseidon rounds (leaf, tree nodes, parameter sponges)", r"\.(f\d+\[\d+\]|p\d+)\.x[245]$"),
+    ("limb queries 1/(X - limb)", r"^lookup\.range\.q\["),
+    ("range table rows m_t/(X - t)", r"^lookup\.range\.row\["),
+    ("range recompositions", r"\.recompose$"),
+    ("interval tuple queries (compression + 1/(X - f))", r"\.intervals\.q\["),
+    ("interval table rows", r"\.intervals\.row\["),
+    ("challenge powers + LogUp sums", r"^lookup\.(beta\.|.*logup$)"),
+    ("scenario products q_j R_j[s]", r"\.u\d+\.s\d+\[\d+\]$"),
+    ("scenario maxima (zero-product chain, short-option minimum)", r"\.u\d+\.(worst\.|smin)"),
+    ("divisions (numerator = d quo + rem)", r"\.div$"),
+    ("signs, booleans, absolute values", r"(\.bool|\.abs|\.sign)$"),
+    ("remainder is-zero", r"rem_is_zero\."),
+    ("padding (inactive slots all zero)", r"\.pad\."),
+)
+
+
+def constraint_kinds(c: SolvencyCircuit) -> dict[str, int]:
+    """Constraints of the compiled system by kind (``KINDS``), counted from their names; the rest is "other"
+    (selections, products, equalities, haircuts, MM sums, totals, ordering)."""
+    pats = [(k, re.compile(p)) for k, p in KINDS]
+    out: dict[str, int] = {k: 0 for k, _ in KINDS}
+    out["other (haircuts, MM sums, selections, ordering, totals, equalities)"] = 0
+    for con in c.r1cs.constraints:
+        kind = next((k for k, p in pats if p.search(con.name)), None)
+        out[kind if kind is not None else next(reversed(out))] += 1
+    return out
+
+
+def kinds_report(c: SolvencyCircuit) -> None:
+    n, total = c.shape.accounts, c.r1cs.n_constraints
+    b = lookup_report(c.cs)["limb_bits"]
+    print(f"### lookup mode at N={n:,} (limb bits {b}): constraints by kind, from the builder's constraint names\n")
+    print("| kind | per account | share |")
+    print("|---|---:|---:|")
+    for k, v in constraint_kinds(c).items():
+        print(f"| {k} | {v / n:,.1f} | {100 * v / total:.1f}% |")
+    print(f"| **total** | **{total / n:,.1f}** | |\n")
+
+
+def _packed_only(pk: ProvingKey, path: Path) -> ProvingKey:
+    """The key as the operator proves with it: written to a .zkey and memory-mapped back packed-only (points and QAP
+    coefficients in the kernel's layout, no per-proof packing, the QAP step in C)."""
+    write_zkey(pk, path)
+    return read_zkey(path, packed_only=True)
+
+
+def limb_costs(engine: MarginEngine, n: int) -> None:
+    """Constraints, domain and committed wires of the n-account lookup circuit at every limb size, from its range
+    checks (``range_cost``; the rest of the circuit does not depend on b): what the prover's work follows."""
+    c = SolvencyCircuit(make_layout(engine, SLOTS8, ASSETS4, accounts=n).shape, lookups=True)
+    st = c.cs.extensions["lookup"]
+    assert isinstance(st, LookupState)
+    bits = [q.bits for q in st.ranges]
+    b0 = lookup_report(c.cs)["limb_bits"]
+    rest = c.r1cs.n_constraints - range_cost(bits, b0)
+    assert c.r1cs.commitment is not None
+    other_wires = len(c.r1cs.commitment.private) - sum(-(-x // b0) for x in bits) - (1 << b0)
+    print(f"### limb size at N={n:,}: chosen b={b0}\n")
+    print("| b | constraints | domain | committed wires | limb queries |")
+    print("|---:|---:|---:|---:|---:|")
+    for b in range(8, 17):
+        tot = rest + range_cost(bits, b)
+        wires = other_wires + sum(-(-x // b) for x in bits) + (1 << b)
+        queries = sum(-(-x // b) + (1 if x % b else 0) for x in bits)
+        dom = (tot + c.r1cs.n_public + 1 - 1).bit_length()
+        print(f"| {b} | {tot:,} | 2^{dom} | {wires:,} | {queries:,} |")
+    print()
+
+
+@dataclass
+class Proving:
+    """One configuration of the side-by-side prove benchmark: its circuit, batch and packed-only key."""
+
+    label: str
+    n: int
+    circuit: SolvencyCircuit
+    inputs: dict[str, int]
+    public: list[int]
+    pk: ProvingKey
+    ck: CommittedProvingKey | None
+    vk: VerifyingKey
+    devkey_s: float
+    runs: list[float] = field(default_factory=list)
+    phases: list[dict[str, float]] = field(default_factory=list)
+    verify_s: float = float("nan")
+
+    def prove(self) -> None:
+        """Witness + prove with the packed-only key, verified; appends the time and the phases."""
+        st = ProveStats()
+        t1 = time.perf_counter()
+        if self.ck is not None:
+            cproof, public = prove_committed(self.ck, self.circuit.cs, self.inputs, stats=st)
+            t2 = time.perf_counter()
+            assert public == self.public and verify_committed(self.ck.vk, cproof, public)
+            runs = []
+            for _ in range(5):
+                tv = time.perf_counter()
+                assert verify_committed(self.ck.vk, cproof, public)
+                runs.append(time.perf_counter() - tv)
+            self.verify_s = statistics.median(runs)
+        else:
+            w = self.circuit.witness(self.inputs)
+            st.phases["witness"] = time.perf_counter() - t1
+            proof, public = prove(self.pk, w, stats=st)
+            t2 = time.perf_counter()
+            assert public == self.public and verify(self.vk, proof, public)
+        self.runs.append(t2 - t1)
+        self.phases.append(st.phases)
+
+    @property
+    def median_run(self) -> int:
+        """Index of the median run (the upper one of an even count)."""
+        return sorted(range(len(self.runs)), key=lambda i: self.runs[i])[len(self.runs) // 2]
+
+    @property
+    def per_account(self) -> float:
+        return self.runs[self.median_run] / self.n
+
+
+def prepare(engine: MarginEngine, n: int, lookups: bool, tmp: Path, limb_bits: int | None = None) -> Proving:
+    """Circuit, batch and dev setup for an n-account batch of the benchmark shape; one timed proof with the in-memory
+    dev key (its first proof packs the key for the kernel and runs the QAP step on Python lists: how this benchmark
+    measured before), then the key written to a .zkey and memory-mapped back packed-only, as the operator proves
+    (points and QAP coefficients in the kernel's layout; key write and load not timed, like the setup)."""
     layout = make_layout(engine, SLOTS8, ASSETS4, accounts=n)
     batch = build_batch(engine, demo_accounts(engine, n), layout, epoch=1, secret=b"bench")
-    out = []
-    for lookups in (False, True):
-        c = SolvencyCircuit(layout.shape, lookups=lookups)
-        c.r1cs.check(c.witness(batch.inputs))
-        t0 = time.perf_counter()
-        if lookups:
-            ck = dev_setup_committed(c.r1cs)
-            t1 = time.perf_counter()
-            cproof, public = prove_committed(ck, c.cs, batch.inputs)
-            t2 = time.perf_counter()
-            assert public == batch.public and verify_committed(ck.vk, cproof, public)
-        else:
-            pk = dev_setup(c.r1cs)
-            t1 = time.perf_counter()
-            proof, public = prove(pk, c.witness(batch.inputs))
-            t2 = time.perf_counter()
-            assert public == batch.public and verify(pk.verifying_key(), proof, public)
-        mode = "lookups" if lookups else "plain"
-        print(f"{mode}: {c.r1cs.n_constraints:,} constraints, dev setup {t1 - t0:.1f} s, prove {t2 - t1:.2f} s "
-              f"({(t2 - t1) / n:.3f} s per account, witness included), verified")  # fmt: skip
-        out.append(t2 - t1)
-    return out[0], out[1]
+    c = SolvencyCircuit(layout.shape, lookups=lookups, limb_bits=limb_bits)
+    c.r1cs.check(c.witness(batch.inputs))
+    t0 = time.perf_counter()
+    ck = dev_setup_committed(c.r1cs) if lookups else None
+    pk = ck.base if ck is not None else dev_setup(c.r1cs)
+    setup_s = time.perf_counter() - t0
+    vk = pk.verifying_key()
+    label = f"lookups (b={lookup_report(c.cs)['limb_bits']})" if lookups else "plain"
+    p = Proving(f"{label}, {n} accounts", n, c, dict(batch.inputs), batch.public, pk, ck, vk, 0.0)
+    p.prove()  # in-memory dev key
+    p.devkey_s = p.runs.pop()
+    phases = ", ".join(f"{k} {v:.2f}" for k, v in p.phases.pop().items())
+    path = tmp / f"{'lookups' if lookups else 'plain'}-{n}-{limb_bits}.zkey"
+    write_zkey(pk, path)
+    p.pk = read_zkey(path, packed_only=True)
+    if ck is not None:
+        p.ck = CommittedProvingKey(p.pk, ck.commitment, ck.vk, ck.committed_wires)
+        p.ck.commitment.pack()  # packed by the first proof already
+    wires = f", {len(ck.commitment.bases) - 1:,} committed wires" if ck is not None else ""
+    print(f"{p.label}: {c.r1cs.n_constraints:,} constraints, domain 2^{pk.domain_size.bit_length() - 1}{wires}, "
+          f"dev setup {setup_s:.1f} s; first proof with the in-memory dev key {p.devkey_s:.2f} s "
+          f"({p.devkey_s / n:.4f} s per account; {phases})")  # fmt: skip
+    return p
+
+
+def prove_side_by_side(configs: list[Proving], reps: int) -> None:
+    """Prove every configuration ``reps`` times, interleaved (plain, lookups, ... then again), so that the load of a
+    shared machine hits them alike; report each one's median and phases of its median run."""
+    for _ in range(reps):
+        for p in configs:
+            p.prove()
+    print(f"\npacked-only keys, {reps} interleaved runs each (witness included), median:\n")
+    print("| configuration | runs (s) | median (s) | per account (s) | phases of the median run (s) |")
+    print("|---|---|---:|---:|---|")
+    for p in configs:
+        med = p.median_run
+        phases = ", ".join(f"{k} {v:.2f}" for k, v in p.phases[med].items())
+        runs = " / ".join(f"{t:.2f}" for t in p.runs)
+        print(f"| {p.label} | {runs} | {p.runs[med]:.2f} | {p.per_account:.4f} | {phases} |")
+    print()
 
 
 def main_lookups(args: argparse.Namespace) -> None:
     engine = demo_engine()
+    if args.limb_costs:
+        for n in args.limb_costs:
+            limb_costs(engine, n)
+        return
+    if args.limb_sweep:
+        n = max(args.prove_accounts)
+        print(f"## limb size by measurement: lookup mode, {n} accounts, fixed limb bits (prove includes witness)\n")
+        with tempfile.TemporaryDirectory() as tmp:
+            configs = [prepare(engine, n, True, Path(tmp), limb_bits=b) for b in args.limb_sweep]
+            prove_side_by_side(configs, args.reps)
+        return
     print("## plain vs lookups: constraints per account, all costs included (tables and commitments amortised)\n")
-    bench, big_circuit = compare_modes("benchmark shape", engine, SLOTS8, ASSETS4)
+    sizes = sorted(args.sizes)
+    bench, big_circuit = compare_modes("benchmark shape", engine, SLOTS8, ASSETS4, sizes)
     demo_res, _ = compare_modes("demo shape (prover/operator/exchange.py)", exchange.demo_engine(), exchange.SLOTS,
-                             exchange.ASSETS)  # fmt: skip
+                             exchange.ASSETS, sizes)  # fmt: skip
     lookup_floor(big_circuit.shape, big_circuit)
-    plain_s = lookups_s = float("nan")
-    n = args.prove_accounts
-    if not args.no_prove:
-        print(f"## prove, both modes, one run: benchmark shape, {n} accounts (2 shared cores: noisy)\n")
-        plain_s, lookups_s = prove_both(engine, n)
-    big = SIZES[-1]
+    kinds_report(big_circuit)
+    del big_circuit
+    if args.no_prove:
+        print(f"RESULT constraints_per_account={bench[f'lookups_{sizes[-1]}']:.0f} accounts_per_batch={sizes[-1]}")
+        return
+    pn = args.plain_prove_accounts
+    print(
+        f"## prove, both modes, one run: benchmark shape, plain at {pn} accounts, lookups at "
+        f"{', '.join(map(str, args.prove_accounts))} (2 shared cores: absolute times are noisy, read the ratios)\n"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = prepare(engine, pn, False, Path(tmp))
+        look = {n: prepare(engine, n, True, Path(tmp)) for n in args.prove_accounts}
+        prove_side_by_side([plain, *look.values()], args.reps)
+    n = max(args.prove_accounts)
+    big = sizes[-1]
+    speed = {k: plain.per_account / v.per_account for k, v in look.items()}
+    dev_speed = {k: (plain.devkey_s / pn) / (v.devkey_s / k) for k, v in look.items()}
+    others = [k for k in look if k != n]
     print(
         f"RESULT constraints_per_account={bench[f'lookups_{big}']:.0f} accounts_per_batch={big} "
-        f"prove_s_per_account={lookups_s / n:.3f} prove_accounts_per_batch={n} "
-        f"plain_constraints_per_account={bench[f'plain_{big}']:.0f} plain_prove_s_per_account={plain_s / n:.3f} "
-        + " ".join(f"lookups_{k}={bench[f'lookups_{k}']:.0f}" for k in SIZES)
+        f"prove_s_per_account={look[n].per_account:.4f} prove_accounts_per_batch={n} "
+        f"plain_prove_s_per_account={plain.per_account:.4f} plain_prove_accounts_per_batch={pn} "
+        f"prove_speedup_vs_plain={speed[n]:.2f} verify_s={look[n].verify_s:.4f} "
+        + "".join(
+            f"prove_s_per_account_{k}={look[k].per_account:.4f} prove_speedup_vs_plain_{k}={speed[k]:.2f} "
+            for k in others
+        )
+        + " ".join(f"devkey_prove_speedup_vs_plain_{k}={v:.2f}" for k, v in dev_speed.items())
+        + f" plain_constraints_per_account={bench[f'plain_{big}']:.0f} "
+        + " ".join(f"lookups_{k}={bench[f'lookups_{k}']:.0f}" for k in sizes)
         + " "
-        + " ".join(f"demo_lookups_{k}={demo_res[f'lookups_{k}']:.0f}" for k in SIZES)
+        + " ".join(f"demo_lookups_{k}={demo_res[f'lookups_{k}']:.0f}" for k in sizes)
         + " "
-        + " ".join(f"demo_plain_{k}={demo_res[f'plain_{k}']:.0f}" for k in SIZES)
+        + " ".join(f"demo_plain_{k}={demo_res[f'plain_{k}']:.0f}" for k in sizes)
     )
 
 
@@ -317,7 +504,41 @@ def main() -> None:
     ap.add_argument("--no-prove", action="store_true")
     ap.add_argument("--table-only", action="store_true")
     ap.add_argument("--lookups", action="store_true", help="plain vs lookup mode (issue 14)")
-    ap.add_argument("--prove-accounts", type=int, default=16, help="batch size proven in both modes (--lookups)")
+    ap.add_argument(
+        "--prove-accounts",
+        type=int,
+        nargs="+",
+        default=[16, 256],
+        help="--lookups: batch sizes proven in lookup mode (the largest is the RESULT's prove figure)",
+    )
+    ap.add_argument(
+        "--plain-prove-accounts",
+        type=int,
+        default=16,
+        help="--lookups: batch size proven with the plain circuit, side by side (the product's batch)",
+    )
+    ap.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=list(SIZES),
+        help="--lookups: batch sizes of the constraint tables (1,024 takes ~1 min and ~8 GB per shape)",
+    )
+    ap.add_argument(
+        "--limb-sweep",
+        type=int,
+        nargs="+",
+        default=[],
+        help="--lookups: prove the largest --prove-accounts batch at each of these limb sizes, then stop",
+    )
+    ap.add_argument(
+        "--limb-costs",
+        type=int,
+        nargs="+",
+        default=[],
+        help="--lookups: constraints per limb size at these N, then stop",
+    )
+    ap.add_argument("--reps", type=int, default=3, help="--lookups: interleaved proofs per configuration")
     args = ap.parse_args()
     if args.lookups:
         main_lookups(args)

@@ -8,12 +8,14 @@ witness is that the prover cannot choose the challenge X.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Sequence
 
 import pytest
 
 import zkmargin.circuits.lookup as lookup
+import zkmargin.circuits.r1cs as r1cs_module
 from zkmargin.circuits.field import R
 from zkmargin.circuits.gadgets import range_check
 from zkmargin.circuits.lookup import fixed_table, lookup_report, range_check_lookup, range_cost, set_limb_bits
@@ -183,3 +185,117 @@ def test_constraint_counts_per_64_bit_check() -> None:
         f"constraints vs 65,000 by bits"
     )
     assert auto.n_constraints == range_cost([64] * 1000, 8) == 9257
+
+
+# ---- the fast witness path (one batch inversion, pre-digested program) against the one-hint-per-signal reference
+
+
+def _reference_witness(cs: ConstraintSystem, inputs: dict[str, int], x: int) -> list[int]:
+    """The witness program run as before the fast path: every LC evaluated term by term, and every LogUp fraction
+    computed on its own with one inversion (``m * _inv_hint(X, f)``), never through ``_batch_inv``."""
+    cs.finalize()
+    vals = [0] * len(cs._kinds)
+    vals[0] = 1
+    for name, sid in cs._inputs.items():
+        vals[sid] = inputs[name] % R
+    for step in cs._steps:
+        args = [lc.evaluate(vals) for lc in step.inputs]
+        names = [cs._names[o] for o in step.outputs]
+        if step.fn is r1cs_module._COMMIT_MARKER:
+            outs: list[int] = [x]
+        elif all(n.startswith("lookup.") and re.search(r"\.inv$|\.row\[\d+\]$", n) for n in names):
+            assert len(args) == 1 + 2 * len(names)  # X, then (f, m) per fraction
+            outs = [m * lookup._inv_hint(args[0], f) % R for f, m in zip(args[1::2], args[2::2], strict=True)]
+        else:
+            res = step.fn(*args)
+            outs = [res] if isinstance(res, int) else list(res)
+        for sid, v in zip(step.outputs, outs, strict=True):
+            vals[sid] = int(v) % R
+    return [vals[s] for s in cs._order()]
+
+
+_EDGES = [0, 1, 2, R - 1, R - 2, R, 2 * R - 1, 5, 5, 5, -1, -5, 1 << 200]
+
+
+def test_batch_inverse_equals_one_inversion_each() -> None:
+    values = [*_EDGES, *(secrets.randbelow(R) for _ in range(50)), 0, R - 1]
+    assert lookup._batch_inv(values) == [lookup._inv_hint(v, 0) for v in values]
+    assert lookup._batch_inv([]) == [] and lookup._batch_inv([0, R]) == [0, 0]
+    inv = lookup._batch_inv(values)
+    assert all(v % R == 0 or v * i % R == 1 for v, i in zip(values, inv, strict=True))
+
+
+@pytest.mark.parametrize("x", [0, 5, R - 1, None])
+def test_logup_fractions_equal_the_reference(x: int | None) -> None:
+    """m / (X - f) per (f, m) pair, including X = f (entry 0), repeated f, m = 0 and m = r - 1."""
+    xv = secrets.randbelow(R) if x is None else x
+    fs = [*_EDGES, xv, xv, *(secrets.randbelow(R) for _ in range(20))]
+    ms = [1, 0, R - 1, 7, *(secrets.randbelow(R) for _ in range(len(fs) - 4))]
+    flat = [v for f, m in zip(fs, ms, strict=True) for v in (f % R, m)]
+    assert lookup._logup_fractions(xv, *flat) == [m * lookup._inv_hint(xv, f) % R for f, m in zip(fs, ms, strict=True)]
+
+
+def _mixed_circuit() -> ConstraintSystem:
+    """Range checks (a high limb shifted, widths not multiples of b), a fixed and a committed tuple table."""
+    cs = ConstraintSystem()
+    xs = [cs.input(f"x{i}") for i in range(4)]
+    for i, x in enumerate(xs):
+        range_check_lookup(cs, x, (7, 16, 33, 64)[i], f"r{i}")
+    range_check_lookup(cs, xs[0] * 3 + xs[1] - 2, 20, "lin")  # an LC with coefficients and a constant
+    a, p = cs.input("a"), cs.input("p", public=True)
+    fixed_table(cs, [(1, 500), (2, 750), (3, 1000)], "fixed").lookup([a, p])
+    k0, k1 = cs.input("k0"), cs.input("k1")
+    ct = lookup.committed_table(cs, [(1, k0), (2, k1)], "ctab")
+    ct.lookup([1, k0])
+    ct.lookup([1, k0])  # repeated query
+    ct.lookup([2, k1])
+    set_limb_bits(cs, 4)
+    return cs
+
+
+_MIXED = {"x0": 0, "x1": 65535, "x2": 5, "x3": (1 << 64) - 1, "a": 2, "p": 750, "k0": 9, "k1": 9}
+
+
+@pytest.mark.parametrize("x", [None, 0, 3, 5, R - 1])
+def test_fast_witness_equals_reference(x: int | None) -> None:
+    """Same values signal for signal, with a random X, r - 1, and X equal to a table value: 0 and 5 are queried limbs
+    (their fractions are 0 in both paths and the witness fails), 3 is a row nobody queries (multiplicity 0, so its
+    fraction 0 satisfies m / (X - 3) * (X - 3) = 0 and the witness holds)."""
+    cs = _mixed_circuit()
+    r1cs = cs.compile()
+    xv = secrets.randbelow(R) if x is None else x
+    fast = cs.witness(_MIXED, commit=lambda v, p: xv)
+    assert fast == _reference_witness(cs, _MIXED, xv)
+    assert r1cs.is_satisfied(fast) == (x not in (0, 5))
+
+
+def test_fast_witness_equals_reference_solvency_batch() -> None:
+    """A 2-account lookup-mode solvency batch of the demo exchange: the whole witness equals the reference."""
+    from zkmargin.circuits.solvency import SolvencyCircuit
+    from zkmargin.prover.operator import exchange
+    from zkmargin.prover.solvency_witness import build_batch, make_layout
+
+    engine = exchange.demo_engine()
+    layout = make_layout(engine, exchange.SLOTS, exchange.ASSETS, accounts=2)
+    batch = build_batch(engine, exchange.demo_accounts(engine, 2), layout, epoch=1, secret=b"w")
+    c = SolvencyCircuit(layout.shape, lookups=True)
+    xv = secrets.randbelow(R)
+    fast = c.witness(batch.inputs, commit=lambda v, p: xv)
+    assert fast == _reference_witness(c.cs, dict(batch.inputs), xv)
+    c.r1cs.check(fast)
+
+
+def test_reserved_signals_must_be_filled() -> None:
+    cs = ConstraintSystem()
+    x = cs.input("x")
+    y = cs.reserve("y")
+    cs.constrain(y, x, 1, "y_inv")
+    with pytest.raises(ValueError, match="never filled"):
+        cs.compile()
+    with pytest.raises(ValueError, match="not a reserved"):
+        cs.fill([x], lambda v: [v], x)
+    cs.fill([y], lambda v: [pow(v, -1, R)], x)
+    with pytest.raises(ValueError, match="not a reserved"):
+        cs.fill([y], lambda v: [v], x)  # filled twice
+    r1cs = cs.compile()
+    assert r1cs.is_satisfied(cs.witness({"x": 7}))

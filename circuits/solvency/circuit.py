@@ -38,7 +38,7 @@ from contextlib import contextmanager
 
 from zkmargin.circuits.field import R
 from zkmargin.circuits.gadgets import RangeCheck, range_check
-from zkmargin.circuits.lookup import FixedTable, committed_table, lookup_report, range_check_lookup
+from zkmargin.circuits.lookup import FixedTable, committed_table, lookup_report, range_check_lookup, set_limb_bits
 from zkmargin.circuits.merkle import merkle_root_gadget
 from zkmargin.circuits.r1cs import LC, R1CS, CommitFn, ConstraintSystem, Value
 
@@ -79,7 +79,11 @@ class SolvencyCircuit:
     attributed to the component that asked for the check (``budget``), the shared part to ``"lookup table"``.
     """
 
-    def __init__(self, shape: SolvencyShape, lookups: bool = False) -> None:
+    def __init__(self, shape: SolvencyShape, lookups: bool = False, limb_bits: int | None = None) -> None:
+        """``limb_bits`` (lookup mode only) fixes the LogUp limb size instead of the finalizer's constraint-minimal
+        choice, for measuring prove time against it (``scripts/bench_circuit.py --limb-sweep``)."""
+        if limb_bits is not None and not lookups:
+            raise ValueError("limb_bits needs lookups=True")
         self.shape = shape
         self.lookups = lookups
         leaf_arity(shape.assets, shape.positions)
@@ -96,6 +100,8 @@ class SolvencyCircuit:
         # for, i.e. where the plain circuit would have put it; its width): tests report failures in plain order
         self.range_check_at: dict[str, tuple[int, int]] = {}
         self._build()
+        if limb_bits is not None:
+            set_limb_bits(self.cs, limb_bits)
         self.r1cs: R1CS = self.cs.compile()
         if lookups:
             self._attribute_lookups()
