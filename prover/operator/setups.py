@@ -1,7 +1,13 @@
-"""The proving setup of a circuit shape: loaded from ``<root>/setups/<shape id>/`` or created there atomically.
+"""The proving setup of a circuit shape: loaded from ``<root>/setups/<shape dir>/`` or created there atomically.
 
 Why its own module: the setup is the one long-lived, expensive artifact of a bundle root (minutes for a real shape)
 and the only place the development-setup label is decided; the pipeline only asks for it.
+
+Two proof systems (``zkmargin.verifier.bundle_proofs``): ``"committed"`` (the default: the solvency circuit on LogUp
+lookups, Groth16 with one BSB22 commitment; files ``circuit.zkey`` with the committed C points at infinity,
+``commitment_key.json``, ``verification_key.json`` with protocol ``groth16-bsb22``, written and read by
+``prover/committed_store.py``) and ``"plain"`` (the bit-decomposition circuit, plain Groth16, snarkjs-compatible).
+They are different circuits, so they live in different directories (``fmt.setup_dirname``) and a root can hold both.
 """
 
 from __future__ import annotations
@@ -17,9 +23,11 @@ from zkmargin.atomic import atomic_directory
 from zkmargin.circuits.msm_native import available as native_available
 from zkmargin.circuits.rules.circuit_inputs import BatchLayout
 from zkmargin.verifier import bundle as fmt
+from zkmargin.verifier.bundle_proofs import COMMITTED, PLAIN, PROOF_SYSTEMS, AnyKey
 from zkmargin.verifier.snarkjs_json import vk_from_json, vk_to_json
-from zkmargin.verifier.types import VerifyingKey
 
+from ..committed import CommittedProvingKey, dev_setup_committed
+from ..committed_store import CommittedKeyError, load_committed_key, save_committed_key
 from ..keys import ProvingKey
 from ..setup import dev_setup, run_ceremony
 from ..zkey import read_zkey, write_zkey
@@ -32,16 +40,27 @@ DEV_LABEL = (
     "Not for production; use a multi-party ceremony from a public phase 1."
 )
 SETUP_KINDS = ("development", "ceremony")
+COMMITTED_CEREMONY_MISSING = "ceremony setup for committed keys: not available yet"
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+class SetupError(ValueError):
+    """A setup directory that cannot be used (another shape or proof system, unreadable key files); names it."""
 
 
 @dataclass
 class Setup:
-    pk: ProvingKey
-    vk: VerifyingKey
+    key: ProvingKey | CommittedProvingKey
+    vk: AnyKey
     kind: str  # "development" | "ceremony"
     path: Path
     seconds: float  # time spent creating it (0 when loaded)
+    proof_system: str = PLAIN
+
+    @property
+    def pk(self) -> ProvingKey:
+        """The base Groth16 proving key (a committed key's has the committed C points at infinity)."""
+        return self.key.base if isinstance(self.key, CommittedProvingKey) else self.key
 
     @property
     def zkey(self) -> Path:
@@ -56,37 +75,79 @@ class Setup:
         return DEV_LABEL if self.kind == "development" else "local multi-party ceremony"
 
 
-def load_or_create(path: Path, layout: BatchLayout, kind: str, progress: Progress) -> Setup:
+def _load(path: Path, layout: BatchLayout, proof_system: str) -> Setup:
+    try:
+        meta = json.loads((path / "setup.json").read_text())
+    except (OSError, ValueError) as e:
+        raise SetupError(f"{path / 'setup.json'}: unreadable ({e})") from e
+    if not isinstance(meta, dict) or meta.get("shape") != fmt.shape_to_json(layout.shape):
+        raise SetupError(f"{path}: setup for another circuit shape")
+    found = meta.get("proof_system", PLAIN)  # setups written before the committed default were plain
+    if found != proof_system:
+        raise SetupError(f"{path}: a {found!r} setup, but the proof system asked for is {proof_system!r}")
+    kind = meta.get("kind")
+    if kind not in SETUP_KINDS:
+        raise SetupError(f"{path / 'setup.json'} kind: {kind!r} is not one of {SETUP_KINDS}")
+    if proof_system == COMMITTED:
+        try:
+            key = load_committed_key(path, circuit_for(layout.shape, COMMITTED).r1cs, packed_only=native_available(),
+                                     check_points=False)  # fmt: skip
+        except CommittedKeyError as e:
+            raise SetupError(f"{path}: {e}") from e
+        return Setup(key, key.vk, kind, path, 0.0, COMMITTED)
+    pk = read_zkey(path / "circuit.zkey", check_points=False, packed_only=native_available())
+    vk = vk_from_json(json.loads((path / fmt.VK).read_text()))
+    return Setup(pk, vk, kind, path, 0.0, PLAIN)
+
+
+def run_committed_ceremony_or_fail(*_args: object) -> CommittedProvingKey:
+    """SEAM (ceremony helper): the multi-party setup of a committed key, ``prover/setup``'s
+    ``run_committed_ceremony(...)``, once it exists. Until then this fails with a clear message."""
+    raise SetupError(COMMITTED_CEREMONY_MISSING)
+
+
+def load_or_create(path: Path, layout: BatchLayout, kind: str, progress: Progress, proof_system: str = COMMITTED
+                   ) -> Setup:  # fmt: skip
     """The setup at ``path`` for ``layout``'s shape; created (dev setup or local ceremony) when absent, in a staging
     directory renamed into place, so an interrupted creation leaves nothing a later run could mistake for a key."""
     if kind not in SETUP_KINDS:
         raise ValueError(f"setup_kind: {kind!r} is not one of {SETUP_KINDS}")
+    if proof_system not in PROOF_SYSTEMS:
+        raise ValueError(f"proof_system: {proof_system!r} is not one of {PROOF_SYSTEMS}")
     if (path / "setup.json").exists():
-        meta = json.loads((path / "setup.json").read_text())
-        if meta["shape"] != fmt.shape_to_json(layout.shape):
-            raise ValueError(f"{path}: setup for another circuit shape")
-        pk = read_zkey(path / "circuit.zkey", check_points=False, packed_only=native_available())
-        vk = vk_from_json(json.loads((path / fmt.VK).read_text()))
-        return Setup(pk, vk, meta["kind"], path, 0.0)
-    circuit = circuit_for(layout.shape)
+        return _load(path, layout, proof_system)
+    if proof_system == COMMITTED and kind == "ceremony":
+        run_committed_ceremony_or_fail()  # before any file is written
+    circuit = circuit_for(layout.shape, proof_system)
     t0 = time.perf_counter()
+    key: ProvingKey | CommittedProvingKey
     with atomic_directory(path) as stage:
-        if kind == "ceremony":
-            progress("setup (local ceremony)", 0, 1)
-            pk = run_ceremony(circuit.r1cs, stage / "transcript", phase1_contributions=2, phase2_contributions=2)
-        else:
-            progress("setup (DEVELOPMENT, single party)", 0, 1)
+        if proof_system == COMMITTED:
+            progress("setup (DEVELOPMENT, single party, committed)", 0, 1)
             log.warning(DEV_LABEL)
-            pk = dev_setup(circuit.r1cs)
-        write_zkey(pk, stage / "circuit.zkey")
-        vk = pk.verifying_key()
-        (stage / fmt.VK).write_bytes(fmt.dumps(vk_to_json(vk)))
+            key = dev_setup_committed(circuit.r1cs)
+            save_committed_key(key, stage)
+            vk: AnyKey = key.vk
+            domain = key.base.domain_size
+        else:
+            if kind == "ceremony":
+                progress("setup (local ceremony)", 0, 1)
+                key = run_ceremony(circuit.r1cs, stage / "transcript", phase1_contributions=2, phase2_contributions=2)
+            else:
+                progress("setup (DEVELOPMENT, single party)", 0, 1)
+                log.warning(DEV_LABEL)
+                key = dev_setup(circuit.r1cs)
+            write_zkey(key, stage / "circuit.zkey")
+            vk = key.verifying_key()
+            (stage / fmt.VK).write_bytes(fmt.dumps(vk_to_json(vk)))
+            domain = key.domain_size
         meta = {
             "kind": kind,
+            "proof_system": proof_system,
             "label": DEV_LABEL if kind == "development" else "local multi-party ceremony (transcript/)",
             "shape": fmt.shape_to_json(layout.shape),
             "constraints": circuit.r1cs.n_constraints,
-            "domain_size": pk.domain_size,
+            "domain_size": domain,
         }
         (stage / "setup.json").write_bytes(fmt.dumps(meta))
-    return Setup(pk, vk, kind, path, time.perf_counter() - t0)
+    return Setup(key, vk, kind, path, time.perf_counter() - t0, proof_system)
