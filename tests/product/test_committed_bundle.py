@@ -35,7 +35,7 @@ from zkmargin.prover.zkey import read_zkey
 from zkmargin.verifier import bundle as fmt
 from zkmargin.verifier import inclusion
 from zkmargin.verifier.audit import audit_bundle
-from zkmargin.verifier.audit_batches import COMMITTED_PROOFS_CHECK, PROOFS_CHECK
+from zkmargin.verifier.audit_batches import PROOFS_CHECK
 from zkmargin.verifier.bundle_proofs import (
     proof_from_bundle_json,
     proof_to_bundle_json,
@@ -96,7 +96,7 @@ def _inclusion(res: EpochResult, batch: int) -> Path:
     raise AssertionError(f"no delivery in batch {batch}")
 
 
-def _forged_rejected(res: EpochResult, d: Path, batch: int, check: str = COMMITTED_PROOFS_CHECK) -> None:
+def _forged_rejected(res: EpochResult, d: Path, batch: int, check: str = PROOFS_CHECK) -> None:
     rep = audit_bundle(d)
     assert rep.exit_code == 1, rep.render()
     assert _failed(rep) == [check, SETUP_GATE], rep.render()
@@ -123,7 +123,9 @@ def test_committed_is_the_default_and_its_bundle_verifies(committed_epoch: Epoch
     rep = audit_bundle(res.path)
     assert _failed(rep) == [SETUP_GATE], rep.render()
     names = [c.name for c in rep.checks]
-    assert COMMITTED_PROOFS_CHECK in names and SYSTEM_CHECK in names and PROOFS_CHECK not in names
+    assert PROOFS_CHECK in names and SYSTEM_CHECK in names
+    detail = next(c.detail for c in rep.checks if c.name == PROOFS_CHECK)
+    assert "challenge derived from each D" in detail
     user = verify_account(res.path, _inclusion(res, 0))
     assert user.exit_code == 0, user.render()
 
@@ -230,8 +232,8 @@ def test_challenge_shipped_in_the_bundle_is_refused(committed_epoch: EpochResult
     doc = json.loads((d / rel).read_text())
     _write(d, rel, {**doc, "challenge": "12345"})
     rep = audit_bundle(d)
-    assert _failed(rep) == [COMMITTED_PROOFS_CHECK, SETUP_GATE], rep.render()
-    assert "proof.challenge" in next(c.detail for c in rep.failed() if c.name == COMMITTED_PROOFS_CHECK)
+    assert _failed(rep) == [PROOFS_CHECK, SETUP_GATE], rep.render()
+    assert "proof.challenge" in next(c.detail for c in rep.failed() if c.name == PROOFS_CHECK)
     user = verify_account(d, _inclusion(committed_epoch, 0))
     assert user.exit_code == 2 and "proof.challenge" in str(user.malformed)
 

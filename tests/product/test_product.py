@@ -23,8 +23,7 @@ from zkmargin.prover.operator.chain_ops import ChainDeployment
 from zkmargin.verifier import bundle as fmt
 from zkmargin.verifier import inclusion
 from zkmargin.verifier.audit import audit_bundle
-from zkmargin.verifier.audit_batches import COMMITTED_PROOFS_CHECK
-from zkmargin.verifier.audit_batches import PROOFS_CHECK as PLAIN_PROOFS_CHECK
+from zkmargin.verifier.audit_batches import PROOFS_CHECK
 from zkmargin.verifier.user import verify_account
 
 HERE = Path(__file__).parent
@@ -179,8 +178,6 @@ def _overlap(m: dict) -> dict:  # type: ignore[type-arg]
     m["batches"][1]["first_id_hash"] = m["batches"][0]["last_id_hash"]
     return m
 
-
-PROOFS_CHECK = COMMITTED_PROOFS_CHECK if ph.PROOF_SYSTEM == "committed" else PLAIN_PROOFS_CHECK
 
 CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
     "file edited, manifest hash stale": (
