@@ -32,6 +32,7 @@ from zkmargin.verifier.user import verify_account
 from .chain_seam import NOT_READY, committed_chain_ready, default_proof_system
 from .exchange import ExchangeSpec, demo_accounts, demo_engine
 from .pipeline import DEV_LABEL, EpochResult, Operator, governed_registration
+from .setups import SetupError
 
 log = logging.getLogger("zkmargin.demo")
 
@@ -60,6 +61,16 @@ def _deployment_record(out: Path, registry: str) -> Deployment | None:
         return None
     rec = Deployment.from_json(read_json_file(f, "deployment"))
     return rec if rec.registry.lower() == registry.lower() else None
+
+
+def _setup_proof_system(setup_dir: Path) -> str:
+    """The proof system of a setup directory (``setup.json``; setups from before the committed default are plain)."""
+    try:
+        meta = read_json_file(setup_dir / "setup.json", "deployment setup_dir")
+    except InputError:
+        return default_proof_system(attests_on_chain=True)  # not created yet: the operator creates it
+    found = meta.get("proof_system", "plain") if isinstance(meta, dict) else "plain"
+    return str(found)
 
 
 def _cli() -> str:
@@ -111,6 +122,11 @@ def run_demo(
             raise InputError("devnet", f"anvil not found: {NPM_HINT}")
     _check_chain_options(rpc, registry)
     record = _deployment_record(out, registry) if registry is not None else None
+    if record is not None:  # attest with the proof system of the key the registry pins
+        pinned = _setup_proof_system(Path(record.setup_dir))
+        if proof_system is not None and pinned != proof_system:
+            raise InputError("proof-system", f"registry {registry} pins a {pinned} key ({record.setup_dir})")
+        system = pinned
     if record is not None and record.batch != batch:
         log.warning("registry %s was deployed for batches of %d: using %d", registry, record.batch, record.batch)
         batch = record.batch
@@ -150,7 +166,10 @@ def run_demo(
         t0 = time.perf_counter()
         op.circuit(layout)
         timings["build circuit"] = time.perf_counter() - t0
-        setup = op.setup(layout)
+        try:
+            setup = op.setup(layout)
+        except SetupError as e:
+            raise InputError("out", str(e)) from e
         timings["setup"] = setup.seconds
         if setup.kind == "development":
             console.print(f"[bold red]{DEV_LABEL}[/]")

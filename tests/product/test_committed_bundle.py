@@ -385,3 +385,15 @@ def test_committed_attestation_waits_for_the_committed_registry(tmp_path: Path) 
         op.deploy_chain(ph.engine())
     assert main(["demo", "--out", str(tmp_path / "d"), "--proof-system", "committed", "--accounts", "3"]) == 2
     assert not (tmp_path / "d").exists()
+
+
+def test_api_names_a_setup_of_the_other_system(committed_epoch: EpochResult, tmp_path: Path) -> None:
+    """Bad input on disk is an InputError naming the option (exit 2 on the CLI), never a traceback."""
+    from zkmargin.api import InputError, run_epoch
+
+    setup_path = (committed_epoch.path / committed_epoch.manifest["setup"]["zkey"]).resolve().parent
+    with pytest.raises(InputError, match="setup_dir") as e:
+        run_epoch(tmp_path / "r", ph.engine(), ph.accounts(1), batch=2, setup_dir=setup_path, proof_system="plain")
+    assert "setup for another circuit shape" in str(e.value)  # the API's venue is the demo's, not the tiny one
+    with pytest.raises(InputError, match="proof_system"):
+        run_epoch(tmp_path / "r", ph.engine(), ph.accounts(1), batch=2, proof_system="groth16")

@@ -142,6 +142,7 @@ def deploy_registry(
     from zkmargin.prover.operator.chain_seam import NOT_READY, committed_chain_ready, default_proof_system
     from zkmargin.prover.operator.exchange import ExchangeSpec
     from zkmargin.prover.operator.pipeline import Operator
+    from zkmargin.prover.operator.setups import SetupError
 
     if batch < 1:
         raise InputError("batch", f"must be at least 1, got {batch}")
@@ -158,6 +159,10 @@ def deploy_registry(
     engine, _ = demo_exchange(1, now=t)
     op = Operator(root, ExchangeSpec(accounts_per_batch=batch), setup_kind=setup_kind, progress=progress,
                   proof_system=system)  # fmt: skip
+    try:
+        op.setup(op.layout(engine))
+    except SetupError as e:
+        raise InputError("bundle", str(e)) from e
     dep = op.deploy_chain(
         engine, rpc_url=rpc, insurance_fund_micro_usd=insurance_fund_micro_usd,
         max_unrepresented_ppm=max_unrepresented_ppm,

@@ -69,6 +69,7 @@ def run_epoch(
     from zkmargin.prover.operator.chain_seam import NOT_READY, committed_chain_ready, default_proof_system
     from zkmargin.prover.operator.exchange import ExchangeSpec
     from zkmargin.prover.operator.pipeline import Operator
+    from zkmargin.prover.operator.setups import SetupError
     from zkmargin.verifier import bundle as fmt
 
     if batch < 1:
@@ -84,6 +85,10 @@ def run_epoch(
         epoch = max((r["epoch"] for r in fmt.list_epochs(root)), default=0) + 1
     op = Operator(root, ExchangeSpec(accounts_per_batch=batch), setup_kind=setup_kind, setup_dir=setup_dir,
                   chain=chain, progress=progress, proof_system=system)  # fmt: skip
+    try:
+        op.setup(op.layout(engine))
+    except SetupError as e:
+        raise InputError("setup_dir" if setup_dir is not None else "root", str(e)) from e
     return op.run_epoch(epoch, engine, accounts)
 
 
