@@ -360,8 +360,9 @@ def test_committed_c_point_left_in_the_key_is_refused(committed_epoch: EpochResu
     j = info.private[0] - circuit.r1cs.n_public - 1
     key.base.c_g1[j] = G1_GEN
     save_committed_key(key, tmp_path / "k")
-    with pytest.raises(CommittedKeyError, match=rf"circuit.zkey C\[{j}\]: committed wire"):
-        load_committed_key(tmp_path / "k", circuit.r1cs)
+    for packed in (False, True):  # the prover's fast path reads the raw C section: zero bytes = infinity
+        with pytest.raises(CommittedKeyError, match=rf"circuit.zkey C\[{j}\]: committed wire"):
+            load_committed_key(tmp_path / "k", circuit.r1cs, packed_only=packed)
 
 
 def test_setup_of_the_other_system_or_a_committed_ceremony_refused(committed_epoch: EpochResult, tmp_path: Path
@@ -397,3 +398,22 @@ def test_api_names_a_setup_of_the_other_system(committed_epoch: EpochResult, tmp
     assert "setup for another circuit shape" in str(e.value)  # the API's venue is the demo's, not the tiny one
     with pytest.raises(InputError, match="proof_system"):
         run_epoch(tmp_path / "r", ph.engine(), ph.accounts(1), batch=2, proof_system="groth16")
+
+
+def test_dask_proves_committed_batches(committed_epoch: EpochResult, tmp_path: Path) -> None:
+    """The Dask path with a committed key: workers load the whole committed key, the driver re-verifies each proof
+    (challenge derived); same statements as the in-process epoch, and the audit's proofs check passes."""
+    from zkmargin.prover.operator.distributed import DaskProver
+
+    root = tmp_path / "dask"
+    root.mkdir()
+    shutil.copy(committed_epoch.path.parent / "user_secrets.json", root / "user_secrets.json")
+    setup_path = (committed_epoch.path / committed_epoch.manifest["setup"]["zkey"]).resolve().parent
+    with DaskProver(workers=1) as dp:
+        op = Operator(root, ph.SPEC, proof_system="committed", setup_dir=setup_path, prover=dp)
+        res = op.run_epoch(1, ph.engine(), ph.accounts(1))
+    assert res.batches == committed_epoch.batches
+    for i in range(res.batches):
+        pb = fmt.batch_files(i)[1]
+        assert (res.path / pb).read_text() == (committed_epoch.path / pb).read_text()
+    assert _failed(audit_bundle(res.path)) == [SETUP_GATE]
