@@ -417,3 +417,18 @@ def test_dask_proves_committed_batches(committed_epoch: EpochResult, tmp_path: P
         pb = fmt.batch_files(i)[1]
         assert (res.path / pb).read_text() == (committed_epoch.path / pb).read_text()
     assert _failed(audit_bundle(res.path)) == [SETUP_GATE]
+
+
+def test_published_copy_of_a_committed_root(committed_epoch: EpochResult, tmp_path: Path) -> None:
+    """``bundle publish`` keeps the committed setup's public files (the commitment key with the zkey) and the user
+    check passes on the copy."""
+    from zkmargin.prover.operator.publish import publish
+
+    root = tmp_path / "root"
+    shutil.copytree(committed_epoch.path.parent, root, symlinks=True)
+    setup_src = (committed_epoch.path / committed_epoch.manifest["setup"]["zkey"]).resolve().parent
+    shutil.copytree(setup_src, root / "setups" / "tiny")
+    out = publish(root, tmp_path / "public")
+    assert (out / "setups" / "tiny" / "commitment_key.json").is_file()
+    assert not (out / "private").exists()
+    assert verify_account(out, _inclusion(committed_epoch, 0)).exit_code == 0
