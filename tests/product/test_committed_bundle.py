@@ -48,6 +48,9 @@ from zkmargin.verifier.report import Report
 from zkmargin.verifier.user import verify_account
 
 SETUP_GATE = "setup: not a development (single-party) setup"
+PUBLIC_CHECK = (
+    "batches: public signals = manifest (epoch, root, params, market, ids, count, totals, prices, liabilities)"
+)
 USER_PROOF = "batch proof verifies (every account's margin state, under-MM ones counted, as published)"
 SYSTEM_CHECK = "verifying key: the manifest's proof system (committed Groth16 on lookups, or plain Groth16)"
 
@@ -236,6 +239,15 @@ def test_challenge_shipped_in_the_bundle_is_refused(committed_epoch: EpochResult
     assert "proof.challenge" in next(c.detail for c in rep.failed() if c.name == PROOFS_CHECK)
     user = verify_account(d, _inclusion(committed_epoch, 0))
     assert user.exit_code == 2 and "proof.challenge" in str(user.malformed)
+    d = _copy(committed_epoch, tmp_path / "2")
+    pub_rel = fmt.batch_files(1)[1]
+    public = json.loads((d / pub_rel).read_text())
+    proof = _proof(d, 1)
+    _write(d, pub_rel, [*public, str(derive_challenge(proof.commitment, [int(x) for x in public]))])
+    rep = audit_bundle(d)
+    assert PUBLIC_CHECK in _failed(rep) and PROOFS_CHECK not in _failed(rep), rep.render()
+    n = len(public)
+    assert f"has {n + 1} signals, expected {n}" in next(c.detail for c in rep.failed() if c.name == PUBLIC_CHECK)
 
 
 def test_forged_multiplicities_rejected(
