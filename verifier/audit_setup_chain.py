@@ -53,16 +53,8 @@ def check_setup(rep: Report, b: fmt.EpochBundle, vk: AnyKey, registry: SolvencyR
     governance = registry.governance() if registry is not None else None
     dev_mode = registry.development_mode() if registry is not None else None
     committed = isinstance(vk, CommittedVerifyingKey)
-    if committed and setup.get("kind") != "development":
-        # SEAM (ceremony helper): a committed key's multi-party setup and its checker do not exist yet, so no
-        # committed key can be shown to be free of a known trapdoor; such a setup never passes unchecked
-        rep.add(
-            "setup: committed key's ceremony re-checked",
-            False,
-            "ceremony setup for committed keys: not available yet (no checker for sigma and k contributions)",
-        )
-        return
-    if setup.get("kind") == "ceremony" and check_transcript and setup.get("transcript"):
+    # a committed key's ceremony transcript is re-checked by audit_setup (verifier/committed_ceremony.py)
+    if setup.get("kind") == "ceremony" and check_transcript and setup.get("transcript") and not committed:
         # setup files live in the bundle root's setups/, so the path may go up from the epoch directory, but not
         # out of the root
         path = (b.path / str(setup["transcript"])).resolve()
@@ -78,8 +70,7 @@ def check_setup(rep: Report, b: fmt.EpochBundle, vk: AnyKey, registry: SolvencyR
         failed = f", failed: {', '.join(tr.failed()[:5])}" if not tr.ok else ""
         rep.add("setup: ceremony transcript re-checked against the circuit and the key", tr.ok,
                 f"{len(tr.checks)} checks{failed}")  # fmt: skip
-    base = vk.base if isinstance(vk, CommittedVerifyingKey) else vk
-    audit_setup(rep, setup, b.path, lambda: SolvencyCircuit(b.shape, lookups=committed).r1cs, base, governance,
+    audit_setup(rep, setup, b.path, lambda: SolvencyCircuit(b.shape, lookups=committed).r1cs, vk, governance,
                 dev_mode)  # fmt: skip
 
 

@@ -9,6 +9,11 @@ Groth16 is sound only if nobody knows the setup's trapdoor. Phase 1 (tau, alpha,
   operator does not hold, and
 * the bundle's verifying key is the key the ceremony produced.
 
+A committed (BSB22) key (a setup record with ``commitment_key``, or a committed verifying key) passes the same gate
+through its own ceremony check (``committed_ceremony``: delta, sigma and k contributions, the transcript at
+``transcript`` or ``<zkey dir>/transcript``): public phase 1, the whole transcript re-checked against phase 1 and the
+circuit, the bundle's key the transcript's final key, a contribution signed by governance.
+
 The one exception is a registry deployed in explicit development mode (``isSolvent()`` reports it): there a
 development setup or an operator-only ceremony is reported as a loud warning. Without a registry the governance
 check cannot run and a development setup fails (the audit cannot know the registry's mode).
@@ -24,6 +29,8 @@ from zkmargin.circuits.formats.binfile import BinFileError, read_binfile
 from zkmargin.circuits.formats.points import decode_g1_lem
 from zkmargin.circuits.r1cs import R1CS
 
+from .committed import CommittedVerifyingKey
+from .committed_ceremony import TRANSCRIPT_DIR, read_transcript, verify_committed_ceremony
 from .contributor_identity import contribution_signers
 from .public_phase1 import PUBLIC_PHASE1, blake2b_file
 from .report import Report
@@ -40,7 +47,7 @@ def audit_setup(
     setup: Mapping[str, Any],
     base: Path,
     r1cs: Callable[[], R1CS],
-    vk: VerifyingKey,
+    vk: VerifyingKey | CommittedVerifyingKey,
     governance: str | None,
     development_mode: bool | None,
     trusted_phase1: Collection[str] = PUBLIC_PHASE1,
@@ -62,8 +69,11 @@ def audit_setup(
             )
         return
     zrel, prel = setup.get("zkey"), setup.get("ptau")
+    committed = setup.get("commitment_key") is not None or isinstance(vk, CommittedVerifyingKey)
+    crel = setup.get("commitment_key")
+    trel = setup.get("transcript")
     root = base.resolve().parent  # the bundle root: setup files live in its setups/ (never followed outside it)
-    for rel in (zrel, prel):
+    for rel in (zrel, prel, crel, trel):
         if rel and root not in (base / rel).resolve().parents:
             rep.add("setup: key files inside the bundle root", False, f"{rel} resolves outside {root}")
             return
@@ -75,6 +85,15 @@ def audit_setup(
         key = read_zkey_for_audit(zkey)
     except (BinFileError, OSError, ValueError) as e:
         rep.add("setup: ceremony key (.zkey) readable", False, str(e))
+        return
+    if committed:
+        ck = (base / crel).resolve() if crel else None
+        tr = (base / trel).resolve() if trel else zkey.parent / TRANSCRIPT_DIR
+        _audit_committed(rep, zkey, ck, tr, (base / prel).resolve() if prel else None, r1cs, vk, governance, dev_ok,
+                         trusted_phase1)  # fmt: skip
+        return
+    if not isinstance(vk, VerifyingKey):
+        rep.add("setup: the bundle's verifying key is the ceremony key's", False, "a committed key for a plain setup")
         return
     same_key = (key.alpha1, key.beta2, key.gamma2, key.delta2) == (vk.alpha1, vk.beta2, vk.gamma2, vk.delta2) and (
         _key_ic(zkey, key.n_public) == list(vk.ic)
@@ -95,6 +114,57 @@ def audit_setup(
             else (cer.malformed or ", ".join(c.name for c in cer.failed()[:4])),
         )
     signers = [s.lower() for s in contribution_signers(key.mpc) if s]
+    if governance is None:
+        rep.warn("setup: contribution signed by governance", f"not checked without a registry (signers: {signers})")
+        return
+    _gate(rep, dev_ok, "setup: a phase-2 contribution is signed by governance (not only the operator)",
+          governance.lower() in signers, f"signers: {signers or 'none'}")  # fmt: skip
+
+
+def _audit_committed(
+    rep: Report,
+    zkey: Path,
+    ck: Path | None,
+    transcript: Path,
+    ptau: Path | None,
+    r1cs: Callable[[], R1CS],
+    vk: VerifyingKey | CommittedVerifyingKey,
+    governance: str | None,
+    dev_ok: bool,
+    trusted_phase1: Collection[str],
+) -> None:
+    """The committed-key gate: the same conditions as a plain key's, checked on the committed ceremony."""
+    if ck is None or not ck.is_file():
+        rep.add("setup: commitment key (commitment_key.json) present", False, str(ck))
+        return
+    try:
+        tr = read_transcript(transcript)
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
+        rep.add("setup: committed-key ceremony transcript readable", False, f"{transcript}: {e}")
+        return
+    last = tr.records[-1].state.g2_sigma_neg if tr.records else None
+    same = False
+    if isinstance(vk, CommittedVerifyingKey) and vk.g2_sigma_neg == last:
+        k = read_zkey_for_audit(zkey)
+        b = vk.base
+        same = (b.alpha1, b.beta2, b.gamma2, b.delta2) == (k.alpha1, k.beta2, k.gamma2, k.delta2)
+        same = same and list(b.ic) == _key_ic(zkey, k.n_public)
+    detail = "" if same else "the committed verifying key (with [-sigma]_2) is not the transcript's final key"
+    rep.add("setup: the bundle's verifying key is the ceremony key's", same, detail)
+    public_p1 = ptau is not None and ptau.is_file() and blake2b_file(ptau) in trusted_phase1
+    _gate(rep, dev_ok, "setup: phase 1 is a public powers-of-tau file (not the operator's own)", public_p1,
+          "a phase 1 run by the operator alone lets it forge proofs (tau, alpha, beta known)")  # fmt: skip
+    if ptau is not None and ptau.is_file():
+        cvk = vk if isinstance(vk, CommittedVerifyingKey) else None
+        cer = verify_committed_ceremony(tr, zkey, ck, r1cs(), ptau, cvk)
+        rep.add(
+            "setup: committed-key ceremony re-checked (delta, sigma, k contributions against phase 1 and the circuit)",
+            cer.ok,
+            f"{len(tr.records)} contributions"
+            if cer.ok
+            else (cer.malformed or ", ".join(c.name for c in cer.failed()[:4])),
+        )
+    signers = [s.lower() for s in contribution_signers([r.delta for r in tr.records]) if s]
     if governance is None:
         rep.warn("setup: contribution signed by governance", f"not checked without a registry (signers: {signers})")
         return

@@ -82,7 +82,10 @@ def _setup_json(setup: Setup, final: Path, shape_id: str) -> dict[str, Any]:
         "transcript": rel("transcript"),
         # the ceremony key (snarkjs contribution records) and, for a public phase 1, its .ptau
         "zkey": os.path.relpath(setup.zkey, final),
-        "ptau": rel("phase1.ptau"),
+        # a public phase 1, or a committed local ceremony's own (which the audit fails unless in development mode)
+        "ptau": rel("phase1.ptau") or (rel(setup.local_ptau.name) if setup.local_ptau is not None else None),
+        # committed keys: the commitment key (the audit re-checks it against the ceremony's transcript)
+        **({"commitment_key": rel("commitment_key.json")} if setup.proof_system == "committed" else {}),
     }
 
 

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zkmargin.atomic import atomic_directory
+from zkmargin.circuits.field import R
 from zkmargin.circuits.msm_native import available as native_available
+from zkmargin.circuits.r1cs import R1CS
 from zkmargin.circuits.rules.circuit_inputs import BatchLayout
 from zkmargin.verifier import bundle as fmt
 from zkmargin.verifier.bundle_proofs import COMMITTED, PLAIN, PROOF_SYSTEMS, AnyKey
@@ -40,7 +42,6 @@ DEV_LABEL = (
     "Not for production; use a multi-party ceremony from a public phase 1."
 )
 SETUP_KINDS = ("development", "ceremony")
-COMMITTED_CEREMONY_MISSING = "ceremony setup for committed keys: not available yet"
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
@@ -74,6 +75,12 @@ class Setup:
     def label(self) -> str:
         return DEV_LABEL if self.kind == "development" else "local multi-party ceremony"
 
+    @property
+    def local_ptau(self) -> Path | None:
+        """A committed local ceremony's own phase 1 (the audit re-checks the ceremony against it)."""
+        p = self.path / LOCAL_PTAU
+        return p if p.exists() else None
+
 
 def _load(path: Path, layout: BatchLayout, proof_system: str) -> Setup:
     try:
@@ -100,10 +107,24 @@ def _load(path: Path, layout: BatchLayout, proof_system: str) -> Setup:
     return Setup(pk, vk, kind, path, 0.0, PLAIN)
 
 
-def run_committed_ceremony_or_fail(*_args: object) -> CommittedProvingKey:
-    """SEAM (ceremony helper): the multi-party setup of a committed key, ``prover/setup``'s
-    ``run_committed_ceremony(...)``, once it exists. Until then this fails with a clear message."""
-    raise SetupError(COMMITTED_CEREMONY_MISSING)
+LOCAL_PTAU = "phase1-local.ptau"  # the operator's own phase 1 (not "phase1.ptau": that name means a public file)
+
+
+def local_committed_ceremony(r1cs: R1CS, stage: Path) -> CommittedProvingKey:
+    """A local multi-party ceremony for a committed key (``prover/setup/committed_ceremony.py``: delta, sigma and k
+    each contributed, 2 contributions) over a phase 1 of the operator's own (``phase1-local.ptau``, prepared from
+    secrets drawn here and dropped): like the plain local ceremony, it proves the tooling, not trust (the audit fails
+    its phase 1 unless the registry is in development mode). Its transcript goes to ``stage/transcript``."""
+    import secrets as _secrets
+
+    from ..ptau import write_dev_prepared_ptau
+    from ..qap import qap_from_r1cs
+    from ..setup.committed_ceremony import run_committed_ceremony
+
+    tau, alpha, beta = (_secrets.randbelow(R - 2) + 2 for _ in range(3))
+    write_dev_prepared_ptau(stage / LOCAL_PTAU, qap_from_r1cs(r1cs).log_domain, tau=tau, alpha=alpha, beta=beta)
+    del tau, alpha, beta
+    return run_committed_ceremony(r1cs, stage / "transcript", phase1=stage / LOCAL_PTAU, contributions=2)
 
 
 def load_or_create(path: Path, layout: BatchLayout, kind: str, progress: Progress, proof_system: str = COMMITTED
@@ -116,16 +137,18 @@ def load_or_create(path: Path, layout: BatchLayout, kind: str, progress: Progres
         raise ValueError(f"proof_system: {proof_system!r} is not one of {PROOF_SYSTEMS}")
     if (path / "setup.json").exists():
         return _load(path, layout, proof_system)
-    if proof_system == COMMITTED and kind == "ceremony":
-        run_committed_ceremony_or_fail()  # before any file is written
     circuit = circuit_for(layout.shape, proof_system)
     t0 = time.perf_counter()
     key: ProvingKey | CommittedProvingKey
     with atomic_directory(path) as stage:
         if proof_system == COMMITTED:
-            progress("setup (DEVELOPMENT, single party, committed)", 0, 1)
-            log.warning(DEV_LABEL)
-            key = dev_setup_committed(circuit.r1cs)
+            if kind == "ceremony":
+                progress("setup (local ceremony, committed)", 0, 1)
+                key = local_committed_ceremony(circuit.r1cs, stage)
+            else:
+                progress("setup (DEVELOPMENT, single party, committed)", 0, 1)
+                log.warning(DEV_LABEL)
+                key = dev_setup_committed(circuit.r1cs)
             save_committed_key(key, stage)
             vk: AnyKey = key.vk
             domain = key.base.domain_size

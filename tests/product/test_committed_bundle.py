@@ -377,15 +377,29 @@ def test_committed_c_point_left_in_the_key_is_refused(committed_epoch: EpochResu
             load_committed_key(tmp_path / "k", circuit.r1cs, packed_only=packed)
 
 
-def test_setup_of_the_other_system_or_a_committed_ceremony_refused(committed_epoch: EpochResult, tmp_path: Path
-                                                                   ) -> None:  # fmt: skip
+def test_setup_of_the_other_system_refused(committed_epoch: EpochResult, tmp_path: Path) -> None:
     setup_path = (committed_epoch.path / committed_epoch.manifest["setup"]["zkey"]).resolve().parent
     layout = Operator(tmp_path / "s", ph.SPEC).layout(ph.engine())
     with pytest.raises(SetupError, match="a 'committed' setup, but the proof system asked for is 'plain'"):
         load_or_create(setup_path, layout, "development", lambda *a: None, "plain")
-    with pytest.raises(SetupError, match="ceremony setup for committed keys: not available yet"):
-        load_or_create(tmp_path / "new", layout, "ceremony", lambda *a: None, "committed")
-    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.slow
+def test_committed_local_ceremony_epoch_audits(tmp_path: Path) -> None:
+    """``setup_kind="ceremony"`` with a committed key: the committed multi-party ceremony (delta, sigma, k) over the
+    operator's own phase 1. The audit re-checks the ceremony against its transcript and phase 1 and fails only the
+    phase-1 gate (the operator's own phase 1 can forge; a development-mode registry would make it a warning)."""
+    root = tmp_path / "root"
+    op = Operator(root, ph.SPEC, setup_kind="ceremony", proof_system="committed")
+    res = op.run_epoch(1, ph.engine(), ph.accounts(1))
+    setup = res.manifest["setup"]
+    assert setup["kind"] == "ceremony" and setup["commitment_key"] and setup["ptau"].endswith("phase1-local.ptau")
+    assert op.setup(op.layout(ph.engine())).is_public() is False  # a registry for it must be in development mode
+    rep = audit_bundle(res.path)
+    assert _failed(rep) == ["setup: phase 1 is a public powers-of-tau file (not the operator's own)"], rep.render()
+    names = [c.name for c in rep.checks if c.ok]
+    assert "setup: the bundle's verifying key is the ceremony key's" in names
+    assert any(n.startswith("setup: committed-key ceremony re-checked") for n in names), rep.render()
 
 
 def test_committed_attestation_waits_for_the_committed_registry(tmp_path: Path) -> None:

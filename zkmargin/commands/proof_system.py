@@ -21,7 +21,45 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_INVALID
 
 
+def _committed_step(args: argparse.Namespace) -> int | None:
+    """``setup contribute|beacon --zkey DIR``: a committed (BSB22) setup directory gets a committed-key
+    contribution (snarkjs cannot update its sigma, k and [k/delta]_1); None for a plain .zkey."""
+    from zkmargin.verifier.committed_ceremony import is_committed_setup
+
+    if not is_committed_setup(args.zkey):
+        return None
+    from zkmargin.prover.setup.committed_ceremony import run_cli_step
+
+    if args.setup_command == "beacon":
+        from zkmargin.verifier.snarkjs_rng import MAX_BEACON_EXP, MIN_BEACON_EXP
+
+        try:
+            bh = bytes.fromhex(args.beacon.removeprefix("0x"))
+        except ValueError:
+            raise OptionError("--beacon", "not a hexadecimal string") from None
+        if not 0 < len(bh) < 256:
+            raise OptionError("--beacon", "must be 1..255 bytes")
+        if not MIN_BEACON_EXP <= args.iterations <= MAX_BEACON_EXP:
+            raise OptionError("--iterations", f"must be in [{MIN_BEACON_EXP}, {MAX_BEACON_EXP}]")
+        return run_cli_step(Path(args.zkey), Path(args.out), args.name, beacon=(bh, args.iterations))
+    key = None
+    if args.signer_key is not None:
+        from eth_account import Account
+
+        raw = args.signer_key
+        try:
+            key = (Path(raw[1:]).read_text() if raw.startswith("@") else raw).strip()
+            Account.from_key(key)
+        except Exception:
+            raise OptionError("--signer-key", "not a readable Ethereum private key (32 bytes hex, or @FILE)") from None
+    return run_cli_step(Path(args.zkey), Path(args.out), args.name, args.entropy, key)
+
+
 def cmd_setup(args: argparse.Namespace) -> int:
+    if args.setup_command in ("contribute", "beacon"):
+        code = _committed_step(args)
+        if code is not None:
+            return code
     if args.setup_command == "contribute":
         from zkmargin.prover.cli_ops import run_contribute
 
@@ -41,7 +79,48 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_verify_setup_committed(args: argparse.Namespace) -> int:
+    """``verify-setup --zkey SETUP_DIR``: a committed (BSB22) setup directory's ceremony
+    (``verifier.committed_ceremony``)."""
+    from zkmargin.verifier.committed_ceremony import verify_committed_setup
+    from zkmargin.verifier.contributor_identity import contribution_signer
+
+    if not args.ptau:
+        print("malformed input: --zkey needs --ptau (the prepared phase-1 file the key was made from)", file=sys.stderr)
+        return EXIT_MALFORMED
+    rep = verify_committed_setup(args.zkey, args.r1cs, args.ptau)
+    if rep.malformed is None and args.vk:
+        from zkmargin.verifier.committed import committed_vk_from_json
+        from zkmargin.verifier.groth16 import MalformedInput
+        from zkmargin.verifier.snarkjs_json import load_json
+
+        try:
+            vk = committed_vk_from_json(load_json(args.vk, "vk"))
+        except MalformedInput as e:
+            print(f"malformed input: {e}", file=sys.stderr)
+            return EXIT_MALFORMED
+        mine = committed_vk_from_json(load_json(Path(args.zkey) / "verification_key.json", "vk"))
+        rep.add("vk.matches_setup", vk == mine, "--vk vs the setup's verification_key.json (checked above)")
+    print(rep.render())
+    if rep.malformed is None:
+        from zkmargin.verifier.committed_ceremony import read_transcript
+
+        for i, r in enumerate(read_transcript(Path(args.zkey) / "transcript").records):
+            who = contribution_signer(r.delta)
+            if who:
+                print(f"  contribution #{i + 1} signed by {who}")
+    verdict = {0: "committed-key ceremony: OK",
+               1: f"committed-key ceremony: FAILED ({', '.join(c.name for c in rep.failed())})",
+               2: f"malformed input: {rep.malformed}"}[rep.exit_code]  # fmt: skip
+    print(verdict, file=sys.stderr if rep.exit_code == 2 else sys.stdout)
+    return rep.exit_code
+
+
 def cmd_verify_setup_zkey(args: argparse.Namespace) -> int:
+    from zkmargin.verifier.committed_ceremony import is_committed_setup
+
+    if is_committed_setup(args.zkey):
+        return cmd_verify_setup_committed(args)
     from zkmargin.verifier.contributor_identity import contribution_signers
     from zkmargin.verifier.groth16 import MalformedInput
     from zkmargin.verifier.snarkjs_json import load_json, vk_from_json
