@@ -22,11 +22,11 @@ from .attestation import n_public
 from .audit_batches import check_batch_order, check_batch_proofs, check_deliveries, check_excluded, check_totals
 from .audit_files_params import check_files, check_methodology
 from .audit_setup_chain import check_chain, check_setup, check_snapshot_clock
+from .bundle_proofs import COMMITTED, PROOF_SYSTEMS, key_proof_system, vk_from_bundle_json
 from .groth16 import MalformedInput
 from .params_audit import audit_parameters
 from .report import Report
 from .safe_io import DEFAULT_LIMITS, Limits
-from .snarkjs_json import vk_from_json
 
 if TYPE_CHECKING:
     from .chain import SolvencyRegistryClient
@@ -148,7 +148,16 @@ def _audit(
         else f"document {rebuilt.document_sha256[:16]}, manifest {str(b.manifest['parameter_version'])[:16]}",
     )
     check_methodology(rep, b, governed, rebuilt.risk_parameters)
-    vk = vk_from_json(b.json(fmt.VK))
+    vk = vk_from_bundle_json(b.json(fmt.VK))
+    system = key_proof_system(vk)
+    declared = b.manifest.get("proof_system", "plain")  # manifests before the committed default were plain
+    rep.add(
+        "verifying key: the manifest's proof system (committed Groth16 on lookups, or plain Groth16)",
+        declared in PROOF_SYSTEMS and declared == system,
+        f"{system}" + ("" if declared == system else f"; the manifest says {str(declared)[:20]!r}")
+        + (": challenge derived from each proof's commitment, never read from the bundle" if system == COMMITTED
+           else ""),
+    )  # fmt: skip
     want = n_public(sh.assets)
     rep.add("verifying key: layout of the shape", vk.n_public == want,
             f"{vk.n_public} public signals" + ("" if vk.n_public == want else f", the shape needs {want}"))  # fmt: skip

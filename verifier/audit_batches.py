@@ -18,19 +18,24 @@ from zkmargin.circuits.solvency.leaf import LeafData, account_id_commitment, epo
 
 from . import bundle as fmt
 from .attestation import signal_names
-from .groth16 import MalformedInput, check_verifying_key, verify
+from .bundle_proofs import COMMITTED, AnyKey, AnyProof, check_any_key, key_proof_system, proof_from_bundle_json
+from .bundle_proofs import verify_any as verify
+from .groth16 import MalformedInput
 from .inclusion import InclusionError, load_inclusion
 from .report import Report
-from .snarkjs_json import proof_from_json, public_from_json
-from .types import VerifyingKey
+from .snarkjs_json import public_from_json
+
+# One name for both proof systems (the "verifying key: the manifest's proof system" check says which one ran); the
+# detail of a committed bundle says the challenge was derived from each proof's commitment.
+PROOFS_CHECK = "batches: every Groth16 proof verifies"
 
 
-def check_batch_proofs(rep: Report, b: fmt.EpochBundle, vk: VerifyingKey, batches: list[fmt.BatchEntry]) -> None:
+def check_batch_proofs(rep: Report, b: fmt.EpochBundle, vk: AnyKey, batches: list[fmt.BatchEntry]) -> None:
     """Each batch's proof is verified against the statement the *manifest* makes (the proof decides what is true),
     and its public.json is compared with that statement. When they differ, the proof says which file holds the
     edit: a proof that verifies the public.json signals but not the manifest's convicts the manifest entry, one that
     verifies the manifest's convicts public.json, so an innocent file is never the one named."""
-    check_verifying_key(vk)  # once, up front: a batch that fails early must not skip the key's validation
+    check_any_key(vk)  # once, up front: a batch that fails early must not skip the key's validation
     names = signal_names(b.shape.assets)
     bad_public: list[str] = []
     bad_proofs: list[str] = []
@@ -40,8 +45,9 @@ def check_batch_proofs(rep: Report, b: fmt.EpochBundle, vk: VerifyingKey, batche
         )
         if be.index != i:
             bad_public.append(f"manifest batches[{i}] has index {be.index}")
+        proof: AnyProof | None
         try:
-            proof = proof_from_json(b.json(be.proof))
+            proof = proof_from_bundle_json(b.json(be.proof), vk)
             proven = verify(vk, proof, signals, validate_key=False)
         except fmt.MissingFile:
             bad_proofs.append(f"batch {i}: {be.proof} missing")
@@ -75,12 +81,14 @@ def check_batch_proofs(rep: Report, b: fmt.EpochBundle, vk: VerifyingKey, batche
         not bad_public,
         "; ".join(bad_public[:5]) if bad_public else f"{len(batches)} batches",
     )
+    committed = key_proof_system(vk) == COMMITTED
     rep.add(
-        "batches: every Groth16 proof verifies",
+        PROOFS_CHECK,
         not bad_proofs,
         "; ".join(bad_proofs[:5]) + (f" (and {len(bad_proofs) - 5} more)" if len(bad_proofs) > 5 else "")
         if bad_proofs
-        else f"{len(batches)} proofs verify the manifest's statements",
+        else f"{len(batches)} proofs verify the manifest's statements"
+        + (" (committed: challenge derived from each D, proof of knowledge folded in)" if committed else ""),
     )
 
 

@@ -4,7 +4,8 @@ Defined on the verifier side (like the setup transcript) so that account holders
 without importing the prover; the operator writes it through these helpers. Layout of a bundle root::
 
     index.sqlite                      epochs table (written after each epoch directory is in place)
-    setups/<shape id>/                verification_key.json, setup.json, circuit.zkey (operator), transcript/
+    setups/<shape id>[-committed]/    verification_key.json, setup.json, circuit.zkey (operator), transcript/ (plain);
+                                      committed: also commitment_key.json (the zkey's committed C points at infinity)
     epoch-000001/
         manifest.json                 epoch, parameter version, params_commitment, prices, shape, layout, per batch
                                       statement + file names, sha256 of every other file, chain info
@@ -12,12 +13,16 @@ without importing the prover; the operator writes it through these helpers. Layo
                                       table, the layout; its sha256 is registered on-chain) and the circuit's
                                       SolvencyParams copy (the audit rebuilds it, never trusts it)
         market.json                   the epoch's market snapshot (marks, index/spot prices, vol surfaces)
-        verification_key.json         snarkjs format
-        batches/0000/proof.json       snarkjs proof
-        batches/0000/public.json      snarkjs public signals (layout of verifier/attestation.py)
+        verification_key.json         snarkjs format (plain), or committed ("protocol": "groth16-bsb22")
+        batches/0000/proof.json       snarkjs proof (plain), or + "commitment" (D) and "commitment_pok" (committed)
+        batches/0000/public.json      public signals (layout of verifier/attestation.py); committed: the supplied
+                                      ones only, the challenge is derived by the verifier from D and them
         excluded.json                 counts of accounts the circuit cannot represent, per reason (no ids)
 
-Field elements are decimal strings (as snarkjs), other integers JSON numbers.
+Field elements are decimal strings (as snarkjs), other integers JSON numbers. Which files snarkjs can check: a plain
+bundle's key, proofs and public signals (``snarkjs groth16 verify``); a committed bundle's cannot be checked by snarkjs
+(no commitment, no derived challenge), only by ``zkmargin audit`` / ``user verify`` and the committed Solidity
+verifier. The manifest's ``proof_system`` says which; readers: ``bundle_proofs.py``.
 
 Reading is for verifiers, so a bundle is untrusted input (``verifier/safe_io.py``): the epoch opened must be the one
 asked for, by the index row and by the manifest; the index row's ``dir`` and every path the manifest names are
@@ -60,6 +65,7 @@ from .bundle_format import (
     dumps,
     epoch_dirname,
     parameter_version,
+    setup_dirname,
     sha256_file,
     shape_from_json,
     shape_id,
@@ -94,6 +100,7 @@ __all__ = [
     "load_json_file",
     "open_epoch",
     "parameter_version",
+    "setup_dirname",
     "sha256_checked",
     "sha256_file",
     "shape_from_json",

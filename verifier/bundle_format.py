@@ -94,6 +94,12 @@ def shape_id(sh: SolvencyShape) -> str:
     return hashlib.sha256(json.dumps(shape_to_json(sh), sort_keys=True).encode()).hexdigest()[:16]
 
 
+def setup_dirname(sh: SolvencyShape, proof_system: str = "committed") -> str:
+    """The directory of a shape's setup under ``<root>/setups/``: the shape id for plain Groth16 (as before the
+    committed default), ``<shape id>-committed`` for the lookup circuit's committed key (a different circuit)."""
+    return shape_id(sh) if proof_system == "plain" else f"{shape_id(sh)}-committed"
+
+
 _NESTED = ("bracket_floor", "bracket_mmr", "bracket_cum", "haircut_floor", "haircut_rate", "risk_long", "risk_short")
 
 

@@ -21,12 +21,13 @@ from zkmargin.circuits.solvency.leaf import LeafData, account_id_commitment, epo
 from zkmargin.circuits.solvency.shape import USD_UNITS_PER_MICRO
 
 from . import bundle as fmt
-from .groth16 import MalformedInput, verify
+from .audit_setup_chain import pin_registry_key
+from .bundle_proofs import AnyKey, key_proof_system, proof_from_bundle_json, verify_any, vk_from_bundle_json
+from .groth16 import MalformedInput
 from .inclusion import Inclusion, InclusionError, load_inclusion
-from .registry_key import check_registry_key
 from .report import Report
 from .safe_io import DEFAULT_LIMITS, Limits
-from .snarkjs_json import proof_from_json, public_from_json, vk_from_json
+from .snarkjs_json import public_from_json
 
 if TYPE_CHECKING:
     from .chain import SolvencyRegistryClient
@@ -153,19 +154,22 @@ def _check(
     )
     rep.add("slot among the batch's active accounts", 0 <= inc.slot < be.count, f"slot {inc.slot}, count {be.count}")
     rep.add("id inside the batch's id range", be.first_id_hash <= id_hash <= be.last_id_hash)
-    vk = vk_from_json(b.json(fmt.VK))
-    proof = proof_from_json(b.json(be.proof))
+    vk = vk_from_bundle_json(b.json(fmt.VK))
+    proof = proof_from_bundle_json(b.json(be.proof), vk)
     public = public_from_json(b.json(be.public))
     expected = be.statement().public_signals(
         b.epoch, b.params_commitment, b.prices, market_commitment=b.market_commitment
     )
     rep.add("public signals match the manifest", public == expected)
-    ok = verify(vk, proof, public)
+    ok = verify_any(vk, proof, public)
+    system = key_proof_system(vk)
     rep.add(
         "batch proof verifies (every account's margin state, under-MM ones counted, as published)",
         ok,
-        f"{be.count} accounts, {be.under_mm_count} under MM" if ok else "Groth16 verification failed",
-    )
+        (f"{be.count} accounts, {be.under_mm_count} under MM ({system} Groth16"
+         + (", challenge derived from the proof's commitment)" if system == "committed" else ")"))
+        if ok else f"{system} Groth16 verification failed",
+    )  # fmt: skip
     if registry is None:
         rep.warn("on-chain attestation", "not checked (give --rpc and --registry)")
         return
@@ -173,10 +177,9 @@ def _check(
 
 
 def _onchain(
-    rep: Report, b: fmt.EpochBundle, i: int, id_hash: int, vk: object, registry: SolvencyRegistryClient
+    rep: Report, b: fmt.EpochBundle, i: int, id_hash: int, vk: AnyKey, registry: SolvencyRegistryClient
 ) -> None:
     from .chain import ChainRevert
-    from .types import VerifyingKey
 
     try:
         onchain = registry.attestation_of(b.epoch)
@@ -192,8 +195,7 @@ def _onchain(
         f"registry {registry.address}, covers {onchain.account_count} accounts"
         + (" (REVOKED by governance)" if onchain.revoked else ""),
     )
-    assert isinstance(vk, VerifyingKey)
-    check_registry_key(rep, registry, vk)
+    pin_registry_key(rep, registry, vk)
     ev = next((e for e in registry.batch_events() if e.epoch == b.epoch and e.index == i), None)
     rep.add(
         "your batch root is attested on-chain",

@@ -38,6 +38,13 @@ __all__ = ["EXIT_INTERNAL", "EXIT_INVALID", "EXIT_MALFORMED", "EXIT_OK", "Option
 log = logging.getLogger("zkmargin")
 
 
+PROOF_SYSTEM_HELP = (
+    "committed: the lookup circuit, Groth16 with one commitment (the default once the registry takes committed "
+    "proofs; until then plain when attesting on-chain); plain: the bit-decomposition circuit, plain Groth16 "
+    "(snarkjs can check it)"
+)
+
+
 def _opt(field: str) -> str:
     """An API field name as the option that carries it (``setup_kind`` -> ``--setup-kind``)."""
     if field.startswith(("-", "account ")) or not field.replace("_", "").isalnum():
@@ -163,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start a local anvil (npm @foundry-rs/anvil, needs Node) and attest there; it keeps running",
     )
+    d.add_argument("--proof-system", choices=("committed", "plain"), default=None, help=PROOF_SYSTEM_HELP)
     d.set_defaults(fn=_cmd_demo)
 
     dr = sub.add_parser("doctor", help="check the installation: Python, C kernel, web3/py-evm, Node, snarkjs, anvil")
@@ -179,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="bundle root whose setup (verifying key) the registry pins (default out/demo)")  # fmt: skip
     cd.add_argument("--batch", type=_int_at_least(1), default=16, help="accounts per batch: the circuit shape")
     cd.add_argument("--ceremony", action="store_true", help="local multi-party ceremony instead of the dev setup")
+    cd.add_argument("--proof-system", choices=("committed", "plain"), default=None, help=PROOF_SYSTEM_HELP)
     cd.set_defaults(fn=_cmd_chain_deploy)
     cs = chsub.add_parser("status", parents=[common], help="read a registry: isSolvent() and solvencyStatus()")
     cs.add_argument("--rpc", required=True)
@@ -199,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--batch", type=int, default=4, help="accounts per batch (circuit shape)")
     r.add_argument("--workers", type=int, default=0, help="prove on a Dask LocalCluster of N processes (0: in-process)")
     r.add_argument("--scheduler", default=None, help="prove on an existing Dask cluster (tcp://host:8786)")
+    r.add_argument("--proof-system", choices=("committed", "plain"), default=None, help=PROOF_SYSTEM_HELP)
     r.set_defaults(fn=_cmd_run)
 
     u = sub.add_parser("user", help="account-holder commands")

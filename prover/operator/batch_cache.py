@@ -18,24 +18,32 @@ from typing import Any
 
 from zkmargin.atomic import atomic_write_bytes
 from zkmargin.verifier import bundle as fmt
-from zkmargin.verifier.groth16 import MalformedInput, verify
-from zkmargin.verifier.snarkjs_json import proof_from_json, proof_to_json, public_to_json, vk_to_json
-from zkmargin.verifier.types import Proof, VerifyingKey
+from zkmargin.verifier.bundle_proofs import (
+    AnyKey,
+    AnyProof,
+    proof_from_bundle_json,
+    proof_to_bundle_json,
+    verify_any,
+    vk_to_bundle_json,
+)
+from zkmargin.verifier.groth16 import MalformedInput
+from zkmargin.verifier.snarkjs_json import public_to_json
 
 log = logging.getLogger(__name__)
 
 CHAIN_RECORD = "chain.json"
 
 
-def vk_sha256(vk: VerifyingKey) -> str:
-    """sha256 of the key's canonical snarkjs JSON: names the key a cache entry was proven under."""
-    return hashlib.sha256(fmt.dumps(vk_to_json(vk))).hexdigest()
+def vk_sha256(vk: AnyKey) -> str:
+    """sha256 of the key's canonical JSON (snarkjs's, or the committed layout): names the key a cache entry was
+    proven under (so a plain entry is never read for a committed key, or the reverse)."""
+    return hashlib.sha256(fmt.dumps(vk_to_bundle_json(vk))).hexdigest()
 
 
 class BatchCache:
     """``.work/epoch-N/`` of a bundle root, for proofs under ``vk``."""
 
-    def __init__(self, root: Path, epoch: int, vk: VerifyingKey) -> None:
+    def __init__(self, root: Path, epoch: int, vk: AnyKey) -> None:
         self.dir = self.work_dir(root, epoch)
         self.epoch = epoch
         self.vk = vk
@@ -56,7 +64,7 @@ class BatchCache:
     def entries(self) -> list[Path]:
         return sorted(self.dir.glob("batch-*.json"))
 
-    def proof(self, index: int, public: Sequence[int]) -> Proof | None:
+    def proof(self, index: int, public: Sequence[int]) -> AnyProof | None:
         """The cached proof of batch ``index`` if it is for this key and these public signals *and verifies*;
         None otherwise (a foreign or stale entry is ignored, a broken or poisoned one is deleted and logged)."""
         path = self._batch_path(index)
@@ -67,8 +75,8 @@ class BatchCache:
             if entry["vk_sha256"] != self.vk_sha or [int(x) for x in entry["public"]] != list(public):
                 log.info("epoch %s batch %s: cache entry is for another key or batch; proving again", self.epoch, index)
                 return None
-            proof = proof_from_json(entry["proof"])
-            ok = verify(self.vk, proof, list(public))
+            proof = proof_from_bundle_json(entry["proof"], self.vk)
+            ok = verify_any(self.vk, proof, list(public))
         except (ValueError, KeyError, TypeError, MalformedInput) as e:
             log.warning("epoch %s batch %s: unreadable cache entry (%s); deleted, proving again", self.epoch, index, e)
             path.unlink(missing_ok=True)
@@ -79,9 +87,9 @@ class BatchCache:
             return None
         return proof
 
-    def put(self, index: int, proof: Proof, public: Sequence[int]) -> None:
+    def put(self, index: int, proof: AnyProof, public: Sequence[int]) -> None:
         """Write batch ``index``'s proof atomically (a crash leaves the old entry or the new one, never half)."""
-        doc = {"vk_sha256": self.vk_sha, "public": public_to_json(list(public)), "proof": proof_to_json(proof)}
+        doc = {"vk_sha256": self.vk_sha, "public": public_to_json(list(public)), "proof": proof_to_bundle_json(proof)}
         atomic_write_bytes(self._batch_path(index), fmt.dumps(doc))
 
     def chain_record(self) -> dict[str, Any] | None:

@@ -22,8 +22,8 @@ from zkmargin.circuits.rules.methodology import Methodology
 from zkmargin.circuits.solvency.shape import PUB_MARKET_COMMITMENT, PUB_PARAMS_COMMITMENT, pub_price
 from zkmargin.verifier import bundle as fmt
 from zkmargin.verifier.attestation import split_public_signals
-from zkmargin.verifier.snarkjs_json import proof_to_json, public_to_json, vk_to_json
-from zkmargin.verifier.types import Proof
+from zkmargin.verifier.bundle_proofs import AnyProof, proof_to_bundle_json, vk_to_bundle_json
+from zkmargin.verifier.snarkjs_json import public_to_json
 
 from ..engine.margin import AccountResult, MarginEngine
 from ..solvency_witness import BatchLayout, SolvencyBatch, solvency_params
@@ -41,7 +41,7 @@ class EpochContent:
     layout: BatchLayout
     setup: Setup
     batches: list[SolvencyBatch]
-    proofs: list[Proof]
+    proofs: list[AnyProof]
     excluded: list[Exclusion]
     results: dict[str, AccountResult]
     chain: dict[str, Any] | None
@@ -76,12 +76,16 @@ def _setup_json(setup: Setup, final: Path, shape_id: str) -> dict[str, Any]:
 
     return {
         "kind": setup.kind,
+        "proof_system": setup.proof_system,
         "shape_id": shape_id,
         "label": setup.label(),
         "transcript": rel("transcript"),
         # the ceremony key (snarkjs contribution records) and, for a public phase 1, its .ptau
         "zkey": os.path.relpath(setup.zkey, final),
-        "ptau": rel("phase1.ptau"),
+        # a public phase 1, or a committed local ceremony's own (which the audit fails unless in development mode)
+        "ptau": rel("phase1.ptau") or (rel(setup.local_ptau.name) if setup.local_ptau is not None else None),
+        # committed keys: the commitment key (the audit re-checks it against the ceremony's transcript)
+        **({"commitment_key": rel("commitment_key.json")} if setup.proof_system == "committed" else {}),
     }
 
 
@@ -126,12 +130,12 @@ def write_bundle(root: Path, c: EpochContent) -> tuple[Path, Path]:
         (stage / fmt.MARKET).write_bytes(fmt.dumps(c.engine.snapshot.model_dump(mode="json")))
         if c.methodology is not None:  # dynamic parameters: the audit re-derives them from this
             (stage / fmt.METHODOLOGY).write_bytes(fmt.dumps(json.loads(c.methodology.canonical_json())))
-        (stage / fmt.VK).write_bytes(fmt.dumps(vk_to_json(c.setup.vk)))
+        (stage / fmt.VK).write_bytes(fmt.dumps(vk_to_bundle_json(c.setup.vk)))
         entries = []
         for i, (b, proof) in enumerate(zip(c.batches, c.proofs, strict=True)):
             pf, pb = fmt.batch_files(i)
             (stage / pf).parent.mkdir(parents=True, exist_ok=True)
-            (stage / pf).write_bytes(fmt.dumps(proof_to_json(proof)))
+            (stage / pf).write_bytes(fmt.dumps(proof_to_bundle_json(proof)))
             (stage / pb).write_bytes(fmt.dumps(public_to_json(b.public)))
             entries.append(_batch_entry(i, b, sh.assets))
         (stage / fmt.EXCLUDED).write_bytes(fmt.dumps(exclusions_to_json(c.excluded)))
@@ -146,6 +150,7 @@ def write_bundle(root: Path, c: EpochContent) -> tuple[Path, Path]:
             "prices": {a: first[pub_price(k)] for k, a in enumerate(c.layout.assets)},
             "shape": fmt.shape_to_json(sh),
             "layout": layout_json,
+            "proof_system": c.setup.proof_system,
             "setup": _setup_json(c.setup, final, fmt.shape_id(sh)),
             "batches": entries,
             "totals": _totals(c, entries),

@@ -15,7 +15,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rich.console import Console
 from rich.markup import escape
@@ -29,8 +29,10 @@ from zkmargin.verifier import inclusion
 from zkmargin.verifier.audit import audit_bundle
 from zkmargin.verifier.user import verify_account
 
+from .chain_seam import NOT_READY, committed_chain_ready, default_proof_system
 from .exchange import ExchangeSpec, demo_accounts, demo_engine
 from .pipeline import DEV_LABEL, EpochResult, Operator, governed_registration
+from .setups import SetupError
 
 log = logging.getLogger("zkmargin.demo")
 
@@ -61,6 +63,16 @@ def _deployment_record(out: Path, registry: str) -> Deployment | None:
     return rec if rec.registry.lower() == registry.lower() else None
 
 
+def _setup_proof_system(setup_dir: Path) -> str:
+    """The proof system of a setup directory (``setup.json``; setups from before the committed default are plain)."""
+    try:
+        meta = read_json_file(setup_dir / "setup.json", "deployment setup_dir")
+    except InputError:
+        return default_proof_system(attests_on_chain=True)  # not created yet: the operator creates it
+    found = meta.get("proof_system", "plain") if isinstance(meta, dict) else "plain"
+    return str(found)
+
+
 def _cli() -> str:
     """The command to type for the next step: ``zkmargin`` if it is on PATH, else this venv's script."""
     import shutil
@@ -84,6 +96,7 @@ def run_demo(
     registry: str | None = None,
     devnet: bool = False,
     quiet: bool = False,
+    proof_system: str | None = None,
 ) -> int:
     """Run everything; the epoch is the bundle root's next one (a rerun reuses the setup, adds an epoch).
 
@@ -96,6 +109,11 @@ def run_demo(
         raise InputError("out", f"{out} exists and is not a directory")
     if registry is not None and rpc is None:
         raise InputError("registry", "needs --rpc URL (the chain holding it)")
+    if proof_system not in (None, "committed", "plain"):
+        raise InputError("proof-system", f"is 'committed' or 'plain', got {proof_system!r}")
+    if proof_system == "committed" and not committed_chain_ready():
+        raise InputError("proof-system", NOT_READY)
+    system = proof_system or default_proof_system(attests_on_chain=True)
     anvil = None
     if devnet:
         from zkmargin.devnet import NPM_HINT, DevnetError, find_anvil, start_anvil
@@ -104,6 +122,11 @@ def run_demo(
             raise InputError("devnet", f"anvil not found: {NPM_HINT}")
     _check_chain_options(rpc, registry)
     record = _deployment_record(out, registry) if registry is not None else None
+    if record is not None:  # attest with the proof system of the key the registry pins
+        pinned = _setup_proof_system(Path(record.setup_dir))
+        if proof_system is not None and pinned != proof_system:
+            raise InputError("proof-system", f"registry {registry} pins a {pinned} key ({record.setup_dir})")
+        system = pinned
     if record is not None and record.batch != batch:
         log.warning("registry %s was deployed for batches of %d: using %d", registry, record.batch, record.batch)
         batch = record.batch
@@ -138,12 +161,15 @@ def run_demo(
             bar.update(tasks[stage], completed=done, total=total)
 
         setup_dir = record.setup_dir if record is not None else None
-        op = Operator(out, spec, setup_kind=setup_kind, setup_dir=setup_dir, progress=progress)
+        op = Operator(out, spec, setup_kind=setup_kind, setup_dir=setup_dir, progress=progress, proof_system=system)
         layout = op.layout(engine)
         t0 = time.perf_counter()
         op.circuit(layout)
         timings["build circuit"] = time.perf_counter() - t0
-        setup = op.setup(layout)
+        try:
+            setup = op.setup(layout)
+        except SetupError as e:
+            raise InputError("out", str(e)) from e
         timings["setup"] = setup.seconds
         if setup.kind == "development":
             console.print(f"[bold red]{DEV_LABEL}[/]")
@@ -199,8 +225,8 @@ def run_demo(
         ("circuit", f"{res.constraints:,} constraints per batch (A={layout.shape.assets}, P={layout.shape.positions}, "
          f"K={layout.shape.brackets}, T={layout.shape.tiers}, S={layout.shape.scenarios}), "
          f"{res.constraints // layout.shape.accounts:,} per account"),
-        ("setup", f"{setup.kind} ({timings['setup']:.1f} s)" + (" - DEVELOPMENT ONLY" if setup.kind == "development"
-                                                               else "")),
+        ("setup", f"{setup.kind}, {setup.proof_system} Groth16 ({timings['setup']:.1f} s)"
+         + (" - DEVELOPMENT ONLY" if setup.kind == "development" else "")),
         ("prove time", f"{res.prove_seconds:.1f} s proving + {res.witness_seconds:.1f} s witnesses "
          f"({res.prove_seconds / max(1, res.batches):.2f} s per batch)"),
         ("attestation", f"registry {chain.get('registry')}, gas {chain.get('gas_used') or 0:,} "
@@ -253,7 +279,7 @@ def _use_registry(op: Operator, engine: Any, rpc: str, registry: str, epoch: int
     dep = attach_registry(rpc, registry)
     layout = op.layout(engine)
     setup = op.setup(layout)
-    if dep.registry.verifying_key_hash() != verifying_key_hash(setup.vk):
+    if dep.registry.verifying_key_hash() != verifying_key_hash(cast(Any, setup.vk)):  # SEAM: committed key hash
         raise InputError("registry", f"{registry} pins another verifying key than {setup.path}: attest with the "
                                      "bundle root it was deployed for (--out) or deploy a new one")  # fmt: skip
     gov = governed_registration(engine, layout)

@@ -4,7 +4,9 @@ Why Dask: batches are independent, CPU-bound and each takes seconds, so a task p
 thread per worker: the prover holds the GIL outside the C kernel) scales across cores and, through a scheduler
 address, across machines without changing the pipeline.
 
-What is shipped: the batch's witness *inputs* (a few hundred integers) and the path of the setup's ``circuit.zkey``;
+What is shipped: the batch's witness *inputs* (a few hundred integers) and the path of the setup's ``circuit.zkey``
+(for a committed key, the setup directory's ``commitment_key.json`` and ``verification_key.json`` beside it are read
+too: the witness needs the commitment to derive its challenge, so a worker proves with the whole committed key);
 each worker loads the proving key and builds the circuit once (cached by path and shape, warmed on every worker
 before the first task), computes and checks the witness, proves, and returns the proof as snarkjs JSON. The driver
 verifies every returned proof against the setup's verifying key and the builder's public signals before it is cached
@@ -23,9 +25,11 @@ from typing import TYPE_CHECKING, Any
 from zkmargin.circuits.msm_native import available as native_available
 from zkmargin.circuits.solvency import SolvencyCircuit
 from zkmargin.circuits.solvency.shape import SolvencyShape
-from zkmargin.verifier.snarkjs_json import proof_from_json, proof_to_json
-from zkmargin.verifier.types import VerifyingKey
+from zkmargin.verifier.bundle_proofs import COMMITTED, AnyKey, proof_from_bundle_json, proof_to_bundle_json
+from zkmargin.verifier.groth16 import MalformedInput
 
+from ..committed import CommittedProvingKey
+from ..committed_store import load_committed_key
 from ..keys import ProvingKey
 from ..zkey import read_zkey
 from .proving import BatchJob, BatchProof, BatchProofError, BatchProver, OnProof, check_proof, circuit_for, prove_batch
@@ -49,7 +53,7 @@ def require_dask() -> None:
 
 
 # ---------------------------------------------------------------------- worker side (module-level: picklable)
-_PK: dict[tuple[str, float], ProvingKey] = {}
+_PK: dict[tuple[str, float, str], ProvingKey | CommittedProvingKey] = {}
 
 
 def _kernel_threads() -> None:
@@ -62,29 +66,36 @@ def _kernel_threads() -> None:
         msm_native.THREADS = n
 
 
-def _load(zkey: str, shape: SolvencyShape) -> tuple[ProvingKey, SolvencyCircuit]:
-    """The proving key (keyed by path and mtime) and circuit of this worker process, loaded once."""
+def _load(zkey: str, shape: SolvencyShape, proof_system: str) -> tuple[ProvingKey | CommittedProvingKey,
+                                                                        SolvencyCircuit]:  # fmt: skip
+    """The proving key (keyed by path, mtime and proof system) and circuit of this worker process, loaded once."""
     _kernel_threads()
-    key = (zkey, os.stat(zkey).st_mtime)
+    key = (zkey, os.stat(zkey).st_mtime, proof_system)
+    circuit = circuit_for(shape, proof_system)
     if key not in _PK:
         _PK.clear()  # one setup at a time: a mapped key still holds its page cache and decoded headers
-        _PK[key] = read_zkey(Path(zkey), check_points=False, packed_only=native_available())
-    return _PK[key], circuit_for(shape)
+        if proof_system == COMMITTED:
+            _PK[key] = load_committed_key(Path(zkey).parent, circuit.r1cs, packed_only=native_available(),
+                                          check_points=False)  # fmt: skip
+        else:
+            _PK[key] = read_zkey(Path(zkey), check_points=False, packed_only=native_available())
+    return _PK[key], circuit
 
 
-def warm(zkey: str, shape: SolvencyShape) -> float:
+def warm(zkey: str, shape: SolvencyShape, proof_system: str = "plain") -> float:
     """Load key and circuit on this worker (run on every worker before the tasks); returns the seconds it took."""
     t0 = time.perf_counter()
-    _load(zkey, shape)
+    _load(zkey, shape, proof_system)
     return time.perf_counter() - t0
 
 
-def prove_task(zkey: str, shape: SolvencyShape, vk: VerifyingKey, job: BatchJob) -> dict[str, Any]:
-    """``prove_batch`` on a worker; the proof travels back as snarkjs JSON (the driver checks it again)."""
-    pk, circuit = _load(zkey, shape)
+def prove_task(zkey: str, shape: SolvencyShape, vk: AnyKey, job: BatchJob, proof_system: str = "plain"
+               ) -> dict[str, Any]:  # fmt: skip
+    """``prove_batch`` on a worker; the proof travels back as JSON (the driver checks it again)."""
+    pk, circuit = _load(zkey, shape, proof_system)
     bp = prove_batch(pk, vk, circuit, job, worker=f"pid {os.getpid()}")
     return {
-        "proof": proof_to_json(bp.proof),
+        "proof": proof_to_bundle_json(bp.proof),
         "public": [str(x) for x in bp.public],
         "prove_s": bp.prove_seconds,
         "witness_s": bp.witness_seconds,
@@ -165,9 +176,10 @@ class DaskProver:
         if not jobs:
             return
         path = str(Path(setup.zkey).resolve())
-        self.warmup_seconds = {str(k): float(v) for k, v in self.client.run(warm, path, shape).items()}
+        system = setup.proof_system
+        self.warmup_seconds = {str(k): float(v) for k, v in self.client.run(warm, path, shape, system).items()}
         futures = {
-            self.client.submit(prove_task, path, shape, setup.vk, job, pure=False, priority=-job.index): job
+            self.client.submit(prove_task, path, shape, setup.vk, job, system, pure=False, priority=-job.index): job
             for job in jobs
         }
         try:
@@ -180,7 +192,10 @@ class DaskProver:
                 except RuntimeError as e:
                     raise BatchProofError(f"batch {job.index}: {e}") from e
                 public = [int(x) for x in out["public"]]
-                proof = proof_from_json(out["proof"])
+                try:
+                    proof = proof_from_bundle_json(out["proof"], setup.vk)
+                except MalformedInput as e:
+                    raise BatchProofError(f"batch {job.index}: malformed proof from the worker ({e})") from e
                 check_proof(setup.vk, job.index, proof, public, job.public)
                 on_proof(BatchProof(job.index, proof, public, out["prove_s"], out["witness_s"], out["worker"]))
         finally:

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from zkmargin.circuits.rules.circuit_inputs import document_bytes, governed_document
 from zkmargin.circuits.rules.methodology import Methodology
@@ -33,13 +33,14 @@ from zkmargin.circuits.solvency import SolvencyCircuit
 from zkmargin.circuits.solvency.leaf import account_id_commitment
 from zkmargin.verifier import bundle as fmt
 from zkmargin.verifier.attestation import split_public_signals
-from zkmargin.verifier.types import Proof
+from zkmargin.verifier.bundle_proofs import COMMITTED, PROOF_SYSTEMS, AnyProof
 
 from ..engine.margin import MarginEngine
 from ..solvency_witness import BatchLayout, SolvencyBatch, build_batch, make_layout, solvency_params
 from .batch_cache import BatchCache
 from .bundle_writer import EpochContent, index_row, published_exclusions, write_bundle
 from .chain_ops import ChainDeployment, attest, check_cached_record, deploy, update_feeds
+from .chain_seam import require_committed_chain
 from .classify import Classification, Exclusion, classify
 from .exchange import ExchangeSpec
 from .hooks import Hooks
@@ -97,7 +98,7 @@ class _Proven:
     """The prove step's output: batches in id-hash order with their verified proofs, and what it cost."""
 
     batches: list[SolvencyBatch]
-    proofs: list[Proof]
+    proofs: list[AnyProof]
     reused: int
     prove_seconds: float
     witness_seconds: float
@@ -109,6 +110,8 @@ class Operator:
 
     ``prover``: a ``BatchProver`` (default ``LocalProver()``: batches proven one after the other in this process;
     ``distributed.DaskProver`` proves them in parallel). ``hooks``: observation points (tests inject faults there).
+    ``proof_system``: ``"committed"`` (default: the lookup circuit, Groth16 with one BSB22 commitment) or
+    ``"plain"`` (the bit-decomposition circuit, plain Groth16: what snarkjs and circom tools can check).
     """
 
     def __init__(
@@ -121,7 +124,10 @@ class Operator:
         progress: Progress | None = None,
         prover: BatchProver | None = None,
         hooks: Hooks | None = None,
+        proof_system: str = COMMITTED,
     ) -> None:
+        if proof_system not in PROOF_SYSTEMS:
+            raise ValueError(f"proof_system: {proof_system!r} is not one of {PROOF_SYSTEMS}")
         if prover is not None and not callable(getattr(prover, "prove_batches", None)):
             raise ValueError(f"prover: {prover!r} is not a BatchProver (LocalProver, distributed.DaskProver)")
         if setup_kind not in SETUP_KINDS:
@@ -132,6 +138,7 @@ class Operator:
         self.root.mkdir(parents=True, exist_ok=True)
         self.spec = spec or ExchangeSpec()
         self.setup_kind = setup_kind
+        self.proof_system = proof_system
         self.setup_dir = Path(setup_dir) if setup_dir else None
         self.chain = chain
         self.progress = progress or (lambda stage, done, total: None)
@@ -142,13 +149,13 @@ class Operator:
         return make_layout(engine, self.spec.instruments, self.spec.assets, accounts=self.spec.accounts_per_batch)
 
     def circuit(self, layout: BatchLayout) -> SolvencyCircuit:
-        return circuit_for(layout.shape)
+        return circuit_for(layout.shape, self.proof_system)
 
     def setup(self, layout: BatchLayout) -> Setup:
         """Load the shape's setup, or create it (dev setup or local ceremony) atomically."""
-        path = self.setup_dir or self.root / "setups" / fmt.shape_id(layout.shape)
+        path = self.setup_dir or self.root / "setups" / fmt.setup_dirname(layout.shape, self.proof_system)
         if self._setup is None or self._setup.path != path:
-            self._setup = load_or_create(path, layout, self.setup_kind, self.progress)
+            self._setup = load_or_create(path, layout, self.setup_kind, self.progress, self.proof_system)
         return self._setup
 
     @staticmethod
@@ -169,9 +176,11 @@ class Operator:
         root's epoch numbering."""
         layout = self.layout(engine)
         setup = self.setup(layout)
+        if setup.proof_system == COMMITTED:
+            require_committed_chain()  # SEAM (chain_seam.py): the registry must take a CommittedVerifyingKey
         gov = governed_registration(engine, layout)
         self.chain = deploy(
-            setup.vk,
+            cast(Any, setup.vk),  # SEAM: VerifyingKey | CommittedVerifyingKey once chain_ops takes both
             layout.assets,
             [engine.snapshot.spot_prices[a] for a in layout.assets],
             rpc_url,
@@ -199,6 +208,8 @@ class Operator:
             return self._reload(epoch, final)
         if epoch <= self.latest_epoch():
             raise ValueError(f"epoch {epoch} is not after the latest published epoch {self.latest_epoch()}")
+        if self.chain is not None and self.proof_system == COMMITTED:
+            require_committed_chain()  # before any proving (SEAM, chain_seam.py)
         layout = self.layout(engine)
         setup = self.setup(layout)
         cls = classify(engine, accounts, layout)
@@ -240,7 +251,7 @@ class Operator:
         n = layout.shape.accounts
         chunks = [provable[i : i + n] for i in range(0, len(provable), n)]
         batches = [build_batch(engine, chunk, layout, epoch, user_secrets=secrets) for chunk in chunks]
-        found: dict[int, Proof] = {}
+        found: dict[int, AnyProof] = {}
         jobs: list[BatchJob] = []
         for i, batch in enumerate(batches):
             cached = cache.proof(i, batch.public)
@@ -276,6 +287,10 @@ class Operator:
         it. A record cached by a crashed run is compared with the registry and the epoch refused on a mismatch."""
         if self.chain is None:
             return None
+        if any(not isinstance(p, type(proven.proofs[0])) for p in proven.proofs):
+            raise RuntimeError(f"epoch {epoch}: batches proven with different proof systems")
+        if self.proof_system == COMMITTED:
+            require_committed_chain()  # SEAM (chain_seam.py): attest() must take CommittedProof batches
         self.progress("attest on-chain", 0, 1)
         shared = split_public_signals(proven.batches[0].public, layout.shape.assets)[0]
         statements = [
@@ -288,7 +303,7 @@ class Operator:
             epoch,
             shared.params_commitment,
             shared.prices,
-            statements,
+            cast(Any, statements),  # SEAM: (BatchStatement, Proof | CommittedProof) once chain_ops takes both
             market_commitment=shared.market_commitment,
             declared_accounts=declared,
             unrepresented_accounts=unrepresented,

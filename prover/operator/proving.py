@@ -1,7 +1,11 @@
 """Proving one batch, and the proving strategies the pipeline can use.
 
 ``prove_batch`` is the only place a batch is proven: witness -> every constraint checked -> Groth16 proof -> public
-signals equal to the builder's -> the proof verified against the verifying key. Both strategies run it:
+signals equal to the builder's -> the proof verified against the verifying key. With a committed key (the default
+proof system: the lookup circuit, ``prove_committed``/``verify_committed``) the witness depends on the commitment's
+challenge, so witness and proof are one step; the proof is then verified with the challenge *derived* from D, and a
+proof that does not verify is diagnosed by re-running the witness at a random challenge and checking every
+constraint, so a builder/engine mismatch is still named by its constraint. Both strategies run it:
 :class:`LocalProver` in this process, ``distributed.DaskProver`` on workers (where the driver checks the returned
 proof again with :func:`check_proof`, since a remote worker is not trusted). Why one function: a check written twice
 drifts; a Dask-proven epoch must mean exactly what a locally proven one does.
@@ -18,10 +22,12 @@ from typing import TYPE_CHECKING, Protocol
 from zkmargin.circuits.r1cs import UnsatisfiedConstraint
 from zkmargin.circuits.solvency import SolvencyCircuit
 from zkmargin.circuits.solvency.shape import SolvencyShape
-from zkmargin.verifier.groth16 import MalformedInput, verify
-from zkmargin.verifier.types import Proof, VerifyingKey
+from zkmargin.verifier.bundle_proofs import COMMITTED, PLAIN, PROOF_SYSTEMS, AnyKey, AnyProof, verify_any
+from zkmargin.verifier.committed import CommittedVerifyingKey
+from zkmargin.verifier.groth16 import MalformedInput
 
-from ..groth16 import prove
+from ..committed import CommittedProvingKey, prove_committed
+from ..groth16 import ProveStats, prove
 from ..keys import ProvingKey
 
 if TYPE_CHECKING:
@@ -47,7 +53,7 @@ class BatchProof:
     """A proven batch, already verified against the verifying key and the builder's public signals."""
 
     index: int
-    proof: Proof
+    proof: AnyProof
     public: list[int]
     prove_seconds: float
     witness_seconds: float
@@ -70,30 +76,63 @@ class BatchProver(Protocol):
         ...
 
 
-@functools.lru_cache(maxsize=2)
-def circuit_for(shape: SolvencyShape) -> SolvencyCircuit:
-    """The circuit of a shape, built once per process (seconds for the demo shape): the operator, the local prover
-    and each Dask worker share it."""
-    return SolvencyCircuit(shape)
+@functools.lru_cache(maxsize=4)
+def circuit_for(shape: SolvencyShape, proof_system: str = PLAIN) -> SolvencyCircuit:
+    """The circuit of a shape and proof system (``"committed"``: on lookups), built once per process (a second or
+    more for the demo shape): the operator, the local prover and each Dask worker share it."""
+    if proof_system not in PROOF_SYSTEMS:
+        raise ValueError(f"proof_system: {proof_system!r} is not one of {PROOF_SYSTEMS}")
+    return SolvencyCircuit(shape, lookups=proof_system == COMMITTED)
 
 
-def check_proof(vk: VerifyingKey, index: int, proof: Proof, public: Sequence[int], expected: Sequence[int]) -> None:
-    """Raise ``BatchProofError`` unless ``public`` is the builder's ``expected`` and ``proof`` verifies for it."""
+def check_proof(vk: AnyKey, index: int, proof: AnyProof, public: Sequence[int], expected: Sequence[int]) -> None:
+    """Raise ``BatchProofError`` unless ``public`` is the builder's ``expected`` and ``proof`` verifies for it (a
+    committed proof with the challenge derived from its commitment, never one supplied with it)."""
     if list(public) != list(expected):
         raise BatchProofError(f"batch {index}: public signals differ from the builder's")
     try:
-        ok = verify(vk, proof, list(public))
+        ok = verify_any(vk, proof, list(public))
     except MalformedInput as e:
         raise BatchProofError(f"batch {index}: malformed proof ({e})") from e
     if not ok:
         raise BatchProofError(f"batch {index}: the proof does not verify against the verifying key")
 
 
+def _check_witness(circuit: SolvencyCircuit, job: BatchJob) -> None:
+    """Every constraint of the batch's witness (in lookup mode at a random challenge); a failure names it."""
+    w = circuit.witness(job.inputs)
+    try:
+        circuit.r1cs.check(w)
+    except UnsatisfiedConstraint as e:
+        raise BatchProofError(f"batch {job.index}: witness fails constraint {e.name}") from e
+
+
 def prove_batch(
-    pk: ProvingKey, vk: VerifyingKey, circuit: SolvencyCircuit, job: BatchJob, worker: str = "in-process"
-) -> BatchProof:
+    pk: ProvingKey | CommittedProvingKey, vk: AnyKey, circuit: SolvencyCircuit, job: BatchJob,
+    worker: str = "in-process",
+) -> BatchProof:  # fmt: skip
     """Witness, constraint check (a failure names the constraint: a builder/engine mismatch must never be
-    published), proof, and the proof verified before it leaves this function."""
+    published), proof, and the proof verified before it leaves this function.
+
+    A committed key proves with ``prove_committed`` (witness and proof in one step: the witness needs the challenge
+    derived from the commitment) and checks with ``verify_committed``; a proof that fails is diagnosed by the
+    constraint check, so the error names the constraint as on the plain path."""
+    if isinstance(pk, CommittedProvingKey) != isinstance(vk, CommittedVerifyingKey):
+        raise BatchProofError(f"batch {job.index}: proving key and verifying key are of different proof systems")
+    if isinstance(pk, CommittedProvingKey):
+        if circuit.r1cs.commitment is None:
+            raise BatchProofError(f"batch {job.index}: a committed key needs the lookup circuit")
+        stats = ProveStats()
+        t0 = time.perf_counter()
+        cproof, public = prove_committed(pk, circuit.cs, job.inputs, stats=stats)
+        total = time.perf_counter() - t0
+        proving = min(total, sum(stats.phases.values()))
+        try:
+            check_proof(vk, job.index, cproof, public, job.public)
+        except BatchProofError:
+            _check_witness(circuit, job)  # names the failing constraint when there is one
+            raise
+        return BatchProof(job.index, cproof, public, proving, total - proving, worker)
     t0 = time.perf_counter()
     w = circuit.witness(job.inputs)
     try:
@@ -111,9 +150,9 @@ class LocalProver:
     """Batches proven one after the other in this process (the default strategy)."""
 
     def prove_batches(self, setup: Setup, shape: SolvencyShape, jobs: Sequence[BatchJob], on_proof: OnProof) -> None:
-        circuit = circuit_for(shape)
+        circuit = circuit_for(shape, setup.proof_system)
         for job in jobs:
-            on_proof(prove_batch(setup.pk, setup.vk, circuit, job))
+            on_proof(prove_batch(setup.key, setup.vk, circuit, job))
 
     def describe(self) -> str:
         return "in-process"

@@ -17,7 +17,7 @@ from zkmargin.verifier import bundle as fmt
 
 from .user_secrets import FILENAME as USER_SECRETS
 
-SETUP_PUBLIC = ("setup.json", fmt.VK, "circuit.zkey", "phase1.ptau", "transcript")
+SETUP_PUBLIC = ("setup.json", fmt.VK, "circuit.zkey", "commitment_key.json", "phase1.ptau", "transcript")
 
 
 class PublishError(RuntimeError):

@@ -72,6 +72,8 @@ class RunConfig:
     scheduler: str | None = None  # a Dask scheduler address instead of a local cluster
     prices: Path | None = None  # replay: the daily-close CSV (default: the committed one)
     report: bool = True  # write run_report.png (needs matplotlib: zkmargin[report])
+    # "committed" | "plain"; None: committed once the registry takes committed proofs, plain until then (chain_seam)
+    proof_system: str | None = None
 
     def validate(self) -> None:
         """Refuse options that cannot give a run, with the reason (before anything is built)."""
@@ -93,6 +95,13 @@ class RunConfig:
             raise RunError("give --workers (local cluster) or --scheduler (existing cluster), not both")
         if self.source not in ("replay", "synthetic"):
             raise RunError("--source is 'replay' or 'synthetic'")
+        if self.proof_system not in (None, "committed", "plain"):
+            raise RunError(f"--proof-system {self.proof_system!r}: expected 'committed' or 'plain'")
+        if self.proof_system == "committed":
+            from .chain_seam import NOT_READY, committed_chain_ready
+
+            if not committed_chain_ready():  # every epoch of a run is attested on the embedded chain
+                raise RunError(f"--proof-system committed: {NOT_READY}")
         if self.report:
             from .realtime_report import require_matplotlib
 
@@ -101,6 +110,11 @@ class RunConfig:
             from .distributed import require_dask
 
             _as_run_error(require_dask)
+
+    def resolved_proof_system(self) -> str:
+        from .chain_seam import default_proof_system
+
+        return self.proof_system or default_proof_system(attests_on_chain=True)
 
     def identity(self) -> dict[str, Any]:
         """The options that fix the run's history and book: a rerun must match them to continue it."""

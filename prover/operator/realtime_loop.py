@@ -120,7 +120,8 @@ class RunLoop:
             prover = self._dask = DaskProver(workers=cfg.workers or 1, scheduler=cfg.scheduler)
             self.prover_name = prover.describe()
         spec = ExchangeSpec(RUN_SPEC.instruments, RUN_SPEC.assets, cfg.batch)
-        op = Operator(self.out, spec, progress=self.observer.progress, prover=prover)
+        op = Operator(self.out, spec, progress=self.observer.progress, prover=prover,
+                      proof_system=cfg.resolved_proof_system())  # fmt: skip
         if self.state is None:
             status = {a.account_id: "healthy" for a in book}
             self.state = RunState(cfg.identity(), base_epoch=op.latest_epoch(), status=status)

@@ -21,7 +21,7 @@ from zkmargin.prover.operator.chain_ops import ChainDeployment
 def setup_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A development setup for the tiny shape, created once (the operator creates it on first use)."""
     d = tmp_path_factory.mktemp("setup") / "tiny"
-    op = Operator(tmp_path_factory.mktemp("scratch"), ph.SPEC, setup_dir=d)
+    op = Operator(tmp_path_factory.mktemp("scratch"), ph.SPEC, proof_system=ph.PROOF_SYSTEM, setup_dir=d)
     op.setup(op.layout(ph.engine()))
     return d
 
@@ -29,7 +29,7 @@ def setup_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def published(tmp_path_factory: pytest.TempPathFactory, setup_dir: Path) -> tuple[EpochResult, ChainDeployment]:
     root = tmp_path_factory.mktemp("bundle")
-    op = Operator(root, ph.SPEC, setup_dir=setup_dir)
+    op = Operator(root, ph.SPEC, proof_system=ph.PROOF_SYSTEM, setup_dir=setup_dir)
     eng = ph.engine()
     chain = op.deploy_chain(eng, insurance_fund_micro_usd=ph.INSURANCE_FUND, max_unrepresented_ppm=200_000)
     return op.run_epoch(1, eng, ph.accounts(1)), chain

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -10,8 +11,12 @@ from zkmargin.circuits.rules.models import Account, Position
 from zkmargin.prover.engine import demo
 from zkmargin.prover.engine.margin import MarginEngine
 from zkmargin.prover.operator import ExchangeSpec, Operator, demo_engine
+from zkmargin.prover.operator.chain_seam import default_proof_system
 
 SPEC = ExchangeSpec(instruments=("BTC-PERP", "ETH-PERP"), assets=("USDT", "BTC", "ETH", "USD"), accounts_per_batch=2)
+# The proof system of the fixtures that attest on-chain: committed (the operator's default) once the registry takes
+# committed proofs, plain until then (prover/operator/chain_seam.py); ZKMARGIN_TEST_PROOF_SYSTEM forces one.
+PROOF_SYSTEM = os.environ.get("ZKMARGIN_TEST_PROOF_SYSTEM") or default_proof_system(attests_on_chain=True)
 INSURANCE_FUND = 100_000 * 10**6  # micro-USD
 
 
@@ -55,7 +60,9 @@ def run(root: str, epoch: int, setup_dir: str | None, slow: float = 0.0) -> None
         if stage == "prove batches" and done > 0:
             time.sleep(slow)
 
-    Operator(Path(root), SPEC, setup_dir=setup_dir, progress=progress).run_epoch(epoch, engine(), accounts(epoch))
+    Operator(Path(root), SPEC, proof_system=PROOF_SYSTEM, setup_dir=setup_dir, progress=progress).run_epoch(
+        epoch, engine(), accounts(epoch)
+    )
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ from zkmargin.prover.operator.proving import BatchJob, BatchProofError
 from zkmargin.prover.solvency_witness import build_batch
 from zkmargin.verifier import bundle as fmt
 from zkmargin.verifier.audit import audit_bundle
-from zkmargin.verifier.groth16 import verify
-from zkmargin.verifier.snarkjs_json import load_json, proof_from_json, vk_from_json
+from zkmargin.verifier.bundle_proofs import proof_from_bundle_json, verify_any, vk_from_bundle_json
+from zkmargin.verifier.snarkjs_json import load_json
 
 
 def _cache_file(root: Path, epoch: int, index: int) -> Path:
@@ -32,7 +32,7 @@ def test_poisoned_cache_entry_is_reproven_not_published(tmp_path: Path, setup_di
     root = tmp_path / "root"
     root.mkdir()
     with pytest.raises(InjectedFault):
-        Operator(root, ph.SPEC, setup_dir=setup_dir, hooks=FailAfterBatches(1)).run_epoch(
+        Operator(root, ph.SPEC, proof_system=ph.PROOF_SYSTEM, setup_dir=setup_dir, hooks=FailAfterBatches(1)).run_epoch(
             1, ph.engine(), ph.accounts(1)
         )
     entry_path = _cache_file(root, 1, 0)
@@ -42,39 +42,41 @@ def test_poisoned_cache_entry_is_reproven_not_published(tmp_path: Path, setup_di
     entry["proof"] = foreign
     entry_path.write_text(json.dumps(entry))
 
-    res = Operator(root, ph.SPEC, setup_dir=setup_dir).run_epoch(1, ph.engine(), ph.accounts(1))
+    res = Operator(root, ph.SPEC, proof_system=ph.PROOF_SYSTEM, setup_dir=setup_dir).run_epoch(
+        1, ph.engine(), ph.accounts(1)
+    )
     assert res.reused_batches == 0, "the poisoned entry was reused"
-    vk = vk_from_json(load_json(res.path / fmt.VK, "vk"))
+    vk = vk_from_bundle_json(load_json(res.path / fmt.VK, "vk"))
     pf, pb = fmt.batch_files(0)
     shipped = json.loads((res.path / pf).read_text())
     public = [int(x) for x in json.loads((res.path / pb).read_text())]
     assert shipped != foreign
-    assert verify(vk, proof_from_json(shipped), public)
+    assert verify_any(vk, proof_from_bundle_json(shipped, vk), public)
     assert only_setup_gate_fails(audit_bundle(res.path))
 
 
 def test_cache_read_path_verifies_and_drops_bad_entries(published: Published, tmp_path: Path) -> None:
     res, _ = published
-    vk = vk_from_json(load_json(res.path / fmt.VK, "vk"))
+    vk = vk_from_bundle_json(load_json(res.path / fmt.VK, "vk"))
     proofs = [json.loads((res.path / fmt.batch_files(i)[0]).read_text()) for i in range(2)]
     publics = [[int(x) for x in json.loads((res.path / fmt.batch_files(i)[1]).read_text())] for i in range(2)]
     cache = BatchCache(tmp_path, res.epoch, vk)
-    cache.put(0, proof_from_json(proofs[0]), publics[0])
+    cache.put(0, proof_from_bundle_json(proofs[0], vk), publics[0])
     assert cache.proof(0, publics[0]) is not None  # a good entry is reused
     assert cache.proof(0, publics[1]) is None and cache.entries()  # another batch's signals: ignored, kept
-    cache.put(1, proof_from_json(proofs[0]), publics[1])  # right signals, wrong proof
+    cache.put(1, proof_from_bundle_json(proofs[0], vk), publics[1])  # right signals, wrong proof
     assert cache.proof(1, publics[1]) is None
     assert not _cache_file(tmp_path, res.epoch, 1).exists(), "a proof that does not verify is deleted"
     _cache_file(tmp_path, res.epoch, 0).write_text('{"vk_sha256": "')  # torn write
     assert cache.proof(0, publics[0]) is None and not cache.entries()
     other_key = BatchCache(tmp_path, res.epoch, vk)
     other_key.vk_sha = "0" * 64
-    other_key.put(0, proof_from_json(proofs[0]), publics[0])
+    other_key.put(0, proof_from_bundle_json(proofs[0], vk), publics[0])
     assert cache.proof(0, publics[0]) is None  # proven under another key: not this key's entry
 
 
 def test_prove_batch_names_the_failing_constraint(setup_dir: Path) -> None:
-    op = Operator(setup_dir.parent / "scratch-prove", ph.SPEC, setup_dir=setup_dir)
+    op = Operator(setup_dir.parent / "scratch-prove", ph.SPEC, proof_system=ph.PROOF_SYSTEM, setup_dir=setup_dir)
     eng = ph.engine()
     layout = op.layout(eng)
     setup = op.setup(layout)
@@ -96,7 +98,7 @@ def test_prove_batch_names_the_failing_constraint(setup_dir: Path) -> None:
 
 
 def _crash_after_attest(root: Path, setup_dir: Path) -> Operator:
-    op = Operator(root, ph.SPEC, setup_dir=setup_dir)
+    op = Operator(root, ph.SPEC, proof_system=ph.PROOF_SYSTEM, setup_dir=setup_dir)
     op.deploy_chain(ph.engine(), insurance_fund_micro_usd=ph.INSURANCE_FUND, max_unrepresented_ppm=200_000)
     op.hooks = FailAfterAttest()
     with pytest.raises(InjectedFault):

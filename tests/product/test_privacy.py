@@ -114,7 +114,7 @@ def test_two_users_cannot_be_shown_one_leaf(published: Published, tmp_path: Path
 def test_inclusion_file_of_another_epoch_is_named(published: Published, setup_dir: Path, tmp_path: Path) -> None:
     from zkmargin.prover.operator import Operator
 
-    op = Operator(tmp_path, ph.SPEC, setup_dir=setup_dir)
+    op = Operator(tmp_path, ph.SPEC, proof_system=ph.PROOF_SYSTEM, setup_dir=setup_dir)
     r1 = op.run_epoch(1, ph.engine(), ph.accounts(1))
     r2 = op.run_epoch(2, ph.engine(), ph.accounts(2))
     rep = verify_account(tmp_path, inclusion_of(r1, "carol"), epoch=2)

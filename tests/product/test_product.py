@@ -23,6 +23,7 @@ from zkmargin.prover.operator.chain_ops import ChainDeployment
 from zkmargin.verifier import bundle as fmt
 from zkmargin.verifier import inclusion
 from zkmargin.verifier.audit import audit_bundle
+from zkmargin.verifier.audit_batches import PROOFS_CHECK
 from zkmargin.verifier.user import verify_account
 
 HERE = Path(__file__).parent
@@ -185,7 +186,7 @@ CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
     ),
     "proof swapped (hash rewritten)": (
         lambda d: _edit_json(d, fmt.batch_files(0)[0], _swap_proof_a),
-        "batches: every Groth16 proof verifies",
+        PROOFS_CHECK,
     ),
     "public signal changed": (
         lambda d: _edit_json(d, fmt.batch_files(1)[1], _bump_equity),
@@ -205,7 +206,7 @@ CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
     ),
     "proof file deleted": (
         lambda d: (d / fmt.batch_files(2)[0]).unlink(),
-        "batches: every Groth16 proof verifies",
+        PROOFS_CHECK,
     ),
     "unlisted file": (
         lambda d: (d / "batches" / "extra.json").write_text("{}"),
@@ -268,16 +269,20 @@ def _tree_digest(d: Path) -> str:
 
 def test_injected_crash_then_resume(tmp_path: Path, setup_dir: Path) -> None:
     eng = ph.engine()
-    op = Operator(tmp_path, ph.SPEC, setup_dir=setup_dir)
+    op = Operator(tmp_path, ph.SPEC, proof_system=ph.PROOF_SYSTEM, setup_dir=setup_dir)
     op.run_epoch(1, eng, ph.accounts(1))
     before = _tree_digest(tmp_path / fmt.epoch_dirname(1))
     with pytest.raises(InjectedFault):
-        Operator(tmp_path, ph.SPEC, setup_dir=setup_dir, hooks=FailAfterBatches(2)).run_epoch(2, eng, ph.accounts(2))
+        Operator(
+            tmp_path, ph.SPEC, proof_system=ph.PROOF_SYSTEM, setup_dir=setup_dir, hooks=FailAfterBatches(2)
+        ).run_epoch(2, eng, ph.accounts(2))
     assert _tree_digest(tmp_path / fmt.epoch_dirname(1)) == before
     assert not (tmp_path / fmt.epoch_dirname(2)).exists()
     assert [r["epoch"] for r in fmt.list_epochs(tmp_path)] == [1]
     assert len(list((tmp_path / ".work" / fmt.epoch_dirname(2)).glob("batch-*.json"))) == 2
-    res = Operator(tmp_path, ph.SPEC, setup_dir=setup_dir).run_epoch(2, eng, ph.accounts(2))
+    res = Operator(tmp_path, ph.SPEC, proof_system=ph.PROOF_SYSTEM, setup_dir=setup_dir).run_epoch(
+        2, eng, ph.accounts(2)
+    )
     assert res.reused_batches == 2 and res.batches == 3
     assert [r["epoch"] for r in fmt.list_epochs(tmp_path)] == [1, 2]
     assert not (tmp_path / ".work" / fmt.epoch_dirname(2)).exists()
@@ -304,7 +309,9 @@ def test_killed_subprocess_then_resume(tmp_path: Path, setup_dir: Path) -> None:
     assert _tree_digest(tmp_path / fmt.epoch_dirname(1)) == before
     assert not (tmp_path / fmt.epoch_dirname(2)).exists()
     assert [r["epoch"] for r in fmt.list_epochs(tmp_path)] == [1]
-    res = Operator(tmp_path, ph.SPEC, setup_dir=setup_dir).run_epoch(2, ph.engine(), ph.accounts(2))
+    res = Operator(tmp_path, ph.SPEC, proof_system=ph.PROOF_SYSTEM, setup_dir=setup_dir).run_epoch(
+        2, ph.engine(), ph.accounts(2)
+    )
     assert res.reused_batches >= 1
     assert only_setup_gate_fails(audit_bundle(tmp_path / fmt.epoch_dirname(2)))
 

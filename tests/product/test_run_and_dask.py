@@ -13,8 +13,8 @@ from zkmargin.cli import main
 from zkmargin.prover.operator import EpochResult, Operator
 from zkmargin.prover.operator.chain_ops import ChainDeployment
 from zkmargin.verifier import bundle as fmt
-from zkmargin.verifier.groth16 import verify
-from zkmargin.verifier.snarkjs_json import load_json, proof_from_json, vk_from_json
+from zkmargin.verifier.bundle_proofs import proof_from_bundle_json, verify_any, vk_from_bundle_json
+from zkmargin.verifier.snarkjs_json import load_json
 
 Published = tuple[EpochResult, ChainDeployment]
 
@@ -30,14 +30,16 @@ def test_dask_epoch_passes_audit(tmp_path: Path, setup_dir: Path, published: Pub
     with DaskProver(workers=1) as dp:
         kernel = dp.client.run(lambda: __import__("zkmargin.circuits.msm_native", fromlist=["x"]).THREADS)
         assert set(kernel.values()) == {1}, "each worker's C kernel runs single-threaded (ZKMARGIN_THREADS=1)"
-        res = Operator(root, ph.SPEC, setup_dir=setup_dir, prover=dp).run_epoch(1, ph.engine(), ph.accounts(1))
+        res = Operator(root, ph.SPEC, proof_system=ph.PROOF_SYSTEM, setup_dir=setup_dir, prover=dp).run_epoch(
+            1, ph.engine(), ph.accounts(1)
+        )
     assert res.batches == local.batches and res.covered == local.covered
-    vk = vk_from_json(load_json(res.path / fmt.VK, "vk"))
+    vk = vk_from_bundle_json(load_json(res.path / fmt.VK, "vk"))
     for i in range(res.batches):
         pf, pb = fmt.batch_files(i)
         public = [int(x) for x in json.loads((res.path / pb).read_text())]
         assert public == [int(x) for x in json.loads((local.path / pb).read_text())]
-        assert verify(vk, proof_from_json(json.loads((res.path / pf).read_text())), public)
+        assert verify_any(vk, proof_from_bundle_json(json.loads((res.path / pf).read_text()), vk), public)
     # without a registry only the development-setup gate fails (the in-process registry is gone with its chain)
     assert main(["audit", "--bundle", str(root)]) == 1
 
@@ -51,7 +53,8 @@ def test_run_two_epochs(tmp_path: Path, setup_dir: Path, capsys: pytest.CaptureF
     """Four replayed ticks over the March 2020 crash, an epoch every two: bundles, events, report."""
     out = tmp_path / "run"
     layout = Operator(tmp_path / "scratch", ph.SPEC).layout(ph.engine())
-    shutil.copytree(setup_dir, out / "setups" / fmt.shape_id(layout.shape))  # the run's shape at --batch 2
+    # the run's shape at --batch 2
+    shutil.copytree(setup_dir, out / "setups" / fmt.setup_dirname(layout.shape, ph.PROOF_SYSTEM))
     argv = ["run", "--out", str(out), "--ticks", "4", "--epoch-every", "2", "--accounts", "5", "--batch", "2"]
     assert main([*argv, "--start", "2020-03-10"]) == 0
     text = capsys.readouterr().out

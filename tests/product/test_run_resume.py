@@ -48,7 +48,7 @@ class StopAfterBundle(RunObserver):
 def _root_with_setup(tmp_path: Path, setup_dir: Path) -> Path:
     out = tmp_path / "run"
     layout = Operator(tmp_path / "scratch", ph.SPEC).layout(ph.engine())
-    shutil.copytree(setup_dir, out / "setups" / fmt.shape_id(layout.shape))
+    shutil.copytree(setup_dir, out / "setups" / fmt.setup_dirname(layout.shape, ph.PROOF_SYSTEM))
     return out
 
 

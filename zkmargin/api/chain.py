@@ -132,23 +132,37 @@ def deploy_registry(
     max_unrepresented_ppm: int = 5_000,
     listing_time: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    proof_system: str | None = None,
 ) -> tuple[Deployment, ChainDeployment]:
     """Deploy the demo venue's registry on ``rpc`` (None: the embedded chain) as governance would: the approved
     parameters and the verifying key of the bundle root ``root``'s setup (created there if missing), mock feeds
     (feed-owner account), a mock-stablecoin insurance fund, the operator role. Node accounts 0..3 hold governance,
-    operator, feed owner and insurance holder (anvil's unlocked accounts)."""
+    operator, feed owner and insurance holder (anvil's unlocked accounts). ``proof_system``: ``"committed"`` or
+    ``"plain"``; None is committed once the registry takes committed proofs (``chain_seam``), plain until then."""
+    from zkmargin.prover.operator.chain_seam import NOT_READY, committed_chain_ready, default_proof_system
     from zkmargin.prover.operator.exchange import ExchangeSpec
     from zkmargin.prover.operator.pipeline import Operator
+    from zkmargin.prover.operator.setups import SetupError
 
     if batch < 1:
         raise InputError("batch", f"must be at least 1, got {batch}")
+    if proof_system not in (None, "committed", "plain"):
+        raise InputError("proof_system", f"is 'committed' or 'plain', got {proof_system!r}")
+    if proof_system == "committed" and not committed_chain_ready():
+        raise InputError("proof_system", NOT_READY)
+    system = proof_system or default_proof_system(attests_on_chain=True)
     w3 = connect_chain(rpc) if rpc is not None else None
     if w3 is not None and len(w3.eth.accounts) < 4:
         raise InputError("rpc", f"the node at {rpc} has {len(w3.eth.accounts)} unlocked accounts; the demo roles "
                                 "need 4 (use anvil or another development node)")  # fmt: skip
     t = int(time.time()) if listing_time is None else listing_time
     engine, _ = demo_exchange(1, now=t)
-    op = Operator(root, ExchangeSpec(accounts_per_batch=batch), setup_kind=setup_kind, progress=progress)
+    op = Operator(root, ExchangeSpec(accounts_per_batch=batch), setup_kind=setup_kind, progress=progress,
+                  proof_system=system)  # fmt: skip
+    try:
+        op.setup(op.layout(engine))
+    except SetupError as e:
+        raise InputError("bundle", str(e)) from e
     dep = op.deploy_chain(
         engine, rpc_url=rpc, insurance_fund_micro_usd=insurance_fund_micro_usd,
         max_unrepresented_ppm=max_unrepresented_ppm,

@@ -18,7 +18,7 @@ def cmd_chain_deploy(args: argparse.Namespace) -> int:
     if out.exists() and out.is_dir():
         raise OptionError("--out", f"{out} is a directory; give a file name")
     rec, _ = deploy_registry(args.rpc, args.bundle, batch=args.batch, setup_kind="ceremony" if args.ceremony
-                             else "development")  # fmt: skip
+                             else "development", proof_system=args.proof_system)  # fmt: skip
     atomic_write_json(out, rec.to_json())
     mode = "DEVELOPMENT mode" if rec.development_mode else "production mode"
     print(f"registry         {rec.registry}   (chain {rec.chain_id}, {mode})")

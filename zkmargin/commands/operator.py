@@ -20,7 +20,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     setup = "ceremony" if args.ceremony else "development"
     return run_demo(
         Path(args.out), args.accounts, args.batch, args.seed, setup,
-        rpc=args.rpc, registry=args.registry, devnet=args.devnet, quiet=args.quiet,
+        rpc=args.rpc, registry=args.registry, devnet=args.devnet, quiet=args.quiet, proof_system=args.proof_system,
     )  # fmt: skip
 
 
@@ -40,7 +40,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         out=Path(args.out), ticks=args.ticks, epoch_every=args.epoch_every, accounts=args.accounts,
         source=args.source, start=args.start, seed=args.seed, batch=args.batch, workers=args.workers,
         scheduler=args.scheduler, prices=None if args.prices is None else Path(args.prices),
-        report=not args.no_report,
+        report=not args.no_report, proof_system=args.proof_system,
     )  # fmt: skip
     try:
         res = run_realtime(cfg)
