@@ -40,10 +40,8 @@ def check_snapshot_clock(rep: Report, b: fmt.EpochBundle, attested_at: int, max_
 
 
 def pin_registry_key(rep: Report, registry: SolvencyRegistryClient, vk: AnyKey) -> bool:
-    """The bundle's key against the registry's (``registry_key.check_registry_key``). SEAM: the chain helper
-    extends ``check_registry_key``/``verifying_key_hash`` to ``CommittedVerifyingKey`` (the committed key blob,
-    ``verifier/committed_chain.committed_vk_to_bytes``); until then a committed key is passed through as is."""
-    return check_registry_key(rep, registry, cast(Any, vk))
+    """The bundle's key, plain or committed, against the registry's (``registry_key.check_registry_key``)."""
+    return check_registry_key(rep, registry, vk)
 
 
 def check_setup(rep: Report, b: fmt.EpochBundle, vk: AnyKey, registry: SolvencyRegistryClient | None,

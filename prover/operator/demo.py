@@ -15,7 +15,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -27,9 +27,9 @@ from zkmargin.circuits.solvency.leaf import account_id_commitment
 from zkmargin.verifier import bundle as fmt
 from zkmargin.verifier import inclusion
 from zkmargin.verifier.audit import audit_bundle
+from zkmargin.verifier.bundle_proofs import COMMITTED
 from zkmargin.verifier.user import verify_account
 
-from .chain_seam import NOT_READY, committed_chain_ready, default_proof_system
 from .exchange import ExchangeSpec, demo_accounts, demo_engine
 from .pipeline import DEV_LABEL, EpochResult, Operator, governed_registration
 from .setups import SetupError
@@ -68,7 +68,7 @@ def _setup_proof_system(setup_dir: Path) -> str:
     try:
         meta = read_json_file(setup_dir / "setup.json", "deployment setup_dir")
     except InputError:
-        return default_proof_system(attests_on_chain=True)  # not created yet: the operator creates it
+        return COMMITTED  # not created yet: the operator creates it (committed by default)
     found = meta.get("proof_system", "plain") if isinstance(meta, dict) else "plain"
     return str(found)
 
@@ -111,9 +111,7 @@ def run_demo(
         raise InputError("registry", "needs --rpc URL (the chain holding it)")
     if proof_system not in (None, "committed", "plain"):
         raise InputError("proof-system", f"is 'committed' or 'plain', got {proof_system!r}")
-    if proof_system == "committed" and not committed_chain_ready():
-        raise InputError("proof-system", NOT_READY)
-    system = proof_system or default_proof_system(attests_on_chain=True)
+    system = proof_system or COMMITTED
     anvil = None
     if devnet:
         from zkmargin.devnet import NPM_HINT, DevnetError, find_anvil, start_anvil
@@ -279,7 +277,7 @@ def _use_registry(op: Operator, engine: Any, rpc: str, registry: str, epoch: int
     dep = attach_registry(rpc, registry)
     layout = op.layout(engine)
     setup = op.setup(layout)
-    if dep.registry.verifying_key_hash() != verifying_key_hash(cast(Any, setup.vk)):  # SEAM: committed key hash
+    if dep.registry.verifying_key_hash() != verifying_key_hash(setup.vk):
         raise InputError("registry", f"{registry} pins another verifying key than {setup.path}: attest with the "
                                      "bundle root it was deployed for (--out) or deploy a new one")  # fmt: skip
     gov = governed_registration(engine, layout)

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from zkmargin.circuits.rules.circuit_inputs import document_bytes, governed_document
 from zkmargin.circuits.rules.methodology import Methodology
@@ -40,7 +40,6 @@ from ..solvency_witness import BatchLayout, SolvencyBatch, build_batch, make_lay
 from .batch_cache import BatchCache
 from .bundle_writer import EpochContent, index_row, published_exclusions, write_bundle
 from .chain_ops import ChainDeployment, attest, check_cached_record, deploy, update_feeds
-from .chain_seam import require_committed_chain
 from .classify import Classification, Exclusion, classify
 from .exchange import ExchangeSpec
 from .hooks import Hooks
@@ -176,11 +175,9 @@ class Operator:
         root's epoch numbering."""
         layout = self.layout(engine)
         setup = self.setup(layout)
-        if setup.proof_system == COMMITTED:
-            require_committed_chain()  # SEAM (chain_seam.py): the registry must take a CommittedVerifyingKey
         gov = governed_registration(engine, layout)
         self.chain = deploy(
-            cast(Any, setup.vk),  # SEAM: VerifyingKey | CommittedVerifyingKey once chain_ops takes both
+            setup.vk,
             layout.assets,
             [engine.snapshot.spot_prices[a] for a in layout.assets],
             rpc_url,
@@ -208,8 +205,6 @@ class Operator:
             return self._reload(epoch, final)
         if epoch <= self.latest_epoch():
             raise ValueError(f"epoch {epoch} is not after the latest published epoch {self.latest_epoch()}")
-        if self.chain is not None and self.proof_system == COMMITTED:
-            require_committed_chain()  # before any proving (SEAM, chain_seam.py)
         layout = self.layout(engine)
         setup = self.setup(layout)
         cls = classify(engine, accounts, layout)
@@ -289,8 +284,6 @@ class Operator:
             return None
         if any(not isinstance(p, type(proven.proofs[0])) for p in proven.proofs):
             raise RuntimeError(f"epoch {epoch}: batches proven with different proof systems")
-        if self.proof_system == COMMITTED:
-            require_committed_chain()  # SEAM (chain_seam.py): attest() must take CommittedProof batches
         self.progress("attest on-chain", 0, 1)
         shared = split_public_signals(proven.batches[0].public, layout.shape.assets)[0]
         statements = [
@@ -303,7 +296,7 @@ class Operator:
             epoch,
             shared.params_commitment,
             shared.prices,
-            cast(Any, statements),  # SEAM: (BatchStatement, Proof | CommittedProof) once chain_ops takes both
+            statements,
             market_commitment=shared.market_commitment,
             declared_accounts=declared,
             unrepresented_accounts=unrepresented,

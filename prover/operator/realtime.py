@@ -72,7 +72,7 @@ class RunConfig:
     scheduler: str | None = None  # a Dask scheduler address instead of a local cluster
     prices: Path | None = None  # replay: the daily-close CSV (default: the committed one)
     report: bool = True  # write run_report.png (needs matplotlib: zkmargin[report])
-    # "committed" | "plain"; None: committed once the registry takes committed proofs, plain until then (chain_seam)
+    # "committed" (the lookup circuit, the default when None) | "plain"
     proof_system: str | None = None
 
     def validate(self) -> None:
@@ -97,11 +97,6 @@ class RunConfig:
             raise RunError("--source is 'replay' or 'synthetic'")
         if self.proof_system not in (None, "committed", "plain"):
             raise RunError(f"--proof-system {self.proof_system!r}: expected 'committed' or 'plain'")
-        if self.proof_system == "committed":
-            from .chain_seam import NOT_READY, committed_chain_ready
-
-            if not committed_chain_ready():  # every epoch of a run is attested on the embedded chain
-                raise RunError(f"--proof-system committed: {NOT_READY}")
         if self.report:
             from .realtime_report import require_matplotlib
 
@@ -112,9 +107,7 @@ class RunConfig:
             _as_run_error(require_dask)
 
     def resolved_proof_system(self) -> str:
-        from .chain_seam import default_proof_system
-
-        return self.proof_system or default_proof_system(attests_on_chain=True)
+        return self.proof_system or "committed"
 
     def identity(self) -> dict[str, Any]:
         """The options that fix the run's history and book: a rerun must match them to continue it."""

@@ -11,12 +11,11 @@ from zkmargin.circuits.rules.models import Account, Position
 from zkmargin.prover.engine import demo
 from zkmargin.prover.engine.margin import MarginEngine
 from zkmargin.prover.operator import ExchangeSpec, Operator, demo_engine
-from zkmargin.prover.operator.chain_seam import default_proof_system
 
 SPEC = ExchangeSpec(instruments=("BTC-PERP", "ETH-PERP"), assets=("USDT", "BTC", "ETH", "USD"), accounts_per_batch=2)
-# The proof system of the fixtures that attest on-chain: committed (the operator's default) once the registry takes
-# committed proofs, plain until then (prover/operator/chain_seam.py); ZKMARGIN_TEST_PROOF_SYSTEM forces one.
-PROOF_SYSTEM = os.environ.get("ZKMARGIN_TEST_PROOF_SYSTEM") or default_proof_system(attests_on_chain=True)
+# The proof system of the fixtures that attest on-chain: committed (the operator's default);
+# ZKMARGIN_TEST_PROOF_SYSTEM=plain forces the other one.
+PROOF_SYSTEM = os.environ.get("ZKMARGIN_TEST_PROOF_SYSTEM") or "committed"
 INSURANCE_FUND = 100_000 * 10**6  # micro-USD
 
 

@@ -23,11 +23,9 @@ from zkmargin.circuits import lookup
 from zkmargin.circuits.curve import G1_GEN, g1_add_aff
 from zkmargin.circuits.field import R
 from zkmargin.circuits.solvency.leaf import account_id_commitment
-from zkmargin.cli import main
 from zkmargin.prover.committed import prove_committed
 from zkmargin.prover.committed_store import CommittedKeyError, load_committed_key, save_committed_key
 from zkmargin.prover.operator import EpochResult, Operator
-from zkmargin.prover.operator.chain_seam import CommittedChainNotReady, committed_chain_ready
 from zkmargin.prover.operator.proving import circuit_for
 from zkmargin.prover.operator.setups import SetupError, load_or_create
 from zkmargin.prover.solvency_witness import build_batch
@@ -400,18 +398,6 @@ def test_committed_local_ceremony_epoch_audits(tmp_path: Path) -> None:
     names = [c.name for c in rep.checks if c.ok]
     assert "setup: the bundle's verifying key is the ceremony key's" in names
     assert any(n.startswith("setup: committed-key ceremony re-checked") for n in names), rep.render()
-
-
-def test_committed_attestation_waits_for_the_committed_registry(tmp_path: Path) -> None:
-    """SEAM: until the registry takes committed proofs, attesting them is refused before any proving (nothing is
-    written), and the CLI says so with exit 2."""
-    if committed_chain_ready():
-        pytest.skip("the registry takes committed proofs: the product tests attest them")
-    op = Operator(tmp_path / "r", ph.SPEC, proof_system="committed")
-    with pytest.raises(CommittedChainNotReady, match="committed proofs"):
-        op.deploy_chain(ph.engine())
-    assert main(["demo", "--out", str(tmp_path / "d"), "--proof-system", "committed", "--accounts", "3"]) == 2
-    assert not (tmp_path / "d").exists()
 
 
 def test_api_names_a_setup_of_the_other_system(committed_epoch: EpochResult, tmp_path: Path) -> None:

@@ -138,8 +138,7 @@ def deploy_registry(
     parameters and the verifying key of the bundle root ``root``'s setup (created there if missing), mock feeds
     (feed-owner account), a mock-stablecoin insurance fund, the operator role. Node accounts 0..3 hold governance,
     operator, feed owner and insurance holder (anvil's unlocked accounts). ``proof_system``: ``"committed"`` or
-    ``"plain"``; None is committed once the registry takes committed proofs (``chain_seam``), plain until then."""
-    from zkmargin.prover.operator.chain_seam import NOT_READY, committed_chain_ready, default_proof_system
+    ``"plain"``; None is committed (the lookup circuit)."""
     from zkmargin.prover.operator.exchange import ExchangeSpec
     from zkmargin.prover.operator.pipeline import Operator
     from zkmargin.prover.operator.setups import SetupError
@@ -148,9 +147,7 @@ def deploy_registry(
         raise InputError("batch", f"must be at least 1, got {batch}")
     if proof_system not in (None, "committed", "plain"):
         raise InputError("proof_system", f"is 'committed' or 'plain', got {proof_system!r}")
-    if proof_system == "committed" and not committed_chain_ready():
-        raise InputError("proof_system", NOT_READY)
-    system = proof_system or default_proof_system(attests_on_chain=True)
+    system = proof_system or "committed"
     w3 = connect_chain(rpc) if rpc is not None else None
     if w3 is not None and len(w3.eth.accounts) < 4:
         raise InputError("rpc", f"the node at {rpc} has {len(w3.eth.accounts)} unlocked accounts; the demo roles "

@@ -64,9 +64,7 @@ def run_epoch(
     """Prove, attest (when ``chain`` is given) and publish one epoch into the bundle root ``root``: every account
     the circuit's slots hold is proven in batches of ``batch``, the rest counted by reason. ``epoch`` defaults to
     the root's next one. Resumes after a crash; idempotent once published. ``proof_system``: ``"committed"`` (the
-    lookup circuit, Groth16 with one commitment) or ``"plain"`` (snarkjs-checkable); None is committed, or plain
-    when ``chain`` is given and the registry cannot take committed proofs yet."""
-    from zkmargin.prover.operator.chain_seam import NOT_READY, committed_chain_ready, default_proof_system
+    lookup circuit, Groth16 with one commitment) or ``"plain"`` (snarkjs-checkable); None is committed."""
     from zkmargin.prover.operator.exchange import ExchangeSpec
     from zkmargin.prover.operator.pipeline import Operator
     from zkmargin.prover.operator.setups import SetupError
@@ -76,9 +74,7 @@ def run_epoch(
         raise InputError("batch", f"must be at least 1, got {batch}")
     if proof_system not in (None, "committed", "plain"):
         raise InputError("proof_system", f"is 'committed' or 'plain', got {proof_system!r}")
-    if proof_system == "committed" and chain is not None and not committed_chain_ready():
-        raise InputError("proof_system", NOT_READY)
-    system = proof_system or default_proof_system(attests_on_chain=chain is not None)
+    system = proof_system or "committed"
     if setup_kind not in ("development", "ceremony"):
         raise InputError("setup_kind", "is 'development' or 'ceremony'")
     if epoch is None:
