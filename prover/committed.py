@@ -95,9 +95,9 @@ def dev_setup_committed(
     """Single-party setup for a circuit with a commitment. DEVELOPMENT ONLY: whoever runs it knows
     tau..delta and sigma and can forge proofs (see ``prover/setup/dev.py``).
 
-    A ceremony for this key needs sigma and k to be contributed like delta (each participant
-    multiplies the PoK bases and [-sigma*gamma]_2 by a secret s_j, k likewise); ``prover/setup/phase2.py``
-    does not do that yet, so committed circuits have no production setup path (docs/lookups.md).
+    The multi-party ceremony for committed keys (delta, sigma and k contributed, each with a proof of
+    knowledge) is ``prover/setup/committed_ceremony.run_committed_ceremony``; its checker is
+    ``verifier/committed_ceremony.py`` (docs/lookups.md, "Setup").
     """
     info = r1cs.commitment
     if info is None:
