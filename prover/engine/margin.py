@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from zkmargin.circuits.rules.black76 import black76
 from zkmargin.circuits.rules.fixedpoint import (
@@ -21,6 +21,9 @@ from zkmargin.circuits.rules.fixedpoint import (
 from zkmargin.circuits.rules.models import SECONDS_PER_YEAR, Account, Instrument, MarketSnapshot, Position
 from zkmargin.circuits.rules.params import HaircutTier, LeverageBracket, RiskParameters
 from zkmargin.circuits.rules.risk_arrays import RiskArrays
+
+if TYPE_CHECKING:
+    from .liquidation import LiquidationConvention
 
 Status = Literal["healthy", "margin_call", "liquidation"]
 
@@ -230,12 +233,22 @@ class MarginEngine:
             g["theta"] += q * gr.theta / 365
         return out
 
-    def liquidation_price(self, acct: Account) -> Fraction | None:
+    def liquidation_price(self, acct: Account, convention: LiquidationConvention | None = None) -> Fraction | None:
         """Mark price at which a single-position cross account hits MM (Binance USDⓈ-M one-way formula).
 
         LP = (WB + cum - side x |q| x EP) / (|q| x mmr - side x |q|), recomputed with the bracket of the notional
         at LP until consistent. Display value (exact rational, USD); None if the account cannot be liquidated.
+        `convention` (default: this formula, MM at the liquidation mark) selects another venue's convention, e.g.
+        `LiquidationConvention.MM_AT_ENTRY_VALUE` (Bybit isolated); multi-position accounts: see
+        `prover/engine/liquidation.py` (`position_liquidation_price`).
         """
+        from .liquidation import LiquidationConvention as _LC
+        from .liquidation import position_liquidation_price
+
+        if convention is not None and _LC(convention) is not _LC.MM_AT_LIQUIDATION_MARK:
+            if len(acct.positions) != 1:
+                raise ValueError("liquidation price is defined here for single-position accounts")
+            return position_liquidation_price(self, acct, 0, _LC(convention))
         lin = [p for p in acct.positions if self.instruments[p.instrument].kind != "option"]
         if len(lin) != 1 or len(acct.positions) != 1:
             raise ValueError("liquidation price is defined here for single-position accounts")
