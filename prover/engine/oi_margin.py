@@ -94,6 +94,18 @@ def oi_maintenance_margin(tier: OILiquidityTier, notional: int) -> int:
     return ceil_div(notional * tier.base_imf * tier.maintenance_fraction, RATE_SCALE * RATE_SCALE)
 
 
+def reduced_imf(tier: OILiquidityTier, open_notional: int) -> tuple[int, int]:
+    """The IMF rational in lowest terms."""
+    num, den = imf_rational(tier, open_notional)
+    g = math.gcd(num, den)
+    return num // g, den // g
+
+
+def int64_path_ok(num: int, den: int, top: int) -> bool:
+    """Whether floor_div_prod's contract holds (divisor <= 2^60, products <= 2^110) for notionals up to `top`."""
+    return den <= 2**60 and top * num <= 2**110
+
+
 def oi_initial_margin_np(tier: OILiquidityTier, notional: IntArray, open_notional: int) -> IntArray:
     """Vectorised `oi_initial_margin` over an int64 array of notionals (micro-USD, each in [0, 2^62)): bit-identical.
 
@@ -102,14 +114,12 @@ def oi_initial_margin_np(tier: OILiquidityTier, notional: IntArray, open_notiona
     residue modulo 2^64) the int64 path runs; otherwise the same formula runs on Python ints (object arrays), so the
     result is exact either way. ceil(x) = -floor(-x).
     """
-    num, den = imf_rational(tier, open_notional)
-    g = math.gcd(num, den)
-    num, den = num // g, den // g
+    num, den = reduced_imf(tier, open_notional)
     n = np.asarray(notional, dtype=np.int64)
     if n.size and (int(n.min()) < 0 or int(n.max()) >= MAX_VALUE):
         raise ValueError("notional: outside [0, 2^62)")
     top = int(n.max()) if n.size else 0
-    if den <= 2**60 and top * num <= 2**110:
+    if int64_path_ok(num, den, top):
         q, _ = floor_div_prod(-n, np.full_like(n, num), den)
         return -q
     exact = [-((-int(x) * num) // den) for x in n.ravel()]
