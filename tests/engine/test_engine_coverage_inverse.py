@@ -56,6 +56,16 @@ def test_binance_coin_m_pnl_example_long_and_short() -> None:
     assert lose == 20_000_000 - 22_222_223 and lose < -Fraction(10_000, 45_000) * 10**8 + 20_000_000 + 1
 
 
+def test_binance_coin_m_maintenance_amount_example() -> None:
+    """Binance FAQ "How to Calculate Liquidation Price of COIN-M Futures Contracts"
+    (https://www.binance.com/es/support/faq/ceccfcfb4e3a45e3b48b0b1bb1a8ae46): "the BTCUSD Maintenance Amount on
+    Level 5 = 50 BTC x (5% - 2.5%) + 0.56 BTC = 1.81 BTC". The coin ladder uses the same continuity rule."""
+    from zkmargin.circuits.rules.params import cum_amounts
+
+    step = cum_amounts([0, qt(50)], [25_000, 50_000])[1]
+    assert step + qt(0.56) == qt(1.81)
+
+
 def test_coinbene_inverse_pnl_example() -> None:
     """CoinBene "PNL Calculation" (coinbenevip.zendesk.com/hc/en-us/articles/360033790094): long 1,000 BTCUSD
     contracts (1 USD each) at 1,000, mark 1,250: (1/1,000 - 1/1,250) x 1,000 = 0.20 BTC unrealised."""
@@ -64,11 +74,12 @@ def test_coinbene_inverse_pnl_example() -> None:
 
 def test_bybit_inverse_isolated_liquidation_price() -> None:
     """Bybit help centre "Liquidation Price Calculation under Isolated Mode (Unified Trading Account)", Inverse
-    Perpetual & Futures (https://www.bybit.com/en/help-center/article/Liquidation-Price-Calculation-under-Isolated-
-    Mode-Unified-Trading-Account): LP (long) = Contract Qty / [Position Value + (IM - MM)], Position Value =
-    Qty / Entry, IM = PV / Leverage, MM = PV x MMR - deduction. Its example: 60,000 USD of BTCUSD at 50,000, 10x,
-    MMR 0.5%: PV = 1.2 BTC, IM = 0.12 BTC, MM = 0.006 BTC, so LP = 60,000 / 1.314 = 45,662.10 (the last two
-    figures from the page's formula on its inputs). MM is at the ENTRY value (Bybit's convention)."""
+    Perpetual & Futures (https://testnet.bybit.com/ar-SA/help-center/article/Liquidation-Price-Calculation-under-
+    Isolated-Mode-Unified-Trading-Account, English text): LP (long) = Contract Qty / [Position Value + (IM - MM)],
+    Position Value = Qty / Entry, IM = PV / Leverage, MM = PV x MMR - deduction. Its example: 60,000 USD of BTCUSD
+    at 50,000, 10x, MMR 0.5%: PV = 1.2 BTC, IM = 0.12 BTC, MM = 0.006 BTC, so LP = 60,000 / 1.314 = 45,662.10
+    (MM and LP: the page's formula on its inputs; the excerpt we read stops after IM). MM is at the ENTRY value
+    (Bybit's convention)."""
     br = make_coin_brackets([(0, 1_000, 0.10, 0.005)])
     eng = engine(1, 50_000, brackets=br)
     acct = one(60_000, 50_000, balance=0.12)  # the isolated margin is the account's whole balance
