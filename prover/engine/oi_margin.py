@@ -33,8 +33,10 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from zkmargin.circuits.rules.fixedpoint import MAX_VALUE, RATE_SCALE, IntArray, ceil_div, floor_div_prod
-from zkmargin.circuits.rules.models import Frozen
+from zkmargin.circuits.rules.models import Account, Frozen
 from zkmargin.circuits.rules.params import Ppm
+
+from .margin import MarginEngine, tiered_requirements
 
 
 class OILiquidityTier(Frozen):
@@ -124,3 +126,33 @@ def oi_initial_margin_np(tier: OILiquidityTier, notional: IntArray, open_notiona
         return -q
     exact = [-((-int(x) * num) // den) for x in n.ravel()]
     return np.array(exact, dtype=np.int64).reshape(n.shape)
+
+
+def oi_account_requirements(
+    engine: MarginEngine,
+    acct: Account,
+    tiers: dict[str, OILiquidityTier],
+    open_notional: dict[str, int],
+) -> tuple[int, int]:
+    """(IM, MM) of a cross account (micro-USD) where the instruments in `tiers` are margined dYdX-style.
+
+    For a symbol with a tier: IM_i = ceil(N_i x IMF(open notional of the symbol)), MM_i = ceil(N_i x MMF), each
+    rounded up on its own; every other linear position keeps its leverage brackets (one ceil over their sum, as
+    `MarginEngine.evaluate`). N_i is the engine's notional ceil(|q| mark / 1e10). Options / portfolio accounts are
+    refused (their IM comes from risk arrays)."""
+    if acct.margin_mode != "cross":
+        raise ValueError("OI-scaled margin is defined here for cross accounts")
+    im = mm = im_num = mm_num = 0
+    for p in acct.positions:
+        if engine.instruments[p.instrument].kind == "option":
+            raise ValueError("OI-scaled margin: options are margined by risk arrays")
+        n = engine._linear(p)[1]
+        t = tiers.get(p.instrument)
+        if t is not None:
+            im += oi_initial_margin(t, n, open_notional.get(p.instrument, 0))
+            mm += oi_maintenance_margin(t, n)
+        else:
+            i_n, m_n = tiered_requirements(engine.params.brackets[p.instrument], n)
+            im_num += i_n
+            mm_num += m_n
+    return im + ceil_div(im_num, RATE_SCALE), mm + ceil_div(mm_num, RATE_SCALE)

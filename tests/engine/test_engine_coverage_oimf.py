@@ -124,3 +124,36 @@ def test_int64_path_on_realistic_caps(on: int, notionals: list[int]) -> None:
     assert int64_path_ok(num, den, max(notionals))
     got = oi_initial_margin_np(t, np.array(notionals, np.int64), on)
     assert [int(x) for x in got] == [oi_initial_margin(t, n, on) for n in notionals]
+
+
+def test_account_requirements_with_an_oi_tier_on_one_instrument() -> None:
+    """A cross account: BTC-PERP margined by a dYdX-style tier (base IMF 20%, MMF 10%, caps 25 M / 60 M USD), ETH
+    by its brackets. Below the lower cap the IM is 20% of the BTC notional; at the dYdX "realistic" open notional
+    (28,123,456.789123 USD) it is the rational IMF 27.13924...% rounded up once; MM does not move."""
+    from zkmargin.circuits.rules.models import Account, Position
+    from zkmargin.prover.engine import demo
+    from zkmargin.prover.engine.demo import px, qt
+    from zkmargin.prover.engine.margin import MarginEngine
+    from zkmargin.prover.engine.oi_margin import oi_account_requirements
+
+    eng = MarginEngine(demo.instruments(), demo.params(), demo.snapshot())
+    acct = Account(
+        account_id="d",
+        balances={"USDT": qt(50_000)},
+        positions=[
+            Position(instrument="BTC-PERP", quantity=qt(1), entry_price=px(36_000)),
+            Position(instrument="ETH-PERP", quantity=-qt(10), entry_price=px(2_000)),
+        ],
+    )
+    t = tier(200_000, 25 * 10**12, 60 * 10**12, mf=500_000)
+    base = eng.evaluate(acct)
+    n_btc = -((-qt(1) * eng.snapshot.marks["BTC-PERP"]) // 10**10)
+    eth_only = eng.evaluate(acct.model_copy(update={"positions": acct.positions[1:]}))
+    im0, mm0 = oi_account_requirements(eng, acct, {"BTC-PERP": t}, {"BTC-PERP": 10**12})
+    assert im0 == -((-n_btc * 2) // 10) + eth_only.im
+    assert mm0 == -((-n_btc) // 10) + eth_only.mm
+    im1, mm1 = oi_account_requirements(eng, acct, {"BTC-PERP": t}, {"BTC-PERP": 28_123_456_789_123})
+    imf = Fraction(2, 10) + Fraction(8, 10) * Fraction(3_123_456_789_123, 35 * 10**12)
+    assert im1 == -((-n_btc * imf) // 1) + eth_only.im and mm1 == mm0
+    assert im1 > im0 > base.im  # 20% > the 1/125 bracket IMR, and more with open interest
+    assert oi_account_requirements(eng, acct, {}, {}) == (base.im, base.mm)
