@@ -267,7 +267,7 @@ def _market(
                 _loc_field(loc, {"strikes": "strike", "expiries": "expiry", "vols": "vol"}), f"{u}: {msg}"
             ) from None
     try:
-        snap = MarketSnapshot(timestamp=timestamp, vol_surfaces=vs, **groups)  # type: ignore[arg-type]
+        snap = MarketSnapshot(timestamp=timestamp, vol_surfaces=vs, **groups)
     except ValidationError as e:
         loc, msg = _first_error(e)
         kind = {v: k for k, v in PRICE_KINDS.items()}.get(str(loc[0]) if loc else "")
