@@ -84,6 +84,8 @@ class _Row:
             if required:
                 raise self.err(field, "missing value")
             return None
+        if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
+            return int(v)  # a Parquet float column holding whole numbers (pandas writes int columns with nulls so)
         if isinstance(v, bool) or not isinstance(v, int | str):
             raise self.err(field, f"not an integer: {v!r} (fixed-point integers, see the snapshot format)")
         if isinstance(v, str):
@@ -390,12 +392,13 @@ def _check_coverage(
     inst_where: dict[str, _Row],
     snap: MarketSnapshot,
     surfaces: set[str],
-    engine_params_brackets: Iterable[str],
+    bracketed: Iterable[str],
     spec: ExchangeSpec,
     instruments_file: str,
     prices_file: str,
 ) -> None:
-    brackets = set(engine_params_brackets)
+    """Every instrument priced and governed; the circuit's slot instruments and assets present."""
+    brackets = set(bracketed)
     for sym, inst in instruments.items():
         r = inst_where[sym]
         if sym not in snap.marks:
@@ -437,7 +440,10 @@ def load_snapshot(directory: str | Path, spec: ExchangeSpec | None = None) -> tu
     _check_coverage(instruments, inst_where, snap, surfaces, params.brackets, spec,
                     _table_path(root, "instruments").name, _table_path(root, "prices").name)  # fmt: skip
     accounts = _accounts(tables["accounts"], tables["balances"], tables["positions"], instruments, snap)
-    ra = build_risk_arrays(instruments, snap, params.scenario_grids, params.short_option_min)
+    try:
+        ra = build_risk_arrays(instruments, snap, params.scenario_grids, params.short_option_min)
+    except (ValueError, ArithmeticError) as e:  # prices the models accept but the risk arrays cannot revalue
+        raise SnapshotError(_table_path(root, "prices").name, None, None, f"risk arrays: {e}") from None
     return MarginEngine(instruments, params, snap, ra), accounts
 
 

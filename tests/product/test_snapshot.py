@@ -78,6 +78,25 @@ def test_parquet_without_pyarrow_names_the_extra(
     assert not out.exists()
 
 
+@pytest.mark.skipif(not HAS_PYARROW, reason="the parquet extra (pyarrow) is not installed")
+def test_malformed_parquet_names_file_row_field(tmp_path: Path, demo_book: tuple[object, list[object]]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    engine, accounts = demo_book
+    d = write_snapshot(tmp_path / "s", engine, accounts[:10], fmt="parquet")  # type: ignore[arg-type]
+    rows = pq.read_table(d / "positions.parquet").to_pylist()
+    rows[2]["quantity"] = 1.5  # a float where the format takes a fixed-point integer
+    pq.write_table(pa.Table.from_pylist(rows), d / "positions.parquet")
+    with pytest.raises(SnapshotError) as ei:
+        load_raw(d)
+    assert (ei.value.file, ei.value.row, ei.value.field) == ("positions.parquet", 3, "quantity")
+    assert "not an integer" in ei.value.reason
+    (d / "accounts.csv").write_text("account_id,margin_mode,realised_pnl\n")
+    with pytest.raises(SnapshotError, match=r"both accounts\.csv and accounts\.parquet"):
+        load_raw(d)
+
+
 def _edit(path: Path, fn: Callable[[list[list[str]]], None]) -> None:
     with path.open(newline="") as f:
         rows = list(csv.reader(f))
