@@ -284,3 +284,10 @@ def test_example_snapshot_proves_an_epoch(tmp_path: Path, capsys: pytest.Capture
     assert totals["accounts_covered"] == in_slots > 0  # every account the slots hold is proven
     assert totals["accounts_unrepresented"] == len(accounts) - in_slots  # the rest are counts, as for the demo
     assert engine.snapshot.timestamp == json.loads((snap / "manifest.json").read_text())["timestamp"]
+    # a second epoch goes to the next number; an epoch number not after the latest is exit 2, nothing written
+    assert main(["-q", "epoch", "--snapshot", str(snap), "--out", str(out), "--batch", "8", "--epoch", "1"]) == 0
+    before = sorted(p.name for p in out.iterdir())
+    (out / fmt.epoch_dirname(1)).rename(out / "moved")
+    assert main(["epoch", "--snapshot", str(snap), "--out", str(out), "--batch", "8", "--epoch", "1"]) == 2
+    assert "--epoch: 1 is not after the latest published epoch 1" in capsys.readouterr().err
+    assert len(before) == len(list(out.iterdir()))

@@ -63,10 +63,16 @@ def snapshot_epoch(
 ) -> EpochResult:
     """Prove one epoch of the snapshot directory ``snapshot`` into the bundle root ``root``: :func:`load_snapshot`
     then :func:`run_epoch` (same options). The snapshot is fully validated before anything is written."""
+    from zkmargin.verifier import bundle as fmt
+
     from .operator import run_epoch
 
     engine, accounts = load_snapshot(snapshot)
     if not accounts:
         raise InputError("snapshot", "accounts: no account to prove")
+    if epoch is not None and Path(root).is_dir():
+        latest = max((int(r["epoch"]) for r in fmt.list_epochs(root)), default=0)
+        if epoch <= latest and not (Path(root) / fmt.epoch_dirname(epoch)).is_dir():
+            raise InputError("epoch", f"{epoch} is not after the latest published epoch {latest} of {root}")
     return run_epoch(root, engine, accounts, epoch=epoch, batch=batch, setup_kind=setup_kind, setup_dir=setup_dir,
                      chain=chain, progress=progress, proof_system=proof_system)  # fmt: skip

@@ -77,7 +77,9 @@ def cmd_epoch(args: argparse.Namespace) -> int:
         setup_kind="ceremony" if args.ceremony else "development", proof_system=args.proof_system,
     )  # fmt: skip
     excluded = Counter(f"{e.kind}: {e.reason.split(':')[0]}" for e in res.excluded)
-    if not args.quiet:
+    if not args.quiet and res.reloaded:
+        print(f"epoch {res.epoch}: already published ({res.covered} accounts proven, {len(res.excluded)} excluded)")
+    elif not args.quiet:
         print(f"epoch {res.epoch}: {res.covered} accounts proven in {res.batches} batches "
               f"({res.constraints:,} constraints per batch), {len(res.excluded)} excluded")  # fmt: skip
         for reason, n in sorted(excluded.items()):
