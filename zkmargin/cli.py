@@ -26,6 +26,7 @@ from zkmargin.commands.checks import cmd_user_verify as _cmd_user_verify
 from zkmargin.commands.operator import cmd_bundle_publish as _cmd_bundle_publish
 from zkmargin.commands.operator import cmd_demo as _cmd_demo
 from zkmargin.commands.operator import cmd_doctor as _cmd_doctor
+from zkmargin.commands.operator import cmd_epoch as _cmd_epoch
 from zkmargin.commands.operator import cmd_run as _cmd_run
 from zkmargin.commands.proof_system import cmd_example as _cmd_example
 from zkmargin.commands.proof_system import cmd_prove as _cmd_prove
@@ -172,6 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--proof-system", choices=("committed", "plain"), default=None, help=PROOF_SYSTEM_HELP)
     d.set_defaults(fn=_cmd_demo)
+
+    ep = sub.add_parser("epoch", help="operator: prove one epoch of a snapshot directory (docs/product.md)")
+    ep.add_argument("--snapshot", required=True, help="snapshot directory (CSV or Parquet tables, manifest.json)")
+    ep.add_argument("--out", type=_out_dir, required=True, help="bundle root (the epoch goes to its next number)")
+    ep.add_argument("--epoch", type=_int_at_least(1), default=None, help="epoch number (default: the root's next)")
+    ep.add_argument("--batch", type=_int_at_least(1), default=16, help="accounts per batch: the circuit shape (>= 1)")
+    ep.add_argument("--ceremony", action="store_true", help="local multi-party ceremony instead of the dev setup")
+    ep.add_argument("--proof-system", choices=("committed", "plain"), default=None, help=PROOF_SYSTEM_HELP)
+    ep.set_defaults(fn=_cmd_epoch)
 
     dr = sub.add_parser("doctor", help="check the installation: Python, C kernel, web3/py-evm, Node, snarkjs, anvil")
     dr.set_defaults(fn=_cmd_doctor)
@@ -323,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _internal(args, e, verbose)
 
 
-_EXTRA_OF = {"matplotlib": "report", "dask": "distributed", "distributed": "distributed"}
+_EXTRA_OF = {"pyarrow": "parquet", "matplotlib": "report", "dask": "distributed", "distributed": "distributed"}
 
 
 def _internal(args: argparse.Namespace, e: BaseException, verbose: int) -> int:

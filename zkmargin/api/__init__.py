@@ -10,8 +10,8 @@ prove. Library code reports through :mod:`logging` (logger ``zkmargin``); it nev
 
 Where the split is: the API is a package of modules with one job each, and this module re-exports all their names
 (``from zkmargin.api import X`` keeps working): ``errors`` (exceptions, the path type), ``proofs`` (snarkjs JSON,
-verify, setup, prove), ``operator`` (demo venue, margin engine, epochs, publishing), ``chain`` (connect, read,
-deploy, attach) and ``bundle_checks`` (audit, user check).
+verify, setup, prove), ``operator`` (demo venue, margin engine, epochs, publishing), ``snapshot`` (the operator's
+data in: snapshot directories), ``chain`` (connect, read, deploy, attach) and ``bundle_checks`` (audit, user check).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ _LAZY = {
         "zkmargin.api.chain",
     ),
     **dict.fromkeys(("demo_exchange", "evaluate_margin", "publish_bundle", "run_epoch"), "zkmargin.api.operator"),
+    **dict.fromkeys(("load_snapshot", "snapshot_epoch", "write_snapshot"), "zkmargin.api.snapshot"),
     **dict.fromkeys(
         ("ProveResult", "SetupResult", "SnarkjsFiles", "load_proof", "load_public", "load_snarkjs",
          "load_verifying_key", "prove", "read_json_file", "setup", "verify_proof"),
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
         setup,
         verify_proof,
     )
+    from .snapshot import load_snapshot, snapshot_epoch, write_snapshot
 
 
 def __getattr__(name: str) -> Any:
@@ -104,6 +106,7 @@ __all__ = [
     "evaluate_margin",
     "load_proof",
     "load_public",
+    "load_snapshot",
     "load_snarkjs",
     "load_verifying_key",
     "open_registry",
@@ -113,6 +116,8 @@ __all__ = [
     "read_registry",
     "run_epoch",
     "setup",
+    "snapshot_epoch",
     "verify_account",
     "verify_proof",
+    "write_snapshot",
 ]

@@ -62,3 +62,27 @@ def cmd_bundle_publish(args: argparse.Namespace) -> int:
     out = publish_bundle(args.bundle, args.out)
     print(f"published copy written to {out} (no account id, secret, balance or inclusion file in it)")
     return EXIT_OK
+
+
+def cmd_epoch(args: argparse.Namespace) -> int:
+    """``zkmargin epoch --snapshot DIR --out ROOT``: prove one epoch of an operator's snapshot (no chain)."""
+    from collections import Counter
+
+    from zkmargin.api import snapshot_epoch
+
+    if not Path(args.snapshot).is_dir():
+        raise OptionError("--snapshot", f"{args.snapshot} is not a directory")
+    res = snapshot_epoch(
+        args.snapshot, args.out, epoch=args.epoch, batch=args.batch,
+        setup_kind="ceremony" if args.ceremony else "development", proof_system=args.proof_system,
+    )  # fmt: skip
+    excluded = Counter(f"{e.kind}: {e.reason.split(':')[0]}" for e in res.excluded)
+    if not args.quiet and res.reloaded:
+        print(f"epoch {res.epoch}: already published ({res.covered} accounts proven, {len(res.excluded)} excluded)")
+    elif not args.quiet:
+        print(f"epoch {res.epoch}: {res.covered} accounts proven in {res.batches} batches "
+              f"({res.constraints:,} constraints per batch), {len(res.excluded)} excluded")  # fmt: skip
+        for reason, n in sorted(excluded.items()):
+            print(f"  {n} {reason}")
+    print(f"bundle: {res.path}")
+    return EXIT_OK

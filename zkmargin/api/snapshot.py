@@ -1,0 +1,78 @@
+"""The operator's data in: read a snapshot directory (docs/product.md, "Snapshot format") into the margin engine
+and accounts that :func:`zkmargin.api.run_epoch` proves, write one, and prove an epoch from one.
+
+Split out of the API (``zkmargin.api`` re-exports every name) as the operator's side of the venue's own data; the
+prover is imported when a function is called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import InputError, MissingExtra, PathLike
+
+if TYPE_CHECKING:
+    from zkmargin.circuits.rules.models import Account
+    from zkmargin.prover.engine.margin import MarginEngine
+    from zkmargin.prover.operator.chain_ops import ChainDeployment
+    from zkmargin.prover.operator.pipeline import EpochResult
+
+
+def load_snapshot(snapshot: PathLike) -> tuple[MarginEngine, list[Account]]:
+    """Read and validate a snapshot directory: the margin engine (the approved parameters over the snapshot's
+    instruments and prices) and the accounts in file order, of the same types as :func:`demo_exchange`'s. A bad
+    snapshot raises :class:`InputError` whose reason names the file, the row and the field."""
+    from zkmargin.prover.operator.snapshot import ParquetUnavailable, SnapshotError
+    from zkmargin.prover.operator.snapshot import load_snapshot as _load
+
+    try:
+        return _load(snapshot)
+    except ParquetUnavailable as e:
+        raise MissingExtra(f"reading {e.file}", "parquet", "pyarrow") from e
+    except SnapshotError as e:
+        raise InputError("snapshot", str(e)) from e
+
+
+def write_snapshot(snapshot: PathLike, engine: MarginEngine, accounts: Sequence[Account], fmt: str = "csv") -> Path:
+    """Write ``engine``'s instruments and prices and ``accounts`` as a snapshot directory (``fmt``: ``"csv"`` or
+    ``"parquet"``, which needs the ``parquet`` extra); :func:`load_snapshot` reads it back equal."""
+    from zkmargin.prover.operator.snapshot import ParquetUnavailable
+    from zkmargin.prover.operator.snapshot import write_snapshot as _write
+
+    if fmt not in ("csv", "parquet"):
+        raise InputError("fmt", f"is 'csv' or 'parquet', got {fmt!r}")
+    try:
+        return _write(snapshot, engine, accounts, fmt)
+    except ParquetUnavailable as e:
+        raise MissingExtra("writing Parquet", "parquet", "pyarrow") from e
+
+
+def snapshot_epoch(
+    snapshot: PathLike,
+    root: PathLike,
+    *,
+    epoch: int | None = None,
+    batch: int = 16,
+    setup_kind: str = "development",
+    setup_dir: PathLike | None = None,
+    chain: ChainDeployment | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    proof_system: str | None = None,
+) -> EpochResult:
+    """Prove one epoch of the snapshot directory ``snapshot`` into the bundle root ``root``: :func:`load_snapshot`
+    then :func:`run_epoch` (same options). The snapshot is fully validated before anything is written."""
+    from zkmargin.verifier import bundle as fmt
+
+    from .operator import run_epoch
+
+    engine, accounts = load_snapshot(snapshot)
+    if not accounts:
+        raise InputError("snapshot", "accounts: no account to prove")
+    if epoch is not None and Path(root).is_dir():
+        latest = max((int(r["epoch"]) for r in fmt.list_epochs(root)), default=0)
+        if epoch <= latest and not (Path(root) / fmt.epoch_dirname(epoch)).is_dir():
+            raise InputError("epoch", f"{epoch} is not after the latest published epoch {latest} of {root}")
+    return run_epoch(root, engine, accounts, epoch=epoch, batch=batch, setup_kind=setup_kind, setup_dir=setup_dir,
+                     chain=chain, progress=progress, proof_system=proof_system)  # fmt: skip
