@@ -19,7 +19,7 @@ from pathlib import Path
 from zkmargin.verifier.report import Report
 
 CORE = ("py_ecc", "gmpy2", "numpy", "pydantic", "rich", "web3", "eth_tester", "eth")
-EXTRAS = {"report": "matplotlib", "distributed": "distributed"}
+EXTRAS = {"report": "matplotlib", "distributed": "distributed", "parquet": "pyarrow"}
 
 
 def _version(dist: str) -> str:
