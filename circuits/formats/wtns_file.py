@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from zkmargin.atomic import atomic_write_bytes
 
 from ..field import R
-from .binfile import build_binfile, encode_fields, expect_scalar_field, n8_for, read_binfile, u32
+from .binfile import SectionReader, build_binfile, encode_fields, expect_scalar_field, n8_for, read_binfile, u32
 
 MAGIC = b"wtns"
 VERSION = 2
@@ -32,7 +32,9 @@ def write_wtns(values: Sequence[int], path: str | os.PathLike[str]) -> None:
     atomic_write_bytes(path, wtns_to_bytes(values), mode=0o600)
 
 
-def read_wtns(path: str | os.PathLike[str]) -> list[int]:
+def _values_section(path: str | os.PathLike[str]) -> tuple[SectionReader, int, int]:
+    """The values section of a .wtns file, its value count and value size, after the header is checked (one
+    parser for both readers: a check written twice drifts)."""
     bf = read_binfile(path, MAGIC, VERSION)
     h = bf.section(SEC_HEADER, "header")
     n8 = expect_scalar_field(h)
@@ -41,6 +43,11 @@ def read_wtns(path: str | os.PathLike[str]) -> list[int]:
     v = bf.section(SEC_VALUES, "values")
     if v.remaining != n * n8:
         raise v.fail(f"header says {n} values ({n * n8} bytes), the section has {v.remaining} bytes")
+    return v, n, n8
+
+
+def read_wtns(path: str | os.PathLike[str]) -> list[int]:
+    v, n, n8 = _values_section(path)
     vals = v.fields(n, n8, R, "witness")
     v.end()
     return vals
@@ -52,14 +59,7 @@ def read_wtns_packed(path: str | os.PathLike[str]) -> bytes:
     when it is built."""
     from ..msm_native import first_noncanonical
 
-    bf = read_binfile(path, MAGIC, VERSION)
-    h = bf.section(SEC_HEADER, "header")
-    n8 = expect_scalar_field(h)
-    n = h.u32("nWitness")
-    h.end()
-    v = bf.section(SEC_VALUES, "values")
-    if v.remaining != n * n8:
-        raise v.fail(f"header says {n} values ({n * n8} bytes), the section has {v.remaining} bytes")
+    v, n, n8 = _values_section(path)
     raw = bytes(v.raw(n * n8, "witness"))
     v.end()
     bad = first_noncanonical(raw)
