@@ -3,15 +3,12 @@ snapshot/revert around every test, and a session-cached stand-in circuit and key
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from web3 import Web3
+from anvil_process import running_anvil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from chain_env import N_ASSETS, Deployment, deploy_all
@@ -30,45 +27,11 @@ def committed_circuit() -> CommittedLayoutCircuit:
     return build_committed_layout_circuit(N_ASSETS)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def anvil_url(npm_tool: Callable[[str], Path]) -> Iterator[str]:
     """Start anvil from node_modules on a free loopback port; stop it after the session."""
-    exe = npm_tool("anvil")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [str(exe), "--host", "127.0.0.1", "--port", str(port), "--silent"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                pytest.fail(f"anvil exited early: {err[:500]}")
-            try:
-                if Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 2})).is_connected():
-                    break
-            except Exception:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("anvil did not start within 30 s")
-            time.sleep(0.2)
+    with running_anvil(npm_tool("anvil")) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 _DEPLOYMENTS: dict[str, Deployment] = {}

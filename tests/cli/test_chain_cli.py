@@ -7,40 +7,19 @@ import json
 import os
 import re
 import signal
-import socket
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from anvil_process import running_anvil
 
 from zkmargin.cli import main
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def anvil_url(npm_tool: Callable[[str], Path]) -> Iterator[str]:
-    from web3 import Web3
-
-    port = _free_port()
-    proc = subprocess.Popen([str(npm_tool("anvil")), "--host", "127.0.0.1", "--port", str(port), "--silent"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while not Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 2})).is_connected():
-            assert proc.poll() is None and time.monotonic() < deadline, "anvil did not start"
-            time.sleep(0.2)
+    with running_anvil(npm_tool("anvil")) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.mark.slow
