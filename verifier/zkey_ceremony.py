@@ -50,6 +50,7 @@ from .report import Report
 from .snarkjs_rng import MIN_BEACON_EXP, fr_from_rng, g1_from_rng, hash_to_g2, rng_from_beacon
 from .zkey_init import (
     CircuitHashUnavailable,
+    InitialKey,
     check_lagrange_against_powers,
     circuit_log_domain,
     derive_initial_key,
@@ -216,6 +217,20 @@ def h_matches_powers(h: list[G1Affine], tau_g1: list[G1Affine], delta2: G2Affine
     return same_ratio(r1, r2, delta2, G2_GEN)
 
 
+def check_fixed_sections(rep: Report, key: ZkeyForAudit, init: InitialKey) -> None:
+    """The key's parts no phase-2 contribution may change (alpha, beta, gamma = 1, IC, coefficients, A, B1, B2)
+    equal the initial key derived from the circuit and phase 1: one list for plain and committed ceremonies."""
+    rep.add("key.alpha1", key.alpha1 == init.alpha1)
+    rep.add("key.beta1", key.beta1 == init.beta1)
+    rep.add("key.beta2", key.beta2 == init.beta2)
+    rep.add("key.gamma2", key.gamma2 == G2_GEN)
+    rep.add("key.ic", key.sections[3] == encode_g1_lem(init.ic))
+    rep.add("key.coefficients", key.sections[4] == init.coeffs)
+    rep.add("key.a", key.sections[5] == encode_g1_lem(init.a))
+    rep.add("key.b1", key.sections[6] == encode_g1_lem(init.b1))
+    rep.add("key.b2", key.sections[7] == encode_g2_lem(init.b2))
+
+
 def verify_zkey_ceremony(
     zkey: str | os.PathLike[str],
     r1cs: R1CS | str | os.PathLike[str],
@@ -248,15 +263,7 @@ def verify_zkey_ceremony(
     for name, ok in check_lagrange_against_powers(pt):
         rep.add(name, ok)
     init = derive_initial_key(circuit, pt)
-    rep.add("key.alpha1", key.alpha1 == init.alpha1)
-    rep.add("key.beta1", key.beta1 == init.beta1)
-    rep.add("key.beta2", key.beta2 == init.beta2)
-    rep.add("key.gamma2", key.gamma2 == G2_GEN)
-    rep.add("key.ic", key.sections[3] == encode_g1_lem(init.ic))
-    rep.add("key.coefficients", key.sections[4] == init.coeffs)
-    rep.add("key.a", key.sections[5] == encode_g1_lem(init.a))
-    rep.add("key.b1", key.sections[6] == encode_g1_lem(init.b1))
-    rep.add("key.b2", key.sections[7] == encode_g2_lem(init.b2))
+    check_fixed_sections(rep, key, init)
     try:
         same = initial_circuit_hash(init, pt.tau_g1) == key.mpc.cs_hash
         rep.add("mpc.circuit_hash", same, "" if same else "csHash is not this circuit's (on this ptau)")
