@@ -17,7 +17,7 @@ MAX_BITS = 252  # 2^252 < r: decompositions of up to 252 bits are unique
 
 # A range-check strategy: ``rc(cs, x, n, name)`` proves 0 <= x < 2^n. Gadgets that range-check take one so that a
 # circuit can route every check through bit decomposition (the default, plain R1CS, snarkjs-verifiable) or through
-# LogUp lookups (``circuits.lookup.range_check_lookup``: ~n/b constraints, needs the BSB22 commitment).
+# LogUp lookups (``circuits.lookup.range_check_lookup``: ~n/b constraints, needs the Groth16 commitment).
 RangeCheck = Callable[[ConstraintSystem, Value, int, str], None]
 
 

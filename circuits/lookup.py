@@ -8,7 +8,7 @@ that every queried value f_i lies in the table {t} through
 
 at a random X, with the multiplicities m_t as witness values. X must be chosen AFTER the f_i and m_t
 are fixed, so the limbs, the multiplicities and the tuple-query values are committed with the
-circuit's single BSB22 commitment (``ConstraintSystem.commit``) and X is its challenge, derived by the
+circuit's single Groth16 commitment (``ConstraintSystem.commit``) and X is its challenge, derived by the
 verifier from the commitment: a prover that could pick X could solve the identity for forged
 multiplicities (``tests/test_lookup.py`` shows it). Over a field of characteristic r the identity of
 rational functions implies every f_i is a table value when there are fewer than r queries; a

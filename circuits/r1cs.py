@@ -9,7 +9,7 @@ constraints, and the mutation tests (``tests/``) check that no signal is left fr
 (0 = constant one, then public outputs, public inputs, then private signals), so that the .r1cs /
 .wtns exports and the public-signal list match what snarkjs expects.
 
-Opt-in commitment (BSB22, see ``docs/lookups.md``): :meth:`ConstraintSystem.commit` marks private wires
+Opt-in commitment (``docs/lookups.md``): :meth:`ConstraintSystem.commit` marks private wires
 as committed and returns a *challenge* signal, a public input the prover does not choose: it is
 derived from the Pedersen commitment to those wires (and every other public input) by the verifier.
 A circuit without ``commit`` compiles to exactly the plain R1CS it always did.
@@ -111,7 +111,7 @@ class Constraint:
 
 @dataclass(frozen=True)
 class CommitmentInfo:
-    """Which compiled signals a circuit's single BSB22 commitment covers.
+    """Which compiled signals a circuit's single Groth16 commitment covers.
 
     ``private`` are the committed private wires, in commitment-basis order; ``challenge`` is the
     index of the derived public input, always the last public signal (index ``n_public``), so the
@@ -304,7 +304,7 @@ class ConstraintSystem:
         self.assert_equal(out, v, f"public {name}")
         return out
 
-    # ------------------------------------------------------------- commitment (BSB22)
+    # ------------------------------------------------------------- commitment
 
     def commit(self, values: Sequence[Value], name: str = "commitment.challenge") -> LC:
         """Commit to ``values`` (private) and return the verifier-derived challenge signal.

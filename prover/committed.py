@@ -1,4 +1,4 @@
-"""Groth16 with one BSB22 commitment: the commitment key, its development setup, and the prover.
+"""Groth16 with one commitment slot: the commitment key, its development setup, and the prover.
 
 Opt-in: only a circuit that called ``ConstraintSystem.commit`` gets here; plain circuits keep
 ``prover/groth16.py`` and the snarkjs formats unchanged. Construction and soundness argument:
@@ -8,15 +8,15 @@ Key layout (relative to a plain key for the same R1CS):
 
 * the committed wires' L-terms [(beta*u_i + alpha*v_i + w_i)/delta]_1 are removed from the private
   C part (set to the point at infinity in ``base.c_g1``) and become the Pedersen bases
-  [(beta*u_i + alpha*v_i + w_i)/gamma]_1, so the committed values enter the pairing check only
-  through D, which the verifier adds to the public-input accumulation; leaving them in C as well
-  would let a prover change committed values after seeing the challenge;
-* one more base [k/gamma]_1 carries the hiding mask, and [k/delta]_1 lets the prover cancel that
-  mask in C (e(m k/gamma, gamma) * e(-m k/delta, delta) = 1), so the mask changes D and nothing
+  [(beta*u_i + alpha*v_i + w_i)/eta]_1 for a trapdoor eta that no other key element divides by, so
+  the committed values enter the pairing check only through D, paired with [eta]_2 (the verifying
+  key's extra G2 point); leaving them in C as well would let a prover change committed values after
+  seeing the challenge;
+* one more base [k/eta]_1 carries the hiding mask, and [k/delta]_1 lets the prover cancel that
+  mask in C (e(m k/eta, eta) * e(-m k/delta, delta) = 1), so the mask changes D and nothing
   else: without it two proofs committing to the same small value would show the same D, and a
-  value of a few bits could be found by enumerating commitments (gnark CVE-2024-45040);
-* the proof-of-knowledge bases are sigma times the Pedersen bases, for a fresh trapdoor sigma;
-  the verifying key carries [-sigma*gamma]_2.
+  value of a few bits could be found by enumerating commitments (gnark CVE-2024-45040).
+  k must stay secret: with k known, [1/delta]_1 = [k/delta]_1 / k and Groth16 is forgeable.
 """
 
 from __future__ import annotations
@@ -48,25 +48,23 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class CommitmentKey:
-    """Pedersen bases (committed wires in commitment order, then the mask base), their sigma
-    multiples, and [k/delta]_1 that cancels the mask inside C."""
+    """Commitment bases [L_i/eta]_1 (committed wires in commitment order, then the mask base
+    [k/eta]_1) and [k/delta]_1 that cancels the mask inside C."""
 
     bases: list[G1Affine]
-    pok_bases: list[G1Affine]
     mask_delta: G1Affine
     # the bases in the C kernel's layout, packed at the first proof (like ProvingKey.packed; clear it after editing
-    # the bases): packing 2 x (committed wires + 1) points in Python otherwise costs every proof ~2 us per point
+    # the bases): packing (committed wires + 1) points in Python otherwise costs every proof ~2 us per point
     packed: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     def pack(self) -> None:
         """Pack the bases for the C kernel now (the first proof does it otherwise); a no-op without the kernel."""
         if native_available() and not self.packed:
-            self.packed["bases"], self.packed["pok_bases"] = pack_g1(self.bases), pack_g1(self.pok_bases)
+            self.packed["bases"] = pack_g1(self.bases)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "bases": [g1_to_json(p) for p in self.bases],
-            "pok_bases": [g1_to_json(p) for p in self.pok_bases],
             "mask_delta": g1_to_json(self.mask_delta),
         }
 
@@ -74,7 +72,6 @@ class CommitmentKey:
     def from_json(d: Mapping[str, Any]) -> CommitmentKey:
         return CommitmentKey(
             [g1_from_json(p, f"commitment_key.bases[{i}]") for i, p in enumerate(d["bases"])],
-            [g1_from_json(p, f"commitment_key.pok_bases[{i}]") for i, p in enumerate(d["pok_bases"])],
             g1_from_json(d["mask_delta"], "commitment_key.mask_delta"),
         )
 
@@ -90,12 +87,12 @@ class CommittedProvingKey:
 
 
 def dev_setup_committed(
-    r1cs: R1CS, secrets: SetupSecrets | None = None, sigma: int | None = None, k: int | None = None
+    r1cs: R1CS, secrets: SetupSecrets | None = None, eta: int | None = None, k: int | None = None
 ) -> CommittedProvingKey:
     """Single-party setup for a circuit with a commitment. DEVELOPMENT ONLY: whoever runs it knows
-    tau..delta and sigma and can forge proofs (see ``prover/setup/dev.py``).
+    tau..delta, eta and k and can forge proofs (see ``prover/setup/dev.py``).
 
-    The multi-party ceremony for committed keys (delta, sigma and k contributed, each with a proof of
+    The multi-party ceremony for committed keys (delta, eta and k contributed, each with a proof of
     knowledge) is ``prover/setup/committed_ceremony.run_committed_ceremony``; its checker is
     ``verifier/committed_ceremony.py`` (docs/lookups.md, "Setup").
     """
@@ -103,29 +100,29 @@ def dev_setup_committed(
     if info is None:
         raise ValueError("this R1CS declares no commitment: use dev_setup")
     s = secrets if secrets is not None else SetupSecrets.random()
-    sg = (sigma if sigma is not None else _secrets.randbelow(R - 1) + 1) % R
+    et = (eta if eta is not None else _secrets.randbelow(R - 1) + 1) % R
     kk = (k if k is not None else _secrets.randbelow(R - 1) + 1) % R
-    if sg == 0 or kk == 0:
-        raise ValueError("sigma and k must be non-zero")
+    if et == 0 or kk == 0:
+        raise ValueError("eta and k must be non-zero")
     pk = dev_setup(r1cs, secrets=s)
     qap = qap_from_r1cs(r1cs)
     lag = lagrange_at(s.tau, qap.log_domain)
     u = evaluate_columns(qap.a, lag, r1cs.n_vars)
     v = evaluate_columns(qap.b, lag, r1cs.n_vars)
     w = evaluate_columns(qap.c, lag, r1cs.n_vars)
-    g_inv, d_inv = inv(s.gamma), inv(s.delta)
-    ells = [(s.beta * u[i] + s.alpha * v[i] + w[i]) * g_inv % R for i in info.private]
-    ells.append(kk * g_inv % R)
-    pts = g1_fixed_many([*ells, *(e * sg % R for e in ells), kk * d_inv % R])
+    e_inv, d_inv = inv(et), inv(s.delta)
+    ells = [(s.beta * u[i] + s.alpha * v[i] + w[i]) * e_inv % R for i in info.private]
+    ells.append(kk * e_inv % R)
+    pts = g1_fixed_many([*ells, kk * d_inv % R])
     n = len(ells)
-    (g2_sigma_neg,) = g2_fixed_many([(-sg * s.gamma) % R])
-    del s, lag, u, v, w, ells, sg, kk
+    (g2_eta,) = g2_fixed_many([et])
+    del s, lag, u, v, w, ells, et, kk
     first_private = r1cs.n_public + 1
     for i in info.private:
         pk.c_g1[i - first_private] = None  # the committed L-terms live in the Pedersen bases only
     pk.packed.clear()
-    ck = CommitmentKey(pts[:n], pts[n : 2 * n], pts[2 * n])
-    vk = CommittedVerifyingKey(pk.verifying_key(), g2_sigma_neg)
+    ck = CommitmentKey(pts[:n], pts[n])
+    vk = CommittedVerifyingKey(pk.verifying_key(), g2_eta)
     return CommittedProvingKey(pk, ck, vk, info.private)
 
 
@@ -156,12 +153,11 @@ def prove_committed(
         scalars: list[int] | bytes = [*values, m]
         if native_available():
             ck.pack()
-            scalars = pack_scalars(scalars)  # once for both MSMs
+            scalars = pack_scalars(scalars)
         d = msm_g1_auto(ck.bases, scalars, ck.packed.get("bases"))
         if d is None:
             raise ValueError("commitment is the point at infinity (mask 0 over zero values): redraw the mask")
         state["d"] = d
-        state["pok"] = msm_g1_auto(ck.pok_bases, scalars, ck.packed.get("pok_bases"))
         state["commit_s"] = time.perf_counter() - t
         return derive_challenge(d, public)
 
@@ -171,5 +167,5 @@ def prove_committed(
     st.phases["commitment"] = st.phases.get("commitment", 0.0) + state.get("commit_s", 0.0)
     proof, public = prove(key.base, witness, r=r, s=s, stats=st)
     c = g1_add(g1_to_jac(proof.c), g1_neg_jac(g1_mul_jac(g1_to_jac(ck.mask_delta), m)))
-    out = CommittedProof(Proof(proof.a, proof.b, g1_to_affine(c)), state["d"], state["pok"])
+    out = CommittedProof(Proof(proof.a, proof.b, g1_to_affine(c)), state["d"])
     return out, public[:-1]

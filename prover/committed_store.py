@@ -1,19 +1,19 @@
-"""A committed (BSB22) proving key on disk: save and load, every field validated on the way in.
+"""A committed (commitment-slot) proving key on disk: save and load, every field validated on the way in.
 
 Layout of a committed setup directory (``<root>/setups/<shape dir>/``, /work/coord/README.md):
 
 * ``circuit.zkey``: the base Groth16 key in snarkjs's ``.zkey`` layout, with the committed wires' C points at
   infinity (zero bytes, as snarkjs encodes infinity). snarkjs can read it but its proofs would not verify: the
   committed values enter the check through D only;
-* ``commitment_key.json``: ``CommitmentKey.to_json()`` = ``{"bases", "pok_bases", "mask_delta"}`` (Pedersen bases
-  in commitment order then the mask base, their sigma multiples, [k/delta]_1);
-* ``verification_key.json``: the committed verifying key (``"protocol": "groth16-bsb22"``, docs/lookups.md).
+* ``commitment_key.json``: ``CommitmentKey.to_json()`` = ``{"bases", "mask_delta"}`` (the commitment bases
+  [L_i/eta]_1 in commitment order then the mask base [k/eta]_1, and [k/delta]_1);
+* ``verification_key.json``: the committed verifying key (``"protocol": "groth16-committed"``, docs/lookups.md).
 
 Writes are atomic per file (a crash leaves the old file or the new one); the pipeline also stages the whole
 directory. Reading is strict: a missing or malformed file or field raises :class:`CommittedKeyError` naming the
-file and the field (``commitment_key.json pok_bases[3]``), and the three files must belong together: the verifying
-key is the zkey's (alpha, beta, gamma, delta, IC), the base and PoK lists have one entry per committed wire plus
-the mask, and (given the circuit) the committed wires' C points are at infinity.
+file and the field (``commitment_key.json bases[3]``), and the three files must belong together: the verifying
+key is the zkey's (alpha, beta, gamma, delta, IC), the base list has one entry per committed wire plus the mask,
+and (given the circuit) the committed wires' C points are at infinity.
 """
 
 from __future__ import annotations
@@ -67,22 +67,19 @@ def _json(path: Path) -> Any:
 
 def _commitment_key(d: Any) -> CommitmentKey:
     if not isinstance(d, dict):
-        raise CommittedKeyError(f"{COMMITMENT_KEY}: expected an object with bases, pok_bases, mask_delta")
-    for field in ("bases", "pok_bases", "mask_delta"):
+        raise CommittedKeyError(f"{COMMITMENT_KEY}: expected an object with bases, mask_delta")
+    for field in ("bases", "mask_delta"):
         if field not in d:
             raise CommittedKeyError(f"{COMMITMENT_KEY} {field}: missing")
-    for field in ("bases", "pok_bases"):
-        if not isinstance(d[field], list) or len(d[field]) < 2:
-            raise CommittedKeyError(f"{COMMITMENT_KEY} {field}: expected a list of at least 2 G1 points")
-    if len(d["bases"]) != len(d["pok_bases"]):
-        raise CommittedKeyError(f"{COMMITMENT_KEY} pok_bases: {len(d['pok_bases'])} points for "
-                                f"{len(d['bases'])} bases")  # fmt: skip
+    if not isinstance(d["bases"], list) or len(d["bases"]) < 2:
+        raise CommittedKeyError(f"{COMMITMENT_KEY} bases: expected a list of at least 2 G1 points")
+    extra = sorted(set(d) - {"bases", "mask_delta"})
+    if extra:
+        raise CommittedKeyError(f"{COMMITMENT_KEY} {extra[0]}: unknown field (a key of another proof system?)")
     try:
         ck = CommitmentKey.from_json(d)
         for i, p in enumerate(ck.bases):
             check_g1(p, f"bases[{i}]")
-        for i, p in enumerate(ck.pok_bases):
-            check_g1(p, f"pok_bases[{i}]")
         check_g1(ck.mask_delta, "mask_delta")
     except MalformedInput as e:
         raise CommittedKeyError(f"{COMMITMENT_KEY} {e}") from e

@@ -10,7 +10,7 @@
 4. dev setup + prove of a 16-account batch of that shape with our prover (unless --no-prove).
 
 With --lookups (issue 14): the plain circuit next to its lookup mode (``SolvencyCircuit(shape, lookups=True)``: LogUp
-range checks, interval rows by tuple lookup, one BSB22 commitment): constraints per account, all costs included
+range checks, interval rows by tuple lookup, one Groth16 commitment): constraints per account, all costs included
 (parameter commitments, the range table and the interval table amortised over the batch), at 16, 64, 256 and 1,024
 accounts per batch for the benchmark shape and the demo shape (prover/operator/exchange.py); the lookup-mode floor,
 where its constraints go by component and by kind; then, in one run, dev setup and proofs of the plain circuit (16

@@ -1,22 +1,25 @@
-"""Groth16 with one BSB22 commitment: honest proofs verify; the attacks gnark's advisories describe fail.
+"""Groth16 with one commitment slot: honest proofs verify; the attacks gnark's advisories describe fail.
 
-Each test is an attack a cheating prover (or a broken verifier) could mount: choosing the challenge,
-changing D or its proof of knowledge, enumerating an unmasked commitment, declaring a second
-commitment, malformed points, confusing the hidden public input.
+Each test is an attack a cheating prover (or a broken verifier or key) could mount: choosing the
+challenge, changing D, changing committed values after the challenge, a key whose eta is another
+trapdoor, enumerating an unmasked commitment, declaring a second commitment, malformed points,
+confusing the hidden public input.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
-from zkmargin.circuits.curve import G1_GEN, g1_add_aff, g1_mul, twist_point_outside_subgroup
+from zkmargin.circuits.curve import G1_GEN, G2_GEN, g1_add_aff, g1_mul, twist_point_outside_subgroup
 from zkmargin.circuits.field import P, R
 from zkmargin.circuits.msm_native import msm_g1_auto
 from zkmargin.circuits.r1cs import CommitmentRefused, ConstraintSystem, UnsatisfiedConstraint
 from zkmargin.prover.committed import CommittedProvingKey, dev_setup_committed, prove_committed
 from zkmargin.prover.groth16 import prove
+from zkmargin.prover.setup.dev import SetupSecrets
 from zkmargin.verifier.committed import (
     CommittedProof,
     committed_proof_from_json,
@@ -74,20 +77,19 @@ def test_changed_public_input_fails(setup: Any, honest: tuple[CommittedProof, li
 def _cheating_prove(
     pk: CommittedProvingKey, cs: ConstraintSystem, inputs: dict[str, int], chosen: int, mask: int = 12345
 ) -> CommittedProof:
-    """An honest D and PoK, but the challenge wire set to a value the prover picked."""
+    """An honest D, but the challenge wire set to a value the prover picked."""
     ck = pk.commitment
     state: dict[str, Any] = {}
 
     def commit(values: list[int], public: list[int]) -> int:
         state["d"] = msm_g1_auto(ck.bases, [*values, mask])
-        state["pok"] = msm_g1_auto(ck.pok_bases, [*values, mask])
         return chosen
 
     w = cs.witness(inputs, commit=commit)
     cs.compile().check(w)  # the witness satisfies the circuit at the chosen challenge
     p, _ = prove(pk.base, w)
     c = g1_add_aff(p.c, g1_mul(ck.mask_delta, (-mask) % R))
-    return CommittedProof(Proof(p.a, p.b, c), state["d"], state["pok"])
+    return CommittedProof(Proof(p.a, p.b, c), state["d"])
 
 
 def test_prover_chosen_challenge_fails(setup: Any) -> None:
@@ -117,31 +119,72 @@ def test_unsatisfiable_at_a_chosen_challenge(setup: Any) -> None:
 def test_changed_commitment_fails(setup: Any, honest: tuple[CommittedProof, list[int]]) -> None:
     cs, pk = setup
     proof, public = honest
-    moved = CommittedProof(proof.proof, g1_add_aff(proof.commitment, G1_GEN), proof.pok)
+    moved = CommittedProof(proof.proof, g1_add_aff(proof.commitment, G1_GEN))
     assert not verify_committed(pk.vk, moved, public)
-    other, _ = prove_committed(pk, cs, {"x": 5, "y": 7})  # a valid D and PoK from another proof
-    swapped = CommittedProof(proof.proof, other.commitment, other.pok)
-    assert not verify_committed(pk.vk, swapped, public)
+    other, _ = prove_committed(pk, cs, {"x": 5, "y": 7})  # a valid D from another proof of the same values
+    assert not verify_committed(pk.vk, CommittedProof(proof.proof, other.commitment), public)
 
 
-def test_changed_pok_fails(setup: Any, honest: tuple[CommittedProof, list[int]]) -> None:
-    _, pk = setup
-    proof, public = honest
-    assert not verify_committed(
-        pk.vk, CommittedProof(proof.proof, proof.commitment, g1_add_aff(proof.pok, G1_GEN)), public
-    )
-    assert not verify_committed(pk.vk, CommittedProof(proof.proof, proof.commitment, proof.commitment), public)
+def _commit_then_prove_other_values(pk: CommittedProvingKey, cs: ConstraintSystem, mask: int = 99) -> Any:
+    """D commits to x = 5; after seeing its challenge the prover builds a witness with x = 6."""
+    ck = pk.commitment
+    d = msm_g1_auto(ck.bases, [5, 25, mask])
+    public = [6 * 6 + 7, 7]
+    ch = derive_challenge(d, public)
+    w = cs.witness({"x": 6, "y": 7}, commit=lambda v, p: ch)
+    p, _ = prove(pk.base, w)
+    c = g1_add_aff(p.c, g1_mul(ck.mask_delta, (-mask) % R))
+    return d, c, p, public
 
 
-def test_pok_needs_a_random_fold(setup: Any, honest: tuple[CommittedProof, list[int]]) -> None:
-    """The fold weight rho is what checks the PoK: with rho = 0 a wrong PoK passes, so the verifier
-    draws rho at random and non-zero after it holds the proof (Solidity: keccak of the whole proof)."""
-    _, pk = setup
-    proof, public = honest
-    bad = CommittedProof(proof.proof, proof.commitment, g1_add_aff(proof.pok, G1_GEN))
-    assert verify_committed(pk.vk, bad, public, rho=0)  # a verifier with rho = 0 checks no PoK at all
-    assert not verify_committed(pk.vk, bad, public, rho=1)
-    assert not verify_committed(pk.vk, bad, public)
+def test_committed_values_cannot_change_after_the_challenge(setup: Any) -> None:
+    """The property the lookups rely on: D fixes the committed values before the challenge. A prover
+    who commits to x = 5 and proves x = 6 fails, and so does one who patches the difference into C
+    (C pairs with delta, the difference carries 1/eta) or adds it to D (then the challenge changes)."""
+    cs, pk = setup
+    ck = pk.commitment
+    d, c, p, public = _commit_then_prove_other_values(pk, cs)
+    assert not verify_committed(pk.vk, CommittedProof(Proof(p.a, p.b, c), d), public)
+    shift = msm_g1_auto(ck.bases, [1, 36 - 25, 0])  # D(6) - D(5)
+    assert not verify_committed(pk.vk, CommittedProof(Proof(p.a, p.b, g1_add_aff(c, shift)), d), public)
+    assert not verify_committed(pk.vk, CommittedProof(Proof(p.a, p.b, c), g1_add_aff(d, shift)), public)
+
+
+def _forge_public_input_through_d(pk: CommittedProvingKey, cs: ConstraintSystem, mask: int = 4242) -> Any:
+    """Claim out = 33 for x = 5, y = 7 (true out: 32) by moving -IC[out] into D: sound only if no one can
+    form a multiple of IC[out] that the eta slot accepts, i.e. if eta shares no trapdoor with gamma."""
+    ck = pk.commitment
+    d = msm_g1_auto(ck.bases, [5, 25, mask])
+    d_forged = g1_add_aff(d, g1_mul(pk.vk.base.ic[1], R - 1))
+    claimed = [33, 7]
+    ch = derive_challenge(d_forged, claimed)
+    w = cs.witness({"x": 5, "y": 7}, commit=lambda v, p: ch)
+    p, _ = prove(pk.base, w)
+    c = g1_add_aff(p.c, g1_mul(ck.mask_delta, (-mask) % R))
+    return CommittedProof(Proof(p.a, p.b, c), d_forged), claimed
+
+
+def test_eta_equal_to_gamma_lets_d_forge_public_inputs(setup: Any) -> None:
+    """Why the slot needs its own trapdoor: with eta = gamma, D shares the public inputs' pairing and a
+    prover moves any public input by putting IC points into D. The same forgery fails under an honest
+    key, and the verifier refuses a key whose [eta]_2 is [gamma]_2, [delta]_2, [beta]_2 or the generator
+    (a ceremony with eta contributed, docs/lookups.md, is the real defence: eta = 2 gamma is not caught here)."""
+    cs, pk = setup
+    r1cs = cs.compile()
+    secrets = SetupSecrets.random()
+    bad = dev_setup_committed(r1cs, secrets=secrets, eta=secrets.gamma)
+    forged, claimed = _forge_public_input_through_d(bad, cs)
+    assert verify_committed(bad.vk, forged, claimed, validate_key=False)  # the attack works on that key
+    with pytest.raises(MalformedInput, match=r"vk\.commitment_key\.vk_eta_2.*gamma"):
+        verify_committed(bad.vk, forged, claimed)
+    honest_forgery, claimed = _forge_public_input_through_d(pk, cs)
+    assert not verify_committed(pk.vk, honest_forgery, claimed)  # and fails on an honest key
+    for other in ("delta2", "beta2"):
+        twin = dataclasses.replace(pk.vk, g2_eta=getattr(pk.vk.base, other))
+        with pytest.raises(MalformedInput, match=r"vk\.commitment_key\.vk_eta_2"):
+            verify_committed(twin, honest_forgery, claimed)
+    with pytest.raises(MalformedInput, match=r"vk\.commitment_key\.vk_eta_2.*generator"):
+        verify_committed(dataclasses.replace(pk.vk, g2_eta=G2_GEN), honest_forgery, claimed)
 
 
 def test_mask_hides_small_values(setup: Any) -> None:
@@ -190,14 +233,10 @@ def _point(p: Any) -> list[str]:
     return [str(p[0]), str(p[1]), "1"]
 
 
-@pytest.mark.parametrize(
-    ("key", "field"), [("commitment", "proof.commitment"), ("commitment_pok", "proof.commitment_pok")]
-)
-def test_malformed_commitment_points_named(
-    setup: Any, honest: tuple[CommittedProof, list[int]], key: str, field: str
-) -> None:
+def test_malformed_commitment_point_named(setup: Any, honest: tuple[CommittedProof, list[int]]) -> None:
     _, pk = setup
     proof, public = honest
+    key, field = "commitment", "proof.commitment"
     d = committed_proof_to_json(proof)
     d[key][1] = str((int(d[key][1]) + 1) % P)
     with pytest.raises(MalformedInput, match=rf"{field}.*not on the BN254 G1 curve"):
@@ -210,17 +249,17 @@ def test_malformed_commitment_points_named(
         committed_proof_from_json(d)
 
 
-def test_malformed_sigma_point_named(setup: Any, honest: tuple[CommittedProof, list[int]]) -> None:
+def test_malformed_eta_point_named(setup: Any, honest: tuple[CommittedProof, list[int]]) -> None:
     _, pk = setup
     proof, public = honest
     vk = committed_vk_to_json(pk.vk)
     bad = twist_point_outside_subgroup()
-    vk["commitment_key"]["g2_sigma_neg"] = [
+    vk["commitment_key"]["vk_eta_2"] = [
         [str(bad[0][0]), str(bad[0][1])],
         [str(bad[1][0]), str(bad[1][1])],
         ["1", "0"],
     ]
-    with pytest.raises(MalformedInput, match=r"vk\.commitment_key\.g2_sigma_neg.*subgroup"):
+    with pytest.raises(MalformedInput, match=r"vk\.commitment_key\.vk_eta_2.*subgroup"):
         verify_committed(committed_vk_from_json(vk), proof, public)
 
 
@@ -259,27 +298,4 @@ def test_pure_python_pairing_fallback(
     _, pk = setup
     proof, public = honest
     assert verify_committed(pk.vk, proof, public)
-    assert not verify_committed(
-        pk.vk, CommittedProof(proof.proof, proof.commitment, g1_add_aff(proof.pok, G1_GEN)), public
-    )
-
-
-def test_predictable_fold_weight_lets_committed_values_change(setup: Any) -> None:
-    """Why rho must bind the PoK (Solidity: keccak of challenge, proof and commitment; Python: fresh
-    randomness), and why it cannot simply be the challenge: with rho known before the PoK is formed,
-    a prover commits to x = 5, then proves x = 6 by putting (1/rho) * (change) * G_x into the PoK,
-    which the folded check adds to the gamma side with weight rho."""
-    cs, pk = setup
-    ck, mask = pk.commitment, 99
-    d = msm_g1_auto(ck.bases, [5, 25, mask])  # commits to x = 5
-    public = [6 * 6 + 7, 7]
-    ch = derive_challenge(d, public)
-    w = cs.witness({"x": 6, "y": 7}, commit=lambda v, p: ch)  # but the witness has x = 6
-    p, _ = prove(pk.base, w)
-    c = g1_add_aff(p.c, g1_mul(ck.mask_delta, (-mask) % R))
-    rho = ch  # the weight the prover can predict
-    shift = msm_g1_auto(ck.bases, [1, 36 - 25, 0])  # D(6) - D(5)
-    pok = g1_add_aff(msm_g1_auto(ck.pok_bases, [5, 25, mask]), g1_mul(shift, pow(rho, R - 2, R)))
-    forged = CommittedProof(Proof(p.a, p.b, c), d, pok)
-    assert verify_committed(pk.vk, forged, public, rho=rho)  # a predictable weight is broken
-    assert not verify_committed(pk.vk, forged, public)  # a weight drawn after the proof is not
+    assert not verify_committed(pk.vk, CommittedProof(proof.proof, g1_add_aff(proof.commitment, G1_GEN)), public)

@@ -13,8 +13,8 @@ without importing the prover; the operator writes it through these helpers. Layo
                                       table, the layout; its sha256 is registered on-chain) and the circuit's
                                       SolvencyParams copy (the audit rebuilds it, never trusts it)
         market.json                   the epoch's market snapshot (marks, index/spot prices, vol surfaces)
-        verification_key.json         snarkjs format (plain), or committed ("protocol": "groth16-bsb22")
-        batches/0000/proof.json       snarkjs proof (plain), or + "commitment" (D) and "commitment_pok" (committed)
+        verification_key.json         snarkjs format (plain), or committed ("protocol": "groth16-committed")
+        batches/0000/proof.json       snarkjs proof (plain), or + "commitment" (D) (committed)
         batches/0000/public.json      public signals (layout of verifier/attestation.py); committed: the supplied
                                       ones only, the challenge is derived by the verifier from D and them
         excluded.json                 counts of accounts the circuit cannot represent, per reason (no ids)

@@ -1,9 +1,9 @@
 """The two proof systems a bundle can carry, behind one reader and one verifier.
 
-A bundle's batches are proven either with **committed Groth16** (the solvency circuit on LogUp lookups, one BSB22
+A bundle's batches are proven either with **committed Groth16** (the solvency circuit on LogUp lookups, one Groth16
 commitment: ``verifier/committed.py``; the operator's default) or with **plain Groth16** (the bit-decomposition
 circuit: ``verifier/groth16.py``; kept for circom/snarkjs interoperability). The verifying key says which:
-``"protocol": "groth16-bsb22"`` is committed, ``"groth16"`` (snarkjs's) is plain. What snarkjs can check: a plain
+``"protocol": "groth16-committed"`` is committed, ``"groth16"`` (snarkjs's) is plain. What snarkjs can check: a plain
 bundle's ``verification_key.json``, ``proof.json`` and ``public.json`` are snarkjs's own formats (``snarkjs groth16
 verify`` accepts them); a committed bundle's cannot be checked by snarkjs (it has no commitment, derives no
 challenge, and would take the challenge as an input the prover chooses), only by ``verify_committed`` and the
@@ -90,8 +90,9 @@ def proof_from_bundle_json(d: Any, vk: AnyKey) -> AnyProof:
     proto = d.get("protocol") if isinstance(d, dict) else None
     if isinstance(vk, CommittedVerifyingKey):
         if proto != COMMITTED_PROTOCOL:
+            what = "a plain proof has no commitment" if proto in (None, "groth16") else "another proof system"
             raise MalformedInput("proof.protocol", f"the key is committed ({COMMITTED_PROTOCOL}) but the proof is "
-                                                   f"{str(proto)[:40]!r}: a plain proof has no commitment")  # fmt: skip
+                                                   f"{str(proto)[:40]!r}: {what}")  # fmt: skip
         if "challenge" in d:
             raise MalformedInput("proof.challenge", "a committed proof carries no challenge: the verifier derives it "
                                                     "from the commitment and the public signals")  # fmt: skip

@@ -286,7 +286,7 @@ class SolvencyRegistryClient:
         return bytes(self._view("verifyingKeyHash"))
 
     def verifying_key_committed(self) -> bool:
-        """True when the pinned key is a committed (BSB22) key: batches then carry a commitment each."""
+        """True when the pinned key is a committed (commitment-slot) key: batches then carry a commitment each."""
         return bool(self._view("verifyingKeyCommitted"))
 
     def batch_verifier(self) -> str:

@@ -55,10 +55,11 @@ def vk_to_bytes(vk: VerifyingKey) -> bytes:
 
 
 def committed_vk_to_bytes(vk: CommittedVerifyingKey) -> bytes:
-    """Key blob of a committed (BSB22) key: the plain key blob (IC with the challenge's point last) followed by
-    [-sigma gamma]_2 (x1 x0 y1 y0). Groth16CommittedVerifier and SolvencyRegistry (committed mode) take it; the
-    registry tells it from a plain blob by its length (its public-input count is fixed)."""
-    words = [*vk_to_words(vk.base), *g2_words(vk.g2_sigma_neg)]
+    """Key blob of a committed key: the plain key blob (IC with the challenge's point last) followed by
+    [eta]_2 (x1 x0 y1 y0), the commitment slot's G2 point. Groth16CommittedVerifier and SolvencyRegistry
+    (committed mode) take it; the registry tells it from a plain blob by its length (its public-input count is
+    fixed)."""
+    words = [*vk_to_words(vk.base), *g2_words(vk.g2_eta)]
     return b"".join(w.to_bytes(32, "big") for w in words)
 
 
@@ -73,7 +74,7 @@ def key_blob(vk: VerifyingKey | CommittedVerifyingKey | bytes) -> bytes:
 
 def verifying_key_hash(vk: VerifyingKey | CommittedVerifyingKey | bytes) -> bytes:
     """keccak256 of the key blob, exactly what ``SolvencyRegistry.verifyingKeyHash()`` returns for ``vk``: for a
-    committed key the blob includes [-sigma gamma]_2, so the pin covers the commitment key too.
+    committed key the blob includes [eta]_2, so the pin covers the commitment slot too.
 
     User and audit code compare a bundle's key with the registry's pinned key through this hash.
     """
@@ -86,8 +87,8 @@ def batch_roots_hash(roots: Sequence[int]) -> bytes:
 
 
 def committed_proof_to_evm(p: CommittedProof) -> tuple[list[int], list[int]]:
-    """(uint256[8] proof, uint256[4] commitment = D.x D.y PoK.x PoK.y)."""
-    return proof_to_evm(p.proof), [*g1_words(p.commitment), *g1_words(p.pok)]
+    """(uint256[8] proof, uint256[2] commitment = D.x D.y)."""
+    return proof_to_evm(p.proof), [*g1_words(p.commitment)]
 
 
 def batch_to_abi(bt: BatchStatement, proof: Proof | CommittedProof | Sequence[int]) -> tuple[Any, ...]:

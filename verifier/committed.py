@@ -1,27 +1,30 @@
-"""Groth16 with one BSB22 commitment (opt-in): key and proof types, the challenge, verification, JSON.
+"""Groth16 with one commitment in its own pairing slot (opt-in): key and proof types, the challenge,
+verification, JSON.
 
 Plain Groth16 (``verifier/groth16.py``) is untouched: only circuits that declare committed wires use
-this format. The construction (eprint 2022/1072, as gnark does it, with gnark's advisories applied):
+this format. The construction (docs/circuit.md, "The commitment and the challenge"): a Groth16 key
+with a fifth pairing slot for a commitment, as in Mirage (Kosba et al., USENIX Security 2020) and
+LegoGroth16 (Campanelli, Fiore, Querol, CCS 2019), with gnark's advisories applied:
 
-* the proof carries D, a Pedersen commitment to the committed private wires plus a random mask
-  (hiding, CVE-2024-45040), and PoK, its proof of knowledge (PoK = sigma * D, checked as
-  e(PoK, gamma) * e(D, -sigma*gamma) = 1, which only a prover who knows D's opening in the
-  commitment bases can satisfy);
+* the proof carries D, a commitment to the committed private wires plus a random mask (hiding,
+  CVE-2024-45040): D = sum v_i [L_i/eta]_1 + m [k/eta]_1, where L_i = beta*u_i + alpha*v_i + w_i is
+  wire i's QAP term and eta a setup trapdoor used nowhere else; the committed L-terms are removed
+  from C, so the committed values reach the pairing check through D alone;
 * the circuit's challenge public input is NOT supplied by the prover: the verifier derives it as
   ``keccak256(D.x || D.y || public[0] || ... || public[n-1]) mod r`` (32-byte big-endian words, the
-  EVM encoding, so Solidity recomputes it with one keccak256), appends it as the last public signal
-  and adds D to the public-input accumulation;
-* the PoK equation is folded into the main pairing check with a random weight rho drawn by the
-  verifier after it has the whole proof: one 5-pair multi-pairing
-  e(-A, B) e(alpha, beta) e(vk_x + D + rho*PoK, gamma) e(C, delta) e(rho*D, -sigma*gamma) = 1.
-  If either equation fails, at most one rho satisfies the product, so a random rho catches it.
+  EVM encoding, so Solidity recomputes it with one keccak256) and appends it as the last public signal;
+* one 5-pair multi-pairing checks everything:
+  e(-A, B) e(alpha, beta) e(vk_x, gamma) e(D, eta) e(C, delta) = 1.
+  Only the committed wires' bases carry 1/eta, so D can only be a combination of them (plus a multiple
+  of A if B has an [eta]_2 part, which fixes A before the challenge and gains nothing): the slot
+  itself is the proof of knowledge that BSB22 sends separately, with no fold weight and no PoK
+  pairing to pay for.
 
 Never imports ``prover/``.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +32,7 @@ from typing import Any
 from eth_hash.auto import keccak
 
 from zkmargin.circuits.curve import (
+    G2_GEN,
     G1Affine,
     G2Affine,
     g1_add,
@@ -36,6 +40,7 @@ from zkmargin.circuits.curve import (
     g1_neg,
     g1_to_affine,
     g1_to_jac,
+    g2_neg,
     pairing_product_is_one,
 )
 from zkmargin.circuits.field import R
@@ -44,7 +49,7 @@ from .groth16 import MalformedInput, check_g1, check_g2, check_public, check_ver
 from .snarkjs_json import _field, g1_from_json, g1_to_json, g2_from_json, g2_to_json
 from .types import Proof, VerifyingKey
 
-PROTOCOL = "groth16-bsb22"
+PROTOCOL = "groth16-committed"
 
 
 @dataclass(frozen=True)
@@ -52,11 +57,11 @@ class CommittedVerifyingKey:
     """A Groth16 key whose last IC point belongs to the hidden, verifier-derived challenge input.
 
     ``base.ic`` has ``n_public + 2`` points: IC[0] (constant one), one per supplied public input, then
-    the challenge's. ``g2_sigma_neg`` = [-sigma * gamma]_2 checks the commitment's proof of knowledge.
+    the challenge's. ``g2_eta`` = [eta]_2 is the commitment slot's G2 point: D is paired with it.
     """
 
     base: VerifyingKey
-    g2_sigma_neg: G2Affine
+    g2_eta: G2Affine
 
     @property
     def n_public(self) -> int:
@@ -66,11 +71,10 @@ class CommittedVerifyingKey:
 
 @dataclass(frozen=True)
 class CommittedProof:
-    """A Groth16 proof plus the commitment D and its proof of knowledge PoK (both G1)."""
+    """A Groth16 proof plus the commitment D (G1)."""
 
     proof: Proof
     commitment: G1Affine
-    pok: G1Affine
 
 
 def challenge_preimage(commitment: G1Affine, public: Sequence[int]) -> bytes:
@@ -94,7 +98,23 @@ def check_committed_key(vk: CommittedVerifyingKey) -> None:
     check_verifying_key(vk.base)
     if vk.base.n_public < 1:
         raise MalformedInput("vk.IC", "a committed key needs an IC point for the challenge")
-    check_g2(vk.g2_sigma_neg, "vk.commitment_key.g2_sigma_neg")
+    check_g2(vk.g2_eta, "vk.commitment_key.vk_eta_2")
+    _check_eta_is_its_own_trapdoor(vk)
+
+
+def _check_eta_is_its_own_trapdoor(vk: CommittedVerifyingKey) -> None:
+    """Refuse the keys whose eta is a value anyone can name: 1, +-gamma, +-delta, +-beta.
+
+    With eta = gamma, D shares the public inputs' slot and can carry IC points (public inputs forged,
+    tests/test_committed.py); with eta = delta, C can carry committed values after the challenge; with
+    eta = 1 the bases [L_i]_1 follow from phase 1. This catches key-generation mistakes only: eta = 2
+    gamma passes, so the real defence is eta contributed in the ceremony (verifier/committed_ceremony.py).
+    """
+    eta = vk.g2_eta
+    named = {"the G2 generator": G2_GEN, "gamma": vk.base.gamma2, "delta": vk.base.delta2, "beta": vk.base.beta2}
+    for name, q in named.items():
+        if eta == q or (q is not None and eta == g2_neg(q)):
+            raise MalformedInput("vk.commitment_key.vk_eta_2", f"[eta]_2 is +-{name}: eta must be its own trapdoor")
 
 
 def check_committed_proof(p: CommittedProof) -> None:
@@ -102,7 +122,6 @@ def check_committed_proof(p: CommittedProof) -> None:
     check_g2(p.proof.b, "proof.pi_b")
     check_g1(p.proof.c, "proof.pi_c")
     check_g1(p.commitment, "proof.commitment")
-    check_g1(p.pok, "proof.commitment_pok")
 
 
 def verify_committed(
@@ -110,13 +129,8 @@ def verify_committed(
     proof: CommittedProof,
     public: Sequence[int],
     validate_key: bool = True,
-    rho: int | None = None,
 ) -> bool:
-    """True iff ``proof`` is valid for the supplied ``public`` inputs (challenge derived here).
-
-    ``rho`` is the folding weight; leave it None (fresh randomness). It is a parameter only so a test
-    can show that a fixed, known weight would let a broken PoK pass.
-    """
+    """True iff ``proof`` is valid for the supplied ``public`` inputs (challenge derived here)."""
     if validate_key:
         check_committed_key(vk)
     check_committed_proof(proof)
@@ -126,17 +140,13 @@ def verify_committed(
     for x, pt in zip(full, vk.base.ic[1:], strict=True):
         if x:
             acc = g1_add(acc, g1_mul_jac(g1_to_jac(pt), x))
-    acc = g1_add(acc, g1_to_jac(proof.commitment))
-    w = secrets.randbelow(R - 1) + 1 if rho is None else rho % R
-    acc = g1_add(acc, g1_mul_jac(g1_to_jac(proof.pok), w))
-    rho_d = g1_to_affine(g1_mul_jac(g1_to_jac(proof.commitment), w))
     return pairing_product_is_one(
         [
             (g1_neg(proof.proof.a), proof.proof.b),
             (vk.base.alpha1, vk.base.beta2),
             (g1_to_affine(acc), vk.base.gamma2),
+            (proof.commitment, vk.g2_eta),
             (proof.proof.c, vk.base.delta2),
-            (rho_d, vk.g2_sigma_neg),
         ]
     )
 
@@ -162,7 +172,7 @@ def committed_vk_to_json(vk: CommittedVerifyingKey) -> dict[str, Any]:
         "vk_gamma_2": g2_to_json(vk.base.gamma2),
         "vk_delta_2": g2_to_json(vk.base.delta2),
         "IC": [g1_to_json(p) for p in vk.base.ic],
-        "commitment_key": {"g2_sigma_neg": g2_to_json(vk.g2_sigma_neg)},
+        "commitment_key": {"vk_eta_2": g2_to_json(vk.g2_eta)},
     }
 
 
@@ -188,7 +198,7 @@ def committed_vk_from_json(d: Any) -> CommittedVerifyingKey:
             delta2=g2_from_json(_field(d, "vk_delta_2", "vk"), "vk.vk_delta_2"),
             ic=ic,
         ),
-        g2_sigma_neg=g2_from_json(_field(ck, "g2_sigma_neg", "vk.commitment_key"), "vk.commitment_key.g2_sigma_neg"),
+        g2_eta=g2_from_json(_field(ck, "vk_eta_2", "vk.commitment_key"), "vk.commitment_key.vk_eta_2"),
     )
 
 
@@ -198,7 +208,6 @@ def committed_proof_to_json(p: CommittedProof) -> dict[str, Any]:
         "pi_b": g2_to_json(p.proof.b),
         "pi_c": g1_to_json(p.proof.c),
         "commitment": g1_to_json(p.commitment),
-        "commitment_pok": g1_to_json(p.pok),
         "protocol": PROTOCOL,
         "curve": "bn128",
     }
@@ -215,5 +224,4 @@ def committed_proof_from_json(d: Any) -> CommittedProof:
             c=g1_from_json(_field(d, "pi_c", "proof"), "proof.pi_c"),
         ),
         commitment=g1_from_json(_field(d, "commitment", "proof"), "proof.commitment"),
-        pok=g1_from_json(_field(d, "commitment_pok", "proof"), "proof.commitment_pok"),
     )

@@ -1,4 +1,4 @@
-"""On-chain encodings of committed (BSB22) proofs: the key blob and the call arguments (read-only side).
+"""On-chain encodings of committed (commitment-slot) proofs: the key blob and the call arguments (read-only side).
 
 The encodings live in ``verifier/chain_encoding.py`` (the registry takes committed keys and proofs too); this module
 names them for the stand-alone ``contracts/Groth16CommittedVerifier`` (``Groth16Committed.sol``). Deploying one is a

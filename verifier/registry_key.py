@@ -2,7 +2,7 @@
 operator that controls the bundle could ship a key of its own (one with a known trapdoor verifies anything). The
 user check and the audit therefore compare the bundle's key hash with the key the registry holds (or held: a
 timelocked rotation after the epoch leaves the old key in the registry's ``VerifyingKeyChanged`` history). Plain and
-committed (BSB22) keys are both pinned by the keccak256 of their blob."""
+committed (commitment-slot) keys are both pinned by the keccak256 of their blob."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ VERIFIER_CHECK = "registry's batch verifier = the audited Groth16BatchVerifier b
 
 
 def check_registry_key(rep: Report, registry: SolvencyRegistryClient, vk: VerifyingKey | CommittedVerifyingKey) -> bool:
-    """Compare ``vk``'s blob hash with the registry's pin. A committed key's blob includes [-sigma gamma]_2, so a
+    """Compare ``vk``'s blob hash with the registry's pin. A committed key's blob includes [eta]_2, so a
     bundle cannot swap the commitment key either; and a plain key never matches a committed pin (nor the reverse):
     the blobs differ in length."""
     from .chain import verifying_key_hash

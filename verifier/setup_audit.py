@@ -9,7 +9,7 @@ Groth16 is sound only if nobody knows the setup's trapdoor. Phase 1 (tau, alpha,
   operator does not hold, and
 * the bundle's verifying key is the key the ceremony produced.
 
-A committed (BSB22) key (a setup record with ``commitment_key``, or a committed verifying key) passes the same gate
+A committed key (a setup record with ``commitment_key``, or a committed verifying key) passes the same gate
 through its own ceremony check (``committed_ceremony``: delta, sigma and k contributions, the transcript at
 ``transcript`` or ``<zkey dir>/transcript``): public phase 1, the whole transcript re-checked against phase 1 and the
 circuit, the bundle's key the transcript's final key, a contribution signed by governance.

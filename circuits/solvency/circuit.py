@@ -23,7 +23,7 @@ batch-level parameter commitments and hard floors; ``circuit_account.py`` the pe
 
 Lookup mode (``SolvencyCircuit(shape, lookups=True)``, issue 14): the same statement with every range check proven by
 LogUp limbs and every bracket/tier interval by one tuple lookup in a committed table of the batch's parameters
-(docs/lookups.md, docs/circuit.md). The circuit then declares ONE BSB22 commitment (limbs, multiplicities, looked-up
+(docs/lookups.md, docs/circuit.md). The circuit then declares ONE Groth16 commitment (limbs, multiplicities, looked-up
 rows and the table's parameter wires) whose challenge is its last public signal; it is proven with
 ``prover.committed.prove_committed`` and verified with ``verifier.committed.verify_committed`` (not snarkjs, not the
 registry's plain verifier). The default stays the plain circuit, unchanged.
@@ -74,7 +74,7 @@ class SolvencyCircuit:
     """Builds the constraint system for a shape; ``budget`` counts constraints per component.
 
     ``lookups=False`` (default): the plain circuit (bit decompositions), proven with plain Groth16 and verifiable by
-    snarkjs and the registry. ``lookups=True``: the same statement through LogUp lookups and one BSB22 commitment.
+    snarkjs and the registry. ``lookups=True``: the same statement through LogUp lookups and one Groth16 commitment.
     In lookup mode the limbs, inverses and table rows are built when the circuit is compiled; their constraints are
     attributed to the component that asked for the check (``budget``), the shared part to ``"lookup table"``.
     """

@@ -312,7 +312,7 @@ class SolvencyRegistryWriter(SolvencyRegistryClient):
         """Submit an epoch attestation (or an already ABI-shaped tuple, for adversarial tests).
 
         An attestation whose batch proofs are CommittedProofs goes to ``submitCommittedAttestation`` with each
-        batch's (D, PoK); plain proofs to ``submitAttestation``. ``commitments`` (tests) forces the committed entry
+        batch's D; plain proofs to ``submitAttestation``. ``commitments`` (tests) forces the committed entry
         point with the given words."""
         payload = attestation_to_abi(att) if isinstance(att, EpochAttestation) else att
         if commitments is None and isinstance(att, EpochAttestation) and is_committed_attestation(att):

@@ -1,4 +1,4 @@
-"""Deploying a committed (BSB22) Groth16 verifier: a transaction, so operator-side (``verifier/committed_chain.py``
+"""Deploying a committed Groth16 verifier: a transaction, so operator-side (``verifier/committed_chain.py``
 holds the read-only encodings auditors use).
 
 A registry with a committed key needs nothing from here: ``SolvencyRegistryWriter.deploy(chain, committed_vk, ...)``

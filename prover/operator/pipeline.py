@@ -109,7 +109,7 @@ class Operator:
 
     ``prover``: a ``BatchProver`` (default ``LocalProver()``: batches proven one after the other in this process;
     ``distributed.DaskProver`` proves them in parallel). ``hooks``: observation points (tests inject faults there).
-    ``proof_system``: ``"committed"`` (default: the lookup circuit, Groth16 with one BSB22 commitment) or
+    ``proof_system``: ``"committed"`` (default: the lookup circuit, Groth16 with one Groth16 commitment) or
     ``"plain"`` (the bit-decomposition circuit, plain Groth16: what snarkjs and circom tools can check).
     """
 

@@ -4,8 +4,8 @@ Why its own module: the setup is the one long-lived, expensive artifact of a bun
 and the only place the development-setup label is decided; the pipeline only asks for it.
 
 Two proof systems (``zkmargin.verifier.bundle_proofs``): ``"committed"`` (the default: the solvency circuit on LogUp
-lookups, Groth16 with one BSB22 commitment; files ``circuit.zkey`` with the committed C points at infinity,
-``commitment_key.json``, ``verification_key.json`` with protocol ``groth16-bsb22``, written and read by
+lookups, Groth16 with one Groth16 commitment; files ``circuit.zkey`` with the committed C points at infinity,
+``commitment_key.json``, ``verification_key.json`` with protocol ``groth16-committed``, written and read by
 ``prover/committed_store.py``) and ``"plain"`` (the bit-decomposition circuit, plain Groth16, snarkjs-compatible).
 They are different circuits, so they live in different directories (``fmt.setup_dirname``) and a root can hold both.
 """
@@ -111,7 +111,7 @@ LOCAL_PTAU = "phase1-local.ptau"  # the operator's own phase 1 (not "phase1.ptau
 
 
 def local_committed_ceremony(r1cs: R1CS, stage: Path) -> CommittedProvingKey:
-    """A local multi-party ceremony for a committed key (``prover/setup/committed_ceremony.py``: delta, sigma and k
+    """A local multi-party ceremony for a committed key (``prover/setup/committed_ceremony.py``: delta, eta and k
     each contributed, 2 contributions) over a phase 1 of the operator's own (``phase1-local.ptau``, prepared from
     secrets drawn here and dropped): like the plain local ceremony, it proves the tooling, not trust (the audit fails
     its phase 1 unless the registry is in development mode). Its transcript goes to ``stage/transcript``."""

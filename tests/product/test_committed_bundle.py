@@ -114,11 +114,11 @@ def test_committed_is_the_default_and_its_bundle_verifies(committed_epoch: Epoch
     m = res.manifest
     assert m["proof_system"] == "committed" and m["setup"]["proof_system"] == "committed"
     vk_json = json.loads((res.path / fmt.VK).read_text())
-    assert vk_json["protocol"] == "groth16-bsb22" and vk_json["challengeIndex"] == vk_json["nPublic"]
+    assert vk_json["protocol"] == "groth16-committed" and vk_json["challengeIndex"] == vk_json["nPublic"]
     for i in range(res.batches):
         pf, pb = fmt.batch_files(i)
         proof = json.loads((res.path / pf).read_text())
-        assert proof["protocol"] == "groth16-bsb22" and {"commitment", "commitment_pok"} <= set(proof)
+        assert proof["protocol"] == "groth16-committed" and "commitment" in proof
         assert "challenge" not in proof
         assert len(json.loads((res.path / pb).read_text())) == vk_json["nPublic"]  # the challenge is not shipped
     rep = audit_bundle(res.path)
@@ -167,24 +167,30 @@ def _proof(d: Path, i: int) -> CommittedProof:
 def test_tampered_commitment_rejected(committed_epoch: EpochResult, tmp_path: Path) -> None:
     d = _copy(committed_epoch, tmp_path)
     p = _proof(d, 1)
-    _write(d, fmt.batch_files(1)[0], proof_to_bundle_json(CommittedProof(p.proof, g1_add_aff(p.commitment, G1_GEN),
-                                                                         p.pok)))  # fmt: skip
+    _write(d, fmt.batch_files(1)[0], proof_to_bundle_json(CommittedProof(p.proof, g1_add_aff(p.commitment, G1_GEN))))
     _forged_rejected(committed_epoch, d, 1)
 
 
-def test_tampered_pok_rejected(committed_epoch: EpochResult, tmp_path: Path) -> None:
+def test_proof_of_the_retired_pok_format_rejected_by_name(committed_epoch: EpochResult, tmp_path: Path) -> None:
+    """A proof file of the earlier BSB22 format (protocol groth16-bsb22, with commitment_pok) is refused by its
+    protocol name, not misread as a commitment-slot proof."""
     d = _copy(committed_epoch, tmp_path)
     p = _proof(d, 0)
-    _write(d, fmt.batch_files(0)[0], proof_to_bundle_json(CommittedProof(p.proof, p.commitment,
-                                                                         g1_add_aff(p.pok, G1_GEN))))  # fmt: skip
-    _forged_rejected(committed_epoch, d, 0)
+    old = proof_to_bundle_json(p) | {"protocol": "groth16-bsb22", "commitment_pok": ["1", "2", "1"]}
+    _write(d, fmt.batch_files(0)[0], old)
+    rep = audit_bundle(d)
+    assert rep.exit_code == 1 and _failed(rep) == [PROOFS_CHECK, SETUP_GATE], rep.render()
+    detail = next(c.detail for c in rep.checks if c.name == PROOFS_CHECK)
+    assert "proof.protocol" in detail and "groth16-bsb22" in detail, detail
+    user = verify_account(d, _inclusion(committed_epoch, 0))  # a malformed file for the user: exit 2, named
+    assert user.exit_code == 2 and "proof.protocol" in user.render() and "another proof system" in user.render()
 
 
 def test_commitment_of_another_batch_rejected(committed_epoch: EpochResult, tmp_path: Path) -> None:
-    """(D, PoK) of a valid proof of another batch: a well-formed pair, but not this proof's."""
+    """D of a valid proof of another batch: a well-formed commitment, but not this proof's."""
     d = _copy(committed_epoch, tmp_path)
     p, q = _proof(d, 0), _proof(d, 1)
-    _write(d, fmt.batch_files(0)[0], proof_to_bundle_json(CommittedProof(p.proof, q.commitment, q.pok)))
+    _write(d, fmt.batch_files(0)[0], proof_to_bundle_json(CommittedProof(p.proof, q.commitment)))
     _forged_rejected(committed_epoch, d, 0)
 
 
@@ -344,9 +350,9 @@ def test_committed_key_store_round_trip_and_named_errors(committed_epoch: EpochR
         return go
 
     off_curve = ["1", "3", "1"]
-    assert "commitment_key.json pok_bases[2]" in broken(edit_ck(lambda ck: ck["pok_bases"].__setitem__(2, off_curve)))
-    assert "commitment_key.json pok_bases: " in broken(edit_ck(lambda ck: ck["bases"].pop()))  # lengths differ
-    assert "the circuit commits" in broken(edit_ck(lambda ck: (ck["bases"].pop(), ck["pok_bases"].pop())))
+    assert "commitment_key.json bases[2]" in broken(edit_ck(lambda ck: ck["bases"].__setitem__(2, off_curve)))
+    assert "commitment_key.json pok_bases: unknown field" in broken(edit_ck(lambda ck: ck.__setitem__("pok_bases", [])))
+    assert "the circuit commits" in broken(edit_ck(lambda ck: ck["bases"].pop()))
     assert "commitment_key.json mask_delta" in broken(edit_ck(lambda ck: ck.pop("mask_delta")))
     assert "verification_key.json" in broken(lambda p: (p / "verification_key.json").write_text("{"))
     assert "commitment_key.json: missing file" in broken(lambda p: (p / "commitment_key.json").unlink())
@@ -384,7 +390,7 @@ def test_setup_of_the_other_system_refused(committed_epoch: EpochResult, tmp_pat
 
 @pytest.mark.slow
 def test_committed_local_ceremony_epoch_audits(tmp_path: Path) -> None:
-    """``setup_kind="ceremony"`` with a committed key: the committed multi-party ceremony (delta, sigma, k) over the
+    """``setup_kind="ceremony"`` with a committed key: the committed multi-party ceremony (delta, eta, k) over the
     operator's own phase 1. The audit re-checks the ceremony against its transcript and phase 1 and fails only the
     phase-1 gate (the operator's own phase 1 can forge; a development-mode registry would make it a warning)."""
     root = tmp_path / "root"

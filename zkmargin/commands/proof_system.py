@@ -22,8 +22,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _committed_step(args: argparse.Namespace) -> int | None:
-    """``setup contribute|beacon --zkey DIR``: a committed (BSB22) setup directory gets a committed-key
-    contribution (snarkjs cannot update its sigma, k and [k/delta]_1); None for a plain .zkey."""
+    """``setup contribute|beacon --zkey DIR``: a committed (commitment-slot) setup directory gets a committed-key
+    contribution (snarkjs cannot update its eta, k and [k/delta]_1); None for a plain .zkey."""
     from zkmargin.verifier.committed_ceremony import is_committed_setup
 
     if not is_committed_setup(args.zkey):
@@ -80,7 +80,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_verify_setup_committed(args: argparse.Namespace) -> int:
-    """``verify-setup --zkey SETUP_DIR``: a committed (BSB22) setup directory's ceremony
+    """``verify-setup --zkey SETUP_DIR``: a committed (commitment-slot) setup directory's ceremony
     (``verifier.committed_ceremony``)."""
     from zkmargin.verifier.committed_ceremony import verify_committed_setup
     from zkmargin.verifier.contributor_identity import contribution_signer
