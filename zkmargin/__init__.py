@@ -5,6 +5,9 @@ The public Python API (docs/api.md) is importable from here; each name loads its
 
     import zkmargin
     ok = zkmargin.verify_proof("verification_key.json", "proof.json", "public.json")
+
+The names are exactly ``zkmargin.api.__all__`` (one list, kept there) plus the two proof types; importing
+``zkmargin.api`` itself loads only its errors module.
 """
 
 from __future__ import annotations
@@ -12,96 +15,25 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from zkmargin import api as _api
+
 __version__ = "0.1.0"
 
-_API = (
-    "ChainUnavailable", "CheckFailed", "Deployment", "InputError", "MissingExtra", "ProveResult", "RegistryNotFound",
-    "RegistryState", "Report", "SetupResult", "SnarkjsFiles", "ZkmarginError", "attach_registry", "audit_bundle",
-    "connect_chain", "demo_exchange", "deploy_registry", "evaluate_margin", "load_proof", "load_public",
-    "load_snarkjs", "load_verifying_key", "open_registry", "prove", "publish_bundle", "read_json_file",
-    "read_registry", "run_epoch", "setup", "verify_account", "verify_proof",
-)  # fmt: skip
 _TYPES = {"Proof": "zkmargin.verifier.types", "VerifyingKey": "zkmargin.verifier.types"}
 
-__all__ = [
-    "ChainUnavailable",
-    "CheckFailed",
-    "Deployment",
-    "InputError",
-    "MissingExtra",
-    "Proof",
-    "ProveResult",
-    "RegistryNotFound",
-    "RegistryState",
-    "Report",
-    "SetupResult",
-    "SnarkjsFiles",
-    "VerifyingKey",
-    "ZkmarginError",
-    "__version__",
-    "attach_registry",
-    "audit_bundle",
-    "connect_chain",
-    "demo_exchange",
-    "deploy_registry",
-    "evaluate_margin",
-    "load_proof",
-    "load_public",
-    "load_snarkjs",
-    "load_verifying_key",
-    "open_registry",
-    "prove",
-    "publish_bundle",
-    "read_json_file",
-    "read_registry",
-    "run_epoch",
-    "setup",
-    "verify_account",
-    "verify_proof",
-]
+__all__ = sorted([*_api.__all__, *_TYPES, "__version__"])
 
 if TYPE_CHECKING:
-    from zkmargin.api import (
-        ChainUnavailable,
-        CheckFailed,
-        Deployment,
-        InputError,
-        MissingExtra,
-        ProveResult,
-        RegistryNotFound,
-        RegistryState,
-        Report,
-        SetupResult,
-        SnarkjsFiles,
-        ZkmarginError,
-        attach_registry,
-        audit_bundle,
-        connect_chain,
-        demo_exchange,
-        deploy_registry,
-        evaluate_margin,
-        load_proof,
-        load_public,
-        load_snarkjs,
-        load_verifying_key,
-        open_registry,
-        prove,
-        publish_bundle,
-        read_json_file,
-        read_registry,
-        run_epoch,
-        setup,
-        verify_account,
-        verify_proof,
-    )
-    from zkmargin.verifier.types import Proof, VerifyingKey
+    from zkmargin.api import *  # noqa: F403
+    from zkmargin.verifier.types import Proof as Proof
+    from zkmargin.verifier.types import VerifyingKey as VerifyingKey
 
 
 def __getattr__(name: str) -> Any:
-    if name in _API:
-        return getattr(importlib.import_module("zkmargin.api"), name)
     if name in _TYPES:
         return getattr(importlib.import_module(_TYPES[name]), name)
+    if name in _api.__all__:
+        return getattr(_api, name)
     raise AttributeError(f"module 'zkmargin' has no attribute {name!r}")
 
 
