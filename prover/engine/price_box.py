@@ -36,7 +36,7 @@ What breaks the argument (each refused with an error naming the field, or flagge
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -177,29 +177,30 @@ def scenario_grid_spans_box(params: RiskParameters, b_ppm: int, underlyings: Ite
 # ---------------------------------------------------------------- rounding bound
 
 
-def rounding_bound(acct: Account) -> int:
+def rounding_bound(acct: Account, moved_assets: Collection[str] | None = None) -> int:
     """Micro-USD by which an integer price vector inside the box can sit below the worst corner (engine rounding).
 
     2 for the account-level floor of collateral and ceil of MM; per position 1 (floor of its value) + 1 (ceil of its
     notional, times mmr <= 1); per balance 1 (floor of its value, haircut rate <= 1); and twice the effect of moving
     every price by less than one unit (1e-8 USD), once for the outward rounding of the corners and once for the
-    sampled price: a mark moves equity - MM by at most 2|q| / 1e10 micro-USD per unit, a spot by |b| / 1e10.
+    sampled price: a mark moves equity - MM by at most 2|q| / 1e10 micro-USD per unit, a spot by |b| / 1e10 (only
+    the balances of `moved_assets`, default all, count here: a stablecoin's spot does not move with the box).
     """
     qsum = sum(abs(p.quantity) for p in acct.positions)
-    bsum = sum(abs(b) for b in acct.balances.values())
+    bsum = sum(abs(b) for a, b in acct.balances.items() if moved_assets is None or a in moved_assets)
     n_pos = sum(1 for p in acct.positions if p.quantity)
     n_bal = sum(1 for b in acct.balances.values() if b)
     return 2 + 2 * n_pos + n_bal + ceil_div(2 * (2 * qsum + bsum), WIDE_DIVISOR)
 
 
-def rounding_bound_rows(book: Book) -> np.ndarray:
-    """`rounding_bound` for every row of a book (float64 sums are exact below 2^53 per row, the edge bound)."""
+def rounding_bound_rows(book: Book, moved: np.ndarray | None = None) -> np.ndarray:
+    """`rounding_bound` for every row of a book; `moved` marks the asset columns whose spot moves (default all)."""
     q = np.abs(book.qty)
-    b = np.abs(book.bal)
+    b = np.abs(book.bal) if moved is None else np.abs(book.bal) * moved
     # |q|, |b| < 2^53 and at most a few dozen slots per row: the sums stay far below 2^63
     num = 2 * (2 * q.sum(axis=1) + b.sum(axis=1))
     price_term = -((-num) // WIDE_DIVISOR)
-    return 2 + 2 * (q != 0).sum(axis=1) + (b != 0).sum(axis=1) + price_term
+    return 2 + 2 * (q != 0).sum(axis=1) + (book.bal != 0).sum(axis=1) + price_term
 
 
 # ---------------------------------------------------------------- one account (exact path)
@@ -321,7 +322,7 @@ class PriceBoxEngine:
                 best = (key[0], key[1], signs, r)
         assert best is not None
         _, _, signs, r = best
-        rb = rounding_bound(acct)
+        rb = rounding_bound(acct, self.amap)
         return BoxState(
             acct.account_id,
             "all-corners",
@@ -347,7 +348,7 @@ class PriceBoxEngine:
             est += min(lo, hi) - f0
         k = len(unds)
         _, at = self._margin(acct, corner)
-        rb = rounding_bound(acct)
+        rb = rounding_bound(acct, self.amap)
         sep_err = max(2 * k - 1, 0)  # account-level floor/ceil per evaluation (module docstring)
         lb = min(est - sep_err, at.equity - at.mm) - rb
         return BoxState(acct.account_id, "separable", point, corner, at, lb, rb, 2 * k + 2)
@@ -403,7 +404,7 @@ class PriceBoxEngine:
             shortfall,
             base.per_underlying_im,
         )
-        rb = rounding_bound(acct)
+        rb = rounding_bound(acct, self.amap)
         lb = min(est - max(2 * len(unds) - 1, 0), equity - base.mm) - rb
         return BoxState(acct.account_id, "scenario", point, choice, at, lb, rb, evals + 1, sound=False)
 
@@ -552,5 +553,6 @@ def book_box_states(
     assert at is not None
     k = hold.sum(axis=1)
     sep_err = np.maximum(2 * k - 1, 0)
-    lb = np.minimum(est - sep_err, at.equity - at.mm) - rounding_bound_rows(book)
+    moved = np.array([a in amap for a in assets], np.int64)
+    lb = np.minimum(est - sep_err, at.equity - at.mm) - rounding_bound_rows(book, moved)
     return BookBoxState(unds, point, at, signs, lb, evals)
