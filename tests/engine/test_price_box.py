@@ -38,8 +38,12 @@ LINEAR = ["BTC-PERP", "ETH-PERP", "BTC-FUT-90D", "SOL-PERP"]
 def tight_params() -> RiskParameters:
     """Small bracket and haircut floors so that random books cross several tiers inside a 10-20% box."""
     ladder = make_brackets(
-        [(0, 10_000, 0.02, 0.01), (10_000, 100_000, 0.05, 0.025), (100_000, 1_000_000, 0.10, 0.05)]
-        + [(1_000_000, 500_000_000, 0.25, 0.125)]
+        [
+            (0, 10_000, 0.02, 0.01),
+            (10_000, 100_000, 0.05, 0.025),
+            (100_000, 1_000_000, 0.10, 0.05),
+            (1_000_000, 500_000_000, 0.25, 0.125),
+        ]
     )
     base = demo.params()
     return base.model_copy(
