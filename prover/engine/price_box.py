@@ -540,12 +540,13 @@ def book_box_states(
     at = revalue({}) if n == 0 else None
     fields = list(Results.__dataclass_fields__)
     if n:
-        patterns, inverse = np.unique(signs, axis=0, return_inverse=True)
+        # a row unaffected by u does not care where u is: group it with the -b side (at most 2^U patterns)
+        patterns, inverse = np.unique(np.where(signs == 0, -1, signs), axis=0, return_inverse=True)
         inverse = np.asarray(inverse).reshape(-1)
         parts: dict[str, np.ndarray] = {name: np.zeros_like(getattr(point, name)) for name in fields}
         for p_idx, pat in enumerate(patterns):
             rows = np.flatnonzero(inverse == p_idx)
-            res = revalue({u: int(s) * b_ppm for u, s in zip(unds, pat, strict=True) if s}, rows)
+            res = revalue({u: int(s) * b_ppm for u, s in zip(unds, pat, strict=True)}, rows)
             for name in fields:
                 parts[name][rows] = getattr(res, name)
             evals += 1
