@@ -235,8 +235,14 @@ class BoxState:
 
     @property
     def passes_box(self) -> bool:
-        """No corner found below MM (the engine's exact state at the worst corner)."""
+        """No corner below MM (the engine's exact state at the worst corner; the separable method settles the
+        accounts its bound cannot decide by enumerating their corners)."""
         return self.at_corner.status != "liquidation"
+
+    @property
+    def passes_box_strict(self) -> bool:
+        """Every integer price inside the box meets MM: the worst corner clears the rounding bound too."""
+        return self.passes_box and self.margin_lb >= 0
 
 
 @dataclass
@@ -350,6 +356,11 @@ class PriceBoxEngine:
         _, at = self._margin(acct, corner)
         rb = rounding_bound(acct, self.amap)
         sep_err = max(2 * k - 1, 0)  # account-level floor/ceil per evaluation (module docstring)
+        if est - sep_err < 0 <= at.equity - at.mm and k <= MAX_ENUMERATED_UNDERLYINGS:
+            # the chosen corner passes but another one might not (within 4k - 2 micro-USD): settle it exactly
+            full = self._all_corners(acct)
+            full.evaluations += 2 * k + 2
+            return full
         lb = min(est - sep_err, at.equity - at.mm) - rb
         return BoxState(acct.account_id, "separable", point, corner, at, lb, rb, 2 * k + 2)
 
