@@ -373,3 +373,15 @@ def test_book_path_refuses_option_rows() -> None:
     )
     with pytest.raises(ValueError, match="options"):
         book_box_states(insts, params, snap, demo.ASSETS, book, B10)
+
+
+def test_a_box_move_moves_exactly_the_prices_linked_to_its_underlying() -> None:
+    from zkmargin.prover.engine.price_box import move_snapshot
+
+    insts, snap = demo.instruments(), demo.snapshot()
+    moved = move_snapshot(snap, insts, {"BTC": -B10})
+    changed = {k for k in snap.marks if moved.marks[k] != snap.marks[k]}
+    assert changed == {"BTC-PERP", "BTC-FUT-90D"}  # BTC options keep their marks: the arrays revalue them
+    assert {k for k in snap.index_prices if moved.index_prices[k] != snap.index_prices[k]} == {"BTC"}
+    assert {k for k in snap.spot_prices if moved.spot_prices[k] != snap.spot_prices[k]} == {"BTC"}
+    assert moved.spot_prices["BTC"] * 10 == snap.spot_prices["BTC"] * 9  # 36,000 USD: exact, no rounding
