@@ -42,7 +42,7 @@ from typing import Literal
 
 import numpy as np
 
-from zkmargin.circuits.rules.fixedpoint import QTY_SCALE, RATE_SCALE, WIDE_DIVISOR, ceil_div
+from zkmargin.circuits.rules.fixedpoint import MAX_PRICE, QTY_SCALE, RATE_SCALE, WIDE_DIVISOR, ceil_div
 from zkmargin.circuits.rules.models import Account, Instrument, MarketSnapshot
 from zkmargin.circuits.rules.params import RiskParameters
 from zkmargin.circuits.rules.risk_arrays import RiskArrays
@@ -104,8 +104,11 @@ def move_snapshot(
     for a, u in amap.items():
         if u in live and a in spot:
             spot[a] = moved_price(spot[a], live[u])
-    # model_copy skips validation: every moved price stays a positive int below MAX_PRICE for b < 100% and
-    # prices below MAX_PRICE / 2 (the oracle's range); a price beyond would fail the engine's magnitude check.
+    # model_copy skips validation: a move > -100% keeps every price positive; only the upper bound needs a check
+    for name, table in (("marks", marks), ("index_prices", index), ("spot_prices", spot)):
+        for k, p in table.items():
+            if p >= MAX_PRICE:
+                raise ValueError(f"{name}.{k}: {p} beyond the price range once moved by the box")
     return snapshot.model_copy(update={"marks": marks, "index_prices": index, "spot_prices": spot})
 
 

@@ -385,3 +385,12 @@ def test_a_box_move_moves_exactly_the_prices_linked_to_its_underlying() -> None:
     assert {k for k in snap.index_prices if moved.index_prices[k] != snap.index_prices[k]} == {"BTC"}
     assert {k for k in snap.spot_prices if moved.spot_prices[k] != snap.spot_prices[k]} == {"BTC"}
     assert moved.spot_prices["BTC"] * 10 == snap.spot_prices["BTC"] * 9  # 36,000 USD: exact, no rounding
+
+
+def test_a_falling_mmr_ladder_is_named() -> None:
+    """1%, 5%, then 2.5%: continuity still gives non-negative cum amounts, but MM is no longer convex."""
+    base = demo.params()
+    ladder = make_brackets([(0, 10_000, 0.05, 0.01), (10_000, 15_000, 0.10, 0.05), (15_000, 500_000_000, 0.10, 0.025)])
+    params = base.model_copy(update={"brackets": base.brackets | {"ETH-PERP": ladder}})
+    assert concavity_problems(params) == ["brackets.ETH-PERP.2.mmr: 25000 below the previous 50000 (MM not convex)"]
+    assert concavity_problems(params, ["BTC-PERP"]) == []
