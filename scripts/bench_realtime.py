@@ -13,7 +13,7 @@
    scenario grids are given nodes at -b, 0, +b with a zero vol shock (what governance must publish for the box,
    `scenario_grid_spans_box`); the demo grid lacks the 20% node. A second, larger book (demo.synthetic_book, linear
    cross accounts) measures the vectorised path's time.
-3. Latency (``--latency``): a dev setup of the 256-account lookup circuit (about 10 minutes on 2 cores), then the
+3. Latency (``--latency``): a dev setup of the 256-account lookup circuit (10-15 minutes on 2 shared cores), then the
    time from one account's change to its batch's verified proof: engine, witness, prove_committed, verify. Without
    the flag latency_s_256=na (the setup alone is too long for a routine benchmark run).
 
@@ -30,6 +30,7 @@ import argparse
 import datetime as dt
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,7 @@ DAYS_PER_MONTH = 365.25 / 12
 class Replay:
     b_ppm: int
     reproofs: list[int]  # indices of the days that forced a re-proof
+    triggers: list[str]  # which underlyings left the box on each of those days ("BTC", "ETH", "BTC+ETH")
     centres: np.ndarray  # (days, underlyings) the box centre in force on each day
     months: float
 
@@ -68,12 +70,15 @@ def replay(prices: dict[str, np.ndarray], b_ppm: int) -> Replay:
     centre = p[0].copy()
     centres = np.empty_like(p)
     events: list[int] = []
+    triggers: list[str] = []
     for d in range(len(p)):
-        if np.any((p[d] < centre * (1 - b)) | (p[d] > centre * (1 + b))):
+        out = (p[d] < centre * (1 - b)) | (p[d] > centre * (1 + b))
+        if np.any(out):
             events.append(d)
+            triggers.append("+".join(u for u, o in zip(names, out, strict=True) if o))
             centre = p[d].copy()
         centres[d] = centre
-    return Replay(b_ppm, events, centres, (len(p) - 1) / DAYS_PER_MONTH)
+    return Replay(b_ppm, events, triggers, centres, (len(p) - 1) / DAYS_PER_MONTH)
 
 
 def spanning_params(params: RiskParameters, b_ppm: int) -> RiskParameters:
@@ -244,7 +249,8 @@ def main() -> int:
         gaps = np.diff([0, *r.reproofs, len(dates) - 1])
         print(
             f"b = {pct:g}%: {len(r.reproofs)} re-proofs in {r.months:.1f} months = {r.per_month:.2f} per month; "
-            f"attestation life median {np.median(gaps):.0f} days, shortest {gaps.min()} days"
+            f"attestation life median {np.median(gaps):.0f} days, shortest {gaps.min()} days; left the box: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(Counter(r.triggers).items()))
         )
         result[f"reproofs_per_month_b{pct:g}"] = f"{r.per_month:.2f}"
     for pct in args.boxes:
@@ -274,7 +280,7 @@ def main() -> int:
         print(f"latency: account change -> verified {args.batch}-account batch proof {result[key]} s")
     else:
         result[f"latency_s_{args.batch}"] = "na"
-        print("latency: not measured (--latency runs a ~10 minute dev setup of the 256-account circuit first)")
+        print("latency: not measured (--latency runs a 10-15 minute dev setup of the 256-account circuit first)")
     plot(args.plot, dates, prices, runs)
     keys = [k for k in result if k.startswith("reproofs")] + ["box_margin_cost_b10", f"latency_s_{args.batch}"]
     keys += [k for k in result if k not in keys]
