@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 from layout_circuit import cheat_committed_proof
 
-from zkmargin.circuits.curve import G1_GEN, G2_GEN, g1_add_aff, g1_mul, g1_neg, g2_neg
+from zkmargin.circuits.curve import G1_GEN, G2_GEN, g1_add_aff, g1_mul, g1_neg, g2_neg, twist_point_outside_subgroup
 from zkmargin.circuits.field import P, R
 from zkmargin.circuits.r1cs import ConstraintSystem
 from zkmargin.prover.committed import CommittedProvingKey, dev_setup_committed, prove_committed
 from zkmargin.prover.operator.chain_writes import SigningChain
 from zkmargin.prover.operator.committed_deploy import committed_verifier_init_code, deploy_committed_verifier
 from zkmargin.verifier.chain import ChainRevert, connect
+from zkmargin.verifier.chain_encoding import g2_words
 from zkmargin.verifier.committed import CommittedProof, CommittedVerifyingKey, derive_challenge, verify_committed
 from zkmargin.verifier.committed_chain import CONTRACT, committed_proof_to_evm
 
@@ -137,6 +138,10 @@ def test_malformed_inputs_revert_with_reason(deployed: Any, honest: tuple[Commit
             chain.call(v.functions.verifyProof(p8, words, public))
     with pytest.raises(ChainRevert, match="Groth16C: commitment coordinate >= p"):
         chain.call(v.functions.verifyProof(p8, [d2[0], d2[1] + P], public))
+    # B on the twist but outside the order-r subgroup: only the pairing precompile can tell, and it fails the call
+    bad_b = [*p8[:2], *g2_words(twist_point_outside_subgroup()), *p8[6:]]
+    with pytest.raises(ChainRevert, match=r"Groth16C: pairing failed \(B not in G2, or out of gas\)"):
+        chain.call(v.functions.verifyProof(bad_b, d2, public))
     with pytest.raises(ChainRevert, match="wrong number of public inputs"):  # the challenge is never supplied
         chain.call(v.functions.verifyProof(p8, d2, [*public, derive_challenge(proof.commitment, public)]))
     with pytest.raises(ChainRevert, match="public input >= r"):
