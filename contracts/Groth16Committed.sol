@@ -71,28 +71,38 @@ library Groth16Committed {
     /// Refuse a key whose [eta]_2 (its last 4 words) is +-[1]_2, +-gamma, +-delta or +-beta: with eta = gamma, D
     /// shares the public inputs' slot and can carry IC points (any public input forged,
     /// tests/chain/test_registry_committed.py); with eta = delta, C can carry committed values chosen after the
-    /// challenge; with eta = 1 the bases [L_i]_1 follow from phase 1. Word comparisons (a few hundred gas), so the
+    /// challenge; with eta = 1 the bases [L_i]_1 follow from phase 1. Word comparisons (~850 gas), so the
     /// verifiers also run it on every call: a stand-alone verifier's key is appended to its code, not validated
     /// at deployment by the contract. This catches named values only (eta = 2 gamma passes): the ceremony, which
     /// has eta contributed, is the real defence.
     function requireOwnEta(uint256[] memory key) internal pure {
-        uint256 e = key.length - 4;
-        require(!_sameUpToSign(key, e, G2_X1, G2_X0, G2_Y1, G2_Y0), "Groth16C: key eta is +-the G2 generator");
-        require(!_sameUpToSign(key, e, key[6], key[7], key[8], key[9]), "Groth16C: key eta is +-gamma");
-        require(!_sameUpToSign(key, e, key[10], key[11], key[12], key[13]), "Groth16C: key eta is +-delta");
-        require(!_sameUpToSign(key, e, key[2], key[3], key[4], key[5]), "Groth16C: key eta is +-beta");
-    }
-
-    /// key[e .. e + 3] == (x1, x0, y1, y0) or its negation (x, -y). Coordinates >= p never pass the precompiles,
-    /// so comparing words is comparing points.
-    function _sameUpToSign(uint256[] memory key, uint256 e, uint256 x1, uint256 x0, uint256 y1, uint256 y0)
-        private
-        pure
-        returns (bool)
-    {
-        if (key[e] != x1 || key[e + 1] != x0) return false;
-        if (key[e + 2] == y1 && key[e + 3] == y0) return true;
-        return key[e + 2] == (P - y1) % P && key[e + 3] == (P - y0) % P;
+        uint256 hit; // 0: none; 1 generator, 2 gamma, 3 delta, 4 beta
+        assembly ("memory-safe") {
+            // [eta]_2 at q == (x1, x0, y1, y0) or its negation (x, p - y). Coordinates >= p never pass the
+            // precompiles, so comparing words is comparing points; a differing x word ends the test early.
+            function same(q, x1, x0, y1, y0) -> r {
+                if and(eq(mload(q), x1), eq(mload(add(q, 32)), x0)) {
+                    let qy1 := mload(add(q, 64))
+                    let qy0 := mload(add(q, 96))
+                    r := or(and(eq(qy1, y1), eq(qy0, y0)), and(eq(qy1, mod(sub(P, y1), P)), eq(qy0, mod(sub(P, y0), P))))
+                }
+            }
+            function keyPoint(q, g) -> r {
+                r := same(q, mload(g), mload(add(g, 32)), mload(add(g, 64)), mload(add(g, 96)))
+            }
+            let k := add(key, 32)
+            let q := add(k, shl(5, sub(mload(key), 4)))
+            if keyPoint(q, add(k, 64)) { hit := 4 } // beta: words 2..5
+            if keyPoint(q, add(k, 320)) { hit := 3 } // delta: words 10..13
+            if keyPoint(q, add(k, 192)) { hit := 2 } // gamma: words 6..9
+            if same(q, G2_X1, G2_X0, G2_Y1, G2_Y0) { hit := 1 }
+        }
+        if (hit != 0) {
+            require(hit != 1, "Groth16C: key eta is +-the G2 generator");
+            require(hit != 2, "Groth16C: key eta is +-gamma");
+            require(hit != 3, "Groth16C: key eta is +-delta");
+            revert("Groth16C: key eta is +-beta");
+        }
     }
 
     /// keccak256(D.x, D.y, input[0..n-1]) mod r, with D at calldata offset `com` and the n inputs at
