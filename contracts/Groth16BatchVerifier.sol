@@ -33,7 +33,7 @@ contract Groth16BatchVerifier {
     }
 
     /// Verify proof b (words b * stride .. of `proofs`: A B C as uint256[8], then for a committed key
-    /// D.x D.y PoK.x PoK.y, so stride is 8 or 12) for inputs[b * nPublic .. (b + 1) * nPublic - 1], against the key
+    /// D.x D.y, so stride is 8 or 10) for inputs[b * nPublic .. (b + 1) * nPublic - 1], against the key
     /// stored at `keyPtr`; reverts unless every proof is valid.
     function verifyBatches(
         address keyPtr,
@@ -57,6 +57,7 @@ contract Groth16BatchVerifier {
         uint256 nB = proofs.length / stride;
         require(nB > 0 && proofs.length == nB * stride, "Groth16B: wrong proof length for the key");
         require(inputs.length == nB * nPublic, "Groth16B: wrong number of public inputs");
+        if (stride == 10) Groth16Committed.requireOwnEta(key); // once per call: the key is the same for every proof
         uint256[2] memory shared = _shared(key, sharedMask, inputs, nPublic);
         uint256[3] memory ctx = [nPublic, sharedMask, stride];
         for (uint256 b = 0; b < nB; ++b) {
@@ -77,13 +78,13 @@ contract Groth16BatchVerifier {
         uint256 n = ctx[0];
         uint256[2] memory acc = _accumulate(key, shared, ctx[1], inputs, b * n, n);
         uint256[8] calldata proof;
-        uint256[4] calldata commitment;
+        uint256[2] calldata commitment;
         uint256 off = b * ctx[2];
         assembly ("memory-safe") {
             proof := add(proofs.offset, shl(5, off))
             commitment := add(proof, 256)
         }
-        if (ctx[2] == 12) {
+        if (ctx[2] == 10) {
             uint256 c = _challenge(commitment, inputs, b * n, n);
             Groth16Committed.finish(key, acc, proof, commitment, c);
         } else {
@@ -91,12 +92,12 @@ contract Groth16BatchVerifier {
         }
     }
 
-    /// Words per proof: 8 for a plain key, 12 (with the commitment) for a committed one.
+    /// Words per proof: 8 for a plain key, 10 (with the commitment D) for a committed one.
     function _stride(uint256[] memory key, uint256 nPublic) private pure returns (uint256) {
         uint256 plainWords = Groth16.HEADER_WORDS + 2 * (nPublic + 1);
         if (key.length == plainWords) return 8;
         require(key.length == plainWords + Groth16Committed.EXTRA_WORDS, "Groth16B: key does not match the input count");
-        return 12;
+        return 10;
     }
 
     /// IC[0] + the shared inputs' terms, from proof 0's inputs.
@@ -154,7 +155,7 @@ contract Groth16BatchVerifier {
         if (!ok) revert("Groth16: EC operation failed");
     }
 
-    function _challenge(uint256[4] calldata commitment, uint256[] calldata inputs, uint256 base, uint256 n)
+    function _challenge(uint256[2] calldata commitment, uint256[] calldata inputs, uint256 base, uint256 n)
         private
         pure
         returns (uint256)

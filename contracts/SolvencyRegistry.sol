@@ -10,8 +10,8 @@ import {IERC20Balance} from "./MockERC20.sol";
 /// @notice An operator submits an epoch's batches and their Groth16 proofs. The registry rebuilds every
 /// batch's public signals itself from the submitted fields (so a proof is about exactly these values),
 /// requires the governed risk-parameter commitment, verifies every proof against the pinned key (through the
-/// immutable Groth16BatchVerifier: plain Groth16, or Groth16 with one BSB22 commitment per proof when the pinned
-/// key is a committed one, the challenge derived on-chain), checks
+/// immutable Groth16BatchVerifier: plain Groth16, or Groth16 with one commitment per proof in its own pairing slot
+/// when the pinned key is a committed one, the challenge derived on-chain), checks
 /// the batches cover disjoint id ranges and add up to the declared account count, binds the proof's
 /// prices to the median of on-chain AggregatorV3 feeds, and only then writes and emits.
 ///
@@ -33,7 +33,7 @@ contract SolvencyRegistry {
         uint256[] liabilities;
         uint256[8] proof; // A.x A.y B.x1 B.x0 B.y1 B.y0 C.x C.y
     }
-    // A committed key's batches also carry a commitment each (D.x D.y PoK.x PoK.y): submitCommittedAttestation.
+    // A committed key's batches also carry a commitment each (D.x D.y): submitCommittedAttestation.
 
     /// What the operator submits for one epoch.
     struct Submission {
@@ -141,7 +141,7 @@ contract SolvencyRegistry {
     /// Public signals every batch of an epoch shares (epoch, params and market commitments, prices), as a bitmask.
     uint256 private immutable _sharedMask;
     uint256 private constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
-    /// Key blob words beyond a plain key's for a committed key (the challenge's IC point, [-sigma gamma]_2).
+    /// Key blob words beyond a plain key's for a committed key (the challenge's IC point, [eta]_2).
     uint256 private constant COMMITTED_EXTRA_WORDS = 6;
 
     address public governance;
@@ -162,9 +162,9 @@ contract SolvencyRegistry {
     /// Data contract holding the active verifying key blob (see Groth16).
     address public verifyingKey;
     /// keccak256 of the active key blob (zkmargin.verifier.chain.verifying_key_hash computes the same); it
-    /// covers a committed key's [-sigma gamma]_2, and the kind (plain or committed) follows from the blob.
+    /// covers a committed key's [eta]_2, and the kind (plain or committed) follows from the blob.
     bytes32 public verifyingKeyHash;
-    /// True when the active key is a committed (BSB22) key: batches then need submitCommittedAttestation.
+    /// True when the active key is a committed (commitment-slot) key: batches then need submitCommittedAttestation.
     bool public verifyingKeyCommitted;
     address private _pendingKey;
     uint64 private _pendingKeyAt;
@@ -527,24 +527,52 @@ contract SolvencyRegistry {
 
     /// Verify and record one epoch's attestation under a plain key. Checks run before any write.
     function submitAttestation(Submission calldata s) external {
-        _submit(s, new uint256[4][](0), false);
+        _gate();
+        require(!verifyingKeyCommitted, "Registry: committed key, use submitCommittedAttestation");
+        uint256[2][] calldata none;
+        assembly ("memory-safe") {
+            // an empty calldata array: the plain entry has no commitments
+            none.offset := 0
+            none.length := 0
+        }
+        _submit(s, _proofWords(s.batches, none, 8));
     }
 
-    /// Verify and record one epoch's attestation under a committed (BSB22) key: `commitments[b]` is batch b's
-    /// (D.x, D.y, PoK.x, PoK.y). The batch verifier derives each challenge from D and the batch's public signals.
-    function submitCommittedAttestation(Submission calldata s, uint256[4][] calldata commitments) external {
-        _submit(s, commitments, true);
+    /// Verify and record one epoch's attestation under a committed key: `commitments[b]` is batch b's D (D.x, D.y).
+    /// The batch verifier derives each challenge from D and the batch's public signals.
+    function submitCommittedAttestation(Submission calldata s, uint256[2][] calldata commitments) external {
+        _gate();
+        require(verifyingKeyCommitted, "Registry: plain key, use submitAttestation");
+        require(commitments.length == s.batches.length, "Registry: one commitment per batch");
+        _submit(s, _proofWords(s.batches, commitments, 10));
     }
 
-    function _submit(Submission calldata s, uint256[4][] memory commitments, bool committedEntry) private {
+    function _gate() private view {
         require(isOperator[msg.sender], "Registry: caller is not an operator");
         require(!paused, "Registry: submissions paused");
-        if (committedEntry) {
-            require(verifyingKeyCommitted, "Registry: plain key, use submitAttestation");
-            require(commitments.length == s.batches.length, "Registry: one commitment per batch");
-        } else {
-            require(!verifyingKeyCommitted, "Registry: committed key, use submitCommittedAttestation");
+    }
+
+    /// The batch verifier's proof words: per batch its uint256[8] proof, then (stride 10) its commitment D.
+    function _proofWords(Batch[] calldata batches, uint256[2][] calldata commitments, uint256 stride)
+        private
+        pure
+        returns (uint256[] memory proofs)
+    {
+        uint256 nB = batches.length;
+        proofs = new uint256[](nB * stride);
+        for (uint256 b = 0; b < nB; ++b) {
+            uint256[8] calldata pr = batches[b].proof;
+            assembly ("memory-safe") {
+                calldatacopy(add(proofs, add(32, mul(b, shl(5, stride)))), pr, 256)
+            }
+            if (stride == 10) {
+                proofs[b * 10 + 8] = commitments[b][0];
+                proofs[b * 10 + 9] = commitments[b][1];
+            }
         }
+    }
+
+    function _submit(Submission calldata s, uint256[] memory proofs) private {
         require(uint256(s.epoch) == uint256(latestEpoch) + 1, "Registry: epoch must be latest + 1");
         require(paramsCommitment != 0, "Registry: no governed params");
         require(s.paramsCommitment == paramsCommitment, "Registry: params commitment not governed");
@@ -556,8 +584,6 @@ contract SolvencyRegistry {
         uint256 nB = s.batches.length;
         uint256 nPub = L.nPublic(nA);
         uint256[] memory inputs = new uint256[](nB * nPub);
-        uint256 stride = commitments.length == 0 ? 8 : 12;
-        uint256[] memory proofs = new uint256[](nB * stride);
         uint256[] memory liab = new uint256[](nA);
         uint256[6] memory sums; // accounts, equity, mm, under-MM count, shortfall, bad debt
         bytes32[] memory roots = new bytes32[](nB);
@@ -567,14 +593,6 @@ contract SolvencyRegistry {
                 require(s.batches[b - 1].lastIdHash < bt.firstIdHash, "Registry: batch id ranges overlap");
             }
             uint256[6] memory t = _signals(s, bt, inputs, b * nPub, liab);
-            for (uint256 k = 0; k < 8; ++k) {
-                proofs[b * stride + k] = bt.proof[k];
-            }
-            if (stride == 12) {
-                for (uint256 k = 0; k < 4; ++k) {
-                    proofs[b * 12 + 8 + k] = commitments[b][k];
-                }
-            }
             for (uint256 k = 0; k < 6; ++k) {
                 sums[k] += t[k];
             }

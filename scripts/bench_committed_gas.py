@@ -1,4 +1,4 @@
-"""Gas of a committed (BSB22) Groth16 proof against a plain one with the same supplied public inputs.
+"""Gas of a committed (commitment-slot) Groth16 proof against a plain one with the same supplied public inputs.
 
 Both verifiers run on the embedded py-evm; gas is the transaction receipt's gasUsed (never an
 estimate). The circuits are small stand-ins: verification gas depends only on the number of public
@@ -55,8 +55,8 @@ def measure(n: int, chain: SigningChain | None = None) -> dict[str, Any]:
     cproof, cpublic = prove_committed(cpk, com_cs, _inputs(n))
     assert cpublic == public
     cv = deploy_committed_verifier(ch, cpk.vk)
-    p8, c4 = committed_proof_to_evm(cproof)
-    com_gas = ch.transact(cv.functions.verifyProof(p8, c4, cpublic))["gasUsed"]
+    p8, d2 = committed_proof_to_evm(cproof)
+    com_gas = ch.transact(cv.functions.verifyProof(p8, d2, cpublic))["gasUsed"]
     return {"n_public": n, "plain": plain_gas, "committed": com_gas, "ratio": com_gas / plain_gas}
 
 

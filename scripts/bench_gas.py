@@ -9,8 +9,8 @@ anvil from node_modules):
 * attestation gas for batches of 16, 64 and 1024 accounts (it must not grow: the proof is
   constant-size and the account count is one public input), and gas per account;
 * a one-batch attestation with three feeds per asset (the median of three instead of one feed);
-* committed (BSB22) against plain: one proof through Groth16CommittedVerifier against Groth16Verifier at the same
-  20 public inputs (the same batch statement), and the registry's gas per attested batch with a committed key
+* committed (commitment slot) against plain: one proof through Groth16CommittedVerifier against Groth16Verifier at
+  the same 20 public inputs (the same batch statement), and the registry's gas per attested batch with a committed key
   against a plain one (marginal gas per extra batch, 1 to 8 batches).
 
 The stand-in circuit has the production public-signal layout (tests/chain/layout_circuit.py), so
@@ -152,8 +152,8 @@ def committed_vs_plain(
     cproof = att_c.batches[0][1]
     assert not isinstance(proof, CommittedProof) and isinstance(cproof, CommittedProof)
     gp = chain.transact(v.functions.verifyProof(proof_to_evm(proof), public), gas=EXPLICIT_GAS)["gasUsed"]
-    p8, c4 = committed_proof_to_evm(cproof)
-    gc = chain.transact(cv.functions.verifyProof(p8, c4, public), gas=EXPLICIT_GAS)["gasUsed"]
+    p8, d2 = committed_proof_to_evm(cproof)
+    gc = chain.transact(cv.functions.verifyProof(p8, d2, public), gas=EXPLICIT_GAS)["gasUsed"]
     return {"plain": gp, "committed": gc}
 
 
@@ -248,7 +248,7 @@ def _run(url: str | None) -> int:
 
     marginal = (by_batches[BATCHES[-1]] - by_batches[BATCHES[0]]) // (BATCHES[-1] - BATCHES[0])
 
-    # ---- committed (BSB22) against plain: one proof side by side, then the registry per batch in both modes
+    # ---- committed (commitment slot) against plain: one proof side by side, then the registry per batch in both modes
     com_circuit = build_committed_layout_circuit(len(PRICES))
     side = committed_vs_plain(chain, circuit, com_circuit)
     side_nz = committed_vs_plain(chain, circuit, com_circuit, bad_debt=5_000 * 10**6)
@@ -270,7 +270,7 @@ def _run(url: str | None) -> int:
     for n, gas in by_accounts.items():
         print(f"  {n:>7}   {gas:>10,}   {gas / n:>12,.1f}")
     print(f"\none batch, three feeds per asset (median): {gas_three_feeds:,}  (+{gas_three_feeds - by_batches[1]:,})")
-    print(f"\ncommitted (BSB22) vs plain Groth16, one proof, the same {n_pub} public inputs, transaction gasUsed:")
+    print(f"\ncommitted (commitment slot) vs plain Groth16, one proof, the same {n_pub} public inputs, gasUsed:")
     print(f"  Groth16Verifier (plain)             {side['plain']:>10,}")
     print(f"  Groth16CommittedVerifier            {side['committed']:>10,}   ratio {ratio_com:.3f}")
     print(f"  the same, a batch with an account under MM (all 20 inputs non-zero): {side_nz['plain']:,} vs ", end="")

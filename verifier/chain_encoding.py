@@ -141,7 +141,7 @@ def is_committed_attestation(att: EpochAttestation) -> bool:
 
 
 def attestation_commitments(att: EpochAttestation) -> list[list[int]]:
-    """``submitCommittedAttestation``'s second argument: each batch's (D.x, D.y, PoK.x, PoK.y), in batch order."""
+    """``submitCommittedAttestation``'s second argument: each batch's D as (D.x, D.y), in batch order."""
     out = []
     for i, (_, p) in enumerate(att.batches):
         if not isinstance(p, CommittedProof):

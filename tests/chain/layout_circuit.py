@@ -3,26 +3,31 @@
 Every layout signal is a public input, so the verifying key has the production shape (12 + 2A public
 signals) and the on-chain code paths are the real ones; two trivial constraints keep the QAP
 non-degenerate. (The IC points of a snarkjs-style QAP bind every public input even when no
-constraint uses it.) Shared by tests/chain and scripts/bench_gas.py.
+constraint uses it.) Shared by tests/chain and scripts/bench_gas.py. ``cheat_committed_proof`` is the
+cheating prover the committed-key attacks use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from zkmargin.circuits.curve import G1Affine, g1_add_aff, g1_mul
+from zkmargin.circuits.field import R
+from zkmargin.circuits.msm_native import msm_g1_auto
 from zkmargin.circuits.r1cs import ConstraintSystem
 from zkmargin.prover.committed import CommittedProvingKey, dev_setup_committed, prove_committed
 from zkmargin.prover.groth16 import prove
 from zkmargin.prover.keys import ProvingKey
-from zkmargin.prover.setup.dev import dev_setup
+from zkmargin.prover.setup.dev import SetupSecrets, dev_setup
 from zkmargin.verifier.attestation import (
     DEFAULT_ASSETS,
     BatchStatement,
     EpochAttestation,
     signal_names,
 )
-from zkmargin.verifier.committed import CommittedProof, CommittedVerifyingKey
+from zkmargin.verifier.committed import CommittedProof, CommittedVerifyingKey, derive_challenge
 from zkmargin.verifier.types import Proof, VerifyingKey
 
 
@@ -53,8 +58,8 @@ def build_layout_circuit(n_assets: int = DEFAULT_ASSETS) -> LayoutCircuit:
 
 @dataclass
 class CommittedLayoutCircuit:
-    """The same public layout with one BSB22 commitment (to the private salt and its square) whose challenge the
-    circuit uses: proofs are CommittedProofs, verified by the registry's committed path."""
+    """The same public layout with one commitment (to the private salt and its square, in the key's eta slot) whose
+    challenge the circuit uses: proofs are CommittedProofs, verified by the registry's committed path."""
 
     cs: ConstraintSystem
     pk: CommittedProvingKey
@@ -79,10 +84,58 @@ def committed_layout_cs(n_assets: int = DEFAULT_ASSETS) -> ConstraintSystem:
     return cs
 
 
-def build_committed_layout_circuit(n_assets: int = DEFAULT_ASSETS) -> CommittedLayoutCircuit:
+def build_committed_layout_circuit(
+    n_assets: int = DEFAULT_ASSETS, secrets: SetupSecrets | None = None, eta: int | None = None
+) -> CommittedLayoutCircuit:
+    """A committed layout circuit and its dev key; ``secrets`` / ``eta`` build a trapdoored key for the attacks
+    (eta = gamma: the key the contracts must refuse)."""
     cs = committed_layout_cs(n_assets)
-    pk = dev_setup_committed(cs.compile())
+    pk = dev_setup_committed(cs.compile(), secrets=secrets, eta=eta)
     return CommittedLayoutCircuit(cs, pk, pk.vk, n_assets)
+
+
+def cheat_committed_proof(
+    pk: CommittedProvingKey,
+    cs: ConstraintSystem,
+    inputs: Mapping[str, Any],
+    *,
+    d_shift: G1Affine = None,
+    claimed: Sequence[int] | None = None,
+    challenge: int | None = None,
+    mask: int = 4242,
+) -> tuple[CommittedProof, list[int]]:
+    """A cheating prover: the witness of ``inputs`` with the honest commitment D to its committed values, then
+    D moved by ``d_shift``, and the challenge either ``challenge`` (prover-chosen) or the one derived from the moved
+    D and ``claimed`` (public signals the proof will be presented with; default: the true ones). A, B, C are an
+    honest Groth16 proof of that witness, C with the mask cancelled as prove_committed does.
+    Returns the proof and the true supplied public signals."""
+    ck = pk.commitment
+    st: dict[str, Any] = {}
+
+    def commit(values: list[int], public: list[int]) -> int:
+        d = msm_g1_auto(ck.bases, [*values, mask])
+        st["d"] = d if d_shift is None else g1_add_aff(d, d_shift)
+        return challenge if challenge is not None else derive_challenge(st["d"], claimed or public)
+
+    p, public = prove(pk.base, cs.witness(dict(inputs), commit=commit))
+    c = g1_add_aff(p.c, g1_mul(ck.mask_delta, (-mask) % R))
+    return CommittedProof(Proof(p.a, p.b, c), st["d"]), public[:-1]
+
+
+def forge_signal_through_d(
+    circuit: CommittedLayoutCircuit, signals: Sequence[int], index: int, shift: int, eta_over_gamma: int = 1
+) -> tuple[CommittedProof, list[int]]:
+    """Claim signal ``index`` = true + ``shift`` by moving -shift/(eta/gamma) IC[index + 1] into D: the pairing
+    balances when [eta]_2 = (eta/gamma) [gamma]_2, i.e. when the slot shares gamma's trapdoor (the attack
+    tests/test_committed.py::_forge_public_input_through_d runs in Python). Under an honest key it fails."""
+    claimed = list(signals)
+    claimed[index] = (claimed[index] + shift) % R
+    k = (-shift * pow(eta_over_gamma, -1, R)) % R
+    d_shift = g1_mul(circuit.vk.base.ic[index + 1], k)
+    names = signal_names(circuit.n_assets)
+    inputs = {**dict(zip(names, signals, strict=True)), "salt": 7}
+    proof, _ = cheat_committed_proof(circuit.pk, circuit.cs, inputs, d_shift=d_shift, claimed=claimed)
+    return proof, claimed
 
 
 PARAMS_COMMITMENT = 0xC0FFEE << 200
