@@ -500,6 +500,12 @@ def test_audit_gate(env: dict[str, Any]) -> None:
     ]
     assert "setup: the bundle's verifying key is the ceremony key's" in _audit(env, "honest", op)
     assert "setup: the bundle's verifying key is the ceremony key's" in _audit(env, "honest", honest.base)
+    # the same base key with another [eta]_2 (the transcript's final eta times 2) is not the ceremony's key
+    other_eta = CommittedVerifyingKey(honest.base, g2_mul(honest.g2_eta, 2))
+    assert _audit(env, "honest", other_eta) == [
+        "setup: the bundle's verifying key is the ceremony key's",
+        "setup: committed-key ceremony re-checked (delta, eta, k contributions against phase 1 and the circuit)",
+    ]
     bad = _audit(env, _stale_bases_dir(env).name, env["chain"][3].key.vk)  # a directory an attack test wrote
     assert any(n.startswith("setup: committed-key ceremony re-checked") for n in bad)
 
