@@ -29,7 +29,9 @@ The ceremony (``zkmargin.prover.setup.committed_ceremony`` writes it):
     contribution's two G1 pairs): a proof of knowledge bound to everything before it, so a record cannot be
     replayed at another place of the chain;
   - ``k_step`` = t * the previous mask base = ``[k_new/eta_prev]_1``: k's move checked on its own, before eta's
-    (the mask base moves by t/s, and one pairing cannot separate the two secrets);
+    (the mask base moves by t/s, and one pairing cannot separate the two secrets). It shows ``[k_new]_1`` to a
+    coalition of every earlier contributor (they know eta_prev): harmless, since forging needs k itself
+    (``[1/delta]_1 = [k/delta]_1 / k``), and BSB22's mask base was ``[k]_1`` in the clear;
   - the **state** after it: delta1, delta2, the mask base ``[k/eta]_1``, ``[k/delta]_1``, ``[eta]_2``: exactly the
     key's points other than the wires' bases. Those are ``[L_i/eta]_1`` with ``L_i`` fixed by phase 1: a function
     of the final eta, checked once on the final key (``commitment.bases_follow_eta``: the chain of per-contribution
