@@ -1,7 +1,9 @@
-"""Multi-party setup for committed (BSB22) keys: an honest ceremony verifies and proves; every attack on it (a
-contribution inconsistent in sigma, k or delta, a known sigma without a proof of knowledge, a key other than the
-transcript's, committed wires keeping their C points, reordered or snarkjs-made records, a swapped signed part) is
-rejected by a named check of ``verifier.committed_ceremony``; the audit's gate treats committed keys as plain ones.
+"""Multi-party setup for committed (commitment-slot) keys: an honest ceremony verifies and proves; every attack on it
+(a contribution inconsistent in eta, k or delta, wire bases not moved by exactly 1/s, eta skipped so the public bases
+[L_i]_1 remain, a proof of knowledge of another value, a replayed record, a key other than the transcript's,
+committed wires keeping their C points, a beacon's keys not the beacon's, snarkjs-made records, a swapped signed
+part) is rejected by a named check of ``verifier.committed_ceremony``; the audit's gate treats committed keys as
+plain ones.
 
 Each attack record is built by the same code as an honest one (``next_state`` + ``make_record``), changing only the
 one thing the attacker changes, and each test has the honest control on the same path.
@@ -10,14 +12,15 @@ one thing the attacker changes, and each test has the honest control on the same
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from eth_account import Account as EthAccount
 
-from zkmargin.circuits.curve import G1_GEN, G2_GEN, g1_mul, g2_mul, g2_neg
-from zkmargin.circuits.field import R
+from zkmargin.circuits.curve import G1_GEN, G2_GEN, G1Affine, g1_mul, g2_mul, g2_neg
+from zkmargin.circuits.field import R, inv
 from zkmargin.circuits.formats import write_r1cs
 from zkmargin.circuits.r1cs import ConstraintSystem
 from zkmargin.cli import main
@@ -35,19 +38,23 @@ from zkmargin.prover.setup.committed_ceremony import (
     next_state,
     run_committed_ceremony,
     save_committed_setup,
+    self_check,
 )
 from zkmargin.prover.setup.phase2 import apply_delta, initial_key
 from zkmargin.prover.setup.zkey_phase2 import contribute as snarkjs_contribute
 from zkmargin.verifier.committed import CommittedVerifyingKey, verify_committed
 from zkmargin.verifier.committed_ceremony import (
+    CommittedContribution,
     SecretKey,
     binding_hash,
     draw_secrets,
+    eta_challenge,
+    expected_beacon,
     extra_transcript,
     hash_to_g1,
     k_challenge,
     read_transcript,
-    sigma_challenge,
+    verify_committed_ceremony,
     verify_committed_setup,
 )
 from zkmargin.verifier.contributor_identity import contribution_signer
@@ -56,12 +63,13 @@ from zkmargin.verifier.report import Report
 from zkmargin.verifier.setup_audit import audit_setup
 from zkmargin.verifier.snarkjs_rng import hash_to_g2, rng_from_entropy
 from zkmargin.verifier.zkey_ceremony import verify_zkey_ceremony
-from zkmargin.verifier.zkey_mpc import Contribution, transcript_for
+from zkmargin.verifier.zkey_mpc import TYPE_BEACON, Contribution, build_params, transcript_for
 
 GOV_KEY = "0x" + "4f" * 32
 OPERATOR_KEY = "0x" + "a1" * 32
 GOV = EthAccount.from_key(GOV_KEY).address
 BEACON = (bytes.fromhex("c0ffee"), 10)
+SECRETS = (0x1111, 0x2222, 0x3333)  # (x, s, t): delta's, eta's and k's secrets of the attacker's contribution
 
 
 def _circuit() -> ConstraintSystem:
@@ -72,8 +80,8 @@ def _circuit() -> ConstraintSystem:
     t = cs.mul(x, x, "t")
     cs.output("out", t + y)
     c = cs.commit([x, t])
-    inv = cs.hint1("inv", lambda a, b: pow((a - b) % R, R - 2, R), c, x)
-    cs.constrain(c - x, inv, 1, "c != x")
+    inv_ = cs.hint1("inv", lambda a, b: pow((a - b) % R, R - 2, R), c, x)
+    cs.constrain(c - x, inv_, 1, "c != x")
     return cs
 
 
@@ -104,26 +112,62 @@ def failed(rep: Report) -> list[str]:
 
 
 def _forge(
-    cer: CommittedCeremony, change: Any = None, secrets: tuple[int, int, int] = (0x1111, 0x2222, 0x3333)
+    cer: CommittedCeremony,
+    change: Callable[[CommittedCeremony, Step], Step] | None = None,
+    secrets: tuple[int, int, int] = SECRETS,
+    signer: str | None = None,
 ) -> CommittedCeremony:
-    """A contribution by ``secrets`` whose update (a ``Step``: base key, state, PoK bases) is passed through
-    ``change`` before it is recorded (binding, delta record and proofs of knowledge all computed for the changed
-    state, as an attacker would)."""
+    """A contribution by ``secrets`` whose update (a ``Step``: base key, wire bases, k's step, state) is passed
+    through ``change`` before it is recorded (binding, delta record and proofs of knowledge all computed for the
+    changed update, as an attacker would)."""
     x, s, t = secrets
     step = next_state(cer, x, s, t)
     if change is not None:
         step = change(cer, step)
     draw = draw_secrets(rng_from_entropy("attacker"))
-    rec = make_record(cer, step.state, x, s, t, draw, name="mallory")
-    return append_contribution(cer, step.base, step.pok_bases, rec)
+    rec = make_record(cer, step, x, s, t, draw, name="mallory", signer_key=signer)
+    return append_contribution(cer, step, rec)
 
 
-def _known_sigma(prev: CommittedCeremony, step: Step, known: int = 42) -> Step:
-    """sigma set to ``known``: every PoK base and [-sigma]_2 consistent with it (so the key itself is coherent)."""
-    bases = [*prev.key.commitment.bases[:-1], step.state.mask_base]
-    pok = [g1_mul(b, known) for b in bases]
-    st = dataclasses.replace(step.state, mask_pok=pok[-1], g2_sigma_neg=g2_mul(g2_neg(G2_GEN), known))
-    return Step(step.base, st, pok)
+def _record(
+    prev: CommittedCeremony,
+    step: Step,
+    x: int,
+    eta: tuple[G1Affine, G1Affine, int],
+    k: tuple[G1Affine, G1Affine, int],
+) -> CommittedContribution:
+    """A record whose eta and k keys are given as (g1_s, g1_sx, the scalar the G2 half is made with): what an
+    attacker who decouples the two halves of a proof of knowledge publishes. Bound and delta-signed with x."""
+    cs = prev.transcript.cs_hash
+    tr = extra_transcript(cs, prev.records, eta[:2], k[:2])
+    ek = SecretKey(eta[0], eta[1], g2_mul(eta_challenge(tr), eta[2]))
+    kk = SecretKey(k[0], k[1], g2_mul(k_challenge(tr), k[2]))
+    g1_s = hash_to_g1(binding_hash(tr, ek, kk, step.k_step, step.state))
+    g1_sx = g1_mul(g1_s, x)
+    dt = transcript_for(cs, [r.delta for r in prev.records], g1_s, g1_sx)
+    d = Contribution(step.state.delta1, g1_s, g1_sx, g2_mul(hash_to_g2(dt), x), dt, 0, build_params("mallory"))
+    return CommittedContribution(d, ek, kk, step.k_step, step.state)
+
+
+def _pair(v: int, base: G1Affine = G1_GEN) -> tuple[G1Affine, G1Affine, int]:
+    """An honest key half: (base, v*base, v)."""
+    return base, g1_mul(base, v), v
+
+
+def _stale_bases_dir(env: dict[str, Any]) -> Path:
+    """A setup directory whose last contribution moved eta but left the wires' bases (written once)."""
+    d = env["dir"] / "bases_stale_setup"
+    if not d.is_dir():
+        cer = _forge(
+            env["chain"][2], lambda prev, step: dataclasses.replace(step, bases=prev.key.commitment.bases[:-1])
+        )
+        save_committed_setup(cer, d)
+    return d
+
+
+def _initial_bases(env: dict[str, Any]) -> list[G1Affine]:
+    """[L_i]_1 of the committed wires: public, from phase 1 and the circuit (the bases before any contribution)."""
+    return list(env["chain"][0].key.commitment.bases[:-1])
 
 
 # ---------------------------------------------------------------- honest ceremony
@@ -133,14 +177,16 @@ def test_honest_ceremony_verifies(env: dict[str, Any]) -> None:
     rep = verify_committed_setup(env["dir"] / "honest", env["r1cs"], env["ptau"])
     assert rep.ok, rep.render()
     names = {c.name for c in rep.checks}
-    for n in ("contribution[2].sigma_proof_of_knowledge", "contribution[2].k_follows", "contribution[3].beacon",
-              "contribution[3].beacon_sigma_k", "key.committed_c_removed", "vk.g2_sigma_neg"):  # fmt: skip
+    for n in ("contribution[2].eta_proof_of_knowledge", "contribution[2].k_follows", "contribution[2].eta_follows",
+              "contribution[2].mask_base_follows_eta", "contribution[3].beacon", "contribution[3].beacon_eta_k",
+              "key.committed_c_removed", "commitment.bases_follow_eta", "key.eta_is_own_trapdoor",
+              "vk.g2_eta"):  # fmt: skip
         assert n in names
     key = env["chain"][-1].key
-    # sigma, k and delta all moved away from their public start (1)
-    assert key.commitment.pok_bases != key.commitment.bases
+    # eta, k and delta all moved away from their public start (1): the bases are no longer [L_i]_1
+    assert key.commitment.bases[:-1] != _initial_bases(env)
     assert key.commitment.bases[-1] != G1_GEN and key.commitment.mask_delta != G1_GEN
-    assert key.vk.g2_sigma_neg != g2_neg(G2_GEN) and key.base.delta2 != G2_GEN
+    assert key.vk.g2_eta not in (G2_GEN, g2_neg(G2_GEN)) and key.base.delta2 != G2_GEN
     # the signatures sit in the delta records, as for plain keys
     signers = [contribution_signer(r.delta) for r in env["chain"][-1].records]
     assert signers[1] == GOV and signers[2] is None
@@ -169,117 +215,177 @@ def test_run_committed_ceremony(env: dict[str, Any], tmp_path: Path) -> None:
 
 
 def test_forge_helper_control(env: dict[str, Any]) -> None:
-    """Control for the attacks: the attacker's code path with no change is an honest contribution."""
+    """Control for the attacks: the attacker's code paths with no change are an honest contribution."""
     assert check(env, _forge(env["chain"][2]), "control").ok
+    prev = env["chain"][2]
+    x, s, t = SECRETS
+    step = next_state(prev, x, s, t)
+    rec = _record(prev, step, x, _pair(s, G1_GEN), _pair(t, g1_mul(G1_GEN, 5)))
+    assert check(env, append_contribution(prev, step, rec), "control_record").ok
 
 
 # ---------------------------------------------------------------- attacks on a contribution
 
 
-def test_sigma_moved_but_pok_bases_not(env: dict[str, Any]) -> None:
-    """[-sigma]_2 multiplied by s, the wires' PoK bases left as they were (still the previous sigma's)."""
+@pytest.mark.parametrize("how", ["stale", "other_factor", "one_wire"])
+def test_bases_not_divided_by_exactly_s(env: dict[str, Any], how: str) -> None:
+    """[eta]_2 multiplied by s, the wires' bases left at the previous eta, divided by 2s, or one of them off: the
+    key then has a base that is not [L_i/eta]_1 (the final key's check against phase 1 refuses it)."""
+    s = SECRETS[1]
 
     def change(prev: CommittedCeremony, step: Step) -> Step:
-        return Step(step.base, step.state, [*prev.key.commitment.pok_bases[:-1], step.pok_bases[-1]])
+        old = prev.key.commitment.bases[:-1]
+        if how == "stale":
+            bases = list(old)
+        elif how == "other_factor":
+            bases = [g1_mul(b, inv(2 * s)) for b in old]
+        else:
+            bases = [step.bases[0], g1_mul(step.bases[1], 3)]
+        return dataclasses.replace(step, bases=bases)
 
-    cer = _forge(env["chain"][2], change)
-    assert failed(check(env, cer, "pok_stale")) == ["commitment.pok_bases_follow_sigma"]
+    rep = check(env, _forge(env["chain"][2], change), f"bases_{how}")
+    assert failed(rep) == ["commitment.bases_follow_eta"]
+    prev = env["chain"][2]
+    bad = _forge(prev, change)
+    assert [c.name for c in self_check(bad, prev).failed()] == ["key.bases_follow_eta"]
+    assert self_check(_forge(prev), prev).ok  # the contributor's own check, honest control
 
 
-def test_mask_pok_base_not_moved_with_sigma(env: dict[str, Any]) -> None:
-    """The mask's PoK base sigma*G_m (part of each contribution's state) left at the previous sigma."""
+def test_mask_base_not_moved_with_eta(env: dict[str, Any]) -> None:
+    """The mask base multiplied by t (k's update) but not divided by s: it is not [k/eta]_1 for the new eta."""
 
     def change(prev: CommittedCeremony, step: Step) -> Step:
-        old = g1_mul(prev.state.mask_pok, 0x3333)  # moved by t (k's update), not by s
-        return Step(step.base, dataclasses.replace(step.state, mask_pok=old), [*step.pok_bases[:-1], old])
+        return dataclasses.replace(step, state=dataclasses.replace(step.state, mask_base=step.k_step))
 
-    got = failed(check(env, _forge(env["chain"][2], change), "mask_pok_stale"))
-    assert got == ["contribution[3].mask_pok_follows_sigma", "commitment.pok_bases_follow_sigma"]
-
-
-def test_pok_bases_moved_by_another_factor(env: dict[str, Any]) -> None:
-    def change(prev: CommittedCeremony, step: Step) -> Step:
-        return Step(step.base, step.state, [*(g1_mul(p, 2) for p in step.pok_bases[:-1]), step.pok_bases[-1]])
-
-    assert failed(check(env, _forge(env["chain"][2], change), "pok_other")) == ["commitment.pok_bases_follow_sigma"]
+    got = failed(check(env, _forge(env["chain"][2], change), "mask_base_stale"))
+    assert got == ["contribution[3].mask_base_follows_eta", "contribution[3].mask_delta_follows"]
 
 
 @pytest.mark.parametrize("how", ["unchanged", "k_only"])
 def test_mask_delta_stale_after_delta_update(env: dict[str, Any], how: str) -> None:
     """delta multiplied by x, [k/delta]_1 not divided by it: the prover could no longer cancel the mask (or, with
     an old delta, cancel it against a stale key)."""
-    x, s, t = 0x1111, 0x2222, 0x3333
+    t = SECRETS[2]
 
     def change(prev: CommittedCeremony, step: Step) -> Step:
         old = prev.state.mask_delta
         st = dataclasses.replace(step.state, mask_delta=old if how == "unchanged" else g1_mul(old, t))
-        return Step(step.base, st, step.pok_bases)
+        return dataclasses.replace(step, state=st)
 
-    rep = check(env, _forge(env["chain"][2], change, (x, s, t)), f"mask_delta_{how}")
+    rep = check(env, _forge(env["chain"][2], change), f"mask_delta_{how}")
     assert failed(rep) == ["contribution[3].mask_delta_follows"]
 
 
-def test_known_sigma_without_proof_of_knowledge(env: dict[str, Any]) -> None:
-    """The last contributor wants sigma = 42 (then it could open any D: PoK = 42*D). It cannot know the ratio
-    42/sigma_prev, but it can build a G1 pair with that ratio from public points ([sigma k]_1 and 42*[k]_1), so
-    sigma_follows holds; the G2 half of the proof of knowledge, on a hash-derived point, it cannot make."""
+@pytest.mark.parametrize("s", [1, R - 1], ids=["one", "minus_one"])
+def test_contribution_that_skips_eta(env: dict[str, Any], s: int) -> None:
+    """The only contribution proves knowledge of s = 1 (or -1): every per-contribution check holds, eta stays +-1
+    and the wires' bases are +-[L_i]_1, computable by anyone from phase 1 (then D can carry IC points and forge
+    public inputs). The final key's check refuses it, and so does the audit's gate."""
+    c0 = env["chain"][0]
+    cer = _forge(c0, secrets=(SECRETS[0], s, SECRETS[2]), signer=GOV_KEY)
+    assert cer.key.commitment.bases[:-1] == [b if s == 1 else g1_mul(b, R - 1) for b in _initial_bases(env)]
+    assert failed(check(env, cer, f"eta_skipped_{s == 1}")) == ["key.eta_is_own_trapdoor"]
+    assert [c.name for c in self_check(cer, c0).failed()] == ["key.eta_is_own_trapdoor"]
+    got = _audit(env, f"eta_skipped_{s == 1}", cer.key.vk)
+    assert got == [
+        "setup: committed-key ceremony re-checked (delta, eta, k contributions against phase 1 and the circuit)"
+    ]
+    control = _forge(c0, signer=GOV_KEY)
+    assert check(env, control, "eta_first_control").ok
+    assert _audit(env, "eta_first_control", control.key.vk) == []
+
+
+def test_first_contribution_setting_eta_to_delta(env: dict[str, Any]) -> None:
+    """The first contributor knows the previous eta and delta (both 1), so it can make eta = delta with valid proofs:
+    C and D then share a slot and committed values could move into C after the challenge. Refused by name."""
+    x, _, t = SECRETS
+    cer = _forge(env["chain"][0], secrets=(x, x, t))
+    assert cer.key.vk.g2_eta == cer.key.base.delta2
+    assert failed(check(env, cer, "eta_is_delta")) == ["key.eta_is_own_trapdoor"]
+
+
+@pytest.mark.parametrize("which", ["eta_g2_half", "eta_both_halves", "k_g2_half", "k_g1_half"])
+def test_proof_of_knowledge_of_another_value(env: dict[str, Any], which: str) -> None:
+    """The update is by (s, t); the published keys prove something else: either the two halves disagree (the G1
+    pair has the update's ratio, the G2 half another), or the whole key is for another value s'."""
+    prev = env["chain"][2]
+    x, s, t = SECRETS
+    step = next_state(prev, x, s, t)
+    other = 0x4444
+    eta, k = _pair(s), _pair(t, g1_mul(G1_GEN, 5))
+    if which == "eta_g2_half":
+        eta = (eta[0], eta[1], other)
+        want = ["contribution[3].eta_proof_of_knowledge"]
+    elif which == "eta_both_halves":
+        eta = _pair(other)
+        want = ["contribution[3].eta_follows"]
+    elif which == "k_g2_half":
+        k = (k[0], k[1], other)
+        want = ["contribution[3].k_proof_of_knowledge", "contribution[3].k_follows"]
+    else:
+        k = (k[0], g1_mul(k[0], other), t)
+        want = ["contribution[3].k_proof_of_knowledge"]
+    rec = _record(prev, step, x, eta, k)
+    assert failed(check(env, append_contribution(prev, step, rec), f"pok_{which}")) == want
+
+
+def test_known_eta_without_proof_of_knowledge(env: dict[str, Any]) -> None:
+    """The last contributor wants eta = 42 (then the bases are [L_i/42]_1, from public points). It cannot know the
+    ratio 42/eta_prev, but it can build a G1 pair with that ratio from public points ([L_0]_1 and 42 [L_0/eta]_1), so
+    eta_follows holds; the G2 half of the proof of knowledge, on a hash-derived point, it cannot make (nor the mask
+    base [k/42]_1, which needs eta_prev)."""
     prev = env["chain"][2]
     known = 42
-    x, t = 0x1111, 0x3333
-    step = _known_sigma(prev, next_state(prev, x, 5, t), known)
-    ps = prev.state
-    draw = draw_secrets(rng_from_entropy("mallory"))
-    # ratio 42/sigma_prev without knowing sigma_prev: g1_s = [sigma k]_1, g1_sx = 42 [k]_1
-    g1_s, g1_sx = ps.mask_pok, g1_mul(ps.mask_base, known)
-    rec = make_record(prev, step.state, x, 5, t, dataclasses.replace(draw, sigma_g1_s=G1_GEN), name="mallory")
-    tr = extra_transcript(prev.transcript.cs_hash, prev.records, (g1_s, g1_sx), (rec.k.g1_s, rec.k.g1_sx))
-    forged = SecretKey(g1_s, g1_sx, g2_mul(sigma_challenge(tr), known))  # its best guess at the G2 half
-    k = SecretKey(rec.k.g1_s, rec.k.g1_sx, g2_mul(k_challenge(tr), t))  # k's key redone on the new transcript
-    rec = _rebind(prev, dataclasses.replace(rec, sigma=forged, k=k), x)
-    rep = check(env, append_contribution(prev, step.base, step.pok_bases, rec), "known_sigma")
-    assert failed(rep) == ["contribution[3].sigma_proof_of_knowledge"]
-
-
-def test_known_sigma_with_unrelated_proof(env: dict[str, Any]) -> None:
-    """Same goal, with a valid proof of knowledge of some s it does know: sigma did not move by that s."""
-
-    got = failed(check(env, _forge(env["chain"][2], _known_sigma), "known_sigma2"))
-    assert got == ["contribution[3].sigma_follows"]
-
-
-def _rebind(prev: CommittedCeremony, rec: Any, x: int) -> Any:
-    """Recompute the delta record over a changed sigma/k part (binding, transcript, delta proof), as the attacker
-    who holds x can."""
-    cs = prev.transcript.cs_hash
-    tr = extra_transcript(cs, prev.records, (rec.sigma.g1_s, rec.sigma.g1_sx), (rec.k.g1_s, rec.k.g1_sx))
-    g1_s = hash_to_g1(binding_hash(tr, rec.sigma, rec.k, rec.state))
-    g1_sx = g1_mul(g1_s, x)
-    dt = transcript_for(cs, [r.delta for r in prev.records], g1_s, g1_sx)
-    d = Contribution(rec.state.delta1, g1_s, g1_sx, g2_mul(hash_to_g2(dt), x), dt, 0, rec.delta.params)
-    return dataclasses.replace(rec, delta=d)
+    x, s, t = SECRETS
+    honest = next_state(prev, x, s, t)
+    lag0, base0 = _initial_bases(env)[0], prev.key.commitment.bases[0]
+    st = dataclasses.replace(honest.state, g2_eta=g2_mul(G2_GEN, known), mask_base=honest.k_step)
+    step = dataclasses.replace(honest, bases=[g1_mul(b, inv(known)) for b in _initial_bases(env)], state=st)
+    eta = (lag0, g1_mul(base0, known), known)  # its best guess at the G2 half
+    rec = _record(prev, step, x, eta, _pair(t, g1_mul(G1_GEN, 5)))
+    got = failed(check(env, append_contribution(prev, step, rec), "known_eta"))
+    # eta_follows holds and the bases are coherent with eta = 42: the proof of knowledge is what refuses eta
+    assert got == ["contribution[3].eta_proof_of_knowledge", "contribution[3].mask_base_follows_eta",
+                   "contribution[3].mask_delta_follows"]  # fmt: skip
 
 
 def test_k_moved_without_its_secret(env: dict[str, Any]) -> None:
-    """The mask base set to a known multiple of G1 (k = 7 known: then [k/delta]_1 gives [1/delta]_1)."""
+    """k's step set to a known point (k = 7 known: then [k/delta]_1 gives [1/delta]_1), the mask base made coherent
+    with it and eta."""
+    s = SECRETS[1]
 
     def change(prev: CommittedCeremony, step: Step) -> Step:
-        return Step(step.base, dataclasses.replace(step.state, mask_base=g1_mul(G1_GEN, 7)), step.pok_bases)
+        k_step = g1_mul(G1_GEN, 7)
+        st = dataclasses.replace(step.state, mask_base=g1_mul(k_step, inv(s)))
+        return dataclasses.replace(step, k_step=k_step, state=st)
 
     rep = check(env, _forge(env["chain"][2], change), "known_k")
-    assert "contribution[3].k_follows" in failed(rep)
+    assert failed(rep) == ["contribution[3].k_follows", "contribution[3].mask_delta_follows"]
+
+
+def test_replayed_contribution(env: dict[str, Any]) -> None:
+    """Governance's honest, signed contribution appended a second time (its state is the key's, so the key matches):
+    its proofs were bound to the transcript before it, so at the next position nothing verifies."""
+    c2 = env["chain"][2]
+    gov = c2.records[-1]
+    cer = CommittedCeremony(c2.key, dataclasses.replace(c2.transcript, records=[*c2.records, gov]))
+    got = set(failed(check(env, cer, "replayed")))
+    assert {"contribution[3].transcript", "contribution[3].binding", "contribution[3].eta_proof_of_knowledge",
+            "contribution[3].k_proof_of_knowledge"} <= got  # fmt: skip
+    assert not any(n.startswith("contribution[2]") for n in got)
 
 
 def test_swapped_part_of_a_signed_contribution(env: dict[str, Any]) -> None:
-    """The operator keeps governance's signed delta record and swaps in its own sigma key: the signature still
+    """The operator keeps governance's signed delta record and swaps in its own eta key: the signature still
     recovers governance (it covers the delta record), the binding check refuses the swap."""
     c2 = env["chain"][2]
     gov = c2.records[-1]
     prev = env["chain"][1]
     draw = draw_secrets(rng_from_entropy("operator"))
     s_op = 0x77
-    sx = g1_mul(draw.sigma_g1_s, s_op)
-    tr = extra_transcript(prev.transcript.cs_hash, prev.records, (draw.sigma_g1_s, sx), (gov.k.g1_s, gov.k.g1_sx))
-    swapped = dataclasses.replace(gov, sigma=SecretKey(draw.sigma_g1_s, sx, g2_mul(sigma_challenge(tr), s_op)))
+    sx = g1_mul(draw.eta_g1_s, s_op)
+    tr = extra_transcript(prev.transcript.cs_hash, prev.records, (draw.eta_g1_s, sx), (gov.k.g1_s, gov.k.g1_sx))
+    swapped = dataclasses.replace(gov, eta=SecretKey(draw.eta_g1_s, sx, g2_mul(eta_challenge(tr), s_op)))
     assert contribution_signer(swapped.delta) == GOV
     cer = CommittedCeremony(c2.key, dataclasses.replace(c2.transcript, records=[*prev.records, swapped]))
     rep = check(env, cer, "swapped")
@@ -293,13 +399,29 @@ def test_reordered_or_dropped_contributions(env: dict[str, Any]) -> None:
     assert "contribution[2].transcript" in failed(check(env, dropped, "dropped"))
 
 
+def test_beacon_keys_not_the_beacons(env: dict[str, Any]) -> None:
+    """A beacon record whose delta part is the beacon's (snarkjs's beacon check passes) but whose eta secret is
+    the operator's own: anyone recomputes the beacon's stream, so it is refused by name."""
+    c2 = env["chain"][2]
+    e = expected_beacon(*BEACON)
+    own = 0x5555
+    draw = dataclasses.replace(e, s=own, eta_g1_s=g1_mul(G1_GEN, 9))
+    step = next_state(c2, draw.x, draw.s, draw.t)
+    rec = make_record(c2, step, draw.x, draw.s, draw.t, draw, TYPE_BEACON, "beacon", None, BEACON)
+    got = failed(check(env, append_contribution(c2, step, rec), "beacon_own_eta"))
+    assert got == ["contribution[3].beacon_eta_k"]
+    step = next_state(c2, e.x, e.s, e.t)  # control: the beacon's own draw
+    rec = make_record(c2, step, e.x, e.s, e.t, e, TYPE_BEACON, "beacon", None, BEACON)
+    assert check(env, append_contribution(c2, step, rec), "beacon_control").ok
+
+
 def test_snarkjs_contribution_is_refused(env: dict[str, Any]) -> None:
     """``snarkjs zkey contribute`` on the base key: delta, C, H move, [k/delta]_1 does not, and the record is not
     in the committed transcript."""
     c3 = env["chain"][3]
     step = snarkjs_contribute(c3.key.base, "snarkjs user", "snarkjs")
-    key = dataclasses.replace(c3.key, base=step.key, vk=CommittedVerifyingKey(step.key.verifying_key(),
-                                                                              c3.key.vk.g2_sigma_neg))  # fmt: skip
+    vk = CommittedVerifyingKey(step.key.verifying_key(), c3.key.vk.g2_eta)
+    key = dataclasses.replace(c3.key, base=step.key, vk=vk)
     got = failed(check(env, CommittedCeremony(key, c3.transcript), "snarkjs"))
     assert "key.records_are_transcript" in got and "key.delta_is_last_state" in got
 
@@ -307,24 +429,24 @@ def test_snarkjs_contribution_is_refused(env: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- attacks on the final key
 
 
-@pytest.mark.parametrize("what", ["sigma", "mask_delta", "delta"])
+@pytest.mark.parametrize("what", ["eta", "eta_one", "mask_delta", "delta"])
 def test_final_key_differs_from_transcript(env: dict[str, Any], what: str) -> None:
     """The operator proves with a key it knows a trapdoor of, next to an honest transcript."""
     c3 = env["chain"][3]
     key = c3.key
     ck = key.commitment
-    if what == "sigma":  # sigma = 42: PoK bases and [-sigma]_2 of a known sigma
-        known = CommitmentKey(ck.bases, [g1_mul(b, 42) for b in ck.bases], ck.mask_delta)
-        key = dataclasses.replace(
-            key, commitment=known, vk=CommittedVerifyingKey(key.vk.base, g2_mul(g2_neg(G2_GEN), 42))
-        )
-        want = {"commitment.mask_pok", "commitment.pok_bases_follow_sigma", "vk.g2_sigma_neg"}
+    if what in ("eta", "eta_one"):  # eta = 42 (or 1): bases [L_i/eta]_1 and [eta]_2 of a known eta
+        known = 42 if what == "eta" else 1
+        bases = [g1_mul(b, inv(known)) for b in _initial_bases(env)]
+        vk = CommittedVerifyingKey(key.vk.base, g2_mul(G2_GEN, known))
+        key = dataclasses.replace(key, commitment=CommitmentKey([*bases, ck.bases[-1]], ck.mask_delta), vk=vk)
+        want = {"commitment.bases_follow_eta", "vk.g2_eta"}
     elif what == "mask_delta":
-        key = dataclasses.replace(key, commitment=CommitmentKey(ck.bases, ck.pok_bases, g1_mul(ck.mask_delta, 3)))
+        key = dataclasses.replace(key, commitment=CommitmentKey(ck.bases, g1_mul(ck.mask_delta, 3)))
         want = {"commitment.mask_delta"}
     else:  # delta rescaled by a known factor, no contribution record
         base = apply_delta(key.base, 0xDEADBEEF, key.base.mpc)
-        key = dataclasses.replace(key, base=base, vk=CommittedVerifyingKey(base.verifying_key(), key.vk.g2_sigma_neg))
+        key = dataclasses.replace(key, base=base, vk=CommittedVerifyingKey(base.verifying_key(), key.vk.g2_eta))
         want = {"key.delta_is_last_state"}
     assert set(failed(check(env, CommittedCeremony(key, c3.transcript), f"final_{what}"))) == want
 
@@ -340,6 +462,15 @@ def test_committed_wires_keep_their_c_points(env: dict[str, Any]) -> None:
     cer = contribute_committed(cer, "e", "alice", GOV_KEY)
     got = failed(check(env, cer, "c_kept"))
     assert "key.committed_c_removed" in got
+
+
+def test_commitment_key_of_the_retired_format_is_malformed(env: dict[str, Any]) -> None:
+    """A commitment_key.json with BSB22's pok_bases is named, not read as a slot key with an ignored field."""
+    d = env["dir"] / "honest"
+    ck = env["chain"][3].key.commitment.to_json()
+    rep = verify_committed_ceremony(d / "transcript", d / "circuit.zkey", {**ck, "pok_bases": ck["bases"]},
+                                    env["r1cs"], env["ptau"])  # fmt: skip
+    assert rep.exit_code == 2 and rep.malformed and "commitment_key.pok_bases" in rep.malformed
 
 
 # ---------------------------------------------------------------- the audit gate and the CLI
@@ -369,7 +500,13 @@ def test_audit_gate(env: dict[str, Any]) -> None:
     ]
     assert "setup: the bundle's verifying key is the ceremony key's" in _audit(env, "honest", op)
     assert "setup: the bundle's verifying key is the ceremony key's" in _audit(env, "honest", honest.base)
-    bad = _audit(env, "pok_stale", env["chain"][3].key.vk)  # a directory an attack test wrote
+    # the same base key with another [eta]_2 (the transcript's final eta times 2) is not the ceremony's key
+    other_eta = CommittedVerifyingKey(honest.base, g2_mul(honest.g2_eta, 2))
+    assert _audit(env, "honest", other_eta) == [
+        "setup: the bundle's verifying key is the ceremony key's",
+        "setup: committed-key ceremony re-checked (delta, eta, k contributions against phase 1 and the circuit)",
+    ]
+    bad = _audit(env, _stale_bases_dir(env).name, env["chain"][3].key.vk)  # a directory an attack test wrote
     assert any(n.startswith("setup: committed-key ceremony re-checked") for n in bad)
 
 
@@ -383,8 +520,8 @@ def test_cli_contribute_and_verify(env: dict[str, Any], tmp_path: Path, capsys: 
     args = ["verify-setup", "--zkey", str(out), "--r1cs", str(tmp_path / "c.r1cs"), "--ptau", str(env["ptau"])]
     assert main(args) == 0
     assert "committed-key ceremony: OK" in capsys.readouterr().out
-    assert main(["verify-setup", "--zkey", str(env["dir"] / "pok_stale"), *args[3:]]) == 1
-    assert "commitment.pok_bases_follow_sigma" in capsys.readouterr().out
+    assert main(["verify-setup", "--zkey", str(_stale_bases_dir(env)), *args[3:]]) == 1
+    assert "commitment.bases_follow_eta" in capsys.readouterr().out
 
 
 def test_plain_zkey_checks_reject_a_committed_key(env: dict[str, Any]) -> None:

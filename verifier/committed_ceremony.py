@@ -1,45 +1,57 @@
-"""Auditor-side check of a multi-party phase 2 for a committed (BSB22) Groth16 key, without the prover.
+"""Auditor-side check of a multi-party phase 2 for a committed (commitment-slot) Groth16 key, without the prover.
 
-A committed key (``docs/lookups.md``) has three trapdoors in phase 2: delta (as every Groth16 key), sigma (the
-Pedersen proof-of-knowledge bases ``sigma*G_i`` and the verifying key's ``[-sigma*gamma]_2``) and k (the mask base
-``G_m = [k/gamma]_1``, its PoK base ``sigma*G_m`` and ``[k/delta]_1``). Whoever knows sigma can forge commitment
-proofs of knowledge and so change committed values after seeing the challenge; so each of them is the product of
-every contributor's secret, like delta, and one honest contributor keeps all three unknown. gamma is the G2
-generator as snarkjs sets it, so the Pedersen bases of the committed wires are the initial key's C points
-``[beta*u_i + alpha*v_i + w_i]_1``: fixed by phase 1 and the circuit, never updated.
+A committed key (``docs/lookups.md``, ``zkmargin.verifier.committed``) has three trapdoors in phase 2: delta (as every
+Groth16 key), eta (the commitment slot: the Pedersen bases ``[L_i/eta]_1`` of the committed wires, the mask base
+``[k/eta]_1`` and the verifying key's ``[eta]_2``) and k (the mask: the mask base and ``[k/delta]_1``). Whoever knows
+eta can divide it out of the bases (eta = 1 makes them ``[L_i]_1``, public from phase 1), put IC points into D and
+forge public inputs (tests/test_committed.py::test_eta_equal_to_gamma_lets_d_forge_public_inputs); whoever knows k
+gets ``[1/delta]_1 = [k/delta]_1 / k`` and forges Groth16 itself. So each is the product of every contributor's
+secret, like delta, and one honest contributor keeps all three unknown.
 
 The ceremony (``zkmargin.prover.setup.committed_ceremony`` writes it):
 
 * **initial key**: snarkjs's initial key (``zkey_init.derive_initial_key``: delta = gamma = 1) with the committed
-  wires' C points set to infinity; sigma = k = 1, i.e. ``G_m = [k]_1 = G1``, PoK bases = the bases,
-  ``[k/delta]_1 = G1``, ``[-sigma]_2 = -G2``. Its hash (:func:`committed_circuit_hash`) is snarkjs's circuit hash
-  of that key (committed C at infinity) hashed again with a domain tag and the committed wire list, so a plain key's
-  records cannot be replayed here, nor these on a plain key;
+  wires' C points set to infinity; eta = k = 1, i.e. the wires' bases are the removed C points ``[L_i]_1`` (fixed by
+  phase 1 and the circuit), the mask base ``[k/eta]_1 = G1``, ``[k/delta]_1 = G1``, ``[eta]_2 = G2``. Its hash
+  (:func:`committed_circuit_hash`) is snarkjs's circuit hash of that key (committed C at infinity) hashed again with
+  a domain tag and the committed wire list, so a plain key's records cannot be replayed here, nor these on a plain
+  key;
 * **contribution j** with secrets (x, s, t): delta *= x (delta1, delta2, and C, H divided by x, as snarkjs),
-  sigma *= s (PoK bases and ``[-sigma]_2``), k *= t (``G_m``, its PoK base, which so moves by s*t), and
-  ``[k/delta]_1`` *= t/x. The record holds:
+  eta *= s (the wires' bases divided by s, ``[eta]_2`` times s), k *= t; so the mask base moves by t/s and
+  ``[k/delta]_1`` by t/x. The record holds:
 
   - the **delta record**, exactly snarkjs's section-10 record (``zkey_mpc.Contribution``), chained by snarkjs's
     transcript from the committed circuit hash: the final ``circuit.zkey`` carries these records, so
-    ``zkey_ceremony.check_contribution_chain`` and the contributor signatures
-    (``contributor_identity``) work on it unchanged;
-  - one snarkjs-style key per extra secret, ``(g1_s, g1_sx = s*g1_s, g2_spx = s*hash_to_g2(T || tag))`` for sigma
-    and k, with ``T`` = :func:`extra_transcript` (the committed circuit hash, every earlier full record, and this
-    contribution's two G1 pairs);
-  - the **state** after it: delta1, delta2, ``G_m``, ``sigma*G_m``, ``[k/delta]_1``, ``[-sigma]_2``. The wires'
-    PoK bases are ``sigma*G_i`` with fixed ``G_i``: a function of the final sigma, checked once on the final key
-    (``commitment.pok_bases_follow_sigma``), so the transcript does not grow with the number of committed wires.
+    ``zkey_ceremony.check_contribution_chain`` and the contributor signatures (``contributor_identity``) work on it
+    unchanged;
+  - one snarkjs-style key per extra secret, ``(g1_s, g1_sx = s*g1_s, g2_spx = s*hash_to_g2(T || tag))`` for eta and
+    k, with ``T`` = :func:`extra_transcript` (the committed circuit hash, every earlier full record, and this
+    contribution's two G1 pairs): a proof of knowledge bound to everything before it, so a record cannot be
+    replayed at another place of the chain;
+  - ``k_step`` = t * the previous mask base = ``[k_new/eta_prev]_1``: k's move checked on its own, before eta's
+    (the mask base moves by t/s, and one pairing cannot separate the two secrets). It shows ``[k_new]_1`` to a
+    coalition of every earlier contributor (they know eta_prev): harmless, since forging needs k itself
+    (``[1/delta]_1 = [k/delta]_1 / k``), and BSB22's mask base was ``[k]_1`` in the clear;
+  - the **state** after it: delta1, delta2, the mask base ``[k/eta]_1``, ``[k/delta]_1``, ``[eta]_2``: exactly the
+    key's points other than the wires' bases. Those are ``[L_i/eta]_1`` with ``L_i`` fixed by phase 1: a function
+    of the final eta, checked once on the final key (``commitment.bases_follow_eta``: the chain of per-contribution
+    relations e(bases_j, eta_j) = e(bases_{j-1}, eta_{j-1}) telescopes to it), so the transcript does not grow with
+    the number of committed wires.
 
   The delta record's ``g1_s`` (random in snarkjs) is ``hash_to_g1`` of :func:`binding_hash` (T, both extra keys,
-  the state), so snarkjs's contribution hash of the delta record, which a contributor signs, covers the sigma and
-  k keys and the whole state: nobody can keep a governance-signed delta record and swap in their own sigma or k.
-  A beacon's three secrets and G1 points all come from the beacon's ChaCha stream (x and ``g1_s`` first, as
-  ``snarkjs zkey beacon`` draws them, then s, sigma's ``g1_s``, t, k's ``g1_s``) and are recomputed here.
+  ``k_step``, the state), so snarkjs's contribution hash of the delta record, which a contributor signs, covers the
+  eta and k keys and the whole state: nobody can keep a governance-signed delta record and swap in their own eta or
+  k. A beacon's three secrets and G1 points all come from the beacon's ChaCha stream (x and ``g1_s`` first, as
+  ``snarkjs zkey beacon`` draws them, then s, eta's ``g1_s``, t, k's ``g1_s``) and are recomputed here.
+
+* **the final key**: its eta must not be a value anyone can name (``key.eta_is_own_trapdoor``: not +-1, +-gamma,
+  +-delta, +-beta, ``verifier.committed.check_committed_key``): a ceremony whose contributors all skipped eta (each
+  proving knowledge of s = 1) passes every per-contribution check and ends with the public bases ``[L_i]_1``.
 
 **snarkjs cannot contribute to a committed key**: ``snarkjs zkey contribute`` updates delta, C and H but not
-``[k/delta]_1``, sigma or k, and its ``g1_s`` is not the binding point; such a record fails
-``contribution[j].binding`` (and the key's ``mask_delta`` no longer matches). ``snarkjs zkey verify`` rejects the
-final key too (its C section lacks the committed points). Use ``zkmargin setup contribute --zkey SETUP_DIR``.
+``[k/delta]_1``, eta or k, and its ``g1_s`` is not the binding point; such a record fails ``contribution[j].binding``
+(and the key's ``mask_delta`` no longer matches). ``snarkjs zkey verify`` rejects the final key too (its C section
+lacks the committed points). Use ``zkmargin setup contribute --zkey SETUP_DIR``.
 
 Every check is named (``contribution[2].mask_delta_follows``, ``key.committed_c_removed``, ...). Never imports
 ``prover/``.
@@ -49,7 +61,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets as _secrets
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -64,8 +75,6 @@ from zkmargin.circuits.curve import (
     G2Affine,
     g2_in_subgroup,
     g2_mul,
-    g2_neg,
-    pairing_product_is_one,
 )
 from zkmargin.circuits.field import R
 from zkmargin.circuits.formats import read_r1cs
@@ -74,11 +83,13 @@ from zkmargin.circuits.formats.points import encode_g1_lem
 from zkmargin.circuits.r1cs import R1CS
 
 from .committed import CommittedVerifyingKey, committed_vk_from_json
+from .committed import check_committed_key as check_committed_vk
 from .groth16 import MalformedInput, check_g1
 from .report import Report
 from .safe_io import load_json
 from .snarkjs_json import g1_from_json, g1_to_json, g2_from_json, g2_to_json
 from .snarkjs_rng import ChaCha, fr_from_rng, g1_from_rng, hash_to_g2, rng_from_beacon
+from .types import VerifyingKey
 from .zkey_ceremony import (
     MAX_RECOMPUTED_BEACON_EXP,
     ZkeyForAudit,
@@ -96,13 +107,12 @@ from .zkey_init import (
     circuit_hash,
     circuit_log_domain,
     derive_initial_key,
-    msm_g1_any,
     read_ptau_for_domain,
 )
 from .zkey_mpc import TYPE_BEACON, TYPE_CONTRIBUTION, Contribution, MpcParams, u_g1, u_g2
 
-FORMAT_NAME = "zkmargin-bsb22-ceremony"
-FORMAT_VERSION = 1
+FORMAT_NAME = "zkmargin-committed-ceremony"
+FORMAT_VERSION = 2
 TRANSCRIPT_FILE = "committed_ceremony.json"
 ZKEY_FILE, COMMITMENT_KEY_FILE, VK_FILE, TRANSCRIPT_DIR = (
     "circuit.zkey",
@@ -110,7 +120,7 @@ ZKEY_FILE, COMMITMENT_KEY_FILE, VK_FILE, TRANSCRIPT_DIR = (
     "verification_key.json",
     "transcript",
 )
-_DOMAIN = b"zkmargin bsb22 phase2 v1"
+_DOMAIN = b"zkmargin committed-slot phase2 v2"
 
 
 # ====================================================================== records
@@ -139,36 +149,26 @@ class SecretKey:
 
 @dataclass(frozen=True)
 class CommittedState:
-    """What a contribution changes besides C, H and the wires' PoK bases: delta, the mask base G_m = [k]_1, its PoK
-    base sigma*G_m, [k/delta]_1 and [-sigma]_2. (The wires' PoK bases are sigma times fixed bases: a function of the
-    final sigma, checked once on the final key, so the transcript stays small for circuits with many committed
-    wires.)"""
+    """What a contribution changes besides C, H and the wires' bases: delta, the mask base [k/eta]_1, [k/delta]_1 and
+    [eta]_2. (The wires' bases [L_i/eta]_1 are fixed points divided by eta: a function of the final eta, checked once
+    on the final key, so the transcript stays small for circuits with many committed wires.)"""
 
     delta1: G1Affine
     delta2: G2Affine
     mask_base: G1Affine
-    mask_pok: G1Affine
     mask_delta: G1Affine
-    g2_sigma_neg: G2Affine
+    g2_eta: G2Affine
 
     def to_bytes(self) -> bytes:
-        return (
-            u_g1(self.delta1)
-            + u_g2(self.delta2)
-            + u_g1(self.mask_base)
-            + u_g1(self.mask_pok)
-            + u_g1(self.mask_delta)
-            + u_g2(self.g2_sigma_neg)
-        )
+        return u_g1(self.delta1) + u_g2(self.delta2) + u_g1(self.mask_base) + u_g1(self.mask_delta) + u_g2(self.g2_eta)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "delta1": g1_to_json(self.delta1),
             "delta2": g2_to_json(self.delta2),
             "mask_base": g1_to_json(self.mask_base),
-            "mask_pok": g1_to_json(self.mask_pok),
             "mask_delta": g1_to_json(self.mask_delta),
-            "g2_sigma_neg": g2_to_json(self.g2_sigma_neg),
+            "g2_eta": g2_to_json(self.g2_eta),
         }
 
     @staticmethod
@@ -177,19 +177,19 @@ class CommittedState:
             _g1(d["delta1"], f"{where}.delta1"),
             g2_from_json(d["delta2"], f"{where}.delta2"),
             _g1(d["mask_base"], f"{where}.mask_base"),
-            _g1(d["mask_pok"], f"{where}.mask_pok"),
             _g1(d["mask_delta"], f"{where}.mask_delta"),
-            g2_from_json(d["g2_sigma_neg"], f"{where}.g2_sigma_neg"),
+            g2_from_json(d["g2_eta"], f"{where}.g2_eta"),
         )
 
 
 @dataclass(frozen=True)
 class CommittedContribution:
-    """One contribution: snarkjs's delta record, the sigma and k keys, the state after it."""
+    """One contribution: snarkjs's delta record, the eta and k keys, k's step ([k_new/eta_prev]_1), the state."""
 
     delta: Contribution
-    sigma: SecretKey
+    eta: SecretKey
     k: SecretKey
+    k_step: G1Affine
     state: CommittedState
 
     @property
@@ -197,7 +197,10 @@ class CommittedContribution:
         return self.delta.name
 
     def pubkey_bytes(self) -> bytes:
-        return self.delta.pubkey_bytes() + self.sigma.to_bytes() + self.k.to_bytes() + self.state.to_bytes()
+        return (
+            self.delta.pubkey_bytes() + self.eta.to_bytes() + self.k.to_bytes() + u_g1(self.k_step)
+            + self.state.to_bytes()
+        )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         d = self.delta
@@ -212,8 +215,9 @@ class CommittedContribution:
                 "type": d.type,
                 "params": d.params.hex(),
             },
-            "sigma": self.sigma.to_json(),
+            "eta": self.eta.to_json(),
             "k": self.k.to_json(),
+            "k_step": g1_to_json(self.k_step),
             "state": self.state.to_json(),
         }
 
@@ -231,8 +235,9 @@ class CommittedContribution:
         )
         return CommittedContribution(
             delta,
-            SecretKey.from_json(d["sigma"], f"{where}.sigma"),
+            SecretKey.from_json(d["eta"], f"{where}.eta"),
             SecretKey.from_json(d["k"], f"{where}.k"),
+            _g1(d["k_step"], f"{where}.k_step"),
             CommittedState.from_json(d["state"], f"{where}.state"),
         )
 
@@ -268,32 +273,34 @@ def committed_circuit_hash(
 
 
 def extra_transcript(
-    cs_hash: bytes, previous: Sequence[CommittedContribution], sigma_pair: tuple[G1Affine, G1Affine],
+    cs_hash: bytes, previous: Sequence[CommittedContribution], eta_pair: tuple[G1Affine, G1Affine],
     k_pair: tuple[G1Affine, G1Affine],
 ) -> bytes:  # fmt: skip
-    """T for the sigma and k keys of the contribution after ``previous``: chains the circuit and every earlier
-    full record (delta record, extra keys, state), like snarkjs's transcript does for delta."""
+    """T for the eta and k keys of the contribution after ``previous``: chains the circuit and every earlier
+    full record (delta record, extra keys, k step, state), like snarkjs's transcript does for delta."""
     h = hashlib.blake2b(digest_size=64)
     h.update(_DOMAIN + b" transcript")
     h.update(cs_hash)
     for c in previous:
         h.update(c.pubkey_bytes())
-    h.update(u_g1(sigma_pair[0]) + u_g1(sigma_pair[1]) + u_g1(k_pair[0]) + u_g1(k_pair[1]))
+    h.update(u_g1(eta_pair[0]) + u_g1(eta_pair[1]) + u_g1(k_pair[0]) + u_g1(k_pair[1]))
     return h.digest()
 
 
-def sigma_challenge(t: bytes) -> G2Affine:
-    """The G2 point sigma's key is checked on: nobody chooses it."""
-    return hash_to_g2(hashlib.blake2b(t + b"sigma", digest_size=64).digest())
+def eta_challenge(t: bytes) -> G2Affine:
+    """The G2 point eta's key is checked on: nobody chooses it."""
+    return hash_to_g2(hashlib.blake2b(t + b"eta", digest_size=64).digest())
 
 
 def k_challenge(t: bytes) -> G2Affine:
     return hash_to_g2(hashlib.blake2b(t + b"k", digest_size=64).digest())
 
 
-def binding_hash(t: bytes, sigma: SecretKey, k: SecretKey, state: CommittedState) -> bytes:
+def binding_hash(t: bytes, eta: SecretKey, k: SecretKey, k_step: G1Affine, state: CommittedState) -> bytes:
+    """What the delta record's g1_s is derived from: the rest of the contribution, so signing the delta record signs
+    all of it."""
     return hashlib.blake2b(
-        _DOMAIN + b" binding" + t + sigma.to_bytes() + k.to_bytes() + state.to_bytes(), digest_size=64
+        _DOMAIN + b" binding" + t + eta.to_bytes() + k.to_bytes() + u_g1(k_step) + state.to_bytes(), digest_size=64
     ).digest()
 
 
@@ -309,20 +316,20 @@ class BeaconDraw:
     x: int
     g1_s: G1Affine
     s: int
-    sigma_g1_s: G1Affine
+    eta_g1_s: G1Affine
     t: int
     k_g1_s: G1Affine
 
 
 def draw_secrets(rng: ChaCha) -> BeaconDraw:
-    """x and delta's g1_s exactly as ``snarkjs zkey beacon`` draws them, then sigma's and k's."""
+    """x and delta's g1_s exactly as ``snarkjs zkey beacon`` draws them, then eta's and k's."""
     x = fr_from_rng(rng)
     g1_s = g1_from_rng(rng)
     s = fr_from_rng(rng)
-    sg = g1_from_rng(rng)
+    eg = g1_from_rng(rng)
     t = fr_from_rng(rng)
     kg = g1_from_rng(rng)
-    return BeaconDraw(x, g1_s, s, sg, t, kg)
+    return BeaconDraw(x, g1_s, s, eg, t, kg)
 
 
 @lru_cache(maxsize=8)
@@ -343,13 +350,14 @@ def remove_committed(c: Sequence[G1Affine], n_public: int, committed: Sequence[i
 
 
 def wire_bases(init_c: Sequence[G1Affine], n_public: int, committed: Sequence[int]) -> list[G1Affine]:
-    """The committed wires' Pedersen bases [L_i/gamma]_1 = the initial key's C points (gamma = 1)."""
+    """The committed wires' Pedersen bases before any contribution, [L_i/eta]_1 with eta = 1: the initial key's C
+    points (snarkjs's initial delta is 1 too)."""
     return [init_c[w - n_public - 1] for w in committed]
 
 
 def initial_state() -> CommittedState:
-    """sigma = k = delta = 1."""
-    return CommittedState(G1_GEN, G2_GEN, G1_GEN, G1_GEN, G1_GEN, g2_neg(G2_GEN))
+    """eta = k = delta = 1."""
+    return CommittedState(G1_GEN, G2_GEN, G1_GEN, G1_GEN, G2_GEN)
 
 
 def check_committed_wires(n_vars: int, n_public: int, committed: Sequence[int]) -> str | None:
@@ -365,24 +373,22 @@ def check_committed_wires(n_vars: int, n_public: int, committed: Sequence[int]) 
 # ====================================================================== checks
 
 
-def _rand() -> int:
-    return _secrets.randbits(128) | 1
+def bases_follow_eta(
+    new: Sequence[G1Affine], old: Sequence[G1Affine], g2_eta: G2Affine, g2_eta_old: G2Affine = G2_GEN
+) -> bool:
+    """new_i = old_i * eta_old / eta for every i, by one random linear combination (128-bit weights):
+    e(sum r_i new_i, [eta]_2) = e(sum r_i old_i, [eta_old]_2). With the defaults, old = the initial bases [L_i]_1:
+    the final key's wire bases are [L_i/eta]_1 for the eta of ``g2_eta``."""
+    return bool(new) and scaled_by_delta(list(old), list(new), g2_eta, g2_eta_old)
 
 
-def sigma_multiples(pok: Sequence[G1Affine], bases: Sequence[G1Affine], g2_sigma_neg: G2Affine) -> bool:
-    """pok_i = sigma * base_i for every i, where g2_sigma_neg = [-sigma]_2: one random linear combination,
-    e(sum r_i pok_i, G2) * e(sum r_i base_i, [-sigma]_2) = 1."""
-    if len(pok) != len(bases) or [p is None for p in pok] != [b is None for b in bases] or g2_sigma_neg is None:
-        return False
-    idx = [i for i, b in enumerate(bases) if b is not None]
-    if not idx:
-        return True
-    r = [_rand() for _ in idx]
-    lhs = msm_g1_any([pok[i] for i in idx], r)
-    rhs = msm_g1_any([bases[i] for i in idx], r)
-    if lhs is None or rhs is None:
-        return lhs is None and rhs is None
-    return pairing_product_is_one([(lhs, G2_GEN), (rhs, g2_sigma_neg)])
+def named_eta(vk: CommittedVerifyingKey) -> str | None:
+    """Why ``vk``'s eta is not its own trapdoor (+-1, +-gamma, +-delta, +-beta: ``verifier.committed``), or None."""
+    try:
+        check_committed_vk(vk)
+    except MalformedInput as e:
+        return str(e)
+    return None
 
 
 def check_contribution_states(
@@ -392,42 +398,48 @@ def check_contribution_states(
     max_beacon_exp: int = MAX_RECOMPUTED_BEACON_EXP,
 ) -> CommittedState:
     """Every contribution, by name: snarkjs's delta checks on the delta records (transcript chain, proof of
-    knowledge, delta_follows, beacon), then the binding of the delta record to the rest, the sigma and k proofs
-    of knowledge, that sigma, k and delta moved by exactly the proven secrets, and that the state's derived
-    points follow (sigma*G_m = sigma * G_m, [k/delta]_1 * delta = G_m). Returns the last state."""
+    knowledge, delta_follows, beacon), then the binding of the delta record to the rest, the eta and k proofs of
+    knowledge, and that eta, k and delta moved by exactly the proven secrets:
+
+    * ``eta_follows``: e(g1_s, [eta]_new) = e(s g1_s, [eta]_prev), s from eta's key;
+    * ``k_follows``: e(mask_prev, t H_k) = e(k_step, H_k), t from k's key: k_step = t mask_prev = [k_new/eta_prev]_1;
+    * ``mask_base_follows_eta``: e(mask_new, [eta]_new) = e(k_step, [eta]_prev): mask_new = [k_new/eta_new]_1;
+    * ``mask_delta_follows``: e([k/delta]_1, [delta]_2) = e(mask_new, [eta]_new) (both [k_new]_T).
+
+    Returns the last state."""
     check_contribution_chain(MpcParams(cs_hash, [c.delta for c in records]), rep, max_beacon_exp)
     prev = initial_state()
     for i, c in enumerate(records):
         pre = f"contribution[{i + 1}]"
         st = c.state
-        t = extra_transcript(cs_hash, records[:i], (c.sigma.g1_s, c.sigma.g1_sx), (c.k.g1_s, c.k.g1_sx))
+        t = extra_transcript(cs_hash, records[:i], (c.eta.g1_s, c.eta.g1_sx), (c.k.g1_s, c.k.g1_sx))
         if c.delta.type == TYPE_BEACON:
             bh, exp = c.delta.beacon_hash, c.delta.iterations_exp
             if bh and exp is not None and exp <= max_beacon_exp:
                 e = expected_beacon(bh, exp)
-                ok = (c.sigma.g1_s, c.k.g1_s) == (e.sigma_g1_s, e.k_g1_s)
-                ok = ok and same_ratio(c.sigma.g1_s, c.sigma.g1_sx, G2_GEN, _g2_mul_gen(e.s))
+                ok = (c.eta.g1_s, c.k.g1_s) == (e.eta_g1_s, e.k_g1_s)
+                ok = ok and same_ratio(c.eta.g1_s, c.eta.g1_sx, G2_GEN, _g2_mul_gen(e.s))
                 ok = ok and same_ratio(c.k.g1_s, c.k.g1_sx, G2_GEN, _g2_mul_gen(e.t))
-                rep.add(f"{pre}.beacon_sigma_k", ok, "" if ok else "sigma/k keys are not the beacon's")
+                rep.add(f"{pre}.beacon_eta_k", ok, "" if ok else "eta/k keys are not the beacon's")
             else:
-                rep.add(f"{pre}.beacon_sigma_k", False, "beacon parameters missing or not recomputed")
+                rep.add(f"{pre}.beacon_eta_k", False, "beacon parameters missing or not recomputed")
         else:
-            ok = c.delta.type == TYPE_CONTRIBUTION and c.delta.g1_s == hash_to_g1(binding_hash(t, c.sigma, c.k, st))
-            rep.add(f"{pre}.binding", ok, "" if ok else "delta record's g1_s does not hash the sigma/k keys and "
+            ok = c.delta.type == TYPE_CONTRIBUTION and c.delta.g1_s == hash_to_g1(
+                binding_hash(t, c.eta, c.k, c.k_step, st)
+            )
+            rep.add(f"{pre}.binding", ok, "" if ok else "delta record's g1_s does not hash the eta/k keys and "
                     "state (not a committed-key contribution, e.g. snarkjs's, or the parts were swapped)")  # fmt: skip
-        g2s, g2k = sigma_challenge(t), k_challenge(t)
-        subgroup = all(p is not None and g2_in_subgroup(p) for p in (c.sigma.g2_spx, c.k.g2_spx, st.delta2,
-                                                                      st.g2_sigma_neg))  # fmt: skip
+        g2e, g2k = eta_challenge(t), k_challenge(t)
+        subgroup = all(p is not None and g2_in_subgroup(p) for p in (c.eta.g2_spx, c.k.g2_spx, st.delta2, st.g2_eta))
         rep.add(f"{pre}.g2_subgroup", subgroup)
-        rep.add(f"{pre}.sigma_proof_of_knowledge", same_ratio(c.sigma.g1_s, c.sigma.g1_sx, g2s, c.sigma.g2_spx))
+        rep.add(f"{pre}.eta_proof_of_knowledge", same_ratio(c.eta.g1_s, c.eta.g1_sx, g2e, c.eta.g2_spx))
         rep.add(f"{pre}.k_proof_of_knowledge", same_ratio(c.k.g1_s, c.k.g1_sx, g2k, c.k.g2_spx))
         rep.add(f"{pre}.delta1_is_record", st.delta1 == c.delta.delta_after)
         rep.add(f"{pre}.delta2_follows", same_ratio(G1_GEN, st.delta1, G2_GEN, st.delta2))
-        # [-sigma]_2 moved by the s of sigma's key: e(g1_s, new) = e(g1_sx, prev).
-        rep.add(f"{pre}.sigma_follows", same_ratio(c.sigma.g1_s, c.sigma.g1_sx, prev.g2_sigma_neg, st.g2_sigma_neg))
-        rep.add(f"{pre}.k_follows", same_ratio(prev.mask_base, st.mask_base, g2k, c.k.g2_spx))
-        rep.add(f"{pre}.mask_pok_follows_sigma", sigma_multiples([st.mask_pok], [st.mask_base], st.g2_sigma_neg))
-        rep.add(f"{pre}.mask_delta_follows", same_ratio(st.mask_base, st.mask_delta, st.delta2, G2_GEN))
+        rep.add(f"{pre}.eta_follows", same_ratio(c.eta.g1_s, c.eta.g1_sx, prev.g2_eta, st.g2_eta))
+        rep.add(f"{pre}.k_follows", same_ratio(prev.mask_base, c.k_step, g2k, c.k.g2_spx))
+        rep.add(f"{pre}.mask_base_follows_eta", same_ratio(st.mask_base, c.k_step, prev.g2_eta, st.g2_eta))
+        rep.add(f"{pre}.mask_delta_follows", same_ratio(st.mask_delta, st.mask_base, st.g2_eta, st.delta2))
         prev = st
     return prev
 
@@ -483,16 +495,17 @@ class CommitmentKeyPoints:
     """``commitment_key.json`` as the auditor reads it (the prover's ``CommitmentKey``, without importing it)."""
 
     bases: tuple[G1Affine, ...]
-    pok_bases: tuple[G1Affine, ...]
     mask_delta: G1Affine
 
     @staticmethod
     def from_json(d: Any) -> CommitmentKeyPoints:
-        if not isinstance(d, dict):
-            raise MalformedInput("commitment_key", "expected an object with bases, pok_bases, mask_delta")
+        if not isinstance(d, dict) or not isinstance(d.get("bases"), list) or "mask_delta" not in d:
+            raise MalformedInput("commitment_key", "expected an object with bases (a list) and mask_delta")
+        extra = sorted(set(d) - {"bases", "mask_delta"})
+        if extra:
+            raise MalformedInput(f"commitment_key.{extra[0]}", "unknown field (a key of the retired PoK format?)")
         return CommitmentKeyPoints(
             tuple(_g1(p, f"commitment_key.bases[{i}]") for i, p in enumerate(d["bases"])),
-            tuple(_g1(p, f"commitment_key.pok_bases[{i}]") for i, p in enumerate(d["pok_bases"])),
             _g1(d["mask_delta"], "commitment_key.mask_delta"),
         )
 
@@ -533,7 +546,7 @@ def check_committed_key(
     last = check_contribution_states(cs, tr.records, rep, max_beacon_exp)
     n_contrib = sum(c.delta.type == TYPE_CONTRIBUTION for c in tr.records)
     rep.add("mpc.has_contributions", n_contrib > 0, f"{n_contrib} contribution(s)" if n_contrib else
-            "no contribution: delta = sigma = k = 1 (or a beacon's), anyone can forge")  # fmt: skip
+            "no contribution: delta = eta = k = 1 (or a beacon's), anyone can forge")  # fmt: skip
     same_records = [c.pubkey_bytes() + c.params for c in key.mpc.contributions] == [
         r.delta.pubkey_bytes() + r.delta.params for r in tr.records
     ]
@@ -546,16 +559,21 @@ def check_committed_key(
             "could change its value after seeing the challenge")  # fmt: skip
     rep.add("key.c_scaled_by_delta", scaled_by_delta(c0, key.c, key.delta2))
     rep.add("key.h_scaled_by_delta", h_matches_powers(key.h, pt.tau_g1, key.delta2, log_d))
-    rep.add("commitment.bases", list(ck.bases) == [*bases, last.mask_base], "Pedersen bases and the mask base")
-    rep.add("commitment.mask_pok", bool(ck.pok_bases) and ck.pok_bases[-1] == last.mask_pok)
-    rep.add("commitment.pok_bases_follow_sigma", sigma_multiples(ck.pok_bases, ck.bases, last.g2_sigma_neg),
-            "PoK bases = sigma * bases for the transcript's final sigma")  # fmt: skip
+    n_ok = len(ck.bases) == len(bases) + 1
+    rep.add("commitment.n_bases", n_ok, f"{len(ck.bases)} bases for {len(bases)} committed wires and the mask")
+    rep.add("commitment.mask_base", n_ok and ck.bases[-1] == last.mask_base, "the last state's [k/eta]_1")
+    follow = n_ok and bases_follow_eta(ck.bases[:-1], bases, last.g2_eta)
+    rep.add("commitment.bases_follow_eta", follow, "" if follow else "the wires' bases are not [L_i/eta]_1 for the "
+            "transcript's final eta (L_i from phase 1 and the circuit)")  # fmt: skip
     rep.add("commitment.mask_delta", ck.mask_delta == last.mask_delta)
+    why_eta = named_eta(CommittedVerifyingKey(VerifyingKey(key.alpha1, key.beta2, key.gamma2, key.delta2,
+                                                           tuple(init.ic)), last.g2_eta))  # fmt: skip
+    rep.add("key.eta_is_own_trapdoor", why_eta is None, why_eta or "")
     if vk is not None:
         b = vk.base
         same = (b.alpha1, b.beta2, b.gamma2, b.delta2) == (key.alpha1, key.beta2, key.gamma2, key.delta2)
         rep.add("vk.matches_key", same and encode_g1_lem(list(b.ic)) == key.sections[3])
-        rep.add("vk.g2_sigma_neg", vk.g2_sigma_neg == last.g2_sigma_neg)
+        rep.add("vk.g2_eta", vk.g2_eta == last.g2_eta, "the verifying key's [eta]_2 vs the transcript's final one")
 
 
 def verify_committed_ceremony(
@@ -650,23 +668,24 @@ __all__ = [
     "CommittedState",
     "CommittedTranscript",
     "SecretKey",
+    "bases_follow_eta",
     "binding_hash",
     "check_committed_key",
     "check_committed_wires",
     "check_contribution_states",
     "committed_circuit_hash",
     "draw_secrets",
+    "eta_challenge",
     "expected_beacon",
     "extra_transcript",
     "hash_to_g1",
     "initial_state",
     "is_committed_setup",
     "k_challenge",
+    "named_eta",
     "parse_transcript",
     "read_transcript",
     "remove_committed",
-    "sigma_challenge",
-    "sigma_multiples",
     "transcript_to_json",
     "verify_committed_ceremony",
     "verify_committed_setup",

@@ -10,9 +10,10 @@ Groth16 is sound only if nobody knows the setup's trapdoor. Phase 1 (tau, alpha,
 * the bundle's verifying key is the key the ceremony produced.
 
 A committed key (a setup record with ``commitment_key``, or a committed verifying key) passes the same gate
-through its own ceremony check (``committed_ceremony``: delta, sigma and k contributions, the transcript at
+through its own ceremony check (``committed_ceremony``: delta, eta and k contributions, the transcript at
 ``transcript`` or ``<zkey dir>/transcript``): public phase 1, the whole transcript re-checked against phase 1 and the
-circuit, the bundle's key the transcript's final key, a contribution signed by governance.
+circuit, the bundle's key (its ``[eta]_2`` included) the transcript's final key, that eta not a value anyone can name
+(an all-skipped eta = 1 leaves the public bases ``[L_i]_1``), a contribution signed by governance.
 
 The one exception is a registry deployed in explicit development mode (``isSolvent()`` reports it): there a
 development setup or an operator-only ceremony is reported as a loud warning. Without a registry the governance
@@ -142,14 +143,14 @@ def _audit_committed(
     except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
         rep.add("setup: committed-key ceremony transcript readable", False, f"{transcript}: {e}")
         return
-    last = tr.records[-1].state.g2_sigma_neg if tr.records else None
+    last = tr.records[-1].state.g2_eta if tr.records else None
     same = False
-    if isinstance(vk, CommittedVerifyingKey) and vk.g2_sigma_neg == last:
+    if isinstance(vk, CommittedVerifyingKey) and vk.g2_eta == last:
         k = read_zkey_for_audit(zkey)
         b = vk.base
         same = (b.alpha1, b.beta2, b.gamma2, b.delta2) == (k.alpha1, k.beta2, k.gamma2, k.delta2)
         same = same and list(b.ic) == _key_ic(zkey, k.n_public)
-    detail = "" if same else "the committed verifying key (with [-sigma]_2) is not the transcript's final key"
+    detail = "" if same else "the committed verifying key (with [eta]_2) is not the transcript's final key"
     rep.add("setup: the bundle's verifying key is the ceremony key's", same, detail)
     public_p1 = ptau is not None and ptau.is_file() and blake2b_file(ptau) in trusted_phase1
     _gate(rep, dev_ok, "setup: phase 1 is a public powers-of-tau file (not the operator's own)", public_p1,
@@ -158,7 +159,7 @@ def _audit_committed(
         cvk = vk if isinstance(vk, CommittedVerifyingKey) else None
         cer = verify_committed_ceremony(tr, zkey, ck, r1cs(), ptau, cvk)
         rep.add(
-            "setup: committed-key ceremony re-checked (delta, sigma, k contributions against phase 1 and the circuit)",
+            "setup: committed-key ceremony re-checked (delta, eta, k contributions against phase 1 and the circuit)",
             cer.ok,
             f"{len(tr.records)} contributions"
             if cer.ok

@@ -1,14 +1,16 @@
-"""A multi-party phase 2 for committed (BSB22) keys: delta, sigma and k each contributed, over a public phase 1.
+"""A multi-party phase 2 for committed (commitment-slot) keys: delta, eta and k each contributed, over a public
+phase 1.
 
 The construction, the record format and every check: ``zkmargin.verifier.committed_ceremony`` (the auditor's side,
 which this module imports so the two cannot disagree). In short, contribution j draws (x, s, t) and multiplies
-delta by x (delta1, delta2; C and H by 1/x, exactly as ``snarkjs zkey contribute``), sigma by s (the PoK bases and
-``[-sigma]_2``), k by t (the mask base; its PoK base so moves by s*t) and ``[k/delta]_1`` by t/x, and publishes a
-snarkjs-style key for each secret plus the new state. The delta record is snarkjs's (it goes into the ``.zkey``'s
-section 10, where contributor signatures live as for plain keys); its ``g1_s`` hashes the sigma/k keys and the state,
-so a signature over it covers the whole contribution.
+delta by x (delta1, delta2; C and H by 1/x, exactly as ``snarkjs zkey contribute``), eta by s (the wires' bases
+[L_i/eta]_1 by 1/s, ``[eta]_2`` by s), k by t (so the mask base [k/eta]_1 moves by t/s, ``[k/delta]_1`` by t/x),
+and publishes a snarkjs-style key for each secret, k's step (t times the previous mask base) and the new state.
+The delta record is snarkjs's (it goes into the ``.zkey``'s section 10, where contributor signatures live as for
+plain keys); its ``g1_s`` hashes the eta/k keys, k's step and the state, so a signature over it covers the whole
+contribution.
 
-snarkjs cannot contribute to these keys (it would leave ``[k/delta]_1``, sigma and k alone): use
+snarkjs cannot contribute to these keys (it would leave ``[k/delta]_1``, eta and k alone): use
 :func:`contribute_committed` (``zkmargin setup contribute --zkey SETUP_DIR``).
 """
 
@@ -37,19 +39,20 @@ from zkmargin.verifier.committed_ceremony import (
     CommittedState,
     CommittedTranscript,
     SecretKey,
+    bases_follow_eta,
     binding_hash,
     check_committed_wires,
     check_contribution_states,
     committed_circuit_hash,
     draw_secrets,
+    eta_challenge,
     extra_transcript,
     hash_to_g1,
     initial_state,
     k_challenge,
+    named_eta,
     read_transcript,
     remove_committed,
-    sigma_challenge,
-    sigma_multiples,
     transcript_to_json,
     wire_bases,
 )
@@ -110,17 +113,12 @@ class CommittedCeremony:
     def state(self) -> CommittedState:
         k = self.key
         return CommittedState(
-            k.base.delta1,
-            k.base.delta2,
-            k.commitment.bases[-1],
-            k.commitment.pok_bases[-1],
-            k.commitment.mask_delta,
-            k.vk.g2_sigma_neg,
+            k.base.delta1, k.base.delta2, k.commitment.bases[-1], k.commitment.mask_delta, k.vk.g2_eta
         )
 
 
 def initial_committed_key(r1cs: R1CS, phase1: str | Path) -> CommittedCeremony:
-    """The committed key before any contribution (delta = sigma = k = 1), from a prepared .ptau and the circuit:
+    """The committed key before any contribution (delta = eta = k = 1), from a prepared .ptau and the circuit:
     deterministic, so the auditor re-derives it (``verifier.committed_ceremony.check_committed_key``)."""
     info = r1cs.commitment
     if info is None:
@@ -140,8 +138,8 @@ def initial_committed_key(r1cs: R1CS, phase1: str | Path) -> CommittedCeremony:
     st = initial_state()
     key = CommittedProvingKey(
         pk,
-        CommitmentKey([*bases, st.mask_base], [*bases, st.mask_pok], st.mask_delta),
-        CommittedVerifyingKey(pk.verifying_key(), st.g2_sigma_neg),
+        CommitmentKey([*bases, st.mask_base], st.mask_delta),
+        CommittedVerifyingKey(pk.verifying_key(), st.g2_eta),
         tuple(info.private),
     )
     meta = {
@@ -159,36 +157,39 @@ def initial_committed_key(r1cs: R1CS, phase1: str | Path) -> CommittedCeremony:
 
 @dataclass
 class Step:
-    """An update's results before it is recorded: the base key (delta, C, H), the state, the PoK bases."""
+    """An update's results before it is recorded: the base key (delta, C, H), the wires' bases (without the mask
+    base, which is ``state.mask_base``), k's step t * mask_prev, and the state."""
 
     base: ProvingKey
+    bases: list[G1Affine]
+    k_step: G1Affine
     state: CommittedState
-    pok_bases: list[G1Affine]
 
 
 def next_state(cer: CommittedCeremony, x: int, s: int, t: int) -> Step:
-    """The honest update by (x, s, t)."""
+    """The honest update by (x, s, t): delta *= x, eta *= s, k *= t."""
     x, s, t = x % R, s % R, t % R
     if 0 in (x, s, t):
         raise ValueError("secrets must be non-zero")
     prev = cer.state
     base = apply_delta(cer.key.base, x)
-    old = cer.key.commitment.pok_bases
-    pok = g1_mul_each(list(old), [s] * (len(old) - 1) + [s * t % R])
+    s_inv = inv(s)
+    old = cer.key.commitment.bases
+    k_step = g1_mul(prev.mask_base, t)
+    moved = g1_mul_each([*old[:-1], k_step], [s_inv] * len(old))
     state = CommittedState(
         base.delta1,
         base.delta2,
-        g1_mul(prev.mask_base, t),
-        pok[-1],
+        moved[-1],
         g1_mul(prev.mask_delta, t * inv(x) % R),
-        g2_mul(prev.g2_sigma_neg, s),
+        g2_mul(prev.g2_eta, s),
     )
-    return Step(base, state, pok)
+    return Step(base, moved[:-1], k_step, state)
 
 
 def make_record(
     cer: CommittedCeremony,
-    state: CommittedState,
+    step: Step,
     x: int,
     s: int,
     t: int,
@@ -198,14 +199,15 @@ def make_record(
     signer_key: str | None = None,
     beacon: tuple[bytes, int] | None = None,
 ) -> CommittedContribution:
-    """The record of a contribution that moved the key to ``state`` with secrets (x, s, t): the sigma and k keys
-    on their transcript challenges, the delta record (its g1_s binding the rest unless a beacon), the signature."""
+    """The record of a contribution that moved the key by ``step`` with secrets (x, s, t): the eta and k keys on
+    their transcript challenges, the delta record (its g1_s binding the rest unless a beacon), the signature."""
     cs, prev = cer.transcript.cs_hash, cer.records
-    sigma_sx, k_sx = g1_mul(draw.sigma_g1_s, s), g1_mul(draw.k_g1_s, t)
-    tr = extra_transcript(cs, prev, (draw.sigma_g1_s, sigma_sx), (draw.k_g1_s, k_sx))
-    sigma = SecretKey(draw.sigma_g1_s, sigma_sx, g2_mul(sigma_challenge(tr), s))
+    eta_sx, k_sx = g1_mul(draw.eta_g1_s, s), g1_mul(draw.k_g1_s, t)
+    tr = extra_transcript(cs, prev, (draw.eta_g1_s, eta_sx), (draw.k_g1_s, k_sx))
+    eta = SecretKey(draw.eta_g1_s, eta_sx, g2_mul(eta_challenge(tr), s))
     k = SecretKey(draw.k_g1_s, k_sx, g2_mul(k_challenge(tr), t))
-    g1_s: G1Affine = draw.g1_s if ctype == TYPE_BEACON else hash_to_g1(binding_hash(tr, sigma, k, state))
+    state = step.state
+    g1_s: G1Affine = draw.g1_s if ctype == TYPE_BEACON else hash_to_g1(binding_hash(tr, eta, k, step.k_step, state))
     g1_sx = g1_mul(g1_s, x)
     dt = delta_transcript(cs, [r.delta for r in prev], g1_s, g1_sx)
     rec = Contribution(state.delta1, g1_s, g1_sx, g2_mul(hash_to_g2(dt), x), dt, ctype, b"")
@@ -213,23 +215,22 @@ def make_record(
         address, sig = sign_contribution(rec.contribution_hash(), signer_key)
         name = encode_signed_name(name or "", address, sig)
     rec.params = build_params(name, beacon)
-    return CommittedContribution(rec, sigma, k, state)
+    return CommittedContribution(rec, eta, k, step.k_step, state)
 
 
-def append_contribution(
-    cer: CommittedCeremony, base: ProvingKey, pok_bases: Sequence[G1Affine], rec: CommittedContribution
-) -> CommittedCeremony:
-    """The ceremony after ``rec``: the base key's records gain its delta record, the commitment key and the
-    verifying key take its state (and ``pok_bases``)."""
+def append_contribution(cer: CommittedCeremony, step: Step, rec: CommittedContribution) -> CommittedCeremony:
+    """The ceremony after ``rec``: the base key's records gain its delta record, the commitment key takes
+    ``step``'s wire bases and the state's mask points, the verifying key the state's [eta]_2."""
     st = rec.state
     old = cer.key
-    assert cer.key.base.mpc is not None
-    base.mpc = MpcParams(cer.transcript.cs_hash, [*cer.key.base.mpc.contributions, rec.delta])
+    base = step.base
+    assert old.base.mpc is not None
+    base.mpc = MpcParams(cer.transcript.cs_hash, [*old.base.mpc.contributions, rec.delta])
     base.packed.clear()
     key = CommittedProvingKey(
         base,
-        CommitmentKey([*old.commitment.bases[:-1], st.mask_base], list(pok_bases), st.mask_delta),
-        CommittedVerifyingKey(base.verifying_key(), st.g2_sigma_neg),
+        CommitmentKey([*step.bases, st.mask_base], st.mask_delta),
+        CommittedVerifyingKey(base.verifying_key(), st.g2_eta),
         old.committed_wires,
     )
     tr = CommittedTranscript(cer.transcript.meta, cer.transcript.cs_hash, [*cer.records, rec])
@@ -247,8 +248,8 @@ def _contribute(
     if draw.x == 0 or draw.s == 0 or draw.t == 0:  # probability 2^-252
         raise ValueError("drew a zero secret")
     step = next_state(cer, draw.x, draw.s, draw.t)
-    rec = make_record(cer, step.state, draw.x, draw.s, draw.t, draw, ctype, name, signer_key, beacon)
-    return append_contribution(cer, step.base, step.pok_bases, rec)
+    rec = make_record(cer, step, draw.x, draw.s, draw.t, draw, ctype, name, signer_key, beacon)
+    return append_contribution(cer, step, rec)
 
 
 def contribute_committed(
@@ -266,7 +267,7 @@ def contribute_committed(
     draw = draw_secrets(rng_from_entropy(entropy))
     if secrets is not None:
         x, s, t = (v % R for v in secrets)
-        draw = BeaconDraw(x, draw.g1_s, s, draw.sigma_g1_s, t, draw.k_g1_s)
+        draw = BeaconDraw(x, draw.g1_s, s, draw.eta_g1_s, t, draw.k_g1_s)
     out = _contribute(cer, draw, TYPE_CONTRIBUTION, name, signer_key)
     del draw
     return out
@@ -287,13 +288,20 @@ def beacon_committed(
     return _contribute(cer, draw, TYPE_BEACON, name, None, (beacon_hash, iterations_exp))
 
 
-def self_check(cer: CommittedCeremony) -> Report:
-    """A contributor's check before publishing: every record of the chain (their own included) verifies."""
+def self_check(cer: CommittedCeremony, prev: CommittedCeremony | None = None) -> Report:
+    """A contributor's check before publishing: every record of the chain (their own included) verifies, the key
+    is the last state, its eta is not a named value, and (given the key ``prev`` it started from) the wires' bases
+    moved with eta: e(bases_new_i, [eta]_new) = e(bases_prev_i, [eta]_prev), batched. (The auditor checks the final
+    bases against phase 1 instead, which a contributor would have to download.)"""
     rep = Report("committed contribution self-check")
     last = check_contribution_states(cer.transcript.cs_hash, cer.records, rep)
     rep.add("key.is_last_state", last == cer.state)
-    ck = cer.key.commitment
-    rep.add("key.pok_bases_follow_sigma", sigma_multiples(ck.pok_bases, ck.bases, last.g2_sigma_neg))
+    why = named_eta(cer.key.vk)
+    rep.add("key.eta_is_own_trapdoor", why is None, why or "")
+    if prev is not None:
+        new, old = cer.key.commitment.bases, prev.key.commitment.bases
+        ok = len(new) == len(old) and bases_follow_eta(new[:-1], old[:-1], cer.state.g2_eta, prev.state.g2_eta)
+        rep.add("key.bases_follow_eta", ok)
     return rep
 
 
@@ -403,7 +411,7 @@ def run_cli_step(
     except ValueError as e:
         print(f"error: --name: {e}", file=sys.stderr)
         return 2
-    rep = self_check(new)
+    rep = self_check(new, cer)
     if not rep.ok:
         print(rep.render(), file=sys.stderr)
         print(f"error: the contribution does not verify ({', '.join(c.name for c in rep.failed())}); nothing written",
