@@ -55,7 +55,7 @@ def env(request: pytest.FixtureRequest, circuit: LayoutCircuit) -> Iterator[Depl
 
 @pytest.fixture(params=["pyevm", "anvil"])
 def cenv(request: pytest.FixtureRequest, committed_circuit: CommittedLayoutCircuit) -> Iterator[Deployment]:
-    """The same deployment with a committed (commitment-slot) key pinned in the registry, rolled back after every test."""
+    """The same deployment with a committed key pinned in the registry, rolled back after every test."""
     backend = request.param
     name = f"committed-{backend}"
     if name not in _DEPLOYMENTS:
