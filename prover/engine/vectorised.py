@@ -27,6 +27,9 @@ from zkmargin.circuits.rules.models import Account, Instrument, MarketSnapshot
 from zkmargin.circuits.rules.params import RiskParameters
 from zkmargin.circuits.rules.risk_arrays import RiskArrays
 
+from . import kernel
+from .flat import FlatBook, revalue_numpy
+
 STATUS_NAMES = ("healthy", "margin_call", "liquidation")
 _BIG = np.int64(MAX_VALUE)
 
@@ -155,6 +158,12 @@ class VectorEngine:
                     self.r_long[i, : len(ra.long[s])] = ra.long[s]
                     self.r_short[i, : len(ra.short[s])] = ra.short[s]
                 self.smin[i] = ra.short_option_min.get(s, 0)
+
+    def revalue_flat(self, book: FlatBook, rows: IntArray | None = None) -> Results:
+        """Revalue a sparse book (all accounts, or ``rows``): the C kernel when built, else numpy segment sums."""
+        if kernel.available():
+            return kernel.revalue(self, book, rows)
+        return revalue_numpy(self, book if rows is None else book.take(rows))
 
     def set_mark(self, symbol: str, price: int) -> None:
         self.marks[self.symbols.index(symbol)] = price

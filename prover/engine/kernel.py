@@ -1,0 +1,108 @@
+"""The C revaluation kernel (circuits/_native/engine.c) behind VectorEngine, when the extension is built.
+
+The kernel walks each account's positions once in 128-bit integers (why that is exact: the C file's header), so it
+needs no float estimates or residue corrections; flat.revalue_numpy is the fallback and the tests compare the
+two, and both against the exact path. ``ZKMARGIN_NO_NATIVE_ENGINE=1`` forces the numpy fallback (benchmarks).
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from zkmargin.circuits.rules.fixedpoint import IntArray
+
+if TYPE_CHECKING:
+    from .flat import FlatBook
+    from .vectorised import Results, VectorEngine
+
+
+def _load() -> ModuleType | None:
+    if os.environ.get("ZKMARGIN_NO_NATIVE_ENGINE"):
+        return None
+    try:
+        from zkmargin.circuits import _engine  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return _engine  # type: ignore[no-any-return]
+
+
+_NATIVE = _load()
+
+
+def available() -> bool:
+    """True when the C kernel is built (``zkmargin doctor`` style check for the engine)."""
+    return _NATIVE is not None
+
+
+def _i64(x: np.ndarray) -> IntArray:
+    return np.ascontiguousarray(x, np.int64)
+
+
+def _u8(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x, np.uint8)
+
+
+def static_tables(ve: VectorEngine) -> tuple[np.ndarray, ...]:
+    """The engine's parameter tables in the kernel's order, except marks and spot (read fresh on every call)."""
+    worst = np.maximum(np.abs(ve.r_long).max(axis=1, initial=0), np.abs(ve.r_short).max(axis=1, initial=0))
+    if ve.n_und < 1 or (ve.und_index.size and not (0 <= ve.und_index.min() and ve.und_index.max() < ve.n_und)):
+        raise ValueError("VectorEngine.und_index: underlying index out of range")
+    return (
+        _u8(ve.is_option),
+        _u8(ve.has_array),
+        _i64(ve.und_index),
+        _i64(ve.floors),
+        _i64(ve.imr),
+        _i64(ve.mmr),
+        _i64(ve.cum),
+        _i64(ve.r_long),
+        _i64(ve.r_short),
+        _i64(ve.smin),
+        _i64(worst),
+    )
+
+
+def revalue(ve: VectorEngine, book: FlatBook, rows: IntArray | None = None) -> Results:
+    """Revalue the accounts ``rows`` of ``book`` (all of them by default) with the C kernel."""
+    from .vectorised import Results
+
+    assert _NATIVE is not None, "the C engine kernel is not built (kernel.available())"
+    tabs = ve.__dict__.get("_kernel_tables")
+    if tabs is None:
+        tabs = static_tables(ve)
+        ve.__dict__["_kernel_tables"] = tabs
+    opt, has_arr, und, floors, imr, mmr, cum, r_long, r_short, smin, worst = tabs
+    n_inst, n_assets = len(ve.symbols), len(ve.assets)
+    n_out = len(book.account_ids) if rows is None else int(np.asarray(rows).size)
+    rows_arr = np.zeros(0, np.int64) if rows is None else _i64(np.asarray(rows))
+    h_floor, h_rate = _i64(ve.h_floor), _i64(ve.h_rate)
+    tables = (_i64(ve.marks), opt, has_arr, und, floors, imr, mmr, cum, r_long, r_short, smin, worst)
+    tables += (_i64(ve.spot), h_floor, h_rate)
+    bk = (book.start, book.inst, book.qty, book.cost, book.bal_start, book.bal_asset, book.bal_amount)
+    book_bufs = (*(_i64(x) for x in bk), _i64(book.realised), _u8(book.portfolio), rows_arr)
+    out = [np.empty(n_out, np.int64) for _ in range(7)]
+    status = np.empty(n_out, np.int8)
+    refused = _NATIVE.revalue(
+        book_bufs,
+        tables,
+        (*out, status),
+        ve.floors.shape[1],
+        r_long.shape[1],
+        ve.h_floor.shape[1],
+        ve.n_und,
+        ve.params.mm_ratio,
+        n_out,
+        int(rows is not None),
+        n_inst,
+        n_assets,
+    )
+    if refused:
+        bad = np.flatnonzero(status < 0)[:3]
+        ids = [book.account_ids[int(rows_arr[i]) if rows is not None else int(i)] for i in bad]
+        raise ValueError(f"accounts {ids}: magnitude beyond 2^56 micro-USD")
+    coll, upnl, opt_val, equity, im, mm, shortfall = out
+    return Results(coll, upnl, opt_val, equity, im, mm, status, shortfall)
