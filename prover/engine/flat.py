@@ -121,7 +121,7 @@ class FlatBook:
     @classmethod
     def from_book(cls, book: Book) -> FlatBook:
         """The dense book's non-empty slots (quantity or cost non-zero) and non-zero balances, in slot order."""
-        n, width = book.qty.shape
+        n = book.qty.shape[0]
         keep = (book.qty != 0) | (book.cost != 0)
         start = np.zeros(n + 1, np.int64)
         np.cumsum(keep.sum(axis=1), out=start[1:])
