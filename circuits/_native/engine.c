@@ -21,6 +21,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 typedef __int128 i128;
@@ -41,6 +42,28 @@ static inline i128 floordiv(i128 a, int64_t d) {
 }
 
 static inline i128 ceildiv(i128 a, int64_t d) { return -floordiv(-a, d); }
+
+/* floor(a x b / 1e10) and whether it was inexact, for int64 a, b: a double estimate of the quotient, then the
+ * exact 128-bit residue corrects it (one int64 division by a constant instead of a 128-bit library division).
+ * Exact for every input: when the estimate is too far off for the residue to fit int64, the full division runs. */
+static inline i128 wide_div(int64_t a, int64_t b, int *inexact) {
+    i128 prod = (i128)a * b;
+    double est = (double)a * (double)b * 1e-10;
+    if (est > -9.0e18 && est < 9.0e18) {
+        int64_t v0 = (int64_t)est; /* within a few units of the floor for any a, b */
+        i128 r = prod - (i128)v0 * WIDE;
+        if (r > -(i128)4e18 && r < (i128)4e18) {
+            int64_t r64 = (int64_t)r, c = r64 / WIDE;
+            r64 -= c * WIDE;
+            if (r64 < 0) c--, r64 += WIDE;
+            *inexact = r64 != 0;
+            return (i128)v0 + c;
+        }
+    }
+    i128 v = floordiv(prod, WIDE);
+    *inexact = prod - v * WIDE != 0;
+    return v;
+}
 
 enum { B_START, B_INST, B_QTY, B_COST, B_BSTART, B_BASSET, B_BAMT, B_REAL, B_PORT, B_ROWS, N_BOOK };
 enum {
@@ -79,7 +102,8 @@ static i128 collateral(const job_t *j, int64_t a) {
     i128 num = 0;
     for (int64_t b = j->bstart[a]; b < j->bstart[a + 1]; b++) {
         int64_t asset = j->basset[b];
-        i128 v = floordiv((i128)j->bamt[b] * j->spot[asset], WIDE);
+        int inexact;
+        i128 v = wide_div(j->bamt[b], j->spot[asset], &inexact);
         if (v <= 0) {
             num += v * RATE; /* borrowings count in full */
             continue;
@@ -141,7 +165,7 @@ static int in_bounds(const job_t *j, int64_t a) {
 
 /* Returns the number of accounts refused by the magnitude check (status -1), -1 if out of memory, -2 if an
  * index of the book is out of range (nothing after that account is written). */
-static int64_t run(const job_t *j) {
+static int64_t run(const job_t *j, int64_t o_begin, int64_t o_end) {
     int64_t n_und = j->n_und > 0 ? j->n_und : 1, S = j->S > 0 ? j->S : 1;
     i128 *acc = malloc((size_t)(n_und * S) * sizeof(i128));
     i128 *somc = malloc((size_t)n_und * sizeof(i128));
@@ -152,7 +176,7 @@ static int64_t run(const job_t *j) {
         return -1;
     }
     int64_t bad = 0, K = j->K;
-    for (int64_t o = 0; o < j->n_out; o++) {
+    for (int64_t o = o_begin; o < o_end; o++) {
         int64_t a = j->use_rows ? j->rows[o] : o;
         if (!in_bounds(j, a)) {
             bad = -2;
@@ -168,7 +192,8 @@ static int64_t run(const job_t *j) {
         i128 upnl = 0, optv = 0, im_num = 0, mm_num = 0;
         for (int64_t p = j->start[a]; p < j->start[a + 1]; p++) {
             int64_t i = j->inst[p], q = j->qty[p];
-            i128 prod = (i128)q * j->mark[i], v = floordiv(prod, WIDE);
+            int inexact;
+            i128 v = wide_div(q, j->mark[i], &inexact);
             if (j->opt[i]) {
                 optv += v;
                 any_arr |= port && j->hasarr[i];
@@ -179,7 +204,7 @@ static int64_t run(const job_t *j) {
                 any_arr = 1;
                 continue;
             }
-            i128 n = q >= 0 ? v + (prod - v * WIDE != 0) : -v; /* ceil(|q| mark / 1e10) from the one division */
+            i128 n = q >= 0 ? v + inexact : -v; /* ceil(|q| mark / 1e10) from the one division */
             const int64_t *fl = j->floor + i * K;
             int64_t k = 0;
             while (k + 1 < K && n >= fl[k + 1]) k++;
@@ -208,6 +233,45 @@ static int64_t run(const job_t *j) {
     return bad;
 }
 
+typedef struct {
+    const job_t *job;
+    int64_t begin, end, result;
+} part_t;
+
+static void *run_part(void *arg) {
+    part_t *p = arg;
+    p->result = run(p->job, p->begin, p->end);
+    return NULL;
+}
+
+/* Accounts are independent: split them into contiguous ranges, one per thread (the calling thread takes the
+ * first). The refused counts add up; an error (-1, -2) from any range wins. */
+static int64_t run_threads(const job_t *j, int64_t threads) {
+    if (threads > 16) threads = 16;
+    if (threads < 2 || j->n_out < 4096) return run(j, 0, j->n_out);
+    part_t parts[16];
+    pthread_t tids[16];
+    int started[16] = {0};
+    for (int64_t t = 0; t < threads; t++) {
+        parts[t].job = j;
+        parts[t].begin = j->n_out * t / threads;
+        parts[t].end = j->n_out * (t + 1) / threads;
+        parts[t].result = 0;
+    }
+    for (int64_t t = 1; t < threads; t++)
+        started[t] = pthread_create(&tids[t], NULL, run_part, &parts[t]) == 0;
+    for (int64_t t = 1; t < threads; t++)
+        if (!started[t]) run_part(&parts[t]); /* could not start a thread: do its range here */
+    run_part(&parts[0]);
+    int64_t total = 0, err = 0;
+    for (int64_t t = 0; t < threads; t++) {
+        if (t && started[t]) pthread_join(tids[t], NULL);
+        if (parts[t].result < 0 && (err == 0 || parts[t].result == -2)) err = parts[t].result;
+        else if (parts[t].result > 0) total += parts[t].result;
+    }
+    return err ? err : total;
+}
+
 /* Fill bufs[0..n) from a tuple of objects supporting the buffer protocol (C-contiguous). */
 static int get_buffers(PyObject *tup, Py_ssize_t n, Py_buffer *bufs, int writable, const char *what) {
     if (!PyTuple_Check(tup) || PyTuple_GET_SIZE(tup) != n) {
@@ -231,9 +295,9 @@ static void release(Py_buffer *bufs, Py_ssize_t n) {
 static PyObject *py_revalue(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *book, *tables, *out;
-    long long K, S, T, n_und, mm_ratio, n_out, use_rows, n_inst, n_assets;
-    if (!PyArg_ParseTuple(args, "OOOLLLLLLLLL", &book, &tables, &out, &K, &S, &T, &n_und, &mm_ratio, &n_out,
-                          &use_rows, &n_inst, &n_assets))
+    long long K, S, T, n_und, mm_ratio, n_out, use_rows, n_inst, n_assets, threads;
+    if (!PyArg_ParseTuple(args, "OOOLLLLLLLLLL", &book, &tables, &out, &K, &S, &T, &n_und, &mm_ratio, &n_out,
+                          &use_rows, &n_inst, &n_assets, &threads))
         return NULL;
     Py_buffer bb[N_BOOK], tb[N_TAB], ob[N_OUT];
     if (get_buffers(book, N_BOOK, bb, 0, "book") < 0) return NULL;
@@ -290,7 +354,7 @@ static PyObject *py_revalue(PyObject *self, PyObject *args) {
         .im = ob[O_IM].buf, .mm = ob[O_MM].buf, .shortfall = ob[O_SHORT].buf, .status = ob[O_STATUS].buf,
     };
     int64_t bad;
-    Py_BEGIN_ALLOW_THREADS bad = run(&j);
+    Py_BEGIN_ALLOW_THREADS bad = run_threads(&j, threads);
     Py_END_ALLOW_THREADS release(bb, N_BOOK), release(tb, N_TAB), release(ob, N_OUT);
     if (bad == -1) return PyErr_NoMemory();
     if (bad == -2) return PyErr_Format(PyExc_ValueError, "book: an offset, instrument or asset index is out of range");
@@ -299,7 +363,7 @@ static PyObject *py_revalue(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"revalue", py_revalue, METH_VARARGS,
-     "revalue(book, tables, out, K, S, T, n_und, mm_ratio, n_out, use_rows, n_inst, n_assets) -> refused count"},
+     "revalue(book, tables, out, K, S, T, n_und, mm_ratio, n_out, use_rows, n_inst, n_assets, threads) -> refused"},
     {NULL, NULL, 0, NULL},
 };
 

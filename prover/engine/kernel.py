@@ -66,8 +66,34 @@ def static_tables(ve: VectorEngine) -> tuple[np.ndarray, ...]:
     )
 
 
-def revalue(ve: VectorEngine, book: FlatBook, rows: IntArray | None = None) -> Results:
-    """Revalue the accounts ``rows`` of ``book`` (all of them by default) with the C kernel."""
+def default_threads() -> int:
+    """``ZKMARGIN_ENGINE_THREADS`` if set, else every core this process may use (accounts split evenly)."""
+    env = os.environ.get("ZKMARGIN_ENGINE_THREADS")
+    if env:
+        return max(1, int(env))
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def _outputs(out: Results | None, n_out: int) -> tuple[list[IntArray], np.ndarray]:
+    """Fresh result arrays, or ``out``'s when they fit (a tick loop reuses them: no page faults per tick)."""
+    names = ("collateral", "upnl", "option_value", "equity", "im", "mm", "shortfall")
+    if out is not None:
+        arrs = [getattr(out, f) for f in names]
+        ok = all(a.dtype == np.int64 and a.shape == (n_out,) and a.flags.c_contiguous for a in arrs)
+        if ok and out.status.dtype == np.int8 and out.status.shape == (n_out,) and out.status.flags.c_contiguous:
+            return arrs, out.status
+    return [np.empty(n_out, np.int64) for _ in names], np.empty(n_out, np.int8)
+
+
+def revalue(
+    ve: VectorEngine,
+    book: FlatBook,
+    rows: IntArray | None = None,
+    out: Results | None = None,
+    threads: int | None = None,
+) -> Results:
+    """Revalue the accounts ``rows`` of ``book`` (all of them by default) with the C kernel, into ``out``'s
+    arrays when given and of the right shape, on ``threads`` threads (default: default_threads())."""
     from .vectorised import Results
 
     assert _NATIVE is not None, "the C engine kernel is not built (kernel.available())"
@@ -84,12 +110,11 @@ def revalue(ve: VectorEngine, book: FlatBook, rows: IntArray | None = None) -> R
     tables += (_i64(ve.spot), h_floor, h_rate)
     bk = (book.start, book.inst, book.qty, book.cost, book.bal_start, book.bal_asset, book.bal_amount)
     book_bufs = (*(_i64(x) for x in bk), _i64(book.realised), _u8(book.portfolio), rows_arr)
-    out = [np.empty(n_out, np.int64) for _ in range(7)]
-    status = np.empty(n_out, np.int8)
+    arrs, status = _outputs(out, n_out)
     refused = _NATIVE.revalue(
         book_bufs,
         tables,
-        (*out, status),
+        (*arrs, status),
         ve.floors.shape[1],
         r_long.shape[1],
         ve.h_floor.shape[1],
@@ -99,10 +124,13 @@ def revalue(ve: VectorEngine, book: FlatBook, rows: IntArray | None = None) -> R
         int(rows is not None),
         n_inst,
         n_assets,
+        default_threads() if threads is None else threads,
     )
     if refused:
         bad = np.flatnonzero(status < 0)[:3]
         ids = [book.account_ids[int(rows_arr[i]) if rows is not None else int(i)] for i in bad]
         raise ValueError(f"accounts {ids}: magnitude beyond 2^56 micro-USD")
-    coll, upnl, opt_val, equity, im, mm, shortfall = out
+    coll, upnl, opt_val, equity, im, mm, shortfall = arrs
+    if out is not None and out.status is status:
+        return out
     return Results(coll, upnl, opt_val, equity, im, mm, status, shortfall)

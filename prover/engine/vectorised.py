@@ -159,10 +159,11 @@ class VectorEngine:
                     self.r_short[i, : len(ra.short[s])] = ra.short[s]
                 self.smin[i] = ra.short_option_min.get(s, 0)
 
-    def revalue_flat(self, book: FlatBook, rows: IntArray | None = None) -> Results:
-        """Revalue a sparse book (all accounts, or ``rows``): the C kernel when built, else numpy segment sums."""
+    def revalue_flat(self, book: FlatBook, rows: IntArray | None = None, out: Results | None = None) -> Results:
+        """Revalue a sparse book (all accounts, or ``rows``): the C kernel when built (writing into ``out``'s
+        arrays when they fit, as a tick loop would), else numpy segment sums."""
         if kernel.available():
-            return kernel.revalue(self, book, rows)
+            return kernel.revalue(self, book, rows, out)
         return revalue_numpy(self, book if rows is None else book.take(rows))
 
     def set_mark(self, symbol: str, price: int) -> None:

@@ -252,3 +252,27 @@ def test_scenario_term_counts_in_the_magnitude_bound(impl: Impl, engine: MarginE
     impl(ve, FlatBook.from_accounts([cross], ve.symbols, demo.ASSETS))  # accepted
     with pytest.raises(ValueError, match="magnitude"):
         impl(ve, FlatBook.from_accounts([cross, port], ve.symbols, demo.ASSETS))
+
+
+@pytest.mark.skipif(not kernel.available(), reason="C engine kernel not built")
+def test_kernel_threads_split_accounts_exactly(engine: MarginEngine) -> None:
+    """Books big enough for the threaded path: every split gives numpy's results; an error or a refused account
+    in the last thread's range is still reported; reused output arrays are overwritten, not accumulated."""
+    ve = _vector(engine, None)
+    dense, _ = demo.synthetic_book(9_001, 3, ve.symbols, demo.ASSETS, seed=8)
+    book = FlatBook.from_book(dense)
+    want = revalue_numpy(ve, book)
+    out = None
+    for threads in (1, 2, 3, 7):
+        got = kernel.revalue(ve, book, out=out, threads=threads)
+        for f in FIELDS:
+            assert np.array_equal(getattr(got, f), getattr(want, f)), (threads, f)
+        out = got
+    big = FlatBook.from_book(dense)
+    big.qty[-1] = 2**62  # the last account's magnitude is far beyond 2^56
+    with pytest.raises(ValueError, match=rf"{big.account_ids[-1]}.*magnitude"):
+        kernel.revalue(ve, big, threads=2)
+    broken = FlatBook.from_book(dense)
+    broken.inst[-1] = -5
+    with pytest.raises(ValueError, match="out of range"):
+        kernel.revalue(ve, broken, threads=2)
