@@ -163,16 +163,18 @@ class FlatBook:
 def segsum(x: np.ndarray, start: IntArray) -> np.ndarray:
     """Per-segment sums of ``x`` (segment a = start[a]:start[a + 1]), 0 for empty segments.
 
-    ``np.add.reduceat`` returns x[start[a]] for an empty segment, and rejects an index equal to len(x): both are
-    patched. int64 sums are exact whenever the true segment sum fits (the callers' bounds guarantee it)."""
+    ``np.add.reduceat`` returns x[start[a]] for an empty segment, and rejects an index equal to len(x) (trailing
+    empty segments): the first are zeroed, the second left out of the call (they are a suffix, since start is
+    non-decreasing, and the segment before them correctly runs to the end of x). int64 sums are exact whenever
+    the true segment sum fits (the callers' bounds guarantee it)."""
     n = start.shape[0] - 1
-    if x.shape[0] == 0:
-        return np.zeros((n, *x.shape[1:]), x.dtype)
-    idx = np.minimum(start[:-1], x.shape[0] - 1)
-    out = np.add.reduceat(x, idx, axis=0)
-    empty = start[1:] == start[:-1]
-    if empty.any():
-        out[empty] = 0
+    out = np.zeros((n, *x.shape[1:]), x.dtype)
+    k = int(np.searchsorted(start[:-1], x.shape[0], side="left"))  # segments starting inside x
+    if k:
+        out[:k] = np.add.reduceat(x, start[:k], axis=0)
+        empty = start[1 : k + 1] == start[:k]
+        if empty.any():
+            out[:k][empty] = 0
     return out
 
 

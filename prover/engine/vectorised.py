@@ -57,6 +57,23 @@ class Book:
         """Call after changing cost or realised in place."""
         self._static = None
 
+    def flat_view(self) -> FlatBook:
+        """The same accounts as a FlatBook over this book's arrays (views when they are C-contiguous): every slot
+        is a position (an empty slot adds exactly 0, as in revalue) and every asset column a balance."""
+        n, width = self.qty.shape
+        n_assets = self.bal.shape[1]
+        cached = self.__dict__.get("_flat_offsets")
+        if cached is None or cached[0] != (n, width, n_assets):
+            start = np.arange(n + 1, dtype=np.int64) * width
+            b_start = np.arange(n + 1, dtype=np.int64) * n_assets
+            cached = ((n, width, n_assets), start, b_start, np.tile(np.arange(n_assets, dtype=np.int64), n))
+            self.__dict__["_flat_offsets"] = cached
+        _, start, b_start, b_asset = cached
+        flat = (self.inst.reshape(-1), self.qty.reshape(-1), self.cost.reshape(-1))
+        return FlatBook(
+            self.account_ids, start, *flat, b_start, b_asset, self.bal.reshape(-1), self.realised, self.portfolio
+        )
+
     @classmethod
     def from_accounts(
         cls, accounts: list[Account], symbols: list[str], assets: list[str], slots: int | None = None
@@ -172,6 +189,14 @@ class VectorEngine:
     # ------------------------------------------------------------------ revaluation
 
     def revalue(self, book: Book, rows: IntArray | slice | None = None) -> Results:
+        """Revalue the dense book (or its ``rows``): the C kernel over book.flat_view() when it is built, else the
+        numpy passes below (both exact; the tests compare them)."""
+        if kernel.available():
+            sub = None if rows is None else np.arange(len(book.account_ids), dtype=np.int64)[rows]
+            return kernel.revalue(self, book.flat_view(), sub)
+        return self.revalue_numpy(book, rows)
+
+    def revalue_numpy(self, book: Book, rows: IntArray | slice | None = None) -> Results:
         sel = slice(None) if rows is None else rows
         inst, qty, cost = book.inst[sel], book.qty[sel], book.cost[sel]
         port = book.portfolio[sel]

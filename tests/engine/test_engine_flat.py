@@ -157,9 +157,12 @@ def test_kernel_equals_numpy_on_rows_and_dense_books(engine: MarginEngine, risk_
     dense = Book.from_accounts(accts, ve.symbols, demo.ASSETS, 8)
     flat = FlatBook.from_book(dense)
     full = kernel.revalue(ve, flat)
-    want = ve.revalue(dense)
+    want = ve.revalue_numpy(dense)  # the dense numpy passes
     for f in FIELDS:
         assert np.array_equal(getattr(full, f), getattr(want, f)), f
+    via_dense = ve.revalue(dense, np.array([3, 1]))  # dense books go through the kernel too
+    for f in FIELDS:
+        assert np.array_equal(getattr(via_dense, f), getattr(want, f)[[3, 1]]), f
     rows = np.array([299, 0, 17, 17, 150])
     part = kernel.revalue(ve, flat, rows)
     sub = revalue_numpy(ve, flat.take(rows))
@@ -201,6 +204,8 @@ def test_segsum_handles_empty_segments_anywhere() -> None:
     start = np.array([0, 0, 2, 2, 3, 3], np.int64)  # empty, [5, -3], empty, [7], empty
     assert segsum(x, start).tolist() == [0, 2, 0, 7, 0]
     assert segsum(np.zeros(0, np.int64), np.array([0, 0, 0])).tolist() == [0, 0]
+    assert segsum(np.array([1, 2], np.int64), np.array([0, 2, 2, 2])).tolist() == [3, 0, 0]  # trailing empties
+    assert segsum(np.array([1.5, 2.0]), np.array([0, 1, 1, 2])).tolist() == [1.5, 0.0, 2.0]
 
 
 def _ceil(a: int, d: int) -> int:
