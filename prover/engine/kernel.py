@@ -27,7 +27,7 @@ def _load() -> ModuleType | None:
         from zkmargin.circuits import _engine  # type: ignore[attr-defined]
     except ImportError:
         return None
-    return _engine  # type: ignore[no-any-return]
+    return _engine
 
 
 _NATIVE = _load()
@@ -47,7 +47,8 @@ def _u8(x: np.ndarray) -> np.ndarray:
 
 
 def static_tables(ve: VectorEngine) -> tuple[np.ndarray, ...]:
-    """The engine's parameter tables in the kernel's order, except marks and spot (read fresh on every call)."""
+    """The engine's parameter tables in the kernel's order, except marks and spot (read fresh on every call: stress
+    scenarios and ticks replace them). Cached per VectorEngine: its other tables are fixed once it is built."""
     worst = np.maximum(np.abs(ve.r_long).max(axis=1, initial=0), np.abs(ve.r_short).max(axis=1, initial=0))
     if ve.n_und < 1 or (ve.und_index.size and not (0 <= ve.und_index.min() and ve.und_index.max() < ve.n_und)):
         raise ValueError("VectorEngine.und_index: underlying index out of range")
@@ -101,13 +102,11 @@ def revalue(
     if tabs is None:
         tabs = static_tables(ve)
         ve.__dict__["_kernel_tables"] = tabs
-    opt, has_arr, und, floors, imr, mmr, cum, r_long, r_short, smin, worst = tabs
     n_inst, n_assets = len(ve.symbols), len(ve.assets)
     n_out = len(book.account_ids) if rows is None else int(np.asarray(rows).size)
     rows_arr = np.zeros(0, np.int64) if rows is None else _i64(np.asarray(rows))
     h_floor, h_rate = _i64(ve.h_floor), _i64(ve.h_rate)
-    tables = (_i64(ve.marks), opt, has_arr, und, floors, imr, mmr, cum, r_long, r_short, smin, worst)
-    tables += (_i64(ve.spot), h_floor, h_rate)
+    tables = (_i64(ve.marks), *tabs, _i64(ve.spot), h_floor, h_rate)  # marks and spot: read fresh every call
     bk = (book.start, book.inst, book.qty, book.cost, book.bal_start, book.bal_asset, book.bal_amount)
     book_bufs = (*(_i64(x) for x in bk), _i64(book.realised), _u8(book.portfolio), rows_arr)
     arrs, status = _outputs(out, n_out)
@@ -116,7 +115,7 @@ def revalue(
         tables,
         (*arrs, status),
         ve.floors.shape[1],
-        r_long.shape[1],
+        ve.r_long.shape[1],
         ve.h_floor.shape[1],
         ve.n_und,
         ve.params.mm_ratio,
