@@ -160,6 +160,18 @@ class FlatBook:
         return FlatBook(ids, start, inst, qty, cost, b_start, b_asset, b_amt, self.realised[rows], self.portfolio[rows])
 
 
+def holders(book: FlatBook, n_instruments: int) -> list[IntArray]:
+    """Accounts holding each instrument (a non-zero quantity), built once per book for incremental updates."""
+    nz = book.qty != 0
+    inst, owner = book.inst[nz], book.owner()[nz]
+    order = np.lexsort((owner, inst))
+    inst, owner = inst[order], owner[order]
+    keep = np.r_[True, (inst[1:] != inst[:-1]) | (owner[1:] != owner[:-1])]  # one row per (instrument, account)
+    inst, owner = inst[keep], owner[keep]
+    bounds = np.searchsorted(inst, np.arange(n_instruments + 1))
+    return [owner[bounds[i] : bounds[i + 1]] for i in range(n_instruments)]
+
+
 def segsum(x: np.ndarray, start: IntArray) -> np.ndarray:
     """Per-segment sums of ``x`` (segment a = start[a]:start[a + 1]), 0 for empty segments.
 

@@ -183,6 +183,25 @@ class VectorEngine:
             return kernel.revalue(self, book, rows, out)
         return revalue_numpy(self, book if rows is None else book.take(rows))
 
+    def update_mark_flat(
+        self, book: FlatBook, results: Results, holders: list[IntArray], symbol: str, price: int
+    ) -> int:
+        """One mark change on a sparse book: recompute only the accounts holding ``symbol`` (``holders`` from
+        flat.holders, built once per book) into ``results``; returns the number of accounts touched."""
+        i = self.symbols.index(symbol)
+        self.marks[i] = price
+        rows = holders[i]
+        if rows.size * 2 > len(book.account_ids):
+            full = self.revalue_flat(book, out=results)  # most accounts hold it: one pass beats a gather
+            if full is not results:  # the numpy fallback returns fresh arrays
+                for name in Results.__dataclass_fields__:
+                    setattr(results, name, getattr(full, name))
+        elif rows.size:
+            part = self.revalue_flat(book, rows)
+            for name in Results.__dataclass_fields__:
+                getattr(results, name)[rows] = getattr(part, name)
+        return int(rows.size)
+
     def set_mark(self, symbol: str, price: int) -> None:
         self.marks[self.symbols.index(symbol)] = price
 

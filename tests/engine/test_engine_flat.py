@@ -18,7 +18,7 @@ from zkmargin.circuits.rules.fixedpoint import ACCOUNT_LIMIT, MAX_QTY, MAX_VALUE
 from zkmargin.circuits.rules.models import Account, MarketSnapshot, Position
 from zkmargin.circuits.rules.risk_arrays import RiskArrays
 from zkmargin.prover.engine import demo, kernel
-from zkmargin.prover.engine.flat import FlatBook, revalue_numpy, segsum
+from zkmargin.prover.engine.flat import FlatBook, holders, revalue_numpy, segsum
 from zkmargin.prover.engine.margin import MarginEngine
 from zkmargin.prover.engine.vectorised import STATUS_NAMES, Book, Results, VectorEngine
 
@@ -281,3 +281,23 @@ def test_kernel_threads_split_accounts_exactly(engine: MarginEngine) -> None:
     broken.inst[-1] = -5
     with pytest.raises(ValueError, match="out of range"):
         kernel.revalue(ve, broken, threads=2)
+
+
+def test_incremental_mark_update_equals_full_revaluation(engine: MarginEngine, risk_arrays: RiskArrays) -> None:
+    """Only the holders of the moved instrument are recomputed; the result equals a full pass at the new marks,
+    for a rarely held instrument (gather path) and for the most held one (full pass into the same arrays)."""
+    ve = _vector(engine, risk_arrays)
+    book = FlatBook.from_accounts(demo.random_accounts(400, seed=9, portfolio_share=0.3), ve.symbols, demo.ASSETS)
+    index = holders(book, len(ve.symbols))
+    for i, rows in enumerate(index):  # holders are exactly the accounts with a non-zero position in i
+        held = {int(a) for a in book.owner()[(book.inst == i) & (book.qty != 0)]}
+        assert rows.tolist() == sorted(held)
+    live = ve.revalue_flat(book)
+    by_count = sorted((r.size, s) for s, r in zip(ve.symbols, index, strict=True) if r.size)
+    for _, sym in (by_count[0], by_count[-1]):
+        price = int(ve.marks[ve.symbols.index(sym)]) * 9 // 10
+        touched = ve.update_mark_flat(book, live, index, sym, price)
+        assert touched == index[ve.symbols.index(sym)].size
+        full = ve.revalue_flat(book)
+        for f in FIELDS:
+            assert np.array_equal(getattr(live, f), getattr(full, f)), (sym, f)
