@@ -83,17 +83,28 @@ typedef struct {
     int8_t *status;
 } job_t;
 
-/* The exact path's MarginEngine.magnitude, operation for operation (Python float = IEEE double). */
-static double magnitude(const job_t *j, int64_t a) {
+/* The exact path's MarginEngine.magnitude, operation for operation (Python float = IEEE double). Also checks that
+ * every index the account's loops will follow lies inside its array (the buffers come from Python): *ok = 0 if not. */
+static double magnitude(const job_t *j, int64_t a, int *ok) {
+    *ok = 0;
+    if (a < 0 || a >= j->n_acc) return 0;
+    int64_t p0 = j->start[a], p1 = j->start[a + 1], b0 = j->bstart[a], b1 = j->bstart[a + 1];
+    if (p0 < 0 || p0 > p1 || p1 > j->n_pos || b0 < 0 || b0 > b1 || b1 > j->n_bal) return 0;
     double m = fabs((double)j->real[a]);
-    for (int64_t b = j->bstart[a]; b < j->bstart[a + 1]; b++)
-        m += fabs((double)j->bamt[b]) * (double)j->spot[j->basset[b]] / 1e10;
-    for (int64_t p = j->start[a]; p < j->start[a + 1]; p++) {
+    for (int64_t b = b0; b < b1; b++) {
+        int64_t asset = j->basset[b];
+        if ((uint64_t)asset >= (uint64_t)j->n_assets) return 0;
+        m += fabs((double)j->bamt[b]) * (double)j->spot[asset] / 1e10;
+    }
+    int port = j->port[a];
+    for (int64_t p = p0; p < p1; p++) {
         int64_t i = j->inst[p];
+        if ((uint64_t)i >= (uint64_t)j->n_inst) return 0;
         double q = fabs((double)j->qty[p]);
         m += q * (double)j->mark[i] / 1e10 + fabs((double)j->cost[p]);
-        if (j->port[a] && j->hasarr[i]) m += q * (double)(j->worst[i] + j->smin[i]) / 1e8;
+        if (port && j->hasarr[i]) m += q * (double)(j->worst[i] + j->smin[i]) / 1e8;
     }
+    *ok = 1;
     return m;
 }
 
@@ -109,6 +120,10 @@ static i128 collateral(const job_t *j, int64_t a) {
             continue;
         }
         const int64_t *fl = j->hfloor + asset * j->T, *rt = j->hrate + asset * j->T;
+        if (j->T == 1 || v <= fl[1]) { /* inside the first tier (floors ascend: the later tiers add 0) */
+            if (v > fl[0]) num += (i128)rt[0] * (v - fl[0]);
+            continue;
+        }
         for (int64_t t = 0; t < j->T; t++) { /* padded tiers have floor 2^62 > v and rate 0: they add 0 */
             i128 top = (t + 1 < j->T) ? fl[t + 1] : v;
             i128 hi = v < top ? v : top, slice = hi - fl[t];
@@ -151,18 +166,6 @@ static i128 portfolio_im(const job_t *j, int64_t a, i128 *acc, i128 *somc, uint8
     return total;
 }
 
-/* Every index the account's loops will follow lies inside its array (the buffers come from Python). */
-static int in_bounds(const job_t *j, int64_t a) {
-    if (a < 0 || a >= j->n_acc) return 0;
-    int64_t p0 = j->start[a], p1 = j->start[a + 1], b0 = j->bstart[a], b1 = j->bstart[a + 1];
-    if (p0 < 0 || p0 > p1 || p1 > j->n_pos || b0 < 0 || b0 > b1 || b1 > j->n_bal) return 0;
-    for (int64_t p = p0; p < p1; p++)
-        if ((uint64_t)j->inst[p] >= (uint64_t)j->n_inst) return 0;
-    for (int64_t b = b0; b < b1; b++)
-        if ((uint64_t)j->basset[b] >= (uint64_t)j->n_assets) return 0;
-    return 1;
-}
-
 /* Returns the number of accounts refused by the magnitude check (status -1), -1 if out of memory, -2 if an
  * index of the book is out of range (nothing after that account is written). */
 static int64_t run(const job_t *j, int64_t o_begin, int64_t o_end) {
@@ -178,11 +181,13 @@ static int64_t run(const job_t *j, int64_t o_begin, int64_t o_end) {
     int64_t bad = 0, K = j->K;
     for (int64_t o = o_begin; o < o_end; o++) {
         int64_t a = j->use_rows ? j->rows[o] : o;
-        if (!in_bounds(j, a)) {
+        int ok;
+        double m = magnitude(j, a, &ok);
+        if (!ok) {
             bad = -2;
             break;
         }
-        if (!(magnitude(j, a) < ACCOUNT_LIMIT)) {
+        if (!(m < ACCOUNT_LIMIT)) {
             j->coll[o] = j->upnl[o] = j->optv[o] = j->eq[o] = j->im[o] = j->mm[o] = j->shortfall[o] = 0;
             j->status[o] = -1;
             bad++;

@@ -50,6 +50,8 @@ def static_tables(ve: VectorEngine) -> tuple[np.ndarray, ...]:
     """The engine's parameter tables in the kernel's order, except marks and spot (read fresh on every call: stress
     scenarios and ticks replace them). Cached per VectorEngine: its other tables are fixed once it is built."""
     worst = np.maximum(np.abs(ve.r_long).max(axis=1, initial=0), np.abs(ve.r_short).max(axis=1, initial=0))
+    if ve.h_floor.shape[1] > 1 and np.any(np.diff(ve.h_floor, axis=1) < 0):
+        raise ValueError("VectorEngine.h_floor: haircut tier floors must ascend (the kernel relies on it)")
     if ve.n_und < 1 or (ve.und_index.size and not (0 <= ve.und_index.min() and ve.und_index.max() < ve.n_und)):
         raise ValueError("VectorEngine.und_index: underlying index out of range")
     return (
