@@ -301,3 +301,18 @@ def test_incremental_mark_update_equals_full_revaluation(engine: MarginEngine, r
         full = ve.revalue_flat(book)
         for f in FIELDS:
             assert np.array_equal(getattr(live, f), getattr(full, f)), (sym, f)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_collateral_across_haircut_tiers(impl: Impl, engine: MarginEngine) -> None:
+    """Whale balances on both sides of every haircut tier floor (100 M and 120 M USD of BTC or ETH value): the
+    marginal rate changes at each floor, and a floor value itself belongs to the upper tier."""
+    snap = engine.snapshot
+    accts = []
+    for asset in ("BTC", "ETH"):
+        spot = snap.spot_prices[asset]
+        for tier in engine.params.haircuts[asset][1:]:
+            b0 = -(-tier.value_floor * WIDE_DIVISOR // spot)  # the smallest balance worth >= the floor
+            for b in (b0 - 1, b0, b0 + 1, 3 * b0):
+                accts.append(Account(account_id=f"{asset}{b}", balances={asset: b, "USDT": 10**8}))
+    _expect_same(impl, engine, _vector(engine, None), accts)
