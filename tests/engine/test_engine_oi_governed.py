@@ -108,3 +108,37 @@ def test_tier_below_the_hard_floor_is_refused_naming_the_field() -> None:
     weak = LARGE_CAP.model_copy(update={"base_imf": 1_000, "maintenance_fraction": 100_000})  # MMF 0.01%
     with pytest.raises(ValidationError, match=r"oi_tiers\.BTC-PERP\.maintenance_fraction"):
         RiskParameters.model_validate({**demo.params().model_dump(mode="json"), "oi_tiers": {"BTC-PERP": weak}})
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"base_imf": 19_000}, "oi_tiers.BTC-PERP: initial margin fraction at open notional 0 USD"),
+        ({"open_notional_upper_cap": demo.usd(60_000_000)}, "at open notional 50,000,000 USD"),  # flatter slope
+        ({"open_notional_lower_cap": demo.usd(30_000_000)}, "at open notional 30,000,000 USD"),  # scales later
+        ({"open_notional_lower_cap": 0, "open_notional_upper_cap": 0}, "at open notional 50,000,000 USD"),  # no scaling
+        ({"maintenance_fraction": 500_000}, "oi_tiers.BTC-PERP.maintenance_fraction"),
+    ],
+)
+def test_loosened_tier_is_not_a_tightening(change: dict[str, int], field: str) -> None:
+    from zkmargin.circuits.rules.tightening import tightening_violations
+
+    old = _params({"BTC-PERP": LARGE_CAP})
+    new = _params({"BTC-PERP": LARGE_CAP.model_copy(update=change)})
+    found = tightening_violations(old, new)
+    assert any(field in f for f in found), found  # (a lower base IMF also lowers MM: two findings)
+
+
+def test_stricter_tier_is_a_tightening_and_tier_changes_are_flagged() -> None:
+    from zkmargin.circuits.rules.tightening import tightening_violations
+
+    old = _params({"BTC-PERP": LARGE_CAP})
+    stricter = LARGE_CAP.model_copy(
+        update={"base_imf": 25_000, "open_notional_lower_cap": demo.usd(20_000_000), "maintenance_fraction": 700_000}
+    )
+    assert tightening_violations(old, _params({"BTC-PERP": stricter})) == []
+    assert tightening_violations(old, _params({})) == [
+        "oi_tiers.BTC-PERP: removed (its IM and MM fall back to the brackets)"
+    ]
+    added = tightening_violations(old, _params({"BTC-PERP": LARGE_CAP, "ETH-PERP": LARGE_CAP}))
+    assert added == ["oi_tiers.ETH-PERP: new tier (it replaces the brackets' IM and MM for the symbol)"]
