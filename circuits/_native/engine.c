@@ -43,24 +43,24 @@ static inline i128 floordiv(i128 a, int64_t d) {
 
 static inline i128 ceildiv(i128 a, int64_t d) { return -floordiv(-a, d); }
 
-/* floor(a x b / 1e10) and whether it was inexact, for int64 a, b: a double estimate of the quotient, then the
- * exact 128-bit residue corrects it (one int64 division by a constant instead of a 128-bit library division).
- * Exact for every input: when the estimate is too far off for the residue to fit int64, the full division runs. */
+/* floor(a x b / 1e10) and whether it was inexact, for int64 a, b, exact for every input.
+ * Fast path: est = a x b x 1e-10 in doubles carries a relative error below 5 x 2^-53 (two conversions, two
+ * products, the rounded constant), so when |est| < 1e18 the truncated v0 is within 600 of the true quotient and the
+ * true residue r = a b - v0 x 1e10 satisfies |r| < 2^43: the wrapped 64-bit difference IS r, and one int64 division
+ * by the constant corrects v0. Otherwise (never after the magnitude check, which bounds |a b / 1e10| < 2^57) the
+ * 128-bit product is divided. */
 static inline i128 wide_div(int64_t a, int64_t b, int *inexact) {
-    i128 prod = (i128)a * b;
     double est = (double)a * (double)b * 1e-10;
-    if (est > -9.0e18 && est < 9.0e18) {
-        int64_t v0 = (int64_t)est; /* within a few units of the floor for any a, b */
-        i128 r = prod - (i128)v0 * WIDE;
-        if (r > -(i128)4e18 && r < (i128)4e18) {
-            int64_t r64 = (int64_t)r, c = r64 / WIDE;
-            r64 -= c * WIDE;
-            if (r64 < 0) c--, r64 += WIDE;
-            *inexact = r64 != 0;
-            return (i128)v0 + c;
-        }
+    if (est > -1e18 && est < 1e18) {
+        int64_t v0 = (int64_t)est;
+        int64_t r = (int64_t)((uint64_t)a * (uint64_t)b - (uint64_t)v0 * (uint64_t)WIDE);
+        int64_t c = r / WIDE;
+        r -= c * WIDE;
+        if (r < 0) c--, r += WIDE;
+        *inexact = r != 0;
+        return (i128)(v0 + c);
     }
-    i128 v = floordiv(prod, WIDE);
+    i128 prod = (i128)a * b, v = floordiv(prod, WIDE);
     *inexact = prod - v * WIDE != 0;
     return v;
 }
@@ -114,9 +114,9 @@ static i128 collateral(const job_t *j, int64_t a) {
     for (int64_t b = j->bstart[a]; b < j->bstart[a + 1]; b++) {
         int64_t asset = j->basset[b];
         int inexact;
-        i128 v = wide_div(j->bamt[b], j->spot[asset], &inexact);
+        int64_t v = (int64_t)wide_div(j->bamt[b], j->spot[asset], &inexact); /* |v| < 2^57: magnitude passed */
         if (v <= 0) {
-            num += v * RATE; /* borrowings count in full */
+            num += (i128)v * RATE; /* borrowings count in full */
             continue;
         }
         const int64_t *fl = j->hfloor + asset * j->T, *rt = j->hrate + asset * j->T;
@@ -125,8 +125,8 @@ static i128 collateral(const job_t *j, int64_t a) {
             continue;
         }
         for (int64_t t = 0; t < j->T; t++) { /* padded tiers have floor 2^62 > v and rate 0: they add 0 */
-            i128 top = (t + 1 < j->T) ? fl[t + 1] : v;
-            i128 hi = v < top ? v : top, slice = hi - fl[t];
+            int64_t top = (t + 1 < j->T) ? fl[t + 1] : v;
+            int64_t hi = v < top ? v : top, slice = hi - fl[t]; /* fl[t] <= 2^62: no int64 overflow */
             if (slice > 0) num += (i128)rt[t] * slice;
         }
     }
@@ -151,17 +151,16 @@ static i128 portfolio_im(const job_t *j, int64_t a, i128 *acc, i128 *somc, uint8
         for (int64_t s = 0; s < S; s++) row[s] += (i128)q * arr[s];
         if (q < 0) somc[u] += (i128)(-(i128)q) * j->smin[i];
     }
+    /* ceil(x / 1e8) is non-decreasing in x, so max(0, max_s ceil(-row_s / 1e8), ceil(somc / 1e8)) is
+     * ceil(max(0, max_s -row_s, somc) / 1e8): one division per underlying instead of one per scenario. */
     i128 total = 0;
     for (int64_t t = 0; t < n_t; t++) {
         int64_t u = touched[t];
         seen[u] = 0;
-        i128 best = 0, *row = acc + u * S; /* max(0, ...) folds the 0 in */
-        for (int64_t s = 0; s < S; s++) {
-            i128 loss = ceildiv(-row[s], QTY);
-            if (loss > best) best = loss;
-        }
-        i128 m = ceildiv(somc[u], QTY);
-        total += m > best ? m : best;
+        i128 best = somc[u] > 0 ? somc[u] : 0, *row = acc + u * S;
+        for (int64_t s = 0; s < S; s++)
+            if (-row[s] > best) best = -row[s];
+        total += ceildiv(best, QTY);
     }
     return total;
 }
@@ -198,7 +197,7 @@ static int64_t run(const job_t *j, int64_t o_begin, int64_t o_end) {
         for (int64_t p = j->start[a]; p < j->start[a + 1]; p++) {
             int64_t i = j->inst[p], q = j->qty[p];
             int inexact;
-            i128 v = wide_div(q, j->mark[i], &inexact);
+            int64_t v = (int64_t)wide_div(q, j->mark[i], &inexact); /* |v| < 2^57: magnitude passed */
             if (j->opt[i]) {
                 optv += v;
                 any_arr |= port && j->hasarr[i];
@@ -209,12 +208,12 @@ static int64_t run(const job_t *j, int64_t o_begin, int64_t o_end) {
                 any_arr = 1;
                 continue;
             }
-            i128 n = q >= 0 ? v + inexact : -v; /* ceil(|q| mark / 1e10) from the one division */
+            int64_t n = q >= 0 ? v + inexact : -v; /* ceil(|q| mark / 1e10) from the one division */
             const int64_t *fl = j->floor + i * K;
             int64_t k = 0;
             while (k + 1 < K && n >= fl[k + 1]) k++;
-            im_num += n * j->imr[i * K + k];
-            mm_num += n * j->mmr[i * K + k] - (i128)j->cum[i * K + k] * RATE;
+            im_num += (i128)n * j->imr[i * K + k]; /* 64 x 64 -> 128-bit products */
+            mm_num += (i128)n * j->mmr[i * K + k] - (i128)j->cum[i * K + k] * RATE;
         }
         i128 im = ceildiv(im_num, RATE), mm = ceildiv(mm_num, RATE);
         if (port && any_arr) {
