@@ -206,6 +206,9 @@ def revalue_numpy(ve: VectorEngine, book: FlatBook) -> Results:
 
     start, inst, qty, cost = book.start, book.inst, book.qty, book.cost
     n = len(book.account_ids)
+    for idx, size in ((inst, len(ve.symbols)), (book.bal_asset, len(ve.assets))):
+        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= size):  # numpy would wrap a negative index
+            raise ValueError("book: an offset, instrument or asset index is out of range")
     port_pos = book.portfolio[book.owner()]
     in_arrays = ve.has_array[inst] & port_pos
     mark = ve.marks[inst]

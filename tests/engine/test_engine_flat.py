@@ -171,19 +171,23 @@ def test_kernel_equals_numpy_on_rows_and_dense_books(engine: MarginEngine, risk_
         assert np.array_equal(getattr(sub, f), getattr(full, f)[rows]), f
 
 
-@pytest.mark.skipif(not kernel.available(), reason="C engine kernel not built")
-def test_kernel_refuses_out_of_range_indices(engine: MarginEngine) -> None:
-    """The kernel reads raw buffers: an instrument, asset or row index outside its table is an error, not a read."""
+@pytest.mark.parametrize("impl", IMPLS)
+def test_out_of_range_indices_are_refused(impl: Impl, engine: MarginEngine) -> None:
+    """The kernel reads raw buffers and numpy wraps negative indices: an instrument or asset index outside its
+    table is an error in both, never a read of another instrument's data."""
     ve = _vector(engine, None)
     acct = Account(account_id="a", balances={"USDT": 10**8}, positions=[Position(instrument="BTC-PERP", quantity=5)])
-    book = FlatBook.from_accounts([acct], ve.symbols, demo.ASSETS)
-    book.inst[0] = len(ve.symbols)
-    with pytest.raises(ValueError, match="out of range"):
-        kernel.revalue(ve, book)
-    book = FlatBook.from_accounts([acct], ve.symbols, demo.ASSETS)
-    book.bal_asset[0] = -1
-    with pytest.raises(ValueError, match="out of range"):
-        kernel.revalue(ve, book)
+    for col, bad in (("inst", len(ve.symbols)), ("inst", -1), ("bal_asset", -1), ("bal_asset", len(demo.ASSETS))):
+        book = FlatBook.from_accounts([acct], ve.symbols, demo.ASSETS)
+        getattr(book, col)[0] = bad
+        with pytest.raises(ValueError, match="out of range"):
+            impl(ve, book)
+
+
+@pytest.mark.skipif(not kernel.available(), reason="C engine kernel not built")
+def test_kernel_refuses_out_of_range_rows(engine: MarginEngine) -> None:
+    ve = _vector(engine, None)
+    acct = Account(account_id="a", balances={"USDT": 10**8}, positions=[Position(instrument="BTC-PERP", quantity=5)])
     book = FlatBook.from_accounts([acct], ve.symbols, demo.ASSETS)
     with pytest.raises(ValueError, match="out of range"):
         kernel.revalue(ve, book, np.array([1]))
