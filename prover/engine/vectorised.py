@@ -4,6 +4,10 @@ Accounts are rows of fixed-width position slots (empty slot: quantity 0, which c
 because the first bracket has cum = 0). Products that exceed int64 go through fixedpoint.floor_div_dot, so no
 intermediate silently wraps into a wrong result. Isolated accounts and correlation offsets are left to the exact
 path (they are rare and per-position); everything else is here.
+
+When the C kernel is built (kernel.py, circuits/_native/engine.c) ``revalue`` runs it over ``Book.flat_view()`` and
+``revalue_flat`` over a sparse ``FlatBook`` (flat.py); the numpy passes here (``revalue_numpy``) and flat.py's
+``revalue_numpy`` are the fallbacks. All of them give the exact path's integers; the tests compare them.
 """
 
 from __future__ import annotations
