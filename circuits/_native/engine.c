@@ -83,7 +83,9 @@ typedef struct {
     int8_t *status;
 } job_t;
 
-/* The exact path's MarginEngine.magnitude, operation for operation (Python float = IEEE double). Also checks that
+/* The exact path's MarginEngine.magnitude, operation for operation (Python float = IEEE double; prices are taken
+ * in absolute value, which changes nothing for the valid, positive ones and keeps a negative price from shrinking
+ * the bound under the 64-bit results). Also checks that
  * every index the account's loops will follow lies inside its array (the buffers come from Python): *ok = 0 if not. */
 static double magnitude(const job_t *j, int64_t a, int *ok) {
     *ok = 0;
@@ -94,15 +96,15 @@ static double magnitude(const job_t *j, int64_t a, int *ok) {
     for (int64_t b = b0; b < b1; b++) {
         int64_t asset = j->basset[b];
         if ((uint64_t)asset >= (uint64_t)j->n_assets) return 0;
-        m += fabs((double)j->bamt[b]) * (double)j->spot[asset] / 1e10;
+        m += fabs((double)j->bamt[b]) * fabs((double)j->spot[asset]) / 1e10;
     }
     int port = j->port[a];
     for (int64_t p = p0; p < p1; p++) {
         int64_t i = j->inst[p];
         if ((uint64_t)i >= (uint64_t)j->n_inst) return 0;
         double q = fabs((double)j->qty[p]);
-        m += q * (double)j->mark[i] / 1e10 + fabs((double)j->cost[p]);
-        if (port && j->hasarr[i]) m += q * (double)(j->worst[i] + j->smin[i]) / 1e8;
+        m += q * fabs((double)j->mark[i]) / 1e10 + fabs((double)j->cost[p]);
+        if (port && j->hasarr[i]) m += q * fabs((double)(j->worst[i] + j->smin[i])) / 1e8;
     }
     *ok = 1;
     return m;

@@ -252,7 +252,7 @@ def _check_magnitude(
         worst = np.maximum(np.abs(ve.r_long).max(axis=1), np.abs(ve.r_short).max(axis=1)) + ve.smin
         per_pos += np.where(in_arrays, np.abs(qf) * worst[inst] / QTY_SCALE, 0.0)
     m = segsum(per_pos, book.start) + np.abs(book.realised.astype(np.float64))
-    bal_f = np.abs(book.bal_amount.astype(np.float64)) * ve.spot[book.bal_asset] / WIDE_DIVISOR
+    bal_f = np.abs(book.bal_amount.astype(np.float64)) * np.abs(ve.spot[book.bal_asset]) / WIDE_DIVISOR
     m += segsum(bal_f, book.bal_start)
     bad = np.flatnonzero(~(m < ACCOUNT_LIMIT))
     if bad.size:

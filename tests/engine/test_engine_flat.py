@@ -320,3 +320,23 @@ def test_collateral_across_haircut_tiers(impl: Impl, engine: MarginEngine) -> No
             for b in (b0 - 1, b0, b0 + 1, 3 * b0):
                 accts.append(Account(account_id=f"{asset}{b}", balances={asset: b, "USDT": 10**8}))
     _expect_same(impl, engine, _vector(engine, None), accts)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_negative_price_cannot_shrink_the_bound(impl: Impl, engine: MarginEngine) -> None:
+    """Prices are positive at the edge (models.Price); a negative mark or spot set behind its back (set_mark, a
+    stress shock gone wrong) must not let a position whose |value| overflows int64 pass the magnitude bound."""
+    ve = _vector(engine, None)
+    acct = Account(
+        account_id="neg",
+        balances={"ETH": MAX_QTY - 1},
+        positions=[Position(instrument="BTC-PERP", quantity=MAX_QTY - 1, entry_price=1)],
+    )
+    book = FlatBook.from_accounts([acct], ve.symbols, demo.ASSETS)
+    ve.set_mark("BTC-PERP", -(2**52))
+    with pytest.raises(ValueError, match="magnitude"):
+        impl(ve, book)
+    ve.set_mark("BTC-PERP", 1)
+    ve.spot[demo.ASSETS.index("ETH")] = -(2**52)
+    with pytest.raises(ValueError, match="magnitude"):
+        impl(ve, book)
