@@ -1,4 +1,4 @@
-"""Build hook for the optional C kernel (circuits/_native/bn254.c); all metadata lives in pyproject.toml.
+"""Build hook for the optional C kernels (circuits/_native: bn254.c, engine.c); metadata lives in pyproject.toml.
 
 The extension is optional: if no C compiler is available the install still succeeds, prints a warning
 (pip shows build output with ``pip install -v``), and zkmargin uses its pure-Python MSM/NTT/pairing
@@ -51,6 +51,12 @@ setup(
             extra_compile_args=["-O3", "-std=c11", "-pthread"],
             extra_link_args=["-pthread"],
             optional=True,
-        )
+        ),
+        Extension(  # exact margin revaluation (prover/engine/kernel.py; numpy fallback in prover/engine/flat.py)
+            "zkmargin.circuits._engine",
+            sources=["circuits/_native/engine.c"],
+            extra_compile_args=["-O3", "-std=c11", "-ffp-contract=off"],
+            optional=True,
+        ),
     ],
 )

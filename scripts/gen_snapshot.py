@@ -27,7 +27,7 @@ from collections import Counter
 
 import numpy as np
 
-from zkmargin.circuits.rules.fixedpoint import PRICE_SCALE, QTY_SCALE
+from zkmargin.circuits.rules.fixedpoint import MAX_QTY, PRICE_SCALE, QTY_SCALE
 from zkmargin.circuits.rules.models import Account, Position
 from zkmargin.prover.engine import demo
 from zkmargin.prover.engine.margin import MarginEngine
@@ -59,8 +59,10 @@ def _option_weights(engine: MarginEngine, options: list[str]) -> np.ndarray:
 
 
 def _lots(x: float, lot: int) -> int:
-    """``x`` base units as a non-zero whole number of lots (``lot`` at QTY_SCALE)."""
+    """``x`` base units as a non-zero whole number of lots (``lot`` at QTY_SCALE), within the |quantity| < 2^53
+    bound (a whale's leveraged position in a sub-dollar coin would exceed it)."""
     n = round(x * QTY_SCALE / lot)
+    n = max(-((MAX_QTY - 1) // lot), min((MAX_QTY - 1) // lot, n))
     return (n or (1 if x >= 0 else -1)) * lot
 
 
@@ -77,7 +79,7 @@ def synthetic_book(engine: MarginEngine, n: int, seed: int = 15, stressed: float
         equity = float(np.exp(rng.normal(8.0, 1.4)))
         if rng.random() < 0.03:
             equity *= 1.0 + float(rng.pareto(1.2)) * 10  # whales
-        equity = min(equity, 5e8)
+        equity = min(equity, 5e7)  # a USDT balance stays below 2^53 units (90 M USD), the model bound
         portfolio = bool(options) and rng.random() < 0.3
         k = _instrument_count(rng, len(linear) + (len(options) if portfolio else 0))
         n_opt = int(rng.binomial(k, 0.5)) if portfolio else 0

@@ -12,7 +12,7 @@ import hashlib
 import json
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from zkmargin.circuits.solvency.shape import (
     MAX_BASIS_CAP_BPS,
@@ -21,7 +21,7 @@ from zkmargin.circuits.solvency.shape import (
     MIN_SHORT_OPTION_PPM,
 )
 
-from .fixedpoint import MAX_VALUE, RATE_SCALE, USD_SCALE, to_field
+from .fixedpoint import MAX_VALUE, RATE_SCALE, USD_SCALE, ceil_div, to_field
 from .models import Frozen, MarketSnapshot
 
 Ppm = Annotated[int, Field(ge=0, le=RATE_SCALE, strict=True)]
@@ -82,6 +82,34 @@ class ScenarioGrid(Frozen):
         return s + [(m, 0, self.extreme_coverage) for m in self.extreme_moves]
 
 
+class OILiquidityTier(Frozen):
+    """A dYdX-style liquidity tier (open-interest-scaled IMF, prover/engine/oi_margin.py): base IMF, maintenance
+    fraction of the IMF, open-notional caps (micro-USD). Governed: part of RiskParameters.oi_tiers."""
+
+    base_imf: Ppm
+    maintenance_fraction: Ppm = RATE_SCALE
+    open_notional_lower_cap: int = Field(default=0, ge=0, lt=MAX_VALUE, strict=True)
+    open_notional_upper_cap: int = Field(default=0, ge=0, lt=MAX_VALUE, strict=True)
+
+    @model_validator(mode="after")
+    def _caps(self) -> OILiquidityTier:
+        lo, hi = self.open_notional_lower_cap, self.open_notional_upper_cap
+        if lo > hi:
+            raise ValueError("open_notional_lower_cap: larger than the upper cap")
+        if lo == hi and lo != 0:
+            raise ValueError("open_notional_upper_cap: must exceed the lower cap (or both be 0: no scaling)")
+        return self
+
+    @property
+    def scaled(self) -> bool:
+        return self.open_notional_upper_cap != 0
+
+    @property
+    def mmf_ppm(self) -> int:
+        """Maintenance margin fraction = base IMF x maintenance fraction, rounded up (dYdX rounds it down)."""
+        return ceil_div(self.base_imf * self.maintenance_fraction, RATE_SCALE)
+
+
 class RiskParameters(Frozen):
     """All public margin parameters of one version."""
 
@@ -103,6 +131,18 @@ class RiskParameters(Frozen):
         default_factory=dict
     )
     offsets_enabled: bool = False  # False = uncorrelated sum across underlyings (conservative default)
+    # open-interest-scaled IM tiers per perpetual/future symbol (dYdX OIMF, prover/engine/oi_margin.py). Governed like
+    # every field here: the governed document carries them, so its sha256 (the registry's paramsDocHash and, shifted,
+    # the in-circuit version inside params_commitment) commits to them. Omitted from the JSON when empty, so
+    # documents without tiers keep the hash they had before the field existed.
+    oi_tiers: dict[str, OILiquidityTier] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_oi_tiers(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        data: dict[str, object] = handler(self)
+        if not self.oi_tiers:
+            data.pop("oi_tiers", None)
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> RiskParameters:
@@ -127,6 +167,11 @@ class RiskParameters(Frozen):
             for k, (b, c) in enumerate(zip(br, cums, strict=True)):
                 if b.cum != c:
                     raise ValueError(f"brackets.{sym}.{k}.cum: {b.cum} breaks continuity, expected {c}")
+        for sym, oi in self.oi_tiers.items():
+            if oi.mmf_ppm < MIN_MMR_PPM:
+                raise ValueError(
+                    f"oi_tiers.{sym}.maintenance_fraction: MMF {oi.mmf_ppm} below the hard floor {MIN_MMR_PPM} ppm"
+                )
         for asset, tiers in self.haircuts.items():
             if not tiers or tiers[0].value_floor != 0:
                 raise ValueError(f"haircuts.{asset}: first tier must start at 0")

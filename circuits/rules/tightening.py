@@ -14,9 +14,10 @@ so the check does not rely on it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 
 from .fixedpoint import RATE_SCALE, USD_SCALE
-from .params import HaircutTier, LeverageBracket, RiskParameters, ScenarioGrid
+from .params import HaircutTier, LeverageBracket, OILiquidityTier, RiskParameters, ScenarioGrid
 
 
 def _bracket_at(ladder: list[LeverageBracket], notional: int) -> int | None:
@@ -121,6 +122,33 @@ def _grid_violations(u: str, old: ScenarioGrid, new: ScenarioGrid) -> list[str]:
     return out
 
 
+def _imf(t: OILiquidityTier, open_notional: int) -> Fraction:
+    """The tier's exact IMF at an open notional, as prover/engine/oi_margin.py computes it."""
+    base = Fraction(t.base_imf, RATE_SCALE)
+    if not t.scaled:
+        return base
+    span = t.open_notional_upper_cap - t.open_notional_lower_cap
+    over = min(max(open_notional - t.open_notional_lower_cap, 0), span)
+    return base + (1 - base) * Fraction(over, span)
+
+
+def _oi_violations(sym: str, old: OILiquidityTier, new: OILiquidityTier) -> list[str]:
+    """IMF(open notional) must not fall anywhere: both are piecewise linear in the open notional with kinks at the
+    caps and constant beyond the last one, so comparing at 0 and at every cap of both tiers covers every piece.
+    MM = N x base x fraction must not fall either (it does not scale with open interest)."""
+    out: list[str] = []
+    points = {0, old.open_notional_lower_cap, old.open_notional_upper_cap}
+    points |= {new.open_notional_lower_cap, new.open_notional_upper_cap}
+    for on in sorted(points):
+        if _imf(new, on) < _imf(old, on):
+            out.append(f"oi_tiers.{sym}: initial margin fraction at open notional {_usd(on)} falls from "
+                       f"{float(_imf(old, on)):.6f} to {float(_imf(new, on)):.6f}")  # fmt: skip
+            break
+    if new.base_imf * new.maintenance_fraction < old.base_imf * old.maintenance_fraction:
+        out.append(f"oi_tiers.{sym}.maintenance_fraction: maintenance fraction of notional lowered")
+    return out
+
+
 _NOT_LOWER: tuple[tuple[str, Callable[[RiskParameters], int]], ...] = (
     ("mm_ratio", lambda p: p.mm_ratio),
     ("short_option_min", lambda p: p.short_option_min),
@@ -131,12 +159,13 @@ _NOT_LOWER: tuple[tuple[str, Callable[[RiskParameters], int]], ...] = (
 def tightening_violations(old: RiskParameters, new: RiskParameters) -> list[str]:
     """Every way ``new`` is looser than ``old`` (empty: ``new`` is a pure tightening), each naming the field.
 
-    Checked: per bracketed symbol, mmr/imr per bracket and at every edge, bracket floors, MM at every edge (cum);
-    symbols added or removed; per collateral asset, the collateral rate at every tier floor, assets added; scenario
-    grids (price-move, vol-shock and extreme ranges, move count, extreme coverage, short-expiry shock) and grids
-    added or removed; ``mm_ratio``, ``short_option_min``, ``min_implied_vol_ppm`` not lower; ``basis_cap_bps`` not
-    higher; offsets not newly enabled and no correlation lowered. ``liquidation_fee`` is not judged (no margin
-    requirement depends on it)."""
+        Checked: per bracketed symbol, mmr/imr per bracket and at every edge, bracket floors, MM at every edge (cum);
+        symbols added or removed; per collateral asset, the collateral rate at every tier floor, assets added; scenario
+        grids (price-move, vol-shock and extreme ranges, move count, extreme coverage, short-expiry shock) and grids
+        added or removed; ``mm_ratio``, ``short_option_min``, ``min_implied_vol_ppm`` not lower; ``basis_cap_bps`` not
+        higher; offsets not newly enabled and no correlation lowered; open-interest IM tiers (IMF at every cap of both,
+    MM fraction) not lower, none added or removed. ``liquidation_fee`` is not judged (no margin
+        requirement depends on it)."""
     out: list[str] = []
     for sym in sorted(old.brackets.keys() | new.brackets.keys()):
         if sym not in new.brackets:
@@ -157,6 +186,13 @@ def tightening_violations(old: RiskParameters, new: RiskParameters) -> list[str]
             out.append(f"scenario_grids.{u}: new grid (portfolio margin for a new underlying)")
         else:
             out += _grid_violations(u, old.scenario_grids[u], new.scenario_grids[u])
+    for sym in sorted(old.oi_tiers.keys() | new.oi_tiers.keys()):
+        if sym not in new.oi_tiers:
+            out.append(f"oi_tiers.{sym}: removed (its IM and MM fall back to the brackets)")
+        elif sym not in old.oi_tiers:
+            out.append(f"oi_tiers.{sym}: new tier (it replaces the brackets' IM and MM for the symbol)")
+        else:
+            out += _oi_violations(sym, old.oi_tiers[sym], new.oi_tiers[sym])
     for name, get in _NOT_LOWER:
         if get(new) < get(old):
             out.append(f"{name}: lowered from {get(old)} to {get(new)} ppm")

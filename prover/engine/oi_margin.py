@@ -30,40 +30,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pydantic import Field, model_validator
 
 from zkmargin.circuits.rules.fixedpoint import MAX_VALUE, RATE_SCALE, IntArray, ceil_div, floor_div_prod
-from zkmargin.circuits.rules.models import Account, Frozen
-from zkmargin.circuits.rules.params import Ppm
+from zkmargin.circuits.rules.models import Account
+from zkmargin.circuits.rules.params import OILiquidityTier  # governed: RiskParameters.oi_tiers
 
 from .margin import MarginEngine, tiered_requirements
-
-
-class OILiquidityTier(Frozen):
-    """A dYdX-style liquidity tier: base IMF, maintenance fraction of the IMF, open-notional caps (micro-USD)."""
-
-    base_imf: Ppm
-    maintenance_fraction: Ppm = RATE_SCALE
-    open_notional_lower_cap: int = Field(default=0, ge=0, lt=MAX_VALUE, strict=True)
-    open_notional_upper_cap: int = Field(default=0, ge=0, lt=MAX_VALUE, strict=True)
-
-    @model_validator(mode="after")
-    def _caps(self) -> OILiquidityTier:
-        lo, hi = self.open_notional_lower_cap, self.open_notional_upper_cap
-        if lo > hi:
-            raise ValueError("open_notional_lower_cap: larger than the upper cap")
-        if lo == hi and lo != 0:
-            raise ValueError("open_notional_upper_cap: must exceed the lower cap (or both be 0: no scaling)")
-        return self
-
-    @property
-    def scaled(self) -> bool:
-        return self.open_notional_upper_cap != 0
-
-    @property
-    def mmf_ppm(self) -> int:
-        """Maintenance margin fraction = base IMF x maintenance fraction, rounded up (dYdX rounds it down)."""
-        return ceil_div(self.base_imf * self.maintenance_fraction, RATE_SCALE)
 
 
 def imf_rational(tier: OILiquidityTier, open_notional: int) -> tuple[int, int]:
@@ -131,10 +103,11 @@ def oi_initial_margin_np(tier: OILiquidityTier, notional: IntArray, open_notiona
 def oi_account_requirements(
     engine: MarginEngine,
     acct: Account,
-    tiers: dict[str, OILiquidityTier],
+    tiers: dict[str, OILiquidityTier] | None,
     open_notional: dict[str, int],
 ) -> tuple[int, int]:
-    """(IM, MM) of a cross account (micro-USD) where the instruments in `tiers` are margined dYdX-style.
+    """(IM, MM) of a cross account (micro-USD) where the instruments in `tiers` (None: the governed
+    ``engine.params.oi_tiers``) are margined dYdX-style.
 
     For a symbol with a tier: IM_i = ceil(N_i x IMF(open notional of the symbol)), MM_i = ceil(N_i x MMF), each
     rounded up on its own; every other linear position keeps its leverage brackets (one ceil over their sum, as
@@ -142,6 +115,8 @@ def oi_account_requirements(
     refused (their IM comes from risk arrays)."""
     if acct.margin_mode != "cross":
         raise ValueError("OI-scaled margin is defined here for cross accounts")
+    if tiers is None:
+        tiers = engine.params.oi_tiers
     im = mm = im_num = mm_num = 0
     for p in acct.positions:
         if engine.instruments[p.instrument].kind == "option":

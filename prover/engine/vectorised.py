@@ -4,6 +4,10 @@ Accounts are rows of fixed-width position slots (empty slot: quantity 0, which c
 because the first bracket has cum = 0). Products that exceed int64 go through fixedpoint.floor_div_dot, so no
 intermediate silently wraps into a wrong result. Isolated accounts and correlation offsets are left to the exact
 path (they are rare and per-position); everything else is here.
+
+When the C kernel is built (kernel.py, circuits/_native/engine.c) ``revalue`` runs it over ``Book.flat_view()`` and
+``revalue_flat`` over a sparse ``FlatBook`` (flat.py); the numpy passes here (``revalue_numpy``) and flat.py's
+``revalue_numpy`` are the fallbacks. All of them give the exact path's integers; the tests compare them.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from zkmargin.circuits.rules.fixedpoint import (
 from zkmargin.circuits.rules.models import Account, Instrument, MarketSnapshot
 from zkmargin.circuits.rules.params import RiskParameters
 from zkmargin.circuits.rules.risk_arrays import RiskArrays
+
+from . import kernel
+from .flat import FlatBook, revalue_numpy
 
 STATUS_NAMES = ("healthy", "margin_call", "liquidation")
 _BIG = np.int64(MAX_VALUE)
@@ -53,6 +60,23 @@ class Book:
     def invalidate(self) -> None:
         """Call after changing cost or realised in place."""
         self._static = None
+
+    def flat_view(self) -> FlatBook:
+        """The same accounts as a FlatBook over this book's arrays (views when they are C-contiguous): every slot
+        is a position (an empty slot adds exactly 0, as in revalue) and every asset column a balance."""
+        n, width = self.qty.shape
+        n_assets = self.bal.shape[1]
+        cached = self.__dict__.get("_flat_offsets")
+        if cached is None or cached[0] != (n, width, n_assets):
+            start = np.arange(n + 1, dtype=np.int64) * width
+            b_start = np.arange(n + 1, dtype=np.int64) * n_assets
+            cached = ((n, width, n_assets), start, b_start, np.tile(np.arange(n_assets, dtype=np.int64), n))
+            self.__dict__["_flat_offsets"] = cached
+        _, start, b_start, b_asset = cached
+        flat = (self.inst.reshape(-1), self.qty.reshape(-1), self.cost.reshape(-1))
+        return FlatBook(
+            self.account_ids, start, *flat, b_start, b_asset, self.bal.reshape(-1), self.realised, self.portfolio
+        )
 
     @classmethod
     def from_accounts(
@@ -156,12 +180,46 @@ class VectorEngine:
                     self.r_short[i, : len(ra.short[s])] = ra.short[s]
                 self.smin[i] = ra.short_option_min.get(s, 0)
 
+    def revalue_flat(self, book: FlatBook, rows: IntArray | None = None, out: Results | None = None) -> Results:
+        """Revalue a sparse book (all accounts, or ``rows``): the C kernel when built (writing into ``out``'s
+        arrays when they fit, as a tick loop would), else numpy segment sums."""
+        if kernel.available():
+            return kernel.revalue(self, book, rows, out)
+        return revalue_numpy(self, book if rows is None else book.take(rows))
+
+    def update_mark_flat(
+        self, book: FlatBook, results: Results, holders: list[IntArray], symbol: str, price: int
+    ) -> int:
+        """One mark change on a sparse book: recompute only the accounts holding ``symbol`` (``holders`` from
+        flat.holders, built once per book) into ``results``; returns the number of accounts touched."""
+        i = self.symbols.index(symbol)
+        self.marks[i] = price
+        rows = holders[i]
+        if rows.size * 2 > len(book.account_ids):
+            full = self.revalue_flat(book, out=results)  # most accounts hold it: one pass beats a gather
+            if full is not results:  # the numpy fallback returns fresh arrays
+                for name in Results.__dataclass_fields__:
+                    setattr(results, name, getattr(full, name))
+        elif rows.size:
+            part = self.revalue_flat(book, rows)
+            for name in Results.__dataclass_fields__:
+                getattr(results, name)[rows] = getattr(part, name)
+        return int(rows.size)
+
     def set_mark(self, symbol: str, price: int) -> None:
         self.marks[self.symbols.index(symbol)] = price
 
     # ------------------------------------------------------------------ revaluation
 
     def revalue(self, book: Book, rows: IntArray | slice | None = None) -> Results:
+        """Revalue the dense book (or its ``rows``): the C kernel over book.flat_view() when it is built, else the
+        numpy passes below (both exact; the tests compare them)."""
+        if kernel.available():
+            sub = None if rows is None else np.arange(len(book.account_ids), dtype=np.int64)[rows]
+            return kernel.revalue(self, book.flat_view(), sub)
+        return self.revalue_numpy(book, rows)
+
+    def revalue_numpy(self, book: Book, rows: IntArray | slice | None = None) -> Results:
         sel = slice(None) if rows is None else rows
         inst, qty, cost = book.inst[sel], book.qty[sel], book.cost[sel]
         port = book.portfolio[sel]

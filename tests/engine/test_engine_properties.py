@@ -91,8 +91,13 @@ def _check_same(engine: MarginEngine, risk_arrays: RiskArrays, accts: list[Accou
             engine.evaluate(too_big[0])
         with pytest.raises(ValueError, match="magnitude"):
             ve.revalue(book)
+        with pytest.raises(ValueError, match="magnitude"):
+            ve.revalue_numpy(book)
         return
-    vr = ve.revalue(book)
+    vr = ve.revalue(book)  # the C kernel when built
+    vn = ve.revalue_numpy(book)  # the dense numpy passes (the fallback) must agree field by field
+    for f in ("collateral", "upnl", "option_value", "equity", "im", "mm", "status", "shortfall"):
+        assert np.array_equal(getattr(vn, f), getattr(vr, f)), f
     for i, a in enumerate(accts):
         e = engine.evaluate(a)
         got = (vr.collateral[i], vr.upnl[i], vr.option_value[i], vr.equity[i], vr.im[i], vr.mm[i], vr.shortfall[i])
