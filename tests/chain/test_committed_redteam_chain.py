@@ -21,8 +21,8 @@ from zkmargin.prover.operator.committed_deploy import deploy_committed_verifier
 from zkmargin.verifier.chain import ChainRevert, connect
 from zkmargin.verifier.chain_encoding import committed_vk_to_bytes
 from zkmargin.verifier.committed import CommittedProof, verify_committed
-from zkmargin.verifier.types import Proof
 from zkmargin.verifier.committed_chain import committed_proof_to_evm
+from zkmargin.verifier.types import Proof
 
 
 def _circuit() -> ConstraintSystem:
