@@ -313,14 +313,18 @@ def test_identity_points_in_a_secret_key(cer: dict[str, Any], which: str) -> Non
         st = dataclasses.replace(honest.state, g2_eta=g2_mul(G2_GEN, 42))
         step = dataclasses.replace(honest, state=st)
         rec = _record(prev, step, x, zero, (G1_GEN, g1_mul(G1_GEN, t), t))
-        want = {"contribution[3].eta_proof_of_knowledge", "contribution[3].eta_follows"}
+        # eta = 42 is also incoherent with the bases and the mask base; the zero key is refused by its own checks
+        want = {"contribution[3].eta_proof_of_knowledge", "contribution[3].eta_follows", "contribution[3].g2_subgroup",
+                "contribution[3].mask_base_follows_eta", "contribution[3].mask_delta_follows",
+                "commitment.bases_follow_eta"}  # fmt: skip
     else:
         st = dataclasses.replace(honest.state, mask_base=None, mask_delta=None)
         step = dataclasses.replace(honest, k_step=None, state=st)
         rec = _record(prev, step, x, (G1_GEN, g1_mul(G1_GEN, s), s), zero)
-        want = {"contribution[3].k_proof_of_knowledge", "contribution[3].k_follows"}
+        want = {"contribution[3].k_proof_of_knowledge", "contribution[3].k_follows", "contribution[3].g2_subgroup",
+                "contribution[3].mask_base_follows_eta", "contribution[3].mask_delta_follows"}  # fmt: skip
     got = set(_failed(_check(cer, append_contribution(prev, step, rec), f"zero_{which}")))
-    assert want <= got
+    assert got == want
 
 
 def test_operator_reuses_s_for_eta_and_delta_before_governance(cer: dict[str, Any], tmp_path: Path) -> None:
@@ -355,3 +359,50 @@ def test_forked_ceremony_key_gives_no_forgery(cer: dict[str, Any]) -> None:
     pa, _ = prove_committed(a.key, cs, INPUTS)
     assert verify_committed(a.key.vk, pa, public)
     assert not verify_committed(a.key.vk, CommittedProof(pa.proof, pb.commitment), public)
+
+
+# ====================================================================== kind confusion: a committed key read as plain
+
+
+def _challenge_only_circuit() -> ConstraintSystem:
+    """y, out public; x private, committed; c * (out - y^2) == x: sound only because x is fixed before c."""
+    cs = ConstraintSystem()
+    y = cs.input("y", public=True)
+    out = cs.input("out", public=True)
+    x = cs.input("x")
+    ysq = cs.mul(y, y, "ysq")
+    c = cs.commit([x])
+    cs.constrain(c, out - ysq, x, "c * (out - y^2) == x")
+    return cs
+
+
+def test_plain_reading_of_a_committed_key_blob_is_refused() -> None:
+    """A committed key for n inputs has the blob of a PLAIN key for n + 3 inputs (its IC, then [eta]_2's words read
+    as two more 'IC points'): same bytes, same keccak, so the registry-pin comparison (verifier/registry_key.py)
+    cannot tell them apart. Under that plain reading the challenge is an ordinary input: a bundle could prove
+    out = 5 for y = 2 with the prover's challenge 0 and x = 0. What stops it in Python: the key check names the
+    bogus IC points (not on G1); the control shows the false proof verifies when that check is skipped. (On-chain the
+    same confusion through Groth16BatchVerifier.verifyBatches is NOT stopped: tests/chain/
+    test_committed_redteam_chain.py::test_batch_verifier_kind_confusion_rejected.)"""
+    from zkmargin.verifier.chain_encoding import committed_vk_to_bytes, verifying_key_hash, vk_to_bytes
+    from zkmargin.verifier.groth16 import verify
+    from zkmargin.verifier.types import VerifyingKey
+
+    cs = _challenge_only_circuit()
+    pk = dev_setup_committed(cs.compile())
+    (x1, x0), (y1, y0) = pk.vk.g2_eta[0][::-1], pk.vk.g2_eta[1][::-1]
+    b = pk.vk.base
+    plain = VerifyingKey(b.alpha1, b.beta2, b.gamma2, b.delta2, (*b.ic, (x1, x0), (y1, y0)))
+    assert plain.n_public == pk.vk.n_public + 3
+    assert vk_to_bytes(plain) == committed_vk_to_bytes(pk.vk)  # [eta]_2's blob words x1 x0 y1 y0 = two G1 "points"
+    assert verifying_key_hash(plain) == verifying_key_hash(pk.vk)
+    w = cs.witness({"y": 2, "out": 5, "x": 0}, commit=lambda v, p: 0)
+    cs.compile().check(w)
+    proof, public = prove(pk.base, w)
+    signals = [*public, 0, 0]  # y, out = 5 (false), the chosen challenge 0, zeros on [eta]_2's words
+    assert verify(plain, proof, signals, validate_key=False)  # control: the plain reading accepts the false proof
+    with pytest.raises(MalformedInput, match=rf"vk\.IC\[{len(b.ic)}\]"):
+        verify(plain, proof, signals)
+    d = pk.commitment.bases[-1]
+    c = g1_add_aff(proof.c, g1_neg(pk.commitment.mask_delta))
+    assert not verify_committed(pk.vk, CommittedProof(Proof(proof.a, proof.b, c), d), public[:2])
