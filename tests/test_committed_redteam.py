@@ -42,6 +42,7 @@ from zkmargin.prover.setup.committed_ceremony import (
     save_committed_setup,
 )
 from zkmargin.prover.setup.dev import SetupSecrets
+from zkmargin.verifier.chain_encoding import committed_vk_to_bytes, verifying_key_hash, vk_to_bytes
 from zkmargin.verifier.committed import (
     CommittedProof,
     committed_proof_from_json,
@@ -61,10 +62,10 @@ from zkmargin.verifier.committed_ceremony import (
     k_challenge,
     verify_committed_setup,
 )
-from zkmargin.verifier.groth16 import MalformedInput
+from zkmargin.verifier.groth16 import MalformedInput, verify
 from zkmargin.verifier.report import Report
 from zkmargin.verifier.snarkjs_rng import hash_to_g2
-from zkmargin.verifier.types import Proof
+from zkmargin.verifier.types import Proof, VerifyingKey
 from zkmargin.verifier.zkey_mpc import Contribution, build_params, transcript_for
 
 GOV_KEY = "0x" + "4f" * 32
@@ -197,6 +198,7 @@ def test_commitment_preimage_not_ambiguous(dev: Any) -> None:
     cs, pk, _ = dev
     proof, public = prove_committed(pk, cs, INPUTS)
     good = committed_proof_to_json(proof)
+    assert proof.commitment is not None
     dx, dy = proof.commitment
     for words in ([dx + P, dy, 1], [dx, dy + P, 1], [0, 1, 0], [0, 0, 0], [dx, dy, 2]):
         bad = {**good, "commitment": [str(w) for w in words]}
@@ -384,12 +386,9 @@ def test_plain_reading_of_a_committed_key_blob_is_refused() -> None:
     bogus IC points (not on G1); the control shows the false proof verifies when that check is skipped. (On-chain the
     same confusion through Groth16BatchVerifier.verifyBatches is NOT stopped: tests/chain/
     test_committed_redteam_chain.py::test_batch_verifier_kind_confusion_rejected.)"""
-    from zkmargin.verifier.chain_encoding import committed_vk_to_bytes, verifying_key_hash, vk_to_bytes
-    from zkmargin.verifier.groth16 import verify
-    from zkmargin.verifier.types import VerifyingKey
-
     cs = _challenge_only_circuit()
     pk = dev_setup_committed(cs.compile())
+    assert pk.vk.g2_eta is not None
     (x1, x0), (y1, y0) = pk.vk.g2_eta[0][::-1], pk.vk.g2_eta[1][::-1]
     b = pk.vk.base
     plain = VerifyingKey(b.alpha1, b.beta2, b.gamma2, b.delta2, (*b.ic, (x1, x0), (y1, y0)))

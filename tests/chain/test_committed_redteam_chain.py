@@ -8,20 +8,21 @@ With x fixed before c (the challenge), only ``out = y^2, x = 0`` passes; a prove
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
-from zkmargin.circuits.curve import g1_add_aff, g1_neg
+from zkmargin.circuits.curve import G1_GEN, g1_add_aff, g1_neg
 from zkmargin.circuits.r1cs import ConstraintSystem
 from zkmargin.prover.committed import CommittedProvingKey, dev_setup_committed, prove_committed
 from zkmargin.prover.groth16 import prove
 from zkmargin.prover.operator.chain_writes import SigningChain, deploy_batch_verifier
-from zkmargin.prover.operator.committed_deploy import deploy_committed_verifier
+from zkmargin.prover.operator.committed_deploy import committed_verifier_init_code, deploy_committed_verifier
 from zkmargin.verifier.chain import ChainRevert, connect
 from zkmargin.verifier.chain_encoding import committed_vk_to_bytes
-from zkmargin.verifier.committed import CommittedProof, verify_committed
-from zkmargin.verifier.committed_chain import committed_proof_to_evm
+from zkmargin.verifier.committed import CommittedProof, derive_challenge, verify_committed
+from zkmargin.verifier.committed_chain import CONTRACT, committed_proof_to_evm
 from zkmargin.verifier.types import Proof
 
 
@@ -124,3 +125,27 @@ def test_batch_verifier_kind_confusion_needs_zero_eta_inputs(deployed: dict[str,
     p8, _ = committed_proof_to_evm(CommittedProof(p, pk.commitment.bases[-1]))
     with pytest.raises(ChainRevert, match="Groth16: EC operation failed"):
         chain.call(deployed["batch"].functions.verifyBatches(deployed["key_ptr"], 5, 0, [*public, 1, 0], p8))
+
+
+def test_unchecked_deployment_with_eta_at_infinity(deployed: dict[str, Any]) -> None:
+    """A careless deployer skips checkKey with [eta]_2 = (0, 0, 0, 0), the precompile's infinity: the per-call rule
+    names only +-generator/gamma/delta/beta, so the contract runs and e(D, O) = 1 empties the slot. D then binds
+    nothing (a proof of a TRUE statement verifies with any D: recorded as hardening), but committed values have no
+    slot either (forced to 0) and the challenge is still derived: the false statement with the prover's challenge
+    is still rejected, and checkKey (what deploy_committed_verifier runs) refuses the key by name."""
+    pk, cs, chain = deployed["pk"], deployed["cs"], deployed["chain"]
+    bad = dataclasses.replace(pk.vk, g2_eta=None)
+    receipt = chain.send({"data": "0x" + committed_verifier_init_code(bad).hex()})
+    v = chain.contract(CONTRACT, receipt["contractAddress"])
+    with pytest.raises(ChainRevert, match="Groth16C: key G2 point at infinity"):
+        chain.call(v.functions.checkKey())
+    p, public = _false_statement_proof(pk, cs)
+    p8, _ = committed_proof_to_evm(CommittedProof(p, pk.commitment.bases[-1]))
+    with pytest.raises(ChainRevert, match="Groth16C: invalid proof"):
+        chain.call(v.functions.verifyProof(p8, [1, 2], public[:2]))
+    # observation: a true statement (out = 9 for y = 3, x = 0) with D = G1 (bound to nothing) is accepted
+    ch = derive_challenge(G1_GEN, [3, 9])
+    w = cs.witness({"y": 3, "out": 9, "x": 0}, commit=lambda vals, pub: ch)
+    q, _ = prove(pk.base, w)
+    q8, _ = committed_proof_to_evm(CommittedProof(q, G1_GEN))
+    assert chain.call(v.functions.verifyProof(q8, [1, 2], [3, 9])) is True
