@@ -10,8 +10,10 @@ import {Groth16Committed} from "./Groth16Committed.sol";
 /// the verification here keeps the registry under the EIP-170 code-size limit, and gives batch verification of many
 /// proofs (issue 16) one place to live.
 ///
-/// Key blob (a data contract, Groth16.loadKey): plain (Groth16.sol) or committed (Groth16Committed.sol); the kind
-/// follows from the blob length and the number of supplied public inputs. Public inputs: every proof's supplied
+/// Key blob (a data contract, Groth16.loadKey): plain (Groth16.sol) or committed (Groth16Committed.sol); the caller
+/// states the kind and the blob length must match it at the stated input count. The length alone cannot say: a
+/// committed key for n inputs is exactly as long as a plain key for n + 3, and reading it as plain would make the
+/// challenge an input the prover picks and skip D (tests/chain/test_committed_redteam_chain.py). Public inputs: every proof's supplied
 /// inputs, concatenated (nPublic per proof). Inputs whose bit is set in `sharedMask` are the same for every proof
 /// (checked): their share of vk_x is computed once. A committed proof's challenge is keccak256 over its D and its
 /// own nPublic inputs, derived here. Reverts with a reason on every failure; never returns false.
@@ -34,26 +36,28 @@ contract Groth16BatchVerifier {
 
     /// Verify proof b (words b * stride .. of `proofs`: A B C as uint256[8], then for a committed key
     /// D.x D.y, so stride is 8 or 10) for inputs[b * nPublic .. (b + 1) * nPublic - 1], against the key
-    /// stored at `keyPtr`; reverts unless every proof is valid.
+    /// stored at `keyPtr`, of the stated kind; reverts unless every proof is valid.
     function verifyBatches(
         address keyPtr,
+        bool committed,
         uint256 nPublic,
         uint256 sharedMask,
         uint256[] calldata inputs,
         uint256[] calldata proofs
     ) external view returns (bool) {
-        _verifyAll(Groth16.loadKey(keyPtr), nPublic, sharedMask, inputs, proofs);
+        _verifyAll(Groth16.loadKey(keyPtr), committed, nPublic, sharedMask, inputs, proofs);
         return true;
     }
 
     function _verifyAll(
         uint256[] memory key,
+        bool committed,
         uint256 nPublic,
         uint256 sharedMask,
         uint256[] calldata inputs,
         uint256[] calldata proofs
     ) private view {
-        uint256 stride = _stride(key, nPublic);
+        uint256 stride = _stride(key, committed, nPublic);
         uint256 nB = proofs.length / stride;
         require(nB > 0 && proofs.length == nB * stride, "Groth16B: wrong proof length for the key");
         require(inputs.length == nB * nPublic, "Groth16B: wrong number of public inputs");
@@ -93,11 +97,10 @@ contract Groth16BatchVerifier {
     }
 
     /// Words per proof: 8 for a plain key, 10 (with the commitment D) for a committed one.
-    function _stride(uint256[] memory key, uint256 nPublic) private pure returns (uint256) {
-        uint256 plainWords = Groth16.HEADER_WORDS + 2 * (nPublic + 1);
-        if (key.length == plainWords) return 8;
-        require(key.length == plainWords + Groth16Committed.EXTRA_WORDS, "Groth16B: key does not match the input count");
-        return 10;
+    function _stride(uint256[] memory key, bool committed, uint256 nPublic) private pure returns (uint256) {
+        uint256 words = Groth16.HEADER_WORDS + 2 * (nPublic + 1) + (committed ? Groth16Committed.EXTRA_WORDS : 0);
+        require(key.length == words, "Groth16B: key does not match the kind and input count");
+        return committed ? 10 : 8;
     }
 
     /// IC[0] + the shared inputs' terms, from proof 0's inputs.

@@ -96,8 +96,10 @@ library Groth16Committed {
             if keyPoint(q, add(k, 320)) { hit := 3 } // delta: words 10..13
             if keyPoint(q, add(k, 192)) { hit := 2 } // gamma: words 6..9
             if same(q, G2_X1, G2_X0, G2_Y1, G2_Y0) { hit := 1 }
+            if iszero(or(or(mload(q), mload(add(q, 32))), or(mload(add(q, 64)), mload(add(q, 96))))) { hit := 5 }
         }
         if (hit != 0) {
+            require(hit != 5, "Groth16C: key G2 point at infinity");
             require(hit != 1, "Groth16C: key eta is +-the G2 generator");
             require(hit != 2, "Groth16C: key eta is +-gamma");
             require(hit != 3, "Groth16C: key eta is +-delta");

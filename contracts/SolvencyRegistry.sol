@@ -600,7 +600,7 @@ contract SolvencyRegistry {
             emit BatchAttested(s.epoch, b, bt.batchRoot, bt.firstIdHash, bt.lastIdHash, t);
         }
         // Every proof against the pinned key, in one call; reverts (with the verifier's reason) unless all are valid.
-        batchVerifier.verifyBatches(verifyingKey, nPub, _sharedMask, inputs, proofs);
+        batchVerifier.verifyBatches(verifyingKey, verifyingKeyCommitted, nPub, _sharedMask, inputs, proofs);
         require(
             sums[0] + s.unrepresentedAccounts == s.declaredAccounts, "Registry: accounts do not add up to declared"
         );

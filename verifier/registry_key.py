@@ -21,8 +21,10 @@ VERIFIER_CHECK = "registry's batch verifier = the audited Groth16BatchVerifier b
 
 def check_registry_key(rep: Report, registry: SolvencyRegistryClient, vk: VerifyingKey | CommittedVerifyingKey) -> bool:
     """Compare ``vk``'s blob hash with the registry's pin. A committed key's blob includes [eta]_2, so a
-    bundle cannot swap the commitment key either; and a plain key never matches a committed pin (nor the reverse):
-    the blobs differ in length."""
+    bundle cannot swap the commitment key either. A committed blob for n inputs is as long as a plain blob for
+    n + 3 (the red team's finding), so the length alone does not tell the kinds apart; the registry's input count is
+    fixed by its layout and it stores the kind with the key (``verifyingKeyCommitted``), and every Python path
+    validates the key it reads, so a committed blob read as plain fails on its "IC" points taken from [eta]_2."""
     from .chain import verifying_key_hash
 
     # the pinned key means nothing under a verifier that accepts anything: the registry's (immutable) batch

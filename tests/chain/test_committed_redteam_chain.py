@@ -73,7 +73,7 @@ def test_honest_control(deployed: dict[str, Any]) -> None:
     assert verify_committed(pk.vk, proof, public)
     p8, d2 = committed_proof_to_evm(proof)
     assert chain.call(deployed["single"].functions.verifyProof(p8, d2, public)) is True
-    batch = deployed["batch"].functions.verifyBatches(deployed["key_ptr"], 2, 0, public, [*p8, *d2])
+    batch = deployed["batch"].functions.verifyBatches(deployed["key_ptr"], True, 2, 0, public, [*p8, *d2])
     assert chain.call(batch) is True
 
 
@@ -90,62 +90,55 @@ def test_false_statement_with_chosen_challenge_rejected_by_committed_paths(deplo
     p8, d2 = committed_proof_to_evm(forged)
     with pytest.raises(ChainRevert, match="Groth16C: invalid proof"):
         chain.call(deployed["single"].functions.verifyProof(p8, d2, public[:2]))
-    batch = deployed["batch"].functions.verifyBatches(deployed["key_ptr"], 2, 0, public[:2], [*p8, *d2])
+    batch = deployed["batch"].functions.verifyBatches(deployed["key_ptr"], True, 2, 0, public[:2], [*p8, *d2])
     with pytest.raises(ChainRevert, match="Groth16C: invalid proof"):
         chain.call(batch)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BROKEN (kind confusion in Groth16BatchVerifier.verifyBatches, public and stateless): the proof kind is "
-        "inferred from the key length and the CALLER's nPublic; a committed key for n inputs has exactly the "
-        "length of a plain key for n + 3 inputs, so verifyBatches(committedKeyPtr, n + 3, ...) runs the PLAIN "
-        "4-pair check with the challenge as a caller-supplied input (its IC point is the committed key's "
-        "IC[n+1]) and [eta]_2's four words read as two 'IC points' that a zero input never touches: a false "
-        "statement with a prover-chosen challenge verifies. SolvencyRegistry is NOT affected (it passes its "
-        "layout's nPub, fixed, and pins the key kind); any other contract calling verifyBatches is."
-    ),
-)
 def test_batch_verifier_kind_confusion_rejected(deployed: dict[str, Any]) -> None:
+    """Found by the red team (2026-12-01): verifyBatches inferred the key kind from its length and the caller's
+    nPublic, and a committed key for n inputs is exactly as long as a plain key for n + 3. A caller that takes
+    nPublic from the submitted inputs (a natural pattern) let the prover pass n + 3 and get the PLAIN check: the
+    challenge an input the prover picks, [eta]_2's words two IC points a zero input never touches, D unchecked, and
+    this false statement verified. The caller now states the kind, pinned with the key (the registry passes
+    ``verifyingKeyCommitted``), and whatever count reaches the verifier, a committed key is only checked as one."""
     pk, cs, chain = deployed["pk"], deployed["cs"], deployed["chain"]
     p, public = _false_statement_proof(pk, cs)
-    p8, _ = committed_proof_to_evm(CommittedProof(p, pk.commitment.bases[-1]))
+    p8, d2 = committed_proof_to_evm(CommittedProof(p, pk.commitment.bases[-1]))
     inputs = [*public, 0, 0]  # y, out (false), the challenge (chosen: 0), and two zeros for [eta]_2's words
     assert pk.vk.n_public + 3 == len(inputs)
-    with pytest.raises(ChainRevert):
-        chain.call(deployed["batch"].functions.verifyBatches(deployed["key_ptr"], len(inputs), 0, inputs, p8))
+    batch = deployed["batch"].functions
+    with pytest.raises(ChainRevert, match="Groth16B: key does not match the kind and input count"):
+        chain.call(batch.verifyBatches(deployed["key_ptr"], True, len(inputs), 0, inputs, p8))
+    with pytest.raises(ChainRevert, match="Groth16B: key does not match the kind and input count"):
+        chain.call(batch.verifyBatches(deployed["key_ptr"], True, len(inputs), 0, inputs, [*p8, *d2]))
+    # the attack needed the plain reading; only a caller that declares a committed key plain gets it (misconfigured
+    # like one pointing at another key): the kind is part of what a caller pins, as the registry does
+    assert chain.call(batch.verifyBatches(deployed["key_ptr"], False, len(inputs), 0, inputs, p8)) is True
 
 
-def test_batch_verifier_kind_confusion_needs_zero_eta_inputs(deployed: dict[str, Any]) -> None:
-    """The confusion's limits: a non-zero input on [eta]_2's words makes ecMul see a non-curve point (revert), and
-    the same forged proof with the honest count (n) is a committed check that derives its own challenge."""
+def test_batch_verifier_plain_key_stated_committed_rejected(deployed: dict[str, Any]) -> None:
+    """A committed key stated plain at its own input count is refused by the length rule before any pairing."""
     pk, cs, chain = deployed["pk"], deployed["cs"], deployed["chain"]
     p, public = _false_statement_proof(pk, cs)
     p8, _ = committed_proof_to_evm(CommittedProof(p, pk.commitment.bases[-1]))
-    with pytest.raises(ChainRevert, match="Groth16: EC operation failed"):
-        chain.call(deployed["batch"].functions.verifyBatches(deployed["key_ptr"], 5, 0, [*public, 1, 0], p8))
+    with pytest.raises(ChainRevert, match="Groth16B: key does not match the kind and input count"):
+        chain.call(deployed["batch"].functions.verifyBatches(deployed["key_ptr"], False, 2, 0, public[:2], p8))
 
 
 def test_unchecked_deployment_with_eta_at_infinity(deployed: dict[str, Any]) -> None:
-    """A careless deployer skips checkKey with [eta]_2 = (0, 0, 0, 0), the precompile's infinity: the per-call rule
-    names only +-generator/gamma/delta/beta, so the contract runs and e(D, O) = 1 empties the slot. D then binds
-    nothing (a proof of a TRUE statement verifies with any D: recorded as hardening), but committed values have no
-    slot either (forced to 0) and the challenge is still derived: the false statement with the prover's challenge
-    is still rejected, and checkKey (what deploy_committed_verifier runs) refuses the key by name."""
+    """A careless deployer skips checkKey with [eta]_2 = (0, 0, 0, 0), the precompile's infinity, under which
+    e(D, O) = 1 empties the slot and D binds nothing. Found by the red team: the per-call rule named only
+    +-generator/gamma/delta/beta; it now refuses infinity too, on every call, as checkKey does."""
     pk, cs, chain = deployed["pk"], deployed["cs"], deployed["chain"]
     bad = dataclasses.replace(pk.vk, g2_eta=None)
     receipt = chain.send({"data": "0x" + committed_verifier_init_code(bad).hex()})
     v = chain.contract(CONTRACT, receipt["contractAddress"])
     with pytest.raises(ChainRevert, match="Groth16C: key G2 point at infinity"):
         chain.call(v.functions.checkKey())
-    p, public = _false_statement_proof(pk, cs)
-    p8, _ = committed_proof_to_evm(CommittedProof(p, pk.commitment.bases[-1]))
-    with pytest.raises(ChainRevert, match="Groth16C: invalid proof"):
-        chain.call(v.functions.verifyProof(p8, [1, 2], public[:2]))
-    # observation: a true statement (out = 9 for y = 3, x = 0) with D = G1 (bound to nothing) is accepted
-    ch = derive_challenge(G1_GEN, [3, 9])
+    ch = derive_challenge(G1_GEN, [3, 9])  # a true statement (out = 9 for y = 3, x = 0) with D = G1, bound to nothing
     w = cs.witness({"y": 3, "out": 9, "x": 0}, commit=lambda vals, pub: ch)
     q, _ = prove(pk.base, w)
     q8, _ = committed_proof_to_evm(CommittedProof(q, G1_GEN))
-    assert chain.call(v.functions.verifyProof(q8, [1, 2], [3, 9])) is True
+    with pytest.raises(ChainRevert, match="Groth16C: key G2 point at infinity"):
+        chain.call(v.functions.verifyProof(q8, [1, 2], [3, 9]))
