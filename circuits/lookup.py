@@ -360,7 +360,8 @@ def _finalize(cs: ConstraintSystem) -> None:
                 cs.assert_equal(_lc_sum(invs), _lc_sum(fracs), f"{t.name}.logup")
         # ---- weighted sums: sum_i w_i/(X - k_i) = sum_t T_t/(X - t)
         for ws in st.sums:
-            lhs, rhs = [], []
+            lhs: list[LC] = []
+            rhs: list[LC] = []
             for side, items, tag in ((lhs, ws.queries, "q"), (rhs, ws.totals, "t")):
                 for i, (k, w) in enumerate(items):
                     p = cs.reserve(f"{ws.name}.{tag}[{i}]")

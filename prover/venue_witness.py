@@ -160,12 +160,12 @@ def build_venue_batch(
     for acct in accounts:
         aid = acct.account_id
         us = user_secrets[aid] if user_secrets is not None else derive_user_secret(secret or b"", aid)
-        plans = split_account(engine, acct, table, shape)
-        rows.append((account_id_commitment(aid, us), epoch_salt(us, epoch), acct, plans, engine.evaluate(acct)))
+        split = split_account(engine, acct, table, shape)
+        rows.append((account_id_commitment(aid, us), epoch_salt(us, epoch), acct, split, engine.evaluate(acct)))
     rows.sort(key=lambda r: r[0])
-    for a, b in pairwise(rows):
-        if a[0] == b[0]:
-            raise AccountNotProvable(b[2].account_id, f"id_hash equal to that of {a[2].account_id!r}")
+    for r1, r2 in pairwise(rows):
+        if r1[0] == r2[0]:
+            raise AccountNotProvable(r2[2].account_id, f"id_hash equal to that of {r1[2].account_id!r}")
     pf = {id(r[2]): 1 if r[2].margin_mode == "portfolio" else 0 for r in rows}
     leaves: list[VenueLeaf] = []
     plans: list[LeafPlan] = []
@@ -179,9 +179,9 @@ def build_venue_batch(
     prices = [engine.snapshot.spot_prices[a] for a in table.assets]
     liab = [0] * shape.assets
     for lf in leaves:
-        for a, b in lf.balances:
-            if a:
-                liab[a - 1] += max(b, 0)
+        for asset_id, amount in lf.balances:
+            if asset_id:
+                liab[asset_id - 1] += max(amount, 0)
     eq = [r[4].equity for r in rows]
     mm = [r[4].mm for r in rows]
     public = [

@@ -66,7 +66,7 @@ class TableInstrument(Frozen):
 
 
 class InstrumentTable(Frozen):
-    format: Literal["zkmargin/instrument-table/v1"] = TABLE_FORMAT
+    format: Literal["zkmargin/instrument-table/v1"] = "zkmargin/instrument-table/v1"
     version: int = Field(ge=1, strict=True)
     assets: list[str] = Field(min_length=1)  # asset id = index + 1
     ladders: list[list[LeverageBracket]]  # ladder id = index + 1
@@ -132,7 +132,9 @@ def build_instrument_table(
     for n, inst in enumerate([*ra, *rest], 1):
         lid = 0
         if inst.kind == "option" and inst.underlying not in grids:
-            raise ParamsError(f"risk_parameters.scenario_grids: option {inst.symbol!r} needs a grid for {inst.underlying!r}")
+            raise ParamsError(
+                f"risk_parameters.scenario_grids: option {inst.symbol!r} needs a grid for {inst.underlying!r}"
+            )
         if inst.kind != "option":
             if inst.symbol not in params.brackets:
                 raise ParamsError(f"risk_parameters.brackets: no brackets for {inst.symbol!r}")

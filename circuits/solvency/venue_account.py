@@ -203,9 +203,7 @@ def build_leaf(c: VenueCircuit, i: int, prev: Carry | None, cont: LC, gcont: LC,
             tiered_all = tiered_all + mnum
             tiered_ra = tiered_ra + cs.mul(has_ra, mnum, f"pos[{j}].mm_ra")
         with c.part("scenarios"):
-            arr = cs.hint(
-                f"pos[{j}].risk", lambda k: _row(idx, "risk", k, sh.scenarios), rrow, count=sh.scenarios
-            )
+            arr = cs.hint(f"pos[{j}].risk", lambda k: _row(idx, "risk", k, sh.scenarios), rrow, count=sh.scenarios)
             c.lookup(t.risk, [rrow, *arr])
             for s in range(sh.scenarios):
                 scen[s] = scen[s] + cs.mul(qty[j], arr[s], f"pos[{j}].s{s}")
@@ -227,7 +225,9 @@ def build_leaf(c: VenueCircuit, i: int, prev: Carry | None, cont: LC, gcont: LC,
     with c.part("tiered MM"):
         tnum = tiered_all - cs.mul(pf, tiered_ra, "tiered.mode")
         tnum_acc = (carried(prev.tnum, cont, "tnum") if prev else zero) + tnum
-        mm_t, _ = divmod_const(cs, tnum_acc, None, RATE_SCALE, "tiered", add=RATE_SCALE - 1, quotient_bits=MM_BITS, rc=rc)
+        mm_t, _ = divmod_const(
+            cs, tnum_acc, None, RATE_SCALE, "tiered", add=RATE_SCALE - 1, quotient_bits=MM_BITS, rc=rc
+        )
         mm_p, _ = divmod_const(
             cs, im_acc, t.mm_ratio, RATE_SCALE, "portfolio_mm", add=RATE_SCALE - 1, quotient_bits=MM_BITS, rc=rc
         )
@@ -294,4 +294,3 @@ def _packs(ids: list[LC], amounts: list[LC], per: int, width: int) -> list[LC]:
             acc = acc + piece * (1 << (width * k))
         out.append(acc)
     return out
-

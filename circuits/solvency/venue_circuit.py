@@ -156,6 +156,7 @@ class VenueCircuit:
             cs.assert_equal(pub["account_count"], count, "account_count")
         with self.part("tree"):
             root = merkle_root_gadget(cs, [x.leaf for x in lv], sh.depth, "tree")
+            self.root = root
             cs.assert_equal(pub["batch_root"], root, "batch_root")
         with self.part("totals"), cs.scope("totals"):
             for name, get in (
@@ -165,7 +166,9 @@ class VenueCircuit:
                 ("total_shortfall", lambda x: x.shortfall),
                 ("total_bad_debt", lambda x: x.bad_debt),
             ):
-                total = sum((cs.mul(e, get(x), f"{name}[{i}]") for i, (e, x) in enumerate(zip(ends, lv, strict=True))), LC())
+                total = sum(
+                    (cs.mul(e, get(x), f"{name}[{i}]") for i, (e, x) in enumerate(zip(ends, lv, strict=True))), LC()
+                )
                 cs.assert_equal(pub[name], total, name)
             # what the venue owes per asset: positive balances, summed over the sparse slots by asset id
             queries = [q for x in lv for q in x.liabilities]

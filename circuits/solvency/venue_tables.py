@@ -182,7 +182,9 @@ def build_tables(c: VenueCircuit, pub: dict[str, LC], prices: list[LC]) -> Venue
                 rc(cs, cap, BASIS_BITS, "basis_cap.range")
                 rc(cs, MAX_BASIS_CAP_BPS - cap, BASIS_BITS, "basis_cap.cap")
                 # the underlying's public price and short-option minimum: the asset is a key of the price table
-                idx, smin_a = cs.hint("index", lambda av: list(index["prices"].get(av, [(0, 0, 0)])[0][1:]), asset, count=2)
+                idx, smin_a = cs.hint(
+                    "index", lambda av: list(index["prices"].get(av, [(0, 0, 0)])[0][1:]), asset, count=2
+                )
                 price_table.lookup([asset, idx, smin_a])
                 band = cs.mul(cap, idx, "band")
                 dev = cs.mul(mark - idx, 1 - opt, "deviation") * BPS_SCALE  # options: no band (audited marks)
@@ -227,7 +229,9 @@ def build_tables(c: VenueCircuit, pub: dict[str, LC], prices: list[LC]) -> Venue
     return tables
 
 
-def _index_step(c: VenueCircuit, index: dict[str, dict[int, list[tuple[int, ...]]]], tables: list[tuple[str, list[Row]]], name: str) -> None:
+def _index_step(
+    c: VenueCircuit, index: dict[str, dict[int, list[tuple[int, ...]]]], tables: list[tuple[str, list[Row]]], name: str
+) -> None:
     """One witness step copying these tables' rows into the native ``index`` the per-slot hints read (a hint naming
     every row as a dependency would read the whole table once per slot). Its output is pinned to 0."""
     cs = c.cs
