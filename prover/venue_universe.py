@@ -12,7 +12,7 @@ from __future__ import annotations
 from zkmargin.circuits.rules.black76 import black76
 from zkmargin.circuits.rules.fixedpoint import PRICE_SCALE, RATE_SCALE
 from zkmargin.circuits.rules.models import SECONDS_PER_YEAR, Instrument, MarketSnapshot, VolSurface
-from zkmargin.circuits.rules.params import HaircutTier, RiskParameters, ScenarioGrid, make_brackets
+from zkmargin.circuits.rules.params import HaircutTier, ScenarioGrid, make_brackets
 from zkmargin.circuits.rules.risk_arrays import build_risk_arrays
 from zkmargin.prover.engine import demo
 from zkmargin.prover.engine.margin import MarginEngine
@@ -77,7 +77,7 @@ def venue_engine(now: int = demo.NOW) -> MarginEngine:
             marks[sym] = index[inst.underlying]
         elif inst.kind == "future":
             assert inst.expiry is not None
-            marks[sym] = demo.px(f * (1 + 0.05 * (inst.expiry - now) / SECONDS_PER_YEAR))
+            marks[sym] = demo.px(f * (1 + 0.02 * (inst.expiry - now) / SECONDS_PER_YEAR))
         else:
             assert inst.strike is not None and inst.expiry is not None
             t = (inst.expiry - now) / SECONDS_PER_YEAR

@@ -100,9 +100,13 @@ def main_venue(args: argparse.Namespace) -> None:
     print(f"venue: {len(table.instruments):,} instruments ({table.risk_rows} with risk arrays, "
           f"{len(table.ladders)} ladders), {len(table.assets)} assets\n")  # fmt: skip
     p, a = tuple(args.slots) if args.slots else choose_slots(engine, table, book)
+    mean_leaves = statistics.fmean(len(split_account(engine, x, table, venue_shape(table, engine.params, 16, p, a)))
+                                   for x in book)  # fmt: skip
     print("## constraints per leaf and per account (tables paid once per batch)\n")
-    print("| leaves per batch | accounts | constraints | per leaf | per account | tables + range table per leaf | "
-          "limb bits | build (s) |")  # fmt: skip
+    print(f"per account = per leaf x {mean_leaves:.3f}, the mean leaves per account of the {len(book):,}-account book "
+          "(the accounts filling one batch vary with the tail)\n")  # fmt: skip
+    print("| leaves per batch | accounts in it | constraints | per leaf | per account | tables + range table per leaf "
+          "| limb bits | build (s) |")  # fmt: skip
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     results: dict[int, tuple[float, float, int]] = {}
     circuits: dict[int, tuple[VenueCircuit, Any]] = {}
@@ -115,7 +119,7 @@ def main_venue(args: argparse.Namespace) -> None:
         c.r1cs.check(c.witness(batch.inputs))
         total = c.r1cs.n_constraints
         tables = sum(c.budget[k] for k in BATCH_PARTS)
-        results[n] = (total / n, total / len(accts), len(accts))
+        results[n] = (total / n, total / n * mean_leaves, len(accts))
         print(f"| {n:,} | {len(accts):,} | {total:,} | {total / n:,.0f} | {total / len(accts):,.0f} | "
               f"{tables / n:,.0f} | {lookup_report(c.cs)['limb_bits']} | {build_s:.0f} |")  # fmt: skip
         if n == args.venue_prove and not args.no_prove:
@@ -143,11 +147,11 @@ def main_venue(args: argparse.Namespace) -> None:
         print(f"\ndev setup {t1 - t0:.1f} s; prove {prove_s:.1f} s (witness included) = {prove_s / n_prove:.4f} s per "
               f"leaf, {prove_s / len(batch.accounts):.4f} s per account; verify {t3 - t2:.3f} s; peak RSS "
               f"{_rss_gb():.1f} GB\n")  # fmt: skip
-    per_leaf, per_acct, n_acct = results[big]
+    per_leaf, per_acct, _ = results[big]
     accts_prove = len(circuits[n_prove][1].accounts) if n_prove in circuits else 0
     print(
         f"RESULT venue_constraints_per_account={per_leaf:.0f} leaves_per_batch={big} "
         f"instruments={len(table.instruments)} assets={len(table.assets)} positions_per_leaf={p} balances_per_leaf={a} "
-        f"constraints_per_synthetic_account={per_acct:.0f} synthetic_accounts_per_batch={n_acct} "
+        f"constraints_per_synthetic_account={per_acct:.0f} leaves_per_synthetic_account={mean_leaves:.3f} "
         f"prove_s_per_account={prove_s / max(accts_prove, 1):.4f} prove_leaves={n_prove} peak_rss_gb={_rss_gb():.1f}"
     )

@@ -13,7 +13,7 @@ Flattening (every value mod r; sponge = :func:`.params.sponge`, length-prefixed 
 * governed: ``VENUE_PARAMS_TAG, AS, I, L, K, T, S, RI, usd_asset, version, mm_ratio, short_option_min_ppm,
   table_commitment``, then per ladder l = 1..L-1, per bracket k: floor, mmr, cum; per asset a = 1..AS, per tier t:
   floor, rate;
-* market: ``VENUE_MARKET_TAG, I, S, RI``, the marks of rows 1..I-1 packed four per element (53 bits each), then the
+* market: ``VENUE_MARKET_TAG, I, S, RI``, the marks of rows 1..I-1 packed four per element (54 bits each), then the
   risk arrays of rows 1..RI-1 as (entry + 2^40) packed six per element (41 bits each).
 
 Packing keeps the table's hash cost per row low (one element for the static columns, a quarter for the mark, S/6 for
@@ -46,6 +46,7 @@ TABLE_TAG = int.from_bytes(b"zkmargin/instrument-table/v1", "big")
 VENUE_PARAMS_TAG = int.from_bytes(b"zkmargin/venue-params/v1", "big")
 VENUE_MARKET_TAG = int.from_bytes(b"zkmargin/venue-market/v1", "big")
 MARKS_PER_PACK = 4
+MARK_WIDTH = PRICE_BITS + 1  # marks are in [1, 2^53]: 54-bit pieces keep the packing injective at 2^53 too
 RISK_PER_PACK = 6
 RISK_WIDTH = RISK_BITS + 1
 
@@ -117,7 +118,7 @@ class VenueParams:
     def market_flat(self, shape: VenueShape) -> list[int]:
         out = [VENUE_MARKET_TAG, shape.instruments, shape.scenarios, shape.risk_rows]
         marks = [r.mark for r in self.instruments]
-        out += pack(marks, PRICE_BITS, MARKS_PER_PACK)
+        out += pack(marks, MARK_WIDTH, MARKS_PER_PACK)
         entries = [x + (1 << RISK_BITS) for row in self.risk_long for x in row]
         out += pack(entries, RISK_WIDTH, RISK_PER_PACK)
         return [x % R for x in out]

@@ -47,6 +47,7 @@ from .shape import (
     VALUE_TOP,
 )
 from .venue_params import (
+    MARK_WIDTH,
     MARKS_PER_PACK,
     OFF_CAP,
     OFF_HAS_RA,
@@ -209,7 +210,7 @@ def build_tables(c: VenueCircuit, pub: dict[str, LC], prices: list[LC]) -> Venue
         gov += [version, mm_ratio, smin_ppm, table_c, *gov_ladders, *gov_tiers]
         cs.assert_equal(sponge_gadget(cs, gov, "sponge"), pub["params_commitment"], "commitment")
         market: list[LC] = [LC.const(x) for x in (VENUE_MARKET_TAG, sh.instruments, sh.scenarios, sh.risk_rows)]
-        market += _packed(marks, PRICE_BITS, MARKS_PER_PACK)
+        market += _packed(marks, MARK_WIDTH, MARKS_PER_PACK)
         market += _packed(risk_pieces, RISK_WIDTH, RISK_PER_PACK)
         cs.assert_equal(sponge_gadget(cs, market, "market_sponge"), pub["market_commitment"], "market_commitment")
         tables = VenueTables(
