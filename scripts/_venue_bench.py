@@ -151,8 +151,8 @@ def main_venue(args: argparse.Namespace) -> None:
         t3 = time.perf_counter()
         prove_s = t2 - t1
         print(f"\ndev setup {t1 - t0:.1f} s; prove {prove_s:.1f} s (witness included) = {prove_s / n_prove:.4f} s per "
-              f"leaf, {prove_s / n_prove * mean_leaves:.4f} s per account (x mean leaves); verify {t3 - t2:.3f} s; peak RSS "
-              f"{_rss_gb():.1f} GB (largest worker {_children_rss_gb():.1f} GB)\n")  # fmt: skip
+              f"leaf, {prove_s / n_prove * mean_leaves:.4f} s per account (x mean leaves); verify {t3 - t2:.3f} s; "
+              f"peak RSS {_rss_gb():.1f} GB (largest worker {_children_rss_gb():.1f} GB)\n")  # fmt: skip
     per_leaf, per_acct, _ = results[big]
     accts_prove = len(circuits[n_prove][1].accounts) if n_prove in circuits else 0
     print(
