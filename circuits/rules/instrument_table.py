@@ -281,3 +281,24 @@ def venue_params(
     )
     out.validate(sh, prices)
     return out
+
+
+def leaf_view(
+    table: InstrumentTable, positions: Sequence[tuple[int, int]], balances: Sequence[tuple[int, int]]
+) -> dict[str, Any]:
+    """What a user sees of one of their venue leaves: positions and balances by name (ids resolved in the governed
+    table), empty slots left out. The user check compares this with their own statement, part by part."""
+    rows = {r.id: r.symbol for r in table.instruments}
+    out_pos: dict[str, int] = {}
+    for iid, q in positions:
+        if iid:
+            if iid not in rows:
+                raise ParamsError(f"leaf: instrument id {iid} is not in table version {table.version}")
+            out_pos[rows[iid]] = q
+    out_bal: dict[str, int] = {}
+    for aid, b in balances:
+        if aid:
+            if not 1 <= aid <= len(table.assets):
+                raise ParamsError(f"leaf: asset id {aid} is not in table version {table.version}")
+            out_bal[table.assets[aid - 1]] = b
+    return {"positions": out_pos, "balances": out_bal}

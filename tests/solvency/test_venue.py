@@ -418,3 +418,24 @@ def test_table_ids_are_rows_and_groups_contiguous(table: InstrumentTable) -> Non
     renumbered = [TableInstrument.model_validate({**r.model_dump(), "id": n}) for n, r in enumerate(bad, 1)]
     with pytest.raises(ValueError, match="risk"):
         InstrumentTable.model_validate({**table.model_dump(), "instruments": [r.model_dump() for r in renumbered]})
+
+
+def test_user_sees_their_instruments_by_name(batch: VenueBatch, table: InstrumentTable) -> None:
+    """Reassembling an account's leaves by name gives back its own positions and balances (USD cash apart)."""
+    from zkmargin.circuits.rules.instrument_table import leaf_view
+
+    acct = next(a for a in batch.accounts if a.account_id == "portfolio")
+    first = leaf_index(batch, "portfolio")
+    parts = [lf for lf in batch.leaves if lf.id_hash == batch.leaves[first].id_hash]
+    assert [lf.part for lf in parts] == list(range(len(parts))) and len(parts) > 1
+    seen_pos: dict[str, int] = {}
+    seen_bal: dict[str, int] = {}
+    for lf in parts:
+        view = leaf_view(table, lf.positions, lf.balances)
+        seen_pos |= view["positions"]
+        seen_bal |= view["balances"]
+    assert seen_pos == {p.instrument: p.quantity for p in acct.positions}
+    assert {k: v for k, v in seen_bal.items() if k != "USD"} == dict(acct.balances)
+    assert seen_bal["USD"] == acct.realised_pnl * 100
+    with pytest.raises(ParamsError, match="not in table"):
+        leaf_view(table, [(len(table.instruments) + 1, 1)], [])
