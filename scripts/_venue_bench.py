@@ -140,6 +140,18 @@ def main_venue(args: argparse.Namespace) -> None:
         else:
             del c
     big = max(results)
+    if len(results) >= 2:
+        lo, hi = sorted(results)[:2]
+        slope = (results[hi][0] * hi - results[lo][0] * lo) / (hi - lo)
+        fixed = results[lo][0] * lo - slope * lo
+        print(f"\naffine fit through {lo} and {hi} leaves (same limb size): {slope:,.0f} per leaf + {fixed:,.0f} per "
+              "batch; extrapolated:\n")  # fmt: skip
+        print("| leaves per batch | per leaf | per account |")
+        print("|---:|---:|---:|")
+        for n in (1024, 4096):
+            if n not in results:
+                per = slope + fixed / n
+                print(f"| {n:,} (extrapolated) | {per:,.0f} | {per * mean_leaves:,.0f} |")
     print(f"\ncomponents per leaf at {big:,} leaves are printed by --slots runs with one size; peak RSS so far "
           f"{_rss_gb():.1f} GB\n")  # fmt: skip
     prove_s = float("nan")
