@@ -133,7 +133,7 @@ def main_venue(args: argparse.Namespace) -> None:
         total = c.r1cs.n_constraints
         tables = sum(c.budget[k] for k in BATCH_PARTS)
         results[n] = (total / n, total / n * mean_leaves, len(accts))
-        print(f"| {n:,} | {len(accts):,} | {total:,} | {total / n:,.0f} | {total / len(accts):,.0f} | "
+        print(f"| {n:,} | {len(accts):,} | {total:,} | {total / n:,.0f} | {total / n * mean_leaves:,.0f} | "
               f"{tables / n:,.0f} | {lookup_report(c.cs)['limb_bits']} | {build_s:.0f} |")  # fmt: skip
         if n == args.venue_prove and not args.no_prove:
             circuits[n] = (c, batch)
