@@ -178,6 +178,7 @@ def main_venue(args: argparse.Namespace) -> None:
         f"RESULT venue_constraints_per_account={per_leaf:.0f} leaves_per_batch={big} "
         f"instruments={len(table.instruments)} assets={len(table.assets)} positions_per_leaf={p} balances_per_leaf={a} "
         f"constraints_per_synthetic_account={per_acct:.0f} leaves_per_synthetic_account={mean_leaves:.3f} "
-        f"prove_s_per_leaf={prove_s / n_prove:.4f} prove_s_per_account={prove_s / n_prove * mean_leaves:.4f} "
+        f"prove_s_per_leaf={prove_s / max(n_prove, 1):.4f} "
+        f"prove_s_per_account={prove_s / max(n_prove, 1) * mean_leaves:.4f} "
         f"prove_leaves={n_prove} prove_accounts={accts_prove} peak_rss_gb={_rss_gb():.1f}"
     )
