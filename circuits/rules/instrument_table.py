@@ -302,3 +302,25 @@ def leaf_view(
                 raise ParamsError(f"leaf: asset id {aid} is not in table version {table.version}")
             out_bal[table.assets[aid - 1]] = b
     return {"positions": out_pos, "balances": out_bal}
+
+
+def rebuild_venue_params(
+    doc: Mapping[str, Any], snap: MarketSnapshot, shape: VenueShape
+) -> tuple[str, InstrumentTable, VenueParams]:
+    """What an auditor derives from the public documents alone: the governed document's sha256 (compare it with
+    the registry's), the instrument table parsed and validated, and the circuit's parameters rebuilt by the public
+    rules (option marks recomputed by Black-76 on the published surface, risk arrays from the snapshot). Compare
+    ``params.commitment(shape)`` and ``params.market_commitment(shape)`` with the proven public signals."""
+    from .circuit_inputs import document_hash, option_mark
+
+    if doc.get("format") != VENUE_GOVERNED_FORMAT:
+        raise ParamsError(f"governed document: format must be {VENUE_GOVERNED_FORMAT!r}")
+    params = RiskParameters.model_validate(doc["risk_parameters"])
+    table = InstrumentTable.model_validate(doc["instrument_table"])
+    for r in table.instruments:
+        if r.kind == "option" and snap.marks.get(r.symbol) != option_mark(r.instrument(), snap):
+            raise ParamsError(f"snapshot.marks.{r.symbol}: not the published option mark rule (Black-76 at the index)")
+    vp = venue_params(table, params, snap, shape)
+    if vp.version != venue_document_version(doc):
+        raise ParamsError("governed document: its hash is not the version the parameters carry (non-canonical)")
+    return document_hash(doc), table, vp

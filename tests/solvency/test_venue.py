@@ -439,3 +439,27 @@ def test_user_sees_their_instruments_by_name(batch: VenueBatch, table: Instrumen
     assert seen_bal["USD"] == acct.realised_pnl * 100
     with pytest.raises(ParamsError, match="not in table"):
         leaf_view(table, [(len(table.instruments) + 1, 1)], [])
+
+
+def test_auditor_rebuilds_the_commitments_from_the_governed_document(
+    engine: MarginEngine, table: InstrumentTable, shape: VenueShape, batch: VenueBatch
+) -> None:
+    """From the governed document (risk parameters + instrument table) and the snapshot alone, the auditor gets the
+    proven commitments; a row changed in the document gives another params commitment (what the registry rejects)."""
+    import json
+
+    from zkmargin.circuits.rules.instrument_table import rebuild_venue_params, venue_governed_document
+
+    doc = json.loads(json.dumps(venue_governed_document(engine.params, table)))  # as published, parsed back
+    _, _, vp = rebuild_venue_params(doc, engine.snapshot, shape)
+    assert vp.commitment(shape) == batch.public_named()["params_commitment"]
+    assert vp.market_commitment(shape) == batch.public_named()["market_commitment"]
+    row = next(i for i, r in enumerate(doc["instrument_table"]["instruments"]) if r["kind"] != "option")
+    doc["instrument_table"]["instruments"][row]["basis_cap_bps"] = 10
+    _, _, other = rebuild_venue_params(doc, engine.snapshot, shape)
+    assert other.table_commitment(shape) != vp.table_commitment(shape)
+    assert other.commitment(shape) != vp.commitment(shape)
+    opt = next(r.symbol for r in table.instruments if r.kind == "option")
+    moved = engine.snapshot.model_copy(update={"marks": {**engine.snapshot.marks, opt: engine.snapshot.marks[opt] + 1}})
+    with pytest.raises(ParamsError, match=f"marks.{opt}"):
+        rebuild_venue_params(doc, moved, shape)
