@@ -249,6 +249,9 @@ def build_leaf(c: VenueCircuit, i: int, prev: Carry | None, cont: LC, gcont: LC,
 
     with c.part("ordering + padding"):
         cs.constrain(1 - active, idh, zero, "pad.id_hash_zero")
+        # the group is free only where it has no effect (a leaf without a risk-array position and without a group
+        # link); padding leaves are all zero
+        cs.constrain(1 - active, group, zero, "pad.group_zero")
         for a, b in enumerate(bal):
             cs.constrain(1 - active, b, zero, f"pad.bal[{a}]_zero")
 

@@ -463,3 +463,23 @@ def test_auditor_rebuilds_the_commitments_from_the_governed_document(
     moved = engine.snapshot.model_copy(update={"marks": {**engine.snapshot.marks, opt: engine.snapshot.marks[opt] + 1}})
     with pytest.raises(ParamsError, match=f"marks.{opt}"):
         rebuild_venue_params(doc, moved, shape)
+
+
+def test_every_signal_is_pinned(engine: MarginEngine, table: InstrumentTable) -> None:
+    """Add 1 to every signal of a small venue batch (two accounts over three linked leaves) in turn: every change
+    breaks a constraint, except the is_zero inverse of a zero value (free by design, as in the plain circuit)."""
+    from test_solvency_mutation import _free_signals
+
+    sh = venue_shape(table, engine.params, 4, 1, 1)
+    accts = [account("m1", 3_000, 0.2, btc_perp=0.4), account("m2", 20_000, option=-0.5, mode="portfolio")]
+    b = build_venue_batch(engine, accts, table, sh, epoch=2, secret=b"m")
+    assert any(p.cont for p in b.plans)
+    c = VenueCircuit(sh)
+    w = c.witness(b.inputs)
+    assert c.r1cs.is_satisfied(w)
+    free, mutated = _free_signals(c, w)  # type: ignore[arg-type]
+    by_design = [n for n in free if n.endswith(".inv") and "is_zero" in n]
+    for name in by_design:
+        assert w[c.r1cs.signal_index(name[: -len(".inv")] + ".out")] == 1, name
+    assert sorted(set(free) - set(by_design)) == []
+    assert mutated > 10_000
