@@ -483,3 +483,42 @@ def test_every_signal_is_pinned(engine: MarginEngine, table: InstrumentTable) ->
         assert w[c.r1cs.signal_index(name[: -len(".inv")] + ".out")] == 1, name
     assert sorted(set(free) - set(by_design)) == []
     assert mutated > 10_000
+
+
+@pytest.fixture(scope="module")
+def universe() -> tuple[MarginEngine, InstrumentTable, list[Account]]:
+    from zkmargin.prover.venue_universe import ASSETS as VENUE_ASSETS
+    from zkmargin.prover.venue_universe import venue_engine as universe_engine
+
+    eng = universe_engine()
+    tab = build_instrument_table(eng.instruments, eng.params, VENUE_ASSETS)
+    return eng, tab, _load_generator().synthetic_book(eng, 1000, seed=21)
+
+
+def test_no_account_of_the_1000_instrument_venue_is_excluded(
+    universe: tuple[MarginEngine, InstrumentTable, list[Account]],
+) -> None:
+    """Every account of a synthetic book over the 1,000-instrument, 20-asset venue fits linked P = 4, A = 3 leaves;
+    the widest needs as many leaves as its positions need (4 per leaf) or its underlyings (one per leaf)."""
+    eng, tab, book = universe
+    assert len(tab.instruments) == 1000 and len(tab.assets) == 20
+    sh = venue_shape(tab, eng.params, 16, 4, 3)
+    for acct in book:
+        plans = split_account(eng, acct, tab, sh)
+        held = sum(1 for p in plans for i, _ in p.positions if i)
+        assert held == len(acct.positions), acct.account_id
+        assert len(plans) >= -(-len(acct.positions) // 4)
+
+
+@pytest.mark.slow
+def test_1000_instrument_batch_satisfies_the_circuit(
+    universe: tuple[MarginEngine, InstrumentTable, list[Account]],
+) -> None:
+    """A batch over the full table (1,000 instrument rows, 986 risk arrays) with the book's widest account."""
+    eng, tab, book = universe
+    wide = max(book, key=lambda a: len(a.positions))
+    sample = [wide, *book[:6]]
+    sh = venue_shape(tab, eng.params, 8 + -(-len(wide.positions) // 4) * 2, 4, 3)
+    b = build_venue_batch(eng, sample, tab, sh, epoch=1, secret=b"u")
+    c = VenueCircuit(sh)
+    assert rejects(c, c.witness(b.inputs)) is None
