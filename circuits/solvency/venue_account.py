@@ -99,7 +99,9 @@ def _interval_row(index: dict[str, Index], table: str, key: int, x: int, width: 
     return list(best[1 : 1 + width])
 
 
-def build_leaf(c: VenueCircuit, i: int, prev: Carry | None, cont: LC, gcont: LC, next_gcont: LC) -> LeafSignals:
+def build_leaf(c: VenueCircuit, prev: Carry | None, cont: LC, gcont: LC, next_gcont: LC) -> LeafSignals:
+    """One leaf (in the caller's scope ``acct[i]``): ``prev`` is the previous leaf's carry (None for the first leaf of
+    the batch), ``cont``/``gcont`` this leaf's links, ``next_gcont`` the next leaf's group link (0 after the last)."""
     cs, sh, rc, t = c.cs, c.shape, c.rc, c.tables
     idx = t.index
     active = cs.input("active")

@@ -128,7 +128,7 @@ class VenueCircuit:
         for i in range(sh.accounts):
             nxt = gconts[i + 1] if i + 1 < sh.accounts else LC()
             with cs.scope(f"acct[{i}]"):
-                leaf = build_leaf(self, i, prev, conts[i], gconts[i], nxt)
+                leaf = build_leaf(self, prev, conts[i], gconts[i], nxt)
             self.leaves.append(leaf)
             prev = leaf.carry
         self._batch(pub, liabilities)
