@@ -77,9 +77,20 @@ class FixedTable:
 
 
 @dataclass
+class _WeightedSum:
+    """sum_i w_i / (X - k_i) = sum_t T_t / (X - t): for every key t, the weights of the queries with key t add up to
+    T_t (see :func:`weighted_sum_check`)."""
+
+    queries: list[tuple[LC, LC]]
+    totals: list[tuple[LC, LC]]
+    name: str
+
+
+@dataclass
 class _LookupState:
     ranges: list[_RangeQuery] = field(default_factory=list)
     tables: list[FixedTable] = field(default_factory=list)
+    sums: list[_WeightedSum] = field(default_factory=list)
     limb_bits: int | None = None
     report: dict[str, int] = field(default_factory=dict)
 
@@ -129,6 +140,27 @@ def committed_table(cs: ConstraintSystem, rows: Sequence[Sequence[Value]], name:
     t = FixedTable(cs, (), cs._qualify(name), witness_rows=tuple(tuple(as_lc(v) for v in r) for r in rows))
     _state(cs).tables.append(t)
     return t
+
+
+def weighted_sum_check(
+    cs: ConstraintSystem,
+    queries: Sequence[tuple[Value, Value]],
+    totals: Sequence[tuple[Value, Value]],
+    name: str = "wsum",
+) -> None:
+    """Prove that for every (key t, total T_t) of ``totals`` the weights of the ``queries`` (key, weight) with key t
+    add up to T_t (and that queries with a key outside ``totals`` weigh 0), by the log-derivative identity
+    sum_i w_i / (X - k_i) = sum_t T_t / (X - t) at the commitment's challenge X: one constraint per query and per
+    total. E.g. per-asset liabilities summed over sparse (asset id, amount) slots without a per-asset selector.
+
+    Sound like the other lookups: the private values the keys and weights use are committed before X exists, public
+    totals are hashed into X; equal rational functions need equal weight sums per key (as field elements: the caller
+    keeps the sums far below r, e.g. range-checked amounts). Keys of ``totals`` must be distinct."""
+    qs = [(as_lc(k), as_lc(w)) for k, w in queries]
+    ts = [(as_lc(k), as_lc(t)) for k, t in totals]
+    if not ts:
+        raise ValueError("weighted_sum_check needs at least one total")
+    _state(cs).sums.append(_WeightedSum(qs, ts, cs._qualify(name)))
 
 
 def set_limb_bits(cs: ConstraintSystem, b: int) -> None:
@@ -270,6 +302,9 @@ def _finalize(cs: ConstraintSystem) -> None:
             table_mults.append(m)
             committed.extend(m)
             committed.extend(v for v in flat if not v.is_constant() and not _is_public(cs, v))
+        for ws in st.sums:
+            vals = [v for q in (*ws.queries, *ws.totals) for v in q]
+            committed.extend(_private_wires(cs, vals))
         if not committed:
             return
         x = cs.commit(_unique(committed), name="challenge")
@@ -323,6 +358,17 @@ def _finalize(cs: ConstraintSystem) -> None:
                     cs.constrain(p, x - tv, mults[ri], f"{t.name}.row[{ri}]")
                     fracs.append(p)
                 cs.assert_equal(_lc_sum(invs), _lc_sum(fracs), f"{t.name}.logup")
+        # ---- weighted sums: sum_i w_i/(X - k_i) = sum_t T_t/(X - t)
+        for ws in st.sums:
+            lhs: list[LC] = []
+            rhs: list[LC] = []
+            for side, items, tag in ((lhs, ws.queries, "q"), (rhs, ws.totals, "t")):
+                for i, (k, w) in enumerate(items):
+                    p = cs.reserve(f"{ws.name}.{tag}[{i}]")
+                    fractions.append((p, k, w))
+                    cs.constrain(p, x - k, w, f"{ws.name}.{tag}[{i}]")
+                    side.append(p)
+            cs.assert_equal(_lc_sum(lhs), _lc_sum(rhs), f"{ws.name}.sum")
         cs.fill(
             [sig for sig, _, _ in fractions],
             lambda xv, *v: _logup_fractions(xv, *v),  # module lookup at run time (tests may swap helpers)

@@ -17,7 +17,15 @@ where its constraints go by component and by kind; then, in one run, dev setup a
 accounts: the product's batch) and of lookup mode (16 and 256 accounts), interleaved --reps times on packed-only keys
 (the operator's key form), with the phases of each, the speedup per account against plain and verify_committed's time.
 
+With --venue (issue 15): the venue circuit (``VenueCircuit``: sparse (id, amount) slots looked up in a governed
+1,000-instrument, 20-asset table, linked leaves; ``prover/venue_universe.py``) on the synthetic venue of
+``scripts/gen_snapshot.py``: first the choice of P and A (constraints per leaf, measured, times the leaves per
+account the synthetic book needs), then constraints per leaf and per account at each --venue-sizes batch (the tables
+paid once per batch), then dev setup, proof and verification of a --venue-prove batch: prove time per account and
+the process's peak memory.
+
 Usage: python scripts/bench_circuit.py [--no-prove] [--table-only]
+       python scripts/bench_circuit.py --venue [--venue-sizes N ...] [--venue-prove N] [--slots P A] [--no-prove]
        python scripts/bench_circuit.py --lookups [--sizes N ...] [--prove-accounts N ...] [--plain-prove-accounts N]
                                        [--reps K] [--limb-sweep B ...] [--no-prove]
 """
@@ -539,7 +547,17 @@ def main() -> None:
         help="--lookups: constraints per limb size at these N, then stop",
     )
     ap.add_argument("--reps", type=int, default=3, help="--lookups: interleaved proofs per configuration")
+    ap.add_argument("--venue", action="store_true", help="the venue circuit over a 1,000-instrument table (issue 15)")
+    ap.add_argument("--venue-sizes", type=int, nargs="+", default=[256, 1024], help="--venue: leaves per batch")
+    ap.add_argument("--venue-prove", type=int, default=256, help="--venue: batch size proven (0: none)")
+    ap.add_argument("--venue-book", type=int, default=5000, help="--venue: synthetic accounts for the P/A choice")
+    ap.add_argument("--slots", type=int, nargs=2, default=None, metavar=("P", "A"), help="--venue: skip the choice")
     args = ap.parse_args()
+    if args.venue:
+        from _venue_bench import main_venue
+
+        main_venue(args)
+        return
     if args.lookups:
         main_lookups(args)
         return

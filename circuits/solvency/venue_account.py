@@ -1,0 +1,301 @@
+"""Per-leaf part of the venue circuit: sparse slots looked up in the governed tables, the margin logic of the plain
+circuit (:mod:`.circuit_account`) on the looked-up rows, and the carry that links an account's leaves.
+
+Slots. Position slot j holds (id_j, q_j), balance slot a holds (aid_a, b_a). ``used`` is a hinted boolean with
+(1 - used) id = 0 and (1 - used) amount = 0 (an empty slot is id 0 with amount 0); used slots come first; and each
+used id is above the previous used id of the account (``used (id - prev - 1)`` range-checked to the id width, prev
+= the last used id of this leaf so far, or of the account's previous leaf), so the used ids of an account are
+strictly increasing over all its leaves: no instrument or asset twice (two halves of one position would each pay a
+lower bracket; two halves of one balance would each sit in a better haircut tier). A wrapped id fails the same
+check. Each slot then looks its row up by id (one tuple lookup; id 0 is the all-zero row).
+
+Linking (an account needing more slots than a leaf holds): leaf i with ``cont`` = 1 continues the account of leaf
+i-1 (same id hash, same mode). The collateral numerator, the tiered MM numerator, the portfolio IM so far, cash +
+position values, and (``gcont`` = 1: the same portfolio underlying) the scenario sums and the short-option minimum
+carry over, so the divisions and the solvency check are those of the whole account at its last leaf: bit-exact with
+the engine. Only an account's last leaf counts in the totals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from zkmargin.circuits.constants import QTY_SCALE, RATE_SCALE, WIDE_DIVISOR
+from zkmargin.circuits.field import R
+from zkmargin.circuits.gadgets import assert_boolean, is_zero, signed_decompose, signed_range_check
+from zkmargin.circuits.poseidon import poseidon_gadget
+from zkmargin.circuits.r1cs import LC
+
+from .gadgets import divmod_const, max_candidates
+from .shape import (
+    CASH_BITS,
+    EQUITY_BITS,
+    HCOLL_OFFSET_BITS,
+    MM_BITS,
+    QTY_BITS,
+    SCEN_BITS,
+    SIGNED_QTY_WIDTH,
+    SLACK_BITS,
+    VALUE_BITS,
+)
+from .venue_leaf import BAL_PER_PACK, BAL_WIDTH, OFF_ID, OFF_PART, OFF_PORTFOLIO, POS_PER_PACK, POS_WIDTH
+from .venue_shape import ASSET_ID_BITS, INSTRUMENT_ID_BITS, PART_BITS
+
+if TYPE_CHECKING:
+    from .venue_circuit import VenueCircuit
+
+INV2 = pow(2, R - 2, R)
+Index = dict[int, list[tuple[int, ...]]]
+
+
+@dataclass
+class Carry:
+    """What a leaf hands to the next leaf of the same account."""
+
+    hnum: LC
+    tnum: LC
+    im: LC
+    eqpart: LC
+    sums: list[LC]
+    somc: LC
+    last_inst: LC
+    last_asset: LC
+    part: LC
+    portfolio: LC
+    group: LC
+
+
+@dataclass
+class LeafSignals:
+    active: LC
+    cont: LC
+    id_hash: LC
+    equity: LC
+    mm: LC
+    positive_equity: LC
+    under_mm: LC
+    shortfall: LC
+    bad_debt: LC
+    liabilities: list[tuple[LC, LC]]  # (asset id, max(amount, 0)) per balance slot
+    leaf: LC
+    carry: Carry
+
+
+def _row(index: dict[str, Index], table: str, key: int, width: int) -> list[int]:
+    rows = index.get(table, {}).get(key)
+    return list(rows[0][1:]) if rows else [0] * width
+
+
+def _interval_row(index: dict[str, Index], table: str, key: int, x: int, width: int) -> list[int]:
+    """The row (floor, next, ...) of ``key`` whose interval holds x (hint; the lookup and two range checks pin it)."""
+    rows = index.get(table, {}).get(key)
+    if not rows:
+        return [0] * width
+    best = rows[0]
+    for r in rows:
+        if r[1] <= x < r[2]:
+            best = r
+    return list(best[1 : 1 + width])
+
+
+def build_leaf(c: VenueCircuit, prev: Carry | None, cont: LC, gcont: LC, next_gcont: LC) -> LeafSignals:
+    """One leaf (in the caller's scope ``acct[i]``): ``prev`` is the previous leaf's carry (None for the first leaf of
+    the batch), ``cont``/``gcont`` this leaf's links, ``next_gcont`` the next leaf's group link (0 after the last)."""
+    cs, sh, rc, t = c.cs, c.shape, c.rc, c.tables
+    idx = t.index
+    active = cs.input("active")
+    idh = cs.input("id_hash")
+    salt = cs.input("salt")
+    pf = cs.input("portfolio")
+    cash = cs.input("cash")
+    group = cs.input("group")  # the leaf's portfolio underlying (asset id), 0 if none
+    pid = [cs.input(f"pos[{j}].id") for j in range(sh.positions)]
+    qty = [cs.input(f"pos[{j}].qty") for j in range(sh.positions)]
+    aid = [cs.input(f"bal[{a}].id") for a in range(sh.balances)]
+    bal = [cs.input(f"bal[{a}].amount") for a in range(sh.balances)]
+    zero = LC()
+
+    def carried(x: LC, flag: LC, name: str) -> LC:
+        return cs.mul(flag, x, f"carry.{name}") if prev is not None else zero
+
+    with c.part("input ranges"):
+        assert_boolean(cs, active, "active.bool")
+        assert_boolean(cs, pf, "portfolio.bool")
+        signed_range_check(cs, cash, CASH_BITS, "cash.range", rc=rc)
+        q_abs, q_neg = [], []
+        for j, q in enumerate(qty):
+            x, n = signed_decompose(cs, q, QTY_BITS, f"pos[{j}].qty.range", rc=rc)
+            q_abs.append(x)
+            q_neg.append(n)
+        b_abs, b_neg = [], []
+        for a, b in enumerate(bal):
+            x, n = signed_decompose(cs, b, QTY_BITS, f"bal[{a}].amount.range", rc=rc)
+            b_abs.append(x)
+            b_neg.append(n)
+
+    with c.part("linking"):
+        assert_boolean(cs, cont, "cont.bool")
+        assert_boolean(cs, gcont, "gcont.bool")
+        cs.constrain(cont, 1 - active, zero, "cont_needs_active")
+        cs.constrain(gcont, 1 - cont, zero, "gcont_needs_cont")
+        if prev is None:
+            cs.assert_equal(cont, 0, "first_leaf_starts_an_account")
+            part = zero
+        else:
+            cs.constrain(cont, pf - prev.portfolio, zero, "same_mode")
+            cs.constrain(gcont, group - prev.group, zero, "same_group")
+            part = cs.mul(cont, prev.part + 1, "part")
+        rc(cs, part, PART_BITS, "part.range")
+
+    with c.part("slots"):
+        last_i = carried(prev.last_inst, cont, "last_inst") if prev else zero
+        last_i, _ = _slot_chain(c, pid, qty, last_i, INSTRUMENT_ID_BITS, "pos")
+        last_a = carried(prev.last_asset, cont, "last_asset") if prev else zero
+        last_a, _ = _slot_chain(c, aid, bal, last_a, ASSET_ID_BITS, "bal")
+
+    # ---- balances: price and haircut tier by one lookup of the tier row (which carries the public price)
+    hnum = LC()
+    liabilities = []
+    for a in range(sh.balances):
+        with c.part("haircut tiers"):
+            price = cs.hint1(f"bal[{a}].price", lambda k: _row(idx, "assets", k, 5)[4], aid[a])
+        with c.part("divisions"):
+            w, rem = divmod_const(cs, b_abs[a], price, WIDE_DIVISOR, f"bal[{a}].value", rc=rc)
+            nz = 1 - is_zero(cs, rem, f"bal[{a}].rem_is_zero")
+        with c.part("haircut tiers"):
+            fl, nxt, rate, cum = cs.hint(
+                f"bal[{a}].tier", lambda k, x: _interval_row(idx, "assets", k, x, 4), aid[a], w, count=4
+            )
+            c.lookup(t.assets, [aid[a], fl, nxt, rate, cum, price])
+            rc(cs, w - fl, VALUE_BITS, f"bal[{a}].tier.ge_floor")
+            rc(cs, nxt - 1 - w, VALUE_BITS, f"bal[{a}].tier.lt_next")
+            g = cum + cs.mul(rate, w - fl, f"bal[{a}].haircut")
+            neg_val = (w + nz) * (-RATE_SCALE)  # borrowings count in full
+            hnum = hnum + neg_val + cs.mul(1 - b_neg[a], g - neg_val, f"bal[{a}].sign")
+        liabilities.append((aid[a], (bal[a] + b_abs[a]) * INV2))
+
+    # ---- positions
+    values = LC()
+    tiered_all, tiered_ra = LC(), LC()
+    scen = [LC() for _ in range(sh.scenarios)]
+    shorts, somc = LC(), LC()
+    for j in range(sh.positions):
+        with c.part("slots"):
+            mark, ladder, opt, has_ra, grp, smin, rrow = cs.hint(
+                f"pos[{j}].row", lambda k: _row(idx, "instruments", k, 7), pid[j], count=7
+            )
+            c.lookup(t.instruments, [pid[j], mark, ladder, opt, has_ra, grp, smin, rrow])
+            # an option exists only in portfolio mode; in portfolio mode a risk-array instrument is in the leaf's group
+            cs.constrain(cs.mul(qty[j], opt, f"pos[{j}].option_qty"), 1 - pf, zero, f"pos[{j}].option_needs_portfolio")
+            cs.constrain(cs.mul(pf, grp, f"pos[{j}].pf_group"), grp - group, zero, f"pos[{j}].in_group")
+        with c.part("divisions"):
+            w, rem = divmod_const(cs, q_abs[j], mark, WIDE_DIVISOR, f"pos[{j}].value", rc=rc)
+            nz = 1 - is_zero(cs, rem, f"pos[{j}].rem_is_zero")
+            notional = w + nz
+            values = values + (-notional) + cs.mul(1 - q_neg[j], w + notional, f"pos[{j}].sign")
+        with c.part("brackets"):
+            fl, nxt, mmr, cum = cs.hint(
+                f"pos[{j}].bracket", lambda k, x: _interval_row(idx, "ladders", k, x, 4), ladder, notional, count=4
+            )
+            c.lookup(t.ladders, [ladder, fl, nxt, mmr, cum])
+            rc(cs, notional - fl, VALUE_BITS, f"pos[{j}].bracket.ge_floor")
+            rc(cs, nxt - 1 - notional, VALUE_BITS, f"pos[{j}].bracket.lt_next")
+            mnum = cs.mul(notional, mmr, f"pos[{j}].mm") - cum * RATE_SCALE
+            tiered_all = tiered_all + mnum
+            tiered_ra = tiered_ra + cs.mul(has_ra, mnum, f"pos[{j}].mm_ra")
+        with c.part("scenarios"):
+            arr = cs.hint(f"pos[{j}].risk", lambda k: _row(idx, "risk", k, sh.scenarios), rrow, count=sh.scenarios)
+            c.lookup(t.risk, [rrow, *arr])
+            for s in range(sh.scenarios):
+                scen[s] = scen[s] + cs.mul(qty[j], arr[s], f"pos[{j}].s{s}")
+            qneg = (qty[j] - q_abs[j]) * INV2  # min(q, 0)
+            # published short = long + 1: sum q R = sum q long + sum min(q, 0), over the risk-array slots
+            shorts = shorts + cs.mul(has_ra, qneg, f"pos[{j}].short")
+            somc = somc + cs.mul(-qneg, smin, f"pos[{j}].smin")
+
+    with c.part("scenarios"):
+        sums = [carried(prev.sums[s], gcont, f"s{s}") + scen[s] + shorts if prev else scen[s] + shorts
+                for s in range(sh.scenarios)]  # fmt: skip
+        somc_tot = carried(prev.somc, gcont, "somc") + somc if prev else somc
+        y = max_candidates(cs, [LC(), *(-x for x in sums), somc_tot], SCEN_BITS, "worst", unchecked=(0,), rc=rc)
+        im_g, _ = divmod_const(cs, y, None, QTY_SCALE, "im", add=QTY_SCALE - 1, quotient_bits=MM_BITS, rc=rc)
+        # a group continuing into the next leaf is counted there, with the carried sums
+        im_counted = im_g - cs.mul(next_gcont, im_g, "im.continues")
+        im_acc = (carried(prev.im, cont, "im") if prev else zero) + im_counted
+
+    with c.part("tiered MM"):
+        tnum = tiered_all - cs.mul(pf, tiered_ra, "tiered.mode")
+        tnum_acc = (carried(prev.tnum, cont, "tnum") if prev else zero) + tnum
+        mm_t, _ = divmod_const(
+            cs, tnum_acc, None, RATE_SCALE, "tiered", add=RATE_SCALE - 1, quotient_bits=MM_BITS, rc=rc
+        )
+        mm_p, _ = divmod_const(
+            cs, im_acc, t.mm_ratio, RATE_SCALE, "portfolio_mm", add=RATE_SCALE - 1, quotient_bits=MM_BITS, rc=rc
+        )
+        mm = mm_t + cs.mul(pf, mm_p, "portfolio_mm.mode")
+
+    with c.part("divisions"):
+        hnum_acc = (carried(prev.hnum, cont, "hnum") if prev else zero) + hnum
+        off = RATE_SCALE << HCOLL_OFFSET_BITS
+        hq, _ = divmod_const(cs, hnum_acc, None, RATE_SCALE, "collateral", add=off, rc=rc)
+        collateral = hq - (1 << HCOLL_OFFSET_BITS)  # pinned by the equity range check below
+
+    with c.part("solvency check"):
+        eqpart = (carried(prev.eqpart, cont, "eqpart") if prev else zero) + cash + values
+        equity = collateral + eqpart
+        e_abs, e_neg = signed_decompose(cs, equity, EQUITY_BITS, "equity.sign", rc=rc)
+        bad_debt = cs.mul(e_neg, e_abs, "bad_debt")
+        s_abs, under = signed_decompose(cs, equity - mm, SLACK_BITS, "slack.sign", rc=rc)
+        shortfall = cs.mul(under, s_abs, "shortfall")
+
+    with c.part("ordering + padding"):
+        cs.constrain(1 - active, idh, zero, "pad.id_hash_zero")
+        # the group is free only where it has no effect (a leaf without a risk-array position and without a group
+        # link); padding leaves are all zero
+        cs.constrain(1 - active, group, zero, "pad.group_zero")
+        for a, b in enumerate(bal):
+            cs.constrain(1 - active, b, zero, f"pad.bal[{a}]_zero")
+
+    with c.part("leaf hash"):
+        head = (cash + (1 << CASH_BITS)) + pf * (1 << OFF_PORTFOLIO) + part * (1 << OFF_PART) + idh * (1 << OFF_ID)
+        elems = [salt, head, *_packs(pid, qty, POS_PER_PACK, POS_WIDTH), *_packs(aid, bal, BAL_PER_PACK, BAL_WIDTH)]
+        leaf = cs.mul(active, poseidon_gadget(cs, elems, "leaf"), "leaf.empty_if_inactive")
+
+    carry = Carry(hnum_acc, tnum_acc, im_acc, eqpart, sums, somc_tot, last_i, last_a, part, pf, group)
+    return LeafSignals(
+        active, cont, idh, equity, mm, equity + bad_debt, under, shortfall, bad_debt, liabilities, leaf, carry
+    )
+
+
+def _slot_chain(
+    c: VenueCircuit, ids: list[LC], amounts: list[LC], last: LC, bits: int, name: str
+) -> tuple[LC, list[LC]]:
+    """Empty slots (id 0, amount 0) after the used ones; used ids strictly above ``last`` and each other (module
+    docstring). Returns the last used id (the next leaf of the account continues from it) and the used flags."""
+    cs = c.cs
+    used_flags: list[LC] = []
+    for j, (k, x) in enumerate(zip(ids, amounts, strict=True)):
+        used = cs.hint1(f"{name}[{j}].used", lambda v: 1 if v else 0, k)
+        assert_boolean(cs, used, f"{name}[{j}].used.bool")
+        cs.constrain(1 - used, k, LC(), f"{name}[{j}].empty_id")
+        cs.constrain(1 - used, x, LC(), f"{name}[{j}].empty_amount")
+        if used_flags:
+            cs.constrain(used, 1 - used_flags[-1], LC(), f"{name}[{j}].used_first")
+        gap = cs.mul(used, k - last - 1, f"{name}[{j}].gap")
+        c.rc(cs, gap, bits, f"{name}[{j}].ascending")
+        last = last + cs.mul(used, k - last, f"{name}[{j}].last")
+        used_flags.append(used)
+    return last, used_flags
+
+
+def _packs(ids: list[LC], amounts: list[LC], per: int, width: int) -> list[LC]:
+    """Pack (id, amount) pairs as (amount + 2^53) + 2^54 id, ``per`` to an element (:mod:`.venue_leaf`)."""
+    out = []
+    for i in range(0, len(ids), per):
+        acc = LC()
+        for k in range(min(per, len(ids) - i)):
+            piece = amounts[i + k] + (1 << QTY_BITS) + ids[i + k] * (1 << SIGNED_QTY_WIDTH)
+            acc = acc + piece * (1 << (width * k))
+        out.append(acc)
+    return out

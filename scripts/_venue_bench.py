@@ -1,0 +1,184 @@
+"""``scripts/bench_circuit.py --venue`` (issue 15): the venue circuit on a 1,000-instrument, 20-asset table.
+
+1. **P and A from the synthetic venue.** For each candidate (P position slots, A balance slots per leaf), the
+   constraints of one more leaf (the slope between two batch sizes at a fixed limb size, tables excluded) times the
+   mean number of linked leaves an account of the synthetic book (``scripts/gen_snapshot.py`` over this universe)
+   needs; the candidate with the fewest constraints per account wins (``--slots P A`` skips the choice).
+2. **Constraints per leaf and per account** at each ``--venue-sizes`` batch, all costs included: the tables (1,000
+   instrument rows, 986 risk arrays, ladders, tiers, their commitments and per-row checks) paid once per batch, the
+   range table, the LogUp sums. "Per account" divides by the synthetic accounts that fill the batch's leaves.
+3. **Prove** a ``--venue-prove`` batch: dev setup, ``prove_committed``, ``verify_committed``; peak RSS of the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import resource
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from zkmargin.circuits.lookup import lookup_report
+from zkmargin.circuits.rules.instrument_table import InstrumentTable, build_instrument_table, venue_shape
+from zkmargin.circuits.rules.models import Account
+from zkmargin.circuits.solvency.venue_circuit import VenueCircuit
+from zkmargin.prover.committed import dev_setup_committed, prove_committed
+from zkmargin.prover.engine.margin import MarginEngine
+from zkmargin.prover.venue_universe import ASSETS, venue_engine
+from zkmargin.prover.venue_witness import build_venue_batch, split_account
+from zkmargin.verifier.committed import verify_committed
+
+CANDIDATES = ((2, 2), (3, 3), (4, 3), (4, 4), (6, 4), (8, 4))
+BATCH_PARTS = ("params commitment", "hard floors + marks", "lookup table")
+TAIL = 50  # instruments: the tail of the synthetic book reported apart
+
+
+def _generator() -> Any:
+    path = Path(__file__).with_name("gen_snapshot.py")
+    spec = importlib.util.spec_from_file_location("gen_snapshot", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _rss_gb() -> float:
+    """Peak resident memory of this process (the build, witness and proof run here), GB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def _children_rss_gb() -> float:
+    """Peak resident memory of the largest worker process (the dev setup's and prover's pools), GB."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+
+
+def _small_table(engine: MarginEngine) -> InstrumentTable:
+    """A 40-instrument slice of the universe (same ladders, tiers, scenarios): the per-leaf slope does not depend on
+    the table size, and it builds fast."""
+    keep = [s for s, i in engine.instruments.items() if i.kind != "option"][:20]
+    keep += [s for s, i in engine.instruments.items() if i.kind == "option"][:20]
+    return build_instrument_table({s: engine.instruments[s] for s in keep}, engine.params, ASSETS)
+
+
+def choose_slots(engine: MarginEngine, table: InstrumentTable, book: list[Account]) -> tuple[int, int]:
+    small = _small_table(engine)
+    print("## P and A from the synthetic venue\n")
+    print(f"{len(book):,} synthetic accounts; leaves per account with P positions and A balances per leaf (one")
+    print("portfolio underlying per leaf); constraints per leaf = slope 16 -> 32 leaves, 14-bit limbs, no tables\n")
+    print("| P | A | constraints per leaf | leaves per account (mean) | median | max | constraints per account |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    best: tuple[float, int, int] | None = None
+    for p, a in CANDIDATES:
+        sh16 = venue_shape(small, engine.params, 16, p, a)
+        leaves = [len(split_account(engine, x, table, venue_shape(table, engine.params, 16, p, a))) for x in book]
+        c16 = VenueCircuit(sh16, limb_bits=14).r1cs.n_constraints
+        c32 = VenueCircuit(venue_shape(small, engine.params, 32, p, a), limb_bits=14).r1cs.n_constraints
+        per_leaf = (c32 - c16) / 16
+        mean = statistics.fmean(leaves)
+        cost = per_leaf * mean
+        print(f"| {p} | {a} | {per_leaf:,.0f} | {mean:.3f} | {statistics.median(leaves):.0f} | {max(leaves)} | "
+              f"{cost:,.0f} |")  # fmt: skip
+        if best is None or cost < best[0]:
+            best = (cost, p, a)
+    assert best is not None
+    print(f"\nchosen: P={best[1]}, A={best[2]}\n")
+    return best[1], best[2]
+
+
+def fill(engine: MarginEngine, table: InstrumentTable, book: list[Account], p: int, a: int, n: int) -> list[Account]:
+    """Accounts in book order while their leaves fit n (one that does not fit waits for the next batch)."""
+    sh = venue_shape(table, engine.params, n, p, a)
+    out, used = [], 0
+    for x in book:
+        k = len(split_account(engine, x, table, sh))
+        if used + k <= n:
+            out.append(x)
+            used += k
+    return out
+
+
+def main_venue(args: argparse.Namespace) -> None:
+    engine = venue_engine()
+    table = build_instrument_table(engine.instruments, engine.params, ASSETS)
+    gen = _generator()
+    book = gen.synthetic_book(engine, args.venue_book, seed=15)
+    print(f"venue: {len(table.instruments):,} instruments ({table.risk_rows} with risk arrays, "
+          f"{len(table.ladders)} ladders), {len(table.assets)} assets\n")  # fmt: skip
+    p, a = tuple(args.slots) if args.slots else choose_slots(engine, table, book)
+    sh16 = venue_shape(table, engine.params, 16, p, a)
+    leaves = [len(split_account(engine, x, table, sh16)) for x in book]
+    mean_leaves = statistics.fmean(leaves)
+    bulk = [k for k, x in zip(leaves, book, strict=True) if len(x.positions) <= TAIL]
+    tail_share = 1 - sum(bulk) / sum(leaves)
+    print(f"accounts with more than {TAIL} instruments: {len(book) - len(bulk)} of {len(book):,} "
+          f"({(len(book) - len(bulk)) / len(book):.1%}), taking {tail_share:.0%} of the leaves; mean leaves per "
+          f"account without them {statistics.fmean(bulk):.3f}\n")  # fmt: skip
+    print("## constraints per leaf and per account (tables paid once per batch)\n")
+    print(f"per account = per leaf x {mean_leaves:.3f}, the mean leaves per account of the {len(book):,}-account book "
+          "(the accounts filling one batch vary with the tail)\n")  # fmt: skip
+    print("| leaves per batch | accounts in it | constraints | per leaf | per account | tables + range table per leaf "
+          "| limb bits | build (s) |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    results: dict[int, tuple[float, float, int]] = {}
+    circuits: dict[int, tuple[VenueCircuit, Any]] = {}
+    for n in args.venue_sizes:
+        accts = fill(engine, table, book, p, a, n)
+        t0 = time.perf_counter()
+        c = VenueCircuit(venue_shape(table, engine.params, n, p, a))
+        build_s = time.perf_counter() - t0
+        batch = build_venue_batch(engine, accts, table, c.shape, epoch=1, secret=b"bench")
+        c.r1cs.check(c.witness(batch.inputs))
+        total = c.r1cs.n_constraints
+        tables = sum(c.budget[k] for k in BATCH_PARTS)
+        results[n] = (total / n, total / n * mean_leaves, len(accts))
+        print(f"| {n:,} | {len(accts):,} | {total:,} | {total / n:,.0f} | {total / n * mean_leaves:,.0f} | "
+              f"{tables / n:,.0f} | {lookup_report(c.cs)['limb_bits']} | {build_s:.0f} |")  # fmt: skip
+        if n == args.venue_prove and not args.no_prove:
+            circuits[n] = (c, batch)
+        else:
+            del c
+    big = max(results)
+    if len(results) >= 2:
+        lo, hi = sorted(results)[:2]
+        slope = (results[hi][0] * hi - results[lo][0] * lo) / (hi - lo)
+        fixed = results[lo][0] * lo - slope * lo
+        print(f"\naffine fit through {lo} and {hi} leaves (same limb size): {slope:,.0f} per leaf + {fixed:,.0f} per "
+              "batch; extrapolated:\n")  # fmt: skip
+        print("| leaves per batch | per leaf | per account |")
+        print("|---:|---:|---:|")
+        for n in (1024, 4096):
+            if n not in results:
+                per = slope + fixed / n
+                print(f"| {n:,} (extrapolated) | {per:,.0f} | {per * mean_leaves:,.0f} |")
+    print(f"\ncomponents per leaf at {big:,} leaves are printed by --slots runs with one size; peak RSS so far "
+          f"{_rss_gb():.1f} GB\n")  # fmt: skip
+    prove_s = float("nan")
+    n_prove = args.venue_prove
+    if n_prove in circuits:
+        c, batch = circuits[n_prove]
+        print(f"## prove {n_prove} leaves ({len(batch.accounts)} accounts)\n")
+        for comp, v in sorted(c.budget.items(), key=lambda kv: -kv[1]):
+            print(f"| {comp} | {v / n_prove:,.0f} |")
+        t0 = time.perf_counter()
+        key = dev_setup_committed(c.r1cs)
+        t1 = time.perf_counter()
+        proof, public = prove_committed(key, c.cs, batch.inputs)
+        t2 = time.perf_counter()
+        assert verify_committed(key.vk, proof, public)
+        t3 = time.perf_counter()
+        prove_s = t2 - t1
+        print(f"\ndev setup {t1 - t0:.1f} s; prove {prove_s:.1f} s (witness included) = {prove_s / n_prove:.4f} s per "
+              f"leaf, {prove_s / n_prove * mean_leaves:.4f} s per account (x mean leaves); verify {t3 - t2:.3f} s; "
+              f"peak RSS {_rss_gb():.1f} GB (largest worker {_children_rss_gb():.1f} GB)\n")  # fmt: skip
+    per_leaf, per_acct, _ = results[big]
+    accts_prove = len(circuits[n_prove][1].accounts) if n_prove in circuits else 0
+    print(
+        f"RESULT venue_constraints_per_account={per_leaf:.0f} leaves_per_batch={big} "
+        f"instruments={len(table.instruments)} assets={len(table.assets)} positions_per_leaf={p} balances_per_leaf={a} "
+        f"constraints_per_synthetic_account={per_acct:.0f} leaves_per_synthetic_account={mean_leaves:.3f} "
+        f"prove_s_per_leaf={prove_s / max(n_prove, 1):.4f} "
+        f"prove_s_per_account={prove_s / max(n_prove, 1) * mean_leaves:.4f} "
+        f"prove_leaves={n_prove} prove_accounts={accts_prove} peak_rss_gb={_rss_gb():.1f}"
+    )
