@@ -12,6 +12,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+from committed_circuits import square_plus_y
 
 from zkmargin.circuits.curve import G1_GEN, G2_GEN, g1_add_aff, g1_mul, twist_point_outside_subgroup
 from zkmargin.circuits.field import P, R
@@ -33,20 +34,7 @@ from zkmargin.verifier.groth16 import MalformedInput
 from zkmargin.verifier.snarkjs_json import vk_from_json
 from zkmargin.verifier.types import Proof
 
-
-def _circuit() -> ConstraintSystem:
-    """x private, y public; out = x^2 + y; the challenge c must differ from x (x - c has an inverse):
-    a prover free to choose c could set c = x and make the circuit unsatisfiable only for itself,
-    and, more to the point, any relation checked at c would be checked at a point of its choice."""
-    cs = ConstraintSystem()
-    x = cs.input("x")
-    y = cs.input("y", public=True)
-    t = cs.mul(x, x, "t")
-    cs.output("out", t + y)
-    c = cs.commit([x, t])
-    inv = cs.hint1("inv", lambda a, b: pow((a - b) % R, R - 2, R), c, x)
-    cs.constrain(c - x, inv, 1, "c != x")
-    return cs
+_circuit = square_plus_y
 
 
 @pytest.fixture(scope="module")

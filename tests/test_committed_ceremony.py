@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from committed_circuits import square_plus_y
 from eth_account import Account as EthAccount
 
 from zkmargin.circuits.curve import G1_GEN, G2_GEN, G1Affine, g1_mul, g2_mul, g2_neg
 from zkmargin.circuits.field import R, inv
 from zkmargin.circuits.formats import write_r1cs
-from zkmargin.circuits.r1cs import ConstraintSystem
 from zkmargin.cli import main
 from zkmargin.prover.committed import CommitmentKey, CommittedProvingKey, prove_committed
 from zkmargin.prover.ptau import prepared_from_ptau, read_ptau, write_dev_prepared_ptau
@@ -72,17 +72,7 @@ BEACON = (bytes.fromhex("c0ffee"), 10)
 SECRETS = (0x1111, 0x2222, 0x3333)  # (x, s, t): delta's, eta's and k's secrets of the attacker's contribution
 
 
-def _circuit() -> ConstraintSystem:
-    """x private, y public, out = x^2 + y, x and x^2 committed; the challenge must differ from x."""
-    cs = ConstraintSystem()
-    x = cs.input("x")
-    y = cs.input("y", public=True)
-    t = cs.mul(x, x, "t")
-    cs.output("out", t + y)
-    c = cs.commit([x, t])
-    inv_ = cs.hint1("inv", lambda a, b: pow((a - b) % R, R - 2, R), c, x)
-    cs.constrain(c - x, inv_, 1, "c != x")
-    return cs
+_circuit = square_plus_y
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from committed_circuits import challenge_only, square_plus_y
 
 from zkmargin.circuits.curve import (
     G1_GEN,
@@ -74,17 +75,7 @@ SECRETS = (0x1111, 0x2222, 0x3333)  # the attacker's (x, s, t) for delta, eta, k
 INPUTS = {"x": 5, "y": 7}
 
 
-def _circuit() -> ConstraintSystem:
-    """x private, y public, out = x^2 + y; x and x^2 committed; the challenge must differ from x."""
-    cs = ConstraintSystem()
-    x = cs.input("x")
-    y = cs.input("y", public=True)
-    t = cs.mul(x, x, "t")
-    cs.output("out", t + y)
-    c = cs.commit([x, t])
-    inv_ = cs.hint1("inv", lambda a, b: pow((a - b) % R, R - 2, R), c, x)
-    cs.constrain(c - x, inv_, 1, "c != x")
-    return cs
+_circuit = square_plus_y
 
 
 @pytest.fixture(scope="module")
@@ -366,16 +357,7 @@ def test_forked_ceremony_key_gives_no_forgery(cer: dict[str, Any]) -> None:
 # ====================================================================== kind confusion: a committed key read as plain
 
 
-def _challenge_only_circuit() -> ConstraintSystem:
-    """y, out public; x private, committed; c * (out - y^2) == x: sound only because x is fixed before c."""
-    cs = ConstraintSystem()
-    y = cs.input("y", public=True)
-    out = cs.input("out", public=True)
-    x = cs.input("x")
-    ysq = cs.mul(y, y, "ysq")
-    c = cs.commit([x])
-    cs.constrain(c, out - ysq, x, "c * (out - y^2) == x")
-    return cs
+_challenge_only_circuit = challenge_only
 
 
 def test_plain_reading_of_a_committed_key_blob_is_refused() -> None:

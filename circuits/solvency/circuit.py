@@ -32,16 +32,15 @@ registry's plain verifier). The default stays the plain circuit, unchanged.
 from __future__ import annotations
 
 import secrets
-from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 
 from zkmargin.circuits.field import R
 from zkmargin.circuits.gadgets import RangeCheck, range_check
-from zkmargin.circuits.lookup import FixedTable, committed_table, lookup_report, range_check_lookup, set_limb_bits
+from zkmargin.circuits.lookup import FixedTable, committed_table, lookup_report, set_limb_bits
 from zkmargin.circuits.merkle import merkle_root_gadget
 from zkmargin.circuits.r1cs import LC, R1CS, CommitFn, ConstraintSystem, Value
 
+from .budget import ConstraintBudget
 from .circuit_account import AccountSignals, build_account
 from .circuit_params import ParamSignals, build_params
 from .gadgets import interval_rows, signed
@@ -70,7 +69,7 @@ COMPONENTS = (
 )
 
 
-class SolvencyCircuit:
+class SolvencyCircuit(ConstraintBudget):
     """Builds the constraint system for a shape; ``budget`` counts constraints per component.
 
     ``lookups=False`` (default): the plain circuit (bit decompositions), proven with plain Groth16 and verifiable by
@@ -88,17 +87,12 @@ class SolvencyCircuit:
         self.lookups = lookups
         leaf_arity(shape.assets, shape.positions)
         self.cs = ConstraintSystem()
-        self.budget: dict[str, int] = defaultdict(int)
+        self._init_budget()
         self.accounts: list[AccountSignals] = []
         self.rc: RangeCheck = self._rc_lookup if lookups else range_check
         self.intervals: FixedTable | None = None
         self.bracket_rows: list[list[tuple[Value, ...]]] = []
         self.tier_rows: list[list[tuple[Value, ...]]] = []
-        self._current = ""
-        self._lookup_bits: dict[str, list[int]] = defaultdict(list)
-        # lookup mode: qualified name of each range check -> (the number of constraints built before it was asked
-        # for, i.e. where the plain circuit would have put it; its width): tests report failures in plain order
-        self.range_check_at: dict[str, tuple[int, int]] = {}
         self._build()
         if limb_bits is not None:
             set_limb_bits(self.cs, limb_bits)
@@ -109,23 +103,6 @@ class SolvencyCircuit:
         self._pos = {sid: i for i, sid in enumerate(order)}
 
     # ------------------------------------------------------------------ helpers
-
-    @contextmanager
-    def part(self, name: str) -> Iterator[None]:
-        """Count the constraints built inside under component ``name`` (and attribute lookups asked for there)."""
-        before, outer = self.cs.n_constraints, self._current
-        self._current = name
-        try:
-            yield
-        finally:
-            self._current = outer
-            self.budget[name] += self.cs.n_constraints - before
-
-    def _rc_lookup(self, cs: ConstraintSystem, x: Value, bits: int, name: str) -> None:
-        """The lookup-mode range check: queued for the finalizer, remembered for the budget."""
-        self._lookup_bits[self._current].append(bits)
-        self.range_check_at[cs._qualify(name)] = (cs.n_constraints, bits)
-        range_check_lookup(cs, x, bits, name)
 
     def _attribute_lookups(self) -> None:
         """Move the finalizer's constraints to the components that asked for them (limbs, recomposition and the

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 
 from zkmargin.circuits.field import R
-from zkmargin.circuits.lookup import FixedTable, lookup_report, range_check_lookup, set_limb_bits, weighted_sum_check
+from zkmargin.circuits.lookup import FixedTable, lookup_report, set_limb_bits, weighted_sum_check
 from zkmargin.circuits.merkle import merkle_root_gadget
 from zkmargin.circuits.r1cs import LC, R1CS, CommitFn, ConstraintSystem, Value
 
+from .budget import ConstraintBudget
 from .gadgets import signed
 from .shape import FIXED_PUBLIC_NAMES, ID_BITS
 from .venue_account import LeafSignals, build_leaf
@@ -41,7 +41,7 @@ __all__ = ["VENUE_LOOKUP_TABLE", "VenueCircuit"]
 VENUE_LOOKUP_TABLE = "lookup table"
 
 
-class VenueCircuit:
+class VenueCircuit(ConstraintBudget):
     """Builds the venue constraint system for a shape; ``budget`` counts constraints per component (lookup limbs,
     recompositions and tuple queries attributed to the component that asked for them)."""
 
@@ -50,12 +50,9 @@ class VenueCircuit:
         self.shape = shape
         self.lookups = True
         self.cs = ConstraintSystem()
-        self.budget: dict[str, int] = defaultdict(int)
+        self._init_budget()
         self.leaves: list[LeafSignals] = []
-        self._current = ""
-        self._lookup_bits: dict[str, list[int]] = defaultdict(list)
         self._tuple_cost: dict[str, int] = defaultdict(int)
-        self.range_check_at: dict[str, tuple[int, int]] = {}
         self._build()
         if limb_bits is not None:
             set_limb_bits(self.cs, limb_bits)
@@ -63,23 +60,11 @@ class VenueCircuit:
         self._attribute_lookups()
         self._pos = {sid: i for i, sid in enumerate(self.cs._order())}
 
-    # ------------------------------------------------------------------ helpers (as SolvencyCircuit's)
-
-    @contextmanager
-    def part(self, name: str) -> Iterator[None]:
-        before, outer = self.cs.n_constraints, self._current
-        self._current = name
-        try:
-            yield
-        finally:
-            self._current = outer
-            self.budget[name] += self.cs.n_constraints - before
+    # ------------------------------------------------------------------ helpers (ConstraintBudget has part())
 
     def rc(self, cs: ConstraintSystem, x: Value, bits: int, name: str) -> None:
         """Every range check of the venue circuit is a LogUp lookup (queued for the finalizer)."""
-        self._lookup_bits[self._current].append(bits)
-        self.range_check_at[cs._qualify(name)] = (cs.n_constraints, bits)
-        range_check_lookup(cs, x, bits, name)
+        self._rc_lookup(cs, x, bits, name)
 
     def lookup(self, table: FixedTable, values: Sequence[Value]) -> None:
         self._tuple_cost[self._current] += table.arity

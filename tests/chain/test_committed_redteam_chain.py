@@ -12,6 +12,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+from committed_circuits import challenge_only
 
 from zkmargin.circuits.curve import G1_GEN, g1_add_aff, g1_neg
 from zkmargin.circuits.r1cs import ConstraintSystem
@@ -25,17 +26,7 @@ from zkmargin.verifier.committed import CommittedProof, derive_challenge, verify
 from zkmargin.verifier.committed_chain import CONTRACT, committed_proof_to_evm
 from zkmargin.verifier.types import Proof
 
-
-def _circuit() -> ConstraintSystem:
-    """y, out public; x private and committed; c * (out - y^2) == x. Sound only because c comes after x."""
-    cs = ConstraintSystem()
-    y = cs.input("y", public=True)
-    out = cs.input("out", public=True)
-    x = cs.input("x")
-    ysq = cs.mul(y, y, "ysq")
-    c = cs.commit([x])
-    cs.constrain(c, out - ysq, x, "c * (out - y^2) == x")
-    return cs
+_circuit = challenge_only
 
 
 @pytest.fixture(scope="module")
