@@ -13,6 +13,12 @@
  * Output: affine in standard form (not Montgomery), little-endian, all zero for infinity.
  */
 #define PY_SSIZE_T_CLEAN
+/* Field elements are four 64-bit limbs written by scalar stores (the carry chains); GCC's SLP vectorizer
+ * then copies them with 16-byte loads, which cannot be forwarded from two 8-byte stores still in flight:
+ * a stall on every point copy in the MSM's bucket updates (measured under perf). Scalar copies only. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-slp-vectorize")
+#endif
 #include <Python.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -28,6 +34,8 @@ static const uint64_t PINV = 0x87d20782e4866389ULL;
 static const fp FPONE_ = {{0xd35d438dc58f0d9dULL, 0x0a78eb28f5c70b3dULL, 0x666ea36f7879462cULL, 0x0e0a77c19a07df2fULL}};
 static const fp FPZERO_ = {{0, 0, 0, 0}};
 
+/* Limb by limb: a struct copy compiles to 16-byte moves that stall on limbs just written one by one. */
+static inline void fp_cpy(fp *d, const fp *s) { d->v[0] = s->v[0]; d->v[1] = s->v[1]; d->v[2] = s->v[2]; d->v[3] = s->v[3]; }
 static inline int fp_is_zero(const fp *a) { return (a->v[0] | a->v[1] | a->v[2] | a->v[3]) == 0; }
 static inline int fp_eq(const fp *a, const fp *b) {
     return a->v[0] == b->v[0] && a->v[1] == b->v[1] && a->v[2] == b->v[2] && a->v[3] == b->v[3];
@@ -935,16 +943,35 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
         int cnt; uint32_t *eb; PFX##_aff *eq; F *den; fp *nrm, *fpre; uint8_t *kind; /* the batch */ \
         uint32_t *qi; int32_t *qd; size_t qh, qn, qcap; /* deferred (point index, digit) */          \
     } PFX##_bstate;                                                                                  \
-    static int PFX##_sched(PFX##_bstate *s, const PFX##_aff *q, uint32_t b) {                        \
-        if (!s->occ[b]) { s->bk[b] = *q; s->occ[b] = 1; return 1; } /* empty: no addition at all */  \
+    /* Puts slot i (digit d) where it goes, loading it straight into its place (an empty bucket, or the \
+     * batch's next entry: no copy of a freshly written point, see the note on store forwarding at   \
+     * the top). Returns 0 when its bucket already has an addition pending in this batch.           */ \
+    static inline int PFX##_place(PFX##_bstate *s, const job_t *jb, size_t i, int32_t d) {           \
+        uint32_t b = (uint32_t)(d < 0 ? -d : d);                                                     \
+        if (!s->occ[b]) { PFX##_load_slot(jb, i, d < 0, &s->bk[b]); s->occ[b] = 1; return 1; }      \
         if (s->stamp[b] == s->cur) return 0;                                                         \
         s->stamp[b] = s->cur;                                                                        \
-        s->eb[s->cnt] = b; s->eq[s->cnt] = *q; s->cnt++;                                             \
+        s->eb[s->cnt] = b; PFX##_load_slot(jb, i, d < 0, &s->eq[s->cnt]); s->cnt++;                  \
         return 1;                                                                                    \
+    }                                                                                                \
+    /* bucket[eb[e]] += eq[e], its inverted denominator in den[e] (kind: see flush) */              \
+    static inline void PFX##_apply1(PFX##_bstate *s, int e) {                                        \
+        F t, num, l, x3, y3;                                                                         \
+        uint32_t b = s->eb[e];                                                                       \
+        PFX##_aff *p = &s->bk[b];                                                                    \
+        const PFX##_aff *q = &s->eq[e];                                                              \
+        if (s->kind[e] == 2) { s->occ[b] = 0; return; }                                              \
+        if (s->kind[e] == 0) SUB(&num, &q->y, &p->y);                                                \
+        else { SQR(&num, &p->x); ADD(&l, &num, &num); ADD(&num, &l, &num); } /* tangent 3x^2 */      \
+        MUL(&l, &num, &s->den[e]);                                                                   \
+        SQR(&t, &l); SUB(&t, &t, &q->x);                       /* t = l^2 - x2 */                    \
+        SUB(&x3, &t, &p->x);                                                                         \
+        SUB(&y3, &p->x, &x3); MUL(&y3, &l, &y3);                                                     \
+        SUB(&p->y, &y3, &p->y);                                                                      \
+        SUB(&p->x, &t, &p->x); /* x3 again, stored in place: no copy of x3 (store forwarding) */     \
     }                                                                                                \
     /* bucket[b] += q for every batch entry, with one inversion for all denominators. */            \
     static void PFX##_flush(PFX##_bstate *s) {                                                       \
-        F t, num, l, x3, y3;                                                                         \
         int any = 0;                                                                                 \
         for (int e = 0; e < s->cnt; e++) {                                                           \
             const PFX##_aff *p = &s->bk[s->eb[e]], *q = &s->eq[e];                                   \
@@ -954,19 +981,25 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
             any = 1;                                                                                 \
         }                                                                                            \
         if (any) BINV(s->den, s->kind, s->cnt, s->nrm, s->fpre); /* den[e] <- 1/den[e] */            \
-        for (int e = 0; e < s->cnt; e++) {                                                           \
-            uint32_t b = s->eb[e];                                                                   \
-            PFX##_aff *p = &s->bk[b];                                                                \
-            const PFX##_aff *q = &s->eq[e];                                                          \
-            if (s->kind[e] == 2) { s->occ[b] = 0; continue; }                                        \
-            t = s->den[e];                                                                           \
-            if (s->kind[e] == 0) SUB(&num, &q->y, &p->y);                                            \
-            else { SQR(&num, &p->x); ADD(&l, &num, &num); ADD(&num, &l, &num); } /* tangent 3x^2 */  \
-            MUL(&l, &num, &t);                                                                       \
-            SQR(&x3, &l); SUB(&x3, &x3, &p->x); SUB(&x3, &x3, &q->x);                                \
-            SUB(&y3, &p->x, &x3); MUL(&y3, &l, &y3); SUB(&y3, &y3, &p->y);                           \
-            p->x = x3; p->y = y3;                                                                    \
+        int e = 0;                                                                                   \
+        for (; e + 1 < s->cnt; e += 2) {                                                             \
+            if (s->kind[e] | s->kind[e + 1]) { PFX##_apply1(s, e); PFX##_apply1(s, e + 1); continue; }   \
+            /* two independent additions side by side: each is a chain of three dependent            \
+             * multiplications, interleaved they overlap in the out-of-order window */               \
+            PFX##_aff *p0 = &s->bk[s->eb[e]], *p1 = &s->bk[s->eb[e + 1]];                             \
+            const PFX##_aff *q0 = &s->eq[e], *q1 = &s->eq[e + 1];                                    \
+            F n0, n1, l0, l1, t0, t1, x0, x1;                                                        \
+            SUB(&n0, &q0->y, &p0->y); SUB(&n1, &q1->y, &p1->y);                                      \
+            MUL(&l0, &n0, &s->den[e]); MUL(&l1, &n1, &s->den[e + 1]);                                \
+            SQR(&t0, &l0); SQR(&t1, &l1);                                                            \
+            SUB(&t0, &t0, &q0->x); SUB(&t1, &t1, &q1->x);                                            \
+            SUB(&x0, &t0, &p0->x); SUB(&x1, &t1, &p1->x);                                            \
+            SUB(&n0, &p0->x, &x0); SUB(&n1, &p1->x, &x1);                                            \
+            MUL(&n0, &l0, &n0); MUL(&n1, &l1, &n1);                                                  \
+            SUB(&p0->y, &n0, &p0->y); SUB(&p1->y, &n1, &p1->y);                                      \
+            SUB(&p0->x, &t0, &p0->x); SUB(&p1->x, &t1, &p1->x);                                      \
         }                                                                                            \
+        for (; e < s->cnt; e++) PFX##_apply1(s, e);                                                  \
         s->cnt = 0; s->cur++;                                                                        \
     }                                                                                                \
     static void PFX##_overflow(PFX##_bstate *s, uint32_t b, const PFX##_aff *q) {                    \
@@ -986,10 +1019,9 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
     /* retry every deferred point once, in arrival order */                                         \
     static void PFX##_drain(PFX##_bstate *s, const job_t *jb) {                                      \
         for (size_t m = s->qn; m > 0; m--) {                                                         \
-            uint32_t i = s->qi[s->qh], b; int32_t d;                                                 \
-            PFX##_aff q;                                                                             \
-            PFX##_qpop(s, jb, &q, &b, &d);                                                           \
-            if (!PFX##_sched(s, &q, b)) PFX##_qpush(s, i, d);                                        \
+            uint32_t i = s->qi[s->qh]; int32_t d = s->qd[s->qh];                                     \
+            s->qh = (s->qh + 1) % s->qcap; s->qn--;                                                  \
+            if (!PFX##_place(s, jb, i, d)) PFX##_qpush(s, i, d);                                     \
             else if (s->cnt == s->cap) PFX##_flush(s);                                               \
         }                                                                                            \
     }                                                                                                \
@@ -998,11 +1030,13 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
         for (size_t i = 0; i < jb->n; i++) {                                                         \
             int32_t d = jb->digits[i * jb->si + (size_t)w * jb->sw];                                 \
             if (!d) continue;                                                                        \
-            uint32_t b = (uint32_t)(d < 0 ? -d : d);                                                 \
-            PFX##_aff q;                                                                             \
-            PFX##_load_slot(jb, i, d < 0, &q);                                                       \
-            if (!PFX##_sched(s, &q, b)) {                                                            \
-                if (s->qn < s->qcap) PFX##_qpush(s, (uint32_t)i, d); else PFX##_overflow(s, b, &q);  \
+            if (!PFX##_place(s, jb, i, d)) {                                                         \
+                if (s->qn < s->qcap) PFX##_qpush(s, (uint32_t)i, d);                                 \
+                else {                                                                               \
+                    PFX##_aff q;                                                                     \
+                    PFX##_load_slot(jb, i, d < 0, &q);                                               \
+                    PFX##_overflow(s, (uint32_t)(d < 0 ? -d : d), &q);                               \
+                }                                                                                    \
             } else if (s->cnt == s->cap) {                                                           \
                 PFX##_flush(s);                                                                      \
                 PFX##_drain(s, jb);                                                                  \
@@ -1067,17 +1101,26 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
     }
 
 /* Batch inversion of the entries e < cnt with kind[e] != 2 (all nonzero), in place: Montgomery's trick,
- * 3 multiplications per entry and one inversion. `pre` is scratch (cnt entries). */
+ * 3 multiplications per entry and one inversion. `pre` is scratch (cnt entries). The entries are split
+ * into two halves, each with its own running product, and the two chains are advanced in lockstep: each
+ * chain is a sequence of dependent multiplications (latency-bound, ~48 cycles each with mulx), so two
+ * independent ones side by side keep the multiplier busy (4 more multiplications per batch). */
 static void fp_batch_inv(fp *x, const uint8_t *kind, int cnt, fp *pre) {
-    fp acc = FPONE_, inv, t;
-    for (int e = 0; e < cnt; e++) {
-        if (kind[e] == 2) continue;
-        pre[e] = acc; fp_mul(&acc, &acc, &x[e]);
+    int h = (cnt + 1) / 2;
+    fp a0 = FPONE_, a1 = FPONE_, inv, inv0, inv1, t0, t1;
+    for (int e = 0; e < h; e++) {
+        int f = e + h;
+        if (kind[e] != 2) { fp_cpy(&pre[e], &a0); fp_mul(&a0, &a0, &x[e]); }
+        if (f < cnt && kind[f] != 2) { fp_cpy(&pre[f], &a1); fp_mul(&a1, &a1, &x[f]); }
     }
-    fp_inv(&inv, &acc);
-    for (int e = cnt - 1; e >= 0; e--) {
-        if (kind[e] == 2) continue;
-        fp_mul(&t, &inv, &pre[e]); fp_mul(&inv, &inv, &x[e]); x[e] = t;
+    fp_mul(&inv, &a0, &a1);
+    fp_inv(&inv, &inv);
+    fp_mul(&inv0, &inv, &a1); /* 1 / a0 */
+    fp_mul(&inv1, &inv, &a0); /* 1 / a1 */
+    for (int e = h - 1; e >= 0; e--) {
+        int f = e + h;
+        if (f < cnt && kind[f] != 2) { fp_mul(&t1, &inv1, &pre[f]); fp_mul(&inv1, &inv1, &x[f]); fp_cpy(&x[f], &t1); }
+        if (kind[e] != 2) { fp_mul(&t0, &inv0, &pre[e]); fp_mul(&inv0, &inv0, &x[e]); fp_cpy(&x[e], &t0); }
     }
 }
 static void g1_batch_inv(fp *x, const uint8_t *kind, int cnt, fp *nrm, fp *pre) { (void)nrm; fp_batch_inv(x, kind, cnt, pre); }
