@@ -165,8 +165,50 @@ static int fp_mulx_supported(void) { return 0; }
         (r)[3] = (uint64_t)(c_ >> 64) + t3 + ((M)[3] & add_);                                      \
     } while (0)
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(ZKMARGIN_NO_ASM_ADDSUB)
+/* The same two operations in x86-64 assembly (baseline instructions, no CPU check needed): one carry
+ * chain and a masked or conditional correction, ~20 instructions. GCC compiles the C macros above with
+ * the 128-bit temporaries partly on the stack inside the large MSM and NTT loops (seen under perf),
+ * and the batch-affine bucket addition does six or seven of these per point. Operands < M < 2^254
+ * (both moduli), so a + b never carries out of 256 bits. The C macros stay the reference
+ * (ZKMARGIN_NO_ASM_ADDSUB builds them; tests/test_fp_mulx.py compares both through field_addsub_batch). */
+#define ZK_HAVE_ASM_ADDSUB 1
+static inline __attribute__((always_inline)) void modsub_asm(uint64_t r[4], const uint64_t a[4], const uint64_t b[4], const uint64_t m[4]) {
+    uint64_t t0 = a[0], t1 = a[1], t2 = a[2], t3 = a[3], k, x0, x1, x2;
+    __asm__("subq 0(%[b]), %[t0]\n\t" "sbbq 8(%[b]), %[t1]\n\t" "sbbq 16(%[b]), %[t2]\n\t" "sbbq 24(%[b]), %[t3]\n\t"
+            "sbbq %[k], %[k]\n\t" /* all ones if a < b: add m back */
+            "movq 0(%[m]), %[x0]\n\t" "andq %[k], %[x0]\n\t"
+            "movq 8(%[m]), %[x1]\n\t" "andq %[k], %[x1]\n\t"
+            "movq 16(%[m]), %[x2]\n\t" "andq %[k], %[x2]\n\t"
+            "andq 24(%[m]), %[k]\n\t"
+            "addq %[x0], %[t0]\n\t" "adcq %[x1], %[t1]\n\t" "adcq %[x2], %[t2]\n\t" "adcq %[k], %[t3]\n\t"
+            : [t0] "+r"(t0), [t1] "+r"(t1), [t2] "+r"(t2), [t3] "+r"(t3), [k] "=&r"(k), [x0] "=&r"(x0), [x1] "=&r"(x1),
+              [x2] "=&r"(x2)
+            : [b] "r"(b), [m] "r"(m), "m"(*(const uint64_t(*)[4])b), "m"(*(const uint64_t(*)[4])m)
+            : "cc");
+    r[0] = t0; r[1] = t1; r[2] = t2; r[3] = t3;
+}
+static inline __attribute__((always_inline)) void modadd_asm(uint64_t r[4], const uint64_t a[4], const uint64_t b[4], const uint64_t m[4]) {
+    uint64_t t0 = a[0], t1 = a[1], t2 = a[2], t3 = a[3], s0, s1, s2, s3;
+    __asm__("addq 0(%[b]), %[t0]\n\t" "adcq 8(%[b]), %[t1]\n\t" "adcq 16(%[b]), %[t2]\n\t" "adcq 24(%[b]), %[t3]\n\t"
+            "movq %[t0], %[s0]\n\t" "subq 0(%[m]), %[s0]\n\t"
+            "movq %[t1], %[s1]\n\t" "sbbq 8(%[m]), %[s1]\n\t"
+            "movq %[t2], %[s2]\n\t" "sbbq 16(%[m]), %[s2]\n\t"
+            "movq %[t3], %[s3]\n\t" "sbbq 24(%[m]), %[s3]\n\t"
+            "cmovaeq %[s0], %[t0]\n\t" "cmovaeq %[s1], %[t1]\n\t" "cmovaeq %[s2], %[t2]\n\t" "cmovaeq %[s3], %[t3]\n\t"
+            : [t0] "+r"(t0), [t1] "+r"(t1), [t2] "+r"(t2), [t3] "+r"(t3), [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2),
+              [s3] "=&r"(s3)
+            : [b] "r"(b), [m] "r"(m), "m"(*(const uint64_t(*)[4])b), "m"(*(const uint64_t(*)[4])m)
+            : "cc");
+    r[0] = t0; r[1] = t1; r[2] = t2; r[3] = t3;
+}
+static inline __attribute__((always_inline)) void fp_add(fp *r, const fp *a, const fp *b) { modadd_asm(r->v, a->v, b->v, PM); }
+static inline __attribute__((always_inline)) void fp_sub(fp *r, const fp *a, const fp *b) { modsub_asm(r->v, a->v, b->v, PM); }
+#else
+#define ZK_HAVE_ASM_ADDSUB 0
 static inline __attribute__((always_inline)) void fp_add(fp *r, const fp *a, const fp *b) { ZK_MODADD(r->v, a->v, b->v, PM); }
 static inline __attribute__((always_inline)) void fp_sub(fp *r, const fp *a, const fp *b) { ZK_MODSUB(r->v, a->v, b->v, PM); }
+#endif
 
 static inline void fp_neg(fp *r, const fp *a) {
     if (fp_is_zero(a)) { *r = *a; return; }
@@ -350,8 +392,13 @@ static inline void fr_subm(uint64_t t[4]) {
     u128 bw = 0;
     for (int i = 0; i < 4; i++) { u128 d = (u128)t[i] - RM[i] - bw; t[i] = (uint64_t)d; bw = (d >> 64) & 1; }
 }
+#if ZK_HAVE_ASM_ADDSUB
+static inline __attribute__((always_inline)) void fr_add(fr *r, const fr *a, const fr *b) { modadd_asm(r->v, a->v, b->v, RM); }
+static inline __attribute__((always_inline)) void fr_sub(fr *r, const fr *a, const fr *b) { modsub_asm(r->v, a->v, b->v, RM); }
+#else
 static inline __attribute__((always_inline)) void fr_add(fr *r, const fr *a, const fr *b) { ZK_MODADD(r->v, a->v, b->v, RM); }
 static inline __attribute__((always_inline)) void fr_sub(fr *r, const fr *a, const fr *b) { ZK_MODSUB(r->v, a->v, b->v, RM); }
+#endif
 static inline void fr_mul_portable(fr *r, const fr *a, const fr *b) {
     uint64_t t[6] = {0, 0, 0, 0, 0, 0};
     for (int i = 0; i < 4; i++) {
@@ -1593,6 +1640,36 @@ done:
     return out;
 }
 
+/* field_addsub_batch(a, b, op, variant[, field]): (a + b) mod M (op 0) or (a - b) mod M (op 1) per 32-byte
+ * pair, operands < M; variant 0 = the C macros, 1 = the x86-64 assembly (ValueError where not built). */
+static PyObject *py_field_addsub_batch(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer a, b;
+    int op, variant, field = 0;
+    if (!PyArg_ParseTuple(args, "y*y*ii|i", &a, &b, &op, &variant, &field)) return NULL;
+    PyObject *out = NULL;
+    if (op < 0 || op > 1 || variant < 0 || variant > 1 || field < 0 || field > 1) {
+        PyErr_SetString(PyExc_ValueError, "op 0..1, variant 0..1, field 0..1"); goto done;
+    }
+    if (variant == 1 && !ZK_HAVE_ASM_ADDSUB) { PyErr_SetString(PyExc_ValueError, "assembly add/sub not built"); goto done; }
+    if (a.len != b.len || a.len % 32) { PyErr_SetString(PyExc_ValueError, "equal lengths, multiple of 32"); goto done; }
+    out = PyBytes_FromStringAndSize(NULL, a.len);
+    if (!out) goto done;
+    const uint64_t *m = field ? RM : PM;
+    for (Py_ssize_t i = 0; i < a.len / 32; i++) {
+        uint64_t x[4], y[4], z[4];
+        memcpy(x, (const uint8_t *)a.buf + 32 * i, 32); memcpy(y, (const uint8_t *)b.buf + 32 * i, 32);
+        if (variant == 0) { if (op) ZK_MODSUB(z, x, y, m); else ZK_MODADD(z, x, y, m); }
+#if ZK_HAVE_ASM_ADDSUB
+        else { if (op) modsub_asm(z, x, y, m); else modadd_asm(z, x, y, m); }
+#endif
+        memcpy(PyBytes_AS_STRING(out) + 32 * i, z, 32);
+    }
+done:
+    PyBuffer_Release(&a); PyBuffer_Release(&b);
+    return out;
+}
+
 /* x <- x * y, n times (each multiplication depends on the previous one: latency, not throughput) */
 static PyObject *py_field_mul_chain(PyObject *self, PyObject *args) {
     (void)self;
@@ -1679,6 +1756,8 @@ static PyMethodDef methods[] = {
     {"msm_g2", py_msm_g2, METH_VARARGS, "msm_g2(points_mont_le, scalars_le, window, threads) -> 128 bytes"},
     {"field_mul_batch", py_field_mul_batch, METH_VARARGS,
      "field_mul_batch(a_le, b_le, variant[, field]) -> a*b/2^256 per 32-byte pair; variant 0 portable, 1 mulx, 2 dispatched; field 0 Fp, 1 Fr"},
+    {"field_addsub_batch", py_field_addsub_batch, METH_VARARGS,
+     "field_addsub_batch(a_le, b_le, op, variant[, field]) -> a+b (op 0) or a-b (op 1) mod M; variant 0 C, 1 asm"},
     {"field_mul_chain", py_field_mul_chain, METH_VARARGS, "field_mul_chain(x, y, n, variant) -> x*y^n/2^(256n) in Fp (benchmark)"},
     {"set_fp_variant", py_set_fp_variant, METH_VARARGS, "set_fp_variant('portable'|'mulx'|'auto'): Montgomery multiplication used by every kernel"},
     {"fp_variant", py_fp_variant, METH_NOARGS, "fp_variant() -> 'portable' or 'mulx' (the one in use)"},
