@@ -944,6 +944,9 @@ typedef struct {
      * list, not copied) and `betax` (beta*x of each point, half a point each); the signs of k1, k2
      * are folded into the digits. */
     const uint8_t *betax;
+    /* shared digits (msm_*(..., digits, first)): the digits were made without looking at the points, so
+     * inf[k] = 1 marks a point at infinity whose two slots are skipped; NULL when there is none */
+    const uint8_t *inf;
 } job_t;
 
 static void load_fp(fp *r, const uint8_t *b) { memcpy(r->v, b, 32); /* little-endian host */ }
@@ -971,7 +974,7 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
         memset(buckets, 0, (half + 1) * sizeof *buckets);                                            \
         for (size_t i = 0; i < jb->n; i++) {                                                         \
             int32_t d = jb->digits[i * jb->si + (size_t)w * jb->sw];                                 \
-            if (!d) continue;                                                                        \
+            if (!d || (jb->inf && jb->inf[i >> 1])) continue;                                        \
             PFX##_aff q;                                                                             \
             PFX##_load_slot(jb, i, d < 0, &q);                                                       \
             if (d < 0) d = -d;                                                                       \
@@ -1076,7 +1079,7 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
         memset(s->occ, 0, s->half + 1);                                                              \
         for (size_t i = 0; i < jb->n; i++) {                                                         \
             int32_t d = jb->digits[i * jb->si + (size_t)w * jb->sw];                                 \
-            if (!d) continue;                                                                        \
+            if (!d || (jb->inf && jb->inf[i >> 1])) continue;                                        \
             if (!PFX##_place(s, jb, i, d)) {                                                         \
                 if (s->qn < s->qcap) PFX##_qpush(s, (uint32_t)i, d);                                 \
                 else {                                                                               \
@@ -1244,11 +1247,11 @@ static void *glv_prepare(void *arg) {
     glvjob_t *j = arg;
     size_t psz = j->g2 ? 128 : 64, half = psz / 2, n2 = 2 * j->n;
     for (size_t i = j->lo; i < j->hi; i++) {
-        const uint8_t *p = j->pts + psz * i, *s = j->sc + 32 * i;
-        uint8_t *o = j->xp + half * i;
-        if (point_is_zero(s, 32) || point_is_zero(p, psz)) {
+        const uint8_t *p = j->pts ? j->pts + psz * i : NULL, *s = j->sc + 32 * i;
+        uint8_t *o = j->xp ? j->xp + half * i : NULL;
+        if (point_is_zero(s, 32) || (p && point_is_zero(p, psz))) {
             for (int w = 0; w < j->nw; w++) j->digits[(size_t)w * n2 + 2 * i] = j->digits[(size_t)w * n2 + 2 * i + 1] = 0;
-            memset(o, 0, half);
+            if (o) memset(o, 0, half);
             continue;
         }
         uint64_t k[4], k1[2], k2[2];
@@ -1256,7 +1259,9 @@ static void *glv_prepare(void *arg) {
         memcpy(k, s, 32);
         while (fr_geq(k)) fr_subm(k); /* the bound on |k1|, |k2| needs k < r */
         glv_split(k, k1, &neg1, k2, &neg2);
-        if (!j->g2) {
+        if (!p) {
+            /* digits only (shared between MSMs); beta*x is made per MSM by betax_prepare */
+        } else if (!j->g2) {
             fp x;
             load_fp(&x, p);
             fp_mul(&x, &x, &GLV_BETA_G1);
@@ -1278,14 +1283,95 @@ static void *glv_prepare(void *arg) {
     return NULL;
 }
 
-/* msm_g1/msm_g2(points, scalars, c, threads[, flags]) */
+/* beta*x of points [lo, hi) and their infinity flags (for MSMs on shared digits). */
+typedef struct { int g2; const uint8_t *pts; uint8_t *xp, *inf; size_t lo, hi; int any_inf; } betaxjob_t;
+static void *betax_prepare(void *arg) {
+    betaxjob_t *j = arg;
+    size_t psz = j->g2 ? 128 : 64, half = psz / 2;
+    for (size_t i = j->lo; i < j->hi; i++) {
+        const uint8_t *p = j->pts + psz * i;
+        uint8_t *o = j->xp + half * i;
+        j->inf[i] = (uint8_t)point_is_zero(p, psz);
+        if (j->inf[i]) { j->any_inf = 1; memset(o, 0, half); continue; }
+        fp x0, x1;
+        load_fp(&x0, p);
+        fp_mul(&x0, &x0, j->g2 ? &GLV_BETA_G2 : &GLV_BETA_G1);
+        memcpy(o, x0.v, 32);
+        if (j->g2) { load_fp(&x1, p + 32); fp_mul(&x1, &x1, &GLV_BETA_G2); memcpy(o + 32, x1.v, 32); }
+    }
+    return NULL;
+}
+
+/* Shared digits: a 16-byte header (u32 c, u32 windows, u64 scalar count n) then the int32 digits of
+ * the GLV halves of every scalar, window-major (window w, slot 2i / 2i + 1: digits[w * 2n + slot]),
+ * signs folded in, zero scalars all zero. Made once per scalar vector and used by every MSM over it. */
+#define DIGITS_HDR 16
+static PyObject *py_glv_digits(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer scs;
+    int c, n_threads;
+    if (!PyArg_ParseTuple(args, "y*ii", &scs, &c, &n_threads)) return NULL;
+    PyObject *out = NULL;
+    if (scs.len % 32 || c < 2 || c > 20 || n_threads < 1 || n_threads > 64) {
+        PyErr_SetString(PyExc_ValueError, "scalars must be 32-byte values; bad window size or thread count");
+        goto done;
+    }
+    size_t n = (size_t)scs.len / 32;
+    if (n > 0x3fffffff) { PyErr_SetString(PyExc_ValueError, "too many scalars"); goto done; }
+    int nw = GLV_BITS / c + 1;
+    out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(DIGITS_HDR + 2 * n * (size_t)nw * sizeof(int32_t)));
+    if (!out) goto done;
+    uint8_t *buf = (uint8_t *)PyBytes_AS_STRING(out);
+    uint32_t hc = (uint32_t)c, hw = (uint32_t)nw; uint64_t hn = n;
+    memcpy(buf, &hc, 4); memcpy(buf + 4, &hw, 4); memcpy(buf + 8, &hn, 8);
+    int32_t *digits = (int32_t *)(buf + DIGITS_HDR);
+    const uint8_t *S = scs.buf;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_t th[64];
+    glvjob_t gj[64];
+    for (int t = 0; t < n_threads; t++) {
+        gj[t] = (glvjob_t){0, NULL, S, NULL, digits, n, n * (size_t)t / (size_t)n_threads,
+                           n * (size_t)(t + 1) / (size_t)n_threads, c, nw};
+        if (t) pthread_create(&th[t], NULL, glv_prepare, &gj[t]);
+    }
+    glv_prepare(&gj[0]);
+    for (int t = 1; t < n_threads; t++) pthread_join(th[t], NULL);
+    Py_END_ALLOW_THREADS
+done:
+    PyBuffer_Release(&scs);
+    return out;
+}
+
+/* msm_g1/msm_g2(points, scalars, c, threads[, flags[, digits, first]]): with digits (from glv_digits;
+ * flags must include MSM_GLV and c match), the scalars are ignored (pass b"") and point k takes the
+ * digits of scalar first + k. */
 static PyObject *msm_impl(PyObject *args, int g2) {
-    Py_buffer pts, scs;
-    int c, n_threads, flags = 0;
-    if (!PyArg_ParseTuple(args, "y*y*ii|i", &pts, &scs, &c, &n_threads, &flags)) return NULL;
+    Py_buffer pts, scs, dg;
+    int c, n_threads, flags = 0, have_dg = 0;
+    PyObject *dobj = Py_None;
+    Py_ssize_t first = 0;
+    if (!PyArg_ParseTuple(args, "y*y*ii|iOn", &pts, &scs, &c, &n_threads, &flags, &dobj, &first)) return NULL;
     size_t psz = g2 ? 128 : 64;
     PyObject *result = NULL;
-    if (pts.len % psz || scs.len % 32 || (size_t)pts.len / psz != (size_t)scs.len / 32) {
+    const int32_t *shared = NULL;
+    size_t shared_n = 0;
+    if (dobj != Py_None) {
+        if (PyObject_GetBuffer(dobj, &dg, PyBUF_SIMPLE) < 0) goto done;
+        have_dg = 1;
+        uint32_t hc = 0, hw = 0; uint64_t hn = 0;
+        if (dg.len >= DIGITS_HDR) { memcpy(&hc, dg.buf, 4); memcpy(&hw, (uint8_t *)dg.buf + 4, 4); memcpy(&hn, (uint8_t *)dg.buf + 8, 8); }
+        if (dg.len < DIGITS_HDR || !(flags & MSM_GLV) || hc != (uint32_t)c || hw != (uint32_t)(GLV_BITS / c + 1)
+            || hn > 0x3fffffff || (size_t)dg.len != DIGITS_HDR + 2 * hn * hw * sizeof(int32_t)) {
+            PyErr_SetString(PyExc_ValueError, "digits do not come from glv_digits with this window size (and flags need MSM_GLV)");
+            goto done;
+        }
+        if (first < 0 || (size_t)first + (size_t)pts.len / psz > hn || pts.len % psz) {
+            PyErr_SetString(PyExc_ValueError, "points run past the shared digits (first + count > scalars)");
+            goto done;
+        }
+        shared = (const int32_t *)((const uint8_t *)dg.buf + DIGITS_HDR);
+        shared_n = hn;
+    } else if (pts.len % psz || scs.len % 32 || (size_t)pts.len / psz != (size_t)scs.len / 32) {
         PyErr_SetString(PyExc_ValueError, "points and scalars buffers do not match");
         goto done;
     }
@@ -1293,22 +1379,43 @@ static PyObject *msm_impl(PyObject *args, int g2) {
         PyErr_SetString(PyExc_ValueError, "bad window size, thread count or flags");
         goto done;
     }
-    size_t n_all = (size_t)scs.len / 32;
+    size_t n_all = (size_t)pts.len / psz;
     if (n_all > 0x3fffffff) { PyErr_SetString(PyExc_ValueError, "too many points"); goto done; }
     int n_windows;
-    uint8_t *cp;
-    int32_t *digits;
+    uint8_t *cp, *inf = NULL;
+    int32_t *digits = NULL;
+    const int32_t *dig;
     size_t n = 0, si, sw;
     const uint8_t *P = pts.buf, *S = scs.buf;
     void *sums;
     Py_BEGIN_ALLOW_THREADS
     pthread_t th[64];
     const uint8_t *betax = NULL, *src;
-    if (flags & MSM_GLV) {
+    if (shared) {
+        /* digits made once for every MSM over these scalars; beta*x and infinity flags per point here */
+        n_windows = GLV_BITS / c + 1;
+        n = 2 * n_all;
+        cp = malloc(n_all * (psz / 2) + 1);
+        inf = malloc(n_all + 1);
+        si = 1; sw = 2 * shared_n;
+        dig = shared + 2 * (size_t)first;
+        betaxjob_t bj[64];
+        for (int t = 0; t < n_threads; t++) {
+            bj[t] = (betaxjob_t){g2, P, cp, inf, n_all * (size_t)t / (size_t)n_threads, n_all * (size_t)(t + 1) / (size_t)n_threads, 0};
+            if (t) pthread_create(&th[t], NULL, betax_prepare, &bj[t]);
+        }
+        betax_prepare(&bj[0]);
+        int any_inf = bj[0].any_inf;
+        for (int t = 1; t < n_threads; t++) { pthread_join(th[t], NULL); any_inf |= bj[t].any_inf; }
+        if (!any_inf) { free(inf); inf = NULL; }
+        betax = cp;
+        src = P;
+    } else if (flags & MSM_GLV) {
         n_windows = GLV_BITS / c + 1;
         n = 2 * n_all;
         cp = malloc(n_all * (psz / 2) + 1); /* beta*x per point: the only copy the GLV path makes */
         digits = malloc(n * (size_t)n_windows * sizeof(int32_t) + 1);
+        dig = digits;
         si = 1; sw = n;
         glvjob_t gj[64];
         for (int t = 0; t < n_threads; t++) {
@@ -1332,12 +1439,13 @@ static PyObject *msm_impl(PyObject *args, int g2) {
             scalar_digits(S + 32 * i, c, n_windows, digits + n * (size_t)n_windows);
             n++;
         }
+        dig = digits;
         src = cp;
     }
     sums = calloc((size_t)n_windows, g2 ? sizeof(g2_jac) : sizeof(g1_jac));
     job_t jobs[64];
     for (int t = 0; t < n_threads; t++) {
-        jobs[t] = (job_t){g2, src, n, digits, si, sw, c, n_windows, flags, t, n_threads, sums, betax};
+        jobs[t] = (job_t){g2, src, n, dig, si, sw, c, n_windows, flags, t, n_threads, sums, betax, inf};
         if (t) pthread_create(&th[t], NULL, run_windows, &jobs[t]);
     }
     run_windows(&jobs[0]);
@@ -1381,7 +1489,9 @@ static PyObject *msm_impl(PyObject *args, int g2) {
     free(sums);
     free(cp);
     free(digits);
+    free(inf);
 done:
+    if (have_dg) PyBuffer_Release(&dg);
     PyBuffer_Release(&pts);
     PyBuffer_Release(&scs);
     return result;
@@ -1756,6 +1866,8 @@ static PyMethodDef methods[] = {
     {"msm_g2", py_msm_g2, METH_VARARGS, "msm_g2(points_mont_le, scalars_le, window, threads) -> 128 bytes"},
     {"field_mul_batch", py_field_mul_batch, METH_VARARGS,
      "field_mul_batch(a_le, b_le, variant[, field]) -> a*b/2^256 per 32-byte pair; variant 0 portable, 1 mulx, 2 dispatched; field 0 Fp, 1 Fr"},
+    {"glv_digits", py_glv_digits, METH_VARARGS,
+     "glv_digits(scalars, c, threads) -> shared GLV digits for msm_g1/msm_g2(points, b'', c, threads, flags, digits, first)"},
     {"field_addsub_batch", py_field_addsub_batch, METH_VARARGS,
      "field_addsub_batch(a_le, b_le, op, variant[, field]) -> a+b (op 0) or a-b (op 1) mod M; variant 0 C, 1 asm"},
     {"field_mul_chain", py_field_mul_chain, METH_VARARGS, "field_mul_chain(x, y, n, variant) -> x*y^n/2^(256n) in Fp (benchmark)"},
