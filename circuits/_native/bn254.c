@@ -947,6 +947,9 @@ typedef struct {
     /* shared digits (msm_*(..., digits, first)): the digits were made without looking at the points, so
      * inf[k] = 1 marks a point at infinity whose two slots are skipped; NULL when there is none */
     const uint8_t *inf;
+    /* next window to take: threads pull windows one at a time, so on a shared machine a thread that
+     * gets less CPU does fewer windows instead of holding up the MSM (a fixed split waited for it) */
+    int *next_window;
 } job_t;
 
 static void load_fp(fp *r, const uint8_t *b) { memcpy(r->v, b, 32); /* little-endian host */ }
@@ -1127,7 +1130,7 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
         } else {                                                                                     \
             buckets = malloc((half + 1) * sizeof *buckets);                                          \
         }                                                                                            \
-        for (int w = jb->thread; w < jb->n_windows; w += jb->n_threads) {                            \
+        for (int w; (w = __atomic_fetch_add(jb->next_window, 1, __ATOMIC_RELAXED)) < jb->n_windows;) { \
             if (buckets) PFX##_window_jac(jb, w, buckets, half);                                     \
             else PFX##_window_affine(jb, w, &s);                                                     \
             PFX##_jac running, acc;                                                                  \
@@ -1444,8 +1447,9 @@ static PyObject *msm_impl(PyObject *args, int g2) {
     }
     sums = calloc((size_t)n_windows, g2 ? sizeof(g2_jac) : sizeof(g1_jac));
     job_t jobs[64];
+    int next_window = 0;
     for (int t = 0; t < n_threads; t++) {
-        jobs[t] = (job_t){g2, src, n, dig, si, sw, c, n_windows, flags, t, n_threads, sums, betax, inf};
+        jobs[t] = (job_t){g2, src, n, dig, si, sw, c, n_windows, flags, t, n_threads, sums, betax, inf, &next_window};
         if (t) pthread_create(&th[t], NULL, run_windows, &jobs[t]);
     }
     run_windows(&jobs[0]);
