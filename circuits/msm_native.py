@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import gmpy2
 
@@ -151,26 +152,81 @@ def native_window(n: int, flags: int) -> int:
     return max(3, bits - 1) if bits < 10 else _FAST_WINDOW.get(bits, 13)
 
 
-def msm_g1_packed(
-    packed: PointBuffer, scalars: Sequence[int] | bytes, c: int | None = None, flags: int | None = None
-) -> G1Affine:
-    """MSM in G1 on a packed point list (C kernel); c and flags default to msm_flags/native_window."""
-    if _bn254 is None:
-        raise RuntimeError("the C kernel is not built")
+@dataclass(frozen=True)
+class SharedDigits:
+    """The GLV split and signed window digits of one scalar vector, made once (kernel ``glv_digits``) and
+    used by every MSM over those scalars: Groth16's A, B1, B2 and C (C on a suffix, the private signals)
+    all take the witness. ``n`` scalars; ``c`` and ``flags`` are the window and switches every MSM on
+    them uses (the digits depend on c)."""
+
+    digits: bytes
+    n: int
+    c: int
+    flags: int
+
+
+def shared_digits(scalars: bytes, c: int | None = None, flags: int | None = None) -> SharedDigits | None:
+    """Digits of packed ``scalars`` for :func:`msm_g1_packed`/:func:`msm_g2_packed`'s ``shared``; None when
+    the kernel is off or the switches do not split scalars (ZKMARGIN_MSM_PLAIN)."""
+    if not available():
+        return None
+    assert _bn254 is not None
     n = _count(scalars)
     flags = msm_flags(n) if flags is None else flags
-    out = _bn254.msm_g1(packed, pack_scalars(scalars), c or native_window(n, flags), THREADS, flags)
+    if not flags & MSM_GLV:
+        return None
+    c = c or native_window(n, flags)
+    return SharedDigits(bytes(_bn254.glv_digits(scalars, c, THREADS)), n, c, flags)
+
+
+def _msm_args(
+    n_points: int,
+    scalars: Sequence[int] | bytes,
+    c: int | None,
+    flags: int | None,
+    shared: SharedDigits | None,
+    first: int,
+) -> tuple[bytes, int, int, bytes | None, int]:
+    """(scalars, c, flags, digits, first) for the kernel's msm_g1/msm_g2."""
+    if shared is not None:
+        if first < 0 or first + n_points > shared.n:
+            raise ValueError(f"points {first}..{first + n_points} run past the {shared.n} shared scalars")
+        return b"", shared.c, shared.flags, shared.digits, first
+    n = _count(scalars)
+    flags = msm_flags(n) if flags is None else flags
+    return pack_scalars(scalars), c or native_window(n, flags), flags, None, 0
+
+
+def msm_g1_packed(
+    packed: PointBuffer,
+    scalars: Sequence[int] | bytes,
+    c: int | None = None,
+    flags: int | None = None,
+    shared: SharedDigits | None = None,
+    first: int = 0,
+) -> G1Affine:
+    """MSM in G1 on a packed point list (C kernel); c and flags default to msm_flags/native_window.
+    With ``shared`` (the digits of a scalar vector), point k takes scalar ``first + k`` of that vector
+    and ``scalars`` is ignored."""
+    if _bn254 is None:
+        raise RuntimeError("the C kernel is not built")
+    sc, c, flags, dg, first = _msm_args(len(packed) // 64, scalars, c, flags, shared, first)
+    out = _bn254.msm_g1(packed, sc, c, THREADS, flags, dg, first)
     return None if out == bytes(64) else (_coord(out, 0), _coord(out, 1))
 
 
 def msm_g2_packed(
-    packed: PointBuffer, scalars: Sequence[int] | bytes, c: int | None = None, flags: int | None = None
+    packed: PointBuffer,
+    scalars: Sequence[int] | bytes,
+    c: int | None = None,
+    flags: int | None = None,
+    shared: SharedDigits | None = None,
+    first: int = 0,
 ) -> G2Affine:
     if _bn254 is None:
         raise RuntimeError("the C kernel is not built")
-    n = _count(scalars)
-    flags = msm_flags(n) if flags is None else flags
-    out = _bn254.msm_g2(packed, pack_scalars(scalars), c or native_window(n, flags), THREADS, flags)
+    sc, c, flags, dg, first = _msm_args(len(packed) // 128, scalars, c, flags, shared, first)
+    out = _bn254.msm_g2(packed, sc, c, THREADS, flags, dg, first)
     return None if out == bytes(128) else ((_coord(out, 0), _coord(out, 1)), (_coord(out, 2), _coord(out, 3)))
 
 
@@ -181,20 +237,30 @@ def _unpack_scalars(scalars: Sequence[int] | bytes) -> Sequence[int]:
 
 
 def msm_g1_auto(
-    points: Sequence[G1Affine], scalars: Sequence[int] | bytes, packed: PointBuffer | None = None
+    points: Sequence[G1Affine],
+    scalars: Sequence[int] | bytes,
+    packed: PointBuffer | None = None,
+    shared: SharedDigits | None = None,
+    first: int = 0,
 ) -> G1Affine:
-    """The kernel when built (packing the points unless given), else the pure-Python reference."""
+    """The kernel when built (packing the points unless given), else the pure-Python reference.
+    ``shared``/``first``: see :func:`msm_g1_packed` (``scalars`` must then be the matching slice, which
+    the reference path uses)."""
     if not available():
         return msm_g1(points, _unpack_scalars(scalars))
-    return msm_g1_packed(packed if packed is not None else pack_g1(points), scalars)
+    return msm_g1_packed(packed if packed is not None else pack_g1(points), scalars, shared=shared, first=first)
 
 
 def msm_g2_auto(
-    points: Sequence[G2Affine], scalars: Sequence[int] | bytes, packed: PointBuffer | None = None
+    points: Sequence[G2Affine],
+    scalars: Sequence[int] | bytes,
+    packed: PointBuffer | None = None,
+    shared: SharedDigits | None = None,
+    first: int = 0,
 ) -> G2Affine:
     if not available():
         return msm_g2(points, _unpack_scalars(scalars))
-    return msm_g2_packed(packed if packed is not None else pack_g2(points), scalars)
+    return msm_g2_packed(packed if packed is not None else pack_g2(points), scalars, shared=shared, first=first)
 
 
 # ---------------------------------------------------------------- setup kernels

@@ -35,6 +35,7 @@ from zkmargin.circuits.msm_native import (
     pack_scalars,
     qap_h_coeffs_native,
     qap_h_native,
+    shared_digits,
 )
 from zkmargin.circuits.ntt import coset_ntt, intt
 from zkmargin.verifier.types import Proof
@@ -163,13 +164,18 @@ def prove(
             pk.packed[name] = pack_g1(getattr(pk, name))
         pk.packed["b_g2"] = pack_g2(pk.b_g2)
         t = st.add("pack_key", t)
-    a_acc = g1_to_jac(msm_g1_auto(pk.a_g1, wit, pk.packed.get("a_g1")))
+    # A, B1, B2 and C all take the witness (C its private part): its GLV split and window digits are
+    # made once for the four (None without the kernel or with ZKMARGIN_MSM_PLAIN: each MSM splits its own)
+    dg = shared_digits(wit) if isinstance(wit, bytes) else None
+    t = st.add("digits", t)
+    a_acc = g1_to_jac(msm_g1_auto(pk.a_g1, wit, pk.packed.get("a_g1"), dg))
     t = st.add("msm_a", t)
-    b1_acc = g1_to_jac(msm_g1_auto(pk.b_g1, wit, pk.packed.get("b_g1")))
+    b1_acc = g1_to_jac(msm_g1_auto(pk.b_g1, wit, pk.packed.get("b_g1"), dg))
     t = st.add("msm_b1", t)
-    b2_acc = g2_to_jac(msm_g2_auto(pk.b_g2, wit, pk.packed.get("b_g2")))
+    b2_acc = g2_to_jac(msm_g2_auto(pk.b_g2, wit, pk.packed.get("b_g2"), dg))
     t = st.add("msm_b2", t)
-    c_acc = g1_to_jac(msm_g1_auto(pk.c_g1, private, pk.packed.get("c_g1")))
+    c_acc = g1_to_jac(msm_g1_auto(pk.c_g1, private, pk.packed.get("c_g1"), dg, pk.n_public + 1))
+    del dg  # before H's MSM makes digits of its own
     t = st.add("msm_c", t)
     h_acc = g1_to_jac(msm_g1_auto(pk.h_g1, h, pk.packed.get("h_g1")))
     t = st.add("msm_h", t)

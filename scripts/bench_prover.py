@@ -21,6 +21,12 @@ module at every start of every measured child).
 
     python scripts/bench_prover.py --sizes 16 18 20
     python scripts/bench_prover.py --sizes 20 --runs 1 --reuse   # keep what a prior run built (circuit, keys)
+    python scripts/bench_prover.py --sizes 16 18 20 --ours-only 20 --reuse   # no snarkjs at 2^20 (see below)
+
+--ours-only K measures our side alone at 2^K (no snarkjs key, prove or ratio: `nan` in RESULT): snarkjs's
+own setup at 2^20 (a prepared .ptau, then `groth16 setup`) takes longer than a loaded shared machine may
+allow. Our proof is still checked by `snarkjs groth16 verify`. rss_ratio is then taken at the largest size
+measured on both sides.
 """
 
 from __future__ import annotations
@@ -123,7 +129,9 @@ def run(cmd: list[str], cwd: Path | None = None) -> str:
     return res.stdout
 
 
-def prepare_size(log_n: int, d: Path, reuse: bool = False) -> tuple[int, int, float, float, float, float]:
+def prepare_size(
+    log_n: int, d: Path, reuse: bool = False, ours_only: bool = False
+) -> tuple[int, int, float, float, float, float]:
     """Circuit, witness, our dev key and snarkjs's key (on a prepared .ptau of its own) in d. With ``reuse``,
     each of the three steps is skipped when its outputs are already there (a run cut short keeps its work)."""
     from zkmargin.circuits.formats import read_r1cs
@@ -150,7 +158,7 @@ def prepare_size(log_n: int, d: Path, reuse: bool = False) -> tuple[int, int, fl
     t_setup_ours = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    if not have("snarkjs.zkey", "vk_snarkjs.json"):
+    if not ours_only and not have("snarkjs.zkey", "vk_snarkjs.json"):
         write_dev_prepared_ptau(
             d / "pot.ptau", log_n, secrets.randbelow(1 << 250), secrets.randbelow(1 << 250), secrets.randbelow(1 << 250)
         )
@@ -161,10 +169,10 @@ def prepare_size(log_n: int, d: Path, reuse: bool = False) -> tuple[int, int, fl
     return n_cons, n_vars, t_build, t_setup_ours, t_setup_snarkjs, t_witness
 
 
-def bench_size(log_n: int, runs: int, work: Path, reuse: bool = False) -> dict[str, float]:
+def bench_size(log_n: int, runs: int, work: Path, reuse: bool = False, ours_only: bool = False) -> dict[str, float]:
     d = work / f"2e{log_n}"
     d.mkdir(parents=True, exist_ok=True)
-    n_cons, n_vars, t_build, t_setup_ours, t_setup_snarkjs, t_witness = prepare_size(log_n, d, reuse)
+    n_cons, n_vars, t_build, t_setup_ours, t_setup_snarkjs, t_witness = prepare_size(log_n, d, reuse, ours_only)
 
     ours, ours_mem, snark, snark_mem = [], [], [], []
     phases: list[str] = []
@@ -175,6 +183,8 @@ def bench_size(log_n: int, runs: int, work: Path, reuse: bool = False) -> dict[s
         ours.append(w)
         ours_mem.append(m)
         phases = [ln for ln in out.splitlines() if ln.startswith("PHASES")]
+        if ours_only:
+            continue
         w, m, _ = measured(
             [
                 str(SNARKJS),
@@ -195,7 +205,7 @@ def bench_size(log_n: int, runs: int, work: Path, reuse: bool = False) -> dict[s
 
     atomic_write_json(d / "vk_ours.json", vk_to_json(read_zkey(d / "ours.zkey", packed_only=True).verifying_key()))
     ok_ours = "OK" in run([str(SNARKJS), "groth16", "verify", "vk_ours.json", "public.json", "proof.json"], cwd=d)
-    ok_snark = "OK" in run(
+    ok_snark = ours_only or "OK" in run(
         [str(SNARKJS), "groth16", "verify", "vk_snarkjs.json", "public_snarkjs.json", "proof_snarkjs.json"], cwd=d
     )
     if not (ok_ours and ok_snark):
@@ -214,9 +224,9 @@ def bench_size(log_n: int, runs: int, work: Path, reuse: bool = False) -> dict[s
         "setup_snarkjs_s": t_setup_snarkjs,
         "witness_s": t_witness,
         "ours_s": statistics.median(ours),
-        "snarkjs_s": statistics.median(snark),
+        "snarkjs_s": statistics.median(snark) if snark else float("nan"),
         "ours_mb": statistics.median(ours_mem),
-        "snarkjs_mb": statistics.median(snark_mem),
+        "snarkjs_mb": statistics.median(snark_mem) if snark_mem else float("nan"),
         "verify_ours_s": v_ours,
         "verify_snarkjs_s": v_snark,
     }
@@ -237,6 +247,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--work", default=str(REPO / "out" / "bench_prover"))
     ap.add_argument("--reuse", action="store_true", help="keep the circuit and keys a previous run left in --work")
+    ap.add_argument("--ours-only", type=int, nargs="*", default=[], help="sizes measured without snarkjs (no ratio)")
     ap.add_argument("--child-prove", nargs=3, metavar=("ZKEY", "WTNS", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child_prove:
@@ -249,7 +260,7 @@ def main() -> int:
 
     for sub in ("zkmargin", "circuits", "prover", "verifier"):
         compileall.compile_dir(str(REPO / sub), quiet=1)
-    results = {k: bench_size(k, args.runs, Path(args.work), args.reuse) for k in args.sizes}
+    results = {k: bench_size(k, args.runs, Path(args.work), args.reuse, k in args.ours_only) for k in args.sizes}
     print()
     print(
         "| constraints | ours prove (s) | snarkjs prove (s) | ratio ours/snarkjs | ours peak MB | snarkjs peak MB "
@@ -261,7 +272,8 @@ def main() -> int:
             f"| 2^{k} ({int(r['constraints'])}) | {r['ours_s']:.2f} | {r['snarkjs_s']:.2f} | {r['ratio']:.2f} | "
             f"{r['ours_mb']:.0f} | {r['snarkjs_mb']:.0f} | {r['verify_ours_s']:.2f} | {r['verify_snarkjs_s']:.2f} |"
         )
-    top, low = max(results), min(results)
+    both = [k for k in results if k not in args.ours_only] or list(results)
+    top, low = max(both), min(results)
     fields = [f"ratio_2e{k}={r['ratio']:.3f}" for k, r in results.items()]
     fields += [f"rss_ratio_2e{top}={results[top]['ours_mb'] / results[top]['snarkjs_mb']:.3f}"]
     fields += [f"verify_s={results[low]['verify_ours_s']:.3f}"]

@@ -49,6 +49,28 @@ def test_mont_mul_matches_bigint(field: int, variant: str) -> None:
     assert got == [x * y * rinv % m for x, y in zip(a, b, strict=True)]
 
 
+@pytest.mark.parametrize("field", [0, 1], ids=["Fp", "Fr"])
+@pytest.mark.parametrize("variant", [0, 1], ids=["C", "asm"])
+def test_modular_add_sub_match_bigint(field: int, variant: int) -> None:
+    """The kernels' modular addition and subtraction (C macros; the x86-64 assembly every kernel uses
+    where built) on every pair of edge values (a < b, a == b, sums just below, at and above m) and random ones."""
+    assert nat._bn254 is not None
+    m = R if field else P
+    rnd = random.Random(29 + field)
+    edge = [x for x in _edge(m) if x < m]  # the operations' contract: operands below m (2^254 is not, mod p)
+    a = [x for x in edge for _ in edge] + [rnd.randrange(m) for _ in range(3000)]
+    b = [y for _ in edge for y in edge] + [rnd.randrange(m) for _ in range(3000)]
+    try:
+        add = _unpack(nat._bn254.field_addsub_batch(_pack(a), _pack(b), 0, variant, field))
+        sub = _unpack(nat._bn254.field_addsub_batch(_pack(a), _pack(b), 1, variant, field))
+    except ValueError:
+        if variant == 1:
+            pytest.skip("assembly add/sub not built for this platform")
+        raise
+    assert add == [(x + y) % m for x, y in zip(a, b, strict=True)]
+    assert sub == [(x - y) % m for x, y in zip(a, b, strict=True)]
+
+
 def test_mulx_chain_equals_portable_chain() -> None:
     assert nat._bn254 is not None
     x, y = (123456789).to_bytes(32, "little"), (P - 5).to_bytes(32, "little")

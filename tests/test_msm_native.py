@@ -197,6 +197,45 @@ def test_glv_constants_match_derivation() -> None:
     assert f"LAMBDA = {LAMBDA}" in out
 
 
+@pytest.mark.parametrize("n", [1, 7, 40, 700])
+def test_shared_digits_match_reference(n: int) -> None:
+    """One scalar vector's digits (made once, as prove() does for A, B1, B2, C) used by MSMs in G1 and G2
+    on the whole vector and on suffixes (C's private part), with every edge case: zero scalars, r-1,
+    points at infinity (the digits never saw them), repeated points, P and -P."""
+    rnd = random.Random(7000 + n)
+    pts1, ks = _edge_case_input(n, rnd, _g1_points(n, rnd), g1_neg)
+    m = min(n, 40)
+    pts2, _ = _edge_case_input(m, rnd, FixedBaseG2(G2_GEN).mul_many([rnd.randrange(1, R) for _ in range(m)]), g2_neg)
+    packed_k = nat.pack_scalars(ks)
+    for flags in (nat.MSM_GLV, nat.MSM_FAST):
+        for c in (3, 8):
+            dg = nat.shared_digits(packed_k, c, flags)
+            assert dg is not None and (dg.n, dg.c, dg.flags) == (n, c, flags)
+            for first in sorted({0, 1, n // 2, n - 1, n}):
+                got = nat.msm_g1_packed(nat.pack_g1(pts1[first:]), b"", shared=dg, first=first)
+                assert got == msm_g1(pts1[first:], ks[first:]), (flags, c, first)
+            for first in sorted({0, m // 3}):
+                got2 = nat.msm_g2_packed(nat.pack_g2(pts2[first:]), b"", shared=dg, first=first)
+                assert got2 == msm_g2(pts2[first:], ks[first:m]), (flags, c, first)
+
+
+def test_shared_digits_misuse_rejected() -> None:
+    rnd = random.Random(8)
+    pts = nat.pack_g1(_g1_points(4, rnd))
+    dg = nat.shared_digits(nat.pack_scalars([rnd.randrange(R) for _ in range(4)]), 5, nat.MSM_FAST)
+    assert dg is not None
+    with pytest.raises(ValueError, match="run past"):
+        nat.msm_g1_packed(pts, b"", shared=dg, first=1)
+    with pytest.raises(ValueError, match="window size"):
+        nat._bn254.msm_g1(pts, b"", 6, 1, nat.MSM_FAST, dg.digits, 0)  # digits made for c = 5
+    with pytest.raises(ValueError, match="window size"):
+        nat._bn254.msm_g1(pts, b"", 5, 1, nat.MSM_BATCH_AFFINE, dg.digits, 0)  # no GLV split
+    with pytest.raises(ValueError, match="window size"):
+        nat._bn254.msm_g1(pts, b"", 5, 1, nat.MSM_FAST, dg.digits[:-4], 0)  # truncated
+    with pytest.raises(ValueError, match="run past"):
+        nat._bn254.msm_g1(pts, b"", 5, 1, nat.MSM_FAST, dg.digits, 1)
+
+
 def test_all_cancel_gives_infinity() -> None:
     p = _g1_points(1, random.Random(5))[0]
     assert nat.msm_g1_packed(nat.pack_g1([p, p]), [7, R - 7]) is None

@@ -13,6 +13,12 @@
  * Output: affine in standard form (not Montgomery), little-endian, all zero for infinity.
  */
 #define PY_SSIZE_T_CLEAN
+/* Field elements are four 64-bit limbs written by scalar stores (the carry chains); GCC's SLP vectorizer
+ * then copies them with 16-byte loads, which cannot be forwarded from two 8-byte stores still in flight:
+ * a stall on every point copy in the MSM's bucket updates (measured under perf). Scalar copies only. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-slp-vectorize")
+#endif
 #include <Python.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -28,6 +34,8 @@ static const uint64_t PINV = 0x87d20782e4866389ULL;
 static const fp FPONE_ = {{0xd35d438dc58f0d9dULL, 0x0a78eb28f5c70b3dULL, 0x666ea36f7879462cULL, 0x0e0a77c19a07df2fULL}};
 static const fp FPZERO_ = {{0, 0, 0, 0}};
 
+/* Limb by limb: a struct copy compiles to 16-byte moves that stall on limbs just written one by one. */
+static inline void fp_cpy(fp *d, const fp *s) { d->v[0] = s->v[0]; d->v[1] = s->v[1]; d->v[2] = s->v[2]; d->v[3] = s->v[3]; }
 static inline int fp_is_zero(const fp *a) { return (a->v[0] | a->v[1] | a->v[2] | a->v[3]) == 0; }
 static inline int fp_eq(const fp *a, const fp *b) {
     return a->v[0] == b->v[0] && a->v[1] == b->v[1] && a->v[2] == b->v[2] && a->v[3] == b->v[3];
@@ -157,8 +165,50 @@ static int fp_mulx_supported(void) { return 0; }
         (r)[3] = (uint64_t)(c_ >> 64) + t3 + ((M)[3] & add_);                                      \
     } while (0)
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(ZKMARGIN_NO_ASM_ADDSUB)
+/* The same two operations in x86-64 assembly (baseline instructions, no CPU check needed): one carry
+ * chain and a masked or conditional correction, ~20 instructions. GCC compiles the C macros above with
+ * the 128-bit temporaries partly on the stack inside the large MSM and NTT loops (seen under perf),
+ * and the batch-affine bucket addition does six or seven of these per point. Operands < M < 2^254
+ * (both moduli), so a + b never carries out of 256 bits. The C macros stay the reference
+ * (ZKMARGIN_NO_ASM_ADDSUB builds them; tests/test_fp_mulx.py compares both through field_addsub_batch). */
+#define ZK_HAVE_ASM_ADDSUB 1
+static inline __attribute__((always_inline)) void modsub_asm(uint64_t r[4], const uint64_t a[4], const uint64_t b[4], const uint64_t m[4]) {
+    uint64_t t0 = a[0], t1 = a[1], t2 = a[2], t3 = a[3], k, x0, x1, x2;
+    __asm__("subq 0(%[b]), %[t0]\n\t" "sbbq 8(%[b]), %[t1]\n\t" "sbbq 16(%[b]), %[t2]\n\t" "sbbq 24(%[b]), %[t3]\n\t"
+            "sbbq %[k], %[k]\n\t" /* all ones if a < b: add m back */
+            "movq 0(%[m]), %[x0]\n\t" "andq %[k], %[x0]\n\t"
+            "movq 8(%[m]), %[x1]\n\t" "andq %[k], %[x1]\n\t"
+            "movq 16(%[m]), %[x2]\n\t" "andq %[k], %[x2]\n\t"
+            "andq 24(%[m]), %[k]\n\t"
+            "addq %[x0], %[t0]\n\t" "adcq %[x1], %[t1]\n\t" "adcq %[x2], %[t2]\n\t" "adcq %[k], %[t3]\n\t"
+            : [t0] "+r"(t0), [t1] "+r"(t1), [t2] "+r"(t2), [t3] "+r"(t3), [k] "=&r"(k), [x0] "=&r"(x0), [x1] "=&r"(x1),
+              [x2] "=&r"(x2)
+            : [b] "r"(b), [m] "r"(m), "m"(*(const uint64_t(*)[4])b), "m"(*(const uint64_t(*)[4])m)
+            : "cc");
+    r[0] = t0; r[1] = t1; r[2] = t2; r[3] = t3;
+}
+static inline __attribute__((always_inline)) void modadd_asm(uint64_t r[4], const uint64_t a[4], const uint64_t b[4], const uint64_t m[4]) {
+    uint64_t t0 = a[0], t1 = a[1], t2 = a[2], t3 = a[3], s0, s1, s2, s3;
+    __asm__("addq 0(%[b]), %[t0]\n\t" "adcq 8(%[b]), %[t1]\n\t" "adcq 16(%[b]), %[t2]\n\t" "adcq 24(%[b]), %[t3]\n\t"
+            "movq %[t0], %[s0]\n\t" "subq 0(%[m]), %[s0]\n\t"
+            "movq %[t1], %[s1]\n\t" "sbbq 8(%[m]), %[s1]\n\t"
+            "movq %[t2], %[s2]\n\t" "sbbq 16(%[m]), %[s2]\n\t"
+            "movq %[t3], %[s3]\n\t" "sbbq 24(%[m]), %[s3]\n\t"
+            "cmovaeq %[s0], %[t0]\n\t" "cmovaeq %[s1], %[t1]\n\t" "cmovaeq %[s2], %[t2]\n\t" "cmovaeq %[s3], %[t3]\n\t"
+            : [t0] "+r"(t0), [t1] "+r"(t1), [t2] "+r"(t2), [t3] "+r"(t3), [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2),
+              [s3] "=&r"(s3)
+            : [b] "r"(b), [m] "r"(m), "m"(*(const uint64_t(*)[4])b), "m"(*(const uint64_t(*)[4])m)
+            : "cc");
+    r[0] = t0; r[1] = t1; r[2] = t2; r[3] = t3;
+}
+static inline __attribute__((always_inline)) void fp_add(fp *r, const fp *a, const fp *b) { modadd_asm(r->v, a->v, b->v, PM); }
+static inline __attribute__((always_inline)) void fp_sub(fp *r, const fp *a, const fp *b) { modsub_asm(r->v, a->v, b->v, PM); }
+#else
+#define ZK_HAVE_ASM_ADDSUB 0
 static inline __attribute__((always_inline)) void fp_add(fp *r, const fp *a, const fp *b) { ZK_MODADD(r->v, a->v, b->v, PM); }
 static inline __attribute__((always_inline)) void fp_sub(fp *r, const fp *a, const fp *b) { ZK_MODSUB(r->v, a->v, b->v, PM); }
+#endif
 
 static inline void fp_neg(fp *r, const fp *a) {
     if (fp_is_zero(a)) { *r = *a; return; }
@@ -342,8 +392,13 @@ static inline void fr_subm(uint64_t t[4]) {
     u128 bw = 0;
     for (int i = 0; i < 4; i++) { u128 d = (u128)t[i] - RM[i] - bw; t[i] = (uint64_t)d; bw = (d >> 64) & 1; }
 }
+#if ZK_HAVE_ASM_ADDSUB
+static inline __attribute__((always_inline)) void fr_add(fr *r, const fr *a, const fr *b) { modadd_asm(r->v, a->v, b->v, RM); }
+static inline __attribute__((always_inline)) void fr_sub(fr *r, const fr *a, const fr *b) { modsub_asm(r->v, a->v, b->v, RM); }
+#else
 static inline __attribute__((always_inline)) void fr_add(fr *r, const fr *a, const fr *b) { ZK_MODADD(r->v, a->v, b->v, RM); }
 static inline __attribute__((always_inline)) void fr_sub(fr *r, const fr *a, const fr *b) { ZK_MODSUB(r->v, a->v, b->v, RM); }
+#endif
 static inline void fr_mul_portable(fr *r, const fr *a, const fr *b) {
     uint64_t t[6] = {0, 0, 0, 0, 0, 0};
     for (int i = 0; i < 4; i++) {
@@ -889,6 +944,12 @@ typedef struct {
      * list, not copied) and `betax` (beta*x of each point, half a point each); the signs of k1, k2
      * are folded into the digits. */
     const uint8_t *betax;
+    /* shared digits (msm_*(..., digits, first)): the digits were made without looking at the points, so
+     * inf[k] = 1 marks a point at infinity whose two slots are skipped; NULL when there is none */
+    const uint8_t *inf;
+    /* next window to take: threads pull windows one at a time, so on a shared machine a thread that
+     * gets less CPU does fewer windows instead of holding up the MSM (a fixed split waited for it) */
+    int *next_window;
 } job_t;
 
 static void load_fp(fp *r, const uint8_t *b) { memcpy(r->v, b, 32); /* little-endian host */ }
@@ -916,7 +977,7 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
         memset(buckets, 0, (half + 1) * sizeof *buckets);                                            \
         for (size_t i = 0; i < jb->n; i++) {                                                         \
             int32_t d = jb->digits[i * jb->si + (size_t)w * jb->sw];                                 \
-            if (!d) continue;                                                                        \
+            if (!d || (jb->inf && jb->inf[i >> 1])) continue;                                        \
             PFX##_aff q;                                                                             \
             PFX##_load_slot(jb, i, d < 0, &q);                                                       \
             if (d < 0) d = -d;                                                                       \
@@ -935,16 +996,35 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
         int cnt; uint32_t *eb; PFX##_aff *eq; F *den; fp *nrm, *fpre; uint8_t *kind; /* the batch */ \
         uint32_t *qi; int32_t *qd; size_t qh, qn, qcap; /* deferred (point index, digit) */          \
     } PFX##_bstate;                                                                                  \
-    static int PFX##_sched(PFX##_bstate *s, const PFX##_aff *q, uint32_t b) {                        \
-        if (!s->occ[b]) { s->bk[b] = *q; s->occ[b] = 1; return 1; } /* empty: no addition at all */  \
+    /* Puts slot i (digit d) where it goes, loading it straight into its place (an empty bucket, or the \
+     * batch's next entry: no copy of a freshly written point, see the note on store forwarding at   \
+     * the top). Returns 0 when its bucket already has an addition pending in this batch.           */ \
+    static inline int PFX##_place(PFX##_bstate *s, const job_t *jb, size_t i, int32_t d) {           \
+        uint32_t b = (uint32_t)(d < 0 ? -d : d);                                                     \
+        if (!s->occ[b]) { PFX##_load_slot(jb, i, d < 0, &s->bk[b]); s->occ[b] = 1; return 1; }      \
         if (s->stamp[b] == s->cur) return 0;                                                         \
         s->stamp[b] = s->cur;                                                                        \
-        s->eb[s->cnt] = b; s->eq[s->cnt] = *q; s->cnt++;                                             \
+        s->eb[s->cnt] = b; PFX##_load_slot(jb, i, d < 0, &s->eq[s->cnt]); s->cnt++;                  \
         return 1;                                                                                    \
+    }                                                                                                \
+    /* bucket[eb[e]] += eq[e], its inverted denominator in den[e] (kind: see flush) */              \
+    static inline void PFX##_apply1(PFX##_bstate *s, int e) {                                        \
+        F t, num, l, x3, y3;                                                                         \
+        uint32_t b = s->eb[e];                                                                       \
+        PFX##_aff *p = &s->bk[b];                                                                    \
+        const PFX##_aff *q = &s->eq[e];                                                              \
+        if (s->kind[e] == 2) { s->occ[b] = 0; return; }                                              \
+        if (s->kind[e] == 0) SUB(&num, &q->y, &p->y);                                                \
+        else { SQR(&num, &p->x); ADD(&l, &num, &num); ADD(&num, &l, &num); } /* tangent 3x^2 */      \
+        MUL(&l, &num, &s->den[e]);                                                                   \
+        SQR(&t, &l); SUB(&t, &t, &q->x);                       /* t = l^2 - x2 */                    \
+        SUB(&x3, &t, &p->x);                                                                         \
+        SUB(&y3, &p->x, &x3); MUL(&y3, &l, &y3);                                                     \
+        SUB(&p->y, &y3, &p->y);                                                                      \
+        SUB(&p->x, &t, &p->x); /* x3 again, stored in place: no copy of x3 (store forwarding) */     \
     }                                                                                                \
     /* bucket[b] += q for every batch entry, with one inversion for all denominators. */            \
     static void PFX##_flush(PFX##_bstate *s) {                                                       \
-        F t, num, l, x3, y3;                                                                         \
         int any = 0;                                                                                 \
         for (int e = 0; e < s->cnt; e++) {                                                           \
             const PFX##_aff *p = &s->bk[s->eb[e]], *q = &s->eq[e];                                   \
@@ -954,19 +1034,25 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
             any = 1;                                                                                 \
         }                                                                                            \
         if (any) BINV(s->den, s->kind, s->cnt, s->nrm, s->fpre); /* den[e] <- 1/den[e] */            \
-        for (int e = 0; e < s->cnt; e++) {                                                           \
-            uint32_t b = s->eb[e];                                                                   \
-            PFX##_aff *p = &s->bk[b];                                                                \
-            const PFX##_aff *q = &s->eq[e];                                                          \
-            if (s->kind[e] == 2) { s->occ[b] = 0; continue; }                                        \
-            t = s->den[e];                                                                           \
-            if (s->kind[e] == 0) SUB(&num, &q->y, &p->y);                                            \
-            else { SQR(&num, &p->x); ADD(&l, &num, &num); ADD(&num, &l, &num); } /* tangent 3x^2 */  \
-            MUL(&l, &num, &t);                                                                       \
-            SQR(&x3, &l); SUB(&x3, &x3, &p->x); SUB(&x3, &x3, &q->x);                                \
-            SUB(&y3, &p->x, &x3); MUL(&y3, &l, &y3); SUB(&y3, &y3, &p->y);                           \
-            p->x = x3; p->y = y3;                                                                    \
+        int e = 0;                                                                                   \
+        for (; e + 1 < s->cnt; e += 2) {                                                             \
+            if (s->kind[e] | s->kind[e + 1]) { PFX##_apply1(s, e); PFX##_apply1(s, e + 1); continue; }   \
+            /* two independent additions side by side: each is a chain of three dependent            \
+             * multiplications, interleaved they overlap in the out-of-order window */               \
+            PFX##_aff *p0 = &s->bk[s->eb[e]], *p1 = &s->bk[s->eb[e + 1]];                             \
+            const PFX##_aff *q0 = &s->eq[e], *q1 = &s->eq[e + 1];                                    \
+            F n0, n1, l0, l1, t0, t1, x0, x1;                                                        \
+            SUB(&n0, &q0->y, &p0->y); SUB(&n1, &q1->y, &p1->y);                                      \
+            MUL(&l0, &n0, &s->den[e]); MUL(&l1, &n1, &s->den[e + 1]);                                \
+            SQR(&t0, &l0); SQR(&t1, &l1);                                                            \
+            SUB(&t0, &t0, &q0->x); SUB(&t1, &t1, &q1->x);                                            \
+            SUB(&x0, &t0, &p0->x); SUB(&x1, &t1, &p1->x);                                            \
+            SUB(&n0, &p0->x, &x0); SUB(&n1, &p1->x, &x1);                                            \
+            MUL(&n0, &l0, &n0); MUL(&n1, &l1, &n1);                                                  \
+            SUB(&p0->y, &n0, &p0->y); SUB(&p1->y, &n1, &p1->y);                                      \
+            SUB(&p0->x, &t0, &p0->x); SUB(&p1->x, &t1, &p1->x);                                      \
         }                                                                                            \
+        for (; e < s->cnt; e++) PFX##_apply1(s, e);                                                  \
         s->cnt = 0; s->cur++;                                                                        \
     }                                                                                                \
     static void PFX##_overflow(PFX##_bstate *s, uint32_t b, const PFX##_aff *q) {                    \
@@ -986,10 +1072,9 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
     /* retry every deferred point once, in arrival order */                                         \
     static void PFX##_drain(PFX##_bstate *s, const job_t *jb) {                                      \
         for (size_t m = s->qn; m > 0; m--) {                                                         \
-            uint32_t i = s->qi[s->qh], b; int32_t d;                                                 \
-            PFX##_aff q;                                                                             \
-            PFX##_qpop(s, jb, &q, &b, &d);                                                           \
-            if (!PFX##_sched(s, &q, b)) PFX##_qpush(s, i, d);                                        \
+            uint32_t i = s->qi[s->qh]; int32_t d = s->qd[s->qh];                                     \
+            s->qh = (s->qh + 1) % s->qcap; s->qn--;                                                  \
+            if (!PFX##_place(s, jb, i, d)) PFX##_qpush(s, i, d);                                     \
             else if (s->cnt == s->cap) PFX##_flush(s);                                               \
         }                                                                                            \
     }                                                                                                \
@@ -997,12 +1082,14 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
         memset(s->occ, 0, s->half + 1);                                                              \
         for (size_t i = 0; i < jb->n; i++) {                                                         \
             int32_t d = jb->digits[i * jb->si + (size_t)w * jb->sw];                                 \
-            if (!d) continue;                                                                        \
-            uint32_t b = (uint32_t)(d < 0 ? -d : d);                                                 \
-            PFX##_aff q;                                                                             \
-            PFX##_load_slot(jb, i, d < 0, &q);                                                       \
-            if (!PFX##_sched(s, &q, b)) {                                                            \
-                if (s->qn < s->qcap) PFX##_qpush(s, (uint32_t)i, d); else PFX##_overflow(s, b, &q);  \
+            if (!d || (jb->inf && jb->inf[i >> 1])) continue;                                        \
+            if (!PFX##_place(s, jb, i, d)) {                                                         \
+                if (s->qn < s->qcap) PFX##_qpush(s, (uint32_t)i, d);                                 \
+                else {                                                                               \
+                    PFX##_aff q;                                                                     \
+                    PFX##_load_slot(jb, i, d < 0, &q);                                               \
+                    PFX##_overflow(s, (uint32_t)(d < 0 ? -d : d), &q);                               \
+                }                                                                                    \
             } else if (s->cnt == s->cap) {                                                           \
                 PFX##_flush(s);                                                                      \
                 PFX##_drain(s, jb);                                                                  \
@@ -1043,7 +1130,7 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
         } else {                                                                                     \
             buckets = malloc((half + 1) * sizeof *buckets);                                          \
         }                                                                                            \
-        for (int w = jb->thread; w < jb->n_windows; w += jb->n_threads) {                            \
+        for (int w; (w = __atomic_fetch_add(jb->next_window, 1, __ATOMIC_RELAXED)) < jb->n_windows;) { \
             if (buckets) PFX##_window_jac(jb, w, buckets, half);                                     \
             else PFX##_window_affine(jb, w, &s);                                                     \
             PFX##_jac running, acc;                                                                  \
@@ -1067,17 +1154,26 @@ static void g2_load_aff(g2_aff *q, const uint8_t *b, int neg) {
     }
 
 /* Batch inversion of the entries e < cnt with kind[e] != 2 (all nonzero), in place: Montgomery's trick,
- * 3 multiplications per entry and one inversion. `pre` is scratch (cnt entries). */
+ * 3 multiplications per entry and one inversion. `pre` is scratch (cnt entries). The entries are split
+ * into two halves, each with its own running product, and the two chains are advanced in lockstep: each
+ * chain is a sequence of dependent multiplications (latency-bound, ~48 cycles each with mulx), so two
+ * independent ones side by side keep the multiplier busy (4 more multiplications per batch). */
 static void fp_batch_inv(fp *x, const uint8_t *kind, int cnt, fp *pre) {
-    fp acc = FPONE_, inv, t;
-    for (int e = 0; e < cnt; e++) {
-        if (kind[e] == 2) continue;
-        pre[e] = acc; fp_mul(&acc, &acc, &x[e]);
+    int h = (cnt + 1) / 2;
+    fp a0 = FPONE_, a1 = FPONE_, inv, inv0, inv1, t0, t1;
+    for (int e = 0; e < h; e++) {
+        int f = e + h;
+        if (kind[e] != 2) { fp_cpy(&pre[e], &a0); fp_mul(&a0, &a0, &x[e]); }
+        if (f < cnt && kind[f] != 2) { fp_cpy(&pre[f], &a1); fp_mul(&a1, &a1, &x[f]); }
     }
-    fp_inv(&inv, &acc);
-    for (int e = cnt - 1; e >= 0; e--) {
-        if (kind[e] == 2) continue;
-        fp_mul(&t, &inv, &pre[e]); fp_mul(&inv, &inv, &x[e]); x[e] = t;
+    fp_mul(&inv, &a0, &a1);
+    fp_inv(&inv, &inv);
+    fp_mul(&inv0, &inv, &a1); /* 1 / a0 */
+    fp_mul(&inv1, &inv, &a0); /* 1 / a1 */
+    for (int e = h - 1; e >= 0; e--) {
+        int f = e + h;
+        if (f < cnt && kind[f] != 2) { fp_mul(&t1, &inv1, &pre[f]); fp_mul(&inv1, &inv1, &x[f]); fp_cpy(&x[f], &t1); }
+        if (kind[e] != 2) { fp_mul(&t0, &inv0, &pre[e]); fp_mul(&inv0, &inv0, &x[e]); fp_cpy(&x[e], &t0); }
     }
 }
 static void g1_batch_inv(fp *x, const uint8_t *kind, int cnt, fp *nrm, fp *pre) { (void)nrm; fp_batch_inv(x, kind, cnt, pre); }
@@ -1154,11 +1250,11 @@ static void *glv_prepare(void *arg) {
     glvjob_t *j = arg;
     size_t psz = j->g2 ? 128 : 64, half = psz / 2, n2 = 2 * j->n;
     for (size_t i = j->lo; i < j->hi; i++) {
-        const uint8_t *p = j->pts + psz * i, *s = j->sc + 32 * i;
-        uint8_t *o = j->xp + half * i;
-        if (point_is_zero(s, 32) || point_is_zero(p, psz)) {
+        const uint8_t *p = j->pts ? j->pts + psz * i : NULL, *s = j->sc + 32 * i;
+        uint8_t *o = j->xp ? j->xp + half * i : NULL;
+        if (point_is_zero(s, 32) || (p && point_is_zero(p, psz))) {
             for (int w = 0; w < j->nw; w++) j->digits[(size_t)w * n2 + 2 * i] = j->digits[(size_t)w * n2 + 2 * i + 1] = 0;
-            memset(o, 0, half);
+            if (o) memset(o, 0, half);
             continue;
         }
         uint64_t k[4], k1[2], k2[2];
@@ -1166,7 +1262,9 @@ static void *glv_prepare(void *arg) {
         memcpy(k, s, 32);
         while (fr_geq(k)) fr_subm(k); /* the bound on |k1|, |k2| needs k < r */
         glv_split(k, k1, &neg1, k2, &neg2);
-        if (!j->g2) {
+        if (!p) {
+            /* digits only (shared between MSMs); beta*x is made per MSM by betax_prepare */
+        } else if (!j->g2) {
             fp x;
             load_fp(&x, p);
             fp_mul(&x, &x, &GLV_BETA_G1);
@@ -1188,14 +1286,95 @@ static void *glv_prepare(void *arg) {
     return NULL;
 }
 
-/* msm_g1/msm_g2(points, scalars, c, threads[, flags]) */
+/* beta*x of points [lo, hi) and their infinity flags (for MSMs on shared digits). */
+typedef struct { int g2; const uint8_t *pts; uint8_t *xp, *inf; size_t lo, hi; int any_inf; } betaxjob_t;
+static void *betax_prepare(void *arg) {
+    betaxjob_t *j = arg;
+    size_t psz = j->g2 ? 128 : 64, half = psz / 2;
+    for (size_t i = j->lo; i < j->hi; i++) {
+        const uint8_t *p = j->pts + psz * i;
+        uint8_t *o = j->xp + half * i;
+        j->inf[i] = (uint8_t)point_is_zero(p, psz);
+        if (j->inf[i]) { j->any_inf = 1; memset(o, 0, half); continue; }
+        fp x0, x1;
+        load_fp(&x0, p);
+        fp_mul(&x0, &x0, j->g2 ? &GLV_BETA_G2 : &GLV_BETA_G1);
+        memcpy(o, x0.v, 32);
+        if (j->g2) { load_fp(&x1, p + 32); fp_mul(&x1, &x1, &GLV_BETA_G2); memcpy(o + 32, x1.v, 32); }
+    }
+    return NULL;
+}
+
+/* Shared digits: a 16-byte header (u32 c, u32 windows, u64 scalar count n) then the int32 digits of
+ * the GLV halves of every scalar, window-major (window w, slot 2i / 2i + 1: digits[w * 2n + slot]),
+ * signs folded in, zero scalars all zero. Made once per scalar vector and used by every MSM over it. */
+#define DIGITS_HDR 16
+static PyObject *py_glv_digits(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer scs;
+    int c, n_threads;
+    if (!PyArg_ParseTuple(args, "y*ii", &scs, &c, &n_threads)) return NULL;
+    PyObject *out = NULL;
+    if (scs.len % 32 || c < 2 || c > 20 || n_threads < 1 || n_threads > 64) {
+        PyErr_SetString(PyExc_ValueError, "scalars must be 32-byte values; bad window size or thread count");
+        goto done;
+    }
+    size_t n = (size_t)scs.len / 32;
+    if (n > 0x3fffffff) { PyErr_SetString(PyExc_ValueError, "too many scalars"); goto done; }
+    int nw = GLV_BITS / c + 1;
+    out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(DIGITS_HDR + 2 * n * (size_t)nw * sizeof(int32_t)));
+    if (!out) goto done;
+    uint8_t *buf = (uint8_t *)PyBytes_AS_STRING(out);
+    uint32_t hc = (uint32_t)c, hw = (uint32_t)nw; uint64_t hn = n;
+    memcpy(buf, &hc, 4); memcpy(buf + 4, &hw, 4); memcpy(buf + 8, &hn, 8);
+    int32_t *digits = (int32_t *)(buf + DIGITS_HDR);
+    const uint8_t *S = scs.buf;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_t th[64];
+    glvjob_t gj[64];
+    for (int t = 0; t < n_threads; t++) {
+        gj[t] = (glvjob_t){0, NULL, S, NULL, digits, n, n * (size_t)t / (size_t)n_threads,
+                           n * (size_t)(t + 1) / (size_t)n_threads, c, nw};
+        if (t) pthread_create(&th[t], NULL, glv_prepare, &gj[t]);
+    }
+    glv_prepare(&gj[0]);
+    for (int t = 1; t < n_threads; t++) pthread_join(th[t], NULL);
+    Py_END_ALLOW_THREADS
+done:
+    PyBuffer_Release(&scs);
+    return out;
+}
+
+/* msm_g1/msm_g2(points, scalars, c, threads[, flags[, digits, first]]): with digits (from glv_digits;
+ * flags must include MSM_GLV and c match), the scalars are ignored (pass b"") and point k takes the
+ * digits of scalar first + k. */
 static PyObject *msm_impl(PyObject *args, int g2) {
-    Py_buffer pts, scs;
-    int c, n_threads, flags = 0;
-    if (!PyArg_ParseTuple(args, "y*y*ii|i", &pts, &scs, &c, &n_threads, &flags)) return NULL;
+    Py_buffer pts, scs, dg;
+    int c, n_threads, flags = 0, have_dg = 0;
+    PyObject *dobj = Py_None;
+    Py_ssize_t first = 0;
+    if (!PyArg_ParseTuple(args, "y*y*ii|iOn", &pts, &scs, &c, &n_threads, &flags, &dobj, &first)) return NULL;
     size_t psz = g2 ? 128 : 64;
     PyObject *result = NULL;
-    if (pts.len % psz || scs.len % 32 || (size_t)pts.len / psz != (size_t)scs.len / 32) {
+    const int32_t *shared = NULL;
+    size_t shared_n = 0;
+    if (dobj != Py_None) {
+        if (PyObject_GetBuffer(dobj, &dg, PyBUF_SIMPLE) < 0) goto done;
+        have_dg = 1;
+        uint32_t hc = 0, hw = 0; uint64_t hn = 0;
+        if (dg.len >= DIGITS_HDR) { memcpy(&hc, dg.buf, 4); memcpy(&hw, (uint8_t *)dg.buf + 4, 4); memcpy(&hn, (uint8_t *)dg.buf + 8, 8); }
+        if (dg.len < DIGITS_HDR || !(flags & MSM_GLV) || hc != (uint32_t)c || hw != (uint32_t)(GLV_BITS / c + 1)
+            || hn > 0x3fffffff || (size_t)dg.len != DIGITS_HDR + 2 * hn * hw * sizeof(int32_t)) {
+            PyErr_SetString(PyExc_ValueError, "digits do not come from glv_digits with this window size (and flags need MSM_GLV)");
+            goto done;
+        }
+        if (first < 0 || (size_t)first + (size_t)pts.len / psz > hn || pts.len % psz) {
+            PyErr_SetString(PyExc_ValueError, "points run past the shared digits (first + count > scalars)");
+            goto done;
+        }
+        shared = (const int32_t *)((const uint8_t *)dg.buf + DIGITS_HDR);
+        shared_n = hn;
+    } else if (pts.len % psz || scs.len % 32 || (size_t)pts.len / psz != (size_t)scs.len / 32) {
         PyErr_SetString(PyExc_ValueError, "points and scalars buffers do not match");
         goto done;
     }
@@ -1203,22 +1382,43 @@ static PyObject *msm_impl(PyObject *args, int g2) {
         PyErr_SetString(PyExc_ValueError, "bad window size, thread count or flags");
         goto done;
     }
-    size_t n_all = (size_t)scs.len / 32;
+    size_t n_all = (size_t)pts.len / psz;
     if (n_all > 0x3fffffff) { PyErr_SetString(PyExc_ValueError, "too many points"); goto done; }
     int n_windows;
-    uint8_t *cp;
-    int32_t *digits;
+    uint8_t *cp, *inf = NULL;
+    int32_t *digits = NULL;
+    const int32_t *dig;
     size_t n = 0, si, sw;
     const uint8_t *P = pts.buf, *S = scs.buf;
     void *sums;
     Py_BEGIN_ALLOW_THREADS
     pthread_t th[64];
     const uint8_t *betax = NULL, *src;
-    if (flags & MSM_GLV) {
+    if (shared) {
+        /* digits made once for every MSM over these scalars; beta*x and infinity flags per point here */
+        n_windows = GLV_BITS / c + 1;
+        n = 2 * n_all;
+        cp = malloc(n_all * (psz / 2) + 1);
+        inf = malloc(n_all + 1);
+        si = 1; sw = 2 * shared_n;
+        dig = shared + 2 * (size_t)first;
+        betaxjob_t bj[64];
+        for (int t = 0; t < n_threads; t++) {
+            bj[t] = (betaxjob_t){g2, P, cp, inf, n_all * (size_t)t / (size_t)n_threads, n_all * (size_t)(t + 1) / (size_t)n_threads, 0};
+            if (t) pthread_create(&th[t], NULL, betax_prepare, &bj[t]);
+        }
+        betax_prepare(&bj[0]);
+        int any_inf = bj[0].any_inf;
+        for (int t = 1; t < n_threads; t++) { pthread_join(th[t], NULL); any_inf |= bj[t].any_inf; }
+        if (!any_inf) { free(inf); inf = NULL; }
+        betax = cp;
+        src = P;
+    } else if (flags & MSM_GLV) {
         n_windows = GLV_BITS / c + 1;
         n = 2 * n_all;
         cp = malloc(n_all * (psz / 2) + 1); /* beta*x per point: the only copy the GLV path makes */
         digits = malloc(n * (size_t)n_windows * sizeof(int32_t) + 1);
+        dig = digits;
         si = 1; sw = n;
         glvjob_t gj[64];
         for (int t = 0; t < n_threads; t++) {
@@ -1242,12 +1442,14 @@ static PyObject *msm_impl(PyObject *args, int g2) {
             scalar_digits(S + 32 * i, c, n_windows, digits + n * (size_t)n_windows);
             n++;
         }
+        dig = digits;
         src = cp;
     }
     sums = calloc((size_t)n_windows, g2 ? sizeof(g2_jac) : sizeof(g1_jac));
     job_t jobs[64];
+    int next_window = 0;
     for (int t = 0; t < n_threads; t++) {
-        jobs[t] = (job_t){g2, src, n, digits, si, sw, c, n_windows, flags, t, n_threads, sums, betax};
+        jobs[t] = (job_t){g2, src, n, dig, si, sw, c, n_windows, flags, t, n_threads, sums, betax, inf, &next_window};
         if (t) pthread_create(&th[t], NULL, run_windows, &jobs[t]);
     }
     run_windows(&jobs[0]);
@@ -1291,7 +1493,9 @@ static PyObject *msm_impl(PyObject *args, int g2) {
     free(sums);
     free(cp);
     free(digits);
+    free(inf);
 done:
+    if (have_dg) PyBuffer_Release(&dg);
     PyBuffer_Release(&pts);
     PyBuffer_Release(&scs);
     return result;
@@ -1550,6 +1754,36 @@ done:
     return out;
 }
 
+/* field_addsub_batch(a, b, op, variant[, field]): (a + b) mod M (op 0) or (a - b) mod M (op 1) per 32-byte
+ * pair, operands < M; variant 0 = the C macros, 1 = the x86-64 assembly (ValueError where not built). */
+static PyObject *py_field_addsub_batch(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer a, b;
+    int op, variant, field = 0;
+    if (!PyArg_ParseTuple(args, "y*y*ii|i", &a, &b, &op, &variant, &field)) return NULL;
+    PyObject *out = NULL;
+    if (op < 0 || op > 1 || variant < 0 || variant > 1 || field < 0 || field > 1) {
+        PyErr_SetString(PyExc_ValueError, "op 0..1, variant 0..1, field 0..1"); goto done;
+    }
+    if (variant == 1 && !ZK_HAVE_ASM_ADDSUB) { PyErr_SetString(PyExc_ValueError, "assembly add/sub not built"); goto done; }
+    if (a.len != b.len || a.len % 32) { PyErr_SetString(PyExc_ValueError, "equal lengths, multiple of 32"); goto done; }
+    out = PyBytes_FromStringAndSize(NULL, a.len);
+    if (!out) goto done;
+    const uint64_t *m = field ? RM : PM;
+    for (Py_ssize_t i = 0; i < a.len / 32; i++) {
+        uint64_t x[4], y[4], z[4];
+        memcpy(x, (const uint8_t *)a.buf + 32 * i, 32); memcpy(y, (const uint8_t *)b.buf + 32 * i, 32);
+        if (variant == 0) { if (op) ZK_MODSUB(z, x, y, m); else ZK_MODADD(z, x, y, m); }
+#if ZK_HAVE_ASM_ADDSUB
+        else { if (op) modsub_asm(z, x, y, m); else modadd_asm(z, x, y, m); }
+#endif
+        memcpy(PyBytes_AS_STRING(out) + 32 * i, z, 32);
+    }
+done:
+    PyBuffer_Release(&a); PyBuffer_Release(&b);
+    return out;
+}
+
 /* x <- x * y, n times (each multiplication depends on the previous one: latency, not throughput) */
 static PyObject *py_field_mul_chain(PyObject *self, PyObject *args) {
     (void)self;
@@ -1636,6 +1870,10 @@ static PyMethodDef methods[] = {
     {"msm_g2", py_msm_g2, METH_VARARGS, "msm_g2(points_mont_le, scalars_le, window, threads) -> 128 bytes"},
     {"field_mul_batch", py_field_mul_batch, METH_VARARGS,
      "field_mul_batch(a_le, b_le, variant[, field]) -> a*b/2^256 per 32-byte pair; variant 0 portable, 1 mulx, 2 dispatched; field 0 Fp, 1 Fr"},
+    {"glv_digits", py_glv_digits, METH_VARARGS,
+     "glv_digits(scalars, c, threads) -> shared GLV digits for msm_g1/msm_g2(points, b'', c, threads, flags, digits, first)"},
+    {"field_addsub_batch", py_field_addsub_batch, METH_VARARGS,
+     "field_addsub_batch(a_le, b_le, op, variant[, field]) -> a+b (op 0) or a-b (op 1) mod M; variant 0 C, 1 asm"},
     {"field_mul_chain", py_field_mul_chain, METH_VARARGS, "field_mul_chain(x, y, n, variant) -> x*y^n/2^(256n) in Fp (benchmark)"},
     {"set_fp_variant", py_set_fp_variant, METH_VARARGS, "set_fp_variant('portable'|'mulx'|'auto'): Montgomery multiplication used by every kernel"},
     {"fp_variant", py_fp_variant, METH_NOARGS, "fp_variant() -> 'portable' or 'mulx' (the one in use)"},
