@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from committed_ceremony_helpers import check, failed
+from committed_ceremony_helpers import handmade_record as _record
 from committed_circuits import square_plus_y
 from eth_account import Account as EthAccount
 
@@ -44,15 +46,11 @@ from zkmargin.prover.setup.phase2 import apply_delta, initial_key
 from zkmargin.prover.setup.zkey_phase2 import contribute as snarkjs_contribute
 from zkmargin.verifier.committed import CommittedVerifyingKey, verify_committed
 from zkmargin.verifier.committed_ceremony import (
-    CommittedContribution,
     SecretKey,
-    binding_hash,
     draw_secrets,
     eta_challenge,
     expected_beacon,
     extra_transcript,
-    hash_to_g1,
-    k_challenge,
     read_transcript,
     verify_committed_ceremony,
     verify_committed_setup,
@@ -61,9 +59,9 @@ from zkmargin.verifier.contributor_identity import contribution_signer
 from zkmargin.verifier.public_phase1 import blake2b_file
 from zkmargin.verifier.report import Report
 from zkmargin.verifier.setup_audit import audit_setup
-from zkmargin.verifier.snarkjs_rng import hash_to_g2, rng_from_entropy
+from zkmargin.verifier.snarkjs_rng import rng_from_entropy
 from zkmargin.verifier.zkey_ceremony import verify_zkey_ceremony
-from zkmargin.verifier.zkey_mpc import TYPE_BEACON, Contribution, build_params, transcript_for
+from zkmargin.verifier.zkey_mpc import TYPE_BEACON
 
 GOV_KEY = "0x" + "4f" * 32
 OPERATOR_KEY = "0x" + "a1" * 32
@@ -91,16 +89,6 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"dir": d, "cs": cs, "r1cs": r1cs, "ptau": d / "public.ptau", "chain": [c0, c1, c2, c3]}
 
 
-def check(env: dict[str, Any], cer: CommittedCeremony, name: str) -> Report:
-    save_committed_setup(cer, env["dir"] / name)
-    return verify_committed_setup(env["dir"] / name, env["r1cs"], env["ptau"])
-
-
-def failed(rep: Report) -> list[str]:
-    assert rep.malformed is None, rep.malformed
-    return [c.name for c in rep.failed()]
-
-
 def _forge(
     cer: CommittedCeremony,
     change: Callable[[CommittedCeremony, Step], Step] | None = None,
@@ -117,26 +105,6 @@ def _forge(
     draw = draw_secrets(rng_from_entropy("attacker"))
     rec = make_record(cer, step, x, s, t, draw, name="mallory", signer_key=signer)
     return append_contribution(cer, step, rec)
-
-
-def _record(
-    prev: CommittedCeremony,
-    step: Step,
-    x: int,
-    eta: tuple[G1Affine, G1Affine, int],
-    k: tuple[G1Affine, G1Affine, int],
-) -> CommittedContribution:
-    """A record whose eta and k keys are given as (g1_s, g1_sx, the scalar the G2 half is made with): what an
-    attacker who decouples the two halves of a proof of knowledge publishes. Bound and delta-signed with x."""
-    cs = prev.transcript.cs_hash
-    tr = extra_transcript(cs, prev.records, eta[:2], k[:2])
-    ek = SecretKey(eta[0], eta[1], g2_mul(eta_challenge(tr), eta[2]))
-    kk = SecretKey(k[0], k[1], g2_mul(k_challenge(tr), k[2]))
-    g1_s = hash_to_g1(binding_hash(tr, ek, kk, step.k_step, step.state))
-    g1_sx = g1_mul(g1_s, x)
-    dt = transcript_for(cs, [r.delta for r in prev.records], g1_s, g1_sx)
-    d = Contribution(step.state.delta1, g1_s, g1_sx, g2_mul(hash_to_g2(dt), x), dt, 0, build_params("mallory"))
-    return CommittedContribution(d, ek, kk, step.k_step, step.state)
 
 
 def _pair(v: int, base: G1Affine = G1_GEN) -> tuple[G1Affine, G1Affine, int]:

@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from committed_ceremony_helpers import check as _check
+from committed_ceremony_helpers import failed as _failed
+from committed_ceremony_helpers import handmade_record as _record
 from committed_circuits import challenge_only, square_plus_y
 
 from zkmargin.circuits.curve import (
@@ -34,13 +37,10 @@ from zkmargin.prover.committed import CommittedProvingKey, dev_setup_committed, 
 from zkmargin.prover.groth16 import prove
 from zkmargin.prover.ptau import write_dev_prepared_ptau
 from zkmargin.prover.setup.committed_ceremony import (
-    CommittedCeremony,
-    Step,
     append_contribution,
     contribute_committed,
     initial_committed_key,
     next_state,
-    save_committed_setup,
 )
 from zkmargin.prover.setup.dev import SetupSecrets
 from zkmargin.verifier.chain_encoding import committed_vk_to_bytes, verifying_key_hash, vk_to_bytes
@@ -53,21 +53,8 @@ from zkmargin.verifier.committed import (
     derive_challenge,
     verify_committed,
 )
-from zkmargin.verifier.committed_ceremony import (
-    CommittedContribution,
-    SecretKey,
-    binding_hash,
-    eta_challenge,
-    extra_transcript,
-    hash_to_g1,
-    k_challenge,
-    verify_committed_setup,
-)
 from zkmargin.verifier.groth16 import MalformedInput, verify
-from zkmargin.verifier.report import Report
-from zkmargin.verifier.snarkjs_rng import hash_to_g2
 from zkmargin.verifier.types import Proof, VerifyingKey
-from zkmargin.verifier.zkey_mpc import Contribution, build_params, transcript_for
 
 GOV_KEY = "0x" + "4f" * 32
 OPERATOR_KEY = "0x" + "a1" * 32
@@ -224,36 +211,6 @@ def cer(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     c1 = contribute_committed(c0, "operator entropy", "operator", OPERATOR_KEY)
     c2 = contribute_committed(c1, "governance entropy", "governance", GOV_KEY)
     return {"dir": d, "cs": cs, "r1cs": r1cs, "ptau": d / "public.ptau", "chain": [c0, c1, c2]}
-
-
-def _check(env: dict[str, Any], c: CommittedCeremony, name: str) -> Report:
-    save_committed_setup(c, env["dir"] / name)
-    return verify_committed_setup(env["dir"] / name, env["r1cs"], env["ptau"])
-
-
-def _failed(rep: Report) -> list[str]:
-    assert rep.malformed is None, rep.malformed
-    return [c.name for c in rep.failed()]
-
-
-def _record(
-    prev: CommittedCeremony,
-    step: Step,
-    x: int,
-    eta: tuple[G1Affine, G1Affine, int],
-    k: tuple[G1Affine, G1Affine, int],
-) -> CommittedContribution:
-    """A record with hand-made eta and k keys (g1_s, g1_sx, the scalar the G2 half is made with), bound and
-    delta-proven with x as an attacker would."""
-    cs = prev.transcript.cs_hash
-    tr = extra_transcript(cs, prev.records, eta[:2], k[:2])
-    ek = SecretKey(eta[0], eta[1], g2_mul(eta_challenge(tr), eta[2]))
-    kk = SecretKey(k[0], k[1], g2_mul(k_challenge(tr), k[2]))
-    g1_s = hash_to_g1(binding_hash(tr, ek, kk, step.k_step, step.state))
-    g1_sx = g1_mul(g1_s, x)
-    dt = transcript_for(cs, [r.delta for r in prev.records], g1_s, g1_sx)
-    d = Contribution(step.state.delta1, g1_s, g1_sx, g2_mul(hash_to_g2(dt), x), dt, 0, build_params("mallory"))
-    return CommittedContribution(d, ek, kk, step.k_step, step.state)
 
 
 def test_redteam_ceremony_control(cer: dict[str, Any]) -> None:
