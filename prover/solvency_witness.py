@@ -163,28 +163,49 @@ def build_batch(
     root = MerkleTree([ld.leaf() for ld in leaves], sh.depth).root
     prices = [engine.snapshot.spot_prices[a] for a in layout.assets]
     liab = [sum(max(ld.balances[a], 0) for ld in leaves) for a in range(sh.assets)]
-    n = len(rows)
-    eq = [r[3].equity for r in rows]
-    mm = [r[3].mm for r in rows]
-    public = [
+    public = batch_public_signals(
         epoch,
         root,
-        params.commitment(sh),
-        params.market_commitment(sh),
-        leaves[0].id_hash if n else 0,
-        leaves[-1].id_hash if n else 0,
-        n,
+        (params.commitment(sh), params.market_commitment(sh)),
+        [ld.id_hash for ld in leaves],
+        [r[3] for r in rows],
+        prices,
+        liab,
+    )
+    batch = SolvencyBatch(layout, params, epoch, [r[1] for r in rows], leaves, [r[3] for r in rows], public)
+    batch.inputs = witness_inputs(sh, params, leaves, public)
+    return batch
+
+
+def batch_public_signals(
+    epoch: int,
+    root: int,
+    commitments: tuple[int, int],
+    id_hashes: Sequence[int],
+    results: Sequence[AccountResult],
+    prices: Sequence[int],
+    liabilities: Sequence[int],
+) -> list[int]:
+    """A batch's public signals in the registry's layout (AttestationLayout): epoch, root, params and market
+    commitments, first and last id hash, account count, equity (positive part), MM, under-MM count, shortfall,
+    bad debt, prices, liabilities. One builder for the solvency and the venue batch, which share the layout."""
+    eq = [r.equity for r in results]
+    mm = [r.mm for r in results]
+    return [
+        epoch,
+        root,
+        *commitments,
+        id_hashes[0] if id_hashes else 0,
+        id_hashes[-1] if id_hashes else 0,
+        len(results),
         sum(max(e, 0) for e in eq),
         sum(mm),
         sum(1 for e, m in zip(eq, mm, strict=True) if e < m),
         sum(max(0, m - e) for e, m in zip(eq, mm, strict=True)),
         sum(max(0, -e) for e in eq),
         *prices,
-        *liab,
+        *liabilities,
     ]
-    batch = SolvencyBatch(layout, params, epoch, [r[1] for r in rows], leaves, [r[3] for r in rows], public)
-    batch.inputs = witness_inputs(sh, params, leaves, public)
-    return batch
 
 
 def witness_inputs(

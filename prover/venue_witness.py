@@ -25,7 +25,7 @@ from zkmargin.circuits.solvency.venue_params import VenueParams
 from zkmargin.circuits.solvency.venue_shape import PART_BITS, VenueShape, venue_public_names
 
 from .engine.margin import AccountResult, MarginEngine
-from .solvency_witness import AccountNotProvable
+from .solvency_witness import AccountNotProvable, batch_public_signals
 
 
 @dataclass(frozen=True)
@@ -182,24 +182,15 @@ def build_venue_batch(
         for asset_id, amount in lf.balances:
             if asset_id:
                 liab[asset_id - 1] += max(amount, 0)
-    eq = [r[4].equity for r in rows]
-    mm = [r[4].mm for r in rows]
-    public = [
+    public = batch_public_signals(
         epoch,
         root,
-        vp.commitment(shape),
-        vp.market_commitment(shape),
-        leaves[0].id_hash if leaves else 0,
-        leaves[-1].id_hash if leaves else 0,
-        len(rows),
-        sum(max(e, 0) for e in eq),
-        sum(mm),
-        sum(1 for e, m in zip(eq, mm, strict=True) if e < m),
-        sum(max(0, m - e) for e, m in zip(eq, mm, strict=True)),
-        sum(max(0, -e) for e in eq),
-        *prices,
-        *liab,
-    ]
+        (vp.commitment(shape), vp.market_commitment(shape)),
+        [lf.id_hash for lf in leaves],
+        [r[4] for r in rows],
+        prices,
+        liab,
+    )
     batch = VenueBatch(shape, table, vp, epoch, [r[2] for r in rows], leaves, plans, [r[4] for r in rows], public)
     batch.inputs = venue_witness_inputs(shape, vp, leaves, plans, public)
     return batch
