@@ -190,6 +190,22 @@ def segsum(x: np.ndarray, start: IntArray) -> np.ndarray:
     return out
 
 
+def bracket_index(floors: IntArray, inst: IntArray, notional: IntArray) -> IntArray:
+    """Each position's leverage bracket: how many of its instrument's bracket floors above the first it reaches.
+
+    ``floors`` is (instruments x brackets), ascending per row, first column 0. The loop runs over bracket levels, not
+    positions, and stops at the first level no instrument's floor lets any position reach, so a book of small positions
+    pays for one or two levels. Shared by the flat (CSR) and the dense vectorised paths so both pick the same row.
+    """
+    k = np.zeros(inst.shape, np.int64)
+    top = notional.max(initial=0)
+    for j in range(1, floors.shape[1]):
+        if floors[:, j].min() > top:
+            break  # no position reaches this bracket level for any instrument
+        k += notional >= floors[:, j][inst]
+    return k
+
+
 def _split_dot_ceil(n: IntArray, rate: IntArray, start: IntArray) -> IntArray:
     """Per segment ceil(sum n x rate / 1e6) in int64, exactly, for 0 <= n < 2^62 and 0 <= rate <= 1e6.
 
@@ -222,13 +238,7 @@ def revalue_numpy(ve: VectorEngine, book: FlatBook) -> Results:
     opt_val = segsum(np.where(opt, v, 0), start)
     tiered = ~opt & ~in_arrays
     n_t = np.where(tiered, notional, 0)
-    k = np.zeros(inst.shape, np.int64)
-    top = n_t.max(initial=0)
-    for j in range(1, ve.floors.shape[1]):
-        if ve.floors[:, j].min() > top:
-            break  # no position reaches this bracket level for any instrument
-        k += n_t >= ve.floors[:, j][inst]
-    flat = inst * ve.floors.shape[1] + k
+    flat = inst * ve.floors.shape[1] + bracket_index(ve.floors, inst, n_t)
     im = _split_dot_ceil(n_t, ve.imr.ravel()[flat], start)
     # ceil((sum N mmr - sum cum x 1e6) / 1e6) = ceil(sum N mmr / 1e6) - sum cum, exactly.
     mm = _split_dot_ceil(n_t, ve.mmr.ravel()[flat], start) - segsum(np.where(tiered, ve.cum.ravel()[flat], 0), start)

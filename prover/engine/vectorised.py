@@ -32,7 +32,7 @@ from zkmargin.circuits.rules.params import RiskParameters
 from zkmargin.circuits.rules.risk_arrays import RiskArrays
 
 from . import kernel
-from .flat import FlatBook, revalue_numpy
+from .flat import FlatBook, bracket_index, revalue_numpy
 
 STATUS_NAMES = ("healthy", "margin_call", "liquidation")
 _BIG = np.int64(MAX_VALUE)
@@ -240,13 +240,7 @@ class VectorEngine:
         tiered = ~opt & ~in_arrays
         all_tiered = not (any_opt or in_arrays.any())
         n_t = notional if all_tiered else np.where(tiered, notional, 0)
-        k = np.zeros(inst.shape, np.int64)
-        top = n_t.max(initial=0)
-        for j in range(1, self.floors.shape[1]):
-            if self.floors[:, j].min() > top:
-                break  # no position reaches this bracket level for any instrument
-            k += n_t >= self.floors[:, j][inst]
-        flat = inst * self.floors.shape[1] + k
+        flat = inst * self.floors.shape[1] + bracket_index(self.floors, inst, n_t)
         imr, mmr = self.imr.ravel()[flat], self.mmr.ravel()[flat]
         cum_k = self.cum.ravel()[flat]
         cum_sum = rowsum(cum_k if all_tiered else np.where(tiered, cum_k, 0))
