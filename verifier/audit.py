@@ -128,6 +128,13 @@ def _audit(
     check_transcript: bool,
     deliveries: Path | None,
 ) -> None:
+    from .venue_format import is_venue_manifest
+
+    if is_venue_manifest(b.manifest):  # the venue circuit (issue 15): its own parameter and deliveries checks
+        from .venue_audit import audit_venue
+
+        audit_venue(rep, b, registry, deliveries)
+        return
     check_files(rep, b)
     sh = b.shape
     pub = b.json(fmt.PARAMS, "params.json")

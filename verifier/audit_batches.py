@@ -36,7 +36,7 @@ def check_batch_proofs(rep: Report, b: fmt.EpochBundle, vk: AnyKey, batches: lis
     edit: a proof that verifies the public.json signals but not the manifest's convicts the manifest entry, one that
     verifies the manifest's convicts public.json, so an innocent file is never the one named."""
     check_any_key(vk)  # once, up front: a batch that fails early must not skip the key's validation
-    names = signal_names(b.shape.assets)
+    names = signal_names(len(b.assets))  # one price per asset: the solvency shape's slots or the venue's ids
     bad_public: list[str] = []
     bad_proofs: list[str] = []
     for i, be in enumerate(batches):

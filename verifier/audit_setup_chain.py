@@ -29,8 +29,10 @@ def check_snapshot_clock(rep: Report, b: fmt.EpochBundle, attested_at: int, max_
     """Option marks and risk arrays depend on the snapshot's clock (time to expiry): a snapshot dated a minute
     before expiry makes a short option worth nothing. Its time must be the attestation's, within the feeds' age
     bound. Linear instruments do not depend on it, so layouts without option slots skip the check."""
-    if not b.shape.option_slots():
-        return
+    from .venue_format import is_venue_manifest
+
+    if not is_venue_manifest(b.manifest) and not b.shape.option_slots():
+        return  # (a venue's instrument table lists options whatever its accounts hold: always checked)
     ts = int(b.json(fmt.MARKET, "market.json")["timestamp"])
     rep.add(
         "market: snapshot time = the on-chain attestation time (within the feeds' max age)",

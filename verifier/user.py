@@ -50,6 +50,10 @@ def verify_account(
     The epoch checked is ``epoch``, else the inclusion file's; the bundle must open at exactly that epoch (index row,
     manifest), and ``report.epoch`` carries it for the verdict line."""
     rep = Report(f"account {account_id or '?'}", epoch=epoch)
+    from .venue_format import is_venue_inclusion
+
+    if is_venue_inclusion(inclusion_path):  # an account of the venue circuit: every linked part (venue_user.py)
+        return _verify_venue(rep, bundle_path, inclusion_path, account_id, user_secret, registry, epoch, limits)
     try:
         inc = load_inclusion(inclusion_path)
         rep.title = f"account {account_id or inc.account_id!r}"
@@ -58,6 +62,35 @@ def verify_account(
         b = fmt.open_epoch(bundle_path, wanted, limits)  # the manifest's epoch must be `wanted` (else malformed)
         rep.title += f", epoch {b.epoch} ({b.path})"
         _check(rep, b, inc, account_id, user_secret, registry)
+    except (InclusionError, fmt.BundleError, MalformedInput, KeyError, TypeError, ValueError, OSError) as e:
+        rep.malformed = (
+            str(e)
+            if isinstance(e, InclusionError | fmt.BundleError | MalformedInput)
+            else (f"missing field {e}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}")
+        )
+    return rep
+
+
+def _verify_venue(
+    rep: Report,
+    bundle_path: str | Path,
+    inclusion_path: str | Path,
+    account_id: str | None,
+    user_secret: int | None,
+    registry: SolvencyRegistryClient | None,
+    epoch: int | None,
+    limits: Limits,
+) -> Report:
+    from .venue_format import load_venue_inclusion
+    from .venue_user import check_venue_account
+
+    try:
+        inc = load_venue_inclusion(inclusion_path)
+        rep.title = f"account {account_id or inc.account_id!r}"
+        rep.epoch = inc.epoch if epoch is None else epoch
+        b = fmt.open_epoch(bundle_path, rep.epoch, limits)
+        rep.title += f", epoch {b.epoch} ({b.path})"
+        check_venue_account(rep, b, inc, account_id, user_secret, registry)
     except (InclusionError, fmt.BundleError, MalformedInput, KeyError, TypeError, ValueError, OSError) as e:
         rep.malformed = (
             str(e)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 from zkmargin.circuits.r1cs import UnsatisfiedConstraint
 from zkmargin.circuits.solvency import SolvencyCircuit
 from zkmargin.circuits.solvency.shape import SolvencyShape
+from zkmargin.circuits.solvency.venue_circuit import VenueCircuit
 from zkmargin.verifier.bundle_proofs import COMMITTED, PLAIN, PROOF_SYSTEMS, AnyKey, AnyProof, verify_any
 from zkmargin.verifier.committed import CommittedVerifyingKey
 from zkmargin.verifier.groth16 import MalformedInput
@@ -98,7 +99,7 @@ def check_proof(vk: AnyKey, index: int, proof: AnyProof, public: Sequence[int], 
         raise BatchProofError(f"batch {index}: the proof does not verify against the verifying key")
 
 
-def _check_witness(circuit: SolvencyCircuit, job: BatchJob) -> None:
+def _check_witness(circuit: SolvencyCircuit | VenueCircuit, job: BatchJob) -> None:
     """Every constraint of the batch's witness (in lookup mode at a random challenge); a failure names it."""
     w = circuit.witness(job.inputs)
     try:
@@ -108,7 +109,7 @@ def _check_witness(circuit: SolvencyCircuit, job: BatchJob) -> None:
 
 
 def prove_batch(
-    pk: ProvingKey | CommittedProvingKey, vk: AnyKey, circuit: SolvencyCircuit, job: BatchJob,
+    pk: ProvingKey | CommittedProvingKey, vk: AnyKey, circuit: SolvencyCircuit | VenueCircuit, job: BatchJob,
     worker: str = "in-process",
 ) -> BatchProof:  # fmt: skip
     """Witness, constraint check (a failure names the constraint: a builder/engine mismatch must never be

@@ -1,0 +1,205 @@
+"""Writing one venue epoch's proof bundle (the solvency bundle's layout, ``verifier/bundle.py``, plus what
+``verifier/venue_format.py`` adds) and its private per-user inclusion files, one per account with **every** linked
+part of it.
+
+Public: ``manifest.json`` (``"circuit": "venue"``, the venue shape, ``layout.assets`` = the table's assets in id
+order, per batch its statement and number of leaves), ``params.json`` (the venue governed document: risk parameters
+and the whole instrument table), ``instrument_table.json``, ``market.json``, the key, proofs, public signals and
+``excluded.json`` (counts per reason). Private: ``private/epoch-N/<id commitment>.json`` per proven account. Both
+halves are complete before the epoch directory is renamed into place (a crash leaves neither or both).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zkmargin.atomic import atomic_directory
+from zkmargin.circuits.merkle import MerkleTree
+from zkmargin.circuits.rules.circuit_inputs import document_hash
+from zkmargin.circuits.rules.instrument_table import InstrumentTable, venue_governed_document
+from zkmargin.circuits.solvency.shape import PUB_MARKET_COMMITMENT, PUB_PARAMS_COMMITMENT, pub_price
+from zkmargin.circuits.solvency.venue_params import VenueParams
+from zkmargin.circuits.solvency.venue_shape import VenueShape
+from zkmargin.verifier import bundle as fmt
+from zkmargin.verifier import inclusion
+from zkmargin.verifier.bundle_proofs import AnyProof, proof_to_bundle_json, vk_to_bundle_json
+from zkmargin.verifier.snarkjs_json import public_to_json
+from zkmargin.verifier.venue_format import INCLUSION_FORMAT, TABLE_FILE, VENUE, venue_shape_id, venue_shape_to_json
+
+from ..engine.margin import AccountResult, MarginEngine
+from ..venue_witness import VenueBatch
+from .bundle_writer import _batch_entry, _setup_json
+from .classify import Exclusion, exclusions_to_json
+from .deliveries import statement_of
+from .setups import Setup
+
+
+@dataclass
+class VenueEpochContent:
+    """Everything a venue epoch publishes."""
+
+    epoch: int
+    engine: MarginEngine
+    table: InstrumentTable
+    shape: VenueShape
+    params: VenueParams
+    setup: Setup
+    batches: list[VenueBatch]
+    proofs: list[AnyProof]
+    excluded: list[Exclusion]
+    results: dict[str, AccountResult]
+    chain: dict[str, Any] | None
+    declared: int
+    secrets: dict[str, int]
+
+
+def _totals(c: VenueEpochContent, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    counts = Counter(r.status for r in c.results.values())
+
+    def total(key: str) -> str:
+        return str(sum(int(e[key]) for e in entries))
+
+    return {
+        "accounts_covered": sum(len(b.accounts) for b in c.batches),
+        "accounts_excluded": len(c.excluded),
+        "accounts_declared": c.declared,
+        "accounts_unrepresented": len(c.excluded),
+        "leaves": sum(len(b.leaves) for b in c.batches),
+        "under_mm_count": sum(int(e["under_mm_count"]) for e in entries),
+        "total_shortfall": total("total_shortfall"),
+        "total_bad_debt": total("total_bad_debt"),
+        "accounts_evaluated": len(c.results) + sum(e.kind == "invalid" for e in c.excluded),
+        "margin_call": counts.get("margin_call", 0),
+        "liquidation": counts.get("liquidation", 0),
+        "total_equity": total("total_equity"),
+        "total_mm": total("total_mm"),
+    }
+
+
+def write_venue_bundle(root: Path, c: VenueEpochContent) -> tuple[Path, Path]:
+    """Write ``<root>/epoch-N/`` and the private deliveries atomically; returns (epoch dir, deliveries dir)."""
+    final = root / fmt.epoch_dirname(c.epoch)
+    sh = c.shape
+    governed = venue_governed_document(c.engine.params, c.table)
+    shape_json = venue_shape_to_json(sh)
+    layout_json = {"assets": list(c.table.assets), "instruments": []}  # instruments: by id in the table
+    first = c.batches[0].public
+    with atomic_directory(final) as stage:
+        (stage / fmt.PARAMS).write_bytes(
+            fmt.dumps({"governed_document": governed, "shape": shape_json, "layout": layout_json})
+        )
+        (stage / TABLE_FILE).write_bytes(fmt.dumps(c.table.model_dump(mode="json")))
+        (stage / fmt.MARKET).write_bytes(fmt.dumps(c.engine.snapshot.model_dump(mode="json")))
+        (stage / fmt.VK).write_bytes(fmt.dumps(vk_to_bundle_json(c.setup.vk)))
+        entries = []
+        for i, (b, proof) in enumerate(zip(c.batches, c.proofs, strict=True)):
+            pf, pb = fmt.batch_files(i)
+            (stage / pf).parent.mkdir(parents=True, exist_ok=True)
+            (stage / pf).write_bytes(fmt.dumps(proof_to_bundle_json(proof)))
+            (stage / pb).write_bytes(fmt.dumps(public_to_json(b.public)))
+            entries.append({**_batch_entry(i, b, sh.assets), "leaves": len(b.leaves)})  # type: ignore[arg-type]
+        (stage / fmt.EXCLUDED).write_bytes(fmt.dumps(exclusions_to_json(c.excluded)))
+        manifest = {
+            "format": fmt.FORMAT,
+            "version": fmt.VERSION,
+            "circuit": VENUE,
+            "epoch": c.epoch,
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "parameter_version": document_hash(governed),
+            "params_commitment": str(first[PUB_PARAMS_COMMITMENT]),
+            "market_commitment": str(first[PUB_MARKET_COMMITMENT]),
+            "prices": {a: first[pub_price(k)] for k, a in enumerate(c.table.assets)},
+            "shape": shape_json,
+            "layout": layout_json,
+            "instrument_table": {
+                "file": TABLE_FILE,
+                "version": c.table.version,
+                "instruments": len(c.table.instruments),
+            },
+            "proof_system": c.setup.proof_system,
+            "setup": _setup_json(c.setup, final, venue_shape_id(sh)),
+            "batches": entries,
+            "totals": _totals(c, entries),
+            "chain": c.chain,
+            "files": {rel: fmt.sha256_file(stage / rel) for rel in fmt.iter_files(stage)},
+        }
+        (stage / fmt.MANIFEST).write_bytes(fmt.dumps(manifest))
+        deliveries = write_venue_deliveries(
+            root, c.epoch, sh, c.table, c.batches, c.secrets, fmt.sha256_file(stage / fmt.MANIFEST)
+        )
+    return final, deliveries
+
+
+def inclusion_doc(
+    epoch: int,
+    manifest_sha256: str,
+    batch_index: int,
+    b: VenueBatch,
+    k: int,
+    tree: MerkleTree,
+    secret: int,
+    table: InstrumentTable,
+) -> dict[str, Any]:
+    """The inclusion file of the k-th account of batch ``b``: every one of its linked leaves (parts)."""
+    acct = b.accounts[k]
+    starts = [i for i, lf in enumerate(b.leaves) if lf.part == 0]
+    first = starts[k]
+    end = starts[k + 1] if k + 1 < len(starts) else len(b.leaves)
+    parts = []
+    for slot in range(first, end):
+        lf = b.leaves[slot]
+        siblings, _ = tree.path(slot)
+        parts.append(
+            {
+                "part": lf.part,
+                "slot": slot,
+                "portfolio": lf.portfolio,
+                "cash": lf.cash,
+                "positions": [list(x) for x in lf.positions],
+                "balances": [list(x) for x in lf.balances],
+                "merkle_siblings": [str(s) for s in siblings],
+            }
+        )
+    res = b.results[k]
+    statement = statement_of(acct)
+    statement["balances"] = {a: v for a, v in acct.balances.items() if v}
+    return {
+        "format": INCLUSION_FORMAT,
+        "epoch": epoch,
+        "manifest_sha256": manifest_sha256,
+        "account_id": acct.account_id,
+        "user_secret": format(secret, "064x"),
+        "id_hash": str(b.leaves[first].id_hash),
+        "batch": batch_index,
+        "instrument_table_version": table.version,
+        "parts": parts,
+        "statement": statement,
+        "engine": {"equity": res.equity, "im": res.im, "mm": res.mm, "status": res.status},
+    }
+
+
+def write_venue_deliveries(
+    root: Path,
+    epoch: int,
+    shape: VenueShape,
+    table: InstrumentTable,
+    batches: Sequence[VenueBatch],
+    secrets: dict[str, int],
+    manifest_sha256: str,
+) -> Path:
+    """Every proven account's inclusion file (all its parts), atomically; returns the directory."""
+    out = root / inclusion.PRIVATE_DIR / fmt.epoch_dirname(epoch)
+    with atomic_directory(out, mode=0o700) as stage:
+        for i, b in enumerate(batches):
+            tree = MerkleTree([lf.leaf() for lf in b.leaves], shape.depth)
+            for k, acct in enumerate(b.accounts):
+                doc = inclusion_doc(epoch, manifest_sha256, i, b, k, tree, secrets[acct.account_id], table)
+                path = stage / inclusion.filename(int(doc["id_hash"]))
+                path.write_bytes(fmt.dumps(doc))
+                path.chmod(0o600)
+    return out

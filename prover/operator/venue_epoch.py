@@ -1,0 +1,369 @@
+"""The operator's epoch on the venue circuit (issue 15): every account of the governed instrument table proven,
+whole, over as many linked leaves as it needs.
+
+Steps (the fixed-slot pipeline's, ``pipeline.py``, with the venue's circuit and batcher):
+
+1. **table**: the governed instrument table of the engine's instruments (``build_instrument_table``: every
+   instrument with brackets or, for options, a scenario grid) over the venue's collateral assets, and the shape
+   (P positions and A balances per leaf, N leaves per batch, tables sized by the table);
+2. **classify**: the engine evaluates every account; :func:`split_account` lays each out over linked leaves. Only
+   what the circuit cannot state at all is refused, by name (an instrument not in the table, an inverse contract,
+   values beyond the ranges, more leaves than a batch holds); nothing is left out for lack of slots;
+3. **batch**: accounts in id-commitment order, packed **whole** into batches of at most N leaves (an account is
+   never split over two batches: the registry needs ascending, disjoint id ranges);
+4. **prove** each batch with the committed Groth16 key of the shape (``prove_batch``: witness checked, proof
+   verified before it leaves);
+5. **attest** on the registry (same public layout as the solvency batch: ``batch_public_signals``);
+6. **bundle**: ``venue_bundle.write_venue_bundle`` (instrument table, governed document, per-part inclusion files).
+
+No ``.work/`` resume cache here yet (a crash re-proves the epoch); the bundle itself is still written atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zkmargin.circuits.rules.circuit_inputs import document_bytes
+from zkmargin.circuits.rules.instrument_table import (
+    InstrumentTable,
+    build_instrument_table,
+    venue_governed_document,
+    venue_params,
+    venue_shape,
+)
+from zkmargin.circuits.rules.models import Account, Instrument
+from zkmargin.circuits.solvency.leaf import account_id_commitment
+from zkmargin.circuits.solvency.venue_params import VenueParams
+from zkmargin.circuits.solvency.venue_shape import VenueShape
+from zkmargin.verifier import bundle as fmt
+from zkmargin.verifier.attestation import split_public_signals
+from zkmargin.verifier.venue_format import venue_setup_dirname
+
+from ..engine.margin import MarginEngine
+from ..solvency_witness import AccountNotProvable
+from ..venue_witness import VenueBatch, build_venue_batch, split_account
+from .chain_ops import ChainDeployment, attest, deploy, update_feeds
+from .classify import Classification, Exclusion
+from .pipeline import EpochResult
+from .proving import BatchJob, prove_batch
+from .setups import Setup
+from .user_secrets import FILENAME as USER_SECRETS
+from .user_secrets import UserSecretStore
+from .venue_bundle import VenueEpochContent, write_venue_bundle
+from .venue_setup import load_or_create_venue, venue_circuit
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class VenueSpec:
+    """The venue circuit's shape choices: leaves per batch, slots per leaf (P = 4, A = 3 chosen on the synthetic
+    book, docs/circuit.md), the collateral assets in id order (None: every asset with a spot price, USD first) and
+    spare instrument rows (listings that fit without a new key)."""
+
+    leaves: int = 64
+    positions: int = 4
+    balances: int = 3
+    assets: tuple[str, ...] | None = None
+    spare_instruments: int = 0
+
+
+def governable(engine: MarginEngine) -> dict[str, Instrument]:
+    """The instruments the governed parameters can margin in-circuit: linear ones with a bracket ladder, options on an
+    underlying with a scenario grid. (An account holding another is refused by name, never dropped silently.)"""
+    p = engine.params
+    return {
+        s: i
+        for s, i in engine.instruments.items()
+        if (i.kind != "option" and s in p.brackets) or (i.kind == "option" and i.underlying in p.scenario_grids)
+    }
+
+
+def venue_assets(engine: MarginEngine, spec: VenueSpec) -> tuple[str, ...]:
+    if spec.assets is not None:
+        return spec.assets
+    spot = list(engine.snapshot.spot_prices)
+    return tuple(["USD", *(a for a in spot if a != "USD")] if "USD" in spot else spot)
+
+
+def venue_table(engine: MarginEngine, spec: VenueSpec) -> InstrumentTable:
+    return build_instrument_table(governable(engine), engine.params, venue_assets(engine, spec))
+
+
+def shape_of(engine: MarginEngine, table: InstrumentTable, spec: VenueSpec) -> VenueShape:
+    return venue_shape(
+        table,
+        engine.params,
+        spec.leaves,
+        spec.positions,
+        spec.balances,
+        instruments=len(table.instruments) + 1 + spec.spare_instruments,
+    )
+
+
+def pack_batches(
+    engine: MarginEngine,
+    table: InstrumentTable,
+    shape: VenueShape,
+    accounts: Sequence[Account],
+    secrets: dict[str, int],
+) -> list[list[Account]]:
+    """Accounts in id-commitment order, packed whole into batches of at most ``shape.accounts`` leaves (the order
+    keeps every batch's id range above the previous one's, as the registry requires)."""
+    order = sorted(accounts, key=lambda a: account_id_commitment(a.account_id, secrets[a.account_id]))
+    batches: list[list[Account]] = []
+    used = shape.accounts
+    for acct in order:
+        k = len(split_account(engine, acct, table, shape))
+        if used + k > shape.accounts:
+            batches.append([])
+            used = 0
+        batches[-1].append(acct)
+        used += k
+    return batches
+
+
+def classify_venue(
+    engine: MarginEngine, table: InstrumentTable, shape: VenueShape, accounts: Sequence[Account]
+) -> Classification:
+    """Engine evaluation and leaf layout of every account; refusals name the reason (module docstring)."""
+    out = Classification([], [], {})
+    seen: set[str] = set()
+    for acct in accounts:
+        aid = acct.account_id
+        try:
+            res = engine.evaluate(acct)
+        except (ValueError, KeyError) as e:
+            out.excluded.append(Exclusion(aid, "invalid", f"engine refused the account: {e}"))
+            continue
+        out.results[aid] = res
+        if aid in seen:
+            out.excluded.append(Exclusion(aid, "invalid", "duplicate account id"))
+            continue
+        try:
+            k = len(split_account(engine, acct, table, shape))
+        except AccountNotProvable as e:
+            out.excluded.append(Exclusion(aid, "not_representable", e.reason, res.equity, res.mm))
+            continue
+        if k > shape.accounts:
+            out.excluded.append(
+                Exclusion(
+                    aid,
+                    "not_representable",
+                    f"needs more leaves than a batch holds: {k} > {shape.accounts} (a larger batch is a new key)",
+                    res.equity,
+                    res.mm,
+                )
+            )
+            continue
+        seen.add(aid)
+        out.provable.append(acct)
+    return out
+
+
+class VenueOperator:
+    """Runs venue epochs into a bundle root (``<root>/setups/venue-<shape id>-committed`` holds the key)."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        spec: VenueSpec | None = None,
+        setup_kind: str = "development",
+        chain: ChainDeployment | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.spec = spec or VenueSpec()
+        self.setup_kind = setup_kind
+        self.chain = chain
+        self.progress = progress or (lambda stage, done, total: None)
+        self.user_secrets = UserSecretStore(self.root / USER_SECRETS)
+        self._setup: Setup | None = None
+        self.timings: dict[str, float] = {}
+
+    def table(self, engine: MarginEngine) -> InstrumentTable:
+        return venue_table(engine, self.spec)
+
+    def shape(self, engine: MarginEngine, table: InstrumentTable | None = None) -> VenueShape:
+        return shape_of(engine, table or self.table(engine), self.spec)
+
+    def setup(self, shape: VenueShape) -> Setup:
+        path = self.root / "setups" / venue_setup_dirname(shape)
+        if self._setup is None or self._setup.path != path:
+            self._setup = load_or_create_venue(path, shape, self.setup_kind, self.progress)
+        return self._setup
+
+    def params(self, engine: MarginEngine, table: InstrumentTable, shape: VenueShape) -> VenueParams:
+        return venue_params(table, engine.params, engine.snapshot, shape, engine.risk_arrays)
+
+    def deploy_chain(
+        self,
+        engine: MarginEngine,
+        rpc_url: str | None = None,
+        insurance_fund_micro_usd: int = 0,
+        max_unrepresented_ppm: int = 0,
+    ) -> ChainDeployment:
+        """Governance deploys the registry with the venue's approved parameters (the governed document with the
+        instrument table; its commitment) and this shape's key; one mock feed per table asset."""
+        table = self.table(engine)
+        shape = self.shape(engine, table)
+        setup = self.setup(shape)
+        vp = self.params(engine, table, shape)
+        doc = venue_governed_document(engine.params, table)
+        self.chain = deploy(
+            setup.vk,
+            table.assets,
+            [engine.snapshot.spot_prices[a] for a in table.assets],
+            rpc_url,
+            params_commitment=vp.commitment(shape),
+            params_version=1,
+            params_document=document_bytes(doc),
+            development_mode=not setup.is_public(),
+            insurance_fund_micro_usd=insurance_fund_micro_usd,
+            first_epoch=self.latest_epoch() + 1,
+            max_unrepresented_ppm=max_unrepresented_ppm,
+        )
+        return self.chain
+
+    def latest_epoch(self) -> int:
+        return max((int(r["epoch"]) for r in fmt.list_epochs(self.root)), default=0)
+
+    def run_epoch(self, epoch: int, engine: MarginEngine, accounts: Sequence[Account]) -> EpochResult:
+        """Prove, attest and publish one venue epoch."""
+        final = self.root / fmt.epoch_dirname(epoch)
+        if (final / fmt.MANIFEST).exists():
+            raise ValueError(f"epoch {epoch} is already published in {self.root}")
+        if epoch <= self.latest_epoch():
+            raise ValueError(f"epoch {epoch} is not after the latest published epoch {self.latest_epoch()}")
+        t0 = time.perf_counter()
+        table = self.table(engine)
+        shape = self.shape(engine, table)
+        vp = self.params(engine, table, shape)
+        self.timings["table + parameters"] = time.perf_counter() - t0
+        setup = self.setup(shape)
+        t0 = time.perf_counter()
+        cls = classify_venue(engine, table, shape, accounts)
+        if not cls.provable:
+            raise ValueError(f"epoch {epoch}: no provable account")
+        secrets = self.user_secrets.for_accounts(a.account_id for a in cls.provable)
+        chunks = pack_batches(engine, table, shape, cls.provable, secrets)
+        self.timings["classify + batch"] = time.perf_counter() - t0
+        batches, proofs, prove_s, witness_s, wall = self._prove(epoch, engine, table, shape, vp, setup, chunks, secrets)
+        t0 = time.perf_counter()
+        chain_info = self._attest(
+            epoch, shape, batches, proofs, declared=len(accounts), unrepresented=len(cls.excluded)
+        )
+        self.timings["attest"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        self.progress("write bundle", 0, 1)
+        content = VenueEpochContent(
+            epoch,
+            engine,
+            table,
+            shape,
+            vp,
+            setup,
+            batches,
+            proofs,
+            cls.excluded,
+            cls.results,
+            chain_info,
+            len(accounts),
+            secrets,
+        )
+        final, deliveries = write_venue_bundle(self.root, content)
+        manifest = fmt.load_json_file(final / fmt.MANIFEST, "manifest.json")
+        from .bundle_writer import index_row
+
+        fmt.index_epoch(self.root, index_row(epoch, final, manifest))
+        self.progress("write bundle", 1, 1)
+        self.timings["write bundle"] = time.perf_counter() - t0
+        circuit = venue_circuit(shape)
+        return EpochResult(
+            epoch,
+            final,
+            manifest,
+            sum(len(b.accounts) for b in batches),
+            cls.excluded,
+            dict(Counter(r.status for r in cls.results.values())),
+            len(batches),
+            0,
+            circuit.r1cs.n_constraints,
+            prove_s,
+            witness_s,
+            chain_info,
+            {a.account_id: secrets[a.account_id] for b in batches for a in b.accounts},
+            deliveries,
+            wall,
+        )
+
+    def _prove(
+        self,
+        epoch: int,
+        engine: MarginEngine,
+        table: InstrumentTable,
+        shape: VenueShape,
+        vp: VenueParams,
+        setup: Setup,
+        chunks: list[list[Account]],
+        secrets: dict[str, int],
+    ) -> tuple[list[VenueBatch], list[Any], float, float, float]:
+        circuit = venue_circuit(shape)
+        batches: list[VenueBatch] = []
+        proofs: list[Any] = []
+        prove_s = witness_s = 0.0
+        t_wall = time.perf_counter()
+        self.progress("prove batches", 0, len(chunks))
+        for i, chunk in enumerate(chunks):
+            t0 = time.perf_counter()
+            b = build_venue_batch(engine, chunk, table, shape, epoch, user_secrets=secrets, params=vp)
+            witness_s += time.perf_counter() - t0
+            bp = prove_batch(setup.key, setup.vk, circuit, BatchJob(i, b.inputs, b.public))
+            b.inputs = {}  # the witness inputs are large; the bundle needs the leaves and public signals only
+            batches.append(b)
+            proofs.append(bp.proof)
+            prove_s += bp.prove_seconds
+            witness_s += bp.witness_seconds
+            self.progress("prove batches", i + 1, len(chunks))
+        wall = time.perf_counter() - t_wall
+        self.timings["prove batches"] = wall
+        return batches, proofs, prove_s, witness_s, wall
+
+    def _attest(
+        self,
+        epoch: int,
+        shape: VenueShape,
+        batches: list[VenueBatch],
+        proofs: list[Any],
+        *,
+        declared: int,
+        unrepresented: int,
+    ) -> dict[str, Any] | None:
+        if self.chain is None:
+            return None
+        self.progress("attest on-chain", 0, 1)
+        shared = split_public_signals(batches[0].public, shape.assets)[0]
+        statements = [
+            (split_public_signals(b.public, shape.assets)[1], p) for b, p in zip(batches, proofs, strict=True)
+        ]
+        update_feeds(self.chain, shared.prices)
+        record = attest(
+            self.chain,
+            epoch,
+            shared.params_commitment,
+            shared.prices,
+            statements,
+            market_commitment=shared.market_commitment,
+            declared_accounts=declared,
+            unrepresented_accounts=unrepresented,
+        )
+        self.progress("attest on-chain", 1, 1)
+        return record
