@@ -44,6 +44,11 @@ PROOF_SYSTEM_HELP = (
     "proofs; until then plain when attesting on-chain); plain: the bit-decomposition circuit, plain Groth16 "
     "(snarkjs can check it)"
 )
+BATCH_HELP = "accounts per batch: the circuit shape (>= 1; default 16; with --circuit venue: leaves, default 64)"
+CIRCUIT_HELP = (
+    "slots: the fixed-slot solvency circuit (the default); venue: the venue circuit (issue 15: any instrument of "
+    "the governed instrument table, accounts over linked leaves, committed Groth16; --batch is then leaves per batch)"
+)
 
 
 def _opt(field: str) -> str:
@@ -157,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="the product end to end: 1,000 accounts, proofs, chain, user check, audit")
     d.add_argument("--out", type=_out_dir, default="out/demo", help="bundle root (default out/demo)")
     d.add_argument("--accounts", type=_int_at_least(1), default=1000, help="accounts of the demo venue (>= 1)")
-    d.add_argument("--batch", type=_int_at_least(1), default=16, help="accounts per batch: the circuit shape (>= 1)")
+    d.add_argument("--batch", type=_int_at_least(1), default=None, help=BATCH_HELP)
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--ceremony", action="store_true", help="local multi-party ceremony instead of the dev setup")
     d.add_argument(
@@ -172,15 +177,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="start a local anvil (npm @foundry-rs/anvil, needs Node) and attest there; it keeps running",
     )
     d.add_argument("--proof-system", choices=("committed", "plain"), default=None, help=PROOF_SYSTEM_HELP)
+    d.add_argument("--circuit", choices=("slots", "venue"), default="slots", help=CIRCUIT_HELP)
     d.set_defaults(fn=_cmd_demo)
 
     ep = sub.add_parser("epoch", help="operator: prove one epoch of a snapshot directory (docs/product.md)")
     ep.add_argument("--snapshot", required=True, help="snapshot directory (CSV or Parquet tables, manifest.json)")
     ep.add_argument("--out", type=_out_dir, required=True, help="bundle root (the epoch goes to its next number)")
     ep.add_argument("--epoch", type=_int_at_least(1), default=None, help="epoch number (default: the root's next)")
-    ep.add_argument("--batch", type=_int_at_least(1), default=16, help="accounts per batch: the circuit shape (>= 1)")
+    ep.add_argument("--batch", type=_int_at_least(1), default=None, help=BATCH_HELP)
     ep.add_argument("--ceremony", action="store_true", help="local multi-party ceremony instead of the dev setup")
     ep.add_argument("--proof-system", choices=("committed", "plain"), default=None, help=PROOF_SYSTEM_HELP)
+    ep.add_argument("--circuit", choices=("slots", "venue"), default="slots", help=CIRCUIT_HELP)
     ep.set_defaults(fn=_cmd_epoch)
 
     dr = sub.add_parser("doctor", help="check the installation: Python, C kernel, web3/py-evm, Node, snarkjs, anvil")

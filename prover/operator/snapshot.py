@@ -419,10 +419,14 @@ def _check_coverage(
             )
 
 
-def load_snapshot(directory: str | Path, spec: ExchangeSpec | None = None) -> tuple[MarginEngine, list[Account]]:
+def load_snapshot(
+    directory: str | Path, spec: ExchangeSpec | None = None, circuit: str = "slots"
+) -> tuple[MarginEngine, list[Account]]:
     """Read and validate a snapshot directory: the margin engine (the governed parameters of the demo venue over the
     snapshot's instruments and prices) and the accounts in file order, as ``exchange.demo_engine`` and
-    ``exchange.demo_accounts`` give them. Raises :class:`SnapshotError` naming the file, row and field."""
+    ``exchange.demo_accounts`` give them. ``circuit="venue"``: the governed parameters are the venue-scale demo
+    venue's (``venue_scale.scale_engine``; every instrument needs its brackets or grid there) and no slot instrument is
+    required. Raises :class:`SnapshotError` naming the file, row and field."""
     root = Path(directory)
     if not root.is_dir():
         raise SnapshotError(str(root), None, None, "not a directory")
@@ -436,7 +440,13 @@ def load_snapshot(directory: str | Path, spec: ExchangeSpec | None = None) -> tu
             raise r.err("symbol", f"mark price of unknown instrument {sym!r} (not in instruments)")
         if kind == "funding" and sym not in instruments:
             raise r.err("symbol", f"funding rate of unknown instrument {sym!r} (not in instruments)")
-    params = demo_engine(now=timestamp).params
+    if circuit == "venue":  # the venue-scale demo venue's approved parameters; no slots to hold
+        from ..venue_scale import scale_engine
+
+        params = scale_engine(now=timestamp).params
+        spec = ExchangeSpec(instruments=(), assets=())
+    else:
+        params = demo_engine(now=timestamp).params
     _check_coverage(instruments, inst_where, snap, surfaces, params.brackets, spec,
                     _table_path(root, "instruments").name, _table_path(root, "prices").name)  # fmt: skip
     accounts = _accounts(tables["accounts"], tables["balances"], tables["positions"], instruments, snap)

@@ -239,8 +239,8 @@ class VenueOperator:
     def run_epoch(self, epoch: int, engine: MarginEngine, accounts: Sequence[Account]) -> EpochResult:
         """Prove, attest and publish one venue epoch."""
         final = self.root / fmt.epoch_dirname(epoch)
-        if (final / fmt.MANIFEST).exists():
-            raise ValueError(f"epoch {epoch} is already published in {self.root}")
+        if (final / fmt.MANIFEST).exists() and epoch in [r["epoch"] for r in fmt.list_epochs(self.root)]:
+            return self._reload(epoch, final)
         if epoch <= self.latest_epoch():
             raise ValueError(f"epoch {epoch} is not after the latest published epoch {self.latest_epoch()}")
         t0 = time.perf_counter()
@@ -304,6 +304,18 @@ class VenueOperator:
             deliveries,
             wall,
         )
+
+    def _reload(self, epoch: int, final: Path) -> EpochResult:
+        """An epoch already published: its result as the manifest records it (nothing proven again)."""
+        from .bundle_writer import published_exclusions
+
+        manifest = fmt.load_json_file(final / fmt.MANIFEST, "manifest.json")
+        t = manifest["totals"]
+        return EpochResult(
+            epoch, final, manifest, t["accounts_covered"], published_exclusions(final),
+            {"margin_call": t["margin_call"], "liquidation": t["liquidation"]}, len(manifest["batches"]),
+            len(manifest["batches"]), 0, 0.0, 0.0, manifest.get("chain"), reloaded=True,
+        )  # fmt: skip
 
     def _prove(
         self,

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from zkmargin.prover.operator.pipeline import EpochResult
 
 
-def load_snapshot(snapshot: PathLike) -> tuple[MarginEngine, list[Account]]:
+def load_snapshot(snapshot: PathLike, circuit: str = "slots") -> tuple[MarginEngine, list[Account]]:
     """Read and validate a snapshot directory: the margin engine (the approved parameters over the snapshot's
     instruments and prices) and the accounts in file order, of the same types as :func:`demo_exchange`'s. A bad
     snapshot raises :class:`InputError` whose reason names the file, the row and the field."""
@@ -28,7 +28,7 @@ def load_snapshot(snapshot: PathLike) -> tuple[MarginEngine, list[Account]]:
     from zkmargin.prover.operator.snapshot import load_snapshot as _load
 
     try:
-        return _load(snapshot)
+        return _load(snapshot, circuit=circuit)
     except ParquetUnavailable as e:
         raise MissingExtra(f"reading {e.file}", "parquet", "pyarrow") from e
     except SnapshotError as e:
@@ -60,19 +60,28 @@ def snapshot_epoch(
     chain: ChainDeployment | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     proof_system: str | None = None,
+    circuit: str = "slots",
 ) -> EpochResult:
     """Prove one epoch of the snapshot directory ``snapshot`` into the bundle root ``root``: :func:`load_snapshot`
-    then :func:`run_epoch` (same options). The snapshot is fully validated before anything is written."""
+    then :func:`run_epoch` (same options). The snapshot is fully validated before anything is written.
+    ``circuit="venue"``: the venue circuit (``VenueOperator``; ``batch`` is leaves per batch, committed Groth16)."""
     from zkmargin.verifier import bundle as fmt
 
     from .operator import run_epoch
 
-    engine, accounts = load_snapshot(snapshot)
+    if circuit not in ("slots", "venue"):
+        raise InputError("circuit", f"is 'slots' or 'venue', got {circuit!r}")
+    engine, accounts = load_snapshot(snapshot, circuit)
     if not accounts:
         raise InputError("snapshot", "accounts: no account to prove")
     if epoch is not None and Path(root).is_dir():
         latest = max((int(r["epoch"]) for r in fmt.list_epochs(root)), default=0)
         if epoch <= latest and not (Path(root) / fmt.epoch_dirname(epoch)).is_dir():
             raise InputError("epoch", f"{epoch} is not after the latest published epoch {latest} of {root}")
+    if circuit == "venue":  # every account whole over linked leaves; batch = leaves per batch
+        from zkmargin.prover.operator.venue_epoch import VenueOperator, VenueSpec
+
+        op = VenueOperator(root, VenueSpec(leaves=batch), setup_kind=setup_kind, chain=chain, progress=progress)
+        return op.run_epoch(epoch if epoch is not None else op.latest_epoch() + 1, engine, accounts)
     return run_epoch(root, engine, accounts, epoch=epoch, batch=batch, setup_kind=setup_kind, setup_dir=setup_dir,
                      chain=chain, progress=progress, proof_system=proof_system)  # fmt: skip

@@ -18,8 +18,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.devnet and (args.rpc or args.registry):
         raise OptionError("--devnet", "starts its own chain: do not combine it with --rpc or --registry")
     setup = "ceremony" if args.ceremony else "development"
+    if args.circuit == "venue":
+        from zkmargin.prover.operator.venue_demo import DEMO_LEAVES, run_venue_demo
+
+        if args.registry or args.devnet:
+            raise OptionError("--circuit", "venue: attests to a new registry (embedded chain or --rpc), not "
+                                           "--registry/--devnet")  # fmt: skip
+        if args.proof_system == "plain":
+            raise OptionError("--proof-system", "the venue circuit is committed Groth16 only")
+        return run_venue_demo(Path(args.out), args.accounts, args.batch or DEMO_LEAVES, args.seed, setup, rpc=args.rpc,
+                              quiet=args.quiet)  # fmt: skip
     return run_demo(
-        Path(args.out), args.accounts, args.batch, args.seed, setup,
+        Path(args.out), args.accounts, args.batch or 16, args.seed, setup,
         rpc=args.rpc, registry=args.registry, devnet=args.devnet, quiet=args.quiet, proof_system=args.proof_system,
     )  # fmt: skip
 
@@ -72,9 +82,12 @@ def cmd_epoch(args: argparse.Namespace) -> int:
 
     if not Path(args.snapshot).is_dir():
         raise OptionError("--snapshot", f"{args.snapshot} is not a directory")
+    if args.circuit == "venue" and args.proof_system == "plain":
+        raise OptionError("--proof-system", "the venue circuit is committed Groth16 only")
     res = snapshot_epoch(
-        args.snapshot, args.out, epoch=args.epoch, batch=args.batch,
+        args.snapshot, args.out, epoch=args.epoch, batch=args.batch or (64 if args.circuit == "venue" else 16),
         setup_kind="ceremony" if args.ceremony else "development", proof_system=args.proof_system,
+        circuit=args.circuit,
     )  # fmt: skip
     excluded = Counter(f"{e.kind}: {e.reason.split(':')[0]}" for e in res.excluded)
     if not args.quiet and res.reloaded:

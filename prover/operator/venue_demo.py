@@ -1,0 +1,161 @@
+"""``zkmargin demo --circuit venue``: the product end to end on the venue circuit (issue 15) and the venue-scale demo
+venue (``prover/venue_scale.py``: 50 underlyings, 200 perpetuals, 11 futures, 504 options, 20 collateral assets).
+
+Synthetic book -> engine -> instrument table and venue parameters -> committed setup of the venue shape (the dev
+setup through ``dev_setup_committed``, so a faster dev setup speeds this up) -> registry deployed by governance with
+the venue's governed document and key -> every account proven whole over linked leaves, batches of ``leaves``
+leaves -> attestation -> bundle -> one split account's user check (every part, instruments by symbol) -> full audit
+with the deliveries -> summary with the wall time of every stage.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from zkmargin.api import InputError, connect_chain
+from zkmargin.circuits.solvency.leaf import account_id_commitment
+from zkmargin.verifier import inclusion
+from zkmargin.verifier.audit import audit_bundle
+from zkmargin.verifier.user import verify_account
+
+from ..venue_scale import ASSETS, scale_engine, synthetic_book
+from .setups import DEV_LABEL, SetupError
+from .venue_epoch import VenueOperator, VenueSpec
+from .venue_setup import venue_circuit
+
+DEMO_INSURANCE_FUND = 1_000_000 * 10**6
+DEMO_LEAVES = 64  # leaves per batch: the table is paid once per batch (docs/performance.md, "Venue demo")
+
+
+def run_venue_demo(
+    out: Path,
+    accounts: int = 1000,
+    leaves: int = DEMO_LEAVES,
+    seed: int = 15,
+    setup_kind: str = "development",
+    *,
+    rpc: str | None = None,
+    quiet: bool = False,
+) -> int:
+    """Run everything on the venue circuit; returns 0 when the user check, the audit and isSolvent() pass."""
+    if accounts < 1:
+        raise InputError("accounts", f"must be at least 1, got {accounts}")
+    if leaves < 1:
+        raise InputError("batch", f"must be at least 1, got {leaves}")
+    if out.exists() and not out.is_dir():
+        raise InputError("out", f"{out} exists and is not a directory")
+    console = Console(quiet=quiet)
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    now = int(connect_chain(rpc).eth.get_block("latest")["timestamp"]) if rpc is not None else int(time.time())
+    t0 = time.perf_counter()
+    engine = scale_engine(now=now)
+    book = synthetic_book(engine, accounts, seed=seed)
+    timings["build venue + book"] = time.perf_counter() - t0
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=console, transient=False,
+    ) as bar:  # fmt: skip
+        tasks: dict[str, TaskID] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        op = VenueOperator(out, VenueSpec(leaves=leaves, assets=ASSETS), setup_kind=setup_kind, progress=progress)
+        table = op.table(engine)
+        shape = op.shape(engine, table)
+        t0 = time.perf_counter()
+        venue_circuit(shape)  # built once per process, reused by the setup and the prover
+        timings["build circuit"] = time.perf_counter() - t0
+        try:
+            setup = op.setup(shape)
+        except SetupError as e:
+            raise InputError("out", str(e)) from e
+        timings["setup"] = setup.seconds
+        if setup.kind == "development":
+            console.print(f"[bold red]{DEV_LABEL}[/]")
+        t0 = time.perf_counter()
+        op.deploy_chain(engine, rpc_url=rpc, insurance_fund_micro_usd=DEMO_INSURANCE_FUND)
+        timings["deploy contracts"] = time.perf_counter() - t0
+        epoch = op.latest_epoch() + 1
+        res = op.run_epoch(epoch, engine, book)
+        timings.update({f"epoch: {k}": v for k, v in op.timings.items() if k != "prove batches"})
+        timings["epoch: prove batches"] = op.timings.get("prove batches", 0.0)
+    dep = op.chain
+    assert dep is not None and res.deliveries is not None
+    user = max(res.user_secrets, key=lambda a: (len(next(x for x in book if x.account_id == a).positions), a))
+    inc_file = res.deliveries / inclusion.filename(account_id_commitment(user, res.user_secrets[user]))
+    t0 = time.perf_counter()
+    user_rep = verify_account(res.path, inc_file, user, res.user_secrets[user], registry=dep.registry)
+    timings["user check"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    audit_rep = audit_bundle(res.path, registry=dep.registry, deliveries=res.deliveries)
+    timings["audit (with deliveries)"] = time.perf_counter() - t0
+    console.print(user_rep.render())
+    console.print(audit_rep.render())
+    solvent, ep, covered, dev_mode = dep.registry.is_solvent()
+    status = dep.registry.solvency_status()
+    kinds = Counter(r.kind for r in table.instruments)
+    n_leaves = int(res.manifest["totals"]["leaves"])
+    chain = res.chain or {}
+    total = time.perf_counter() - t_start
+    rows = [
+        ("venue", f"{len(table.instruments):,} instruments ({kinds['perpetual']} perpetuals over "
+         f"{len({r.underlying for r in table.instruments if r.kind == 'perpetual'})} underlyings, {kinds['future']} "
+         f"futures, {kinds['option']} options), {len(table.assets)} priced assets, "
+         f"{sum(1 for a in table.assets if engine.params.haircuts.get(a))} collateral"),
+        ("accounts", f"{len(book):,}: {res.status_counts.get('healthy', 0):,} healthy, "
+         f"{res.status_counts.get('margin_call', 0):,} margin call, {res.status_counts.get('liquidation', 0):,} "
+         f"below MM; positions per account max {max(len(a.positions) for a in book)}"),
+        ("proven", f"{res.covered:,} accounts over {n_leaves:,} leaves in {res.batches} batches of <= {leaves} leaves "
+         f"({status.under_mm_count:,} under MM, bad debt {status.total_bad_debt / 1e6:,.0f} USD); "
+         f"excluded: {len(res.excluded)}"),
+        ("circuit", f"venue circuit, {res.constraints:,} constraints per batch (P={shape.positions}, "
+         f"A={shape.balances}, S={shape.scenarios}), {res.constraints // max(1, leaves):,} per leaf, "
+         f"{res.constraints * res.batches // max(1, res.covered):,} per account"),
+        ("setup", f"{setup.kind}, committed Groth16 ({timings['setup']:.1f} s)"
+         + (" - DEVELOPMENT ONLY" if setup.kind == "development" else "")),
+        ("prove time", f"{res.prove_seconds:.1f} s proving + {res.witness_seconds:.1f} s witnesses "
+         f"({res.prove_wall_seconds / max(1, res.batches):.1f} s per batch wall)"),
+        ("attestation", f"registry {chain.get('registry')}, gas {chain.get('gas_used') or 0:,}"),
+        ("on-chain statement", f"isSolvent() = {solvent} for epoch {ep}: {covered:,} accounts proven of "
+         f"{status.declared_accounts:,} declared" + ("; DEVELOPMENT-MODE registry" if dev_mode else "")),
+        ("user check", f"{user} ({json_parts(inc_file)} parts, every one checked): "
+         f"{'VERIFIED' if user_rep.ok else 'FAILED'}"),
+        ("audit", f"{len(audit_rep.checks)} checks: {'ALL PASS' if audit_rep.ok else 'FAILED'}"),
+        ("bundle", str(res.path)),
+        ("stage times", ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())),
+        ("total time", f"{total:.1f} s"),
+    ]  # fmt: skip
+    out_table = Table(title=f"zkmargin demo (venue circuit): epoch {res.epoch}")
+    out_table.add_column("item")
+    out_table.add_column("value", overflow="fold")
+    for k, v in rows:
+        out_table.add_row(k, v)
+    console.print(out_table)
+    ok = user_rep.ok and audit_rep.ok and solvent
+    stages = " ".join(
+        f"{k.replace(' ', '_').replace(':', '').replace('(', '').replace(')', '')}={v:.1f}" for k, v in timings.items()
+    )
+    print(
+        f"RESULT venue_demo_ok={int(ok)} accounts={len(book)} leaves={n_leaves} batches={res.batches} "
+        f"leaves_per_batch={leaves} constraints_per_batch={res.constraints} total_s={total:.1f} {stages}"
+    )
+    return 0 if ok else 1
+
+
+def json_parts(path: Path) -> int:
+    import json
+
+    try:
+        return len(json.loads(path.read_text())["parts"])
+    except (OSError, ValueError, KeyError):
+        return 0
