@@ -16,6 +16,7 @@ Accounts holding instruments outside the circuit's slots are written like any ot
 
     python scripts/gen_snapshot.py --out examples/snapshot-small --accounts 50 --seed 15
     python scripts/gen_snapshot.py --out /tmp/venue --accounts 100000 --format parquet
+    python scripts/gen_snapshot.py --out /tmp/scale --accounts 1000 --venue scale   # zkmargin epoch --circuit venue
 """
 
 from __future__ import annotations
@@ -129,18 +130,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eth", type=float, default=2_000.0, help="ETH index price, USD")
     p.add_argument("--stressed", type=float, default=0.03, help="share of accounts moved next to maintenance margin")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    p.add_argument("--venue", choices=("demo", "scale"), default="demo",
+                   help="demo: the fixed-slot demo's instruments; scale: the venue-scale demo venue "
+                   "(prover/venue_scale.py: 715 instruments, 53 assets), for `zkmargin epoch --circuit venue`")  # fmt: skip
     a = p.parse_args(argv)
     if a.accounts < 1:
         p.error("--accounts: must be at least 1")
-    engine = demo_engine(btc=a.btc, eth=a.eth, now=a.now)
-    book = synthetic_book(engine, a.accounts, a.seed, a.stressed)
+    if a.venue == "scale":
+        from zkmargin.prover import venue_scale
+
+        engine = venue_scale.scale_engine(now=a.now)
+        book = venue_scale.synthetic_book(engine, a.accounts, a.seed, a.stressed)
+    else:
+        engine = demo_engine(btc=a.btc, eth=a.eth, now=a.now)
+        book = synthetic_book(engine, a.accounts, a.seed, a.stressed)
     write_snapshot(a.out, engine, book, a.format)
     held = Counter(min(len({p.instrument for p in acct.positions}), 10) for acct in book)
     slots = set(ExchangeSpec().instruments)
     in_slots = sum(all(p.instrument in slots for p in acct.positions) for acct in book)
     print(f"wrote {a.out}: {len(book)} accounts, {sum(len(x.positions) for x in book)} positions")
     print("instruments held: " + ", ".join(f"{k}{'+' if k == 10 else ''}: {v}" for k, v in sorted(held.items())))
-    print(f"accounts within the circuit's slots ({', '.join(sorted(slots))}): {in_slots}")
+    if a.venue == "demo":
+        print(f"accounts within the circuit's slots ({', '.join(sorted(slots))}): {in_slots}")
+    else:
+        print("every account is provable by the venue circuit (zkmargin epoch --snapshot DIR --circuit venue)")
     return 0
 
 
