@@ -130,9 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eth", type=float, default=2_000.0, help="ETH index price, USD")
     p.add_argument("--stressed", type=float, default=0.03, help="share of accounts moved next to maintenance margin")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv")
-    p.add_argument("--venue", choices=("demo", "scale"), default="demo",
-                   help="demo: the fixed-slot demo's instruments; scale: the venue-scale demo venue "
-                   "(prover/venue_scale.py: 715 instruments, 53 assets), for `zkmargin epoch --circuit venue`")  # fmt: skip
+    p.add_argument(
+        "--venue",
+        choices=("demo", "scale"),
+        default="demo",
+        help="demo: the fixed-slot demo's instruments; scale: the venue-scale demo venue "
+        "(prover/venue_scale.py: 715 instruments, 53 assets), for `zkmargin epoch --circuit venue`",
+    )
     a = p.parse_args(argv)
     if a.accounts < 1:
         p.error("--accounts: must be at least 1")
