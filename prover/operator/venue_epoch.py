@@ -16,7 +16,8 @@ Steps (the fixed-slot pipeline's, ``pipeline.py``, with the venue's circuit and 
 5. **attest** on the registry (same public layout as the solvency batch: ``batch_public_signals``);
 6. **bundle**: ``venue_bundle.write_venue_bundle`` (instrument table, governed document, per-part inclusion files).
 
-No ``.work/`` resume cache here yet (a crash re-proves the epoch); the bundle itself is still written atomically.
+Crash safety: each proof goes to ``<root>/.work/epoch-N/`` as it is made (``BatchCache``: reused on a rerun only if it
+verifies; the users' secrets are persisted, so the rebuilt batches are identical); the bundle is written atomically.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from zkmargin.verifier.venue_format import venue_setup_dirname
 from ..engine.margin import MarginEngine
 from ..solvency_witness import AccountNotProvable
 from ..venue_witness import VenueBatch, build_venue_batch, split_account
+from .batch_cache import BatchCache
 from .chain_ops import ChainDeployment, attest, deploy, update_feeds
 from .classify import Classification, Exclusion
 from .pipeline import EpochResult
@@ -284,6 +286,7 @@ class VenueOperator:
         from .bundle_writer import index_row
 
         fmt.index_epoch(self.root, index_row(epoch, final, manifest))
+        BatchCache.discard(self.root, epoch)
         self.progress("write bundle", 1, 1)
         self.timings["write bundle"] = time.perf_counter() - t0
         circuit = venue_circuit(shape)
@@ -329,6 +332,7 @@ class VenueOperator:
         secrets: dict[str, int],
     ) -> tuple[list[VenueBatch], list[Any], float, float, float]:
         circuit = venue_circuit(shape)
+        cache = BatchCache(self.root, epoch, setup.vk)  # a rerun after a crash reuses every proof that verifies
         batches: list[VenueBatch] = []
         proofs: list[Any] = []
         prove_s = witness_s = 0.0
@@ -338,12 +342,17 @@ class VenueOperator:
             t0 = time.perf_counter()
             b = build_venue_batch(engine, chunk, table, shape, epoch, user_secrets=secrets, params=vp)
             witness_s += time.perf_counter() - t0
-            bp = prove_batch(setup.key, setup.vk, circuit, BatchJob(i, b.inputs, b.public))
+            cached = cache.proof(i, b.public)
+            if cached is None:
+                bp = prove_batch(setup.key, setup.vk, circuit, BatchJob(i, b.inputs, b.public))
+                cache.put(i, bp.proof, bp.public)
+                proofs.append(bp.proof)
+                prove_s += bp.prove_seconds
+                witness_s += bp.witness_seconds
+            else:
+                proofs.append(cached)
             b.inputs = {}  # the witness inputs are large; the bundle needs the leaves and public signals only
             batches.append(b)
-            proofs.append(bp.proof)
-            prove_s += bp.prove_seconds
-            witness_s += bp.witness_seconds
             self.progress("prove batches", i + 1, len(chunks))
         wall = time.perf_counter() - t_wall
         self.timings["prove batches"] = wall
