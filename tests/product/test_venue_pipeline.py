@@ -256,3 +256,24 @@ def test_cli_epoch_from_a_snapshot_on_the_venue_circuit(tmp_path: Path, capsys: 
     assert main(["-q", "epoch", "--snapshot", str(snap), "--out", str(out), "--circuit", "venue", "--epoch", "1",
                  "--batch", "4"]) == 0  # fmt: skip  # already published: reloaded, nothing proven again
     assert main(["demo", "--circuit", "venue", "--proof-system", "plain", "--out", str(tmp_path / "x")]) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--accounts", "0"], "--accounts: must be at least 1"),
+        (["--batch", "0"], "--batch: must be at least 1"),
+        (["--devnet"], "--circuit: venue"),
+        (["--proof-system", "plain"], "--proof-system: the venue circuit is committed Groth16 only"),
+        (["--rpc", "not-a-url"], "--rpc: expected an http"),
+    ],
+)
+def test_venue_demo_bad_options_write_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
+    from zkmargin.cli import main
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--circuit", "venue", "--out", str(out), *args]) == 2
+    assert needle in capsys.readouterr().err
+    assert not out.exists()
