@@ -277,3 +277,29 @@ def test_venue_demo_bad_options_write_nothing(
     assert main(["demo", "--circuit", "venue", "--out", str(out), *args]) == 2
     assert needle in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_crashed_venue_epoch_resumes_from_its_cached_proofs(tmp_path: Path) -> None:
+    """A crash after the first batch proof: the rerun reuses that proof (it verifies) and publishes the same epoch."""
+    engine = demo_engine()
+    book, _ = _book(engine)
+
+    class Crash(RuntimeError):
+        pass
+
+    def crash_after_first(stage: str, done: int, total: int) -> None:
+        if stage == "prove batches" and done == 1:
+            raise Crash
+
+    op = VenueOperator(tmp_path, SPEC, progress=crash_after_first)
+    with pytest.raises(Crash):
+        op.run_epoch(1, engine, book)
+    cached = list((tmp_path / ".work" / fmt.epoch_dirname(1)).glob("batch-*.json"))
+    assert [p.name for p in cached] == ["batch-0000.json"] and not (tmp_path / fmt.epoch_dirname(1)).exists()
+    first = json.loads(cached[0].read_text())["proof"]
+    res = VenueOperator(tmp_path, SPEC).run_epoch(1, engine, book)
+    published = json.loads((res.path / fmt.batch_files(0)[0]).read_text())
+    assert published == first  # the cached proof, not a new one (a new proof would differ: fresh randomness)
+    assert res.covered == len(book) and not (tmp_path / ".work" / fmt.epoch_dirname(1)).exists()
+    rep = audit_bundle(res.path, deliveries=res.deliveries)
+    assert [c.name for c in rep.failed()] == ["setup: not a development (single-party) setup"]  # no registry
