@@ -123,6 +123,20 @@ def test_venue_epoch_end_to_end(venue: Any) -> None:
     assert covered == 6 and dev and solvent
 
 
+def test_published_copy_has_no_private_data_and_checks(venue: Any, tmp_path: Path) -> None:
+    """``zkmargin bundle publish``: no id, secret or inclusion file in the copy; the audit and a user's check run on
+    the copy (the user keeps their own file)."""
+    from zkmargin.prover.operator.publish import publish
+
+    res, chain, _, _ = venue
+    copy = publish(res.path.parent, tmp_path / "public")
+    assert not (copy / inclusion.PRIVATE_DIR).exists()
+    text = b"".join(f.read_bytes() for f in copy.rglob("*.json"))
+    assert b"whale" not in text and format(res.user_secrets["whale"], "064x").encode() not in text
+    assert audit_bundle(copy, registry=chain.registry).ok
+    assert verify_account(copy, inclusion_file(res, "whale"), "whale", res.user_secrets["whale"], chain.registry).ok
+
+
 def test_user_checks_every_part_of_a_split_account(venue: Any) -> None:
     res, chain, _, _ = venue
     f = inclusion_file(res, "whale")
