@@ -110,12 +110,15 @@ class VenueInclusion:
 
 
 def is_venue_inclusion(path: str | Path) -> bool:
-    """Whether a file names the venue inclusion format (cheap sniff; the full parse decides the rest)."""
+    """Whether a file is a JSON object whose ``format`` is the venue inclusion format (read under the same limits as
+    the full parse; anything unreadable is left to the solvency reader, which names the problem)."""
+    p = Path(path)
     try:
-        head = Path(path).resolve().read_bytes()[:4096]
-    except OSError:
+        d = parse_json(read_bytes(p.resolve(), f"--inclusion {p}", MAX_INCLUSION_BYTES), f"--inclusion {p}",
+                       MAX_DEPTH)  # fmt: skip
+    except (OSError, RuntimeError, UnsafeInput):
         return False
-    return INCLUSION_FORMAT.encode() in head
+    return isinstance(d, dict) and d.get("format") == INCLUSION_FORMAT
 
 
 def _int(d: Any, key: str, lo: int, hi: int, where: str = "") -> int:
