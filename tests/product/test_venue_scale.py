@@ -51,3 +51,16 @@ def test_the_synthetic_book_is_heavy_tailed_and_fully_provable(engine: MarginEng
     assert sum(len(b) for b in batches) == len(book)  # every account placed, whole
     sizes = [sum(len(split_account(engine, a, table, shape)) for a in b) for b in batches]
     assert max(sizes) <= shape.accounts and sum(sizes) == sum(leaves)
+
+
+def test_the_venue_audit_and_user_check_never_import_the_prover() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import zkmargin.verifier.venue_user, zkmargin.verifier.venue_audit, zkmargin.verifier.audit\n"
+        "bad = [m for m in sys.modules if m.startswith('zkmargin.prover')]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
