@@ -22,6 +22,7 @@ from zkmargin.prover.groth16 import prove
 from zkmargin.prover.keys import ProvingKey
 from zkmargin.prover.qap import evaluate_columns, lagrange_at
 from zkmargin.prover.setup import SetupSecrets, dev_setup
+from zkmargin.prover.zkey import zkey_to_bytes
 from zkmargin.verifier.committed import verify_committed
 from zkmargin.verifier.groth16 import verify
 
@@ -229,3 +230,56 @@ def test_committed_key_identical_to_python(monkeypatch: pytest.MonkeyPatch) -> N
     proof, public = prove_committed(native, cs, {"x": 3, "y": 4})
     assert verify_committed(native.vk, proof, public)
     assert not verify_committed(native.vk, proof, [(public[0] + 1) % R, *public[1:]])
+
+
+def test_zkey_bytes_identical_to_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """write_zkey takes a native key's packed point lists and the kernel's coefficient section: the
+    file is byte-identical to the one the Python path encodes from the decoded key."""
+    _, r1cs = _chain()
+    native = dev_setup(r1cs, secrets=SECRETS)
+    fast = zkey_to_bytes(native)
+    monkeypatch.setenv("ZKMARGIN_PURE_PYTHON", "1")
+    try:
+        pure = dev_setup(r1cs, secrets=SECRETS)
+        slow = zkey_to_bytes(pure)
+    finally:
+        monkeypatch.delenv("ZKMARGIN_PURE_PYTHON")
+    assert fast == slow
+    # B entries interleaved with A's row by row, both lists out of row order: the same stable order
+    native.a_coeffs.reverse()
+    native.b_coeffs.reverse()
+    pure.a_coeffs.reverse()
+    pure.b_coeffs.reverse()
+    monkeypatch.setenv("ZKMARGIN_PURE_PYTHON", "1")
+    try:
+        slow = zkey_to_bytes(pure)
+    finally:
+        monkeypatch.delenv("ZKMARGIN_PURE_PYTHON")
+    assert zkey_to_bytes(native) == slow
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ((32, 0, 1), "coefficient row 32 outside the domain of size 32"),
+        ((-1, 0, 1), "coefficient row -1 outside the domain of size 32"),
+        ((0, 99, 1), r"coefficient signal 99 out of range \[0, 26\)"),
+        ((3, 2, R), r"coefficient \(3, 2\) is not a canonical field element"),
+        ((3, 2, -1), r"coefficient \(3, 2\) is not a canonical field element"),
+    ],
+)
+def test_zkey_coefficient_errors_match_python(
+    monkeypatch: pytest.MonkeyPatch, entry: tuple[int, int, int], message: str
+) -> None:
+    _, r1cs = _chain()
+    pk = dev_setup(r1cs, secrets=SECRETS)
+    assert (pk.n_vars, pk.domain_size) == (26, 32)
+    pk.b_coeffs.append(entry)
+    with pytest.raises(ValueError, match=message):
+        zkey_to_bytes(pk)
+    monkeypatch.setenv("ZKMARGIN_PURE_PYTHON", "1")
+    try:
+        with pytest.raises(ValueError, match=message):
+            zkey_to_bytes(pk)
+    finally:
+        monkeypatch.delenv("ZKMARGIN_PURE_PYTHON")

@@ -1890,6 +1890,7 @@ static PyMethodDef methods[] = {
     {"mix_columns", py_mix_columns, METH_VARARGS, "mix_columns(u, v, w, alpha, beta, n_pub, g_inv, d_inv) -> (beta u + alpha v + w) / gamma|delta"},
     {"scale_scalars", py_scale_scalars, METH_VARARGS, "scale_scalars(values_le, k_le) -> k * values"},
     {"fixed_g1", py_fixed_g1, METH_VARARGS, "fixed_g1(base, scalars_le, window, threads) -> [k_i * base] (kernel layout)"},
+    {"coeff_section", py_coeff_section, METH_VARARGS, "coeff_section(a, b, n_vars, domain_size) -> .zkey section 4 entries"},
     {"unpack_points", py_unpack_points, METH_VARARGS, "unpack_points(buf, g2) -> [None | affine point], standard-form ints"},
     {"fixed_g2", py_fixed_g2, METH_VARARGS, "fixed_g2(base, scalars_le, window, threads) -> [k_i * base] (kernel layout)"},
     {NULL, NULL, 0, NULL},

@@ -310,35 +310,76 @@ out:
 }
 
 /* ---- fixed-base multiplication. Table T[w][d-1] = d * 2^(c w) * B (affine) for the ceil(254 / c)
- * windows and d < 2^c; k * B is then one mixed addition per nonzero c-bit digit of k. Threads take
- * contiguous ranges, in chunks converted to affine with one inversion each. */
-#define FIXED_CHUNK 1024
-#define DEFINE_FIXED(PFX, PSZ)                                                                       \
-    typedef struct { const PFX##_aff *tab; int c, nw; const uint8_t *sc; uint8_t *out; size_t n; } PFX##_fixjob_t; \
+ * windows and d < 2^c; k * B is then one addition per nonzero c-bit digit of k. The additions are
+ * affine and batched: a chunk of FIXED_CHUNK scalars keeps affine accumulators, and each window adds
+ * its table points to all of them with one inversion for the chunk (Montgomery's trick), about half
+ * the multiplications of Jacobian mixed additions and no conversion at the end. Equal x coordinates
+ * (a doubling, or P + (-P) = infinity) are handled exactly, as in the MSM's batch-affine flush.
+ * Threads take contiguous ranges of chunks. */
+#define FIXED_CHUNK 512
+#define DEFINE_FIXED(PFX, F, PSZ, EQ, ISZERO, ADD, SUB, DBL, MUL, SQR, BINV)                        \
+    typedef struct { const PFX##_aff *tab; int c, nw; const uint8_t *sc; uint8_t *out; size_t n; int oom; } PFX##_fixjob_t; \
+    typedef struct {                                                                                 \
+        PFX##_aff acc[FIXED_CHUNK]; uint8_t has[FIXED_CHUNK], kind[FIXED_CHUNK];                     \
+        F den[FIXED_CHUNK]; fp nrm[FIXED_CHUNK], pre[FIXED_CHUNK];                                   \
+        uint32_t who[FIXED_CHUNK]; const PFX##_aff *q[FIXED_CHUNK];                                  \
+    } PFX##_fixstate_t;                                                                              \
+    static void PFX##_fixed_one_chunk(const PFX##_fixjob_t *j, PFX##_fixstate_t *st, size_t s, size_t e) { \
+        size_t per = ((size_t)1 << j->c) - 1;                                                        \
+        uint64_t mask = ((uint64_t)1 << j->c) - 1;                                                   \
+        memset(st->has, 0, e - s);                                                                   \
+        for (int w = 0; w < j->nw; w++) {                                                            \
+            int bit = w * j->c, limb = bit / 64, off = bit % 64, cnt = 0;                            \
+            for (size_t i = s; i < e; i++) {                                                         \
+                uint64_t k0, k1 = 0;                                                                 \
+                memcpy(&k0, j->sc + 32 * i + 8 * limb, 8);                                           \
+                if (off + j->c > 64 && limb < 3) memcpy(&k1, j->sc + 32 * i + 8 * limb + 8, 8);      \
+                uint64_t d = k0 >> off;                                                              \
+                if (off + j->c > 64) d |= k1 << (64 - off);                                          \
+                d &= mask;                                                                           \
+                if (!d) continue;                                                                    \
+                const PFX##_aff *q = &j->tab[(size_t)w * per + d - 1];                               \
+                size_t a = i - s;                                                                    \
+                if (!st->has[a]) { st->acc[a] = *q; st->has[a] = 1; continue; }                      \
+                const PFX##_aff *p = &st->acc[a];                                                    \
+                if (!EQ(&p->x, &q->x)) { SUB(&st->den[cnt], &q->x, &p->x); st->kind[cnt] = 0; }     \
+                else if (EQ(&p->y, &q->y) && !ISZERO(&p->y)) { DBL(&st->den[cnt], &p->y); st->kind[cnt] = 1; } \
+                else st->kind[cnt] = 2; /* q == -p: the sum is infinity */                           \
+                st->who[cnt] = (uint32_t)a; st->q[cnt] = q; cnt++;                                   \
+            }                                                                                        \
+            if (!cnt) continue;                                                                      \
+            BINV(st->den, st->kind, cnt, st->nrm, st->pre);                                          \
+            for (int t = 0; t < cnt; t++) {                                                          \
+                PFX##_aff *p = &st->acc[st->who[t]];                                                 \
+                const PFX##_aff *q = st->q[t];                                                       \
+                if (st->kind[t] == 2) { st->has[st->who[t]] = 0; continue; }                         \
+                F num, l, tt, x3, y3;                                                                \
+                if (st->kind[t] == 0) SUB(&num, &q->y, &p->y);                                       \
+                else { SQR(&num, &p->x); ADD(&l, &num, &num); ADD(&num, &l, &num); } /* 3x^2 */      \
+                MUL(&l, &num, &st->den[t]);                                                          \
+                SQR(&tt, &l); SUB(&tt, &tt, &q->x);                                                  \
+                SUB(&x3, &tt, &p->x);                                                                \
+                SUB(&y3, &p->x, &x3); MUL(&y3, &l, &y3);                                             \
+                SUB(&p->y, &y3, &p->y);                                                              \
+                p->x = x3;                                                                           \
+            }                                                                                        \
+        }                                                                                            \
+        for (size_t i = s; i < e; i++) {                                                             \
+            uint8_t *o = j->out + (size_t)PSZ * i;                                                   \
+            if (!st->has[i - s]) { memset(o, 0, PSZ); continue; }                                    \
+            memcpy(o, &st->acc[i - s].x, PSZ / 2); memcpy(o + PSZ / 2, &st->acc[i - s].y, PSZ / 2);  \
+        }                                                                                            \
+    }                                                                                                \
     /* chunks [clo, chi) of FIXED_CHUNK scalars */                                                   \
     static void PFX##_fixed_chunks(void *arg, size_t clo, size_t chi) {                              \
         PFX##_fixjob_t *j = arg;                                                                     \
-        size_t lo = clo * FIXED_CHUNK, hi = chi * FIXED_CHUNK < j->n ? chi * FIXED_CHUNK : j->n;     \
-        PFX##_jac acc[FIXED_CHUNK];                                                                  \
-        size_t per = ((size_t)1 << j->c) - 1;                                                        \
-        uint64_t mask = ((uint64_t)1 << j->c) - 1;                                                   \
-        for (size_t s = lo; s < hi; s += FIXED_CHUNK) {                                              \
-            size_t e = s + FIXED_CHUNK < hi ? s + FIXED_CHUNK : hi;                                  \
-            for (size_t i = s; i < e; i++) {                                                         \
-                uint64_t k[5] = {0, 0, 0, 0, 0};                                                     \
-                memcpy(k, j->sc + 32 * i, 32);                                                       \
-                PFX##_jac *a = &acc[i - s];                                                          \
-                memset(a, 0, sizeof *a);                                                             \
-                for (int w = 0; w < j->nw; w++) {                                                    \
-                    int bit = w * j->c, limb = bit / 64, off = bit % 64;                             \
-                    uint64_t d = k[limb] >> off;                                                     \
-                    if (off + j->c > 64) d |= k[limb + 1] << (64 - off);                             \
-                    d &= mask;                                                                       \
-                    if (d) PFX##_add_aff(a, a, &j->tab[(size_t)w * per + d - 1]);                    \
-                }                                                                                    \
-            }                                                                                        \
-            PFX##_store_batch(j->out + (size_t)PSZ * s, acc, e - s);                                 \
+        PFX##_fixstate_t *st = malloc(sizeof *st);                                                   \
+        if (!st) { j->oom = 1; return; } /* output left unwritten: the caller raises */              \
+        for (size_t ch = clo; ch < chi; ch++) {                                                      \
+            size_t s = ch * FIXED_CHUNK, e = s + FIXED_CHUNK < j->n ? s + FIXED_CHUNK : j->n;        \
+            PFX##_fixed_one_chunk(j, st, s, e);                                                      \
         }                                                                                            \
+        free(st);                                                                                    \
     }                                                                                                \
     /* the table, affine: rows built by repeated addition in Jacobian, converted with one inversion */ \
     static PFX##_aff *PFX##_fixed_table(const uint8_t *base, int c, int nw) {                        \
@@ -363,8 +404,8 @@ out:
         return tab;                                                                                  \
     }
 
-DEFINE_FIXED(g1, 64)
-DEFINE_FIXED(g2, 128)
+DEFINE_FIXED(g1, fp, 64, fp_eq, fp_is_zero, fp_add, fp_sub, fp_dbl, fp_mul, fp_sqr, g1_batch_inv)
+DEFINE_FIXED(g2, fp2, 128, f2_eq, f2_is_zero, f2_add, f2_sub, f2_dbl, f2_mul, f2_sqr, g2_batch_inv)
 
 /* fixed_g1/g2(base, scalars_le, window, threads) -> [k_i * base] in the kernel's point layout.
  * base: one point in that layout, not infinity (the caller's generator; not checked on the curve). */
@@ -382,24 +423,28 @@ static PyObject *fixed_impl(PyObject *args, int g2) {
     size_t n = (size_t)sb.len / 32;
     int nw = (254 + c - 1) / c;
     void *tab = NULL;
+    int oom = 0;
     res = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(psz * n));
     if (!res) goto out;
     if (!n) goto out;
     Py_BEGIN_ALLOW_THREADS
     tab = g2 ? (void *)g2_fixed_table(pb.buf, c, nw) : (void *)g1_fixed_table(pb.buf, c, nw);
+    oom = !tab;
     if (tab) {
         uint8_t *o = (uint8_t *)PyBytes_AS_STRING(res);
         if (g2) {
-            g2_fixjob_t j = {tab, c, nw, sb.buf, o, n};
+            g2_fixjob_t j = {tab, c, nw, sb.buf, o, n, 0};
             par_range(n >= 64 ? nt : 1, (n + FIXED_CHUNK - 1) / FIXED_CHUNK, g2_fixed_chunks, &j);
+            oom = j.oom;
         } else {
-            g1_fixjob_t j = {tab, c, nw, sb.buf, o, n};
+            g1_fixjob_t j = {tab, c, nw, sb.buf, o, n, 0};
             par_range(n >= 64 ? nt : 1, (n + FIXED_CHUNK - 1) / FIXED_CHUNK, g1_fixed_chunks, &j);
+            oom = j.oom;
         }
     }
     Py_END_ALLOW_THREADS
-    if (!tab) { Py_CLEAR(res); PyErr_NoMemory(); goto out; }
     free(tab);
+    if (oom) { Py_CLEAR(res); PyErr_NoMemory(); goto out; }
 out:
     PyBuffer_Release(&pb); PyBuffer_Release(&sb);
     return res;
@@ -438,5 +483,94 @@ static PyObject *py_unpack_points(PyObject *self, PyObject *args) {
     }
 out:
     PyBuffer_Release(&pb);
+    return res;
+}
+
+/* coeff_section(a_entries, b_entries, n_vars, domain_size) -> the .zkey section 4 entries (after the
+ * count): per entry u32 matrix (0 = A, 1 = B), u32 row, u32 signal, the coefficient times R^2 mod r
+ * (32 bytes LE), ordered by row with A before B in a row and list order otherwise (a stable counting
+ * sort: zkey_new.js's order). Coefficients must be canonical; ValueError names the first bad entry
+ * with prover/zkey.py's messages. */
+typedef struct { uint32_t row, sig; fr v; } centry_t;
+
+static int coeff_parse(PyObject *seq, uint32_t m, size_t nv, size_t dom, centry_t *out) {
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    for (Py_ssize_t e = 0; e < n; e++) {
+        PyObject *it = items[e];
+        if (!PyTuple_Check(it) || PyTuple_GET_SIZE(it) != 3) {
+            PyErr_Format(PyExc_ValueError, "coefficient %zd of matrix %u is not a (row, signal, value) tuple", e, m);
+            return -1;
+        }
+        Py_ssize_t row = PyLong_AsSsize_t(PyTuple_GET_ITEM(it, 0)), sig = PyLong_AsSsize_t(PyTuple_GET_ITEM(it, 1));
+        if ((row == -1 || sig == -1) && PyErr_Occurred()) return -1;
+        if (row < 0 || (size_t)row >= dom) {
+            PyErr_Format(PyExc_ValueError, "coefficient row %zd outside the domain of size %zu", row, dom);
+            return -1;
+        }
+        if (sig < 0 || (size_t)sig >= nv) {
+            PyErr_Format(PyExc_ValueError, "coefficient signal %zd out of range [0, %zu)", sig, nv);
+            return -1;
+        }
+        PyObject *v = PyTuple_GET_ITEM(it, 2);
+        uint8_t b[32];
+        int ok = PyLong_Check(v);
+#if PY_VERSION_HEX >= 0x030D0000
+        if (ok) {
+            Py_ssize_t need = PyLong_AsNativeBytes(v, b, 32, Py_ASNATIVEBYTES_LITTLE_ENDIAN | Py_ASNATIVEBYTES_UNSIGNED_BUFFER |
+                                                                 Py_ASNATIVEBYTES_REJECT_NEGATIVE);
+            ok = need >= 0 && need <= 32;
+        }
+#else
+        if (ok) ok = _PyLong_AsByteArray((PyLongObject *)v, b, 32, 1, 0) == 0;
+#endif
+        if (ok) ok = fr_bytes_canonical(b);
+        if (!ok) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_ValueError, "coefficient (%zd, %zd) is not a canonical field element", row, sig);
+            return -1;
+        }
+        out[e].row = (uint32_t)row;
+        out[e].sig = (uint32_t)sig;
+        fr_load_std(&out[e].v, b);
+    }
+    return 0;
+}
+
+static PyObject *py_coeff_section(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *ao, *bo, *as = NULL, *bs = NULL, *res = NULL;
+    Py_ssize_t nv, dom;
+    if (!PyArg_ParseTuple(args, "OOnn", &ao, &bo, &nv, &dom)) return NULL;
+    centry_t *ent = NULL;
+    size_t *start = NULL;
+    if (nv < 0 || dom < 0 || dom > ((Py_ssize_t)1 << 30)) { PyErr_SetString(PyExc_ValueError, "coeff_section: bad sizes"); return NULL; }
+    as = PySequence_Fast(ao, "coeff_section: A entries must be a sequence");
+    bs = as ? PySequence_Fast(bo, "coeff_section: B entries must be a sequence") : NULL;
+    if (!as || !bs) goto out;
+    size_t na = (size_t)PySequence_Fast_GET_SIZE(as), nb = (size_t)PySequence_Fast_GET_SIZE(bs), n = na + nb;
+    ent = malloc((n + 1) * sizeof *ent);
+    start = calloc(2 * (size_t)dom + 1, sizeof *start);
+    if (!ent || !start) { PyErr_NoMemory(); goto out; }
+    if (coeff_parse(as, 0, (size_t)nv, (size_t)dom, ent) < 0 || coeff_parse(bs, 1, (size_t)nv, (size_t)dom, ent + na) < 0) goto out;
+    for (size_t i = 0; i < n; i++) start[2 * (size_t)ent[i].row + (i >= na) + 1]++;
+    for (size_t k = 1; k <= 2 * (size_t)dom; k++) start[k] += start[k - 1];
+    res = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(44 * n));
+    if (!res) goto out;
+    uint8_t *o = (uint8_t *)PyBytes_AS_STRING(res);
+    fr r2;
+    memcpy(r2.v, R_R2, 32);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t m = i >= na;
+        size_t at = start[2 * (size_t)ent[i].row + m]++;
+        uint8_t *p = o + 44 * at;
+        fr v;
+        fr_mul(&v, &ent[i].v, &r2); /* v R * R^2 / R = v R^2 */
+        memcpy(p, &m, 4); memcpy(p + 4, &ent[i].row, 4); memcpy(p + 8, &ent[i].sig, 4);
+        memcpy(p + 12, v.v, 32);
+    }
+out:
+    free(ent); free(start);
+    Py_XDECREF(as); Py_XDECREF(bs);
     return res;
 }
