@@ -9,20 +9,24 @@ negative or wider than r), and a proof made with the native key must verify.
 
 from __future__ import annotations
 
+import importlib.util
 import random
+from pathlib import Path
 
 import pytest
 
 from zkmargin.circuits import msm_native
 from zkmargin.circuits.curve import G1_GEN, G2_GEN, FixedBaseG1, FixedBaseG2, g1_mul, g2_mul
 from zkmargin.circuits.field import R, root_of_unity
+from zkmargin.circuits.formats import read_r1cs
 from zkmargin.circuits.r1cs import R1CS, Constraint, ConstraintSystem
 from zkmargin.prover.committed import dev_setup_committed, prove_committed
 from zkmargin.prover.groth16 import prove
 from zkmargin.prover.keys import ProvingKey
-from zkmargin.prover.qap import evaluate_columns, lagrange_at
+from zkmargin.prover.qap import evaluate_columns, lagrange_at, qap_from_r1cs
 from zkmargin.prover.setup import SetupSecrets, dev_setup
-from zkmargin.prover.zkey import zkey_to_bytes
+from zkmargin.prover.setup.dev import write_dev_zkey
+from zkmargin.prover.zkey import read_zkey, write_zkey, zkey_to_bytes
 from zkmargin.verifier.committed import verify_committed
 from zkmargin.verifier.groth16 import verify
 
@@ -30,6 +34,7 @@ pytestmark = pytest.mark.skipif(not msm_native.available(), reason="the C kernel
 
 from zkmargin.circuits import setup_native as sn  # noqa: E402  (imports the kernel)
 
+REPO = Path(__file__).resolve().parent.parent
 SECRETS = SetupSecrets(tau=1234567891011, alpha=R - 2, beta=3, gamma=987654321, delta=R - 77)
 
 
@@ -283,3 +288,25 @@ def test_zkey_coefficient_errors_match_python(
             zkey_to_bytes(pk)
     finally:
         monkeypatch.delenv("ZKMARGIN_PURE_PYTHON")
+
+
+def test_lean_chain_and_dev_zkey(tmp_path: Path) -> None:
+    """bench_prover's lean path (2^21 and up): the chain circuit written without circuit objects and its key
+    written without decoding its points give the same files as the ConstraintSystem / dev_setup path."""
+    spec = importlib.util.spec_from_file_location("bench_prover", REPO / "scripts" / "bench_prover.py")
+    assert spec is not None and spec.loader is not None
+    bp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bp)
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "lean").mkdir()
+    bp.build_circuit(6, tmp_path / "ref")
+    _, n_vars, _, qap = bp.chain_lean(6, tmp_path / "lean")
+    for name in ("circuit.r1cs", "witness.wtns"):
+        assert (tmp_path / "ref" / name).read_bytes() == (tmp_path / "lean" / name).read_bytes()
+    r1cs = read_r1cs(tmp_path / "ref" / "circuit.r1cs")
+    ref = qap_from_r1cs(r1cs)
+    assert (qap.a, qap.b, qap.c, qap.domain_size) == (ref.a, ref.b, ref.c, ref.domain_size)
+    vk = write_dev_zkey(qap, n_vars, r1cs.n_public, tmp_path / "lean.zkey", secrets=SECRETS)
+    write_zkey(dev_setup(r1cs, secrets=SECRETS), tmp_path / "ref.zkey")
+    assert (tmp_path / "lean.zkey").read_bytes() == (tmp_path / "ref.zkey").read_bytes()
+    assert vk == read_zkey(tmp_path / "ref.zkey", packed_only=True).verifying_key()

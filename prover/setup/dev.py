@@ -20,17 +20,21 @@ for the same secrets (tests/test_setup_native.py).
 from __future__ import annotations
 
 import logging
+import os
 import secrets as _secrets
 from dataclasses import dataclass
 from types import ModuleType
 
 from zkmargin.circuits import msm_native as native
 from zkmargin.circuits import setup_native as sn
+from zkmargin.circuits.curve import G1Affine
 from zkmargin.circuits.field import R, inv
 from zkmargin.circuits.r1cs import R1CS
+from zkmargin.verifier.types import VerifyingKey
 
 from ..keys import ProvingKey
 from ..qap import Qap, evaluate_columns, lagrange_at, qap_from_r1cs
+from ..zkey import write_zkey
 from ._util import g1_fixed_many, g2_fixed_many
 
 log = logging.getLogger(__name__)
@@ -134,10 +138,12 @@ def _b(x: int) -> bytes:
     return (x % R).to_bytes(32, "little")
 
 
-def _dev_setup_native(r1cs: R1CS, qap: Qap, s: SetupSecrets) -> ProvingKey:
+def _native_key(qap: Qap, nv: int, n_pub: int, s: SetupSecrets, decode: bool = True) -> ProvingKey:
     """dev_setup on the C kernel: the same key as the Python path, with its packed point lists (the
-    kernel's layout, what the prover and the .zkey writer use) filled in as a by-product."""
-    nv, n_pub, n = r1cs.n_vars, r1cs.n_public, qap.domain_size
+    kernel's layout, what the prover and the .zkey writer use) filled in as a by-product. With
+    ``decode`` False the large lists (A, B1, B2, C, H) are left as placeholders of the right length
+    (None): only for :func:`write_dev_zkey`, which writes them from the packed copy."""
+    n = qap.domain_size
     ks = key_scalars_native(qap, nv, n_pub, s)
     ic_len = 32 * (n_pub + 1)
     g1_scalars = b"".join(
@@ -157,8 +163,12 @@ def _dev_setup_native(r1cs: R1CS, qap: Qap, s: SetupSecrets) -> ProvingKey:
     head1 = sn.unpack_g1_fast(g1[: 3 * 64])
     del g1
     head2 = sn.unpack_g2_fast(g2[: 3 * 128])
-    b_g2 = g2[3 * 128 :]
+    sections["b_g2"] = g2[3 * 128 :]
     del g2
+
+    def g1s(name: str) -> list[G1Affine]:
+        return sn.unpack_g1_fast(sections[name]) if decode else [None] * (len(sections[name]) // 64)
+
     pk = ProvingKey(
         n_vars=nv,
         n_public=n_pub,
@@ -170,14 +180,34 @@ def _dev_setup_native(r1cs: R1CS, qap: Qap, s: SetupSecrets) -> ProvingKey:
         delta1=head1[2],
         delta2=head2[2],
         ic=sn.unpack_g1_fast(sections["ic"]),
-        a_g1=sn.unpack_g1_fast(sections["a_g1"]),
-        b_g1=sn.unpack_g1_fast(sections["b_g1"]),
-        b_g2=sn.unpack_g2_fast(b_g2),
-        c_g1=sn.unpack_g1_fast(sections["c_g1"]),
-        h_g1=sn.unpack_g1_fast(sections["h_g1"]),
+        a_g1=g1s("a_g1"),
+        b_g1=g1s("b_g1"),
+        b_g2=sn.unpack_g2_fast(sections["b_g2"]) if decode else [None] * nv,
+        c_g1=g1s("c_g1"),
+        h_g1=g1s("h_g1"),
         a_coeffs=list(qap.a),
         b_coeffs=list(qap.b),
     )
-    pk.packed.update({name: sections[name] for name in ("a_g1", "b_g1", "c_g1", "h_g1")})
-    pk.packed["b_g2"] = b_g2
+    pk.packed.update({name: sections[name] for name in ("a_g1", "b_g1", "b_g2", "c_g1", "h_g1")})
     return pk
+
+
+def _dev_setup_native(r1cs: R1CS, qap: Qap, s: SetupSecrets) -> ProvingKey:
+    return _native_key(qap, r1cs.n_vars, r1cs.n_public, s)
+
+
+def write_dev_zkey(
+    qap: Qap, n_vars: int, n_public: int, path: str | os.PathLike[str], secrets: SetupSecrets | None = None
+) -> VerifyingKey:
+    """A dev key written straight to a .zkey from its QAP, its large point lists never decoded into Python
+    ints: for circuits too large for :func:`dev_setup`'s ProvingKey (2^22 constraints: ~5 GB of tuples; the
+    prover reads the file memory-mapped anyway). DEVELOPMENT ONLY, like dev_setup; needs the C kernel.
+    The file is byte-identical to ``write_zkey(dev_setup(r1cs, secrets=secrets))`` (tested)."""
+    if not native.available():
+        raise RuntimeError("write_dev_zkey needs the C kernel (zkmargin.circuits._bn254)")
+    log.warning("write_dev_zkey: SINGLE-PARTY trusted setup, development only (see dev_setup)")
+    s = secrets if secrets is not None else SetupSecrets.random()
+    pk = _native_key(qap, n_vars, n_public, s, decode=False)
+    del s
+    write_zkey(pk, path)  # every large section from pk.packed (prover/zkey.py: _point_section)
+    return pk.verifying_key()
