@@ -1,4 +1,5 @@
-"""Build hook for the optional C kernels (circuits/_native: bn254.c, engine.c); metadata lives in pyproject.toml.
+"""Build hook for the optional C kernels (circuits/_native: bn254.c, which #includes pairing.c and setup.c;
+engine.c); metadata lives in pyproject.toml.
 
 The extension is optional: if no C compiler is available the install still succeeds, prints a warning
 (pip shows build output with ``pip install -v``), and zkmargin uses its pure-Python MSM/NTT/pairing
@@ -47,7 +48,7 @@ setup(
         Extension(
             "zkmargin.circuits._bn254",
             sources=["circuits/_native/bn254.c"],
-            depends=["circuits/_native/pairing.c"],  # #included by bn254.c
+            depends=["circuits/_native/pairing.c", "circuits/_native/setup.c"],  # #included by bn254.c
             extra_compile_args=["-O3", "-std=c11", "-pthread"],
             extra_link_args=["-pthread"],
             optional=True,

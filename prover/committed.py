@@ -41,7 +41,7 @@ from .groth16 import ProveStats, prove
 from .keys import ProvingKey
 from .qap import evaluate_columns, lagrange_at, qap_from_r1cs
 from .setup._util import g1_fixed_many, g2_fixed_many
-from .setup.dev import SetupSecrets, dev_setup
+from .setup.dev import SetupSecrets, dev_setup, key_scalars_native
 
 log = logging.getLogger(__name__)
 
@@ -106,21 +106,35 @@ def dev_setup_committed(
         raise ValueError("eta and k must be non-zero")
     pk = dev_setup(r1cs, secrets=s)
     qap = qap_from_r1cs(r1cs)
-    lag = lagrange_at(s.tau, qap.log_domain)
-    u = evaluate_columns(qap.a, lag, r1cs.n_vars)
-    v = evaluate_columns(qap.b, lag, r1cs.n_vars)
-    w = evaluate_columns(qap.c, lag, r1cs.n_vars)
     e_inv, d_inv = inv(et), inv(s.delta)
-    ells = [(s.beta * u[i] + s.alpha * v[i] + w[i]) * e_inv % R for i in info.private]
+    if native_available():
+        # the C kernel's column evaluation; mixed = (beta u + alpha v + w) * 1/eta for every signal
+        ks = key_scalars_native(qap, r1cs.n_vars, r1cs.n_vars - 1, SetupSecrets(s.tau, s.alpha, s.beta, et, s.delta))
+        ells = [int.from_bytes(ks.mixed[32 * i : 32 * i + 32], "little") for i in info.private]
+        del ks
+    else:
+        lag = lagrange_at(s.tau, qap.log_domain)
+        u = evaluate_columns(qap.a, lag, r1cs.n_vars)
+        v = evaluate_columns(qap.b, lag, r1cs.n_vars)
+        w = evaluate_columns(qap.c, lag, r1cs.n_vars)
+        ells = [(s.beta * u[i] + s.alpha * v[i] + w[i]) * e_inv % R for i in info.private]
+        del lag, u, v, w
     ells.append(kk * e_inv % R)
     pts = g1_fixed_many([*ells, kk * d_inv % R])
     n = len(ells)
     (g2_eta,) = g2_fixed_many([et])
-    del s, lag, u, v, w, ells, et, kk
+    del s, ells, et, kk
     first_private = r1cs.n_public + 1
+    packed_c = bytearray(pk.packed["c_g1"]) if "c_g1" in pk.packed else None
     for i in info.private:
         pk.c_g1[i - first_private] = None  # the committed L-terms live in the Pedersen bases only
-    pk.packed.clear()
+        if packed_c is not None:
+            j = 64 * (i - first_private)
+            packed_c[j : j + 64] = bytes(64)  # infinity in the kernel's layout
+    if packed_c is not None:
+        pk.packed["c_g1"] = bytes(packed_c)
+    else:
+        pk.packed.clear()
     ck = CommitmentKey(pts[:n], pts[n])
     vk = CommittedVerifyingKey(pk.verifying_key(), g2_eta)
     return CommittedProvingKey(pk, ck, vk, info.private)

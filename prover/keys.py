@@ -53,7 +53,9 @@ class ProvingKey:
     h_g1: list[G1Affine]  # domain_size
     a_coeffs: list[QapEntry] = field(default_factory=list)
     b_coeffs: list[QapEntry] = field(default_factory=list)
-    # Point lists packed for the C MSM kernel, built on first use and kept for later proofs. A key read
+    # Point lists packed for the C MSM kernel, built on first use (a native dev setup makes them) and kept for
+    # later proofs; the prover and write_zkey read them, so whoever changes a point list must update or drop
+    # its packed copy (dev_setup_committed does). A key read
     # with ``read_zkey(..., packed_only=True)`` also has "coeffs" here: the raw entries of the .zkey's
     # coefficient section (a view of the mapped file), with the point lists and a_coeffs/b_coeffs empty.
     packed: dict[str, PointBuffer] = field(default_factory=dict, repr=False, compare=False)

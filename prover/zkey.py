@@ -79,6 +79,12 @@ _COEF_SIZE = 12 + N8R
 def _coeff_section(pk: ProvingKey) -> bytes:
     # A before B within each row, file order otherwise: exactly how zkey_new.js emits them and how
     # zkey_utils.writeZKey's stable sort by row leaves them.
+    from zkmargin.circuits import msm_native
+
+    if msm_native.available():  # the same bytes and errors from the kernel (a stable counting sort)
+        assert msm_native._bn254 is not None
+        entries = msm_native._bn254.coeff_section(pk.a_coeffs, pk.b_coeffs, pk.n_vars, pk.domain_size)
+        return u32(len(pk.a_coeffs) + len(pk.b_coeffs)) + entries
     tagged = [(row, 0, sig, v) for row, sig, v in pk.a_coeffs] + [(row, 1, sig, v) for row, sig, v in pk.b_coeffs]
     tagged.sort(key=lambda t: (t[0], t[1]))
     parts = [u32(len(tagged))]
@@ -115,6 +121,17 @@ def _check_lengths(pk: ProvingKey) -> None:
         raise ValueError(f"domain_size {pk.domain_size} is not a power of two")
 
 
+def _point_section(pk: ProvingKey, name: str) -> bytes:
+    """A large point list's section: its packed copy when the key has one (the kernel's layout is the
+    .zkey's: Montgomery, little-endian, zero for infinity; a native dev setup makes them), else encoded."""
+    points = getattr(pk, name)
+    size = 128 if name == "b_g2" else 64
+    raw = pk.packed.get(name)
+    if raw is not None and len(raw) == size * len(points):
+        return bytes(raw)
+    return encode_g2_lem(points) if name == "b_g2" else encode_g1_lem(points)
+
+
 def zkey_to_bytes(pk: ProvingKey, mpc: MpcParams | None = None) -> bytes:
     """Serialise; ``mpc`` defaults to the key's own records (``pk.mpc``), else a zero hash and no
     contributions."""
@@ -140,11 +157,11 @@ def zkey_to_bytes(pk: ProvingKey, mpc: MpcParams | None = None) -> bytes:
         (SEC_GROTH_HEADER, groth_header),
         (SEC_IC, encode_g1_lem(pk.ic)),
         (SEC_COEFFS, _coeff_section(pk)),
-        (SEC_A, encode_g1_lem(pk.a_g1)),
-        (SEC_B1, encode_g1_lem(pk.b_g1)),
-        (SEC_B2, encode_g2_lem(pk.b_g2)),
-        (SEC_C, encode_g1_lem(pk.c_g1)),
-        (SEC_H, encode_g1_lem(pk.h_g1)),
+        (SEC_A, _point_section(pk, "a_g1")),
+        (SEC_B1, _point_section(pk, "b_g1")),
+        (SEC_B2, _point_section(pk, "b_g2")),
+        (SEC_C, _point_section(pk, "c_g1")),
+        (SEC_H, _point_section(pk, "h_g1")),
         (SEC_CONTRIBUTIONS, _mpc_section(mpc or pk.mpc or MpcParams())),
     ]
     return build_binfile(MAGIC, VERSION, sections)

@@ -26,6 +26,7 @@ the process's peak memory.
 
 Usage: python scripts/bench_circuit.py [--no-prove] [--table-only]
        python scripts/bench_circuit.py --venue [--venue-sizes N ...] [--venue-prove N] [--slots P A] [--no-prove]
+       python scripts/bench_circuit.py --witness-vs-prove 256 512 [--reps K]
        python scripts/bench_circuit.py --lookups [--sizes N ...] [--prove-accounts N ...] [--plain-prove-accounts N]
                                        [--reps K] [--limb-sweep B ...] [--no-prove]
 """
@@ -507,6 +508,60 @@ def main_lookups(args: argparse.Namespace) -> None:
     )
 
 
+def _vm(field_name: str) -> int:
+    """This process's VmRSS / VmHWM in MB (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
+def main_witness(sizes: Sequence[int], reps: int) -> None:
+    """Issue 17: witness generation of the solvency circuit (lookup mode, the product's) measured apart from proving.
+
+    Per batch size: the circuit, a committed dev key (C kernel), the key written and mapped back packed-only (the
+    operator's form), then ``reps`` proofs; ProveStats splits each into ``witness`` (the witness program, Python),
+    ``commitment`` and the proving phases. Memory: the circuit objects take ~4 GB per 512 accounts, so 1,024 accounts
+    need ~15 GB in one process (run it only where that is allowed)."""
+    fields: list[str] = []
+    engine = demo_engine()
+    for n in sizes:
+        layout = make_layout(engine, SLOTS8, ASSETS4, accounts=n)
+        batch = build_batch(engine, demo_accounts(engine, n), layout, epoch=1, secret=b"bench")
+        t0 = time.perf_counter()
+        c = SolvencyCircuit(layout.shape, lookups=True)
+        build_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ck = dev_setup_committed(c.r1cs)
+        setup_s = time.perf_counter() - t0
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "k.zkey"
+            write_zkey(ck.base, path)
+            pk = read_zkey(path, packed_only=True)
+            ck = CommittedProvingKey(pk, ck.commitment, ck.vk, ck.committed_wires)
+            wit, prv = [], []
+            for _ in range(reps):
+                st = ProveStats()
+                t0 = time.perf_counter()
+                proof, public = prove_committed(ck, c.cs, dict(batch.inputs), stats=st)
+                total = time.perf_counter() - t0
+                assert verify_committed(ck.vk, proof, public)
+                w = st.phases.get("witness", 0.0)
+                wit.append(w)
+                prv.append(total - w)
+                phases = ", ".join(f"{k} {v:.2f}" for k, v in st.phases.items())
+                print(f"{n} accounts: witness {w:.2f} s, prove (rest) {total - w:.2f} s | {phases}", flush=True)
+        w_med, p_med = statistics.median(wit), statistics.median(prv)
+        head = f"{n} accounts: {c.r1cs.n_constraints:,} constraints, circuit {build_s:.1f} s, dev setup {setup_s:.1f} s"
+        tail = f"witness {w_med:.2f} s vs prove {p_med:.2f} s (median of {reps}), peak {_vm('VmHWM')} MB"
+        print(f"{head}, {tail}\n", flush=True)
+        fields += [f"witness_s_{n}={w_med:.3f}", f"prove_s_{n}={p_med:.3f}"]
+        fields += [f"witness_over_prove_{n}={w_med / p_med:.3f}"]
+        fields += [f"devsetup_s_{n}={setup_s:.1f}"]
+        del c, ck, pk, batch
+    print("RESULT " + " ".join(fields))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--no-prove", action="store_true")
@@ -552,7 +607,17 @@ def main() -> None:
     ap.add_argument("--venue-prove", type=int, default=256, help="--venue: batch size proven (0: none)")
     ap.add_argument("--venue-book", type=int, default=5000, help="--venue: synthetic accounts for the P/A choice")
     ap.add_argument("--slots", type=int, nargs=2, default=None, metavar=("P", "A"), help="--venue: skip the choice")
+    ap.add_argument(
+        "--witness-vs-prove",
+        type=int,
+        nargs="+",
+        default=[],
+        help="issue 17: witness generation vs proving, lookup mode, at these batch sizes (see main_witness)",
+    )
     args = ap.parse_args()
+    if args.witness_vs_prove:
+        main_witness(args.witness_vs_prove, args.reps)
+        return
     if args.venue:
         from _venue_bench import main_venue
 

@@ -22,6 +22,7 @@ module at every start of every measured child).
     python scripts/bench_prover.py --sizes 16 18 20
     python scripts/bench_prover.py --sizes 20 --runs 1 --reuse   # keep what a prior run built (circuit, keys)
     python scripts/bench_prover.py --sizes 16 18 20 --ours-only 20 --reuse   # no snarkjs at 2^20 (see below)
+    python scripts/bench_prover.py --sizes 22 --ours-only 22 --runs 1   # peak RSS at 2^22 (built lean, see LEAN_FROM)
 
 --ours-only K measures our side alone at 2^K (no snarkjs key, prove or ratio: `nan` in RESULT): snarkjs's
 own setup at 2^20 (a prepared .ptau, then `groth16 setup`) takes longer than a loaded shared machine may
@@ -42,6 +43,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SNARKJS = REPO / "node_modules" / ".bin" / "snarkjs"
+# From this size up the circuit and our key are made without Python circuit objects (chain_lean, write_dev_zkey):
+# a ConstraintSystem, R1CS and decoded ProvingKey at 2^22 would need ~15 GB.
+LEAN_FROM = 21
 
 
 def build_circuit(log_n: int, out: Path) -> tuple[int, int, float]:
@@ -64,6 +68,61 @@ def build_circuit(log_n: int, out: Path) -> tuple[int, int, float]:
     write_r1cs(r1cs, out / "circuit.r1cs")
     write_wtns(witness, out / "witness.wtns")
     return r1cs.n_constraints, r1cs.n_vars, t_witness
+
+
+def chain_lean(log_n: int, out: Path) -> tuple[int, int, float, object]:
+    """build_circuit's circuit written without a ConstraintSystem or R1CS object (at 2^22 those take ~10 GB):
+    the same .r1cs and .wtns bytes (tested at small sizes), and the QAP the dev key is made from. Signals:
+    0 one, 1 y (public output), 2 x0 (public input), 3 + i the i-th square; constraint i > 0 is
+    (s_{i-1} + i - 1)^2 = s_i, then y - s_last - (m - 1) = 0 (circom's order of the LC terms kept)."""
+    from zkmargin.circuits.field import R
+    from zkmargin.circuits.formats import write_wtns
+    from zkmargin.circuits.formats.binfile import build_binfile, u32, u64
+    from zkmargin.circuits.formats.r1cs_file import MAGIC, SEC_CONSTRAINTS, SEC_HEADER, SEC_WIRE2LABEL, VERSION
+    from zkmargin.prover.qap import Qap
+
+    m = (1 << log_n) - 4  # squares; + the output constraint + 3 public QAP rows = 2^log_n
+    nv = m + 3
+    one = (1).to_bytes(32, "little")
+
+    def lc(terms: list[tuple[int, int]]) -> bytes:
+        return u32(len(terms)) + b"".join(u32(w) + (v % R).to_bytes(32, "little") for w, v in terms)
+
+    a: list[tuple[int, int, int]] = []
+    c: list[tuple[int, int, int]] = []
+    cons = bytearray()
+    t0 = time.perf_counter()
+    witness = [1, 0, 7] + [0] * m
+    x = 7
+    for i in range(m):
+        prev = 2 + i
+        terms = [(prev, 1)] + ([(0, i - 1)] if i > 1 else [])
+        t = lc(terms)
+        cons += t + t + u32(1) + u32(3 + i) + one
+        a.extend((i, w, v) for w, v in terms)
+        c.append((i, 3 + i, 1))
+        if i > 1:
+            x = (x + i - 1) % R
+        x = x * x % R
+        witness[3 + i] = x
+    y = (x + m - 1) % R
+    witness[1] = y
+    out_terms = [(1, 1), (2 + m, R - 1), (0, R - (m - 1))]
+    cons += lc(out_terms) + lc([(0, 1)]) + u32(0)
+    t_witness = time.perf_counter() - t0
+    a.extend((m, w, v) for w, v in out_terms)
+    b = a[: len(a) - 3]  # A = B in every square; the output row has B = one
+    b.append((m, 0, 1))
+    for j in range(3):
+        a.append((m + 1 + j, j, 1))
+    header = u32(32) + R.to_bytes(32, "little") + u32(nv) + u32(1) + u32(1) + u32(0) + u64(nv) + u32(m + 1)
+    wmap = b"".join(u64(k) for k in range(nv))
+    (out / "circuit.r1cs").write_bytes(
+        build_binfile(MAGIC, VERSION, [(SEC_HEADER, header), (SEC_CONSTRAINTS, bytes(cons)), (SEC_WIRE2LABEL, wmap)])
+    )
+    del cons, wmap
+    write_wtns(witness, out / "witness.wtns")
+    return m + 1, nv, t_witness, Qap(1 << log_n, log_n, a, b, c)
 
 
 def child_prove(zkey: str, wtns: str, out: str) -> None:
@@ -143,7 +202,12 @@ def prepare_size(
         return reuse and all((d / f).exists() for f in names)
 
     t0 = time.perf_counter()
-    if have("circuit.r1cs", "witness.wtns", "witness_s.txt"):
+    lean = log_n >= LEAN_FROM and not have("ours.zkey")
+    qap = None
+    if lean:  # circuit files and QAP without Python circuit objects; the key straight to its file
+        n_cons, n_vars, t_witness, qap = chain_lean(log_n, d)
+        (d / "witness_s.txt").write_text(f"{t_witness:.6f}")
+    elif have("circuit.r1cs", "witness.wtns", "witness_s.txt"):
         r1 = read_r1cs(d / "circuit.r1cs")
         n_cons, n_vars, t_witness = r1.n_constraints, r1.n_vars, float((d / "witness_s.txt").read_text())
         del r1
@@ -153,7 +217,14 @@ def prepare_size(
     t_build = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    if not have("ours.zkey"):
+    if lean:
+        from zkmargin.prover.qap import Qap
+        from zkmargin.prover.setup.dev import write_dev_zkey
+
+        assert isinstance(qap, Qap)
+        write_dev_zkey(qap, n_vars, 2, d / "ours.zkey")  # n_public: x0 and y
+        del qap
+    elif not have("ours.zkey"):
         write_zkey(dev_setup(read_r1cs(d / "circuit.r1cs")), d / "ours.zkey")
     t_setup_ours = time.perf_counter() - t0
 

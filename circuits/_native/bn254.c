@@ -1705,6 +1705,13 @@ static PyObject *py_mul_each_g2(PyObject *self, PyObject *args) { (void)self; re
 
 #include "pairing.c"
 
+/* ------------------------------------------------------------------ dev setup (setup.c) */
+
+#include "setup.c"
+
+static PyObject *py_fixed_g1(PyObject *self, PyObject *args) { (void)self; return fixed_impl(args, 0); }
+static PyObject *py_fixed_g2(PyObject *self, PyObject *args) { (void)self; return fixed_impl(args, 1); }
+
 static PyObject *py_msm_g1(PyObject *self, PyObject *args) { (void)self; return msm_impl(args, 0); }
 static PyObject *py_msm_g2(PyObject *self, PyObject *args) { (void)self; return msm_impl(args, 1); }
 
@@ -1878,6 +1885,14 @@ static PyMethodDef methods[] = {
     {"set_fp_variant", py_set_fp_variant, METH_VARARGS, "set_fp_variant('portable'|'mulx'|'auto'): Montgomery multiplication used by every kernel"},
     {"fp_variant", py_fp_variant, METH_NOARGS, "fp_variant() -> 'portable' or 'mulx' (the one in use)"},
     {"fp_variants", py_fp_variants, METH_NOARGS, "fp_variants() -> the variants this CPU and build support"},
+    {"lagrange", py_lagrange, METH_VARARGS, "lagrange(x_le, log_n, odd, threads) -> L_j(x) (odd: only odd j), canonical LE"},
+    {"eval_columns", py_eval_columns, METH_VARARGS, "eval_columns(entries, lag_le, n_vars) -> sum coeff * lag[row] per signal"},
+    {"mix_columns", py_mix_columns, METH_VARARGS, "mix_columns(u, v, w, alpha, beta, n_pub, g_inv, d_inv) -> (beta u + alpha v + w) / gamma|delta"},
+    {"scale_scalars", py_scale_scalars, METH_VARARGS, "scale_scalars(values_le, k_le) -> k * values"},
+    {"fixed_g1", py_fixed_g1, METH_VARARGS, "fixed_g1(base, scalars_le, window, threads) -> [k_i * base] (kernel layout)"},
+    {"coeff_section", py_coeff_section, METH_VARARGS, "coeff_section(a, b, n_vars, domain_size) -> .zkey section 4 entries"},
+    {"unpack_points", py_unpack_points, METH_VARARGS, "unpack_points(buf, g2) -> [None | affine point], standard-form ints"},
+    {"fixed_g2", py_fixed_g2, METH_VARARGS, "fixed_g2(base, scalars_le, window, threads) -> [k_i * base] (kernel layout)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import gmpy2
 
 from zkmargin.circuits import msm_native as native
+from zkmargin.circuits import setup_native as sn
 from zkmargin.circuits.curve import (
     G1_GEN,
     G2_GEN,
@@ -116,11 +117,16 @@ def _w_each_g2(args: tuple[None, Sequence[tuple[G2Affine, int]]]) -> list[G2Affi
 
 
 def g1_fixed_many(scalars: Sequence[int], base: tuple[int, int] = G1_GEN) -> list[G1Affine]:
-    """[k*base for k in scalars] with a fixed-base table; zero scalars give None."""
+    """[k*base for k in scalars] with a fixed-base table; zero scalars give None. The C kernel's
+    windowed tables when built (both cores), else Python tables on a 2-process pool."""
+    if native.available() and base is not None:
+        return sn.unpack_g1_fast(sn.fixed_g1_packed(native.pack_scalars(scalars), base))
     return _run_chunked(_w_fixed_g1, base, list(scalars))
 
 
 def g2_fixed_many(scalars: Sequence[int], base: Any = G2_GEN) -> list[G2Affine]:
+    if native.available() and base is not None:
+        return sn.unpack_g2_fast(sn.fixed_g2_packed(native.pack_scalars(scalars), base))
     return _run_chunked(_w_fixed_g2, base, list(scalars))
 
 

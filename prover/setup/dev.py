@@ -9,20 +9,32 @@ honest participant suffices.
 Because the secrets are known, every key point is ``scalar * generator``: the scalars come from
 field arithmetic (one batch inversion for all Lagrange denominators) and the points from fixed-base
 tables, about ten times cheaper than the variable-base work a ceremony must do.
+
+With the C kernel (``circuits/_native/setup.c``) every step runs natively on both cores: the
+Lagrange basis at tau, the QAP columns over the sparse R1CS, the mixed scalars and the fixed-base
+multiplications (a 2^20-constraint key in about a minute instead of hours; docs/performance.md).
+The pure-Python path below is the reference (``ZKMARGIN_PURE_PYTHON=1``); both give identical keys
+for the same secrets (tests/test_setup_native.py).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets as _secrets
 from dataclasses import dataclass
 from types import ModuleType
 
+from zkmargin.circuits import msm_native as native
+from zkmargin.circuits import setup_native as sn
+from zkmargin.circuits.curve import G1Affine
 from zkmargin.circuits.field import R, inv
 from zkmargin.circuits.r1cs import R1CS
+from zkmargin.verifier.types import VerifyingKey
 
 from ..keys import ProvingKey
-from ..qap import evaluate_columns, lagrange_at, qap_from_r1cs
+from ..qap import Qap, evaluate_columns, lagrange_at, qap_from_r1cs
+from ..zkey import write_zkey
 from ._util import g1_fixed_many, g2_fixed_many
 
 log = logging.getLogger(__name__)
@@ -54,6 +66,8 @@ def dev_setup(r1cs: R1CS, rng: ModuleType = _secrets, secrets: SetupSecrets | No
     )
     s = secrets if secrets is not None else SetupSecrets.random(rng)
     qap = qap_from_r1cs(r1cs)
+    if native.available():
+        return _dev_setup_native(r1cs, qap, s)
     n = qap.domain_size
     n_pub = r1cs.n_public
     nv = r1cs.n_vars
@@ -95,3 +109,105 @@ def dev_setup(r1cs: R1CS, rng: ModuleType = _secrets, secrets: SetupSecrets | No
         a_coeffs=list(qap.a),
         b_coeffs=list(qap.b),
     )
+
+
+@dataclass(frozen=True)
+class KeyScalars:
+    """Every scalar of a dev key, packed (32-byte little-endian canonical): what the points are made of."""
+
+    u: bytes  # u_k(tau), k < n_vars (the A points)
+    v: bytes  # v_k(tau) (B1 and B2)
+    mixed: bytes  # (beta u_k + alpha v_k + w_k) / gamma for k <= n_public (IC), / delta after (C)
+    h: bytes  # L^{2n}_{2i+1}(tau) / delta, i < n (H)
+
+
+def key_scalars_native(qap: Qap, n_vars: int, n_public: int, s: SetupSecrets) -> KeyScalars:
+    """The C kernel's version of the scalar half of :func:`dev_setup` (same formulas, same errors: a tau
+    inside the doubled domain raises ValueError)."""
+    lag = sn.lagrange_packed(s.tau, qap.log_domain)
+    odd = sn.lagrange_packed(s.tau, qap.log_domain + 1, odd=True)
+    u = sn.eval_columns_packed(qap.a, lag, n_vars)
+    v = sn.eval_columns_packed(qap.b, lag, n_vars)
+    w = sn.eval_columns_packed(qap.c, lag, n_vars)
+    d_inv = inv(s.delta)
+    mixed = sn.mix_columns_packed(u, v, w, s.alpha, s.beta, n_public, inv(s.gamma), d_inv)
+    return KeyScalars(u, v, mixed, sn.scale_packed(odd, d_inv))
+
+
+def _b(x: int) -> bytes:
+    return (x % R).to_bytes(32, "little")
+
+
+def _native_key(qap: Qap, nv: int, n_pub: int, s: SetupSecrets, decode: bool = True) -> ProvingKey:
+    """dev_setup on the C kernel: the same key as the Python path, with its packed point lists (the
+    kernel's layout, what the prover and the .zkey writer use) filled in as a by-product. With
+    ``decode`` False the large lists (A, B1, B2, C, H) are left as placeholders of the right length
+    (None): only for :func:`write_dev_zkey`, which writes them from the packed copy."""
+    n = qap.domain_size
+    ks = key_scalars_native(qap, nv, n_pub, s)
+    ic_len = 32 * (n_pub + 1)
+    g1_scalars = b"".join(
+        [_b(s.alpha), _b(s.beta), _b(s.delta), ks.mixed[:ic_len], ks.u, ks.v, ks.mixed[ic_len:], ks.h]
+    )
+    g2_scalars = b"".join([_b(s.beta), _b(s.gamma), _b(s.delta), ks.v])
+    del s, ks  # drop the toxic waste promptly (the packed scalars reveal it)
+    g1 = sn.fixed_g1_packed(g1_scalars)
+    del g1_scalars
+    g2 = sn.fixed_g2_packed(g2_scalars)
+    del g2_scalars
+    sections: dict[str, bytes] = {}
+    pos = 3 * 64
+    for name, count in (("ic", n_pub + 1), ("a_g1", nv), ("b_g1", nv), ("c_g1", nv - n_pub - 1), ("h_g1", n)):
+        sections[name] = g1[pos : pos + 64 * count]
+        pos += 64 * count
+    head1 = sn.unpack_g1_fast(g1[: 3 * 64])
+    del g1
+    head2 = sn.unpack_g2_fast(g2[: 3 * 128])
+    sections["b_g2"] = g2[3 * 128 :]
+    del g2
+
+    def g1s(name: str) -> list[G1Affine]:
+        return sn.unpack_g1_fast(sections[name]) if decode else [None] * (len(sections[name]) // 64)
+
+    pk = ProvingKey(
+        n_vars=nv,
+        n_public=n_pub,
+        domain_size=n,
+        alpha1=head1[0],
+        beta1=head1[1],
+        beta2=head2[0],
+        gamma2=head2[1],
+        delta1=head1[2],
+        delta2=head2[2],
+        ic=sn.unpack_g1_fast(sections["ic"]),
+        a_g1=g1s("a_g1"),
+        b_g1=g1s("b_g1"),
+        b_g2=sn.unpack_g2_fast(sections["b_g2"]) if decode else [None] * nv,
+        c_g1=g1s("c_g1"),
+        h_g1=g1s("h_g1"),
+        a_coeffs=list(qap.a),
+        b_coeffs=list(qap.b),
+    )
+    pk.packed.update({name: sections[name] for name in ("a_g1", "b_g1", "b_g2", "c_g1", "h_g1")})
+    return pk
+
+
+def _dev_setup_native(r1cs: R1CS, qap: Qap, s: SetupSecrets) -> ProvingKey:
+    return _native_key(qap, r1cs.n_vars, r1cs.n_public, s)
+
+
+def write_dev_zkey(
+    qap: Qap, n_vars: int, n_public: int, path: str | os.PathLike[str], secrets: SetupSecrets | None = None
+) -> VerifyingKey:
+    """A dev key written straight to a .zkey from its QAP, its large point lists never decoded into Python
+    ints: for circuits too large for :func:`dev_setup`'s ProvingKey (2^22 constraints: ~5 GB of tuples; the
+    prover reads the file memory-mapped anyway). DEVELOPMENT ONLY, like dev_setup; needs the C kernel.
+    The file is byte-identical to ``write_zkey(dev_setup(r1cs, secrets=secrets))`` (tested)."""
+    if not native.available():
+        raise RuntimeError("write_dev_zkey needs the C kernel (zkmargin.circuits._bn254)")
+    log.warning("write_dev_zkey: SINGLE-PARTY trusted setup, development only (see dev_setup)")
+    s = secrets if secrets is not None else SetupSecrets.random()
+    pk = _native_key(qap, n_vars, n_public, s, decode=False)
+    del s
+    write_zkey(pk, path)  # every large section from pk.packed (prover/zkey.py: _point_section)
+    return pk.verifying_key()
