@@ -29,8 +29,8 @@ from .chain_connection import ARTIFACTS_DIR, REVERTS, Chain, ChainRevert, connec
 from .chain_encoding import (
     attestation_commitments,
     attestation_to_abi,
-    batch_roots_hash,
     batch_to_abi,
+    batches_hash,
     committed_proof_to_evm,
     committed_vk_to_bytes,
     g1_words,
@@ -39,6 +39,8 @@ from .chain_encoding import (
     key_blob,
     params_doc_hash,
     proof_to_evm,
+    statement_words,
+    submission_calls,
     verifying_key_hash,
     vk_to_bytes,
     vk_to_words,
@@ -53,13 +55,14 @@ __all__ = [
     "ChainRevert",
     "GovernedParams",
     "OnChainAttestation",
+    "OpenEpoch",
     "PendingParams",
     "SolvencyRegistryClient",
     "SolvencyStatus",
     "attestation_commitments",
     "attestation_to_abi",
-    "batch_roots_hash",
     "batch_to_abi",
+    "batches_hash",
     "committed_proof_to_evm",
     "committed_vk_to_bytes",
     "connect",
@@ -71,6 +74,8 @@ __all__ = [
     "params_doc_hash",
     "proof_to_evm",
     "revert_reason",
+    "statement_words",
+    "submission_calls",
     "verifying_key_hash",
     "vk_to_bytes",
     "vk_to_words",
@@ -92,7 +97,7 @@ class OnChainAttestation:
     declared_accounts: int
     unrepresented_accounts: int
     under_mm_count: int
-    batch_roots_hash: bytes
+    batches_hash: bytes
     params_commitment: int
     market_commitment: int
     total_equity: int
@@ -113,7 +118,7 @@ class OnChainAttestation:
             declared_accounts=int(t[5]),
             unrepresented_accounts=int(t[6]),
             under_mm_count=int(t[7]),
-            batch_roots_hash=bytes(t[8]),
+            batches_hash=bytes(t[8]),
             params_commitment=int(t[9]),
             market_commitment=int(t[10]),
             total_equity=int(t[11]),
@@ -133,7 +138,7 @@ class OnChainAttestation:
             and self.declared_accounts == att.declared_accounts
             and self.unrepresented_accounts == att.unrepresented_accounts
             and self.under_mm_count == att.under_mm_count
-            and self.batch_roots_hash == batch_roots_hash(att.batch_roots)
+            and self.batches_hash == batches_hash([bt for bt, _ in att.batches])
             and self.params_commitment == att.params_commitment
             and self.market_commitment == att.market_commitment
             and self.total_equity == att.total_equity
@@ -203,6 +208,17 @@ class BatchEvent:
     total_shortfall: int
     total_bad_debt: int
     block_number: int
+
+
+@dataclass(frozen=True)
+class OpenEpoch:
+    """``SolvencyRegistry.openEpochState()``: an epoch opened and not yet finalized or abandoned."""
+
+    epoch: int
+    operator: str
+    batch_count: int  # declared at opening
+    added: int
+    opened_at: int
 
 
 @dataclass(frozen=True)
@@ -312,6 +328,14 @@ class SolvencyRegistryClient:
     def pending_params(self) -> PendingParams:
         c, v, d, t, at = self._view("pendingParams")
         return PendingParams(int(c), int(v), bytes(d), bool(t), int(at))
+
+    def open_epoch(self) -> OpenEpoch | None:
+        """The epoch being built over several transactions (None when none is open). It is never an attestation:
+        nothing of it is readable through ``attestation_of`` before it is finalized."""
+        epoch, operator, count, added, opened_at = self._view("openEpochState")
+        if int(operator, 16) == 0:
+            return None
+        return OpenEpoch(int(epoch), str(operator), int(count), int(added), int(opened_at))
 
     def latest_epoch(self) -> int | None:
         if not self._view("hasAttestation"):

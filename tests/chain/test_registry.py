@@ -26,7 +26,7 @@ from zkmargin.verifier.attestation import BatchStatement, EpochAttestation, chec
 from zkmargin.verifier.chain import (
     ChainRevert,
     attestation_to_abi,
-    batch_roots_hash,
+    batches_hash,
     params_doc_hash,
     proof_to_evm,
     verifying_key_hash,
@@ -77,7 +77,7 @@ def test_attestation_read_back_exactly(env: Deployment) -> None:
     assert receipt["status"] == 1
     for rec in (env.registry.latest(), env.registry.attestation_of(1)):
         assert rec.matches(att)
-        assert rec.batch_roots_hash == batch_roots_hash(att.batch_roots)
+        assert rec.batches_hash == batches_hash([bt for bt, _ in att.batches])
         assert rec.timestamp == env.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
         assert (rec.declared_accounts, rec.unrepresented_accounts, rec.account_count) == (35, 3, 32)
         assert rec.market_commitment == MARKET_COMMITMENT and not rec.revoked
@@ -601,4 +601,5 @@ def test_abi_shape_checks(env: Deployment) -> None:
     b = list(batches[0])
     b[9] = b[9][:3]
     bad = (epoch, params, market, prices, declared, unrep, [tuple(b)])
-    assert _reverts(env.submit, bad) == "Registry: wrong number of liabilities"
+    # batches are flat words: a batch with 3 liabilities for 4 assets shifts every word after it
+    assert _reverts(env.submit, bad) == "Registry: wrong batch word count"
