@@ -45,7 +45,7 @@ contract Groth16BatchVerifier {
         uint256 sch; // sum r_b * challenge_b, mod r
         uint256[] pos; // input position of each own word
         uint256[] sig; // one proof's full input vector (shared prefilled): the challenge's preimage
-        uint256[] scal; // folded scalar per input position
+        uint256[] scal; // folded scalar of each own input (own order: scal[k] belongs to position pos[k])
         uint256[4] cd; // sum r_b C_b (x, y), sum r_b D_b (x, y)
         uint256[] pairs; // the pairing input, 6 words per pair
     }
@@ -84,9 +84,15 @@ contract Groth16BatchVerifier {
     }
 
     /// The weight of proof b under `seed`: 1 for the first, else 1 + the top 128 bits of keccak256(seed, b).
-    function weightOf(bytes32 seed, uint256 b) public pure returns (uint256) {
-        if (b == 0) return 1;
-        return (uint256(keccak256(abi.encodePacked(seed, b))) >> 128) + 1;
+    function weightOf(bytes32 seed, uint256 b) public pure returns (uint256 r) {
+        r = 1;
+        if (b != 0) {
+            assembly ("memory-safe") {
+                mstore(0, seed)
+                mstore(32, b)
+                r := add(shr(128, keccak256(0, 64)), 1) // keccak256(abi.encodePacked(seed, b)) >> 128, plus 1
+            }
+        }
     }
 
     /// The challenge derived for a committed proof with commitment D = (dx, dy) and supplied `input`.
@@ -153,92 +159,161 @@ contract Groth16BatchVerifier {
         return keccak256(abi.encodePacked(keyPtr.codehash, c.committed, c.n, mask, shared, dig));
     }
 
-    /// Proof b: range checks, its own inputs folded into the scalars, its challenge (committed), its weighted pair
-    /// (-r A, B), r C (and r D) added to the sums.
+    /// Proof b: range and curve checks, its own inputs folded into the scalars, its challenge (committed), its
+    /// weighted pair (-r A, B), r C (and r D) added to the sums. Assembly throughout: this runs once per batch, and
+    /// everything but the 34k-gas pair and the 6k-gas multiplications is overhead.
     function _fold(Ctx memory c, bytes32 seed, uint256[] calldata words, uint256 b) private view {
         uint256 r = weightOf(seed, b);
+        uint256 stride = c.stride;
+        uint256 p;
+        assembly ("memory-safe") {
+            p := add(words.offset, shl(5, mul(b, stride)))
+        }
+        uint256 code = _foldInputs(c.committed, c.pos, c.sig, c.scal, c.own, p, r);
+        p += c.own * 32;
+        if (code == 0) code = _checkProofAt(p);
+        if (code == 0 && c.committed) {
+            uint256 ch;
+            (code, ch) = _foldD(c.sig, c.cd, p + 256, r, b == 0);
+            c.sch = addmod(c.sch, mulmod(r, ch, R), R);
+        }
+        if (code == 0) code = _pairAndC(c.pairs, c.cd, p, r, b);
+        if (code != 0) _fail(code);
         c.rsum = addmod(c.rsum, r, R);
-        uint256 off;
-        bool inRange = true;
-        {
-            uint256[] memory pos = c.pos;
-            uint256[] memory sig = c.sig;
-            uint256[] memory scal = c.scal;
-            uint256 own = c.own;
-            uint256 stride = c.stride;
-            assembly ("memory-safe") {
-                off := add(words.offset, shl(5, mul(b, stride)))
+    }
+
+    /// The proof's own inputs at calldata `p`: each < r, r x added to its scalar, and (committed) written into the challenge preimage `sig` at its position. Returns 1 on an input >= r, else 0.
+    function _foldInputs(
+        bool committed,
+        uint256[] memory pos,
+        uint256[] memory sig,
+        uint256[] memory scal,
+        uint256 own,
+        uint256 p,
+        uint256 r
+    ) private pure returns (uint256 code) {
+        assembly ("memory-safe") {
+            let inRange := 1
+            let sp := add(scal, 32)
+            let end := add(p, shl(5, own))
+            for { let q := p } lt(q, end) { q := add(q, 32) } {
+                let x := calldataload(q)
+                inRange := and(inRange, lt(x, R))
+                mstore(sp, addmod(mload(sp), mulmod(r, x, R), R))
+                sp := add(sp, 32)
+            }
+            if committed {
                 for { let k := 0 } lt(k, own) { k := add(k, 1) } {
-                    let x := calldataload(add(off, shl(5, k)))
-                    inRange := and(inRange, lt(x, R))
                     let j := shl(5, add(mload(add(add(pos, 32), shl(5, k))), 1))
-                    mstore(add(sig, j), x)
-                    let sp := add(scal, j)
-                    mstore(sp, addmod(mload(sp), mulmod(r, x, R), R))
+                    mstore(add(sig, j), calldataload(add(p, shl(5, k))))
                 }
             }
+            code := iszero(inRange)
         }
-        if (!inRange) revert("Groth16: public input >= r");
-        uint256 pOff = off + c.own * 32;
-        _checkProofWords(pOff);
-        if (c.committed) _foldCommitment(c, pOff + 256, r, b);
-        // pair b: (-r A, B)
-        uint256[] memory pairs = c.pairs;
-        uint256 ax;
-        uint256 ay;
+    }
+
+    /// Proof words at calldata `p`: coordinates < p (2), A and C on the curve (3), B not infinity (4). B off the
+    /// twist or outside the order-r subgroup fails the pairing precompile.
+    function _checkProofAt(uint256 p) private pure returns (uint256 code) {
         assembly ("memory-safe") {
-            ax := calldataload(pOff)
-            ay := calldataload(add(pOff, 32))
+            function onG1(x, y) -> ok {
+                ok := eq(mulmod(y, y, P), addmod(mulmod(mulmod(x, x, P), x, P), 3, P))
+            }
+            let big := 0
+            for { let i := 0 } lt(i, 256) { i := add(i, 32) } {
+                big := or(big, iszero(lt(calldataload(add(p, i)), P)))
+            }
+            switch big
+            case 0 {
+                let a := onG1(calldataload(p), calldataload(add(p, 32)))
+                if iszero(and(a, onG1(calldataload(add(p, 192)), calldataload(add(p, 224))))) { code := 3 }
+                let bw := or(or(calldataload(add(p, 64)), calldataload(add(p, 96))), calldataload(add(p, 128)))
+                if and(iszero(code), iszero(or(bw, calldataload(add(p, 160))))) { code := 4 }
+            }
+            default { code := 2 }
         }
-        if (b > 0) (ax, ay) = _mul(ax, ay, r);
-        uint256 cx;
-        uint256 cy;
+    }
+
+    /// D at calldata `d`: < p (6), not infinity (7), on the curve (8); its challenge keccak256(D, input) mod r (as
+    /// challengeOf) from the full input vector `sig`; r D added to cd[2..3] (5 if an EC call fails).
+    function _foldD(uint256[] memory sig, uint256[4] memory cd, uint256 d, uint256 r, bool first)
+        private
+        view
+        returns (uint256 code, uint256 ch)
+    {
+        assembly ("memory-safe") {
+            let dx := calldataload(d)
+            let dy := calldataload(add(d, 32))
+            if or(iszero(lt(dx, P)), iszero(lt(dy, P))) { code := 6 }
+            if and(iszero(code), iszero(or(dx, dy))) { code := 7 }
+            if and(iszero(code), iszero(eq(mulmod(dy, dy, P), addmod(mulmod(mulmod(dx, dx, P), dx, P), 3, P)))) {
+                code := 8
+            }
+            if iszero(code) {
+                let n := mload(sig)
+                let m := mload(0x40)
+                mstore(m, dx)
+                mstore(add(m, 32), dy)
+                mcopy(add(m, 64), add(sig, 32), shl(5, n))
+                ch := mod(keccak256(m, add(64, shl(5, n))), R)
+            }
+        }
+        if (code == 0 && !_accum(cd, 2, d, r, first)) code = 5;
+    }
+
+    /// Pair b = (-r A, B) into the pairing input, r C added to cd[0..1]; 5 if an EC call fails.
+    function _pairAndC(uint256[] memory pairs, uint256[4] memory cd, uint256 p, uint256 r, uint256 b)
+        private
+        view
+        returns (uint256 code)
+    {
         assembly ("memory-safe") {
             let q := add(add(pairs, 32), mul(b, 192))
-            mstore(q, ax)
-            mstore(add(q, 32), sub(P, ay)) // y != 0: BN254 G1 has no point of order 2
-            calldatacopy(add(q, 64), add(pOff, 64), 128)
-            cx := calldataload(add(pOff, 192))
-            cy := calldataload(add(pOff, 224))
+            switch b
+            case 0 { calldatacopy(q, p, 64) }
+            default {
+                let m := mload(0x40)
+                calldatacopy(m, p, 64)
+                mstore(add(m, 64), r)
+                if iszero(staticcall(gas(), 7, m, 96, q, 64)) { code := 5 }
+            }
+            // negate: y != 0 (BN254 G1 has no point of order 2, and r A is not infinity for 0 < r < the group order)
+            mstore(add(q, 32), sub(P, mload(add(q, 32))))
+            calldatacopy(add(q, 64), add(p, 64), 128)
         }
-        _accumulate(c, 0, cx, cy, r, b);
+        if (code == 0 && !_accum(cd, 0, p + 192, r, b == 0)) code = 5;
     }
 
-    /// D_b: range, infinity and curve checks, its challenge from D_b and the proof's own full input vector, and r D_b.
-    function _foldCommitment(Ctx memory c, uint256 dOff, uint256 r, uint256 b) private view {
-        uint256 dx;
-        uint256 dy;
+    /// cd[i..i+1] += r * (the point at calldata `pt`); for the first proof (r = 1) a copy.
+    function _accum(uint256[4] memory cd, uint256 i, uint256 pt, uint256 r, bool first) private view returns (bool ok) {
         assembly ("memory-safe") {
-            dx := calldataload(dOff)
-            dy := calldataload(add(dOff, 32))
+            let acc := add(cd, shl(5, i))
+            switch first
+            case 1 {
+                calldatacopy(acc, pt, 64)
+                ok := 1
+            }
+            default {
+                let m := mload(0x40)
+                calldatacopy(m, pt, 64)
+                mstore(add(m, 64), r)
+                ok := staticcall(gas(), 7, m, 96, m, 64)
+                mstore(add(m, 64), mload(acc))
+                mstore(add(m, 96), mload(add(acc, 32)))
+                ok := and(ok, staticcall(gas(), 6, m, 128, acc, 64))
+            }
         }
-        require(dx < P && dy < P, "Groth16C: commitment coordinate >= p");
-        require((dx | dy) != 0, "Groth16C: commitment at infinity");
-        require(_isOnG1(dx, dy), "Groth16C: commitment not on curve");
-        uint256[] memory sig = c.sig;
-        uint256 ch;
-        assembly ("memory-safe") {
-            // keccak256(D.x, D.y, input[0..n-1]): the same bytes as abi.encodePacked, as challengeOf
-            let n := mload(sig)
-            let m := mload(0x40)
-            mstore(m, dx)
-            mstore(add(m, 32), dy)
-            mcopy(add(m, 64), add(sig, 32), shl(5, n))
-            ch := mod(keccak256(m, add(64, shl(5, n))), R)
-        }
-        c.sch = addmod(c.sch, mulmod(r, ch, R), R);
-        _accumulate(c, 2, dx, dy, r, b);
     }
 
-    /// cd[i..i+1] += r * (x, y) (for the first proof, r = 1: a copy).
-    function _accumulate(Ctx memory c, uint256 i, uint256 x, uint256 y, uint256 r, uint256 b) private view {
-        if (b == 0) {
-            c.cd[i] = x;
-            c.cd[i + 1] = y;
-            return;
-        }
-        (x, y) = _mul(x, y, r);
-        (c.cd[i], c.cd[i + 1]) = _add(c.cd[i], c.cd[i + 1], x, y);
+    function _fail(uint256 code) private pure {
+        if (code == 1) revert("Groth16: public input >= r");
+        if (code == 2) revert("Groth16: proof coordinate >= p");
+        if (code == 3) revert("Groth16: proof point not on curve");
+        if (code == 4) revert("Groth16: proof point at infinity");
+        if (code == 6) revert("Groth16C: commitment coordinate >= p");
+        if (code == 7) revert("Groth16C: commitment at infinity");
+        if (code == 8) revert("Groth16C: commitment not on curve");
+        revert("Groth16: EC operation failed");
     }
 
     /// The shared inputs' scalars, the folded vk_x (one MSM), the last 3 (4) pairs, and the one pairing call.
@@ -246,13 +321,12 @@ contract Groth16BatchVerifier {
         uint256 rsum = c.rsum;
         (uint256 vx, uint256 vy) = _mul(key[H], key[H + 1], rsum);
         for (uint256 j = 0; j < c.n; ++j) {
-            uint256 s = c.scal[j];
-            if ((c.mask >> j) & 1 == 1) s = mulmod(rsum, c.sig[j], R); // shared: sum_b r_b x_j = rsum x_j
-            if (s != 0) {
-                uint256 k = H + 2 * (j + 1);
-                (uint256 px, uint256 py) = _mul(key[k], key[k + 1], s);
-                (vx, vy) = _add(vx, vy, px, py);
-            }
+            // a shared input: sum_b r_b x_j = rsum x_j
+            if ((c.mask >> j) & 1 == 1) (vx, vy) = _mulAdd(key, j, mulmod(rsum, c.sig[j], R), vx, vy);
+        }
+        for (uint256 k = 0; k < c.own; ++k) {
+            // own input k, at position pos[k]: its folded scalar sum_b r_b x_bk
+            (vx, vy) = _mulAdd(key, c.pos[k], c.scal[k], vx, vy);
         }
         if (c.committed && c.sch != 0) {
             uint256 k = H + 2 * (c.n + 1); // the challenge's IC point
@@ -301,18 +375,16 @@ contract Groth16BatchVerifier {
 
     // ------------------------------------------------------------------ helpers
 
-    /// Proof words at calldata offset `p` (A.x A.y B.x1 B.x0 B.y1 B.y0 C.x C.y): coordinates < p, A and C on the
-    /// curve, B not infinity. (B off the twist or outside the order-r subgroup fails the pairing precompile.)
-    function _checkProofWords(uint256 p) private pure {
-        uint256[8] memory w;
-        assembly ("memory-safe") {
-            calldatacopy(w, p, 256)
-        }
-        for (uint256 i = 0; i < 8; ++i) {
-            require(w[i] < P, "Groth16: proof coordinate >= p");
-        }
-        require(_isOnG1(w[0], w[1]) && _isOnG1(w[6], w[7]), "Groth16: proof point not on curve");
-        require((w[2] | w[3] | w[4] | w[5]) != 0, "Groth16: proof point at infinity");
+    /// (vx, vy) + s IC[j + 1]; nothing for s = 0.
+    function _mulAdd(uint256[] memory key, uint256 j, uint256 s, uint256 vx, uint256 vy)
+        private
+        view
+        returns (uint256, uint256)
+    {
+        if (s == 0) return (vx, vy);
+        uint256 k = H + 2 * (j + 1);
+        (uint256 px, uint256 py) = _mul(key[k], key[k + 1], s);
+        return _add(vx, vy, px, py);
     }
 
     function _mul(uint256 x, uint256 y, uint256 s) private view returns (uint256 rx, uint256 ry) {
@@ -342,9 +414,5 @@ contract Groth16BatchVerifier {
             ry := mload(add(m, 32))
         }
         if (!ok) revert("Groth16: EC operation failed");
-    }
-
-    function _isOnG1(uint256 x, uint256 y) private pure returns (bool) {
-        return mulmod(y, y, P) == addmod(mulmod(mulmod(x, x, P), x, P), 3, P);
     }
 }

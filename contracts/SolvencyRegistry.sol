@@ -228,16 +228,11 @@ contract SolvencyRegistry {
     );
     event EpochOpened(uint64 indexed epoch, address indexed operator, uint32 batchCount);
     event EpochAbandoned(uint64 indexed epoch, address indexed by, uint32 batchesAdded);
-    /// One per batch, so a user holding an id hash can find the batch (and root) that covers it.
-    /// totals = [accountCount, totalEquity, totalMM, underMMCount, totalShortfall, totalBadDebt]
-    event BatchAttested(
-        uint64 indexed epoch,
-        uint256 indexed index,
-        uint256 batchRoot,
-        uint256 firstIdHash,
-        uint256 lastIdHash,
-        uint256[6] totals
-    );
+    /// One per addBatches (or submitAttestation): batches [fromIndex, fromIndex + count) were verified and added;
+    /// batchesHash is the hash chain after them. The statements themselves are in the transaction's input and in the
+    /// operator's bundle (a reader recomputes the chain from the bundle): no per-batch event, which cost ~4.6k gas a
+    /// batch.
+    event BatchesAdded(uint64 indexed epoch, uint32 fromIndex, uint32 count, bytes32 batchesHash);
 
     modifier onlyGovernance() {
         require(msg.sender == governance, "Registry: caller is not governance");
@@ -637,7 +632,7 @@ contract SolvencyRegistry {
     }
 
     /// Verify `words`' batches (one multi-pairing through the batch verifier), then account for them: id order,
-    /// totals, the statements' hash chain, one BatchAttested event each.
+    /// totals, the statements' hash chain; one BatchesAdded event.
     function _addBatches(Acc memory a, bool committed, uint256[] calldata words) private {
         require(committed == verifyingKeyCommitted, committed ? "Registry: key is plain, batches carry no D" : "Registry: key is committed, batches need D");
         require(verifyingKeyHash == a.keyHash, "Registry: verifying key changed since the epoch opened");
@@ -655,38 +650,58 @@ contract SolvencyRegistry {
             shared[3 + i] = a.prices[i];
         }
         batchVerifier.verifyBatches(verifyingKey, committed, L.nPublic(nA), _sharedMask, shared, words);
-        for (uint256 b = 0; b < nB; ++b) {
-            _account(a, words, b * stride, own);
-        }
+        uint32 from = a.added;
+        _account(a, words, nB, stride, own);
+        emit BatchesAdded(a.epoch, from, uint32(nB), a.batchesHash);
     }
 
-    /// Batch at words[base ..]: its id range continues the order, its totals and liabilities are summed, its
-    /// statement enters the hash chain and its event is emitted.
-    function _account(Acc memory a, uint256[] calldata words, uint256 base, uint256 own) private {
-        uint256 first = words[base + 1];
-        uint256 last = words[base + 2];
-        require(first <= last, "Registry: batch id range reversed");
-        require(a.added == 0 || a.lastIdHash < first, "Registry: batch id ranges overlap");
-        a.lastIdHash = last;
-        uint256[6] memory t;
-        for (uint256 k = 0; k < 6; ++k) {
-            t[k] = words[base + 3 + k];
-            a.sums[k] += t[k];
-        }
+    /// The verified batches in order: each id range continues the strictly increasing order, totals and liabilities
+    /// are summed (overflow-checked), each statement (its own words) enters the hash chain. The values are < r
+    /// (the verifier checked them); the uint64 / uint128 bounds are checked at finalize.
+    function _account(Acc memory a, uint256[] calldata words, uint256 nB, uint256 stride, uint256 own) private pure {
+        uint256[6] memory sums = a.sums;
         uint256[] memory liab = a.liabilities;
-        for (uint256 i = 0; i < liab.length; ++i) {
-            liab[i] += words[base + 9 + i];
-        }
+        uint256 last = a.lastIdHash;
+        uint256 started = a.added > 0 ? 1 : 0;
         bytes32 h = a.batchesHash;
+        uint256 code; // 1 reversed range, 2 overlap, 3 overflow
         assembly ("memory-safe") {
             let m := mload(0x40)
-            mstore(m, h)
-            calldatacopy(add(m, 32), add(words.offset, shl(5, base)), shl(5, own))
-            h := keccak256(m, add(32, shl(5, own)))
+            let nA := mload(liab)
+            for { let b := 0 } lt(b, nB) { b := add(b, 1) } {
+                let p := add(words.offset, shl(5, mul(b, stride)))
+                let first := calldataload(add(p, 32))
+                let lst := calldataload(add(p, 64))
+                if and(iszero(code), gt(first, lst)) { code := 1 }
+                if and(iszero(code), and(started, iszero(lt(last, first)))) { code := 2 }
+                last := lst
+                started := 1
+                // words 3..8: account count, equity, mm, under-MM count, shortfall, bad debt
+                for { let k := 0 } lt(k, 6) { k := add(k, 1) } {
+                    let v := calldataload(add(p, shl(5, add(3, k))))
+                    let sp := add(sums, shl(5, k))
+                    let t := add(mload(sp), v)
+                    if lt(t, v) { code := 3 }
+                    mstore(sp, t)
+                }
+                for { let i := 0 } lt(i, nA) { i := add(i, 1) } {
+                    let v := calldataload(add(p, shl(5, add(9, i))))
+                    let sp := add(liab, shl(5, add(i, 1)))
+                    let t := add(mload(sp), v)
+                    if lt(t, v) { code := 3 }
+                    mstore(sp, t)
+                }
+                mstore(m, h)
+                calldatacopy(add(m, 32), p, shl(5, own))
+                h := keccak256(m, add(32, shl(5, own)))
+            }
         }
+        require(code != 1, "Registry: batch id range reversed");
+        require(code != 2, "Registry: batch id ranges overlap");
+        require(code != 3, "Registry: total exceeds uint128");
+        a.lastIdHash = last;
         a.batchesHash = h;
-        emit BatchAttested(a.epoch, a.added, words[base], first, last, t);
-        a.added += 1;
+        a.added += uint32(nB);
     }
 
     function _finalize(Acc memory a) private {

@@ -50,7 +50,7 @@ __all__ = [
     "ARTIFACTS_DIR",
     "REVERTS",
     "AttestationTx",
-    "BatchEvent",
+    "BatchesAddedEvent",
     "Chain",
     "ChainRevert",
     "GovernedParams",
@@ -195,19 +195,16 @@ class PendingParams:
 
 
 @dataclass(frozen=True)
-class BatchEvent:
+class BatchesAddedEvent:
+    """``BatchesAdded``: batches [from_index, from_index + count) of ``epoch`` verified and added in one transaction;
+    ``batches_hash`` is the statements' hash chain after them (the final one is the record's ``batchesHash``)."""
+
     epoch: int
-    index: int
-    batch_root: int
-    first_id_hash: int
-    last_id_hash: int
-    account_count: int
-    total_equity: int
-    total_mm: int
-    under_mm_count: int
-    total_shortfall: int
-    total_bad_debt: int
+    from_index: int
+    count: int
+    batches_hash: bytes
     block_number: int
+    tx_hash: str
 
 
 @dataclass(frozen=True)
@@ -329,7 +326,7 @@ class SolvencyRegistryClient:
         c, v, d, t, at = self._view("pendingParams")
         return PendingParams(int(c), int(v), bytes(d), bool(t), int(at))
 
-    def open_epoch(self) -> OpenEpoch | None:
+    def open_epoch_state(self) -> OpenEpoch | None:
         """The epoch being built over several transactions (None when none is open). It is never an attestation:
         nothing of it is readable through ``attestation_of`` before it is finalized."""
         epoch, operator, count, added, opened_at = self._view("openEpochState")
@@ -368,35 +365,27 @@ class SolvencyRegistryClient:
     def revocation_events(self, from_block: int = 0, to_block: int | str = "latest") -> list[Any]:
         return list(self.contract.events.AttestationRevoked().get_logs(from_block=from_block, to_block=to_block))
 
-    def batch_events(self, from_block: int = 0, to_block: int | str = "latest") -> list[BatchEvent]:
+    def batches_added_events(self, epoch: int | None = None, from_block: int = 0) -> list[BatchesAddedEvent]:
+        """Every ``BatchesAdded`` event (of ``epoch`` when given), in chain order. An abandoned epoch's events stay in
+        the log: only those whose chain ends at the record's ``batchesHash`` belong to the attestation."""
+        flt = {} if epoch is None else {"epoch": epoch}
+        evs = self.contract.events.BatchesAdded().get_logs(from_block=from_block, argument_filters=flt)
         out = []
-        for ev in self.contract.events.BatchAttested().get_logs(from_block=from_block, to_block=to_block):
+        for ev in evs:
             a = ev["args"]
-            t = [int(x) for x in a["totals"]]
+            if epoch is not None and int(a["epoch"]) != epoch:
+                continue
             out.append(
-                BatchEvent(
+                BatchesAddedEvent(
                     int(a["epoch"]),
-                    int(a["index"]),
-                    int(a["batchRoot"]),
-                    int(a["firstIdHash"]),
-                    int(a["lastIdHash"]),
-                    t[0],
-                    t[1],
-                    t[2],
-                    t[3],
-                    t[4],
-                    t[5],
+                    int(a["fromIndex"]),
+                    int(a["count"]),
+                    bytes(a["batchesHash"]),
                     int(ev["blockNumber"]),
+                    bytes(ev["transactionHash"]).hex(),
                 )
             )
         return out
-
-    def batch_covering(self, id_hash: int, epoch: int, from_block: int = 0) -> BatchEvent | None:
-        """The batch of ``epoch`` whose id range covers ``id_hash`` (where a user finds their root)."""
-        for b in self.batch_events(from_block):
-            if b.epoch == epoch and b.first_id_hash <= id_hash <= b.last_id_hash:
-                return b
-        return None
 
     def follow(
         self,

@@ -83,7 +83,7 @@ def test_committed_attestation_accepted_and_key_pinned(cenv: Deployment) -> None
     check_attestation(vk, att)  # the Python mirror accepts it too
     cenv.submit(att)
     assert reg.latest_epoch() == 1 and reg.attestation_of(1).matches(att)
-    assert [b.index for b in reg.batch_events() if b.epoch == 1] == [0, 1]
+    assert [(e.from_index, e.count) for e in reg.batches_added_events(1)] == [(0, 2)]
     cenv.submit(cenv.attestation(epoch=2))
     # the audit / user key pin: the committed key matches; its plain part, or the same key with another
     # [eta]_2, does not (the pin covers the slot's G2 point)
