@@ -83,6 +83,19 @@ contract Groth16BatchVerifier {
         return true;
     }
 
+    /// The seed verifyBatches draws the weights from for this call (for clients and tests: weightOf(seed, b)).
+    function seedOf(
+        address keyPtr,
+        bool committed,
+        uint256 nPublic,
+        uint256 sharedMask,
+        uint256[] calldata shared,
+        uint256[] calldata words
+    ) external view returns (bytes32) {
+        Ctx memory c = _setup(Groth16.loadKey(keyPtr), committed, nPublic, sharedMask, shared, words.length);
+        return _seed(keyPtr, c, sharedMask, shared, words);
+    }
+
     /// The weight of proof b under `seed`: 1 for the first, else 1 + the top 128 bits of keccak256(seed, b).
     function weightOf(bytes32 seed, uint256 b) public pure returns (uint256 r) {
         r = 1;

@@ -194,6 +194,27 @@ def submission_calls(
     return (epoch, params, market, list(prices), declared, unrepresented, n), words
 
 
+def batch_seed(
+    key_code_hash: bytes, committed: bool, n_public: int, shared_mask: int, shared: Sequence[int], words: Sequence[int]
+) -> bytes:
+    """``Groth16BatchVerifier.seedOf``: keccak256 over the key data contract's code hash, the kind, the input count,
+    the shared mask, the shared inputs and one keccak256 digest per proof (its own inputs, proof words and D). Every
+    weight of a call depends on every proof, commitment and input of it."""
+    own = n_public - bin(shared_mask).count("1")
+    stride = own + (10 if committed else 8)
+    if stride <= 0 or len(words) % stride:
+        raise ValueError(f"words: {len(words)} is not a multiple of the stride {stride}")
+    w32 = [int(w).to_bytes(32, "big") for w in words]
+    digests = [keccak(b"".join(w32[i : i + stride])) for i in range(0, len(w32), stride)]
+    head = key_code_hash + bytes([int(committed)]) + n_public.to_bytes(32, "big") + shared_mask.to_bytes(32, "big")
+    return keccak(head + b"".join(int(x).to_bytes(32, "big") for x in shared) + b"".join(digests))
+
+
+def batch_weight(seed: bytes, b: int) -> int:
+    """``Groth16BatchVerifier.weightOf``: 1 for the first proof, else 1 + the top 128 bits of keccak256(seed, b)."""
+    return 1 if b == 0 else (int.from_bytes(keccak(seed + b.to_bytes(32, "big")), "big") >> 128) + 1
+
+
 def params_doc_hash(document: bytes) -> bytes:
     """sha256 of the published parameter document (the registry's ``paramsDocHash``)."""
     return hashlib.sha256(document).digest()
