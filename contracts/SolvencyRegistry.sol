@@ -705,9 +705,9 @@ contract SolvencyRegistry {
     }
 
     function _finalize(Acc memory a) private {
-        require(a.added == a.batchCount, "Registry: batches missing");
         require(verifyingKeyHash == a.keyHash, "Registry: verifying key changed since the epoch opened");
         require(a.paramsCommitment == paramsCommitment, "Registry: params changed since the epoch opened");
+        require(a.added == a.batchCount, "Registry: batches missing");
         uint256[6] memory sums = a.sums;
         require(
             sums[0] + a.unrepresentedAccounts == a.declaredAccounts, "Registry: accounts do not add up to declared"

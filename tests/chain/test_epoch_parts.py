@@ -168,3 +168,40 @@ def test_pause_stops_every_part(env: Deployment) -> None:
     assert _reverts(reg.finalize_epoch, 1, sender=op) == "Registry: submissions paused"
     reg.unpause(sender=env.governance)
     reg.finalize_epoch(1, sender=op)
+
+
+def test_params_or_key_changed_while_open_refuse_finalize(env: Deployment) -> None:
+    """Governance's timelocked change that activates while an epoch is open: batches were verified against the
+    old parameters (or key), so the epoch can no longer be finalized; the operator abandons it and re-proves."""
+    from chain_env import LOOSEN_DELAY, PRICES
+    from layout_circuit import PARAMS_COMMITMENT, build_layout_circuit, make_attestation
+
+    from zkmargin.verifier.chain import params_doc_hash
+
+    reg, op, gov = env.registry, env.operator, env.governance
+    env.submit(env.attestation(epoch=1))  # from now on changes go through the timelock
+    new = PARAMS_COMMITMENT + 7
+    reg.propose_params(new, 2, params_doc_hash(b"v2"), False, sender=gov)
+    env.advance(LOOSEN_DELAY + 1)  # the change may activate now, but governance waits
+    att = env.attestation(epoch=2, n_batches=2)
+    reg.open_epoch(att, sender=op)
+    reg.add_batches(att, 0, 1, sender=op)
+    reg.activate_params(sender=gov)
+    reg.add_batches(att, 1, 2, sender=op)  # still verified against the parameters the epoch opened with
+    assert _reverts(reg.finalize_epoch, 2, sender=op) == "Registry: params changed since the epoch opened"
+    reg.abandon_epoch(2, sender=op)
+    _nothing_readable(env, 2)
+    # the same for a key rotation
+    other = build_layout_circuit(len(PRICES))
+    reg.propose_verifying_key(other.vk, sender=gov)
+    env.advance(LOOSEN_DELAY + 1)
+    fresh = make_attestation(env.circuit, 2, PRICES, 2, params_commitment=new)
+    reg.open_epoch(fresh, sender=op)
+    reg.add_batches(fresh, 0, 1, sender=op)
+    reg.activate_verifying_key(sender=gov)
+    reason = "Registry: verifying key changed since the epoch opened"
+    assert _reverts(reg.add_batches, fresh, 1, 2, sender=op) == reason
+    assert _reverts(reg.finalize_epoch, 2, sender=op) == reason
+    reg.abandon_epoch(2, sender=op)
+    env.submit(make_attestation(other, 2, PRICES, 2, params_commitment=new))
+    assert reg.attestation_of(2).params_commitment == new
