@@ -7,13 +7,14 @@ import {Groth16BatchVerifier} from "./Groth16BatchVerifier.sol";
 import {IERC20Balance} from "./MockERC20.sol";
 
 /// @title SolvencyRegistry: on-chain record of zkmargin epoch attestations.
-/// @notice An operator submits an epoch's batches and their Groth16 proofs. The registry rebuilds every
-/// batch's public signals itself from the submitted fields (so a proof is about exactly these values),
-/// requires the governed risk-parameter commitment, verifies every proof against the pinned key (through the
-/// immutable Groth16BatchVerifier: plain Groth16, or Groth16 with one commitment per proof in its own pairing slot
-/// when the pinned key is a committed one, the challenge derived on-chain), checks
-/// the batches cover disjoint id ranges and add up to the declared account count, binds the proof's
-/// prices to the median of on-chain AggregatorV3 feeds, and only then writes and emits.
+/// @notice An operator submits an epoch's batches and their Groth16 proofs, in one transaction or over several
+/// (openEpoch, addBatches, finalizeEpoch). The registry rebuilds every batch's public signals itself from the
+/// submitted fields (so a proof is about exactly these values), requires the governed risk-parameter commitment,
+/// verifies every proof of a call against the pinned key in one multi-pairing (through the immutable
+/// Groth16BatchVerifier: plain Groth16, or Groth16 with one commitment per proof in its own pairing slot when the
+/// pinned key is a committed one, the challenge derived on-chain), checks the batches cover disjoint id ranges and
+/// add up to the declared account count, binds the proof's prices to the median of on-chain AggregatorV3 feeds, and
+/// only then records the epoch. Nothing of an epoch is readable before it is finalized.
 ///
 /// Roles: `governance` (parameters, key, feeds, price band, operators, insurance fund, revocation,
 /// pause) is never an operator; operators only submit. Parameters and key change through a timelock
@@ -634,7 +635,10 @@ contract SolvencyRegistry {
     /// Verify `words`' batches (one multi-pairing through the batch verifier), then account for them: id order,
     /// totals, the statements' hash chain; one BatchesAdded event.
     function _addBatches(Acc memory a, bool committed, uint256[] calldata words) private {
-        require(committed == verifyingKeyCommitted, committed ? "Registry: key is plain, batches carry no D" : "Registry: key is committed, batches need D");
+        if (committed != verifyingKeyCommitted) {
+            if (committed) revert("Registry: key is plain, batches carry no D");
+            revert("Registry: key is committed, batches need D");
+        }
         require(verifyingKeyHash == a.keyHash, "Registry: verifying key changed since the epoch opened");
         uint256 nA = numAssets;
         uint256 own = 9 + nA; // a batch's own public signals
