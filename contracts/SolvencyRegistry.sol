@@ -174,7 +174,7 @@ contract SolvencyRegistry {
     /// keccak256 of the active key blob (zkmargin.verifier.chain.verifying_key_hash computes the same); it
     /// covers a committed key's [eta]_2, and the kind (plain or committed) follows from the blob.
     bytes32 public verifyingKeyHash;
-    /// True when the active key is a committed (commitment-slot) key: batches then need submitCommittedAttestation.
+    /// True when the active key is a committed (commitment-slot) key: submissions then state committed, each batch with D.
     bool public verifyingKeyCommitted;
     address private _pendingKey;
     uint64 private _pendingKeyAt;
