@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 
@@ -225,7 +226,7 @@ class AttestationTx:
     epoch: int
     tx_hash: str  # hex, no 0x prefix (as ``HexBytes.hex()`` gives it)
     block_number: int
-    gas_used: int
+    gas_used: int  # every transaction of the epoch (open, add batches, finalize; one for a one-shot submission)
 
 
 class SolvencyRegistryClient:
@@ -345,7 +346,10 @@ class SolvencyRegistryClient:
 
     def attestation_tx(self, epoch: int, from_block: int = 0) -> AttestationTx | None:
         """The transaction that attested ``epoch`` on this registry (None when it never did). Why: an operator
-        resuming after a crash must take its receipt from the chain, not from a file it wrote itself."""
+        resuming after a crash must take its receipt from the chain, not from a file it wrote itself.
+
+        ``gas_used`` is the whole epoch's: for an epoch submitted in parts, the last ``EpochOpened`` of the epoch before
+        the record, every ``BatchesAdded`` of the epoch after it, and the finalizing transaction (each counted once)."""
         evs = self.contract.events.AttestationSubmitted().get_logs(
             from_block=from_block, to_block="latest", argument_filters={"epoch": epoch}
         )
@@ -353,8 +357,25 @@ class SolvencyRegistryClient:
         if not evs:
             return None
         ev = evs[-1]
-        receipt = self.chain.w3.eth.get_transaction_receipt(ev["transactionHash"])
-        return AttestationTx(epoch, bytes(ev["transactionHash"]).hex(), int(ev["blockNumber"]), int(receipt["gasUsed"]))
+        final = (int(ev["blockNumber"]), int(ev["logIndex"]))
+        flt = {"epoch": epoch}
+        opened = [
+            e
+            for e in self.contract.events.EpochOpened().get_logs(from_block=from_block, argument_filters=flt)
+            if int(e["args"]["epoch"]) == epoch and (int(e["blockNumber"]), int(e["logIndex"])) < final
+        ]
+        txs = [ev["transactionHash"]]
+        if opened:
+            start = (int(opened[-1]["blockNumber"]), int(opened[-1]["logIndex"]))
+            txs.append(opened[-1]["transactionHash"])
+            for e in self.contract.events.BatchesAdded().get_logs(from_block=from_block, argument_filters=flt):
+                if int(e["args"]["epoch"]) == epoch and start < (int(e["blockNumber"]), int(e["logIndex"])) < final:
+                    txs.append(e["transactionHash"])
+        unique = {HexBytes(t) for t in txs}
+        gas = 0
+        for t in unique:
+            gas += int(self.chain.w3.eth.get_transaction_receipt(t)["gasUsed"])
+        return AttestationTx(epoch, bytes(ev["transactionHash"]).hex(), int(ev["blockNumber"]), gas)
 
     def verifying_key_hashes(self, from_block: int = 0, to_block: int | str = "latest") -> list[bytes]:
         """Every key hash the registry ever activated, oldest first (a bundle proven before a timelocked key

@@ -56,6 +56,8 @@ def test_committed_epoch_in_parts(cenv: Deployment) -> None:
     receipts = cenv.registry.submit_in_parts(att, 2, sender=cenv.operator)
     assert len(receipts) == 4  # open, 2 + 1 batches, finalize
     assert cenv.registry.attestation_of(1).matches(att)
+    tx = cenv.registry.attestation_tx(1)  # what the operator's manifest records: the whole epoch's gas
+    assert tx is not None and tx.gas_used == sum(int(r["gasUsed"]) for r in receipts)
 
 
 def test_batch_added_twice_rejected(env: Deployment) -> None:
@@ -150,10 +152,11 @@ def test_abandon_and_reopen(env: Deployment) -> None:
     assert _reverts(reg.finalize_epoch, 1, sender=op) == "Registry: open epoch expired, abandon it"
     assert _reverts(reg.abandon_epoch, 1, sender=env.insurance_holder) == "Registry: not allowed to abandon this epoch"
     reg.abandon_epoch(1, sender=other)
-    reg.open_epoch(att, sender=other)
-    reg.add_batches(att, 0, 2, sender=other)
-    reg.finalize_epoch(1, sender=other)
+    parts = [reg.open_epoch(att, sender=other), reg.add_batches(att, 0, 2, sender=other)]
+    parts.append(reg.finalize_epoch(1, sender=other))
     assert reg.attestation_of(1).matches(att)
+    tx = reg.attestation_tx(1)  # the abandoned attempts' transactions are not the epoch's
+    assert tx is not None and tx.gas_used == sum(int(r["gasUsed"]) for r in parts)
 
 
 def test_pause_stops_every_part(env: Deployment) -> None:
