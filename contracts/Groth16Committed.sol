@@ -68,7 +68,8 @@ library Groth16Committed {
         return nIc - 2;
     }
 
-    /// Refuse a key whose [eta]_2 (its last 4 words) is +-[1]_2, +-gamma, +-delta or +-beta: with eta = gamma, D
+    /// Refuse a key whose [eta]_2 (its last 4 words) is infinity, +-[1]_2, +-gamma, +-delta or +-beta (hit codes 5, 1,
+    /// 2, 3, 4; infinity empties the slot, so D would bind nothing): with eta = gamma, D
     /// shares the public inputs' slot and can carry IC points (any public input forged,
     /// tests/chain/test_registry_committed.py); with eta = delta, C can carry committed values chosen after the
     /// challenge; with eta = 1 the bases [L_i]_1 follow from phase 1. Word comparisons (~850 gas), so the
@@ -76,7 +77,7 @@ library Groth16Committed {
     /// at deployment by the contract. This catches named values only (eta = 2 gamma passes): the ceremony, which
     /// has eta contributed, is the real defence.
     function requireOwnEta(uint256[] memory key) internal pure {
-        uint256 hit; // 0: none; 1 generator, 2 gamma, 3 delta, 4 beta
+        uint256 hit; // 0: none; 1 generator, 2 gamma, 3 delta, 4 beta, 5 infinity (the precompiles' (0, 0, 0, 0))
         assembly ("memory-safe") {
             // [eta]_2 at q == (x1, x0, y1, y0) or its negation (x, p - y). Coordinates >= p never pass the
             // precompiles, so comparing words is comparing points; a differing x word ends the test early.

@@ -7,43 +7,53 @@ import {Groth16BatchVerifier} from "./Groth16BatchVerifier.sol";
 import {IERC20Balance} from "./MockERC20.sol";
 
 /// @title SolvencyRegistry: on-chain record of zkmargin epoch attestations.
-/// @notice An operator submits an epoch's batches and their Groth16 proofs. The registry rebuilds every
-/// batch's public signals itself from the submitted fields (so a proof is about exactly these values),
-/// requires the governed risk-parameter commitment, verifies every proof against the pinned key (through the
-/// immutable Groth16BatchVerifier: plain Groth16, or Groth16 with one commitment per proof in its own pairing slot
-/// when the pinned key is a committed one, the challenge derived on-chain), checks
-/// the batches cover disjoint id ranges and add up to the declared account count, binds the proof's
-/// prices to the median of on-chain AggregatorV3 feeds, and only then writes and emits.
+/// @notice An operator submits an epoch's batches and their Groth16 proofs, in one transaction or over several
+/// (openEpoch, addBatches, finalizeEpoch). The registry rebuilds every batch's public signals itself from the
+/// submitted fields (so a proof is about exactly these values), requires the governed risk-parameter commitment,
+/// verifies every proof of a call against the pinned key in one multi-pairing (through the immutable
+/// Groth16BatchVerifier: plain Groth16, or Groth16 with one commitment per proof in its own pairing slot when the
+/// pinned key is a committed one, the challenge derived on-chain), checks the batches cover disjoint id ranges and
+/// add up to the declared account count, binds the proof's prices to the median of on-chain AggregatorV3 feeds, and
+/// only then records the epoch. Nothing of an epoch is readable before it is finalized.
 ///
 /// Roles: `governance` (parameters, key, feeds, price band, operators, insurance fund, revocation,
 /// pause) is never an operator; operators only submit. Parameters and key change through a timelock
 /// once anything has been attested. Everything that goes wrong reverts with a reason string.
 contract SolvencyRegistry {
-    /// One batch proof's statement (its public signals minus the epoch-wide ones) and proof.
-    struct Batch {
-        uint256 batchRoot;
-        uint256 firstIdHash;
-        uint256 lastIdHash;
-        uint256 accountCount;
-        uint256 totalEquity;
-        uint256 totalMM;
-        uint256 underMMCount;
-        uint256 totalShortfall;
-        uint256 totalBadDebt;
-        uint256[] liabilities;
-        uint256[8] proof; // A.x A.y B.x1 B.x0 B.y1 B.y0 C.x C.y
-    }
-    // A committed key's batches also carry a commitment each (D.x D.y): submitCommittedAttestation.
-
-    /// What the operator submits for one epoch.
-    struct Submission {
+    /// What the operator declares when it opens (or submits in one transaction) an epoch: the fields every batch
+    /// shares, the coverage, and how many batches will follow.
+    ///
+    /// Batches travel as flat words (calldata kept tight: no per-batch offsets, the shared signals once). Per batch,
+    /// in this order: batchRoot, firstIdHash, lastIdHash, accountCount, totalEquity, totalMM, underMMCount,
+    /// totalShortfall, totalBadDebt, liabilities[A] (its own public signals, in the layout's order), then the proof
+    /// A.x A.y B.x1 B.x0 B.y1 B.y0 C.x C.y, then, under a committed key, its commitment D.x D.y.
+    struct EpochHeader {
         uint64 epoch;
         uint256 paramsCommitment;
         uint256 marketCommitment;
         uint256[] prices;
         uint64 declaredAccounts; // every account of the venue
         uint64 unrepresentedAccounts; // accounts the circuit cannot represent (declared, never silent)
-        Batch[] batches;
+        uint32 batchCount; // batches the epoch will have (finalize refuses fewer, add refuses more)
+    }
+
+    /// An epoch under construction (in memory for a one-transaction submission, in storage while open).
+    struct Acc {
+        address operator; // who opened it: only it adds and finalizes
+        uint64 openedAt;
+        uint32 batchCount;
+        uint32 added;
+        uint64 epoch;
+        uint64 declaredAccounts;
+        uint64 unrepresentedAccounts;
+        bytes32 keyHash; // the key every batch of the epoch was verified against
+        uint256 paramsCommitment;
+        uint256 marketCommitment;
+        uint256 lastIdHash; // of the last batch added: the next must start above it
+        bytes32 batchesHash; // hash chain over the batches' statements, in order
+        uint256[6] sums; // accounts, equity, mm, under-MM count, shortfall, bad debt
+        uint256[] prices;
+        uint256[] liabilities; // per asset, summed so far
     }
 
     /// What a reader gets back for one epoch.
@@ -56,7 +66,7 @@ contract SolvencyRegistry {
         uint64 declaredAccounts;
         uint64 unrepresentedAccounts;
         uint64 underMMCount;
-        bytes32 batchRootsHash; // keccak256 of the batch roots as 32-byte words, in batch order
+        bytes32 batchesHash; // h_0 = 0, h_b = keccak256(h_{b-1}, batch b's statement words): every batch, in order
         uint256 paramsCommitment;
         uint256 marketCommitment;
         uint256 totalEquity;
@@ -94,7 +104,7 @@ contract SolvencyRegistry {
         uint64 declaredAccounts;
         uint64 unrepresentedAccounts;
         uint64 underMMCount;
-        bytes32 batchRootsHash;
+        bytes32 batchesHash;
         uint256 paramsCommitment;
         uint256 marketCommitment;
         uint128 totalEquity;
@@ -164,7 +174,7 @@ contract SolvencyRegistry {
     /// keccak256 of the active key blob (zkmargin.verifier.chain.verifying_key_hash computes the same); it
     /// covers a committed key's [eta]_2, and the kind (plain or committed) follows from the blob.
     bytes32 public verifyingKeyHash;
-    /// True when the active key is a committed (commitment-slot) key: batches then need submitCommittedAttestation.
+    /// True when the active key is a committed (commitment-slot) key: submissions then state committed, each batch with D.
     bool public verifyingKeyCommitted;
     address private _pendingKey;
     uint64 private _pendingKeyAt;
@@ -187,6 +197,8 @@ contract SolvencyRegistry {
     mapping(uint64 => Record) private _records;
     /// Per epoch: prices then liabilities, two uint128 per word.
     mapping(uint64 => mapping(uint256 => uint256)) private _packed;
+    /// The epoch being built over several transactions (operator 0: none). Never readable as an attestation.
+    Acc private _open;
 
     event GovernanceProposed(address indexed current, address indexed proposed);
     event GovernanceTransferred(address indexed previous, address indexed current);
@@ -206,7 +218,7 @@ contract SolvencyRegistry {
     /// totals = [accountCount, totalEquity, totalMM, underMMCount, totalShortfall, totalBadDebt]
     event AttestationSubmitted(
         uint64 indexed epoch,
-        bytes32 batchRootsHash,
+        bytes32 batchesHash,
         uint256 paramsCommitment,
         uint256 marketCommitment,
         uint256[6] totals,
@@ -215,16 +227,13 @@ contract SolvencyRegistry {
         uint256[] prices,
         uint256[] liabilities
     );
-    /// One per batch, so a user holding an id hash can find the batch (and root) that covers it.
-    /// totals = [accountCount, totalEquity, totalMM, underMMCount, totalShortfall, totalBadDebt]
-    event BatchAttested(
-        uint64 indexed epoch,
-        uint256 indexed index,
-        uint256 batchRoot,
-        uint256 firstIdHash,
-        uint256 lastIdHash,
-        uint256[6] totals
-    );
+    event EpochOpened(uint64 indexed epoch, address indexed operator, uint32 batchCount);
+    event EpochAbandoned(uint64 indexed epoch, address indexed by, uint32 batchesAdded);
+    /// One per addBatches (or submitAttestation): batches [fromIndex, fromIndex + count) were verified and added;
+    /// batchesHash is the hash chain after them. The statements themselves are in the transaction's input and in the
+    /// operator's bundle (a reader recomputes the chain from the bundle): no per-batch event, which cost ~4.6k gas a
+    /// batch.
+    event BatchesAdded(uint64 indexed epoch, uint32 fromIndex, uint32 count, bytes32 batchesHash);
 
     modifier onlyGovernance() {
         require(msg.sender == governance, "Registry: caller is not governance");
@@ -525,26 +534,65 @@ contract SolvencyRegistry {
 
     // ------------------------------------------------------------------ submission
 
-    /// Verify and record one epoch's attestation under a plain key. Checks run before any write.
-    function submitAttestation(Submission calldata s) external {
+    /// Verify and record a whole epoch in one transaction: open, add every batch, finalize. `committed` states the
+    /// proof kind (it must be the pinned key's: the word layout differs by the commitment D).
+    function submitAttestation(EpochHeader calldata h, bool committed, uint256[] calldata words) external {
         _gate();
-        require(!verifyingKeyCommitted, "Registry: committed key, use submitCommittedAttestation");
-        uint256[2][] calldata none;
-        assembly ("memory-safe") {
-            // an empty calldata array: the plain entry has no commitments
-            none.offset := 0
-            none.length := 0
-        }
-        _submit(s, _proofWords(s.batches, none, 8));
+        require(_open.operator == address(0), "Registry: an epoch is open, finalize or abandon it");
+        Acc memory a = _begin(h);
+        _addBatches(a, committed, words);
+        _finalize(a);
     }
 
-    /// Verify and record one epoch's attestation under a committed key: `commitments[b]` is batch b's D (D.x, D.y).
-    /// The batch verifier derives each challenge from D and the batch's public signals.
-    function submitCommittedAttestation(Submission calldata s, uint256[2][] calldata commitments) external {
+    /// Open an epoch that batches will be added to over several transactions. Prices are checked against the
+    /// feeds now; the epoch must be finalized within maxFeedAge of opening, by the same operator, or abandoned.
+    /// Nothing of it is readable before finalizeEpoch.
+    function openEpoch(EpochHeader calldata h) external {
         _gate();
-        require(verifyingKeyCommitted, "Registry: plain key, use submitAttestation");
-        require(commitments.length == s.batches.length, "Registry: one commitment per batch");
-        _submit(s, _proofWords(s.batches, commitments, 10));
+        require(_open.operator == address(0), "Registry: an epoch is open, finalize or abandon it");
+        Acc memory a = _begin(h);
+        _open = a;
+        emit EpochOpened(h.epoch, msg.sender, h.batchCount);
+    }
+
+    /// Add batches (flat words, layout in EpochHeader) to the open epoch; all of them are verified in one
+    /// multi-pairing, their id ranges must continue the epoch's strictly increasing order.
+    function addBatches(uint64 epoch, bool committed, uint256[] calldata words) external {
+        Acc memory a = _opened(epoch);
+        _addBatches(a, committed, words);
+        _open = a;
+    }
+
+    /// Finalize the open epoch: every declared batch added, the counts add up, the key and parameters unchanged
+    /// since it opened; then it is recorded and readable.
+    function finalizeEpoch(uint64 epoch) external {
+        Acc memory a = _opened(epoch);
+        delete _open;
+        _finalize(a);
+    }
+
+    /// Drop the open epoch (nothing of it was ever readable; the same epoch number can be opened again). Its
+    /// operator may abandon it at any time, governance too, and any operator once it expired (maxFeedAge after
+    /// opening), so an operator that walks away cannot block the registry.
+    function abandonEpoch(uint64 epoch) external {
+        address op = _open.operator;
+        require(op != address(0) && _open.epoch == epoch, "Registry: epoch not open");
+        bool expired = block.timestamp > uint256(_open.openedAt) + maxFeedAge;
+        require(
+            msg.sender == op || msg.sender == governance || (expired && isOperator[msg.sender]),
+            "Registry: not allowed to abandon this epoch"
+        );
+        emit EpochAbandoned(epoch, msg.sender, _open.added);
+        delete _open;
+    }
+
+    /// The open epoch: (epoch, operator, batches declared, batches added, opened at); operator 0 when none.
+    function openEpochState()
+        external
+        view
+        returns (uint64 epoch, address operator, uint32 batchCount, uint32 added, uint64 openedAt)
+    {
+        return (_open.epoch, _open.operator, _open.batchCount, _open.added, _open.openedAt);
     }
 
     function _gate() private view {
@@ -552,151 +600,170 @@ contract SolvencyRegistry {
         require(!paused, "Registry: submissions paused");
     }
 
-    /// The batch verifier's proof words: per batch its uint256[8] proof, then (stride 10) its commitment D.
-    function _proofWords(Batch[] calldata batches, uint256[2][] calldata commitments, uint256 stride)
-        private
-        pure
-        returns (uint256[] memory proofs)
-    {
-        uint256 nB = batches.length;
-        proofs = new uint256[](nB * stride);
-        for (uint256 b = 0; b < nB; ++b) {
-            uint256[8] calldata pr = batches[b].proof;
-            assembly ("memory-safe") {
-                calldatacopy(add(proofs, add(32, mul(b, shl(5, stride)))), pr, 256)
-            }
-            if (stride == 10) {
-                proofs[b * 10 + 8] = commitments[b][0];
-                proofs[b * 10 + 9] = commitments[b][1];
-            }
-        }
+    /// The open epoch, checked: it is `epoch`, the caller opened it (and is still an operator), it has not expired.
+    function _opened(uint64 epoch) private view returns (Acc memory a) {
+        _gate();
+        a = _open;
+        require(a.operator != address(0) && a.epoch == epoch, "Registry: epoch not open");
+        require(a.operator == msg.sender, "Registry: epoch opened by another operator");
+        require(block.timestamp <= uint256(a.openedAt) + maxFeedAge, "Registry: open epoch expired, abandon it");
     }
 
-    function _submit(Submission calldata s, uint256[] memory proofs) private {
-        require(uint256(s.epoch) == uint256(latestEpoch) + 1, "Registry: epoch must be latest + 1");
+    /// Checks of the epoch-wide fields (sequence, governed parameters, prices against the feeds), in memory.
+    function _begin(EpochHeader calldata h) private view returns (Acc memory a) {
+        require(uint256(h.epoch) == uint256(latestEpoch) + 1, "Registry: epoch must be latest + 1");
         require(paramsCommitment != 0, "Registry: no governed params");
-        require(s.paramsCommitment == paramsCommitment, "Registry: params commitment not governed");
+        require(h.paramsCommitment == paramsCommitment, "Registry: params commitment not governed");
+        require(verifyingKey != address(0), "Registry: no verifying key");
+        require(h.batchCount > 0, "Registry: no batches");
+        require(h.prices.length == numAssets, "Registry: wrong number of prices");
+        require(h.marketCommitment < R, "Groth16: public input >= r");
+        _checkPrices(h.prices);
+        a.operator = msg.sender;
+        a.openedAt = uint64(block.timestamp);
+        a.batchCount = h.batchCount;
+        a.epoch = h.epoch;
+        a.declaredAccounts = h.declaredAccounts;
+        a.unrepresentedAccounts = h.unrepresentedAccounts;
+        a.keyHash = verifyingKeyHash;
+        a.paramsCommitment = h.paramsCommitment;
+        a.marketCommitment = h.marketCommitment;
+        a.prices = h.prices;
+        a.liabilities = new uint256[](numAssets);
+    }
+
+    /// Verify `words`' batches (one multi-pairing through the batch verifier), then account for them: id order,
+    /// totals, the statements' hash chain; one BatchesAdded event.
+    function _addBatches(Acc memory a, bool committed, uint256[] calldata words) private {
+        if (committed != verifyingKeyCommitted) {
+            if (committed) revert("Registry: key is plain, batches carry no D");
+            revert("Registry: key is committed, batches need D");
+        }
+        require(verifyingKeyHash == a.keyHash, "Registry: verifying key changed since the epoch opened");
         uint256 nA = numAssets;
-        require(s.batches.length > 0, "Registry: no batches");
-        require(s.prices.length == nA, "Registry: wrong number of prices");
-        _checkPrices(s.prices);
-
-        uint256 nB = s.batches.length;
-        uint256 nPub = L.nPublic(nA);
-        uint256[] memory inputs = new uint256[](nB * nPub);
-        uint256[] memory liab = new uint256[](nA);
-        uint256[6] memory sums; // accounts, equity, mm, under-MM count, shortfall, bad debt
-        bytes32[] memory roots = new bytes32[](nB);
-        for (uint256 b = 0; b < nB; ++b) {
-            Batch calldata bt = s.batches[b];
-            if (b > 0) {
-                require(s.batches[b - 1].lastIdHash < bt.firstIdHash, "Registry: batch id ranges overlap");
-            }
-            uint256[6] memory t = _signals(s, bt, inputs, b * nPub, liab);
-            for (uint256 k = 0; k < 6; ++k) {
-                sums[k] += t[k];
-            }
-            roots[b] = bytes32(bt.batchRoot);
-            emit BatchAttested(s.epoch, b, bt.batchRoot, bt.firstIdHash, bt.lastIdHash, t);
-        }
-        // Every proof against the pinned key, in one call; reverts (with the verifier's reason) unless all are valid.
-        batchVerifier.verifyBatches(verifyingKey, verifyingKeyCommitted, nPub, _sharedMask, inputs, proofs);
-        require(
-            sums[0] + s.unrepresentedAccounts == s.declaredAccounts, "Registry: accounts do not add up to declared"
-        );
-        _store(s, roots, sums, liab);
-    }
-
-    /// Write batch `bt`'s public signals (the layout of AttestationLayout) at inputs[base ..]; returns its totals.
-    function _signals(
-        Submission calldata s,
-        Batch calldata bt,
-        uint256[] memory inputs,
-        uint256 base,
-        uint256[] memory liab
-    ) private pure returns (uint256[6] memory t) {
-        uint256 nA = liab.length;
-        require(bt.liabilities.length == nA, "Registry: wrong number of liabilities");
-        require(bt.firstIdHash <= bt.lastIdHash, "Registry: batch id range reversed");
-        t = [bt.accountCount, bt.totalEquity, bt.totalMM, bt.underMMCount, bt.totalShortfall, bt.totalBadDebt];
-        inputs[base + L.EPOCH] = s.epoch;
-        inputs[base + L.BATCH_ROOT] = bt.batchRoot;
-        inputs[base + L.PARAMS_COMMITMENT] = s.paramsCommitment;
-        inputs[base + L.MARKET_COMMITMENT] = s.marketCommitment;
-        inputs[base + L.FIRST_ID_HASH] = bt.firstIdHash;
-        inputs[base + L.LAST_ID_HASH] = bt.lastIdHash;
-        // account_count .. total_bad_debt are consecutive signals, in the order of t
-        for (uint256 k = 0; k < 6; ++k) {
-            inputs[base + L.ACCOUNT_COUNT + k] = t[k];
-        }
-        uint256 lb = L.liabilities(nA);
+        uint256 own = 9 + nA; // a batch's own public signals
+        uint256 stride = own + (committed ? 10 : 8);
+        uint256 nB = words.length / stride;
+        require(nB > 0 && words.length == nB * stride, "Registry: wrong batch word count");
+        require(uint256(a.added) + nB <= a.batchCount, "Registry: more batches than declared");
+        uint256[] memory shared = new uint256[](3 + nA);
+        shared[0] = a.epoch; // shared signals in position order: epoch, params, market, prices
+        shared[1] = a.paramsCommitment;
+        shared[2] = a.marketCommitment;
         for (uint256 i = 0; i < nA; ++i) {
-            inputs[base + L.PRICES + i] = s.prices[i];
-            inputs[base + lb + i] = bt.liabilities[i];
-            liab[i] += bt.liabilities[i];
+            shared[3 + i] = a.prices[i];
         }
+        batchVerifier.verifyBatches(verifyingKey, committed, L.nPublic(nA), _sharedMask, shared, words);
+        uint32 from = a.added;
+        _account(a, words, nB, stride, own);
+        emit BatchesAdded(a.epoch, from, uint32(nB), a.batchesHash);
     }
 
-    function _store(Submission calldata s, bytes32[] memory roots, uint256[6] memory sums, uint256[] memory liab)
-        private
-    {
+    /// The verified batches in order: each id range continues the strictly increasing order, totals and liabilities
+    /// are summed (overflow-checked), each statement (its own words) enters the hash chain. The values are < r
+    /// (the verifier checked them); the uint64 / uint128 bounds are checked at finalize.
+    function _account(Acc memory a, uint256[] calldata words, uint256 nB, uint256 stride, uint256 own) private pure {
+        uint256[6] memory sums = a.sums;
+        uint256[] memory liab = a.liabilities;
+        uint256 last = a.lastIdHash;
+        uint256 started = a.added > 0 ? 1 : 0;
+        bytes32 h = a.batchesHash;
+        uint256 code; // 1 reversed range, 2 overlap, 3 overflow
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            let nA := mload(liab)
+            for { let b := 0 } lt(b, nB) { b := add(b, 1) } {
+                let p := add(words.offset, shl(5, mul(b, stride)))
+                let first := calldataload(add(p, 32))
+                let lst := calldataload(add(p, 64))
+                if and(iszero(code), gt(first, lst)) { code := 1 }
+                if and(iszero(code), and(started, iszero(lt(last, first)))) { code := 2 }
+                last := lst
+                started := 1
+                // words 3..8: account count, equity, mm, under-MM count, shortfall, bad debt
+                for { let k := 0 } lt(k, 6) { k := add(k, 1) } {
+                    let v := calldataload(add(p, shl(5, add(3, k))))
+                    let sp := add(sums, shl(5, k))
+                    let t := add(mload(sp), v)
+                    if lt(t, v) { code := 3 }
+                    mstore(sp, t)
+                }
+                for { let i := 0 } lt(i, nA) { i := add(i, 1) } {
+                    let v := calldataload(add(p, shl(5, add(9, i))))
+                    let sp := add(liab, shl(5, add(i, 1)))
+                    let t := add(mload(sp), v)
+                    if lt(t, v) { code := 3 }
+                    mstore(sp, t)
+                }
+                mstore(m, h)
+                calldatacopy(add(m, 32), p, shl(5, own))
+                h := keccak256(m, add(32, shl(5, own)))
+            }
+        }
+        require(code != 1, "Registry: batch id range reversed");
+        require(code != 2, "Registry: batch id ranges overlap");
+        require(code != 3, "Registry: total exceeds uint128");
+        a.lastIdHash = last;
+        a.batchesHash = h;
+        a.added += uint32(nB);
+    }
+
+    function _finalize(Acc memory a) private {
+        require(verifyingKeyHash == a.keyHash, "Registry: verifying key changed since the epoch opened");
+        require(a.paramsCommitment == paramsCommitment, "Registry: params changed since the epoch opened");
+        require(a.added == a.batchCount, "Registry: batches missing");
+        uint256[6] memory sums = a.sums;
+        require(
+            sums[0] + a.unrepresentedAccounts == a.declaredAccounts, "Registry: accounts do not add up to declared"
+        );
         require(sums[0] <= type(uint64).max && sums[3] <= type(uint64).max, "Registry: count exceeds uint64");
         require(
             sums[1] <= type(uint128).max && sums[2] <= type(uint128).max && sums[4] <= type(uint128).max
                 && sums[5] <= type(uint128).max,
             "Registry: total exceeds uint128"
         );
-        bytes32 rootsHash;
-        assembly ("memory-safe") {
-            rootsHash := keccak256(add(roots, 32), mul(mload(roots), 32))
-        }
-        uint64 epoch = s.epoch;
+        uint64 epoch = a.epoch;
         _records[epoch] = Record({
             epoch: epoch,
             timestamp: uint64(block.timestamp),
             accountCount: uint64(sums[0]),
-            batchCount: uint32(roots.length),
+            batchCount: a.batchCount,
             revoked: false,
-            declaredAccounts: s.declaredAccounts,
-            unrepresentedAccounts: s.unrepresentedAccounts,
+            declaredAccounts: a.declaredAccounts,
+            unrepresentedAccounts: a.unrepresentedAccounts,
             underMMCount: uint64(sums[3]),
-            batchRootsHash: rootsHash,
-            paramsCommitment: s.paramsCommitment,
-            marketCommitment: s.marketCommitment,
+            batchesHash: a.batchesHash,
+            paramsCommitment: a.paramsCommitment,
+            marketCommitment: a.marketCommitment,
             totalEquity: uint128(sums[1]),
             totalMM: uint128(sums[2]),
             totalShortfall: uint128(sums[4]),
             totalBadDebt: uint128(sums[5])
         });
+        uint256[] memory liab = a.liabilities;
+        uint256[] memory prices = a.prices;
         uint256 nA = liab.length;
         uint256 half = (nA + 1) / 2;
         mapping(uint256 => uint256) storage packed = _packed[epoch];
         for (uint256 w = 0; w < half; ++w) {
             // prices are < 2^128 (checked against the feeds); liabilities are checked here
             uint256 j = 2 * w;
-            uint256 hiP = j + 1 < nA ? s.prices[j + 1] : 0;
-            packed[w] = (hiP << 128) | s.prices[j];
+            uint256 hiP = j + 1 < nA ? prices[j + 1] : 0;
+            packed[w] = (hiP << 128) | prices[j];
             uint256 hiL = j + 1 < nA ? liab[j + 1] : 0;
             require(liab[j] <= type(uint128).max && hiL <= type(uint128).max, "Registry: total exceeds uint128");
             packed[half + w] = (hiL << 128) | liab[j];
         }
         latestEpoch = epoch;
         hasAttestation = true;
-        _emitSubmitted(s, rootsHash, sums, liab);
-    }
-
-    function _emitSubmitted(Submission calldata s, bytes32 rootsHash, uint256[6] memory sums, uint256[] memory liab)
-        private
-    {
-        uint256[] memory prices = s.prices;
         emit AttestationSubmitted(
-            s.epoch,
-            rootsHash,
-            s.paramsCommitment,
-            s.marketCommitment,
+            epoch,
+            a.batchesHash,
+            a.paramsCommitment,
+            a.marketCommitment,
             sums,
-            s.declaredAccounts,
-            s.unrepresentedAccounts,
+            a.declaredAccounts,
+            a.unrepresentedAccounts,
             prices,
             liab
         );
@@ -824,7 +891,7 @@ contract SolvencyRegistry {
         a.declaredAccounts = r.declaredAccounts;
         a.unrepresentedAccounts = r.unrepresentedAccounts;
         a.underMMCount = r.underMMCount;
-        a.batchRootsHash = r.batchRootsHash;
+        a.batchesHash = r.batchesHash;
         a.paramsCommitment = r.paramsCommitment;
         a.marketCommitment = r.marketCommitment;
         a.totalEquity = r.totalEquity;

@@ -5,24 +5,35 @@ anvil from node_modules):
 
 * one batch proof through the stand-alone Groth16Verifier, next to snarkjs's exported Solidity
   verifier for the same key (same 20 public inputs), compiled with the same pinned solc;
-* one epoch attestation through SolvencyRegistry as a function of batches per epoch (1, 2, 4, 8);
-* attestation gas for batches of 16, 64 and 1024 accounts (it must not grow: the proof is
-  constant-size and the account count is one public input), and gas per account;
+* one epoch attestation through SolvencyRegistry.submitAttestation as a function of batches per submission (every
+  batch verified in ONE multi-pairing, n + 3 pairs), plain and committed keys; the marginal gas per extra batch is
+  the slope between the smallest and the largest submission;
+* attestation gas for batches of 16, 64 and 1024 accounts (it must not grow: the proof is constant-size and the
+  account count is one public input);
+* an epoch over several transactions (openEpoch, addBatches with K batches, finalizeEpoch): the fixed cost of each
+  kind of transaction, from which a one-million-account epoch (977 batches of 1,024) is priced;
 * a one-batch attestation with three feeds per asset (the median of three instead of one feed);
-* committed (commitment slot) against plain: one proof through Groth16CommittedVerifier against Groth16Verifier at
-  the same 20 public inputs (the same batch statement), and the registry's gas per attested batch with a committed key
-  against a plain one (marginal gas per extra batch, 1 to 8 batches).
+* committed (commitment slot) against plain: one proof through Groth16CommittedVerifier against Groth16Verifier.
 
-The stand-in circuit has the production public-signal layout (tests/chain/layout_circuit.py), so
-every on-chain code path and cost is the real one. The last line is machine-readable:
-``RESULT gas_per_attestation=... gas_verify_batch=... gas_per_account=... snarkjs_verifier_gas=...
-ratio_vs_snarkjs=... committed_vs_plain_gas=... committed_vs_plain_gas_nonzero=... registry_batch_gas_plain=...
-registry_batch_gas_committed=...`` (gas_per_attestation: one batch; gas_per_account: one batch of 1024 accounts;
-committed_vs_plain_gas: one committed proof's verification gas over one plain proof's, same inputs, a batch without
-under-MM accounts (3 zero signals); _nonzero: a batch with one, every signal non-zero; registry_batch_gas_*: marginal
-gas per extra batch).
+The stand-in circuit has the production public-signal layout (tests/chain/layout_circuit.py), so every on-chain code
+path and cost is the real one. The last line is machine-readable:
+``RESULT gas_extra_batch=... gas_extra_batch_committed=... gas_per_account_1024=... gas_epoch_1m=...
+gas_epoch_1m_committed=... gas_epoch_1m_1pct=... gas_epoch_1m_1pct_committed=... gas_per_attestation=...
+gas_verify_batch=... snarkjs_verifier_gas=... ratio_vs_snarkjs=... committed_vs_plain_gas=...``.
 
-    python scripts/bench_gas.py [--rpc URL | --anvil]
+How the million-account figures are computed (from the measured numbers, no extrapolation of anything else): 977
+batches of 1,024 accounts; addBatches carries at most ``--per-tx`` batches (default 64, a tenth of a 30 M block);
+total = open + finalize + ceil(977 / per-tx) x (addBatches fixed cost) + 977 x (marginal gas per batch in addBatches),
+the marginal cost the slope between addBatches of 2 and ``--per-tx`` batches, the fixed cost the rest of the 2-batch
+call; the first addBatches of an epoch writes its slots from zero: that surcharge is counted with open.
+gas_per_account_1024 is that total over 1,000,000 (the committed one is in the printed table). The 1 % figure: 10,000
+changed accounts re-proven; when the changes fall into whole batches (accounts keep their batch, changed ones cluster)
+that is 10 batches, priced the same way (open + one addBatches of 10 + finalize); spread uniformly over 977 batches, 1
+- 0.99^1024 of them (all but ~0.003 %) hold a changed account and the cost is the full epoch's. The registry as built
+takes every batch each epoch (carrying unchanged batches over is issue 16's incremental-epoch part), so the 1 % figure
+is what the verification path costs once carry-over exists.
+
+    python scripts/bench_gas.py [--rpc URL | --anvil] [--per-tx K]
 """
 
 from __future__ import annotations
@@ -64,7 +75,11 @@ from zkmargin.verifier.chain import committed_proof_to_evm, connect, params_doc_
 from zkmargin.verifier.committed import CommittedProof  # noqa: E402
 
 PRICES = (60_000 * 10**8, 3_000 * 10**8, 1 * 10**8, 150 * 10**8)
-BATCHES = (1, 2, 4, 8)
+BATCHES = (1, 2, 8, 32)
+MILLION = 1_000_000
+BATCH_ACCOUNTS = 1024
+MILLION_BATCHES = -(-MILLION // BATCH_ACCOUNTS)  # 977
+CHANGED_BATCHES = 10  # 1 % of the accounts, clustered in whole batches
 ACCOUNTS = (16, 64, 1024)
 EXPLICIT_GAS = 3_000_000  # snarkjs's verifier returns false when starved, so never let an estimate size it
 
@@ -132,9 +147,57 @@ def registry_batch_gas(
     reg.submit(make_attestation(circuit, 1, PRICES, 1), sender=operator, gas=EXPLICIT_GAS)  # warm-up
     out: dict[int, int] = {}
     for i, b in enumerate(batches):
-        a = make_attestation(circuit, 2 + i, PRICES, b)
-        out[b] = reg.submit(a, sender=operator, gas=EXPLICIT_GAS * b)["gasUsed"]
+        a = make_attestation(circuit, 2 + i, PRICES, b, accounts=BATCH_ACCOUNTS)
+        out[b] = reg.submit(a, sender=operator, gas=_ceiling(b))["gasUsed"]
     return out
+
+
+def _ceiling(batches: int) -> int:
+    """An explicit gas ceiling for a submission of ``batches`` batches, under py-evm's 30 M block limit."""
+    return min(EXPLICIT_GAS + 150_000 * batches, 29_000_000)
+
+
+def multi_tx_gas(
+    chain: SigningChain,
+    circuit: LayoutCircuit | CommittedLayoutCircuit,
+    operator: str,
+    feeds: list[Any],
+    batch_verifier: str,
+    per_tx: int,
+) -> dict[str, float]:
+    """An epoch over several transactions on a fresh registry: openEpoch, addBatches of 1 and of ``per_tx`` batches,
+    finalizeEpoch (receipts). Returns open, finalize, the addBatches fixed cost and its marginal gas per batch."""
+    reg = SolvencyRegistryWriter.deploy(
+        chain,
+        circuit.vk,
+        len(PRICES),
+        8,
+        100,
+        3600,
+        operators=[operator],
+        feeds=[[f.address] for f in feeds],
+        governance=chain.sender,
+        params=(PARAMS_COMMITMENT, 1, params_doc_hash(b"bench parameters")),
+        batch_verifier=batch_verifier,
+    )
+    reg.submit(make_attestation(circuit, 1, PRICES, 1), sender=operator, gas=EXPLICIT_GAS)  # warm-up
+    att = make_attestation(circuit, 2, PRICES, 3 + per_tx, accounts=BATCH_ACCOUNTS)
+    g_open = reg.open_epoch(att, sender=operator)["gasUsed"]
+    # the first addBatches sets the open epoch's slots from zero (20k gas each): priced apart, as "first add"
+    g_first = reg.add_batches(att, 0, 1, sender=operator, gas=EXPLICIT_GAS)["gasUsed"]
+    g_two = reg.add_batches(att, 1, 3, sender=operator, gas=_ceiling(2))["gasUsed"]
+    g_many = reg.add_batches(att, 3, 3 + per_tx, sender=operator, gas=_ceiling(per_tx))["gasUsed"]
+    g_fin = reg.finalize_epoch(2, sender=operator)["gasUsed"]
+    marginal = (g_many - g_two) / (per_tx - 2)
+    fixed = g_two - 2 * marginal
+    surcharge = g_first - (fixed + marginal)
+    return {"open": g_open + surcharge, "finalize": g_fin, "add_fixed": fixed, "add_marginal": marginal}
+
+
+def epoch_total(m: dict[str, float], batches: int, per_tx: int) -> int:
+    """open + finalize + one addBatches fixed cost per transaction + the marginal gas of every batch."""
+    txs = -(-batches // per_tx)
+    return int(m["open"] + m["finalize"] + txs * m["add_fixed"] + batches * m["add_marginal"])
 
 
 def committed_vs_plain(
@@ -168,7 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--rpc", help="JSON-RPC URL of a node with unlocked accounts (default: embedded py-evm)")
     g.add_argument("--anvil", action="store_true", help="start anvil from node_modules on a free loopback port")
+    ap.add_argument("--per-tx", type=int, default=64, help="batches per addBatches transaction (default 64)")
     args = ap.parse_args(argv)
+    if args.per_tx < 3:
+        ap.error("--per-tx: at least 3 (the marginal cost is the slope between 2 and K batches)")
     logging.getLogger("zkmargin").setLevel(logging.ERROR)
 
     proc = None
@@ -180,19 +246,20 @@ def main(argv: list[str] | None = None) -> int:
         url = f"http://127.0.0.1:{port}"
         time.sleep(2)
     try:
-        return _run(url)
+        return _run(url, args.per_tx)
     finally:
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=10)
 
 
-def _run(url: str | None) -> int:
+def _run(url: str | None, per_tx: int) -> int:
     w3 = connect(url)
     governance, operator, feed_owner = w3.eth.accounts[:3]
     chain = SigningChain(w3, sender=governance)
     print(f"chain: {'py-evm (EthereumTesterProvider)' if url is None else url}")
     circuit = build_layout_circuit(len(PRICES))
+    com_circuit = build_committed_layout_circuit(len(PRICES))
     n_pub = circuit.vk.n_public
 
     # ---- one batch proof, stand-alone, vs snarkjs's verifier on the same key and proof
@@ -229,11 +296,6 @@ def _run(url: str | None) -> int:
     )
     epoch = 1
     reg.submit(make_attestation(circuit, epoch, PRICES, 1), sender=operator, gas=EXPLICIT_GAS)  # warm-up
-    by_batches: dict[int, int] = {}
-    for b in BATCHES:
-        epoch += 1
-        a = make_attestation(circuit, epoch, PRICES, b)
-        by_batches[b] = reg.submit(a, sender=operator, gas=EXPLICIT_GAS * b)["gasUsed"]
     by_accounts: dict[int, int] = {}
     for n in ACCOUNTS:
         epoch += 1
@@ -243,53 +305,61 @@ def _run(url: str | None) -> int:
         extra = [chain.deploy("MockAggregatorV3", 8, f"a{i}/{k}", p, sender=feed_owner) for k in range(2)]
         reg.set_price_feeds(i, [feeds[i].address, *(f.address for f in extra)])
     epoch += 1
-    a = make_attestation(circuit, epoch, PRICES, 1)
-    gas_three_feeds = reg.submit(a, sender=operator, gas=EXPLICIT_GAS)["gasUsed"]
+    gas_three_feeds = reg.submit(make_attestation(circuit, epoch, PRICES, 1), sender=operator, gas=EXPLICIT_GAS)[
+        "gasUsed"
+    ]
 
-    marginal = (by_batches[BATCHES[-1]] - by_batches[BATCHES[0]]) // (BATCHES[-1] - BATCHES[0])
-
-    # ---- committed (commitment slot) against plain: one proof side by side, then the registry per batch in both modes
-    com_circuit = build_committed_layout_circuit(len(PRICES))
-    side = committed_vs_plain(chain, circuit, com_circuit)
-    side_nz = committed_vs_plain(chain, circuit, com_circuit, bad_debt=5_000 * 10**6)
+    # ---- one transaction, n batches, one multi-pairing: plain and committed keys
     bv = str(deploy_batch_verifier(chain).address)
-    reg_plain = registry_batch_gas(chain, circuit, operator, feeds[: len(PRICES)], bv, (1, BATCHES[-1]))
-    reg_com = registry_batch_gas(chain, com_circuit, operator, feeds[: len(PRICES)], bv, (1, BATCHES[-1]))
-    span = BATCHES[-1] - 1
-    per_plain = (reg_plain[BATCHES[-1]] - reg_plain[1]) // span
-    per_com = (reg_com[BATCHES[-1]] - reg_com[1]) // span
+    by_plain = registry_batch_gas(chain, circuit, operator, feeds[: len(PRICES)], bv)
+    by_com = registry_batch_gas(chain, com_circuit, operator, feeds[: len(PRICES)], bv)
+    span = BATCHES[-1] - BATCHES[0]
+    per_plain = (by_plain[BATCHES[-1]] - by_plain[BATCHES[0]]) // span
+    per_com = (by_com[BATCHES[-1]] - by_com[BATCHES[0]]) // span
+
+    # ---- epochs over several transactions, and the million-account epoch priced from them
+    m_plain = multi_tx_gas(chain, circuit, operator, feeds[: len(PRICES)], bv, per_tx)
+    m_com = multi_tx_gas(chain, com_circuit, operator, feeds[: len(PRICES)], bv, per_tx)
+    full_plain = epoch_total(m_plain, MILLION_BATCHES, per_tx)
+    full_com = epoch_total(m_com, MILLION_BATCHES, per_tx)
+    pct_plain = epoch_total(m_plain, CHANGED_BATCHES, per_tx)
+    pct_com = epoch_total(m_com, CHANGED_BATCHES, per_tx)
+
+    side = committed_vs_plain(chain, circuit, com_circuit)
     ratio_com = side["committed"] / side["plain"]
-    ratio_nz = side_nz["committed"] / side_nz["plain"]
-    print("\nepoch attestation (SolvencyRegistry.submitAttestation), transaction gasUsed:")
-    print("  batches   gas          gas/batch")
-    for b, gas in by_batches.items():
-        print(f"  {b:>7}   {gas:>10,}   {gas // b:>10,}")
-    print(f"  marginal gas per extra batch: {marginal:,}")
+
+    print("\nepoch attestation in one transaction (submitAttestation), transaction gasUsed:")
+    print("  batches   plain        committed    plain/batch  committed/batch")
+    for b in BATCHES:
+        print(f"  {b:>7}   {by_plain[b]:>10,}   {by_com[b]:>10,}   {by_plain[b] // b:>10,}   {by_com[b] // b:>10,}")
+    print(f"  marginal gas per extra batch ({BATCHES[0]} -> {BATCHES[-1]}): plain {per_plain:,}, committed {per_com:,}")
     print("\none batch of N accounts:")
     print("  N         gas          gas/account")
     for n, gas in by_accounts.items():
         print(f"  {n:>7}   {gas:>10,}   {gas / n:>12,.1f}")
-    print(f"\none batch, three feeds per asset (median): {gas_three_feeds:,}  (+{gas_three_feeds - by_batches[1]:,})")
+    print(f"\none batch, three feeds per asset (median): {gas_three_feeds:,}  (+{gas_three_feeds - by_plain[1]:,})")
+    print(f"\nepoch over several transactions ({per_tx} batches per addBatches), gasUsed:")
+    print("                         plain        committed")
+    for k, label in (("open", "openEpoch (+1st add)"), ("finalize", "finalizeEpoch"), ("add_fixed", "addBatches fixed"),
+                     ("add_marginal", "addBatches per batch")):  # fmt: skip
+        print(f"  {label:<22} {m_plain[k]:>10,.0f}   {m_com[k]:>10,.0f}")
+    print(f"\none-million-account epoch ({MILLION_BATCHES} batches of {BATCH_ACCOUNTS:,}, {per_tx} per transaction):")
+    print(f"  full                   {full_plain:>12,}   {full_com:>12,}   "
+          f"({-(-MILLION_BATCHES // per_tx) + 2} transactions)")  # fmt: skip
+    print(f"  per account            {full_plain / MILLION:>12,.1f}   {full_com / MILLION:>12,.1f}")
+    print(f"  1 % changed, clustered {pct_plain:>12,}   {pct_com:>12,}   ({CHANGED_BATCHES} batches re-proven)")
+    print(f"  1 % changed, spread    {full_plain:>12,}   {full_com:>12,}   (1 - 0.99^1024: every batch touched)")
     print(f"\ncommitted (commitment slot) vs plain Groth16, one proof, the same {n_pub} public inputs, gasUsed:")
     print(f"  Groth16Verifier (plain)             {side['plain']:>10,}")
     print(f"  Groth16CommittedVerifier            {side['committed']:>10,}   ratio {ratio_com:.3f}")
-    print(f"  the same, a batch with an account under MM (all 20 inputs non-zero): {side_nz['plain']:,} vs ", end="")
-    print(f"{side_nz['committed']:,}, ratio {ratio_nz:.3f}")
-    print("registry (SolvencyRegistry -> Groth16BatchVerifier), attestation gas, plain key vs committed key:")
-    print(f"  1 batch                             {reg_plain[1]:>10,}   {reg_com[1]:>10,}")
-    print(
-        f"  {BATCHES[-1]} batches                           {reg_plain[BATCHES[-1]]:>10,}   {reg_com[BATCHES[-1]]:>10,}"
-    )
-    print(f"  gas per extra batch                 {per_plain:>10,}   {per_com:>10,}   ratio {per_com / per_plain:.3f}")
-    n_max = ACCOUNTS[-1]
     snk_gas = snk.get("gas")
     ratio = f"{gas_verify / snk_gas:.3f}" if snk_gas else "n/a"
     print(
-        f"RESULT gas_per_attestation={by_batches[1]} gas_verify_batch={gas_verify} "
-        f"gas_per_account={by_accounts[n_max] / n_max:.1f} snarkjs_verifier_gas={snk_gas or 'n/a'} "
-        f"ratio_vs_snarkjs={ratio} committed_vs_plain_gas={ratio_com:.3f} "
-        f"committed_vs_plain_gas_nonzero={ratio_nz:.3f} registry_batch_gas_plain={per_plain} "
-        f"registry_batch_gas_committed={per_com}"
+        f"RESULT gas_extra_batch={per_plain} gas_extra_batch_committed={per_com} "
+        f"gas_per_account_1024={full_plain / MILLION:.1f} gas_epoch_1m={full_plain} gas_epoch_1m_committed={full_com} "
+        f"gas_epoch_1m_1pct={pct_plain} gas_epoch_1m_1pct_committed={pct_com} gas_per_attestation={by_plain[1]} "
+        f"gas_verify_batch={gas_verify} snarkjs_verifier_gas={snk_gas or 'n/a'} ratio_vs_snarkjs={ratio} "
+        f"committed_vs_plain_gas={ratio_com:.3f}"
     )
     return 0
 

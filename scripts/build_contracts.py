@@ -50,7 +50,7 @@ EXPORTED = (
 # Per-contract optimizer runs where the default would exceed the EIP-170 code-size limit (24,576 bytes):
 # SolvencyRegistry at 10,000 runs is about 26 kB. Its gas is dominated by the precompiles, so fewer runs
 # cost little (docs/contracts.md records the figures).
-RUNS_OVERRIDE: dict[str, int] = {"SolvencyRegistry": 200}
+RUNS_OVERRIDE: dict[str, int] = {"SolvencyRegistry": 20}
 
 
 class CompileError(RuntimeError):

@@ -77,7 +77,7 @@ def check_setup(rep: Report, b: fmt.EpochBundle, vk: AnyKey, registry: SolvencyR
 def check_chain(
     rep: Report, b: fmt.EpochBundle, batches: list[fmt.BatchEntry], registry: SolvencyRegistryClient
 ) -> None:
-    from .chain import ChainRevert
+    from .chain import ChainRevert, batches_hash
 
     info = b.manifest.get("chain") or {}
     if info.get("registry"):
@@ -115,12 +115,9 @@ def check_chain(
         )
     else:
         rep.warn("chain: governed parameters", "changed since this epoch (timelock); its record still binds them")
-    events = sorted((e for e in registry.batch_events() if e.epoch == b.epoch), key=lambda e: e.index)
-    same = len(events) == len(batches) and all(
-        (e.batch_root, e.first_id_hash, e.last_id_hash, e.account_count, e.total_equity, e.total_mm,
-         e.under_mm_count, e.total_shortfall, e.total_bad_debt)
-        == (be.root, be.first_id_hash, be.last_id_hash, be.count, be.total_equity, be.total_mm,
-            be.under_mm_count, be.total_shortfall, be.total_bad_debt)
-        for e, be in zip(events, batches, strict=False)
-    )  # fmt: skip
-    rep.add("chain: BatchAttested events = manifest batches", same, f"{len(events)} events")
+    statements = [be.statement() for be in batches]
+    rep.add(
+        "chain: batchesHash = hash chain over the manifest batches (roots, id ranges, totals, in order)",
+        onchain.batches_hash == batches_hash(statements) and onchain.batch_count == len(statements),
+        f"{onchain.batch_count} batches on-chain",
+    )

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 
@@ -29,8 +30,8 @@ from .chain_connection import ARTIFACTS_DIR, REVERTS, Chain, ChainRevert, connec
 from .chain_encoding import (
     attestation_commitments,
     attestation_to_abi,
-    batch_roots_hash,
     batch_to_abi,
+    batches_hash,
     committed_proof_to_evm,
     committed_vk_to_bytes,
     g1_words,
@@ -39,6 +40,8 @@ from .chain_encoding import (
     key_blob,
     params_doc_hash,
     proof_to_evm,
+    statement_words,
+    submission_calls,
     verifying_key_hash,
     vk_to_bytes,
     vk_to_words,
@@ -48,18 +51,19 @@ __all__ = [
     "ARTIFACTS_DIR",
     "REVERTS",
     "AttestationTx",
-    "BatchEvent",
+    "BatchesAddedEvent",
     "Chain",
     "ChainRevert",
     "GovernedParams",
     "OnChainAttestation",
+    "OpenEpoch",
     "PendingParams",
     "SolvencyRegistryClient",
     "SolvencyStatus",
     "attestation_commitments",
     "attestation_to_abi",
-    "batch_roots_hash",
     "batch_to_abi",
+    "batches_hash",
     "committed_proof_to_evm",
     "committed_vk_to_bytes",
     "connect",
@@ -71,6 +75,8 @@ __all__ = [
     "params_doc_hash",
     "proof_to_evm",
     "revert_reason",
+    "statement_words",
+    "submission_calls",
     "verifying_key_hash",
     "vk_to_bytes",
     "vk_to_words",
@@ -92,7 +98,7 @@ class OnChainAttestation:
     declared_accounts: int
     unrepresented_accounts: int
     under_mm_count: int
-    batch_roots_hash: bytes
+    batches_hash: bytes
     params_commitment: int
     market_commitment: int
     total_equity: int
@@ -113,7 +119,7 @@ class OnChainAttestation:
             declared_accounts=int(t[5]),
             unrepresented_accounts=int(t[6]),
             under_mm_count=int(t[7]),
-            batch_roots_hash=bytes(t[8]),
+            batches_hash=bytes(t[8]),
             params_commitment=int(t[9]),
             market_commitment=int(t[10]),
             total_equity=int(t[11]),
@@ -133,7 +139,7 @@ class OnChainAttestation:
             and self.declared_accounts == att.declared_accounts
             and self.unrepresented_accounts == att.unrepresented_accounts
             and self.under_mm_count == att.under_mm_count
-            and self.batch_roots_hash == batch_roots_hash(att.batch_roots)
+            and self.batches_hash == batches_hash([bt for bt, _ in att.batches])
             and self.params_commitment == att.params_commitment
             and self.market_commitment == att.market_commitment
             and self.total_equity == att.total_equity
@@ -190,19 +196,27 @@ class PendingParams:
 
 
 @dataclass(frozen=True)
-class BatchEvent:
+class BatchesAddedEvent:
+    """``BatchesAdded``: batches [from_index, from_index + count) of ``epoch`` verified and added in one transaction;
+    ``batches_hash`` is the statements' hash chain after them (the final one is the record's ``batchesHash``)."""
+
     epoch: int
-    index: int
-    batch_root: int
-    first_id_hash: int
-    last_id_hash: int
-    account_count: int
-    total_equity: int
-    total_mm: int
-    under_mm_count: int
-    total_shortfall: int
-    total_bad_debt: int
+    from_index: int
+    count: int
+    batches_hash: bytes
     block_number: int
+    tx_hash: str
+
+
+@dataclass(frozen=True)
+class OpenEpoch:
+    """``SolvencyRegistry.openEpochState()``: an epoch opened and not yet finalized or abandoned."""
+
+    epoch: int
+    operator: str
+    batch_count: int  # declared at opening
+    added: int
+    opened_at: int
 
 
 @dataclass(frozen=True)
@@ -212,7 +226,7 @@ class AttestationTx:
     epoch: int
     tx_hash: str  # hex, no 0x prefix (as ``HexBytes.hex()`` gives it)
     block_number: int
-    gas_used: int
+    gas_used: int  # every transaction of the epoch (open, add batches, finalize; one for a one-shot submission)
 
 
 class SolvencyRegistryClient:
@@ -313,6 +327,14 @@ class SolvencyRegistryClient:
         c, v, d, t, at = self._view("pendingParams")
         return PendingParams(int(c), int(v), bytes(d), bool(t), int(at))
 
+    def open_epoch_state(self) -> OpenEpoch | None:
+        """The epoch being built over several transactions (None when none is open). It is never an attestation:
+        nothing of it is readable through ``attestation_of`` before it is finalized."""
+        epoch, operator, count, added, opened_at = self._view("openEpochState")
+        if int(operator, 16) == 0:
+            return None
+        return OpenEpoch(int(epoch), str(operator), int(count), int(added), int(opened_at))
+
     def latest_epoch(self) -> int | None:
         if not self._view("hasAttestation"):
             return None
@@ -324,7 +346,10 @@ class SolvencyRegistryClient:
 
     def attestation_tx(self, epoch: int, from_block: int = 0) -> AttestationTx | None:
         """The transaction that attested ``epoch`` on this registry (None when it never did). Why: an operator
-        resuming after a crash must take its receipt from the chain, not from a file it wrote itself."""
+        resuming after a crash must take its receipt from the chain, not from a file it wrote itself.
+
+        ``gas_used`` is the whole epoch's: for an epoch submitted in parts, the last ``EpochOpened`` of the epoch before
+        the record, every ``BatchesAdded`` of the epoch after it, and the finalizing transaction (each counted once)."""
         evs = self.contract.events.AttestationSubmitted().get_logs(
             from_block=from_block, to_block="latest", argument_filters={"epoch": epoch}
         )
@@ -332,8 +357,25 @@ class SolvencyRegistryClient:
         if not evs:
             return None
         ev = evs[-1]
-        receipt = self.chain.w3.eth.get_transaction_receipt(ev["transactionHash"])
-        return AttestationTx(epoch, bytes(ev["transactionHash"]).hex(), int(ev["blockNumber"]), int(receipt["gasUsed"]))
+        final = (int(ev["blockNumber"]), int(ev["logIndex"]))
+        flt = {"epoch": epoch}
+        opened = [
+            e
+            for e in self.contract.events.EpochOpened().get_logs(from_block=from_block, argument_filters=flt)
+            if int(e["args"]["epoch"]) == epoch and (int(e["blockNumber"]), int(e["logIndex"])) < final
+        ]
+        txs = [ev["transactionHash"]]
+        if opened:
+            start = (int(opened[-1]["blockNumber"]), int(opened[-1]["logIndex"]))
+            txs.append(opened[-1]["transactionHash"])
+            for e in self.contract.events.BatchesAdded().get_logs(from_block=from_block, argument_filters=flt):
+                if int(e["args"]["epoch"]) == epoch and start < (int(e["blockNumber"]), int(e["logIndex"])) < final:
+                    txs.append(e["transactionHash"])
+        unique = {HexBytes(t) for t in txs}
+        gas = 0
+        for t in unique:
+            gas += int(self.chain.w3.eth.get_transaction_receipt(t)["gasUsed"])
+        return AttestationTx(epoch, bytes(ev["transactionHash"]).hex(), int(ev["blockNumber"]), gas)
 
     def verifying_key_hashes(self, from_block: int = 0, to_block: int | str = "latest") -> list[bytes]:
         """Every key hash the registry ever activated, oldest first (a bundle proven before a timelocked key
@@ -344,35 +386,27 @@ class SolvencyRegistryClient:
     def revocation_events(self, from_block: int = 0, to_block: int | str = "latest") -> list[Any]:
         return list(self.contract.events.AttestationRevoked().get_logs(from_block=from_block, to_block=to_block))
 
-    def batch_events(self, from_block: int = 0, to_block: int | str = "latest") -> list[BatchEvent]:
+    def batches_added_events(self, epoch: int | None = None, from_block: int = 0) -> list[BatchesAddedEvent]:
+        """Every ``BatchesAdded`` event (of ``epoch`` when given), in chain order. An abandoned epoch's events stay in
+        the log: only those whose chain ends at the record's ``batchesHash`` belong to the attestation."""
+        flt = {} if epoch is None else {"epoch": epoch}
+        evs = self.contract.events.BatchesAdded().get_logs(from_block=from_block, argument_filters=flt)
         out = []
-        for ev in self.contract.events.BatchAttested().get_logs(from_block=from_block, to_block=to_block):
+        for ev in evs:
             a = ev["args"]
-            t = [int(x) for x in a["totals"]]
+            if epoch is not None and int(a["epoch"]) != epoch:
+                continue
             out.append(
-                BatchEvent(
+                BatchesAddedEvent(
                     int(a["epoch"]),
-                    int(a["index"]),
-                    int(a["batchRoot"]),
-                    int(a["firstIdHash"]),
-                    int(a["lastIdHash"]),
-                    t[0],
-                    t[1],
-                    t[2],
-                    t[3],
-                    t[4],
-                    t[5],
+                    int(a["fromIndex"]),
+                    int(a["count"]),
+                    bytes(a["batchesHash"]),
                     int(ev["blockNumber"]),
+                    bytes(ev["transactionHash"]).hex(),
                 )
             )
         return out
-
-    def batch_covering(self, id_hash: int, epoch: int, from_block: int = 0) -> BatchEvent | None:
-        """The batch of ``epoch`` whose id range covers ``id_hash`` (where a user finds their root)."""
-        for b in self.batch_events(from_block):
-            if b.epoch == epoch and b.first_id_hash <= id_hash <= b.last_id_hash:
-                return b
-        return None
 
     def follow(
         self,

@@ -1,5 +1,5 @@
 """How the chain sees our objects: EVM words of curve points, proofs and verifying keys, the key blob and its
-keccak256, the registry's Batch and Submission structs, and the hashes the registry stores.
+keccak256, the registry's EpochHeader and flat batch words, and the hashes the registry stores.
 
 Split from ``chain.py`` (the read-only registry client, which re-exports every name here) because these are pure
 functions with no connection: the operator's transactions, the committed verifier and the tests encode with them
@@ -81,9 +81,32 @@ def verifying_key_hash(vk: VerifyingKey | CommittedVerifyingKey | bytes) -> byte
     return keccak(key_blob(vk))
 
 
-def batch_roots_hash(roots: Sequence[int]) -> bytes:
-    """keccak256 of the batch roots as 32-byte big-endian words, as the registry stores it."""
-    return keccak(b"".join(r.to_bytes(32, "big") for r in roots))
+def statement_words(bt: BatchStatement) -> list[int]:
+    """A batch's own public signals in the layout's order, as the registry takes and hashes them: root, first and last
+    id hash, account count, equity, MM, under-MM count, shortfall, bad debt, liabilities[A]."""
+    return [
+        bt.batch_root,
+        bt.first_id_hash,
+        bt.last_id_hash,
+        bt.account_count,
+        bt.total_equity,
+        bt.total_mm,
+        bt.under_mm_count,
+        bt.total_shortfall,
+        bt.total_bad_debt,
+        *bt.liabilities,
+    ]
+
+
+def batches_hash(statements: Sequence[BatchStatement | Sequence[int]]) -> bytes:
+    """The registry's ``batchesHash``: h_0 = 0, h_b = keccak256(h_{b-1} || batch b's statement words), over every
+    batch in order (a hash chain, so an epoch can be added over several transactions). Binds roots, id ranges and
+    totals: a reader with the bundle's batch list recomputes it."""
+    h = bytes(32)
+    for st in statements:
+        words = statement_words(st) if isinstance(st, BatchStatement) else list(st)
+        h = keccak(h + b"".join(int(w).to_bytes(32, "big") for w in words))
+    return h
 
 
 def committed_proof_to_evm(p: CommittedProof) -> tuple[list[int], list[int]]:
@@ -116,8 +139,9 @@ def batch_to_abi(bt: BatchStatement, proof: Proof | CommittedProof | Sequence[in
 
 
 def attestation_to_abi(att: EpochAttestation) -> tuple[Any, ...]:
-    """The registry's Submission struct: epoch, params commitment, market commitment, prices[A],
-    declared accounts, unrepresented accounts, batches[]."""
+    """The submission as one tuple: epoch, params commitment, market commitment, prices[A], declared accounts,
+    unrepresented accounts, batches[] (each :func:`batch_to_abi`). Tests alter it field by field;
+    :func:`submission_calls` turns it into the registry's calldata."""
     if att.market_commitment is None:
         raise ValueError("market_commitment is required")
     declared, unrepresented = att.coverage()
@@ -141,13 +165,54 @@ def is_committed_attestation(att: EpochAttestation) -> bool:
 
 
 def attestation_commitments(att: EpochAttestation) -> list[list[int]]:
-    """``submitCommittedAttestation``'s second argument: each batch's D as (D.x, D.y), in batch order."""
+    """Each batch's D as (D.x, D.y), in batch order (the last two words of each batch under a committed key)."""
     out = []
     for i, (_, p) in enumerate(att.batches):
         if not isinstance(p, CommittedProof):
             raise ValueError(f"batch {i}: a committed attestation needs a CommittedProof per batch")
         out.append(committed_proof_to_evm(p)[1])
     return out
+
+
+def submission_calls(
+    payload: Sequence[Any], commitments: Sequence[Sequence[int]] | None = None, batch_count: int | None = None
+) -> tuple[tuple[Any, ...], list[int]]:
+    """The registry's calldata for an ABI-shaped submission (:func:`attestation_to_abi`'s tuple, possibly altered by
+    a test): the ``EpochHeader`` (epoch, params, market, prices, declared, unrepresented, batch count) and the flat
+    batch words (per batch its statement words, its proof[8], and with ``commitments`` its D). ``batch_count``
+    defaults to the number of batches."""
+    epoch, params, market, prices, declared, unrepresented, batches = payload
+    words: list[int] = []
+    for i, b in enumerate(batches):
+        *fields, liabilities, proof = b
+        words += [*fields, *liabilities, *proof]
+        if commitments is not None and i < len(commitments):  # too few or too many: the registry names it
+            words += list(commitments[i])
+    if commitments is not None:
+        words += [w for extra in commitments[len(batches) :] for w in extra]
+    n = len(batches) if batch_count is None else batch_count
+    return (epoch, params, market, list(prices), declared, unrepresented, n), words
+
+
+def batch_seed(
+    key_code_hash: bytes, committed: bool, n_public: int, shared_mask: int, shared: Sequence[int], words: Sequence[int]
+) -> bytes:
+    """``Groth16BatchVerifier.seedOf``: keccak256 over the key data contract's code hash, the kind, the input count,
+    the shared mask, the shared inputs and one keccak256 digest per proof (its own inputs, proof words and D). Every
+    weight of a call depends on every proof, commitment and input of it."""
+    own = n_public - bin(shared_mask).count("1")
+    stride = own + (10 if committed else 8)
+    if stride <= 0 or len(words) % stride:
+        raise ValueError(f"words: {len(words)} is not a multiple of the stride {stride}")
+    w32 = [int(w).to_bytes(32, "big") for w in words]
+    digests = [keccak(b"".join(w32[i : i + stride])) for i in range(0, len(w32), stride)]
+    head = key_code_hash + bytes([int(committed)]) + n_public.to_bytes(32, "big") + shared_mask.to_bytes(32, "big")
+    return keccak(head + b"".join(int(x).to_bytes(32, "big") for x in shared) + b"".join(digests))
+
+
+def batch_weight(seed: bytes, b: int) -> int:
+    """``Groth16BatchVerifier.weightOf``: 1 for the first proof, else 1 + the top 128 bits of keccak256(seed, b)."""
+    return 1 if b == 0 else (int.from_bytes(keccak(seed + b.to_bytes(32, "big")), "big") >> 128) + 1
 
 
 def params_doc_hash(document: bytes) -> bytes:

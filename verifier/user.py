@@ -212,7 +212,7 @@ def _check(
 def _onchain(
     rep: Report, b: fmt.EpochBundle, i: int, id_hash: int, vk: AnyKey, registry: SolvencyRegistryClient
 ) -> None:
-    from .chain import ChainRevert
+    from .chain import ChainRevert, batches_hash
 
     try:
         onchain = registry.attestation_of(b.epoch)
@@ -229,9 +229,14 @@ def _onchain(
         + (" (REVOKED by governance)" if onchain.revoked else ""),
     )
     pin_registry_key(rep, registry, vk)
-    ev = next((e for e in registry.batch_events() if e.epoch == b.epoch and e.index == i), None)
+    # the registry keeps one hash chain over every batch statement of the epoch, in order: recomputed from the
+    # bundle's batch list, it equals the chain's only if every batch (yours at index i, with its root and id range)
+    # is exactly what the registry verified
+    statements = [be.statement() for be in b.batches()]
     rep.add(
         "your batch root is attested on-chain",
-        ev is not None and ev.batch_root == b.batches()[i].root and ev.first_id_hash <= id_hash <= ev.last_id_hash,
-        f"BatchAttested(epoch {b.epoch}, index {i}) in block {ev.block_number}" if ev else "no such event",
+        onchain.batches_hash == batches_hash(statements)
+        and statements[i].batch_root == b.batches()[i].root
+        and statements[i].first_id_hash <= id_hash <= statements[i].last_id_hash,
+        f"registry batchesHash = the bundle's {len(statements)} batches (yours: index {i})",
     )

@@ -29,6 +29,9 @@ PRICE_DECIMALS = 8  # the engine's price scale (1e8)
 TOLERANCE_BPS = 100  # submitted prices within 1% of the feeds' median
 MAX_FEED_AGE = 3600
 INSURANCE_TOKEN_DECIMALS = 6  # the stand-in stablecoin (USDC-like)
+# Batches per transaction: above this an epoch goes in parts (openEpoch, addBatches, finalizeEpoch). 96 committed
+# batches are ~6.5 M gas (bench_gas.py), a fifth of a 30 M block, so a part always fits with room to spare.
+BATCHES_PER_TX = 96
 
 
 @dataclass
@@ -213,7 +216,16 @@ def attest(
         if not onchain.matches(att):
             raise RuntimeError(f"epoch {epoch} is already attested on-chain with different contents")
         return chain_record(dep, epoch)  # submitted before a crash: the receipt comes from the chain
-    dep.registry.submit(att, sender=dep.operator)
+    opened = dep.registry.open_epoch_state()
+    if opened is not None and opened.epoch == epoch and opened.operator.lower() == dep.operator.lower():
+        # a run that crashed between the parts of this epoch: nothing of it is readable; start it again
+        log.warning("epoch %s: abandoning our half-submitted epoch (%s of %s batches)", epoch, opened.added,
+                    opened.batch_count)  # fmt: skip
+        dep.registry.abandon_epoch(epoch, sender=dep.operator)
+    if len(batches) > BATCHES_PER_TX:
+        dep.registry.submit_in_parts(att, BATCHES_PER_TX, sender=dep.operator)
+    else:
+        dep.registry.submit(att, sender=dep.operator)
     return chain_record(dep, epoch)
 
 

@@ -33,6 +33,7 @@ from zkmargin.verifier.chain import (
     key_blob,
     load_artifact,
     revert_reason,
+    submission_calls,
     vk_to_bytes,
 )
 from zkmargin.verifier.committed import CommittedVerifyingKey
@@ -308,17 +309,76 @@ class SolvencyRegistryWriter(SolvencyRegistryClient):
         sender: str | None = None,
         gas: int | None = None,
         commitments: Sequence[Sequence[int]] | None = None,
+        committed: bool | None = None,
     ) -> Any:
-        """Submit an epoch attestation (or an already ABI-shaped tuple, for adversarial tests).
+        """Submit a whole epoch in one transaction (``submitAttestation``: open, add every batch, finalize).
 
-        An attestation whose batch proofs are CommittedProofs goes to ``submitCommittedAttestation`` with each
-        batch's D; plain proofs to ``submitAttestation``. ``commitments`` (tests) forces the committed entry
-        point with the given words."""
+        ``att`` is an attestation or an already ABI-shaped tuple (:func:`attestation_to_abi`'s, for adversarial
+        tests). An attestation whose batch proofs are CommittedProofs is sent as committed with each batch's D;
+        ``commitments`` (tests) gives the D words explicitly and ``committed`` overrides the stated kind."""
+        header, words, kind = self._encode(att, commitments, committed)
+        fn = self.contract.functions.submitAttestation(header, kind, words)
+        return self.chain.transact(fn, sender=sender, gas=gas)
+
+    def open_epoch(
+        self, att: EpochAttestation | tuple[Any, ...], sender: str | None = None, batch_count: int | None = None
+    ) -> Any:
+        """``openEpoch`` with ``att``'s header (epoch, commitments, prices, coverage, batch count)."""
+        payload = attestation_to_abi(att) if isinstance(att, EpochAttestation) else att
+        header, _ = submission_calls(payload, None, batch_count)
+        return self.chain.transact(self.contract.functions.openEpoch(header), sender=sender)
+
+    def add_batches(
+        self,
+        att: EpochAttestation | tuple[Any, ...],
+        start: int,
+        stop: int,
+        sender: str | None = None,
+        gas: int | None = None,
+        commitments: Sequence[Sequence[int]] | None = None,
+        committed: bool | None = None,
+        epoch: int | None = None,
+    ) -> Any:
+        """``addBatches`` with batches ``start .. stop - 1`` of ``att`` (``epoch`` overrides the target epoch)."""
+        header, words, kind = self._encode(att, commitments, committed, (start, stop))
+        ep = header[0] if epoch is None else epoch
+        return self.chain.transact(self.contract.functions.addBatches(ep, kind, words), sender=sender, gas=gas)
+
+    def finalize_epoch(self, epoch: int, sender: str | None = None) -> Any:
+        return self.chain.transact(self.contract.functions.finalizeEpoch(epoch), sender=sender)
+
+    def abandon_epoch(self, epoch: int, sender: str | None = None) -> Any:
+        return self.chain.transact(self.contract.functions.abandonEpoch(epoch), sender=sender)
+
+    def submit_in_parts(
+        self, att: EpochAttestation, batches_per_tx: int, sender: str | None = None, gas: int | None = None
+    ) -> list[Any]:
+        """Open, add ``batches_per_tx`` batches per transaction, finalize: for epochs too large for one transaction
+        (a block's gas limit). Returns every receipt, the finalizing one last."""
+        if batches_per_tx < 1:
+            raise ValueError(f"batches_per_tx: {batches_per_tx}, must be >= 1")
+        receipts = [self.open_epoch(att, sender=sender)]
+        n = len(att.batches)
+        for start in range(0, n, batches_per_tx):
+            receipts.append(self.add_batches(att, start, min(n, start + batches_per_tx), sender=sender, gas=gas))
+        receipts.append(self.finalize_epoch(att.epoch, sender=sender))
+        return receipts
+
+    @staticmethod
+    def _encode(
+        att: EpochAttestation | tuple[Any, ...],
+        commitments: Sequence[Sequence[int]] | None,
+        committed: bool | None,
+        span: tuple[int, int] | None = None,
+    ) -> tuple[tuple[Any, ...], list[int], bool]:
         payload = attestation_to_abi(att) if isinstance(att, EpochAttestation) else att
         if commitments is None and isinstance(att, EpochAttestation) and is_committed_attestation(att):
             commitments = attestation_commitments(att)
-        if commitments is not None:
-            fn = self.contract.functions.submitCommittedAttestation(payload, [list(c) for c in commitments])
-        else:
-            fn = self.contract.functions.submitAttestation(payload)
-        return self.chain.transact(fn, sender=sender, gas=gas)
+        n = len(payload[6])
+        if span is not None:
+            payload = (*payload[:6], list(payload[6])[span[0] : span[1]])
+            if commitments is not None:
+                commitments = list(commitments)[span[0] : span[1]]
+        header, words = submission_calls(payload, commitments, n)
+        kind = commitments is not None if committed is None else committed
+        return header, words, kind

@@ -3,7 +3,7 @@ holds the read-only encodings auditors use).
 
 A registry with a committed key needs nothing from here: ``SolvencyRegistryWriter.deploy(chain, committed_vk, ...)``
 (or ``set_initial_verifying_key`` / ``propose_verifying_key``) takes a ``CommittedVerifyingKey``, and
-``SolvencyRegistryWriter.submit`` sends ``CommittedProof`` batches to ``submitCommittedAttestation``. This module
+``SolvencyRegistryWriter.submit`` sends ``CommittedProof`` batches stated committed, each with its D. This module
 deploys
 the stand-alone ``Groth16CommittedVerifier`` (one proof, key in its code), used by benchmarks and interop."""
 

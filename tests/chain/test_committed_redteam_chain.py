@@ -64,7 +64,7 @@ def test_honest_control(deployed: dict[str, Any]) -> None:
     assert verify_committed(pk.vk, proof, public)
     p8, d2 = committed_proof_to_evm(proof)
     assert chain.call(deployed["single"].functions.verifyProof(p8, d2, public)) is True
-    batch = deployed["batch"].functions.verifyBatches(deployed["key_ptr"], True, 2, 0, public, [*p8, *d2])
+    batch = deployed["batch"].functions.verifyBatches(deployed["key_ptr"], True, 2, 0, [], [*public, *p8, *d2])
     assert chain.call(batch) is True
 
 
@@ -81,7 +81,7 @@ def test_false_statement_with_chosen_challenge_rejected_by_committed_paths(deplo
     p8, d2 = committed_proof_to_evm(forged)
     with pytest.raises(ChainRevert, match="Groth16C: invalid proof"):
         chain.call(deployed["single"].functions.verifyProof(p8, d2, public[:2]))
-    batch = deployed["batch"].functions.verifyBatches(deployed["key_ptr"], True, 2, 0, public[:2], [*p8, *d2])
+    batch = deployed["batch"].functions.verifyBatches(deployed["key_ptr"], True, 2, 0, [], [*public[:2], *p8, *d2])
     with pytest.raises(ChainRevert, match="Groth16C: invalid proof"):
         chain.call(batch)
 
@@ -100,12 +100,12 @@ def test_batch_verifier_kind_confusion_rejected(deployed: dict[str, Any]) -> Non
     assert pk.vk.n_public + 3 == len(inputs)
     batch = deployed["batch"].functions
     with pytest.raises(ChainRevert, match="Groth16B: key does not match the kind and input count"):
-        chain.call(batch.verifyBatches(deployed["key_ptr"], True, len(inputs), 0, inputs, p8))
+        chain.call(batch.verifyBatches(deployed["key_ptr"], True, len(inputs), 0, [], [*inputs, *p8]))
     with pytest.raises(ChainRevert, match="Groth16B: key does not match the kind and input count"):
-        chain.call(batch.verifyBatches(deployed["key_ptr"], True, len(inputs), 0, inputs, [*p8, *d2]))
+        chain.call(batch.verifyBatches(deployed["key_ptr"], True, len(inputs), 0, [], [*inputs, *p8, *d2]))
     # the attack needed the plain reading; only a caller that declares a committed key plain gets it (misconfigured
     # like one pointing at another key): the kind is part of what a caller pins, as the registry does
-    assert chain.call(batch.verifyBatches(deployed["key_ptr"], False, len(inputs), 0, inputs, p8)) is True
+    assert chain.call(batch.verifyBatches(deployed["key_ptr"], False, len(inputs), 0, [], [*inputs, *p8])) is True
 
 
 def test_batch_verifier_plain_key_stated_committed_rejected(deployed: dict[str, Any]) -> None:
@@ -114,7 +114,7 @@ def test_batch_verifier_plain_key_stated_committed_rejected(deployed: dict[str, 
     p, public = _false_statement_proof(pk, cs)
     p8, _ = committed_proof_to_evm(CommittedProof(p, pk.commitment.bases[-1]))
     with pytest.raises(ChainRevert, match="Groth16B: key does not match the kind and input count"):
-        chain.call(deployed["batch"].functions.verifyBatches(deployed["key_ptr"], False, 2, 0, public[:2], p8))
+        chain.call(deployed["batch"].functions.verifyBatches(deployed["key_ptr"], False, 2, 0, [], [*public[:2], *p8]))
 
 
 def test_unchecked_deployment_with_eta_at_infinity(deployed: dict[str, Any]) -> None:

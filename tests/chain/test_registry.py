@@ -22,11 +22,11 @@ from layout_circuit import MARKET_COMMITMENT, PARAMS_COMMITMENT, build_layout_ci
 from zkmargin.circuits.curve import g1_add_aff, g1_mul, twist_point_outside_subgroup
 from zkmargin.circuits.field import P, R
 from zkmargin.prover.operator.chain_writes import SolvencyRegistryWriter
-from zkmargin.verifier.attestation import BatchStatement, EpochAttestation, check_attestation
+from zkmargin.verifier.attestation import EpochAttestation, check_attestation
 from zkmargin.verifier.chain import (
     ChainRevert,
     attestation_to_abi,
-    batch_roots_hash,
+    batches_hash,
     params_doc_hash,
     proof_to_evm,
     verifying_key_hash,
@@ -77,7 +77,7 @@ def test_attestation_read_back_exactly(env: Deployment) -> None:
     assert receipt["status"] == 1
     for rec in (env.registry.latest(), env.registry.attestation_of(1)):
         assert rec.matches(att)
-        assert rec.batch_roots_hash == batch_roots_hash(att.batch_roots)
+        assert rec.batches_hash == batches_hash([bt for bt, _ in att.batches])
         assert rec.timestamp == env.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
         assert (rec.declared_accounts, rec.unrepresented_accounts, rec.account_count) == (35, 3, 32)
         assert rec.market_commitment == MARKET_COMMITMENT and not rec.revoked
@@ -109,26 +109,8 @@ def test_attestation_read_back_exactly(env: Deployment) -> None:
     assert list(a["prices"]) == list(att.prices) and tuple(a["liabilities"]) == att.liabilities
     assert list(a["totals"]) == [32, att.total_equity, att.total_mm, 0, 0, 0]
     assert (a["declaredAccounts"], a["unrepresentedAccounts"], a["marketCommitment"]) == (35, 3, MARKET_COMMITMENT)
-    batches = env.registry.batch_events(start)
-    got = [
-        BatchStatement(
-            b.batch_root,
-            b.first_id_hash,
-            b.last_id_hash,
-            b.account_count,
-            b.total_equity,
-            b.total_mm,
-            (),
-            under_mm_count=b.under_mm_count,
-            total_shortfall=b.total_shortfall,
-            total_bad_debt=b.total_bad_debt,
-        )
-        for b in batches
-    ]
-    assert got == [dataclasses.replace(bt, liabilities=()) for bt, _ in att.batches]
-    second = att.batches[1][0]
-    found = env.registry.batch_covering(second.first_id_hash + 5, 1, start)
-    assert found is not None and found.index == 1 and found.batch_root == second.batch_root
+    added = env.registry.batches_added_events(1, start)
+    assert [(e.from_index, e.count, e.batches_hash) for e in added] == [(0, 2, rec.batches_hash)]
     assert _reverts(env.registry.attestation_of, 2) == "Registry: epoch not attested"
 
 
@@ -601,4 +583,5 @@ def test_abi_shape_checks(env: Deployment) -> None:
     b = list(batches[0])
     b[9] = b[9][:3]
     bad = (epoch, params, market, prices, declared, unrep, [tuple(b)])
-    assert _reverts(env.submit, bad) == "Registry: wrong number of liabilities"
+    # batches are flat words: a batch with 3 liabilities for 4 assets shifts every word after it
+    assert _reverts(env.submit, bad) == "Registry: wrong batch word count"

@@ -42,6 +42,7 @@ from zkmargin.verifier.chain import (
     attestation_commitments,
     attestation_to_abi,
     committed_vk_to_bytes,
+    submission_calls,
     verifying_key_hash,
     vk_to_bytes,
 )
@@ -82,7 +83,7 @@ def test_committed_attestation_accepted_and_key_pinned(cenv: Deployment) -> None
     check_attestation(vk, att)  # the Python mirror accepts it too
     cenv.submit(att)
     assert reg.latest_epoch() == 1 and reg.attestation_of(1).matches(att)
-    assert [b.index for b in reg.batch_events() if b.epoch == 1] == [0, 1]
+    assert [(e.from_index, e.count) for e in reg.batches_added_events(1)] == [(0, 2)]
     cenv.submit(cenv.attestation(epoch=2))
     # the audit / user key pin: the committed key matches; its plain part, or the same key with another
     # [eta]_2, does not (the pin covers the slot's G2 point)
@@ -120,8 +121,8 @@ def test_wrong_or_missing_commitment_reverts(cenv: Deployment) -> None:
     assert _reverts(cenv.submit, att, commitments=big) == "Groth16C: commitment coordinate >= p"
     assert _reverts(cenv.submit, att, sender=cenv.stranger) == "Registry: caller is not an operator"
     assert _reverts(cenv.submit, att, commitments=[], sender=cenv.stranger) == "Registry: caller is not an operator"
-    assert _reverts(cenv.submit, att, commitments=[]) == "Registry: one commitment per batch"
-    assert _reverts(cenv.submit, att, commitments=[words, words]) == "Registry: one commitment per batch"
+    assert _reverts(cenv.submit, att, commitments=[]) == "Registry: wrong batch word count"
+    assert _reverts(cenv.submit, att, commitments=[words, words]) == "Registry: wrong batch word count"
     assert cenv.registry.latest_epoch() is None
     cenv.submit(att)  # the honest one still passes
 
@@ -228,7 +229,7 @@ def test_named_eta_keys_never_get_in(cenv: Deployment) -> None:
 
 def test_plain_proof_to_committed_registry_reverts(cenv: Deployment, circuit: LayoutCircuit) -> None:
     plain = make_attestation(circuit, 1, PRICES)
-    assert _reverts(cenv.submit, plain) == "Registry: committed key, use submitCommittedAttestation"
+    assert _reverts(cenv.submit, plain) == "Registry: key is committed, batches need D"
     honest = cenv.attestation(epoch=1)
     real = attestation_commitments(honest)
     assert _reverts(cenv.submit, plain, commitments=[[0, 0]]) == "Groth16C: commitment at infinity"
@@ -239,7 +240,7 @@ def test_plain_proof_to_committed_registry_reverts(cenv: Deployment, circuit: La
 
 def test_committed_proof_to_plain_registry_reverts(env: Deployment, committed_circuit: CommittedLayoutCircuit) -> None:
     att = make_attestation(committed_circuit, 1, PRICES)
-    assert _reverts(env.submit, att) == "Registry: plain key, use submitAttestation"
+    assert _reverts(env.submit, att) == "Registry: key is plain, batches carry no D"
     # its A, B, C alone, through the plain entry point
     stripped = dataclasses.replace(
         att, batches=tuple((bt, p.proof) for bt, p in att.batches if isinstance(p, CommittedProof))
@@ -283,7 +284,7 @@ def test_key_swap_needs_the_timelock(cenv: Deployment, circuit: LayoutCircuit) -
     cenv.advance(LOOSEN_DELAY)
     reg.activate_verifying_key(sender=gov)
     assert not reg.verifying_key_committed() and reg.verifying_key_hash() == verifying_key_hash(circuit.vk)
-    assert _reverts(cenv.submit, cenv.attestation(epoch=3)) == "Registry: plain key, use submitAttestation"
+    assert _reverts(cenv.submit, cenv.attestation(epoch=3)) == "Registry: key is plain, batches carry no D"
     cenv.submit(make_attestation(circuit, 3, PRICES))
     # plain -> another committed key: timelocked again; the old committed key's proofs no longer verify after it
     reg.propose_verifying_key(other.vk, sender=gov)
@@ -338,9 +339,8 @@ def test_gas_starved_committed_submission_reverts(cenv: Deployment) -> None:
     answering): both revert, nothing is recorded. A verifier that returned false there would accept nothing, but
     one that skipped the failed call would accept anything."""
     att = cenv.attestation(epoch=1)
-    fn = cenv.registry.contract.functions.submitCommittedAttestation(
-        attestation_to_abi(att), attestation_commitments(att)
-    )
+    header, words = submission_calls(attestation_to_abi(att), attestation_commitments(att))
+    fn = cenv.registry.contract.functions.submitAttestation(header, True, words)
     needed = fn.estimate_gas({"from": cenv.operator})
     for gas in (300_000, needed - 40_000):
         with pytest.raises(ChainRevert):
