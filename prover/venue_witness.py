@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from zkmargin.circuits.field import R
-from zkmargin.circuits.merkle import MerkleTree
 from zkmargin.circuits.rules.instrument_table import InstrumentTable, venue_params
 from zkmargin.circuits.rules.models import Account
 from zkmargin.circuits.solvency.leaf import account_id_commitment, derive_user_secret, epoch_salt
 from zkmargin.circuits.solvency.shape import CASH_BITS, QTY_BITS, USD_UNITS_PER_MICRO
 from zkmargin.circuits.solvency.venue_leaf import VenueLeaf
 from zkmargin.circuits.solvency.venue_params import VenueParams
+from zkmargin.circuits.solvency.venue_tree import VenueTree
 from zkmargin.circuits.solvency.venue_shape import PART_BITS, VenueShape, venue_public_names
 
 from .engine.margin import AccountResult, MarginEngine
@@ -175,7 +175,7 @@ def build_venue_batch(
             plans.append(p)
     if len(leaves) > shape.accounts:
         raise ValueError(f"{len(rows)} accounts need {len(leaves)} leaves, more than the batch's {shape.accounts}")
-    root = MerkleTree([lf.leaf() for lf in leaves], shape.depth).root
+    root = VenueTree([lf.leaf() for lf in leaves], shape.depth).root
     prices = [engine.snapshot.spot_prices[a] for a in table.assets]
     liab = [0] * shape.assets
     for lf in leaves:

@@ -25,7 +25,6 @@ from collections.abc import Mapping, Sequence
 
 from zkmargin.circuits.field import R
 from zkmargin.circuits.lookup import FixedTable, lookup_report, set_limb_bits, weighted_sum_check
-from zkmargin.circuits.merkle import merkle_root_gadget
 from zkmargin.circuits.r1cs import LC, R1CS, CommitFn, ConstraintSystem, Value
 
 from .budget import ConstraintBudget
@@ -35,6 +34,7 @@ from .venue_account import LeafSignals, build_leaf
 from .venue_leaf import venue_leaf_arity
 from .venue_shape import VenueShape
 from .venue_tables import VenueTables, build_tables
+from .venue_tree import venue_root_gadget
 
 __all__ = ["VENUE_LOOKUP_TABLE", "VenueCircuit"]
 
@@ -140,7 +140,7 @@ class VenueCircuit(ConstraintBudget):
             count = sum((x.active - x.cont for x in lv), LC())
             cs.assert_equal(pub["account_count"], count, "account_count")
         with self.part("tree"):
-            root = merkle_root_gadget(cs, [x.leaf for x in lv], sh.depth, "tree")
+            root = venue_root_gadget(cs, [x.leaf for x in lv], sh.depth, "tree")
             self.root = root
             cs.assert_equal(pub["batch_root"], root, "batch_root")
         with self.part("totals"), cs.scope("totals"):
