@@ -20,7 +20,7 @@ from zkmargin.circuits.rules.models import Account
 from zkmargin.circuits.solvency.leaf import account_id_commitment, derive_user_secret, epoch_salt
 from zkmargin.circuits.solvency.shape import CASH_BITS, QTY_BITS, USD_UNITS_PER_MICRO
 from zkmargin.circuits.solvency.venue_leaf import VenueLeaf
-from zkmargin.circuits.solvency.venue_params import VenueParams
+from zkmargin.circuits.solvency.venue_params import VenueParams, risk_limbs
 from zkmargin.circuits.solvency.venue_tree import VenueTree
 from zkmargin.circuits.solvency.venue_shape import PART_BITS, VenueShape, venue_public_names
 
@@ -215,7 +215,8 @@ def venue_witness_inputs(
             ins[f"params.haircut[{a}][{t}].rate"] = vp.haircut_rate[a - 1][t]
     for t in range(1, sh.risk_rows):
         for s in range(sh.scenarios):
-            ins[f"params.risk[{t}].long[{s}]"] = vp.risk_long[t - 1][s] % R
+            for k, limb in enumerate(risk_limbs(vp.risk_long[t - 1][s])):
+                ins[f"params.risk[{t}].long[{s}].limb[{k}]"] = limb
     for r in range(1, sh.instruments):
         row = vp.instruments[r - 1]
         p = f"params.inst[{r}]."

@@ -178,7 +178,8 @@ def build_leaf(c: VenueCircuit, prev: Carry | None, cont: LC, gcont: LC, next_gc
     # ---- positions
     values = LC()
     tiered_all, tiered_ra = LC(), LC()
-    scen = [LC() for _ in range(sh.scenarios)]
+    risk_queries: list[tuple[int, LC]] = []  # (risk-table query, quantity) per position slot
+    arrays: list[list[LC]] = []
     shorts, somc = LC(), LC()
     for j in range(sh.positions):
         with c.part("slots"):
@@ -206,15 +207,21 @@ def build_leaf(c: VenueCircuit, prev: Carry | None, cont: LC, gcont: LC, next_gc
             tiered_ra = tiered_ra + cs.mul(has_ra, mnum, f"pos[{j}].mm_ra")
         with c.part("scenarios"):
             arr = cs.hint(f"pos[{j}].risk", lambda k: _row(idx, "risk", k, sh.scenarios), rrow, count=sh.scenarios)
-            c.lookup(t.risk, [rrow, *arr])
-            for s in range(sh.scenarios):
-                scen[s] = scen[s] + cs.mul(qty[j], arr[s], f"pos[{j}].s{s}")
+            risk_queries.append((c.lookup(t.risk, [rrow, *arr]), qty[j]))
+            arrays.append(arr)
             qneg = (qty[j] - q_abs[j]) * INV2  # min(q, 0)
             # published short = long + 1: sum q R = sum q long + sum min(q, 0), over the risk-array slots
             shorts = shorts + cs.mul(has_ra, qneg, f"pos[{j}].short")
             somc = somc + cs.mul(-qneg, smin, f"pos[{j}].smin")
 
     with c.part("scenarios"):
+        # the leaf's scenario sums sum_j q_j R_j[s], hinted and proven by one random combination of the risk lookups'
+        # compressed rows (lookup.column_sum_check: S + P + 1 constraints instead of S x P products)
+        scen = cs.hint(
+            "scen", lambda *v: _scenario_sums(v, sh.positions, sh.scenarios), *qty, *(x for a in arrays for x in a),
+            count=sh.scenarios,
+        )  # fmt: skip
+        c.column_sum(t.risk, risk_queries, scen, "scen")
         sums = [carried(prev.sums[s], gcont, f"s{s}") + scen[s] + shorts if prev else scen[s] + shorts
                 for s in range(sh.scenarios)]  # fmt: skip
         somc_tot = carried(prev.somc, gcont, "somc") + somc if prev else somc
@@ -266,6 +273,12 @@ def build_leaf(c: VenueCircuit, prev: Carry | None, cont: LC, gcont: LC, next_gc
     return LeafSignals(
         active, cont, idh, equity, mm, equity + bad_debt, under, shortfall, bad_debt, liabilities, leaf, carry
     )
+
+
+def _scenario_sums(v: tuple[int, ...], positions: int, scenarios: int) -> list[int]:
+    """sum_j q_j R_j[s] mod r for each scenario s: v = the P quantities, then the P risk arrays (S entries each)."""
+    qs, arrs = v[:positions], v[positions:]
+    return [sum(q * arrs[j * scenarios + s] for j, q in enumerate(qs)) % R for s in range(scenarios)]
 
 
 def _slot_chain(

@@ -24,7 +24,14 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from zkmargin.circuits.field import R
-from zkmargin.circuits.lookup import FixedTable, lookup_report, set_limb_bits, weighted_sum_check
+from zkmargin.circuits.lookup import (
+    FixedTable,
+    column_sum_check,
+    limb_check_lookup,
+    lookup_report,
+    set_limb_bits,
+    weighted_sum_check,
+)
 from zkmargin.circuits.r1cs import LC, R1CS, CommitFn, ConstraintSystem, Value
 
 from .budget import ConstraintBudget
@@ -33,6 +40,7 @@ from .shape import FIXED_PUBLIC_NAMES, ID_BITS
 from .venue_account import LeafSignals, build_leaf
 from .venue_leaf import venue_leaf_arity
 from .venue_shape import VenueShape
+from .venue_params import VENUE_LIMB_BITS
 from .venue_tables import VenueTables, build_tables
 from .venue_tree import venue_root_gadget
 
@@ -45,7 +53,7 @@ class VenueCircuit(ConstraintBudget):
     """Builds the venue constraint system for a shape; ``budget`` counts constraints per component (lookup limbs,
     recompositions and tuple queries attributed to the component that asked for them)."""
 
-    def __init__(self, shape: VenueShape, limb_bits: int | None = None) -> None:
+    def __init__(self, shape: VenueShape, limb_bits: int | None = VENUE_LIMB_BITS) -> None:
         venue_leaf_arity(shape.positions, shape.balances)
         self.shape = shape
         self.lookups = True
@@ -53,6 +61,7 @@ class VenueCircuit(ConstraintBudget):
         self._init_budget()
         self.leaves: list[LeafSignals] = []
         self._tuple_cost: dict[str, int] = defaultdict(int)
+        self._limb_bits: dict[str, list[int]] = defaultdict(list)
         self._build()
         if limb_bits is not None:
             set_limb_bits(self.cs, limb_bits)
@@ -66,9 +75,22 @@ class VenueCircuit(ConstraintBudget):
         """Every range check of the venue circuit is a LogUp lookup (queued for the finalizer)."""
         self._rc_lookup(cs, x, bits, name)
 
-    def lookup(self, table: FixedTable, values: Sequence[Value]) -> None:
+    def limb(self, cs: ConstraintSystem, x: Value, bits: int, name: str) -> None:
+        """A value that is itself one limb (``lookup.limb_check_lookup``: one range-table query, no recomposition)."""
+        self._limb_bits[self._current].append(bits)
+        self.range_check_at[cs._qualify(name)] = (cs.n_constraints, bits)
+        limb_check_lookup(cs, x, bits, name)
+
+    def lookup(self, table: FixedTable, values: Sequence[Value]) -> int:
         self._tuple_cost[self._current] += table.arity
-        table.lookup(values)
+        return table.lookup(values)
+
+    def column_sum(
+        self, table: FixedTable, queries: Sequence[tuple[int, Value]], totals: Sequence[Value], name: str
+    ) -> None:
+        """``lookup.column_sum_check`` (weighted column sums of looked-up rows), attributed to the current part."""
+        self._tuple_cost[self._current] += len(totals) + len(queries) + 1
+        column_sum_check(self.cs, table, queries, totals, name)
 
     def _attribute_lookups(self) -> None:
         rep = lookup_report(self.cs)
@@ -76,6 +98,10 @@ class VenueCircuit(ConstraintBudget):
         attributed = 0
         for comp, bits in self._lookup_bits.items():
             cost = sum(-(-n // b) + 1 + (1 if n % b else 0) for n in bits)
+            self.budget[comp] += cost
+            attributed += cost
+        for comp, bits in self._limb_bits.items():
+            cost = sum((1 + (n < b)) if n <= b else -(-n // b) + 1 + (1 if n % b else 0) for n in bits)
             self.budget[comp] += cost
             attributed += cost
         for comp, cost in self._tuple_cost.items():
