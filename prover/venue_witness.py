@@ -21,8 +21,8 @@ from zkmargin.circuits.solvency.leaf import account_id_commitment, derive_user_s
 from zkmargin.circuits.solvency.shape import CASH_BITS, QTY_BITS, USD_UNITS_PER_MICRO
 from zkmargin.circuits.solvency.venue_leaf import VenueLeaf
 from zkmargin.circuits.solvency.venue_params import VenueParams, risk_limbs
-from zkmargin.circuits.solvency.venue_tree import VenueTree
 from zkmargin.circuits.solvency.venue_shape import PART_BITS, VenueShape, venue_public_names
+from zkmargin.circuits.solvency.venue_tree import VenueTree
 
 from .engine.margin import AccountResult, MarginEngine
 from .solvency_witness import AccountNotProvable, batch_public_signals

@@ -39,8 +39,8 @@ from .gadgets import signed
 from .shape import FIXED_PUBLIC_NAMES, ID_BITS
 from .venue_account import LeafSignals, build_leaf
 from .venue_leaf import venue_leaf_arity
-from .venue_shape import VenueShape
 from .venue_params import VENUE_LIMB_BITS
+from .venue_shape import VenueShape
 from .venue_tables import VenueTables, build_tables
 from .venue_tree import venue_root_gadget
 
