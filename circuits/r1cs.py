@@ -222,6 +222,7 @@ class ConstraintSystem:
         self._finalizers: list[Callable[[ConstraintSystem], None]] = []
         self._reserved: set[int] = set()  # signals from reserve() not yet given a step by fill()
         self._program: list[tuple[_Step, list[int | tuple[tuple[int, int], ...]]]] = []  # witness(): see _compiled
+        self._released = -1  # constraints freed by compile(release=True) (-1: nothing released)
         # per-circuit state of gadgets that pay a cost once per proof (e.g. the lookup tables)
         self.extensions: dict[str, object] = {}
 
@@ -365,6 +366,8 @@ class ConstraintSystem:
     # ------------------------------------------------------------- constraints
 
     def constrain(self, a: Value, b: Value, c: Value, name: str) -> None:
+        if self._released >= 0:
+            raise ValueError("compile(release=True) was called: this system takes no more constraints")
         self._constraints.append(
             Constraint(dict(as_lc(a).terms), dict(as_lc(b).terms), dict(as_lc(c).terms), self._qualify(name))
         )
@@ -385,7 +388,7 @@ class ConstraintSystem:
 
     @property
     def n_constraints(self) -> int:
-        return len(self._constraints)
+        return len(self._constraints) + max(self._released, 0)
 
     # ------------------------------------------------------------- compile / witness
 
@@ -395,7 +398,15 @@ class ConstraintSystem:
             order.extend(i for i, k in enumerate(self._kinds) if k == kind)
         return order
 
-    def compile(self) -> R1CS:
+    def compile(self, release: bool = False) -> R1CS:
+        """The R1CS in circom's signal order (and the witness program, digested once here).
+
+        ``release=True`` (large circuits): the builder's own constraints are freed one by one as they are renumbered
+        into the R1CS, and each witness step's input expressions as the step is digested, so the system is never
+        held twice (for the venue circuit at 1,024 leaves the copies are gigabytes). witness() works as before and
+        n_constraints still counts; compiling again or adding constraints then raises."""
+        if self._released >= 0:
+            raise ValueError("compile(release=True) was called: this system cannot be compiled again")
         self.finalize()
         order = self._order()
         pos = {sid: i for i, sid in enumerate(order)}
@@ -403,9 +414,17 @@ class ConstraintSystem:
         def remap(t: Coeffs) -> Coeffs:
             return {pos[s]: v for s, v in t.items()}
 
-        cons = [Constraint(remap(c.a), remap(c.b), remap(c.c), c.name) for c in self._constraints]
+        if release:
+            src, self._constraints, self._released = self._constraints, [], len(self._constraints)
+            src.reverse()
+            cons = []
+            while src:  # popped (and freed) in the original order
+                c = src.pop()
+                cons.append(Constraint(remap(c.a), remap(c.b), remap(c.c), c.name))
+        else:
+            cons = [Constraint(remap(c.a), remap(c.b), remap(c.c), c.name) for c in self._constraints]
         with _gc_paused():
-            self._compiled()  # the witness program, digested once here rather than in the first witness()
+            self._compiled(release)  # the witness program, digested once here rather than in the first witness()
         return R1CS(
             n_vars=len(order),
             n_pub_out=self._kinds.count("pub_out"),
@@ -474,9 +493,10 @@ class ConstraintSystem:
                 vals[sid] = int(v) % R
         return [vals[s] for s in order]
 
-    def _compiled(self) -> list[tuple[_Step, list[int | tuple[tuple[int, int], ...]]]]:
+    def _compiled(self, release: bool = False) -> list[tuple[_Step, list[int | tuple[tuple[int, int], ...]]]]:
         """The witness program with each step's input LCs pre-digested (once per system, extended if steps were
-        added since): a single signal with coefficient 1 is read directly, the value a plain evaluation gives."""
+        added since): a single signal with coefficient 1 is read directly, the value a plain evaluation gives.
+        ``release``: drop each step's LCs once digested (compile(release=True))."""
         prog = self._program
         for step in self._steps[len(prog) :]:
             ins: list[int | tuple[tuple[int, int], ...]] = []
@@ -489,6 +509,8 @@ class ConstraintSystem:
                         continue
                 ins.append(tuple(t.items()))
             prog.append((step, ins))
+            if release:
+                step.inputs = []
         return prog
 
 

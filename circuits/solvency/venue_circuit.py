@@ -32,7 +32,7 @@ from zkmargin.circuits.lookup import (
     set_limb_bits,
     weighted_sum_check,
 )
-from zkmargin.circuits.r1cs import LC, R1CS, CommitFn, ConstraintSystem, Value
+from zkmargin.circuits.r1cs import LC, R1CS, CommitFn, ConstraintSystem, HintFn, Value
 
 from .budget import ConstraintBudget
 from .gadgets import signed
@@ -53,11 +53,22 @@ class VenueCircuit(ConstraintBudget):
     """Builds the venue constraint system for a shape; ``budget`` counts constraints per component (lookup limbs,
     recompositions and tuple queries attributed to the component that asked for them)."""
 
-    def __init__(self, shape: VenueShape, limb_bits: int | None = VENUE_LIMB_BITS) -> None:
+    def __init__(
+        self,
+        shape: VenueShape,
+        limb_bits: int | None = VENUE_LIMB_BITS,
+        keep_build_state: bool = False,
+        count_only: bool = False,
+    ) -> None:
+        """``keep_build_state``: keep the builder's own copy of the constraints and the hints' input expressions after
+        compiling (only a test that extends the system needs them); by default they are freed while compiling
+        (``ConstraintSystem.compile(release=True)``), which roughly halves the peak memory of a large batch.
+        ``count_only``: build without keeping any constraint or witness step (:class:`CountingSystem`), for the
+        constraint count and budget of batches too large to hold (``n_constraints``, ``budget``; no ``r1cs``)."""
         venue_leaf_arity(shape.positions, shape.balances)
         self.shape = shape
         self.lookups = True
-        self.cs = ConstraintSystem()
+        self.cs = CountingSystem() if count_only else ConstraintSystem()
         self._init_budget()
         self.leaves: list[LeafSignals] = []
         self._tuple_cost: dict[str, int] = defaultdict(int)
@@ -65,7 +76,13 @@ class VenueCircuit(ConstraintBudget):
         self._build()
         if limb_bits is not None:
             set_limb_bits(self.cs, limb_bits)
-        self.r1cs: R1CS = self.cs.compile()
+        if count_only:
+            self.cs.finalize()
+            self.n_constraints = self.cs.n_constraints
+            self._attribute_lookups()
+            return
+        self.r1cs: R1CS = self.cs.compile(release=not keep_build_state)
+        self.n_constraints = self.r1cs.n_constraints
         self._attribute_lookups()
         self._pos = {sid: i for i, sid in enumerate(self.cs._order())}
 
@@ -184,6 +201,36 @@ class VenueCircuit(ConstraintBudget):
             # what the venue owes per asset: positive balances, summed over the sparse slots by asset id
             queries = [q for x in lv for q in x.liabilities]
             weighted_sum_check(cs, queries, [(a + 1, lia) for a, lia in enumerate(liabilities)], "liabilities")
+
+
+class CountingSystem(ConstraintSystem):
+    """A constraint system that only counts: constraints and witness steps are dropped as they are made (signals,
+    names and the lookup queries stay, so the finalizer builds and counts the LogUp part as usual). The count equals
+    a full build's (``tests/solvency/test_venue_cost.py``); it cannot compile or compute a witness."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._count = 0
+
+    def constrain(self, a: Value, b: Value, c: Value, name: str) -> None:
+        self._count += 1
+
+    @property
+    def n_constraints(self) -> int:
+        return self._count
+
+    def hint(self, name: str, fn: HintFn, *deps: Value, count: int = 1) -> list[LC]:
+        return [LC({self._new("internal", f"{name}[{i}]" if count > 1 else name): 1}) for i in range(count)]
+
+    def fill(self, outputs: Sequence[LC], fn: HintFn, *deps: Value) -> None:
+        for o in outputs:
+            self._reserved.discard(next(iter(o.terms)))
+
+    def commit(self, values: Sequence[Value], name: str = "commitment.challenge") -> LC:
+        return LC({self._new("internal", name): 1})
+
+    def compile(self, release: bool = False) -> R1CS:
+        raise ValueError("a CountingSystem only counts constraints")
 
 
 def _random_challenge(values: list[int], public: list[int]) -> int:

@@ -239,3 +239,30 @@ def test_column_sum_refuses_bad_arguments() -> None:
         column_sum_check(cs, tab, [], [cs.input("a")], "c")
     with pytest.raises(ValueError, match="no query"):
         column_sum_check(cs, tab, [(0, 1)], [cs.input("b"), cs.input("c")], "c")
+
+
+# ----------------------------------------------------------------------------- the lean builds
+
+
+def test_count_only_build_counts_what_a_full_build_compiles(circuit: VenueCircuit) -> None:  # noqa: F811
+    lean = VenueCircuit(circuit.shape, count_only=True)
+    assert lean.n_constraints == circuit.r1cs.n_constraints == circuit.n_constraints
+    assert dict(lean.budget) == dict(circuit.budget)
+    with pytest.raises(ValueError, match="only counts"):
+        lean.cs.compile()
+
+
+def test_released_compile_is_the_same_system(circuit: VenueCircuit, batch: VenueBatch) -> None:  # noqa: F811
+    """compile(release=True) (the venue circuit's default) gives the R1CS and witness a kept build gives."""
+    kept = VenueCircuit(circuit.shape, keep_build_state=True)
+    assert kept.r1cs.constraints == circuit.r1cs.constraints
+    assert kept.r1cs.signal_names == circuit.r1cs.signal_names
+    challenge = secrets.randbelow(R)
+    w1 = circuit.witness(batch.inputs, commit=lambda v, p: challenge)
+    w2 = kept.witness(batch.inputs, commit=lambda v, p: challenge)
+    assert w1 == w2 and circuit.r1cs.is_satisfied(w1)
+    assert circuit.cs.n_constraints == kept.cs.n_constraints
+    with pytest.raises(ValueError, match="cannot be compiled again"):
+        circuit.cs.compile()
+    with pytest.raises(ValueError, match="no more constraints"):
+        circuit.cs.constrain(1, 1, 1, "late")
