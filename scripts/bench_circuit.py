@@ -26,6 +26,7 @@ the process's peak memory.
 
 Usage: python scripts/bench_circuit.py [--no-prove] [--table-only]
        python scripts/bench_circuit.py --venue [--venue-sizes N ...] [--venue-prove N] [--slots P A] [--no-prove]
+                                       [--venue-count-only N ...]
        python scripts/bench_circuit.py --lookups [--sizes N ...] [--prove-accounts N ...] [--plain-prove-accounts N]
                                        [--reps K] [--limb-sweep B ...] [--no-prove]
 """
@@ -552,6 +553,9 @@ def main() -> None:
     ap.add_argument("--venue-prove", type=int, default=256, help="--venue: batch size proven (0: none)")
     ap.add_argument("--venue-book", type=int, default=5000, help="--venue: synthetic accounts for the P/A choice")
     ap.add_argument("--slots", type=int, nargs=2, default=None, metavar=("P", "A"), help="--venue: skip the choice")
+    ap.add_argument(
+        "--venue-count-only", type=int, nargs="*", default=[], help="--venue: sizes counted by a lean build only"
+    )
     args = ap.parse_args()
     if args.venue:
         from _venue_bench import main_venue
