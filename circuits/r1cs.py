@@ -368,9 +368,10 @@ class ConstraintSystem:
     def constrain(self, a: Value, b: Value, c: Value, name: str) -> None:
         if self._released >= 0:
             raise ValueError("compile(release=True) was called: this system takes no more constraints")
-        self._constraints.append(
-            Constraint(dict(as_lc(a).terms), dict(as_lc(b).terms), dict(as_lc(c).terms), self._qualify(name))
-        )
+        la, lb = as_lc(a), as_lc(b)
+        ta = dict(la.terms)
+        tb = ta if lb is la else dict(lb.terms)  # x * x (every Poseidon S-box): one copy (dicts are never mutated)
+        self._constraints.append(Constraint(ta, tb, dict(as_lc(c).terms), self._qualify(name)))
 
     def assert_equal(self, a: Value, b: Value, name: str) -> None:
         self.constrain(as_lc(a) - as_lc(b), self.one, LC(), name)
@@ -418,9 +419,21 @@ class ConstraintSystem:
             src, self._constraints, self._released = self._constraints, [], len(self._constraints)
             src.reverse()
             cons = []
+            recent: list[tuple[Coeffs, Coeffs]] = []  # (source, renumbered) of the last few: x*x, x^4*x share one
+
+            def shared(t: Coeffs) -> Coeffs:
+                for old, new in recent:
+                    if old is t or (len(t) > 2 and old == t):
+                        return new
+                out = remap(t)
+                recent.append((t, out))
+                if len(recent) > 4:
+                    recent.pop(0)
+                return out
+
             while src:  # popped (and freed) in the original order
                 c = src.pop()
-                cons.append(Constraint(remap(c.a), remap(c.b), remap(c.c), c.name))
+                cons.append(Constraint(shared(c.a), shared(c.b), remap(c.c), c.name))
         else:
             cons = [Constraint(remap(c.a), remap(c.b), remap(c.c), c.name) for c in self._constraints]
         with _gc_paused():
@@ -498,6 +511,7 @@ class ConstraintSystem:
         added since): a single signal with coefficient 1 is read directly, the value a plain evaluation gives.
         ``release``: drop each step's LCs once digested (compile(release=True))."""
         prog = self._program
+        recent: list[tuple[LC, tuple[tuple[int, int], ...]]] = []  # release: the same LC digested once (x*x, x^4*x)
         for step in self._steps[len(prog) :]:
             ins: list[int | tuple[tuple[int, int], ...]] = []
             for lc in step.inputs:
@@ -507,6 +521,15 @@ class ConstraintSystem:
                     if c == 1:
                         ins.append(sid)
                         continue
+                if release:
+                    hit = next((d for old, d in recent if old is lc), None)
+                    if hit is None:
+                        hit = tuple(t.items())
+                        recent.append((lc, hit))
+                        if len(recent) > 4:
+                            recent.pop(0)
+                    ins.append(hit)
+                    continue
                 ins.append(tuple(t.items()))
             prog.append((step, ins))
             if release:
