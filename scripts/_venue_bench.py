@@ -171,8 +171,7 @@ def main_venue(args: argparse.Namespace) -> None:
             if n not in results:
                 per = slope + fixed / n
                 print(f"| {n:,} (extrapolated) | {per:,.0f} | {per * mean_leaves:,.0f} |")
-    print(f"\ncomponents per leaf at {big:,} leaves are printed by --slots runs with one size; peak RSS so far "
-          f"{_rss_gb():.1f} GB\n")  # fmt: skip
+    print(f"\npeak RSS so far {_rss_gb():.1f} GB\n")
     prove_s = float("nan")
     n_prove = args.venue_prove
     if n_prove in circuits:
