@@ -84,7 +84,7 @@ class VenueCircuit(ConstraintBudget):
         self.r1cs: R1CS = self.cs.compile(release=not keep_build_state)
         self.n_constraints = self.r1cs.n_constraints
         self._attribute_lookups()
-        self._pos = {sid: i for i, sid in enumerate(self.cs._order())}
+        self._pos: dict[int, int] = {}  # builder id -> compiled index, made by the first value() (tests)
 
     # ------------------------------------------------------------------ helpers (ConstraintBudget has part())
 
@@ -127,6 +127,8 @@ class VenueCircuit(ConstraintBudget):
         self.budget[VENUE_LOOKUP_TABLE] += rep["constraints"] - attributed
 
     def value(self, lc: LC, witness: Sequence[int]) -> int:
+        if not self._pos:
+            self._pos = {sid: i for i, sid in enumerate(self.cs._order())}
         return signed(sum(c * witness[self._pos[s]] for s, c in lc.terms.items()) % R)
 
     def witness(self, inputs: Mapping[str, int], commit: CommitFn | None = None) -> list[int]:
