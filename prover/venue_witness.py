@@ -171,7 +171,8 @@ def build_venue_batch(
     plans: list[LeafPlan] = []
     for idh, salt, acct, ps, _ in rows:
         for k, p in enumerate(ps):
-            leaves.append(VenueLeaf(idh, salt, pf[id(acct)], p.cash, k, p.positions, p.balances))
+            last = 1 if k == len(ps) - 1 else 0
+            leaves.append(VenueLeaf(idh, salt, pf[id(acct)], p.cash, k, p.positions, p.balances, last))
             plans.append(p)
     if len(leaves) > shape.accounts:
         raise ValueError(f"{len(rows)} accounts need {len(leaves)} leaves, more than the batch's {shape.accounts}")

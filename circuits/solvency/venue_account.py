@@ -39,7 +39,16 @@ from .shape import (
     SLACK_BITS,
     VALUE_BITS,
 )
-from .venue_leaf import BAL_PER_PACK, BAL_WIDTH, OFF_ID, OFF_PART, OFF_PORTFOLIO, POS_PER_PACK, POS_WIDTH
+from .venue_leaf import (
+    BAL_PER_PACK,
+    BAL_WIDTH,
+    OFF_ID,
+    OFF_LAST,
+    OFF_PART,
+    OFF_PORTFOLIO,
+    POS_PER_PACK,
+    POS_WIDTH,
+)
 from .venue_shape import ASSET_ID_BITS, INSTRUMENT_ID_BITS, PART_BITS
 
 if TYPE_CHECKING:
@@ -99,9 +108,10 @@ def _interval_row(index: dict[str, Index], table: str, key: int, x: int, width: 
     return list(best[1 : 1 + width])
 
 
-def build_leaf(c: VenueCircuit, prev: Carry | None, cont: LC, gcont: LC, next_gcont: LC) -> LeafSignals:
+def build_leaf(c: VenueCircuit, prev: Carry | None, cont: LC, gcont: LC, next_cont: LC, next_gcont: LC) -> LeafSignals:
     """One leaf (in the caller's scope ``acct[i]``): ``prev`` is the previous leaf's carry (None for the first leaf of
-    the batch), ``cont``/``gcont`` this leaf's links, ``next_gcont`` the next leaf's group link (0 after the last)."""
+    the batch), ``cont``/``gcont`` this leaf's links, ``next_cont``/``next_gcont`` the next leaf's (0 after the
+    last)."""
     cs, sh, rc, t = c.cs, c.shape, c.rc, c.tables
     idx = t.index
     active = cs.input("active")
@@ -265,7 +275,11 @@ def build_leaf(c: VenueCircuit, prev: Carry | None, cont: LC, gcont: LC, next_gc
             cs.constrain(1 - active, b, zero, f"pad.bal[{a}]_zero")
 
     with c.part("leaf hash"):
+        # last = 1 on the account's final leaf (active, and the next leaf does not continue it): the user sees
+        # that no part follows theirs; an inactive leaf hashes to 0 whatever its head
+        last = active - next_cont
         head = (cash + (1 << CASH_BITS)) + pf * (1 << OFF_PORTFOLIO) + part * (1 << OFF_PART) + idh * (1 << OFF_ID)
+        head = head + last * (1 << OFF_LAST)
         elems = [salt, head, *_packs(pid, qty, POS_PER_PACK, POS_WIDTH), *_packs(aid, bal, BAL_PER_PACK, BAL_WIDTH)]
         leaf = cs.mul(active, poseidon_gadget(cs, elems, "leaf"), "leaf.empty_if_inactive")
 

@@ -156,9 +156,10 @@ class VenueCircuit(ConstraintBudget):
                 gconts.append(cs.input("gcont"))
         prev = None
         for i in range(sh.accounts):
-            nxt = gconts[i + 1] if i + 1 < sh.accounts else LC()
+            nxt_c = conts[i + 1] if i + 1 < sh.accounts else LC()
+            nxt_g = gconts[i + 1] if i + 1 < sh.accounts else LC()
             with cs.scope(f"acct[{i}]"):
-                leaf = build_leaf(self, prev, conts[i], gconts[i], nxt)
+                leaf = build_leaf(self, prev, conts[i], gconts[i], nxt_c, nxt_g)
             self.leaves.append(leaf)
             prev = leaf.carry
         self._batch(pub, liabilities)
@@ -182,6 +183,9 @@ class VenueCircuit(ConstraintBudget):
                 ends.append(lv[i].active - nxt_cont)  # the account's last leaf
             cs.assert_equal(pub["first_id_hash"], lv[0].id_hash, "first_id_hash")
             cs.assert_equal(pub["last_id_hash"], last, "last_id_hash")
+            # ids strictly increase up to the last, so every id hash is < 2^128 and the leaf head's fields (the id
+            # hash at 2^73, the last flag at 2^201) cannot overlap
+            self.rc(cs, last, ID_BITS, "last_id.range")
             count = sum((x.active - x.cont for x in lv), LC())
             cs.assert_equal(pub["account_count"], count, "account_count")
         with self.part("tree"):

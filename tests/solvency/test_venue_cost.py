@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import pytest
 from solvency_helpers import rejects
-from test_venue import _set, batch, circuit, engine, leaf_index, shape, table  # noqa: F401
+from test_venue import _set, batch, circuit, engine, leaf_index, shape, shape_for, table  # noqa: F401
 
 from zkmargin.circuits.field import R
 from zkmargin.circuits.lookup import (
@@ -27,8 +27,10 @@ from zkmargin.circuits.lookup import (
     set_limb_bits,
 )
 from zkmargin.circuits.r1cs import ConstraintSystem
+from zkmargin.circuits.rules.instrument_table import InstrumentTable
 from zkmargin.circuits.solvency.venue_circuit import VenueCircuit
 from zkmargin.circuits.solvency.venue_params import RISK_LIMB_WIDTHS
+from zkmargin.prover.engine.margin import MarginEngine
 from zkmargin.prover.venue_witness import VenueBatch
 
 PUBLIC_TOTALS = ("total_equity", "total_mm", "under_mm_count", "total_shortfall", "total_bad_debt")
@@ -266,3 +268,44 @@ def test_released_compile_is_the_same_system(circuit: VenueCircuit, batch: Venue
         circuit.cs.compile()
     with pytest.raises(ValueError, match="no more constraints"):
         circuit.cs.constrain(1, 1, 1, "late")
+
+
+# ----------------------------------------------------------------------------- the last-part flag
+
+
+def test_part_appended_after_the_last_part(engine: MarginEngine, table: InstrumentTable) -> None:  # noqa: F811
+    """An operator proving the account with one more linked part (a position the user does not hold, entry value 0,
+    so part 0's cash and slots are unchanged) after the user's only part: the circuit accepts that batch (it is a
+    true statement about another account state), but the user's part 0 now carries last = 0, so the leaf the user
+    computes from their own state (last = 1) is not in the tree; without the flag it would be byte-identical."""
+    from dataclasses import replace
+
+    from zkmargin.circuits.rules.models import Account, Position
+    from zkmargin.circuits.solvency.venue_tree import VenueTree
+    from zkmargin.prover.venue_witness import build_venue_batch
+
+    btc = Position(instrument="BTC-PERP", quantity=10**8, entry_price=engine.snapshot.marks["BTC-PERP"])
+    mine = Account(account_id="u", margin_mode="cross", balances={"USDT": 10**12}, positions=[btc])
+    faked = mine.model_copy(update={"positions": [btc, Position(instrument="ETH-PERP", quantity=-(10**9))]})
+    sh = shape_for(engine, table, 1, 1, n=4)
+    honest = build_venue_batch(engine, [mine], table, sh, epoch=3, secret=b"u")
+    cheat = build_venue_batch(engine, [faked], table, sh, epoch=3, secret=b"u")
+    c = VenueCircuit(sh)
+    assert rejects(c, c.witness(cheat.inputs)) is None  # a valid batch, for the faked account
+    users_leaf = honest.leaves[0]
+    assert (users_leaf.part, users_leaf.last) == (0, 1)
+    assert (cheat.leaves[0].part, cheat.leaves[0].last, cheat.leaves[1].part) == (0, 0, 1)
+    assert replace(cheat.leaves[0], last=1) == users_leaf  # only the flag differs
+    cheat_leaves = [lf.leaf() for lf in cheat.leaves]
+    assert users_leaf.leaf() not in cheat_leaves
+    assert VenueTree(cheat_leaves, sh.depth).root == cheat.public_named()["batch_root"]
+
+
+def test_last_flag_is_the_circuits(circuit: VenueCircuit, batch: VenueBatch) -> None:  # noqa: F811
+    """Every leaf of the batch: the in-circuit leaf equals the native one, whose last flag is 1 exactly on each
+    account's final part (so a prover cannot set it: it is active - cont of the next leaf)."""
+    w = circuit.witness(batch.inputs)
+    for i, lf in enumerate(batch.leaves):
+        nxt = batch.leaves[i + 1] if i + 1 < len(batch.leaves) else None
+        assert lf.last == (0 if nxt is not None and nxt.id_hash == lf.id_hash else 1)
+        assert circuit.value(circuit.leaves[i].leaf, w) % R == lf.leaf()
