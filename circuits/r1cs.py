@@ -101,7 +101,7 @@ def as_lc(x: Value) -> LC:
     return x if isinstance(x, LC) else LC.const(x)
 
 
-@dataclass
+@dataclass(slots=True)  # millions per circuit: no per-instance __dict__
 class Constraint:
     a: Coeffs
     b: Coeffs
@@ -199,7 +199,7 @@ class CommitmentRefused(ValueError):
     """A second commitment, or a public signal declared after the commitment (both unsound)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Step:
     outputs: list[int]
     fn: HintFn
