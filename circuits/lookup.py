@@ -68,12 +68,16 @@ class FixedTable:
     def n_rows(self) -> int:
         return len(self.witness_rows if self.witness_rows is not None else self.rows)
 
-    def lookup(self, values: Sequence[Value]) -> None:
-        """Constrain the tuple ``values`` to be one of the table's rows."""
+    compressed: list[LC] = field(default_factory=list)  # per query, filled by the finalizer
+
+    def lookup(self, values: Sequence[Value]) -> int:
+        """Constrain the tuple ``values`` to be one of the table's rows; returns the query's index (for
+        :func:`column_sum_check`)."""
         if len(values) != self.arity:
             raise ValueError(f"table {self.name} has arity {self.arity}, got {len(values)} values")
         _state(self.cs)  # registers the finalizer
         self.queries.append(tuple(as_lc(v) for v in values))
+        return len(self.queries) - 1
 
 
 @dataclass
@@ -87,10 +91,22 @@ class _WeightedSum:
 
 
 @dataclass
+class _ColumnSum:
+    """sum_i w_i row_i[j] = T_j for the columns j >= 1 of a table's queries i (see :func:`column_sum_check`)."""
+
+    table: FixedTable
+    queries: list[tuple[int, LC]]  # (query index, weight)
+    totals: list[LC]
+    name: str
+
+
+@dataclass
 class _LookupState:
     ranges: list[_RangeQuery] = field(default_factory=list)
     tables: list[FixedTable] = field(default_factory=list)
     sums: list[_WeightedSum] = field(default_factory=list)
+    limbs: list[_RangeQuery] = field(default_factory=list)
+    column_sums: list[_ColumnSum] = field(default_factory=list)
     limb_bits: int | None = None
     report: dict[str, int] = field(default_factory=dict)
 
@@ -110,6 +126,17 @@ def range_check_lookup(cs: ConstraintSystem, x: Value, bits: int, name: str = "l
     if not 1 <= bits <= MAX_BITS:
         raise ValueError(f"bit width must be in [1, {MAX_BITS}], got {bits}")
     _state(cs).ranges.append(_RangeQuery(as_lc(x), bits, cs._qualify(name)))
+
+
+def limb_check_lookup(cs: ConstraintSystem, x: Value, bits: int, name: str = "limb") -> None:
+    """Prove 0 <= x < 2^bits for a value that is itself one limb (bits <= the limb size): x is queried in the range
+    table as it is (plus x * 2^(b - bits) when bits < b), with no hinted limbs and no recomposition, so a value the
+    caller builds as a linear combination of such limbs (e.g. ``l0 + 2^14 l1 + 2^28 l2``) is range-checked at one
+    query per limb. x's private wires are committed with the other lookup values. When the finalizer's limb size
+    is below ``bits`` it falls back to :func:`range_check_lookup` (same statement, more constraints)."""
+    if not 1 <= bits <= MAX_LIMB_BITS:
+        raise ValueError(f"a limb has 1..{MAX_LIMB_BITS} bits, got {bits}")
+    _state(cs).limbs.append(_RangeQuery(as_lc(x), bits, cs._qualify(name)))
 
 
 def fixed_table(cs: ConstraintSystem, rows: Sequence[Sequence[int]], name: str = "table") -> FixedTable:
@@ -161,6 +188,33 @@ def weighted_sum_check(
     if not ts:
         raise ValueError("weighted_sum_check needs at least one total")
     _state(cs).sums.append(_WeightedSum(qs, ts, cs._qualify(name)))
+
+
+def column_sum_check(
+    cs: ConstraintSystem,
+    table: FixedTable,
+    queries: Sequence[tuple[int, Value]],
+    totals: Sequence[Value],
+    name: str = "colsum",
+) -> None:
+    """Prove T_j = sum_i w_i row_i[j] for every column j = 1..arity-1, where row_i is the tuple of the table's query
+    number q_i (``queries`` = (q_i, w_i), indices returned by :meth:`FixedTable.lookup`) and T = ``totals``.
+
+    Why: a weighted sum of looked-up columns (e.g. a leaf's scenario sums sum_j qty_j R_j[s] over its risk-array
+    lookups) costs one product per column and per query instead of one per column per query, because the lookup
+    already compresses each queried tuple as f_i = row_i[0] + sum_j beta^j row_i[j] at the challenge's power beta.
+    The check is sum_j beta^j T_j = sum_i w_i (f_i - row_i[0]): the difference of the two sides is the polynomial
+    sum_j beta^j (T_j - sum_i w_i row_i[j]) in X (beta = X^K), whose coefficients are all fixed before X (the rows
+    are lookup values, committed; the private wires of the weights and totals are committed here), so a false
+    total passes with probability at most (arity - 1) K / r. Cost: arity - 1 + len(queries) + 1 constraints."""
+    if len(totals) != table.arity - 1:
+        raise ValueError(f"table {table.name}: {table.arity - 1} totals (columns 1..), got {len(totals)}")
+    qs = []
+    for qi, w in queries:
+        if not 0 <= qi < len(table.queries):
+            raise ValueError(f"table {table.name} has no query {qi}")
+        qs.append((qi, as_lc(w)))
+    _state(cs).column_sums.append(_ColumnSum(table, qs, [as_lc(t) for t in totals], cs._qualify(name)))
 
 
 def set_limb_bits(cs: ConstraintSystem, b: int) -> None:
@@ -259,9 +313,16 @@ def _finalize(cs: ConstraintSystem) -> None:
         # ---- range checks: limbs, recomposition, queries
         b = 0
         range_queries: list[LC] = []
-        if st.ranges:
-            b = st.limb_bits or choose_limb_bits([q.bits for q in st.ranges])
-            for q in st.ranges:
+        if st.ranges or st.limbs:
+            b = st.limb_bits or choose_limb_bits([q.bits for q in (*st.ranges, *st.limbs)])
+            for q in st.limbs:
+                if q.bits <= b:  # the value is its own limb: no hint, no recomposition
+                    range_queries.append(q.x)
+                    if q.bits < b:
+                        range_queries.append(q.x * (1 << (b - q.bits)))
+                    committed.extend(_private_wires(cs, [q.x]))
+            decomposed = [*st.ranges, *(q for q in st.limbs if q.bits > b)]
+            for q in decomposed:
                 n = -(-q.bits // b)
                 limbs = cs.hint(f"{q.name}.limb", lambda v, bb=q.bits: _limbs(v, bb, b), q.x, count=n)
                 cs.assert_equal(
@@ -305,6 +366,8 @@ def _finalize(cs: ConstraintSystem) -> None:
         for ws in st.sums:
             vals = [v for q in (*ws.queries, *ws.totals) for v in q]
             committed.extend(_private_wires(cs, vals))
+        for colsum in st.column_sums:
+            committed.extend(_private_wires(cs, [*(w for _, w in colsum.queries), *colsum.totals]))
         if not committed:
             return
         x = cs.commit(_unique(committed), name="challenge")
@@ -312,7 +375,7 @@ def _finalize(cs: ConstraintSystem) -> None:
         # batch inversion (the signal order, names and values are those of one hint per signal).
         fractions: list[tuple[LC, LC, Value]] = []  # (signal, f, m): signal = m / (X - f)
         # ---- range identity: sum 1/(X - f) = sum m_t/(X - t)
-        if st.ranges:
+        if range_queries:
             invs = []
             for i, f in enumerate(range_queries):
                 inv = cs.reserve(f"range.q[{i}].inv")
@@ -343,6 +406,7 @@ def _finalize(cs: ConstraintSystem) -> None:
                     f = qv[0]
                     for j in range(1, t.arity):
                         f = f + cs.mul(powers[j], qv[j], f"{t.name}.q[{qi}].c[{j}]")
+                    t.compressed.append(f)
                     inv = cs.reserve(f"{t.name}.q[{qi}].inv")
                     fractions.append((inv, f, 1))
                     cs.constrain(inv, x - f, 1, f"{t.name}.q[{qi}]")
@@ -358,6 +422,17 @@ def _finalize(cs: ConstraintSystem) -> None:
                     cs.constrain(p, x - tv, mults[ri], f"{t.name}.row[{ri}]")
                     fracs.append(p)
                 cs.assert_equal(_lc_sum(invs), _lc_sum(fracs), f"{t.name}.logup")
+            # ---- column sums of looked-up tuples: sum_j beta^j T_j = sum_i w_i (f_i - row_i[0])
+            for colsum in st.column_sums:
+                t, cn = colsum.table, colsum.name
+                left = _lc_sum([cs.mul(powers[j], tot, f"{cn}.t[{j}]") for j, tot in enumerate(colsum.totals, 1)])
+                right = _lc_sum(
+                    [
+                        cs.mul(w, t.compressed[qi] - t.queries[qi][0], f"{cn}.q[{k}]")
+                        for k, (qi, w) in enumerate(colsum.queries)
+                    ]
+                )
+                cs.assert_equal(left, right, f"{cn}.sum")
         # ---- weighted sums: sum_i w_i/(X - k_i) = sum_t T_t/(X - t)
         for ws in st.sums:
             lhs: list[LC] = []
@@ -377,7 +452,7 @@ def _finalize(cs: ConstraintSystem) -> None:
         )
     st.report = {
         "limb_bits": b,
-        "range_checks": len(st.ranges),
+        "range_checks": len(st.ranges) + len(st.limbs),
         "range_queries": len(range_queries),
         "table_rows": (1 << b) if b else 0,
         "constraints": cs.n_constraints - start,

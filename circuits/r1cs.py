@@ -101,7 +101,7 @@ def as_lc(x: Value) -> LC:
     return x if isinstance(x, LC) else LC.const(x)
 
 
-@dataclass
+@dataclass(slots=True)  # millions per circuit: no per-instance __dict__
 class Constraint:
     a: Coeffs
     b: Coeffs
@@ -199,7 +199,7 @@ class CommitmentRefused(ValueError):
     """A second commitment, or a public signal declared after the commitment (both unsound)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Step:
     outputs: list[int]
     fn: HintFn
@@ -222,6 +222,7 @@ class ConstraintSystem:
         self._finalizers: list[Callable[[ConstraintSystem], None]] = []
         self._reserved: set[int] = set()  # signals from reserve() not yet given a step by fill()
         self._program: list[tuple[_Step, list[int | tuple[tuple[int, int], ...]]]] = []  # witness(): see _compiled
+        self._released = -1  # constraints freed by compile(release=True) (-1: nothing released)
         # per-circuit state of gadgets that pay a cost once per proof (e.g. the lookup tables)
         self.extensions: dict[str, object] = {}
 
@@ -365,9 +366,12 @@ class ConstraintSystem:
     # ------------------------------------------------------------- constraints
 
     def constrain(self, a: Value, b: Value, c: Value, name: str) -> None:
-        self._constraints.append(
-            Constraint(dict(as_lc(a).terms), dict(as_lc(b).terms), dict(as_lc(c).terms), self._qualify(name))
-        )
+        if self._released >= 0:
+            raise ValueError("compile(release=True) was called: this system takes no more constraints")
+        la, lb = as_lc(a), as_lc(b)
+        ta = dict(la.terms)
+        tb = ta if lb is la else dict(lb.terms)  # x * x (every Poseidon S-box): one copy (dicts are never mutated)
+        self._constraints.append(Constraint(ta, tb, dict(as_lc(c).terms), self._qualify(name)))
 
     def assert_equal(self, a: Value, b: Value, name: str) -> None:
         self.constrain(as_lc(a) - as_lc(b), self.one, LC(), name)
@@ -385,7 +389,7 @@ class ConstraintSystem:
 
     @property
     def n_constraints(self) -> int:
-        return len(self._constraints)
+        return len(self._constraints) + max(self._released, 0)
 
     # ------------------------------------------------------------- compile / witness
 
@@ -395,7 +399,15 @@ class ConstraintSystem:
             order.extend(i for i, k in enumerate(self._kinds) if k == kind)
         return order
 
-    def compile(self) -> R1CS:
+    def compile(self, release: bool = False) -> R1CS:
+        """The R1CS in circom's signal order (and the witness program, digested once here).
+
+        ``release=True`` (large circuits): the builder's own constraints are freed one by one as they are renumbered
+        into the R1CS, and each witness step's input expressions as the step is digested, so the system is never
+        held twice (for the venue circuit at 1,024 leaves the copies are gigabytes). witness() works as before and
+        n_constraints still counts; compiling again or adding constraints then raises."""
+        if self._released >= 0:
+            raise ValueError("compile(release=True) was called: this system cannot be compiled again")
         self.finalize()
         order = self._order()
         pos = {sid: i for i, sid in enumerate(order)}
@@ -403,9 +415,29 @@ class ConstraintSystem:
         def remap(t: Coeffs) -> Coeffs:
             return {pos[s]: v for s, v in t.items()}
 
-        cons = [Constraint(remap(c.a), remap(c.b), remap(c.c), c.name) for c in self._constraints]
+        if release:
+            src, self._constraints, self._released = self._constraints, [], len(self._constraints)
+            src.reverse()
+            cons = []
+            recent: list[tuple[Coeffs, Coeffs]] = []  # (source, renumbered) of the last few: x*x, x^4*x share one
+
+            def shared(t: Coeffs) -> Coeffs:
+                for old, new in recent:
+                    if old is t or (len(t) > 2 and old == t):
+                        return new
+                out = remap(t)
+                recent.append((t, out))
+                if len(recent) > 4:
+                    recent.pop(0)
+                return out
+
+            while src:  # popped (and freed) in the original order
+                c = src.pop()
+                cons.append(Constraint(shared(c.a), shared(c.b), remap(c.c), c.name))
+        else:
+            cons = [Constraint(remap(c.a), remap(c.b), remap(c.c), c.name) for c in self._constraints]
         with _gc_paused():
-            self._compiled()  # the witness program, digested once here rather than in the first witness()
+            self._compiled(release)  # the witness program, digested once here rather than in the first witness()
         return R1CS(
             n_vars=len(order),
             n_pub_out=self._kinds.count("pub_out"),
@@ -474,10 +506,12 @@ class ConstraintSystem:
                 vals[sid] = int(v) % R
         return [vals[s] for s in order]
 
-    def _compiled(self) -> list[tuple[_Step, list[int | tuple[tuple[int, int], ...]]]]:
+    def _compiled(self, release: bool = False) -> list[tuple[_Step, list[int | tuple[tuple[int, int], ...]]]]:
         """The witness program with each step's input LCs pre-digested (once per system, extended if steps were
-        added since): a single signal with coefficient 1 is read directly, the value a plain evaluation gives."""
+        added since): a single signal with coefficient 1 is read directly, the value a plain evaluation gives.
+        ``release``: drop each step's LCs once digested (compile(release=True))."""
         prog = self._program
+        recent: list[tuple[LC, tuple[tuple[int, int], ...]]] = []  # release: the same LC digested once (x*x, x^4*x)
         for step in self._steps[len(prog) :]:
             ins: list[int | tuple[tuple[int, int], ...]] = []
             for lc in step.inputs:
@@ -487,8 +521,19 @@ class ConstraintSystem:
                     if c == 1:
                         ins.append(sid)
                         continue
+                if release:
+                    hit = next((d for old, d in recent if old is lc), None)
+                    if hit is None:
+                        hit = tuple(t.items())
+                        recent.append((lc, hit))
+                        if len(recent) > 4:
+                            recent.pop(0)
+                    ins.append(hit)
+                    continue
                 ins.append(tuple(t.items()))
             prog.append((step, ins))
+            if release:
+                step.inputs = []
         return prog
 
 

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from zkmargin.circuits.field import R
-from zkmargin.circuits.merkle import MerkleTree
 from zkmargin.circuits.rules.instrument_table import InstrumentTable, venue_params
 from zkmargin.circuits.rules.models import Account
 from zkmargin.circuits.solvency.leaf import account_id_commitment, derive_user_secret, epoch_salt
 from zkmargin.circuits.solvency.shape import CASH_BITS, QTY_BITS, USD_UNITS_PER_MICRO
 from zkmargin.circuits.solvency.venue_leaf import VenueLeaf
-from zkmargin.circuits.solvency.venue_params import VenueParams
+from zkmargin.circuits.solvency.venue_params import VenueParams, risk_limbs
 from zkmargin.circuits.solvency.venue_shape import PART_BITS, VenueShape, venue_public_names
+from zkmargin.circuits.solvency.venue_tree import VenueTree
 
 from .engine.margin import AccountResult, MarginEngine
 from .solvency_witness import AccountNotProvable, batch_public_signals
@@ -171,11 +171,12 @@ def build_venue_batch(
     plans: list[LeafPlan] = []
     for idh, salt, acct, ps, _ in rows:
         for k, p in enumerate(ps):
-            leaves.append(VenueLeaf(idh, salt, pf[id(acct)], p.cash, k, p.positions, p.balances))
+            last = 1 if k == len(ps) - 1 else 0
+            leaves.append(VenueLeaf(idh, salt, pf[id(acct)], p.cash, k, p.positions, p.balances, last))
             plans.append(p)
     if len(leaves) > shape.accounts:
         raise ValueError(f"{len(rows)} accounts need {len(leaves)} leaves, more than the batch's {shape.accounts}")
-    root = MerkleTree([lf.leaf() for lf in leaves], shape.depth).root
+    root = VenueTree([lf.leaf() for lf in leaves], shape.depth).root
     prices = [engine.snapshot.spot_prices[a] for a in table.assets]
     liab = [0] * shape.assets
     for lf in leaves:
@@ -215,7 +216,8 @@ def venue_witness_inputs(
             ins[f"params.haircut[{a}][{t}].rate"] = vp.haircut_rate[a - 1][t]
     for t in range(1, sh.risk_rows):
         for s in range(sh.scenarios):
-            ins[f"params.risk[{t}].long[{s}]"] = vp.risk_long[t - 1][s] % R
+            for k, limb in enumerate(risk_limbs(vp.risk_long[t - 1][s])):
+                ins[f"params.risk[{t}].long[{s}].limb[{k}]"] = limb
     for r in range(1, sh.instruments):
         row = vp.instruments[r - 1]
         p = f"params.inst[{r}]."

@@ -6,7 +6,10 @@
    needs; the candidate with the fewest constraints per account wins (``--slots P A`` skips the choice).
 2. **Constraints per leaf and per account** at each ``--venue-sizes`` batch, all costs included: the tables (1,000
    instrument rows, 986 risk arrays, ladders, tiers, their commitments and per-row checks) paid once per batch, the
-   range table, the LogUp sums. "Per account" divides by the synthetic accounts that fill the batch's leaves.
+   range table, the LogUp sums. "Per account" = per leaf x the mean leaves per account of the synthetic book (the
+   RESULT's ``venue_constraints_per_account``, at 1,024 leaves when measured, issue 15's target <= 2,500). Build
+   time, witness + check time, peak RSS; sizes listed in ``--venue-count-only`` are counted by a lean build
+   (``VenueCircuit(count_only=True)``: no constraint or witness step kept), for batches too large to hold.
 3. **Prove** a ``--venue-prove`` batch: dev setup, ``prove_committed``, ``verify_committed``; peak RSS of the process.
 """
 
@@ -117,28 +120,44 @@ def main_venue(args: argparse.Namespace) -> None:
           f"account without them {statistics.fmean(bulk):.3f}\n")  # fmt: skip
     print("## constraints per leaf and per account (tables paid once per batch)\n")
     print(f"per account = per leaf x {mean_leaves:.3f}, the mean leaves per account of the {len(book):,}-account book "
-          "(the accounts filling one batch vary with the tail)\n")  # fmt: skip
+          "(the accounts filling one batch vary with the tail); sizes in --venue-count-only are counted without "
+          "keeping the system (no witness); peak RSS is this process's so far (run one size per process to read "
+          "it per size)\n")  # fmt: skip
     print("| leaves per batch | accounts in it | constraints | per leaf | per account | tables + range table per leaf "
-          "| limb bits | build (s) |")  # fmt: skip
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| limb bits | build (s) | witness + check (s) | peak RSS (GB) |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     results: dict[int, tuple[float, float, int]] = {}
     circuits: dict[int, tuple[VenueCircuit, Any]] = {}
+    budgets: dict[int, dict[str, int]] = {}
     for n in args.venue_sizes:
         accts = fill(engine, table, book, p, a, n)
+        lean = n in args.venue_count_only
         t0 = time.perf_counter()
-        c = VenueCircuit(venue_shape(table, engine.params, n, p, a))
+        c = VenueCircuit(venue_shape(table, engine.params, n, p, a), count_only=lean)
         build_s = time.perf_counter() - t0
-        batch = build_venue_batch(engine, accts, table, c.shape, epoch=1, secret=b"bench")
-        c.r1cs.check(c.witness(batch.inputs))
-        total = c.r1cs.n_constraints
+        wit = "-"
+        if not lean:
+            t1 = time.perf_counter()
+            batch = build_venue_batch(engine, accts, table, c.shape, epoch=1, secret=b"bench")
+            c.r1cs.check(c.witness(batch.inputs))
+            wit = f"{time.perf_counter() - t1:.0f}"
+        total = c.n_constraints
         tables = sum(c.budget[k] for k in BATCH_PARTS)
         results[n] = (total / n, total / n * mean_leaves, len(accts))
+        budgets[n] = dict(c.budget)
         print(f"| {n:,} | {len(accts):,} | {total:,} | {total / n:,.0f} | {total / n * mean_leaves:,.0f} | "
-              f"{tables / n:,.0f} | {lookup_report(c.cs)['limb_bits']} | {build_s:.0f} |")  # fmt: skip
-        if n == args.venue_prove and not args.no_prove:
+              f"{tables / n:,.0f} | {lookup_report(c.cs)['limb_bits']} | {build_s:.0f} | {wit} | "
+              f"{_rss_gb():.1f} |")  # fmt: skip
+        if n == args.venue_prove and not args.no_prove and not lean:
             circuits[n] = (c, batch)
         else:
             del c
+    print("\ncomponents per leaf (the batch parts amortised over the leaves):\n")
+    print("| component | " + " | ".join(f"{n:,} leaves" for n in budgets) + " |")
+    print("|---|" + "---:|" * len(budgets))
+    first = next(iter(budgets.values()))
+    for comp in sorted(first, key=lambda k: -first[k]):
+        print(f"| {comp} | " + " | ".join(f"{b.get(comp, 0) / n:,.1f}" for n, b in budgets.items()) + " |")
     big = max(results)
     if len(results) >= 2:
         lo, hi = sorted(results)[:2]
@@ -152,8 +171,7 @@ def main_venue(args: argparse.Namespace) -> None:
             if n not in results:
                 per = slope + fixed / n
                 print(f"| {n:,} (extrapolated) | {per:,.0f} | {per * mean_leaves:,.0f} |")
-    print(f"\ncomponents per leaf at {big:,} leaves are printed by --slots runs with one size; peak RSS so far "
-          f"{_rss_gb():.1f} GB\n")  # fmt: skip
+    print(f"\npeak RSS so far {_rss_gb():.1f} GB\n")
     prove_s = float("nan")
     n_prove = args.venue_prove
     if n_prove in circuits:
@@ -172,12 +190,13 @@ def main_venue(args: argparse.Namespace) -> None:
         print(f"\ndev setup {t1 - t0:.1f} s; prove {prove_s:.1f} s (witness included) = {prove_s / n_prove:.4f} s per "
               f"leaf, {prove_s / n_prove * mean_leaves:.4f} s per account (x mean leaves); verify {t3 - t2:.3f} s; "
               f"peak RSS {_rss_gb():.1f} GB (largest worker {_children_rss_gb():.1f} GB)\n")  # fmt: skip
-    per_leaf, per_acct, _ = results[big]
+    head = 1024 if 1024 in results else big
+    per_leaf, per_acct, _ = results[head]
     accts_prove = len(circuits[n_prove][1].accounts) if n_prove in circuits else 0
     print(
-        f"RESULT venue_constraints_per_account={per_leaf:.0f} leaves_per_batch={big} "
+        f"RESULT venue_constraints_per_account={per_acct:.0f} leaves_per_batch={head} "
         f"instruments={len(table.instruments)} assets={len(table.assets)} positions_per_leaf={p} balances_per_leaf={a} "
-        f"constraints_per_synthetic_account={per_acct:.0f} leaves_per_synthetic_account={mean_leaves:.3f} "
+        f"constraints_per_leaf={per_leaf:.0f} leaves_per_synthetic_account={mean_leaves:.3f} "
         f"prove_s_per_leaf={prove_s / max(n_prove, 1):.4f} "
         f"prove_s_per_account={prove_s / max(n_prove, 1) * mean_leaves:.4f} "
         f"prove_leaves={n_prove} prove_accounts={accts_prove} peak_rss_gb={_rss_gb():.1f}"

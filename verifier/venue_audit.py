@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from zkmargin.circuits.merkle import verify_path
+from zkmargin.circuits.solvency.venue_tree import verify_venue_path
 from zkmargin.circuits.r1cs import R1CS
 from zkmargin.circuits.rules.instrument_table import InstrumentTable, rebuild_venue_params
 from zkmargin.circuits.rules.models import MarketSnapshot
@@ -189,7 +189,9 @@ def check_venue_setup(
 
 
 def part_leaf(inc: VenueInclusion, k: int, epoch: int) -> int:
-    """The leaf of part ``k`` rebuilt from the file's id and secret (never from the file's id hash)."""
+    """The leaf of part ``k`` rebuilt from the file's id and secret (never from the file's id hash). The file's last
+    part is rebuilt with ``last = 1`` and every other with 0, so a part the operator appended after the user's last
+    one (which the circuit would force to flip that flag) makes the user's last leaf miss the root."""
     p = inc.parts[k]
     return VenueLeaf(
         account_id_commitment(inc.account_id, inc.user_secret),
@@ -199,6 +201,7 @@ def part_leaf(inc: VenueInclusion, k: int, epoch: int) -> int:
         p.part,
         p.positions,
         p.balances,
+        int(k == len(inc.parts) - 1),
     ).leaf()
 
 
@@ -240,7 +243,7 @@ def check_venue_deliveries(
                 if (inc.batch, p.slot) in seen:
                     why = why or f"slot {p.slot} claimed twice"
                 seen.add((inc.batch, p.slot))
-                if not verify_path(part_leaf(inc, k, b.epoch), list(p.siblings), p.slot, batches[inc.batch].root):
+                if not verify_venue_path(part_leaf(inc, k, b.epoch), list(p.siblings), p.slot, batches[inc.batch].root):
                     why = why or f"part {k} is not on the batch root"
             leaves_per_batch[inc.batch] += len(inc.parts)
             accounts_per_batch[inc.batch] += 1

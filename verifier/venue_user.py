@@ -9,9 +9,10 @@ parts must be exactly the user's own statement (positions, balances, cash = real
 values). So a part left out of the file (or of the proof) is a missing position, and a file pointing at another
 account's leaves fails the path (the leaf is rebuilt from *this* user's id and secret).
 
-Limit, stated: the user cannot see the leaf after their last part, so an extra part the operator appended (a
-position in an instrument the user does not hold, with a higher id) would not show here; the circuit would need the
-last part marked in the leaf head (requested in docs/statement.md, "Venue batches").
+A part the operator appended after the user's last one (a position in an instrument the user does not hold, with a
+higher id) cannot hide either: the circuit marks an account's final leaf (``last`` in the leaf head, forced to 1 - the
+next leaf's continuation flag), and this check rebuilds the user's last part with ``last = 1``, so an appended part
+makes that leaf miss the root (``tests/product/test_venue_pipeline.py::test_part_appended_after_the_users_last``).
 
 Needs only ``zkmargin.circuits`` and ``zkmargin.verifier``.
 """
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from zkmargin.circuits.merkle import verify_path
+from zkmargin.circuits.solvency.venue_tree import verify_venue_path
 from zkmargin.circuits.rules.instrument_table import InstrumentTable, leaf_view, rebuild_venue_params
 from zkmargin.circuits.rules.models import MarketSnapshot
 from zkmargin.circuits.solvency.leaf import account_id_commitment
@@ -90,7 +91,7 @@ def check_venue_account(
     off = [
         k
         for k, p in enumerate(inc.parts)
-        if len(p.siblings) != sh.depth or not verify_path(part_leaf(inc, k, b.epoch), list(p.siblings), p.slot, be.root)
+        if len(p.siblings) != 15 * sh.depth or not verify_venue_path(part_leaf(inc, k, b.epoch), list(p.siblings), p.slot, be.root)
     ]
     rep.add(
         PATHS_CHECK,

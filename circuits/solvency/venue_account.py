@@ -39,7 +39,16 @@ from .shape import (
     SLACK_BITS,
     VALUE_BITS,
 )
-from .venue_leaf import BAL_PER_PACK, BAL_WIDTH, OFF_ID, OFF_PART, OFF_PORTFOLIO, POS_PER_PACK, POS_WIDTH
+from .venue_leaf import (
+    BAL_PER_PACK,
+    BAL_WIDTH,
+    OFF_ID,
+    OFF_LAST,
+    OFF_PART,
+    OFF_PORTFOLIO,
+    POS_PER_PACK,
+    POS_WIDTH,
+)
 from .venue_shape import ASSET_ID_BITS, INSTRUMENT_ID_BITS, PART_BITS
 
 if TYPE_CHECKING:
@@ -99,9 +108,10 @@ def _interval_row(index: dict[str, Index], table: str, key: int, x: int, width: 
     return list(best[1 : 1 + width])
 
 
-def build_leaf(c: VenueCircuit, prev: Carry | None, cont: LC, gcont: LC, next_gcont: LC) -> LeafSignals:
+def build_leaf(c: VenueCircuit, prev: Carry | None, cont: LC, gcont: LC, next_cont: LC, next_gcont: LC) -> LeafSignals:
     """One leaf (in the caller's scope ``acct[i]``): ``prev`` is the previous leaf's carry (None for the first leaf of
-    the batch), ``cont``/``gcont`` this leaf's links, ``next_gcont`` the next leaf's group link (0 after the last)."""
+    the batch), ``cont``/``gcont`` this leaf's links, ``next_cont``/``next_gcont`` the next leaf's (0 after the
+    last)."""
     cs, sh, rc, t = c.cs, c.shape, c.rc, c.tables
     idx = t.index
     active = cs.input("active")
@@ -178,7 +188,8 @@ def build_leaf(c: VenueCircuit, prev: Carry | None, cont: LC, gcont: LC, next_gc
     # ---- positions
     values = LC()
     tiered_all, tiered_ra = LC(), LC()
-    scen = [LC() for _ in range(sh.scenarios)]
+    risk_queries: list[tuple[int, LC]] = []  # (risk-table query, quantity) per position slot
+    arrays: list[list[LC]] = []
     shorts, somc = LC(), LC()
     for j in range(sh.positions):
         with c.part("slots"):
@@ -206,15 +217,21 @@ def build_leaf(c: VenueCircuit, prev: Carry | None, cont: LC, gcont: LC, next_gc
             tiered_ra = tiered_ra + cs.mul(has_ra, mnum, f"pos[{j}].mm_ra")
         with c.part("scenarios"):
             arr = cs.hint(f"pos[{j}].risk", lambda k: _row(idx, "risk", k, sh.scenarios), rrow, count=sh.scenarios)
-            c.lookup(t.risk, [rrow, *arr])
-            for s in range(sh.scenarios):
-                scen[s] = scen[s] + cs.mul(qty[j], arr[s], f"pos[{j}].s{s}")
+            risk_queries.append((c.lookup(t.risk, [rrow, *arr]), qty[j]))
+            arrays.append(arr)
             qneg = (qty[j] - q_abs[j]) * INV2  # min(q, 0)
             # published short = long + 1: sum q R = sum q long + sum min(q, 0), over the risk-array slots
             shorts = shorts + cs.mul(has_ra, qneg, f"pos[{j}].short")
             somc = somc + cs.mul(-qneg, smin, f"pos[{j}].smin")
 
     with c.part("scenarios"):
+        # the leaf's scenario sums sum_j q_j R_j[s], hinted and proven by one random combination of the risk lookups'
+        # compressed rows (lookup.column_sum_check: S + P + 1 constraints instead of S x P products)
+        scen = cs.hint(
+            "scen", lambda *v: _scenario_sums(v, sh.positions, sh.scenarios), *qty, *(x for a in arrays for x in a),
+            count=sh.scenarios,
+        )  # fmt: skip
+        c.column_sum(t.risk, risk_queries, scen, "scen")
         sums = [carried(prev.sums[s], gcont, f"s{s}") + scen[s] + shorts if prev else scen[s] + shorts
                 for s in range(sh.scenarios)]  # fmt: skip
         somc_tot = carried(prev.somc, gcont, "somc") + somc if prev else somc
@@ -258,7 +275,11 @@ def build_leaf(c: VenueCircuit, prev: Carry | None, cont: LC, gcont: LC, next_gc
             cs.constrain(1 - active, b, zero, f"pad.bal[{a}]_zero")
 
     with c.part("leaf hash"):
+        # last = 1 on the account's final leaf (active, and the next leaf does not continue it): the user sees
+        # that no part follows theirs; an inactive leaf hashes to 0 whatever its head
+        last = active - next_cont
         head = (cash + (1 << CASH_BITS)) + pf * (1 << OFF_PORTFOLIO) + part * (1 << OFF_PART) + idh * (1 << OFF_ID)
+        head = head + last * (1 << OFF_LAST)
         elems = [salt, head, *_packs(pid, qty, POS_PER_PACK, POS_WIDTH), *_packs(aid, bal, BAL_PER_PACK, BAL_WIDTH)]
         leaf = cs.mul(active, poseidon_gadget(cs, elems, "leaf"), "leaf.empty_if_inactive")
 
@@ -266,6 +287,12 @@ def build_leaf(c: VenueCircuit, prev: Carry | None, cont: LC, gcont: LC, next_gc
     return LeafSignals(
         active, cont, idh, equity, mm, equity + bad_debt, under, shortfall, bad_debt, liabilities, leaf, carry
     )
+
+
+def _scenario_sums(v: tuple[int, ...], positions: int, scenarios: int) -> list[int]:
+    """sum_j q_j R_j[s] mod r for each scenario s: v = the P quantities, then the P risk arrays (S entries each)."""
+    qs, arrs = v[:positions], v[positions:]
+    return [sum(q * arrs[j * scenarios + s] for j, q in enumerate(qs)) % R for s in range(scenarios)]
 
 
 def _slot_chain(

@@ -24,17 +24,25 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from zkmargin.circuits.field import R
-from zkmargin.circuits.lookup import FixedTable, lookup_report, set_limb_bits, weighted_sum_check
-from zkmargin.circuits.merkle import merkle_root_gadget
-from zkmargin.circuits.r1cs import LC, R1CS, CommitFn, ConstraintSystem, Value
+from zkmargin.circuits.lookup import (
+    FixedTable,
+    column_sum_check,
+    limb_check_lookup,
+    lookup_report,
+    set_limb_bits,
+    weighted_sum_check,
+)
+from zkmargin.circuits.r1cs import LC, R1CS, CommitFn, ConstraintSystem, HintFn, Value
 
 from .budget import ConstraintBudget
 from .gadgets import signed
 from .shape import FIXED_PUBLIC_NAMES, ID_BITS
 from .venue_account import LeafSignals, build_leaf
 from .venue_leaf import venue_leaf_arity
+from .venue_params import VENUE_LIMB_BITS
 from .venue_shape import VenueShape
 from .venue_tables import VenueTables, build_tables
+from .venue_tree import venue_root_gadget
 
 __all__ = ["VENUE_LOOKUP_TABLE", "VenueCircuit"]
 
@@ -45,20 +53,38 @@ class VenueCircuit(ConstraintBudget):
     """Builds the venue constraint system for a shape; ``budget`` counts constraints per component (lookup limbs,
     recompositions and tuple queries attributed to the component that asked for them)."""
 
-    def __init__(self, shape: VenueShape, limb_bits: int | None = None) -> None:
+    def __init__(
+        self,
+        shape: VenueShape,
+        limb_bits: int | None = VENUE_LIMB_BITS,
+        keep_build_state: bool = False,
+        count_only: bool = False,
+    ) -> None:
+        """``keep_build_state``: keep the builder's own copy of the constraints and the hints' input expressions after
+        compiling (only a test that extends the system needs them); by default they are freed while compiling
+        (``ConstraintSystem.compile(release=True)``), which roughly halves the peak memory of a large batch.
+        ``count_only``: build without keeping any constraint or witness step (:class:`CountingSystem`), for the
+        constraint count and budget of batches too large to hold (``n_constraints``, ``budget``; no ``r1cs``)."""
         venue_leaf_arity(shape.positions, shape.balances)
         self.shape = shape
         self.lookups = True
-        self.cs = ConstraintSystem()
+        self.cs = CountingSystem() if count_only else ConstraintSystem()
         self._init_budget()
         self.leaves: list[LeafSignals] = []
         self._tuple_cost: dict[str, int] = defaultdict(int)
+        self._limb_bits: dict[str, list[int]] = defaultdict(list)
         self._build()
         if limb_bits is not None:
             set_limb_bits(self.cs, limb_bits)
-        self.r1cs: R1CS = self.cs.compile()
+        if count_only:
+            self.cs.finalize()
+            self.n_constraints = self.cs.n_constraints
+            self._attribute_lookups()
+            return
+        self.r1cs: R1CS = self.cs.compile(release=not keep_build_state)
+        self.n_constraints = self.r1cs.n_constraints
         self._attribute_lookups()
-        self._pos = {sid: i for i, sid in enumerate(self.cs._order())}
+        self._pos: dict[int, int] = {}  # builder id -> compiled index, made by the first value() (tests)
 
     # ------------------------------------------------------------------ helpers (ConstraintBudget has part())
 
@@ -66,9 +92,22 @@ class VenueCircuit(ConstraintBudget):
         """Every range check of the venue circuit is a LogUp lookup (queued for the finalizer)."""
         self._rc_lookup(cs, x, bits, name)
 
-    def lookup(self, table: FixedTable, values: Sequence[Value]) -> None:
+    def limb(self, cs: ConstraintSystem, x: Value, bits: int, name: str) -> None:
+        """A value that is itself one limb (``lookup.limb_check_lookup``: one range-table query, no recomposition)."""
+        self._limb_bits[self._current].append(bits)
+        self.range_check_at[cs._qualify(name)] = (cs.n_constraints, bits)
+        limb_check_lookup(cs, x, bits, name)
+
+    def lookup(self, table: FixedTable, values: Sequence[Value]) -> int:
         self._tuple_cost[self._current] += table.arity
-        table.lookup(values)
+        return table.lookup(values)
+
+    def column_sum(
+        self, table: FixedTable, queries: Sequence[tuple[int, Value]], totals: Sequence[Value], name: str
+    ) -> None:
+        """``lookup.column_sum_check`` (weighted column sums of looked-up rows), attributed to the current part."""
+        self._tuple_cost[self._current] += len(totals) + len(queries) + 1
+        column_sum_check(self.cs, table, queries, totals, name)
 
     def _attribute_lookups(self) -> None:
         rep = lookup_report(self.cs)
@@ -78,12 +117,18 @@ class VenueCircuit(ConstraintBudget):
             cost = sum(-(-n // b) + 1 + (1 if n % b else 0) for n in bits)
             self.budget[comp] += cost
             attributed += cost
+        for comp, bits in self._limb_bits.items():
+            cost = sum((1 + (n < b)) if n <= b else -(-n // b) + 1 + (1 if n % b else 0) for n in bits)
+            self.budget[comp] += cost
+            attributed += cost
         for comp, cost in self._tuple_cost.items():
             self.budget[comp] += cost
             attributed += cost
         self.budget[VENUE_LOOKUP_TABLE] += rep["constraints"] - attributed
 
     def value(self, lc: LC, witness: Sequence[int]) -> int:
+        if not self._pos:
+            self._pos = {sid: i for i, sid in enumerate(self.cs._order())}
         return signed(sum(c * witness[self._pos[s]] for s, c in lc.terms.items()) % R)
 
     def witness(self, inputs: Mapping[str, int], commit: CommitFn | None = None) -> list[int]:
@@ -111,9 +156,10 @@ class VenueCircuit(ConstraintBudget):
                 gconts.append(cs.input("gcont"))
         prev = None
         for i in range(sh.accounts):
-            nxt = gconts[i + 1] if i + 1 < sh.accounts else LC()
+            nxt_c = conts[i + 1] if i + 1 < sh.accounts else LC()
+            nxt_g = gconts[i + 1] if i + 1 < sh.accounts else LC()
             with cs.scope(f"acct[{i}]"):
-                leaf = build_leaf(self, prev, conts[i], gconts[i], nxt)
+                leaf = build_leaf(self, prev, conts[i], gconts[i], nxt_c, nxt_g)
             self.leaves.append(leaf)
             prev = leaf.carry
         self._batch(pub, liabilities)
@@ -137,10 +183,13 @@ class VenueCircuit(ConstraintBudget):
                 ends.append(lv[i].active - nxt_cont)  # the account's last leaf
             cs.assert_equal(pub["first_id_hash"], lv[0].id_hash, "first_id_hash")
             cs.assert_equal(pub["last_id_hash"], last, "last_id_hash")
+            # ids strictly increase up to the last, so every id hash is < 2^128 and the leaf head's fields (the id
+            # hash at 2^73, the last flag at 2^201) cannot overlap
+            self.rc(cs, last, ID_BITS, "last_id.range")
             count = sum((x.active - x.cont for x in lv), LC())
             cs.assert_equal(pub["account_count"], count, "account_count")
         with self.part("tree"):
-            root = merkle_root_gadget(cs, [x.leaf for x in lv], sh.depth, "tree")
+            root = venue_root_gadget(cs, [x.leaf for x in lv], sh.depth, "tree")
             self.root = root
             cs.assert_equal(pub["batch_root"], root, "batch_root")
         with self.part("totals"), cs.scope("totals"):
@@ -158,6 +207,36 @@ class VenueCircuit(ConstraintBudget):
             # what the venue owes per asset: positive balances, summed over the sparse slots by asset id
             queries = [q for x in lv for q in x.liabilities]
             weighted_sum_check(cs, queries, [(a + 1, lia) for a, lia in enumerate(liabilities)], "liabilities")
+
+
+class CountingSystem(ConstraintSystem):
+    """A constraint system that only counts: constraints and witness steps are dropped as they are made (signals,
+    names and the lookup queries stay, so the finalizer builds and counts the LogUp part as usual). The count equals
+    a full build's (``tests/solvency/test_venue_cost.py``); it cannot compile or compute a witness."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._count = 0
+
+    def constrain(self, a: Value, b: Value, c: Value, name: str) -> None:
+        self._count += 1
+
+    @property
+    def n_constraints(self) -> int:
+        return self._count
+
+    def hint(self, name: str, fn: HintFn, *deps: Value, count: int = 1) -> list[LC]:
+        return [LC({self._new("internal", f"{name}[{i}]" if count > 1 else name): 1}) for i in range(count)]
+
+    def fill(self, outputs: Sequence[LC], fn: HintFn, *deps: Value) -> None:
+        for o in outputs:
+            self._reserved.discard(next(iter(o.terms)))
+
+    def commit(self, values: Sequence[Value], name: str = "commitment.challenge") -> LC:
+        return LC({self._new("internal", name): 1})
+
+    def compile(self, release: bool = False) -> R1CS:
+        raise ValueError("a CountingSystem only counts constraints")
 
 
 def _random_challenge(values: list[int], public: list[int]) -> int:

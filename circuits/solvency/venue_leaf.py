@@ -2,8 +2,10 @@
 
 leaf = Poseidon(salt, head, position packs..., balance packs...) where
 
-* ``head = (cash + 2^63) + 2^64 portfolio + 2^65 part + 2^73 id_hash``: ``part`` numbers the linked leaves of one
-  account (0, 1, ...), so the user can check that they see every part of their account;
+* ``head = (cash + 2^63) + 2^64 portfolio + 2^65 part + 2^73 id_hash + 2^201 last``: ``part`` numbers the linked
+  leaves of one account (0, 1, ...) and ``last`` = 1 marks its final one (in-circuit: the leaf is active and the
+  next leaf does not continue it), so the user can check that they see every part of their account: none before
+  (parts from 0), none between (consecutive), none after (the last one they hold says last = 1);
 * a position piece is ``(q + 2^53) + 2^54 instrument_id`` (74 bits, three per element), a balance piece
   ``(b + 2^53) + 2^54 asset_id`` (62 bits, four per element), slot order, empty slots (0, 0).
 
@@ -29,6 +31,7 @@ BAL_PER_PACK = PACK_BITS // BAL_WIDTH  # 4
 OFF_PORTFOLIO = CASH_WIDTH  # 64
 OFF_PART = OFF_PORTFOLIO + 1  # 65
 OFF_ID = OFF_PART + PART_BITS  # 73
+OFF_LAST = OFF_ID + ID_BITS  # 201
 
 
 def venue_leaf_arity(positions: int, balances: int) -> int:
@@ -64,6 +67,7 @@ class VenueLeaf:
     part: int  # 0 for an account's first leaf, k for its (k+1)-th
     positions: tuple[tuple[int, int], ...]  # (instrument id, quantity) per slot, used slots first, ids ascending
     balances: tuple[tuple[int, int], ...]  # (asset id, amount) per slot, used slots first, ids ascending
+    last: int  # 1 for the account's final leaf (no part after it), else 0
 
     def head(self) -> int:
         if not 0 <= self.id_hash < 1 << ID_BITS:
@@ -74,11 +78,14 @@ class VenueLeaf:
             raise ValueError(f"part must be < 2^{PART_BITS}")
         if not -(1 << CASH_BITS) <= self.cash < 1 << CASH_BITS:
             raise ValueError(f"cash {self.cash} outside the signed 63-bit range")
+        if self.last not in (0, 1):
+            raise ValueError("last flag must be 0 or 1")
         return (
             (self.cash + (1 << CASH_BITS))
             + (self.portfolio << OFF_PORTFOLIO)
             + (self.part << OFF_PART)
             + (self.id_hash << OFF_ID)
+            + (self.last << OFF_LAST)
         )
 
     def elements(self) -> list[int]:

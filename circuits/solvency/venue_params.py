@@ -8,7 +8,7 @@ instrument's mark and every risk array (long; short = long + 1 as in the plain c
 
 Flattening (every value mod r; sponge = :func:`.params.sponge`, length-prefixed Poseidon chunks of 15):
 
-* table: ``TABLE_TAG, I`` then per instrument row r = 1..I-1 one packed element
+* table: ``TABLE_TAG, I`` then the instrument rows r = 1..I-1 packed four per element (54 bits each), a row being
   ``asset + 2^8 ladder + 2^24 risk_row + 2^40 basis_cap + 2^52 is_option + 2^53 has_risk_array``;
 * governed: ``VENUE_PARAMS_TAG, AS, I, L, K, T, S, RI, usd_asset, version, mm_ratio, short_option_min_ppm,
   table_commitment``, then per ladder l = 1..L-1, per bracket k: floor, mmr, cum; per asset a = 1..AS, per tier t:
@@ -16,8 +16,8 @@ Flattening (every value mod r; sponge = :func:`.params.sponge`, length-prefixed 
 * market: ``VENUE_MARKET_TAG, I, S, RI``, the marks of rows 1..I-1 packed four per element (54 bits each), then the
   risk arrays of rows 1..RI-1 as (entry + 2^40) packed six per element (41 bits each).
 
-Packing keeps the table's hash cost per row low (one element for the static columns, a quarter for the mark, S/6 for
-a risk array); every packed piece is range-checked in-circuit, so the packing is injective.
+Packing keeps the table's hash cost per row low (a quarter element for the static columns, a quarter for the mark,
+S/6 for a risk array); every packed piece is range-checked in-circuit, so the packing is injective.
 """
 
 from __future__ import annotations
@@ -42,13 +42,17 @@ from .shape import (
 )
 from .venue_shape import ASSET_ID_BITS, LADDER_BITS, RISK_BITS, RISK_ROW_BITS, VenueShape
 
-TABLE_TAG = int.from_bytes(b"zkmargin/instrument-table/v1", "big")
+TABLE_TAG = int.from_bytes(b"zkmargin/instrument-table/v2", "big")  # v2: four rows per element
 VENUE_PARAMS_TAG = int.from_bytes(b"zkmargin/venue-params/v1", "big")
 VENUE_MARKET_TAG = int.from_bytes(b"zkmargin/venue-market/v1", "big")
 MARKS_PER_PACK = 4
 MARK_WIDTH = PRICE_BITS + 1  # marks are in [1, 2^53]: 54-bit pieces keep the packing injective at 2^53 too
 RISK_PER_PACK = 6
 RISK_WIDTH = RISK_BITS + 1
+# in-circuit, a risk entry's piece (entry + 2^40, 41 bits) is three limbs of these widths, each one range-table query
+# (the 13-bit top limb two: itself and shifted); the entry is their linear combination, so no recomposition
+RISK_LIMB_WIDTHS = (14, 14, 13)
+VENUE_LIMB_BITS = 14  # the venue circuit's range-table limb size (the risk limbs above are sized for it)
 
 # offsets of the packed static columns of one instrument row
 OFF_LADDER = ASSET_ID_BITS
@@ -56,6 +60,8 @@ OFF_RISK_ROW = OFF_LADDER + LADDER_BITS
 OFF_CAP = OFF_RISK_ROW + RISK_ROW_BITS
 OFF_OPTION = OFF_CAP + 12
 OFF_HAS_RA = OFF_OPTION + 1
+ROW_WIDTH = OFF_HAS_RA + 1  # 54 bits per packed static row
+ROWS_PER_PACK = 4  # 216 bits per element
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ class VenueParams:
     # ------------------------------------------------------------------ commitments
 
     def table_flat(self, shape: VenueShape) -> list[int]:
-        return [TABLE_TAG, shape.instruments, *(r.packed() for r in self.instruments)]
+        return [TABLE_TAG, shape.instruments, *pack([r.packed() for r in self.instruments], ROW_WIDTH, ROWS_PER_PACK)]
 
     def table_commitment(self, shape: VenueShape) -> int:
         return sponge([x % R for x in self.table_flat(shape)])
@@ -193,6 +199,18 @@ class VenueParams:
                 raise ParamsError("prices: one per asset id, in (0, 2^53)")
             if sh.usd_asset and prices[sh.usd_asset - 1] != USD_PRICE:
                 raise ParamsError(f"prices[{sh.usd_asset - 1}] (USD cash): exactly {USD_PRICE}")
+
+
+def risk_limbs(entry: int) -> tuple[int, ...]:
+    """The in-circuit limbs of a risk entry: entry + 2^40 split into RISK_LIMB_WIDTHS, lowest first."""
+    if not -(1 << RISK_BITS) <= entry < 1 << RISK_BITS:
+        raise ParamsError(f"risk array entry {entry}: |entry| < 2^{RISK_BITS}")
+    v = entry + (1 << RISK_BITS)
+    out = []
+    for w in RISK_LIMB_WIDTHS:
+        out.append(v & ((1 << w) - 1))
+        v >>= w
+    return tuple(out)
 
 
 def pack(values: Sequence[int], width: int, per: int) -> list[int]:

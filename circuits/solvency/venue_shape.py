@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .shape import FIXED_PUBLIC_NAMES, PUB_PRICES
+from .venue_tree import tree_depth
 
 # widths of the governed columns packed into one field element per instrument row (each range-checked in-circuit)
 ASSET_ID_BITS = 8  # at most 255 collateral assets
@@ -67,7 +68,8 @@ class VenueShape:
 
     @property
     def depth(self) -> int:
-        return max(0, (self.accounts - 1).bit_length())
+        """Levels of the batch's 16-ary leaf tree (:mod:`.venue_tree`): ceil(log16 N)."""
+        return tree_depth(self.accounts)
 
 
 def venue_public_names(assets: int) -> list[str]:

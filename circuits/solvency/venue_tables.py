@@ -54,8 +54,11 @@ from .venue_params import (
     OFF_LADDER,
     OFF_OPTION,
     OFF_RISK_ROW,
+    RISK_LIMB_WIDTHS,
     RISK_PER_PACK,
     RISK_WIDTH,
+    ROW_WIDTH,
+    ROWS_PER_PACK,
     TABLE_TAG,
     VENUE_MARKET_TAG,
     VENUE_PARAMS_TAG,
@@ -153,15 +156,21 @@ def build_tables(c: VenueCircuit, pub: dict[str, LC], prices: list[LC]) -> Venue
         risk_rows: list[Row] = [zero_risk]
         risk_pieces: list[LC] = []
         for t in range(1, sh.risk_rows):
-            arr = [cs.input(f"risk[{t}].long[{s}]") for s in range(sh.scenarios)]
-            for s, x in enumerate(arr):
-                piece = x + (1 << RISK_BITS)
-                rc(cs, piece, RISK_WIDTH, f"risk[{t}].long[{s}].range")
+            arr = []
+            for s in range(sh.scenarios):
+                # the piece entry + 2^40 is built from its limbs (one range-table query each, no recomposition)
+                limbs = [cs.input(f"risk[{t}].long[{s}].limb[{k}]") for k in range(len(RISK_LIMB_WIDTHS))]
+                piece, shift = LC(), 0
+                for k, (lb, w) in enumerate(zip(limbs, RISK_LIMB_WIDTHS, strict=True)):
+                    c.limb(cs, lb, w, f"risk[{t}].long[{s}].limb[{k}].range")
+                    piece, shift = piece + lb * (1 << shift), shift + w
+                assert shift == RISK_WIDTH
                 risk_pieces.append(piece)
+                arr.append(piece - (1 << RISK_BITS))
             risk_rows.append((t, *arr))
         # ---- instruments
         inst_rows: list[Row] = [(0,) * 8]
-        table_flat: list[LC] = [LC.const(TABLE_TAG), LC.const(sh.instruments)]
+        table_rows: list[LC] = []
         marks: list[LC] = []
         for r in range(1, sh.instruments):
             with cs.scope(f"inst[{r}]"):
@@ -194,7 +203,7 @@ def build_tables(c: VenueCircuit, pub: dict[str, LC], prices: list[LC]) -> Venue
                 group = cs.mul(has_ra, asset, "group")
                 smin = cs.mul(opt, smin_a, "smin")
                 inst_rows.append((r, mark, ladder, opt, has_ra, group, smin, rrow))
-                table_flat.append(
+                table_rows.append(
                     asset
                     + ladder * (1 << OFF_LADDER)
                     + rrow * (1 << OFF_RISK_ROW)
@@ -204,6 +213,7 @@ def build_tables(c: VenueCircuit, pub: dict[str, LC], prices: list[LC]) -> Venue
                 )
                 marks.append(mark)
     with c.part("params commitment"), cs.scope("params"):
+        table_flat = [LC.const(TABLE_TAG), LC.const(sh.instruments), *_packed(table_rows, ROW_WIDTH, ROWS_PER_PACK)]
         table_c = sponge_gadget(cs, table_flat, "table_sponge")
         head = (VENUE_PARAMS_TAG, sh.assets, sh.instruments, sh.ladders, sh.brackets, sh.tiers, sh.scenarios)
         gov: list[LC] = [LC.const(x) for x in (*head, sh.risk_rows, sh.usd_asset)]

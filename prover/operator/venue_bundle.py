@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from zkmargin.atomic import atomic_directory
-from zkmargin.circuits.merkle import MerkleTree
+from zkmargin.circuits.solvency.venue_tree import VenueTree
 from zkmargin.circuits.rules.circuit_inputs import document_hash
 from zkmargin.circuits.rules.instrument_table import InstrumentTable, venue_governed_document
 from zkmargin.circuits.solvency.shape import PUB_MARKET_COMMITMENT, PUB_PARAMS_COMMITMENT, pub_price
@@ -141,7 +141,7 @@ def inclusion_doc(
     batch_index: int,
     b: VenueBatch,
     k: int,
-    tree: MerkleTree,
+    tree: VenueTree,
     secret: int,
     table: InstrumentTable,
 ) -> dict[str, Any]:
@@ -153,7 +153,7 @@ def inclusion_doc(
     parts = []
     for slot in range(first, end):
         lf = b.leaves[slot]
-        siblings, _ = tree.path(slot)
+        siblings = tree.path(slot)
         parts.append(
             {
                 "part": lf.part,
@@ -196,7 +196,7 @@ def write_venue_deliveries(
     out = root / inclusion.PRIVATE_DIR / fmt.epoch_dirname(epoch)
     with atomic_directory(out, mode=0o700) as stage:
         for i, b in enumerate(batches):
-            tree = MerkleTree([lf.leaf() for lf in b.leaves], shape.depth)
+            tree = VenueTree([lf.leaf() for lf in b.leaves], shape.depth)
             for k, acct in enumerate(b.accounts):
                 doc = inclusion_doc(epoch, manifest_sha256, i, b, k, tree, secrets[acct.account_id], table)
                 path = stage / inclusion.filename(int(doc["id_hash"]))

@@ -5,7 +5,7 @@ the venue parameters from public data, and the user check over every part of a s
 Attacks (each an operator's move after or during publication, each refused by a named check): a part of a split
 account left out of the inclusion file, or out of the proof; a bundle whose instrument table is not the committed
 one (the table file alone, or the governed document with it); a user file pointing at another account's part; a part
-missing from the operator's deliveries.
+missing from the operator's deliveries; a part appended after a user's last part and hidden from her file.
 """
 
 from __future__ import annotations
@@ -78,7 +78,14 @@ def _book(engine: MarginEngine) -> tuple[list[Account], Account]:
         positions=[pos("ETH-PERP", 1.0), pos("SOL-PERP", 10), pos("XRP-PERP", -500)],
     )
     cheated = trudy.model_copy(update={"positions": trudy.positions[:2]})  # the short XRP left out of the proof
-    return [*book, cheated], trudy
+    # ursula holds two perpetuals (one leaf of the 2 x 2 shape); the operator proves her with a third, large short
+    # DOGE position appended as a second part, which her file will not show
+    ursula = Account(
+        account_id="ursula",
+        balances={"USDT": demo.qt(5_000)},
+        positions=[pos("BTC-PERP", 0.05), pos("ETH-PERP", 0.5), pos("DOGE-PERP", -50_000)],
+    )
+    return [*book, cheated, ursula], trudy
 
 
 @pytest.fixture(scope="module")
@@ -113,14 +120,14 @@ def _rehash(epoch_dir: Path) -> None:
 def test_venue_epoch_end_to_end(venue: Any) -> None:
     res, chain, _, _ = venue
     assert res.excluded == []  # nothing left out for representation
-    assert res.covered == 6 and res.batches >= 2  # whole accounts packed into 8-leaf batches
+    assert res.covered == 7 and res.batches >= 2  # whole accounts packed into 8-leaf batches
     assert res.manifest["circuit"] == "venue" and res.manifest["totals"]["leaves"] > res.covered
     rep = audit_bundle(res.path, registry=chain.registry, deliveries=res.deliveries)
     assert rep.malformed is None and rep.ok, rep.render()
     for name in (TABLE_CHECK, PARAMS_CHECK, MARKET_CHECK, DELIVERIES_CHECK):
         assert check(rep, name)
     solvent, _, covered, dev = chain.registry.is_solvent()
-    assert covered == 6 and dev and solvent
+    assert covered == 7 and dev and solvent
 
 
 def test_published_copy_has_no_private_data_and_checks(venue: Any, tmp_path: Path) -> None:
@@ -198,6 +205,23 @@ def test_user_file_pointing_at_another_accounts_part(venue: Any, tmp_path: Path)
     f.write_text(json.dumps(mine))
     rep = verify_account(res.path, f, "whale", res.user_secrets["whale"])
     assert not rep.ok and not check(rep, PATHS_CHECK)
+
+
+def test_part_appended_after_the_users_last(venue: Any, tmp_path: Path) -> None:
+    """The operator proved ursula with a DOGE short she does not hold, in a second part after her real one, and
+    gives her a file with only her real part and her real statement. Every other check of hers passes (her part is
+    well formed, her statement matches it); the circuit forced her real part's ``last`` flag to 0 (a part follows),
+    and her check rebuilds it with 1, so her leaf misses the root."""
+    res, *_ = venue
+    doc = json.loads(inclusion_file(res, "ursula").read_text())
+    assert len(doc["parts"]) == 2 and any(p[0] != 0 for p in doc["parts"][1]["positions"])  # the appended part
+    doc["parts"] = doc["parts"][:1]
+    doc["statement"]["positions"] = [p for p in doc["statement"]["positions"] if p["instrument"] != "DOGE-PERP"]
+    f = tmp_path / "ursula.json"
+    f.write_text(json.dumps(doc))
+    rep = verify_account(res.path, f, "ursula", res.user_secrets["ursula"])
+    assert rep.malformed is None and not check(rep, PATHS_CHECK)
+    assert check(rep, STATEMENT_CHECK) and check(rep, "parts: numbered 0..n-1 at consecutive slots of one batch")
 
 
 def test_bundle_whose_instrument_table_is_not_the_committed_one(venue: Any, tmp_path: Path) -> None:

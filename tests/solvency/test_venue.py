@@ -301,7 +301,7 @@ def test_table_row_altered(
 
 
 def test_risk_array_altered(circuit: VenueCircuit, batch: VenueBatch) -> None:
-    name = "params.risk[1].long[0]"
+    name = "params.risk[1].long[0].limb[0]"
     ins = _set(batch, {name: batch.inputs[name] + 1})
     assert rejects(circuit, circuit.witness(ins)) == "params.market_commitment"
 
