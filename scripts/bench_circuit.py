@@ -26,8 +26,8 @@ the process's peak memory.
 
 Usage: python scripts/bench_circuit.py [--no-prove] [--table-only]
        python scripts/bench_circuit.py --venue [--venue-sizes N ...] [--venue-prove N] [--slots P A] [--no-prove]
-       python scripts/bench_circuit.py --witness-vs-prove 256 512 [--reps K]
                                        [--venue-count-only N ...]
+       python scripts/bench_circuit.py --witness-vs-prove 256 512 [--reps K]
        python scripts/bench_circuit.py --lookups [--sizes N ...] [--prove-accounts N ...] [--plain-prove-accounts N]
                                        [--reps K] [--limb-sweep B ...] [--no-prove]
 """
@@ -614,6 +614,8 @@ def main() -> None:
         nargs="+",
         default=[],
         help="issue 17: witness generation vs proving, lookup mode, at these batch sizes (see main_witness)",
+    )
+    ap.add_argument(
         "--venue-count-only", type=int, nargs="*", default=[], help="--venue: sizes counted by a lean build only"
     )
     args = ap.parse_args()

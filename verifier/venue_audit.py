@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from zkmargin.circuits.solvency.venue_tree import verify_venue_path
 from zkmargin.circuits.r1cs import R1CS
 from zkmargin.circuits.rules.instrument_table import InstrumentTable, rebuild_venue_params
 from zkmargin.circuits.rules.models import MarketSnapshot
@@ -36,6 +35,7 @@ from zkmargin.circuits.solvency.leaf import account_id_commitment, epoch_salt
 from zkmargin.circuits.solvency.params import ParamsError
 from zkmargin.circuits.solvency.venue_leaf import VenueLeaf
 from zkmargin.circuits.solvency.venue_shape import VenueShape
+from zkmargin.circuits.solvency.venue_tree import verify_venue_path
 
 from . import bundle as fmt
 from .attestation import n_public

@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from zkmargin.circuits.solvency.venue_tree import verify_venue_path
 from zkmargin.circuits.rules.instrument_table import InstrumentTable, leaf_view, rebuild_venue_params
 from zkmargin.circuits.rules.models import MarketSnapshot
 from zkmargin.circuits.solvency.leaf import account_id_commitment
 from zkmargin.circuits.solvency.params import ParamsError
 from zkmargin.circuits.solvency.shape import USD_UNITS_PER_MICRO
+from zkmargin.circuits.solvency.venue_tree import verify_venue_path
 
 from . import bundle as fmt
 from .bundle_proofs import key_proof_system, proof_from_bundle_json, verify_any, vk_from_bundle_json
@@ -91,7 +91,8 @@ def check_venue_account(
     off = [
         k
         for k, p in enumerate(inc.parts)
-        if len(p.siblings) != 15 * sh.depth or not verify_venue_path(part_leaf(inc, k, b.epoch), list(p.siblings), p.slot, be.root)
+        if len(p.siblings) != 15 * sh.depth
+        or not verify_venue_path(part_leaf(inc, k, b.epoch), list(p.siblings), p.slot, be.root)
     ]
     rep.add(
         PATHS_CHECK,

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from zkmargin.atomic import atomic_directory
-from zkmargin.circuits.solvency.venue_tree import VenueTree
 from zkmargin.circuits.rules.circuit_inputs import document_hash
 from zkmargin.circuits.rules.instrument_table import InstrumentTable, venue_governed_document
 from zkmargin.circuits.solvency.shape import PUB_MARKET_COMMITMENT, PUB_PARAMS_COMMITMENT, pub_price
 from zkmargin.circuits.solvency.venue_params import VenueParams
 from zkmargin.circuits.solvency.venue_shape import VenueShape
+from zkmargin.circuits.solvency.venue_tree import VenueTree
 from zkmargin.verifier import bundle as fmt
 from zkmargin.verifier import inclusion
 from zkmargin.verifier.bundle_proofs import AnyProof, proof_to_bundle_json, vk_to_bundle_json
