@@ -8,14 +8,17 @@ mod r, whatever the seed, so no proof of a call can be weighted out of the check
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 from chain_env import Deployment
 
+from zkmargin.circuits.curve import twist_point_outside_subgroup
 from zkmargin.circuits.field import R
 from zkmargin.verifier.chain import ChainRevert
 from zkmargin.verifier.chain_encoding import batch_weight
+from zkmargin.verifier.types import Proof
 
 
 def _reverts(fn: Any, *args: Any, **kw: Any) -> str:
@@ -78,3 +81,20 @@ def test_no_weight_is_zero_mod_r(seed: bytes) -> None:
     assert all(1 <= w <= (1 << 128) < R and w % R for w in ws)
     assert ((2**256 - 1) >> 128) + 1 == 1 << 128
     assert len(set(ws[1:])) == len(ws) - 1  # distinct: no two proofs of a call share a weight here
+
+
+def test_b_outside_the_subgroup_inside_the_fold(env: Deployment) -> None:
+    """B of a later proof (a drawn weight) replaced by a twist point outside G2's order-r subgroup: the fold passes
+    B to the pairing precompile as it is (only A, C and D are scaled), and the precompile refuses the call, in one
+    transaction and as one part of an epoch."""
+    att = env.attestation(epoch=1, n_batches=3)
+    proofs: list[Any] = [p for _, p in att.batches]
+    p = proofs[2]
+    assert isinstance(p, Proof)
+    proofs[2] = Proof(p.a, twist_point_outside_subgroup(), p.c)
+    bad = dataclasses.replace(att, batches=tuple((bt, q) for (bt, _), q in zip(att.batches, proofs, strict=True)))
+    assert _reverts(env.submit, bad) == "Groth16: malformed proof point"
+    env.registry.open_epoch(bad, sender=env.operator)
+    env.registry.add_batches(bad, 0, 2, sender=env.operator)
+    assert _reverts(env.registry.add_batches, bad, 2, 3, sender=env.operator) == "Groth16: malformed proof point"
+    assert _reverts(env.registry.finalize_epoch, 1, sender=env.operator) == "Registry: batches missing"
