@@ -43,7 +43,7 @@ def _user(res: Any, doc: dict[str, Any], tmp_path: Path, who: str) -> Any:
         "negative_id",
     ],
 )
-def test_slot_values_outside_the_packing(venue: Any, tmp_path: Path, edit: str) -> None:
+def test_slot_values_outside_the_packing(venue: Any, tmp_path: Path, edit: str) -> None:  # noqa: F811
     """The file shows the user another instrument (or amount) than the proven one while its packed leaf stays the
     same: the packing is injective only inside the ranges, so a value outside them must be refused, by name."""
     res, *_ = venue
@@ -59,7 +59,7 @@ def test_slot_values_outside_the_packing(venue: Any, tmp_path: Path, edit: str) 
     assert "outside the signed 53-bit range" in out.malformed or "too wide for its piece" in out.malformed
 
 
-def test_part_moved_to_the_slot_of_another_digit(venue: Any, tmp_path: Path) -> None:
+def test_part_moved_to_the_slot_of_another_digit(venue: Any, tmp_path: Path) -> None:  # noqa: F811
     """Every part's slot shifted by 16 (the same position in the next 16-ary group: the lowest digit unchanged), and
     by 16^depth (the same digits modulo the tree's width)."""
     res, *_ = venue
@@ -72,7 +72,7 @@ def test_part_moved_to_the_slot_of_another_digit(venue: Any, tmp_path: Path) -> 
         assert not isinstance(rep, InclusionError) and rep.malformed is None and not check(rep, PATHS_CHECK)
 
 
-def test_last_flag_claimed_by_a_middle_part(venue: Any, tmp_path: Path) -> None:
+def test_last_flag_claimed_by_a_middle_part(venue: Any, tmp_path: Path) -> None:  # noqa: F811
     """The file ends at a middle part of the whale (parts 0..1 of 4) with a statement reduced to those parts: every
     well-formedness check passes, but part 1 was proven with last = 0, so rebuilt with last = 1 it misses the root."""
     res, *_ = venue
@@ -84,7 +84,7 @@ def test_last_flag_claimed_by_a_middle_part(venue: Any, tmp_path: Path) -> None:
     assert check(rep, PARTS_CHECK) and not check(rep, PATHS_CHECK)
 
 
-def test_deliveries_with_one_account_twice(venue: Any, tmp_path: Path) -> None:
+def test_deliveries_with_one_account_twice(venue: Any, tmp_path: Path) -> None:  # noqa: F811
     """A delivery copied under another account's file name (that account's file removed): the count still adds up,
     so only the slot rule can catch it."""
     res, *_ = venue
@@ -97,7 +97,7 @@ def test_deliveries_with_one_account_twice(venue: Any, tmp_path: Path) -> None:
     assert rep.malformed is None and not check(rep, DELIVERIES_CHECK)
 
 
-def test_market_mark_edited_and_rehashed(venue: Any, tmp_path: Path) -> None:
+def test_market_mark_edited_and_rehashed(venue: Any, tmp_path: Path) -> None:  # noqa: F811
     """A published mark moved by one unit in market.json (risk arrays are derived from the snapshot, not published),
     the manifest re-hashed: the rebuilt market commitment differs from the proven one."""
     res, *_ = venue
