@@ -46,7 +46,7 @@ def test_column_sum_forged_for_a_challenge_chosen_by_the_prover(circuit: VenueCi
     i = _portfolio_leaf(batch)
     k = _squarings(circuit)
     x0 = pow(5, (R - 1) >> k, R)  # 5 generates Fr^*, so x0 has order exactly 2^k (k <= 28 = the 2-adicity of r - 1)
-    assert x0 != 1 and pow(x0, 1 << k, R) == 1
+    assert pow(x0, 1 << (k - 1), R) == R - 1 and pow(x0, 1 << k, R) == 1
     chosen = lambda values, public: x0  # noqa: E731
     d = 10**6
     sid = circuit.cs._names.index(f"acct[{i}].scen[0]")
