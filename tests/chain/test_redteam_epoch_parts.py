@@ -15,7 +15,7 @@ import pytest
 from chain_env import Deployment
 
 from zkmargin.circuits.curve import twist_point_outside_subgroup
-from zkmargin.circuits.field import R
+from zkmargin.circuits.field import P, R
 from zkmargin.verifier.chain import ChainRevert
 from zkmargin.verifier.chain_encoding import batch_weight
 from zkmargin.verifier.types import Proof
@@ -98,3 +98,19 @@ def test_b_outside_the_subgroup_inside_the_fold(env: Deployment) -> None:
     env.registry.add_batches(bad, 0, 2, sender=env.operator)
     assert _reverts(env.registry.add_batches, bad, 2, 3, sender=env.operator) == "Groth16: malformed proof point"
     assert _reverts(env.registry.finalize_epoch, 1, sender=env.operator) == "Registry: batches missing"
+
+
+@pytest.mark.parametrize("which", ["a", "c"])
+def test_point_off_the_curve_in_a_later_slot(env: Deployment, which: str) -> None:
+    """A or C of the third proof moved off the curve (y + 1): refused by the per-proof curve check before any
+    scalar multiplication folds it (an off-curve point fed to ecMul could otherwise land in a small subgroup of
+    another curve)."""
+    att = env.attestation(epoch=1, n_batches=3)
+    proofs: list[Any] = [p for _, p in att.batches]
+    p = proofs[2]
+    assert isinstance(p, Proof)
+    x, y = p.a if which == "a" else p.c
+    moved = (x, (y + 1) % P)
+    proofs[2] = Proof(moved, p.b, p.c) if which == "a" else Proof(p.a, p.b, moved)
+    bad = dataclasses.replace(att, batches=tuple((bt, q) for (bt, _), q in zip(att.batches, proofs, strict=True)))
+    assert _reverts(env.submit, bad) == "Groth16: proof point not on curve"
