@@ -26,7 +26,7 @@ from zkmargin.verifier.user import verify_account
 
 from ..venue_scale import ASSETS, scale_engine, synthetic_book
 from .setups import DEV_LABEL, SetupError
-from .venue_epoch import EpochTooLarge, VenueOperator, VenueSpec
+from .venue_epoch import VenueOperator, VenueSpec
 from .venue_setup import venue_circuit
 
 DEMO_INSURANCE_FUND = 1_000_000 * 10**6
@@ -86,10 +86,7 @@ def run_venue_demo(
         op.deploy_chain(engine, rpc_url=rpc, insurance_fund_micro_usd=DEMO_INSURANCE_FUND)
         timings["deploy contracts"] = time.perf_counter() - t0
         epoch = op.latest_epoch() + 1
-        try:
-            res = op.run_epoch(epoch, engine, book)
-        except EpochTooLarge as e:
-            raise InputError("accounts", str(e)) from e
+        res = op.run_epoch(epoch, engine, book)
         timings.update({f"epoch: {k}": v for k, v in op.timings.items() if k != "prove batches"})
         timings["epoch: prove batches"] = op.timings.get("prove batches", 0.0)
     dep = op.chain

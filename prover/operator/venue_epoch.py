@@ -43,7 +43,7 @@ from zkmargin.circuits.solvency.leaf import account_id_commitment
 from zkmargin.circuits.solvency.venue_params import VenueParams
 from zkmargin.circuits.solvency.venue_shape import VenueShape
 from zkmargin.verifier import bundle as fmt
-from zkmargin.verifier.attestation import n_public, split_public_signals
+from zkmargin.verifier.attestation import split_public_signals
 from zkmargin.verifier.venue_format import venue_setup_dirname
 
 from ..engine.margin import MarginEngine
@@ -170,38 +170,6 @@ def classify_venue(
     return out
 
 
-# Gas of the epoch's single attestation transaction, fitted on three measured committed epochs (the fixed-slot
-# demo: 21.32 M for 63 batches at 22 public signals; the venue demo: 12.93 M for 22 batches at 118; the venue test:
-# 1.36 M for 2 batches at 32): a fixed part, and per batch a base plus the IC term per public signal.
-GAS_PER_EPOCH = 657_000
-GAS_PER_BATCH = 275_000
-GAS_PER_PUBLIC_SIGNAL = 2_400
-
-
-def epoch_gas_estimate(batches: int, assets: int) -> int:
-    """About what one epoch's attestation costs (``submitCommittedAttestation`` takes the whole epoch at once)."""
-    return GAS_PER_EPOCH + batches * (GAS_PER_BATCH + GAS_PER_PUBLIC_SIGNAL * n_public(assets))
-
-
-class EpochTooLarge(ValueError):
-    """The epoch's attestation would not fit one transaction of the chain: refused before any proof is made."""
-
-
-def check_epoch_fits(chain: ChainDeployment, batches: int, assets: int) -> None:
-    """Refuse, before proving, an epoch whose single attestation transaction would exceed the chain's gas ceiling
-    (the embedded chain's 29 M; a node's block gas limit): minutes of proving would end in a failed transaction."""
-    from .chain_writes import TESTER_GAS
-
-    cap = TESTER_GAS if chain.chain.is_tester else int(chain.chain.w3.eth.get_block("latest")["gasLimit"])
-    need = epoch_gas_estimate(batches, assets)
-    if need > cap:
-        raise EpochTooLarge(
-            f"{batches} batches need ~{need / 1e6:.0f} M gas in one attestation transaction, over the chain's "
-            f"{cap / 1e6:.0f} M: use larger batches (--batch) or fewer accounts (the registry takes an epoch in one "
-            "transaction; docs/performance.md, 'Venue demo')"
-        )
-
-
 class VenueOperator:
     """Runs venue epochs into a bundle root (``<root>/setups/venue-<shape id>-committed`` holds the key)."""
 
@@ -289,8 +257,6 @@ class VenueOperator:
             raise ValueError(f"epoch {epoch}: no provable account")
         secrets = self.user_secrets.for_accounts(a.account_id for a in cls.provable)
         chunks = pack_batches(engine, table, shape, cls.provable, secrets)
-        if self.chain is not None:
-            check_epoch_fits(self.chain, len(chunks), shape.assets)
         self.timings["classify + batch"] = time.perf_counter() - t0
         batches, proofs, prove_s, witness_s, wall = self._prove(epoch, engine, table, shape, vp, setup, chunks, secrets)
         t0 = time.perf_counter()
