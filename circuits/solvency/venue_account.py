@@ -269,7 +269,8 @@ def build_leaf(c: VenueCircuit, prev: Carry | None, cont: LC, gcont: LC, next_co
     with c.part("ordering + padding"):
         cs.constrain(1 - active, idh, zero, "pad.id_hash_zero")
         # the group is free only where it has no effect (a leaf without a risk-array position and without a group
-        # link); padding leaves are all zero
+        # link); a padding leaf has id hash, group and balances 0; its other inputs (salt, cash, positions) are free
+        # but worth nothing: it hashes to 0 and no total counts it (tests/solvency/test_venue_circuit_redteam2.py)
         cs.constrain(1 - active, group, zero, "pad.group_zero")
         for a, b in enumerate(bal):
             cs.constrain(1 - active, b, zero, f"pad.bal[{a}]_zero")
