@@ -49,6 +49,7 @@ from zkmargin.verifier.venue_format import venue_setup_dirname
 from ..engine.margin import MarginEngine
 from ..solvency_witness import AccountNotProvable
 from ..venue_witness import VenueBatch, build_venue_batch, split_account
+from . import chain_ops
 from .batch_cache import BatchCache
 from .chain_ops import ChainDeployment, attest, deploy, update_feeds
 from .classify import Classification, Exclusion
@@ -170,17 +171,22 @@ def classify_venue(
     return out
 
 
-# Gas of the epoch's single attestation transaction, fitted on three measured committed epochs (the fixed-slot
-# demo: 21.32 M for 63 batches at 22 public signals; the venue demo: 12.93 M for 22 batches at 118; the venue test:
-# 1.36 M for 2 batches at 32): a fixed part, and per batch a base plus the IC term per public signal.
-GAS_PER_EPOCH = 657_000
-GAS_PER_BATCH = 275_000
-GAS_PER_PUBLIC_SIGNAL = 2_400
+# Gas of one submission transaction since issue 16 (every batch of a transaction in one multi-pairing), fitted on
+# measured committed submissions (bench_gas.py: 823,070 for 2 batches and 69,639 per extra batch at 20 public
+# signals; the fixed-slot demo: 5.23 M for 63 batches at 22; the venue test: 1.15 M for 2 batches at 32): a fixed
+# part plus the call's MSM, feeds and shared signals per public signal, and per batch a base plus its calldata and
+# scalar folding per public signal. Epochs above chain_ops.BATCHES_PER_TX batches go in parts, so a transaction
+# never carries more than that.
+GAS_PER_EPOCH = 168_500
+GAS_PER_EPOCH_SIGNAL = 25_800
+GAS_PER_BATCH = 53_000
+GAS_PER_PUBLIC_SIGNAL = 835
 
 
 def epoch_gas_estimate(batches: int, assets: int) -> int:
-    """About what one epoch's attestation costs (``submitCommittedAttestation`` takes the whole epoch at once)."""
-    return GAS_PER_EPOCH + batches * (GAS_PER_BATCH + GAS_PER_PUBLIC_SIGNAL * n_public(assets))
+    """About what one submission transaction of ``batches`` batches costs (the whole epoch when it goes in one)."""
+    n = n_public(assets)
+    return GAS_PER_EPOCH + GAS_PER_EPOCH_SIGNAL * n + batches * (GAS_PER_BATCH + GAS_PER_PUBLIC_SIGNAL * n)
 
 
 class EpochTooLarge(ValueError):
@@ -188,17 +194,19 @@ class EpochTooLarge(ValueError):
 
 
 def check_epoch_fits(chain: ChainDeployment, batches: int, assets: int) -> None:
-    """Refuse, before proving, an epoch whose single attestation transaction would exceed the chain's gas ceiling
-    (the embedded chain's 29 M; a node's block gas limit): minutes of proving would end in a failed transaction."""
+    """Refuse, before proving, an epoch whose submission transactions (one, or parts of chain_ops.BATCHES_PER_TX
+    batches) would exceed the chain's gas ceiling (the embedded chain's 29 M; a node's block gas limit): minutes of
+    proving would end in a failed transaction."""
     from .chain_writes import TESTER_GAS
 
     cap = TESTER_GAS if chain.chain.is_tester else int(chain.chain.w3.eth.get_block("latest")["gasLimit"])
-    need = epoch_gas_estimate(batches, assets)
+    per_tx = min(batches, chain_ops.BATCHES_PER_TX)  # chain_ops.attest submits larger epochs in parts
+    need = epoch_gas_estimate(per_tx, assets)
     if need > cap:
         raise EpochTooLarge(
-            f"{batches} batches need ~{need / 1e6:.0f} M gas in one attestation transaction, over the chain's "
-            f"{cap / 1e6:.0f} M: use larger batches (--batch) or fewer accounts (the registry takes an epoch in one "
-            "transaction; docs/performance.md, 'Venue demo')"
+            f"{per_tx} batches need ~{need / 1e6:.0f} M gas in one submission transaction, over the chain's "
+            f"{cap / 1e6:.0f} M: use smaller batches (--batch) or fewer assets (epochs above "
+            f"{chain_ops.BATCHES_PER_TX} batches go in parts; docs/performance.md, 'Venue demo')"
         )
 
 

@@ -319,14 +319,18 @@ def test_crashed_venue_epoch_resumes_from_its_cached_proofs(tmp_path: Path) -> N
     assert [c.name for c in rep.failed()] == ["setup: not a development (single-party) setup"]  # no registry
 
 
-def test_an_epoch_too_large_for_one_attestation_is_refused_before_proving(venue: Any) -> None:
-    """The registry takes an epoch in one transaction: an epoch whose batches would exceed the chain's gas ceiling
-    is refused up front (naming --batch), not after minutes of proving. The estimate matches the measured epochs."""
+def test_an_epoch_too_large_for_one_attestation_is_refused_before_proving(venue: Any, monkeypatch: Any) -> None:
+    """An epoch whose submission transactions would exceed the chain's gas ceiling is refused up front (naming
+    --batch), not after minutes of proving. The estimate matches the measured epochs. Since epochs go in parts above
+    chain_ops.BATCHES_PER_TX batches, the 10,000-account venue epoch fits; it would not in one transaction."""
+    from zkmargin.prover.operator import chain_ops
     from zkmargin.prover.operator.venue_epoch import EpochTooLarge, check_epoch_fits, epoch_gas_estimate
 
     res, chain, _, _ = venue
     measured = int(res.chain["gas_used"])
     assert abs(epoch_gas_estimate(res.batches, 10) - measured) < 0.1 * measured
     check_epoch_fits(chain, res.batches, 10)
+    check_epoch_fits(chain, 215, 53)  # 10,000 accounts of the venue-scale demo at 64 leaves per batch: in parts
+    monkeypatch.setattr(chain_ops, "BATCHES_PER_TX", 10_000)  # as if the registry took an epoch in one transaction
     with pytest.raises(EpochTooLarge, match="--batch"):
-        check_epoch_fits(chain, 215, 53)  # 10,000 accounts of the venue-scale demo at 64 leaves per batch
+        check_epoch_fits(chain, 215, 53)
