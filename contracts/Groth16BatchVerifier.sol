@@ -332,7 +332,7 @@ contract Groth16BatchVerifier {
     /// The shared inputs' scalars, the folded vk_x (one MSM), the last 3 (4) pairs, and the one pairing call.
     function _finish(uint256[] memory key, Ctx memory c) private view {
         uint256 rsum = c.rsum;
-        (uint256 vx, uint256 vy) = _mul(key[H], key[H + 1], rsum);
+        (uint256 vx, uint256 vy) = _mulUnlessOne(key[H], key[H + 1], rsum);
         for (uint256 j = 0; j < c.n; ++j) {
             // a shared input: sum_b r_b x_j = rsum x_j
             if ((c.mask >> j) & 1 == 1) (vx, vy) = _mulAdd(key, j, mulmod(rsum, c.sig[j], R), vx, vy);
@@ -346,7 +346,7 @@ contract Groth16BatchVerifier {
             (uint256 px, uint256 py) = _mul(key[k], key[k + 1], c.sch);
             (vx, vy) = _add(vx, vy, px, py);
         }
-        (uint256 ax, uint256 ay) = _mul(key[0], key[1], rsum);
+        (uint256 ax, uint256 ay) = _mulUnlessOne(key[0], key[1], rsum);
         uint256[] memory pairs = c.pairs;
         uint256[4] memory cd = c.cd;
         bool committed = c.committed;
@@ -398,6 +398,12 @@ contract Groth16BatchVerifier {
         uint256 k = H + 2 * (j + 1);
         (uint256 px, uint256 py) = _mul(key[k], key[k + 1], s);
         return _add(vx, vy, px, py);
+    }
+
+    /// s (x, y), without the 6k-gas call when s = 1 (a call with one proof: R = r_0 = 1).
+    function _mulUnlessOne(uint256 x, uint256 y, uint256 s) private view returns (uint256, uint256) {
+        if (s == 1) return (x, y);
+        return _mul(x, y, s);
     }
 
     function _mul(uint256 x, uint256 y, uint256 s) private view returns (uint256 rx, uint256 ry) {
