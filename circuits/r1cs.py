@@ -191,6 +191,7 @@ class UnsatisfiedConstraint(Exception):
 
 
 HintFn = Callable[..., int | Sequence[int]]
+_Terms = tuple[tuple[int, ...], tuple[int, ...]]  # a digested LC: its signal ids and their coefficients
 # commit(committed private values, supplied public values) -> challenge; run by the prover (or a test)
 CommitFn = Callable[[list[int], list[int]], int]
 
@@ -221,7 +222,7 @@ class ConstraintSystem:
         self._challenge: int | None = None
         self._finalizers: list[Callable[[ConstraintSystem], None]] = []
         self._reserved: set[int] = set()  # signals from reserve() not yet given a step by fill()
-        self._program: list[tuple[_Step, list[int | tuple[tuple[int, int], ...]]]] = []  # witness(): see _compiled
+        self._program: list[tuple[_Step, list[int | _Terms]]] = []  # witness(): see _compiled
         self._released = -1  # constraints freed by compile(release=True) (-1: nothing released)
         # per-circuit state of gadgets that pay a cost once per proof (e.g. the lookup tables)
         self.extensions: dict[str, object] = {}
@@ -368,10 +369,9 @@ class ConstraintSystem:
     def constrain(self, a: Value, b: Value, c: Value, name: str) -> None:
         if self._released >= 0:
             raise ValueError("compile(release=True) was called: this system takes no more constraints")
-        la, lb = as_lc(a), as_lc(b)
-        ta = dict(la.terms)
-        tb = ta if lb is la else dict(lb.terms)  # x * x (every Poseidon S-box): one copy (dicts are never mutated)
-        self._constraints.append(Constraint(ta, tb, dict(as_lc(c).terms), self._qualify(name)))
+        # the LCs' own term dicts, not copies: an LC is never changed once made (every operation returns a new one)
+        # and compile() renumbers into new dicts, so sharing them with the LCs the witness steps hold saves a copy
+        self._constraints.append(Constraint(as_lc(a).terms, as_lc(b).terms, as_lc(c).terms, self._qualify(name)))
 
     def assert_equal(self, a: Value, b: Value, name: str) -> None:
         self.constrain(as_lc(a) - as_lc(b), self.one, LC(), name)
@@ -383,7 +383,7 @@ class ConstraintSystem:
             return lb * la.constant_value()
         if lb.is_constant():
             return la * lb.constant_value()
-        out = self.hint1(name, lambda x, y: x * y % R, la, lb)
+        out = self.hint1(name, _product, la, lb)
         self.constrain(la, lb, out, name)
         return out
 
@@ -484,8 +484,11 @@ class ConstraintSystem:
             vals[sid] = v
         order = self._order()
         for step, ins in self._compiled():
-            # an input is a signal id (the LC is that one signal) or its (id, coefficient) terms
-            args = [vals[i] if isinstance(i, int) else sum(c * vals[s] for s, c in i) % R for i in ins]
+            # an input is a signal id (the LC is that one signal) or its (ids, coefficients)
+            args = [
+                vals[i] if isinstance(i, int) else sum(c * vals[s] for s, c in zip(i[0], i[1], strict=True)) % R
+                for i in ins
+            ]
             fn = step.fn  # read at run time: tests swap a step's function for a cheating prover's
             if fn is _COMMIT_MARKER:
                 assert commit is not None
@@ -506,14 +509,15 @@ class ConstraintSystem:
                 vals[sid] = int(v) % R
         return [vals[s] for s in order]
 
-    def _compiled(self, release: bool = False) -> list[tuple[_Step, list[int | tuple[tuple[int, int], ...]]]]:
+    def _compiled(self, release: bool = False) -> list[tuple[_Step, list[int | _Terms]]]:
         """The witness program with each step's input LCs pre-digested (once per system, extended if steps were
-        added since): a single signal with coefficient 1 is read directly, the value a plain evaluation gives.
+        added since): a single signal with coefficient 1 is read directly, the value a plain evaluation gives; any
+        other LC as (signal ids, coefficients), two flat tuples rather than a tuple of pairs (less memory).
         ``release``: drop each step's LCs once digested (compile(release=True))."""
         prog = self._program
-        recent: list[tuple[LC, tuple[tuple[int, int], ...]]] = []  # release: the same LC digested once (x*x, x^4*x)
+        recent: list[tuple[LC, _Terms]] = []  # release: the same LC digested once (x*x, x^4*x)
         for step in self._steps[len(prog) :]:
-            ins: list[int | tuple[tuple[int, int], ...]] = []
+            ins: list[int | _Terms] = []
             for lc in step.inputs:
                 t = lc.terms
                 if len(t) == 1:
@@ -524,17 +528,22 @@ class ConstraintSystem:
                 if release:
                     hit = next((d for old, d in recent if old is lc), None)
                     if hit is None:
-                        hit = tuple(t.items())
+                        hit = (tuple(t), tuple(t.values()))
                         recent.append((lc, hit))
                         if len(recent) > 4:
                             recent.pop(0)
                     ins.append(hit)
                     continue
-                ins.append(tuple(t.items()))
+                ins.append((tuple(t), tuple(t.values())))
             prog.append((step, ins))
             if release:
                 step.inputs = []
         return prog
+
+
+def _product(x: int, y: int) -> int:
+    """The hint of ``mul`` (one function for every product, not a closure each)."""
+    return x * y % R
 
 
 @contextmanager
