@@ -30,7 +30,7 @@ from .venue_epoch import VenueOperator, VenueSpec
 from .venue_setup import venue_circuit
 
 DEMO_INSURANCE_FUND = 1_000_000 * 10**6
-DEMO_LEAVES = 240  # leaves per batch: the table is paid once per batch; 240 is the largest 2^19 key (4.2 min demo)
+DEMO_LEAVES = 240  # leaves per batch: the table is paid once per batch; a 2^19 key (3.5 min demo, performance.md)
 
 
 def run_venue_demo(
