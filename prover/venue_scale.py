@@ -23,14 +23,14 @@ import math
 
 import numpy as np
 
-from zkmargin.circuits.rules.black76 import black76
 from zkmargin.circuits.rules.fixedpoint import MAX_QTY, PRICE_SCALE, QTY_SCALE, RATE_SCALE
-from zkmargin.circuits.rules.models import SECONDS_PER_YEAR, Account, Instrument, MarketSnapshot, Position, VolSurface
+from zkmargin.circuits.rules.models import Account, Instrument, Position, VolSurface
 from zkmargin.circuits.rules.params import HaircutTier, ScenarioGrid, make_brackets
 from zkmargin.circuits.rules.risk_arrays import build_risk_arrays
 
 from .engine import demo
 from .engine.margin import MarginEngine
+from .venue_universe import priced_snapshot
 
 DAY = demo.DAY
 MAJOR = {
@@ -98,27 +98,7 @@ def scale_engine(now: int = demo.NOW) -> MarginEngine:
     insts = universe(now)
     index = {u: demo.px(p) for u, p in COINS.items()}
     surfaces = {u: _surface(COINS[u], 0.5 + 0.1 * i, now) for i, u in enumerate(CHAINS)}
-    marks: dict[str, int] = {}
-    for sym, inst in insts.items():
-        f = index[inst.underlying] / PRICE_SCALE
-        if inst.kind == "perpetual":
-            marks[sym] = index[inst.underlying]
-        elif inst.kind == "future":
-            assert inst.expiry is not None
-            marks[sym] = demo.px(f * (1 + 0.02 * (inst.expiry - now) / SECONDS_PER_YEAR))
-        else:
-            assert inst.strike is not None and inst.expiry is not None
-            t = (inst.expiry - now) / SECONDS_PER_YEAR
-            vol = surfaces[inst.underlying].vol(inst.strike, inst.expiry, now)
-            price = black76(f, inst.strike / PRICE_SCALE, t, vol, inst.option_type == "call").price
-            marks[sym] = max(1, round(price * PRICE_SCALE))
-    snap = MarketSnapshot(
-        timestamp=now,
-        marks=marks,
-        index_prices=index,
-        spot_prices={"USD": demo.px(1.0), "USDT": demo.px(1.0), "USDC": demo.px(0.9999)} | index,
-        vol_surfaces=surfaces,
-    )
+    snap = priced_snapshot(insts, index, surfaces, now)
     btc = make_brackets(list(demo.BINANCE_BTCUSDT))
     eth = make_brackets([(f, c, min(1.0, i * 1.25), m * 1.25) for f, c, i, m in demo.BINANCE_BTCUSDT])
     alt = make_brackets([(f, c, min(1.0, i * 1.5), m * 1.5) for f, c, i, m in demo.BINANCE_BTCUSDT])

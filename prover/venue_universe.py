@@ -64,12 +64,11 @@ def _surface(spot: float, base: float, now: int) -> VolSurface:
     )
 
 
-def venue_engine(now: int = demo.NOW) -> MarginEngine:
-    """The 1,000-instrument, 20-asset venue: marks by Black-76 on the surfaces, linear marks at the index (futures
-    with a small basis), Binance-style ladders (10 brackets for BTC, scaled for the rest), 3 haircut tiers."""
-    insts = universe(now)
-    index = {u: demo.px(p) for u, p in COINS.items()}
-    surfaces = {u: _surface(COINS[u], 0.5 + 0.1 * i, now) for i, u in enumerate(CHAINS)}
+def priced_snapshot(
+    insts: dict[str, Instrument], index: dict[str, int], surfaces: dict[str, VolSurface], now: int
+) -> MarketSnapshot:
+    """The synthetic venues' market: perpetual marks at the index, futures with a 2%/year basis, options by Black-76
+    on the underlying's surface; USD, USDT and USDC spot near 1. Shared by this venue and ``venue_scale``'s."""
     marks: dict[str, int] = {}
     for sym, inst in insts.items():
         f = index[inst.underlying] / PRICE_SCALE
@@ -91,6 +90,16 @@ def venue_engine(now: int = demo.NOW) -> MarginEngine:
         spot_prices={"USD": demo.px(1.0), "USDT": demo.px(1.0), "USDC": demo.px(0.9999)} | index,
         vol_surfaces=surfaces,
     )
+    return snap
+
+
+def venue_engine(now: int = demo.NOW) -> MarginEngine:
+    """The 1,000-instrument, 20-asset venue: marks by Black-76 on the surfaces, linear marks at the index (futures
+    with a small basis), Binance-style ladders (10 brackets for BTC, scaled for the rest), 3 haircut tiers."""
+    insts = universe(now)
+    index = {u: demo.px(p) for u, p in COINS.items()}
+    surfaces = {u: _surface(COINS[u], 0.5 + 0.1 * i, now) for i, u in enumerate(CHAINS)}
+    snap = priced_snapshot(insts, index, surfaces, now)
     btc = make_brackets(list(demo.BINANCE_BTCUSDT))
     eth = make_brackets([(f, c, min(1.0, i * 1.25), m * 1.25) for f, c, i, m in demo.BINANCE_BTCUSDT])
     alt = make_brackets([(f, c, min(1.0, i * 1.5), m * 1.5) for f, c, i, m in demo.BINANCE_BTCUSDT])
