@@ -45,6 +45,12 @@ PROOF_SYSTEM_HELP = (
     "(snarkjs can check it)"
 )
 BATCH_HELP = "accounts per batch: the circuit shape (>= 1; default 16; --circuit venue: leaves, 64, demo 240)"
+DEMO_CIRCUIT_HELP = (
+    "venue (the default on the embedded chain): the venue-scale exchange on the venue circuit (issue 15: any "
+    "instrument of the governed table, accounts over linked leaves, committed Groth16; --batch is leaves per batch); "
+    "slots: the fixed-slot solvency circuit (the default when --proof-system plain, --rpc, --registry or --devnet is "
+    "given)"
+)
 CIRCUIT_HELP = (
     "slots: the fixed-slot solvency circuit (the default); venue: the venue circuit (issue 15: any instrument of "
     "the governed instrument table, accounts over linked leaves, committed Groth16; --batch is then leaves per batch)"
@@ -177,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="start a local anvil (npm @foundry-rs/anvil, needs Node) and attest there; it keeps running",
     )
     d.add_argument("--proof-system", choices=("committed", "plain"), default=None, help=PROOF_SYSTEM_HELP)
-    d.add_argument("--circuit", choices=("slots", "venue"), default="slots", help=CIRCUIT_HELP)
+    d.add_argument("--circuit", choices=("slots", "venue"), default=None, help=DEMO_CIRCUIT_HELP)
     d.set_defaults(fn=_cmd_demo)
 
     ep = sub.add_parser("epoch", help="operator: prove one epoch of a snapshot directory (docs/product.md)")

@@ -147,3 +147,25 @@ def test_missing_extra_is_exit_2_naming_it(monkeypatch: pytest.MonkeyPatch, caps
     monkeypatch.setattr(cli, "_cmd_doctor", needs_dask)
     assert main(["doctor"]) == 2
     assert "pip install 'zkmargin[distributed]'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "circuit"),
+    [
+        ([], "venue"),  # issue 15: the demo's own default is the venue-scale exchange
+        (["--accounts", "10000"], "venue"),
+        (["--proof-system", "plain"], "slots"),  # plain Groth16: only the fixed-slot circuit has it
+        (["--proof-system", "committed"], "venue"),
+        (["--rpc", "http://127.0.0.1:8545"], "slots"),
+        (["--rpc", "http://127.0.0.1:8545", "--registry", "0x" + "11" * 20], "slots"),
+        (["--devnet"], "slots"),
+        (["--circuit", "venue", "--rpc", "http://127.0.0.1:8545"], "venue"),  # an explicit choice is kept
+        (["--circuit", "slots"], "slots"),
+    ],
+)
+def test_demo_circuit_default(args: list[str], circuit: str) -> None:
+    from zkmargin.cli import build_parser
+    from zkmargin.commands.operator import demo_circuit
+
+    ns = build_parser().parse_args(["demo", *args])
+    assert (ns.circuit or demo_circuit(ns)) == circuit

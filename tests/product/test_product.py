@@ -320,8 +320,10 @@ def test_killed_subprocess_then_resume(tmp_path: Path, setup_dir: Path) -> None:
 def test_cli_demo_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`zkmargin demo` end to end at a small size; a rerun reuses the setup and publishes the next epoch."""
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--accounts", "24", "--batch", "4"]) == 0
+    assert main(["demo", "--circuit", "slots", "--out", str(out), "--accounts", "24", "--batch", "4"]) == 0
     text = capsys.readouterr().out
     assert "DEVELOPMENT" in text and "ALL PASS" in text and "VERIFIED" in text and "isSolvent() = True" in text
-    assert main(["demo", "--out", str(out), "--accounts", "24", "--batch", "4", "--seed", "8"]) == 0
+    assert (
+        main(["demo", "--circuit", "slots", "--out", str(out), "--accounts", "24", "--batch", "4", "--seed", "8"]) == 0
+    )
     assert [r["epoch"] for r in fmt.list_epochs(out)] == [1, 2]

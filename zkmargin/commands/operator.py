@@ -10,6 +10,15 @@ from pathlib import Path
 from . import EXIT_INVALID, EXIT_MALFORMED, EXIT_OK, OptionError
 
 
+def demo_circuit(args: argparse.Namespace) -> str:
+    """The demo's circuit when --circuit is not given: the venue circuit (issue 15's venue-scale demo) on the
+    embedded chain; the fixed-slot circuit when an option only it serves is given (plain Groth16, an existing
+    registry, a devnet) or a node URL (the fixed-slot demo is the one scripted against nodes)."""
+    if args.proof_system == "plain" or args.rpc or args.registry or args.devnet:
+        return "slots"
+    return "venue"
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from zkmargin.prover.operator.demo import run_demo
 
@@ -18,7 +27,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.devnet and (args.rpc or args.registry):
         raise OptionError("--devnet", "starts its own chain: do not combine it with --rpc or --registry")
     setup = "ceremony" if args.ceremony else "development"
-    if args.circuit == "venue":
+    circuit = args.circuit or demo_circuit(args)
+    if circuit == "venue":
         from zkmargin.prover.operator.venue_demo import DEMO_LEAVES, run_venue_demo
 
         if args.registry or args.devnet:
