@@ -30,7 +30,7 @@ from .venue_epoch import VenueOperator, VenueSpec
 from .venue_setup import venue_circuit
 
 DEMO_INSURANCE_FUND = 1_000_000 * 10**6
-DEMO_LEAVES = 240  # leaves per batch: the table is paid once per batch; a 2^19 key (3.5 min demo, performance.md)
+DEMO_LEAVES = 640  # leaves per batch (~470 accounts), the table paid once per batch; a 2^20 key (performance.md)
 
 
 def run_venue_demo(

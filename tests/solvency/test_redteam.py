@@ -279,7 +279,9 @@ def test_redteam_audit_rejects_a_snapshot_clock_far_from_the_attestation(
 
     def clock(ts: int) -> Report:
         (tmp_path / "market.json").write_text(json.dumps({"timestamp": ts}))
-        b = SimpleNamespace(shape=layout.shape, json=lambda rel, *_: json.loads((tmp_path / rel).read_text()))
+        b = SimpleNamespace(
+            shape=layout.shape, manifest={}, json=lambda rel, *_: json.loads((tmp_path / rel).read_text())
+        )
         rep = Report("clock")
         audit_mod._snapshot_clock(rep, b, attested_at, 3600)  # type: ignore[arg-type]
         return rep
