@@ -24,13 +24,13 @@ import math
 import numpy as np
 
 from zkmargin.circuits.rules.fixedpoint import MAX_QTY, PRICE_SCALE, QTY_SCALE, RATE_SCALE
-from zkmargin.circuits.rules.models import Account, Instrument, Position, VolSurface
+from zkmargin.circuits.rules.models import Account, Instrument, Position
 from zkmargin.circuits.rules.params import HaircutTier, ScenarioGrid, make_brackets
 from zkmargin.circuits.rules.risk_arrays import build_risk_arrays
 
 from .engine import demo
 from .engine.margin import MarginEngine
-from .venue_universe import priced_snapshot
+from .venue_universe import option_chains, priced_snapshot, smile_surface
 
 DAY = demo.DAY
 MAJOR = {
@@ -49,7 +49,6 @@ STABLES = ("USD", "USDT", "USDC")
 ASSETS = (*STABLES, *COINS)  # 53 priced assets, asset id = position + 1
 COLLATERAL = (*STABLES, *MAJOR)  # 20 accepted as collateral
 CHAINS = {"BTC": 21, "ETH": 14, "SOL": 7}  # strikes per expiry
-EXPIRIES = (7, 14, 30, 60, 90, 180)
 FUTURES = {"BTC": (30, 90, 180, 270), "ETH": (30, 90, 180, 270), "SOL": (30, 90, 180)}
 PERP_LISTINGS = (("PERP", 1.0), ("USDC-PERP", 1.0), ("MINI-PERP", 0.1), ("USDC-MINI-PERP", 0.1))
 
@@ -69,35 +68,15 @@ def universe(now: int = demo.NOW) -> dict[str, Instrument]:
             sym = f"{u}-FUT-{d}D"
             out[sym] = Instrument(symbol=sym, kind="future", underlying=u, expiry=now + d * DAY,
                                   contract_size=demo.qt(0.001))  # fmt: skip
-    for u, n in CHAINS.items():
-        spot = COINS[u]
-        for d in EXPIRIES:
-            for i in range(n):
-                strike = demo.px(float(f"{spot * (0.6 + 0.8 * i / (n - 1)):.4g}"))
-                for typ in ("call", "put"):
-                    sym = f"{u}-{d}D-{strike / PRICE_SCALE:g}-{typ[0].upper()}"
-                    out[sym] = Instrument(
-                        symbol=sym, kind="option", underlying=u, expiry=now + d * DAY, strike=strike,
-                        option_type=typ, contract_size=demo.qt(0.01),
-                    )  # fmt: skip
+    out.update(option_chains(CHAINS, COINS, now))
     return out
-
-
-def _surface(spot: float, base: float, now: int) -> VolSurface:
-    strikes = [demo.px(spot * m) for m in (0.5, 0.8, 0.9, 1.0, 1.1, 1.2, 1.5)]
-    smile = (0.25, 0.08, 0.03, 0.0, 0.02, 0.05, 0.15)
-    return VolSurface(
-        strikes=strikes,
-        expiries=[now + d * DAY for d in EXPIRIES],
-        vols=[[base + s + 0.04 * (len(EXPIRIES) - 1 - i) / len(EXPIRIES) for s in smile] for i in range(len(EXPIRIES))],
-    )
 
 
 def scale_engine(now: int = demo.NOW) -> MarginEngine:
     """The venue-scale demo venue valued at ``now`` (module docstring)."""
     insts = universe(now)
     index = {u: demo.px(p) for u, p in COINS.items()}
-    surfaces = {u: _surface(COINS[u], 0.5 + 0.1 * i, now) for i, u in enumerate(CHAINS)}
+    surfaces = {u: smile_surface(COINS[u], 0.5 + 0.1 * i, now) for i, u in enumerate(CHAINS)}
     snap = priced_snapshot(insts, index, surfaces, now)
     btc = make_brackets(list(demo.BINANCE_BTCUSDT))
     eth = make_brackets([(f, c, min(1.0, i * 1.25), m * 1.25) for f, c, i, m in demo.BINANCE_BTCUSDT])

@@ -39,8 +39,16 @@ def universe(now: int = demo.NOW) -> dict[str, Instrument]:
         for d in days:
             sym = f"{u}-FUT-{d}D"
             out[sym] = Instrument(symbol=sym, kind="future", underlying=u, expiry=now + d * DAY, contract_size=lot)
-    for u, n in CHAINS.items():
-        spot = COINS[u]
+    out.update(option_chains(CHAINS, COINS, now))
+    return out
+
+
+def option_chains(chains: dict[str, int], coins: dict[str, float], now: int) -> dict[str, Instrument]:
+    """Calls and puts of each chained underlying: per expiry of EXPIRIES, ``chains[u]`` strikes evenly over
+    60%-140% of the spot (4 significant digits). Shared with the venue-scale demo venue (``venue_scale``)."""
+    out: dict[str, Instrument] = {}
+    for u, n in chains.items():
+        spot = coins[u]
         for d in EXPIRIES:
             for i in range(n):
                 k = spot * (0.6 + 0.8 * i / (n - 1))
@@ -54,7 +62,8 @@ def universe(now: int = demo.NOW) -> dict[str, Instrument]:
     return out
 
 
-def _surface(spot: float, base: float, now: int) -> VolSurface:
+def smile_surface(spot: float, base: float, now: int) -> VolSurface:
+    """A smile over 50%-150% of the spot with a small term premium (shared with ``venue_scale``)."""
     strikes = [demo.px(spot * m) for m in (0.5, 0.8, 0.9, 1.0, 1.1, 1.2, 1.5)]
     smile = (0.25, 0.08, 0.03, 0.0, 0.02, 0.05, 0.15)
     return VolSurface(
@@ -98,7 +107,7 @@ def venue_engine(now: int = demo.NOW) -> MarginEngine:
     with a small basis), Binance-style ladders (10 brackets for BTC, scaled for the rest), 3 haircut tiers."""
     insts = universe(now)
     index = {u: demo.px(p) for u, p in COINS.items()}
-    surfaces = {u: _surface(COINS[u], 0.5 + 0.1 * i, now) for i, u in enumerate(CHAINS)}
+    surfaces = {u: smile_surface(COINS[u], 0.5 + 0.1 * i, now) for i, u in enumerate(CHAINS)}
     snap = priced_snapshot(insts, index, surfaces, now)
     btc = make_brackets(list(demo.BINANCE_BTCUSDT))
     eth = make_brackets([(f, c, min(1.0, i * 1.25), m * 1.25) for f, c, i, m in demo.BINANCE_BTCUSDT])
