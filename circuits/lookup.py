@@ -300,7 +300,13 @@ def _batch_inv(values: Sequence[int]) -> list[int]:
 def _logup_fractions(x: int, *v: int) -> list[int]:
     """The LogUp identity's witness at challenge ``x``: ``v`` is pairs (f, m), one per query (m = 1) and per table
     row (m its multiplicity); returns m / (x - f) for each, with one batch inversion for all of them. An entry with
-    x = f gets 0 (the reference: ``m * _inv_hint(x, f) % R``, one inversion each)."""
+    x = f gets 0 (the reference: ``m * _inv_hint(x, f) % R``, one inversion each). With the C witness loop the
+    same batch inversion runs in C (``witness_native.logup_fractions``, compared with this one in the tests)."""
+    from .witness_native import logup_fractions  # not at module level: witness_native imports r1cs, as this does
+
+    fast = logup_fractions(x, v)
+    if fast is not None:
+        return fast
     invs = _batch_inv([x - f for f in v[0::2]])
     return [m * i % R for m, i in zip(v[1::2], invs, strict=True)]
 
@@ -324,7 +330,8 @@ def _finalize(cs: ConstraintSystem) -> None:
             decomposed = [*st.ranges, *(q for q in st.limbs if q.bits > b)]
             for q in decomposed:
                 n = -(-q.bits // b)
-                limbs = cs.hint(f"{q.name}.limb", lambda v, bb=q.bits: _limbs(v, bb, b), q.x, count=n)
+                with cs.unit():  # independent of every other query: evaluated in parallel (witness_parallel.py)
+                    limbs = cs.hint(f"{q.name}.limb", lambda v, bb=q.bits: _limbs(v, bb, b), q.x, count=n)
                 cs.assert_equal(
                     sum((lb * (1 << (b * j)) for j, lb in enumerate(limbs)), LC()), q.x, f"{q.name}.recompose"
                 )

@@ -154,7 +154,7 @@ class SolvencyCircuit(ConstraintBudget):
         if self.lookups:
             self._interval_table()
         for i in range(sh.accounts):
-            with cs.scope(f"acct[{i}]"):
+            with cs.scope(f"acct[{i}]"), cs.unit():  # a witness unit: accounts are evaluated in parallel
                 self.accounts.append(build_account(self, prices))
         self._batch(pub, liabilities)
 
