@@ -230,6 +230,7 @@ class ConstraintSystem:
         self._unit: list[int] | None = None  # the open unit
         self._order_cache: list[int] | None = None
         self._order_arr: array[int] | None = None
+        self._public_cache: tuple[int, list[int]] | None = None
         self._native: object | None = None  # the encoded program (circuits/witness_native.py), made on first use
         # per-circuit state of gadgets that pay a cost once per proof (e.g. the lookup tables)
         self.extensions: dict[str, object] = {}
@@ -439,6 +440,16 @@ class ConstraintSystem:
         self._order_cache = order
         return list(order)
 
+    def _public_ids(self) -> list[int]:
+        """The supplied public signals (outputs, then inputs; the challenge excluded) in compiled order, cached."""
+        cached = self._public_cache
+        if cached is None or cached[0] != len(self._kinds):
+            cached = self._public_cache = (
+                len(self._kinds),
+                [s for s in self._order() if self._kinds[s] in ("pub_out", "pub_in")],
+            )
+        return cached[1]
+
     def _order_array(self) -> array[int]:
         """:meth:`_order` as a uint32 array (the C loop's result order), cached."""
         order = self._order()
@@ -617,8 +628,7 @@ class PythonWitness:
                 vals[sid] = v
 
     def public_values(self) -> list[int]:
-        cs = self.cs
-        return [self.vals[s] for s in cs._order() if cs._kinds[s] in ("pub_out", "pub_in")]
+        return self.get(self.cs._public_ids())
 
     def get(self, sids: Sequence[int]) -> list[int]:
         vals = self.vals

@@ -109,8 +109,7 @@ class NativeWitness:
                 self.run(chunk, commit)
 
     def public_values(self) -> list[int]:
-        cs = self.cs
-        return self.get([s for s in cs._order() if cs._kinds[s] in ("pub_out", "pub_in")])
+        return self.get(self.cs._public_ids())
 
     def get(self, sids: Sequence[int]) -> list[int]:
         assert _witness is not None

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import time
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -212,30 +213,53 @@ def rounds_python(prog: list, block: list[list[int]]) -> tuple[bytearray, list[i
     return rounds, costs
 
 
+# Set to a list to profile the next witnesses: one (label, steps, wall s, CPU s of this process) per segment
+# (scripts/bench_circuit.py --witness-profile). The label names the segment's first step and its kind.
+PROFILE: list[tuple[str, int, float, float]] | None = None
+
+
 def evaluate(cs: ConstraintSystem, assigned: Sequence[tuple[int, int]], commit: CommitFn | None) -> list[int]:
     """The witness of ``cs`` in compiled order: the C loop when built (else Python), units in workers."""
     ev: PythonWitness | NativeWitness = NativeWitness(cs) if available() else PythonWitness(cs)
     ev.assign(assigned)
     n = len(cs._compiled())
     nw = workers()
-    if nw <= 1 or not cs._units:
-        ev.run(range(n), commit)
-        return ev.result()
-    for seg in plan(cs).segments:
+    segments: list[Serial | list[Round]] = [Serial(range(n))] if nw <= 1 or not cs._units else plan(cs).segments
+    for seg in segments:
+        t0, c0 = time.perf_counter(), time.process_time()
         if isinstance(seg, Serial):
             ev.run(seg.steps, commit)
         else:
             for rd in seg:
                 _run_round(ev, rd, nw, commit)
-    return ev.result()
+        if PROFILE is not None:
+            PROFILE.append((_label(cs, seg), _count(seg), time.perf_counter() - t0, time.process_time() - c0))
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = ev.result()
+    if PROFILE is not None:
+        PROFILE.append(("result (circom order)", 0, time.perf_counter() - t0, time.process_time() - c0))
+    return out
+
+
+def _count(seg: Serial | list[Round]) -> int:
+    return len(seg.steps) if isinstance(seg, Serial) else sum(len(u) for rd in seg for u in rd.units)
+
+
+def _label(cs: ConstraintSystem, seg: Serial | list[Round]) -> str:
+    if isinstance(seg, Serial):
+        first, kind = (seg.steps[0] if len(seg.steps) else -1), "serial"
+    else:
+        first = next((u[0] for rd in seg for u in rd.units if u), -1)
+        kind = f"{len(seg)} round(s)"
+    name = cs._names[cs._compiled()[first][0].outputs[0]] if first >= 0 else "-"
+    return f"{kind} from {name}"
 
 
 def _run_round(ev: PythonWitness | NativeWitness, rd: Round, nw: int, commit: CommitFn | None) -> None:
     busy = sum(1 for s in rd.units if s)
     native = isinstance(ev, NativeWitness)
     if busy < 2 or rd.cost < (MIN_THREAD_COST if native else MIN_FORK_COST):
-        for steps in rd.units:
-            ev.run(steps, commit)
+        ev.run([k for steps in rd.units for k in steps], commit)  # one call: units in order, steps in order
         return
     chunks = rd.chunks(nw)
     if isinstance(ev, NativeWitness):

@@ -107,12 +107,16 @@ static PyObject *fr_to_long(const fr *a) {
 /* ------------------------------------------------------------------ the encoded program */
 
 enum { K_PRODUCT = 0, K_COPY = 1, K_PYTHON = 2 };
+#define NO_LC UINT32_MAX
+#define REUSE_MIN_TERMS 3 /* an LC this wide is worth looking up among the last evaluated ones */
+#define RING 8
 
 typedef struct {
     Py_ssize_t n_steps, n_signals, n_lcs, n_terms, n_outs, n_coefs;
     uint8_t *kind;
     uint64_t *in_off;  /* per step: first input LC (n_steps + 1) */
     uint64_t *lc_off;  /* per LC: first term (n_lcs + 1) */
+    uint32_t *lc_same; /* per LC: an identical LC of the last few (x * x, x^4 * x), else NO_LC: its value is reused */
     uint32_t *t_sig;   /* per term: signal id */
     uint32_t *t_coef;  /* per term: coefficient index (0: 1, 1: r - 1) */
     uint64_t *out_off; /* per step: first output (n_steps + 1) */
@@ -122,7 +126,7 @@ typedef struct {
 
 static void wprog_free(wprog *p) {
     if (!p) return;
-    free(p->kind); free(p->in_off); free(p->lc_off); free(p->t_sig); free(p->t_coef);
+    free(p->kind); free(p->in_off); free(p->lc_off); free(p->lc_same); free(p->t_sig); free(p->t_coef);
     free(p->out_off); free(p->outs); free(p->coefs); free(p);
 }
 static void capsule_free(PyObject *cap) { wprog_free(PyCapsule_GetPointer(cap, "zkmargin.witness")); }
@@ -194,6 +198,9 @@ static PyObject *py_encode(PyObject *self, PyObject *args) {
     p->out_off = malloc(sizeof(uint64_t) * (size_t)(n + 1));
     vec lcs = {(void **)&p->lc_off, 0, 0, sizeof(uint64_t)}, tsig = {(void **)&p->t_sig, 0, 0, sizeof(uint32_t)};
     vec tcoef = {(void **)&p->t_coef, 0, 0, sizeof(uint32_t)}, outs = {(void **)&p->outs, 0, 0, sizeof(uint32_t)};
+    vec same = {(void **)&p->lc_same, 0, 0, sizeof(uint32_t)};
+    uint32_t recent[4] = {NO_LC, NO_LC, NO_LC, NO_LC}; /* wide LCs of the product and copy steps since the last hint */
+    int rpos = 0;
     fr *canon_buf = NULL;
     coefset cs = {p, {(void **)&p->coefs, 0, 0, sizeof(fr)}, {(void **)&canon_buf, 0, 0, sizeof(fr)}, {NULL, 0}};
     PyObject *s_fn = PyUnicode_InternFromString("fn"), *s_out = PyUnicode_InternFromString("outputs");
@@ -229,7 +236,8 @@ static PyObject *py_encode(PyObject *self, PyObject *args) {
         for (Py_ssize_t k = 0; ok && k < nin; k++) {
             PyObject *in = PyList_GET_ITEM(ins, k);
             uint64_t start = tsig.size;
-            if (vec_push(&lcs, &start) < 0) { ok = 0; break; }
+            uint32_t none = NO_LC;
+            if (vec_push(&lcs, &start) < 0 || vec_push(&same, &none) < 0) { ok = 0; break; }
             if (PyLong_Check(in)) {
                 Py_ssize_t s = PyLong_AsSsize_t(in);
                 if (s < 0 || s >= n_signals) { if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "input signal out of range"); ok = 0; break; }
@@ -250,7 +258,26 @@ static PyObject *py_encode(PyObject *self, PyObject *args) {
                 uint32_t s32 = (uint32_t)s;
                 if (vec_push(&tsig, &s32) < 0 || vec_push(&tcoef, &idx) < 0) { ok = 0; break; }
             }
+            /* the same terms as one of the last wide LCs (same order: the digest keeps the LC's dict order) */
+            uint64_t len = tsig.size - start;
+            uint32_t me = (uint32_t)(lcs.size - 1);
+            if (ok && len >= REUSE_MIN_TERMS) {
+                const uint64_t *lo = (const uint64_t *)*lcs.ptr;
+                const uint32_t *ts = (const uint32_t *)*tsig.ptr, *tc = (const uint32_t *)*tcoef.ptr;
+                for (int q = 0; q < 4; q++) {
+                    uint32_t j = recent[q];
+                    if (j == NO_LC || lo[j + 1] - lo[j] != len) continue;
+                    if (!memcmp(ts + lo[j], ts + start, len * 4) && !memcmp(tc + lo[j], tc + start, len * 4)) {
+                        ((uint32_t *)*same.ptr)[me] = j;
+                        break;
+                    }
+                }
+                recent[rpos] = me;
+                rpos = (rpos + 1) & 3;
+            }
         }
+        if (p->kind[i] == K_PYTHON) /* a hint may fill a reserved signal: nothing before it is reused after it */
+            for (int q = 0; q < 4; q++) recent[q] = NO_LC;
     }
     if (ok) {
         p->in_off[n] = lcs.size;
@@ -259,6 +286,8 @@ static PyObject *py_encode(PyObject *self, PyObject *args) {
         ok = vec_push(&lcs, &end) == 0 && vec_push(&tsig, &zero64) == 0 && vec_push(&tcoef, &zero64) == 0 &&
              vec_push(&outs, &zero64) == 0; /* never-empty arrays */
         p->n_lcs = (Py_ssize_t)lcs.size - 1;
+        uint32_t none = NO_LC;
+        ok = ok && vec_push(&same, &none) == 0;
         p->n_terms = (Py_ssize_t)end;
         p->n_outs = (Py_ssize_t)outs.size - 1;
         p->n_coefs = (Py_ssize_t)cs.coefs.size;
@@ -267,6 +296,25 @@ static PyObject *py_encode(PyObject *self, PyObject *args) {
     free(canon_buf); free(cs.ct.slot);
     if (!ok) { wprog_free(p); return NULL; }
     return PyCapsule_New(p, "zkmargin.witness", capsule_free);
+}
+
+typedef struct { uint64_t idx[RING]; fr val[RING]; int pos; } lcring;
+static inline void ring_init(lcring *r) { for (int q = 0; q < RING; q++) r->idx[q] = UINT64_MAX; r->pos = 0; }
+
+static inline void eval_lc(const wprog *p, uint64_t lc, const fr *vals, fr *out);
+/* eval_lc with the values of the last wide LCs kept: an LC identical to one of them (lc_same) is not summed again.
+ * Sound because the steps between the two (encoded as products or copies) write only signals made after both. */
+static inline void eval_lc_r(const wprog *p, uint64_t lc, const fr *vals, fr *out, lcring *r) {
+    uint32_t j = p->lc_same[lc];
+    if (j != NO_LC)
+        for (int q = 0; q < RING; q++)
+            if (r->idx[q] == j) { *out = r->val[q]; goto keep; }
+    eval_lc(p, lc, vals, out);
+    if (p->lc_off[lc + 1] - p->lc_off[lc] < REUSE_MIN_TERMS) return;
+keep:
+    r->idx[r->pos] = lc;
+    r->val[r->pos] = *out;
+    r->pos = (r->pos + 1) % RING;
 }
 
 static inline void eval_lc(const wprog *p, uint64_t lc, const fr *vals, fr *out) {
@@ -307,6 +355,8 @@ static PyObject *py_run(PyObject *self, PyObject *args) {
     if (ok && (lo < 0 || hi > lim || lo > hi)) { PyErr_SetString(PyExc_IndexError, "step range out of bounds"); ok = 0; }
     if (ok) { s_fn = PyUnicode_InternFromString("fn"); ok = s_fn != NULL; }
     fr *vals = vb.buf;
+    lcring ring;
+    ring_init(&ring);
     for (Py_ssize_t j = lo; ok && j < hi; j++) {
         Py_ssize_t i = sel ? (Py_ssize_t)sel[j] : j;
         if (i >= p->n_steps) { PyErr_SetString(PyExc_IndexError, "step index out of range"); ok = 0; break; }
@@ -317,11 +367,11 @@ static PyObject *py_run(PyObject *self, PyObject *args) {
         uint64_t in0 = p->in_off[i];
         if (k == K_PRODUCT && fn == product_fn) {
             fr a, b;
-            eval_lc(p, in0, vals, &a);
-            eval_lc(p, in0 + 1, vals, &b);
+            eval_lc_r(p, in0, vals, &a, &ring);
+            eval_lc_r(p, in0 + 1, vals, &b, &ring);
             fr_mul(&vals[p->outs[p->out_off[i]]], &a, &b);
         } else if (k == K_COPY && fn == copy_fn) {
-            eval_lc(p, in0, vals, &vals[p->outs[p->out_off[i]]]);
+            eval_lc_r(p, in0, vals, &vals[p->outs[p->out_off[i]]], &ring);
         } else {
             Py_ssize_t nin = (Py_ssize_t)(p->in_off[i + 1] - in0), nout = (Py_ssize_t)(p->out_off[i + 1] - p->out_off[i]);
             PyObject *argl = PyList_New(nin), *res = NULL;
@@ -406,17 +456,19 @@ static void *tjob_run(void *arg) {
     tjob *j = arg;
     const wprog *p = j->p;
     fr *vals = j->vals;
+    lcring ring;
+    ring_init(&ring);
     j->ok = 1;
     for (Py_ssize_t q = 0; q < j->n; q++) {
         Py_ssize_t i = j->steps[q];
         uint64_t in0 = p->in_off[i];
         if (j->native[i] && p->kind[i] == K_PRODUCT) {
             fr a, b;
-            eval_lc(p, in0, vals, &a);
-            eval_lc(p, in0 + 1, vals, &b);
+            eval_lc_r(p, in0, vals, &a, &ring);
+            eval_lc_r(p, in0 + 1, vals, &b, &ring);
             fr_mul(&vals[p->outs[p->out_off[i]]], &a, &b);
         } else if (j->native[i] && p->kind[i] == K_COPY) {
-            eval_lc(p, in0, vals, &vals[p->outs[p->out_off[i]]]);
+            eval_lc_r(p, in0, vals, &vals[p->outs[p->out_off[i]]], &ring);
         } else if (!run_python_step(p, j->py_step, vals, i)) {
             j->ok = 0;
             break;
