@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from .field import R
-from .r1cs import LC, ConstraintSystem, Value, as_lc
+from .r1cs import LC, BitSplit, ConstraintSystem, Value, as_lc
 
 MAX_BITS = 252  # 2^252 < r: decompositions of up to 252 bits are unique
 
@@ -36,7 +36,7 @@ def to_bits(cs: ConstraintSystem, x: Value, n: int, name: str = "bits") -> list[
     """Little-endian bits of x, proving 0 <= x < 2^n (n boolean constraints + one sum)."""
     _check_bits(n)
     lx = as_lc(x)
-    bits = cs.hint(name, lambda v: [(v >> i) & 1 for i in range(n)], lx, count=n)
+    bits = cs.hint(name, BitSplit(1, n), lx, count=n)
     total = LC()
     for i, b in enumerate(bits):
         assert_boolean(cs, b, f"{name}[{i}].bool")

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .field import R
-from .r1cs import LC, ConstraintSystem, Value, as_lc
+from .r1cs import LC, BitSplit, ConstraintSystem, Value, as_lc
 
 MAX_BITS = 252
 MAX_LIMB_BITS = 20
@@ -252,6 +252,23 @@ def _limbs(x: int, bits: int, b: int) -> list[int]:
     return [(x >> (b * j)) & ((1 << b) - 1) for j in range(n)]
 
 
+class LimbSplit(BitSplit):
+    """The limb hint of a range query: ``_limbs(v, bits, b)`` (looked up at run time, so a test can swap in a cheating
+    prover's), which the C witness loop computes itself while ``_limbs`` is this module's own."""
+
+    __slots__ = ("bits",)
+
+    def __init__(self, bits: int, b: int) -> None:
+        super().__init__(b, -(-bits // b))
+        self.bits = bits
+
+    def __call__(self, v: int) -> list[int]:
+        return _limbs(v, self.bits, self.width)
+
+
+HONEST_LIMBS = _limbs
+
+
 def _multiplicities(values: Sequence[int], size: int) -> list[int]:
     m = [0] * size
     for v in values:
@@ -331,7 +348,7 @@ def _finalize(cs: ConstraintSystem) -> None:
             for q in decomposed:
                 n = -(-q.bits // b)
                 with cs.unit():  # independent of every other query: evaluated in parallel (witness_parallel.py)
-                    limbs = cs.hint(f"{q.name}.limb", lambda v, bb=q.bits: _limbs(v, bb, b), q.x, count=n)
+                    limbs = cs.hint(f"{q.name}.limb", LimbSplit(q.bits, b), q.x, count=n)
                 cs.assert_equal(
                     sum((lb * (1 << (b * j)) for j, lb in enumerate(limbs)), LC()), q.x, f"{q.name}.recompose"
                 )

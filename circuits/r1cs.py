@@ -644,6 +644,22 @@ class PythonWitness:
         return [vals[s] for s in self.cs._order()]
 
 
+class BitSplit:
+    """A hint giving the ``count`` little-endian ``width``-bit fields of its input (bits: width 1; LogUp limbs):
+    a class rather than a lambda so that the C witness loop recognises it and splits the value itself."""
+
+    __slots__ = ("count", "width")
+
+    def __init__(self, width: int, count: int) -> None:
+        self.width = width
+        self.count = count
+
+    def __call__(self, v: int) -> list[int]:
+        w = self.width
+        mask = (1 << w) - 1
+        return [(v >> (w * j)) & mask for j in range(self.count)]
+
+
 def _copy(x: int) -> int:
     """The step of ``output``, ``public`` and a committed copy: the signal equals its input (one function, so the C
     loop knows it)."""

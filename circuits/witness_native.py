@@ -16,8 +16,9 @@ from array import array
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from . import lookup
 from .field import R
-from .r1cs import CommitFn, ConstraintSystem, _copy, _product
+from .r1cs import BitSplit, CommitFn, ConstraintSystem, _copy, _product
 
 try:
     from . import _witness  # type: ignore[attr-defined]
@@ -48,9 +49,15 @@ def _encoded(cs: ConstraintSystem) -> Any:
     if isinstance(cached, tuple) and cached[0] == len(prog) and cached[1] == len(cs._kinds):
         return cached[2]
     assert _witness is not None
-    cap = _witness.encode(prog, _product, _copy, len(cs._kinds))
+    cap = _witness.encode(prog, _product, _copy, len(cs._kinds), BitSplit)
     cs._native = (len(prog), len(cs._kinds), cap)
     return cap
+
+
+def split_types() -> tuple[type, ...]:
+    """The bit-split hints the C loop computes itself: ``LimbSplit`` only while ``lookup._limbs`` is the module's own
+    (a test swapping in a cheating prover's limbs must see its function called)."""
+    return (BitSplit, lookup.LimbSplit) if lookup._limbs is lookup.HONEST_LIMBS else (BitSplit,)
 
 
 def program_stats(cs: ConstraintSystem) -> dict[str, int]:
@@ -87,10 +94,12 @@ class NativeWitness:
             return cs._call_hint(prog[i][0], args, commit, public)
 
         if isinstance(steps, range) and steps.step == 1:
-            _witness.run(self.cap, prog, self.buf, None, steps.start, steps.stop, _product, _copy, py_step)
+            _witness.run(
+                self.cap, prog, self.buf, None, steps.start, steps.stop, _product, _copy, py_step, split_types()
+            )
             return
         idx = array("I", steps)
-        _witness.run(self.cap, prog, self.buf, idx, 0, len(idx), _product, _copy, py_step)
+        _witness.run(self.cap, prog, self.buf, idx, 0, len(idx), _product, _copy, py_step, split_types())
 
     def run_parallel(self, chunks: Sequence[Sequence[int]], commit: CommitFn | None) -> None:
         """Each chunk on its own thread (the GIL released but around Python hints); no chunk may read another's
@@ -103,7 +112,7 @@ class NativeWitness:
             return cs._call_hint(prog[i][0], args, commit, public)
 
         idx = [array("I", c) for c in chunks]
-        ok = _witness.run_threads(self.cap, prog, self.buf, idx, _product, _copy, py_step)
+        ok = _witness.run_threads(self.cap, prog, self.buf, idx, _product, _copy, py_step, split_types())
         for chunk, good in zip(idx, ok, strict=True):
             if not good:
                 self.run(chunk, commit)

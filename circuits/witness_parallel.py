@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import witness_native
-from .r1cs import CommitFn, ConstraintSystem, PythonWitness, _copy, _gc_paused, _product
+from .r1cs import BitSplit, CommitFn, ConstraintSystem, PythonWitness, _copy, _gc_paused, _product
 from .witness_native import NativeWitness, available
 
 MAX_ROUNDS = 4  # rounds of a block run in workers; the rest in the parent, in step order
@@ -44,6 +44,9 @@ MAX_ROUNDS = 4  # rounds of a block run in workers; the rest in the parent, in s
 # costs ~0.1 s per GB of the process (page tables, then copy-on-write); a thread ~0.1 ms.
 MIN_FORK_COST = 2_000_000
 MIN_THREAD_COST = 20_000
+# One Python hint in a thread hands the GIL over twice (~10 us on this machine, ~200 terms of the C loop): a round runs
+# on threads only if its C work outweighs its hand-overs (the limbs of the range queries, all hints, stay serial).
+GIL_COST = 200
 PY_STEP_COST = 40
 
 
@@ -70,6 +73,7 @@ class Round:
 
     units: list[list[int]]
     costs: list[int]
+    py_steps: int = 0  # Python hints among the steps (each one a GIL hand-over when threads run the round)
 
     @property
     def cost(self) -> int:
@@ -165,6 +169,7 @@ def _block(cs: ConstraintSystem, prog: list, block: list[list[int]]) -> list[Ser
     n_rounds = min(MAX_ROUNDS, max(rounds, default=0) + 1)
     per_round = [[[] for _ in block] for _ in range(n_rounds)]  # type: list[list[list[int]]]
     per_cost = [[0] * len(block) for _ in range(n_rounds)]
+    py = [0] * n_rounds
     rest: list[int] = []
     for ui, u in enumerate(block):
         for k in range(u[0], u[1]):
@@ -174,7 +179,10 @@ def _block(cs: ConstraintSystem, prog: list, block: list[list[int]]) -> list[Ser
                 continue
             per_round[r][ui].append(k)
             per_cost[r][ui] += costs[k - s0]
-    out: list[Serial | list[Round]] = [[Round(us, c) for us, c in zip(per_round, per_cost, strict=True)]]
+            step, ins = prog[k]
+            if not _native_kind(step.fn, len(ins), len(step.outputs)):
+                py[r] += 1
+    out: list[Serial | list[Round]] = [[Round(us, c, p) for us, c, p in zip(per_round, per_cost, py, strict=True)]]
     if rest:
         out.append(Serial(rest))
     return out
@@ -206,11 +214,17 @@ def rounds_python(prog: list, block: list[list[int]]) -> tuple[bytearray, list[i
                 if lo_sig <= o < hi_sig:
                     rnd[o - lo_sig] = r
             rounds[k - s0] = r
-            fn = step.fn
-            costs[k - s0] = terms + (
-                1 if (fn is _product and len(ins) == 2) or (fn is _copy and len(ins) == 1) else PY_STEP_COST
-            )
+            costs[k - s0] = terms + (1 if _native_kind(step.fn, len(ins), len(step.outputs)) else PY_STEP_COST)
     return rounds, costs
+
+
+def _native_kind(fn: object, n_in: int, n_out: int) -> bool:
+    """A step the C loop evaluates itself (as ``witness.c``'s encode() classifies it)."""
+    if fn is _product:
+        return n_in == 2 and n_out == 1
+    if fn is _copy:
+        return n_in == 1 and n_out == 1
+    return isinstance(fn, BitSplit) and n_in == 1 and 1 <= fn.width <= 256
 
 
 # Set to a list to profile the next witnesses: one (label, steps, wall s, CPU s of this process) per segment
@@ -258,7 +272,12 @@ def _label(cs: ConstraintSystem, seg: Serial | list[Round]) -> str:
 def _run_round(ev: PythonWitness | NativeWitness, rd: Round, nw: int, commit: CommitFn | None) -> None:
     busy = sum(1 for s in rd.units if s)
     native = isinstance(ev, NativeWitness)
-    if busy < 2 or rd.cost < (MIN_THREAD_COST if native else MIN_FORK_COST):
+    if native:  # threads pay off on the C loop's own work, not on hints that take turns on the GIL
+        c_work = rd.cost - rd.py_steps * PY_STEP_COST
+        worth = c_work >= MIN_THREAD_COST and rd.py_steps * GIL_COST <= c_work
+    else:
+        worth = rd.cost >= MIN_FORK_COST
+    if busy < 2 or not worth:
         ev.run([k for steps in rd.units for k in steps], commit)  # one call: units in order, steps in order
         return
     chunks = rd.chunks(nw)

@@ -7,7 +7,8 @@
  * signals; the distinct coefficients once each, in Montgomery form) and evaluated over a flat buffer of field
  * elements (32 bytes little-endian per internal signal, canonical, the layout ``pack_scalars`` gives the prover).
  *
- * Every other step (a Python hint: bits, divisions, one-hot picks, lookups, the commitment) is still Python: the
+ * Bit and limb decompositions (``r1cs.BitSplit`` hints) are fields of the value's bits, also here.
+ * Every other step (a Python hint: divisions, one-hot picks, lookups, the commitment) is still Python: the
  * loop evaluates its input LCs here and calls back ``py_step(index, args)``, which runs the hint exactly as the
  * pure-Python path does and returns the normalised outputs. A step's function is read at run time (``step.fn``):
  * a test that swaps a product's hint for a cheating prover's sees its function called, as in Python.
@@ -106,7 +107,7 @@ static PyObject *fr_to_long(const fr *a) {
 
 /* ------------------------------------------------------------------ the encoded program */
 
-enum { K_PRODUCT = 0, K_COPY = 1, K_PYTHON = 2 };
+enum { K_PRODUCT = 0, K_COPY = 1, K_PYTHON = 2, K_SPLIT = 3 };
 #define NO_LC UINT32_MAX
 #define REUSE_MIN_TERMS 3 /* an LC this wide is worth looking up among the last evaluated ones */
 #define RING 8
@@ -114,6 +115,7 @@ enum { K_PRODUCT = 0, K_COPY = 1, K_PYTHON = 2 };
 typedef struct {
     Py_ssize_t n_steps, n_signals, n_lcs, n_terms, n_outs, n_coefs;
     uint8_t *kind;
+    uint16_t *width;   /* K_SPLIT: the field width in bits (r1cs.BitSplit) */
     uint64_t *in_off;  /* per step: first input LC (n_steps + 1) */
     uint64_t *lc_off;  /* per LC: first term (n_lcs + 1) */
     uint32_t *lc_same; /* per LC: an identical LC of the last few (x * x, x^4 * x), else NO_LC: its value is reused */
@@ -126,7 +128,7 @@ typedef struct {
 
 static void wprog_free(wprog *p) {
     if (!p) return;
-    free(p->kind); free(p->in_off); free(p->lc_off); free(p->lc_same); free(p->t_sig); free(p->t_coef);
+    free(p->kind); free(p->width); free(p->in_off); free(p->lc_off); free(p->lc_same); free(p->t_sig); free(p->t_coef);
     free(p->out_off); free(p->outs); free(p->coefs); free(p);
 }
 static void capsule_free(PyObject *cap) { wprog_free(PyCapsule_GetPointer(cap, "zkmargin.witness")); }
@@ -179,14 +181,27 @@ static int coef_index(coefset *cs, const fr *c, uint32_t *out) {
     return 0;
 }
 
-/* encode(program, product_fn, copy_fn, n_signals) -> capsule.
+/* The fields of a K_SPLIT step: out_j = bits [w j, w j + w) of v, as r1cs.BitSplit computes them. */
+static inline void split_fields(const fr *v, unsigned w, uint64_t n, fr *vals, const uint32_t *outs) {
+    for (uint64_t j = 0; j < n; j++) {
+        fr o = {{0, 0, 0, 0}};
+        uint64_t lo = (uint64_t)w * j;
+        for (unsigned b = 0; b < w && lo + b < 256; b += 1) {
+            uint64_t pos = lo + b;
+            if ((v->v[pos >> 6] >> (pos & 63)) & 1) o.v[b >> 6] |= 1ULL << (b & 63);
+        }
+        vals[outs[j]] = o;
+    }
+}
+
+/* encode(program, product_fn, copy_fn, n_signals, split_type) -> capsule.
  * program: the list ConstraintSystem._compiled() returns, of (step, ins); ins: a signal id (the LC is that signal
  * with coefficient 1) or (ids, coefficients). A step is K_PRODUCT if its function is product_fn with two inputs and
  * one output, K_COPY for copy_fn with one input and one output, else K_PYTHON. */
 static PyObject *py_encode(PyObject *self, PyObject *args) {
-    PyObject *prog, *product_fn, *copy_fn;
+    PyObject *prog, *product_fn, *copy_fn, *split_type;
     Py_ssize_t n_signals;
-    if (!PyArg_ParseTuple(args, "O!OOn", &PyList_Type, &prog, &product_fn, &copy_fn, &n_signals)) return NULL;
+    if (!PyArg_ParseTuple(args, "O!OOnO", &PyList_Type, &prog, &product_fn, &copy_fn, &n_signals, &split_type)) return NULL;
     if (n_signals < 1 || n_signals > (Py_ssize_t)UINT32_MAX) { PyErr_SetString(PyExc_ValueError, "signal count out of range"); return NULL; }
     Py_ssize_t n = PyList_GET_SIZE(prog);
     wprog *p = calloc(1, sizeof(wprog));
@@ -194,6 +209,7 @@ static PyObject *py_encode(PyObject *self, PyObject *args) {
     p->n_steps = n;
     p->n_signals = n_signals;
     p->kind = malloc((size_t)(n ? n : 1));
+    p->width = calloc((size_t)(n ? n : 1), sizeof(uint16_t));
     p->in_off = malloc(sizeof(uint64_t) * (size_t)(n + 1));
     p->out_off = malloc(sizeof(uint64_t) * (size_t)(n + 1));
     vec lcs = {(void **)&p->lc_off, 0, 0, sizeof(uint64_t)}, tsig = {(void **)&p->t_sig, 0, 0, sizeof(uint32_t)};
@@ -204,7 +220,8 @@ static PyObject *py_encode(PyObject *self, PyObject *args) {
     fr *canon_buf = NULL;
     coefset cs = {p, {(void **)&p->coefs, 0, 0, sizeof(fr)}, {(void **)&canon_buf, 0, 0, sizeof(fr)}, {NULL, 0}};
     PyObject *s_fn = PyUnicode_InternFromString("fn"), *s_out = PyUnicode_InternFromString("outputs");
-    int ok = p->kind && p->in_off && p->out_off && s_fn && s_out;
+    PyObject *s_width = PyUnicode_InternFromString("width");
+    int ok = p->kind && p->width && p->in_off && p->out_off && s_fn && s_out && s_width;
     if (!ok) PyErr_NoMemory();
     uint32_t idx;
     fr one = {{1, 0, 0, 0}}, minus = {{RM[0] - 1, RM[1], RM[2], RM[3]}};
@@ -223,6 +240,13 @@ static PyObject *py_encode(PyObject *self, PyObject *args) {
         }
         Py_ssize_t nin = PyList_GET_SIZE(ins), nout = PyList_GET_SIZE(souts);
         p->kind[i] = (fn == product_fn && nin == 2 && nout == 1) ? K_PRODUCT : (fn == copy_fn && nin == 1 && nout == 1) ? K_COPY : K_PYTHON;
+        if (p->kind[i] == K_PYTHON && nin == 1 && PyObject_TypeCheck(fn, (PyTypeObject *)split_type)) {
+            PyObject *wo = PyObject_GetAttr(fn, s_width);
+            long w = wo ? PyLong_AsLong(wo) : -1;
+            Py_XDECREF(wo);
+            if (w >= 1 && w <= 256) { p->kind[i] = K_SPLIT; p->width[i] = (uint16_t)w; }
+            PyErr_Clear();
+        }
         Py_DECREF(fn);
         p->in_off[i] = lcs.size;
         p->out_off[i] = outs.size;
@@ -292,7 +316,7 @@ static PyObject *py_encode(PyObject *self, PyObject *args) {
         p->n_outs = (Py_ssize_t)outs.size - 1;
         p->n_coefs = (Py_ssize_t)cs.coefs.size;
     }
-    Py_XDECREF(s_fn); Py_XDECREF(s_out);
+    Py_XDECREF(s_fn); Py_XDECREF(s_out); Py_XDECREF(s_width);
     free(canon_buf); free(cs.ct.slot);
     if (!ok) { wprog_free(p); return NULL; }
     return PyCapsule_New(p, "zkmargin.witness", capsule_free);
@@ -329,16 +353,48 @@ static inline void eval_lc(const wprog *p, uint64_t lc, const fr *vals, fr *out)
     *out = acc;
 }
 
-/* run(capsule, program, values, steps, lo, hi, product_fn, copy_fn, py_step) -> None.
+/* Whether step i runs in C with its current function fn: a product or a copy as encoded, or a K_SPLIT step whose
+ * function's type is one of split_types (a tuple: the caller leaves a type out when a module helper it calls was
+ * swapped, e.g. lookup._limbs by a test's cheating prover). */
+static inline int runs_native(const wprog *p, Py_ssize_t i, PyObject *fn, PyObject *product_fn, PyObject *copy_fn,
+                              PyObject *split_types) {
+    uint8_t k = p->kind[i];
+    if (k == K_PRODUCT) return fn == product_fn;
+    if (k == K_COPY) return fn == copy_fn;
+    if (k == K_SPLIT) {
+        for (Py_ssize_t q = 0; q < PyTuple_GET_SIZE(split_types); q++)
+            if ((PyObject *)Py_TYPE(fn) == PyTuple_GET_ITEM(split_types, q)) return 1;
+    }
+    return 0;
+}
+
+static inline void run_native_step(const wprog *p, Py_ssize_t i, fr *vals, lcring *ring) {
+    uint64_t in0 = p->in_off[i];
+    uint8_t k = p->kind[i];
+    if (k == K_PRODUCT) {
+        fr a, b;
+        eval_lc_r(p, in0, vals, &a, ring);
+        eval_lc_r(p, in0 + 1, vals, &b, ring);
+        fr_mul(&vals[p->outs[p->out_off[i]]], &a, &b);
+    } else if (k == K_COPY) {
+        eval_lc_r(p, in0, vals, &vals[p->outs[p->out_off[i]]], ring);
+    } else { /* K_SPLIT */
+        fr v;
+        eval_lc_r(p, in0, vals, &v, ring);
+        split_fields(&v, p->width[i], p->out_off[i + 1] - p->out_off[i], vals, p->outs + p->out_off[i]);
+    }
+}
+
+/* run(capsule, program, values, steps, lo, hi, product_fn, copy_fn, py_step, split_types) -> None.
  * Evaluates steps[lo:hi] (steps: a buffer of uint32 step indices, or None for the steps lo..hi-1 themselves) over
  * values (writable buffer, 32 bytes per internal signal). A step whose current function is not the one it was
  * encoded for, or a Python hint, goes to py_step(index, [input values]) -> list of canonical outputs. */
 static PyObject *py_run(PyObject *self, PyObject *args) {
-    PyObject *cap, *prog, *steps_obj, *product_fn, *copy_fn, *py_step;
+    PyObject *cap, *prog, *steps_obj, *product_fn, *copy_fn, *py_step, *split_types;
     Py_buffer vb, sb = {0};
     Py_ssize_t lo, hi;
-    if (!PyArg_ParseTuple(args, "OO!w*OnnOOO", &cap, &PyList_Type, &prog, &vb, &steps_obj, &lo, &hi, &product_fn,
-                          &copy_fn, &py_step))
+    if (!PyArg_ParseTuple(args, "OO!w*OnnOOOO!", &cap, &PyList_Type, &prog, &vb, &steps_obj, &lo, &hi, &product_fn,
+                          &copy_fn, &py_step, &PyTuple_Type, &split_types))
         return NULL;
     wprog *p = PyCapsule_GetPointer(cap, "zkmargin.witness");
     PyObject *s_fn = NULL;
@@ -363,15 +419,9 @@ static PyObject *py_run(PyObject *self, PyObject *args) {
         PyObject *step = PyTuple_GET_ITEM(PyList_GET_ITEM(prog, i), 0);
         PyObject *fn = PyObject_GetAttr(step, s_fn);
         if (!fn) { ok = 0; break; }
-        uint8_t k = p->kind[i];
         uint64_t in0 = p->in_off[i];
-        if (k == K_PRODUCT && fn == product_fn) {
-            fr a, b;
-            eval_lc_r(p, in0, vals, &a, &ring);
-            eval_lc_r(p, in0 + 1, vals, &b, &ring);
-            fr_mul(&vals[p->outs[p->out_off[i]]], &a, &b);
-        } else if (k == K_COPY && fn == copy_fn) {
-            eval_lc_r(p, in0, vals, &vals[p->outs[p->out_off[i]]], &ring);
+        if (runs_native(p, i, fn, product_fn, copy_fn, split_types)) {
+            run_native_step(p, i, vals, &ring);
         } else {
             Py_ssize_t nin = (Py_ssize_t)(p->in_off[i + 1] - in0), nout = (Py_ssize_t)(p->out_off[i + 1] - p->out_off[i]);
             PyObject *argl = PyList_New(nin), *res = NULL;
@@ -426,10 +476,12 @@ typedef struct {
     Py_ssize_t n;
     const uint8_t *native; /* per step of the program: 1 when its kind runs in C */
     int ok;
+    PyThreadState *ts; /* this thread's Python state while it does not hold the GIL */
 } tjob;
 
-static int run_python_step(const wprog *p, PyObject *py_step, fr *vals, Py_ssize_t i) {
-    PyGILState_STATE g = PyGILState_Ensure();
+static int run_python_step(const wprog *p, tjob *j, fr *vals, Py_ssize_t i) {
+    PyObject *py_step = j->py_step;
+    PyEval_RestoreThread(j->ts); /* take the GIL for one hint */
     uint64_t in0 = p->in_off[i];
     Py_ssize_t nin = (Py_ssize_t)(p->in_off[i + 1] - in0), nout = (Py_ssize_t)(p->out_off[i + 1] - p->out_off[i]);
     PyObject *argl = PyList_New(nin), *res = NULL, *ix = NULL;
@@ -448,12 +500,23 @@ static int run_python_step(const wprog *p, PyObject *py_step, fr *vals, Py_ssize
         if (fr_from_long(PyList_GET_ITEM(res, q), &vals[p->outs[p->out_off[i] + (uint64_t)q]]) < 0) ok = 0;
     if (!ok) PyErr_Clear();
     Py_XDECREF(ix); Py_XDECREF(argl); Py_XDECREF(res);
-    PyGILState_Release(g);
+    j->ts = PyEval_SaveThread();
     return ok;
 }
 
-static void *tjob_run(void *arg) {
+static void tjob_loop(tjob *j);
+/* a worker thread: a Python thread state made once (not one per hint), the GIL held only inside hints */
+static void *tjob_thread(void *arg) {
     tjob *j = arg;
+    PyGILState_STATE g = PyGILState_Ensure();
+    j->ts = PyEval_SaveThread();
+    tjob_loop(j);
+    PyEval_RestoreThread(j->ts);
+    PyGILState_Release(g);
+    return NULL;
+}
+
+static void tjob_loop(tjob *j) {
     const wprog *p = j->p;
     fr *vals = j->vals;
     lcring ring;
@@ -461,27 +524,20 @@ static void *tjob_run(void *arg) {
     j->ok = 1;
     for (Py_ssize_t q = 0; q < j->n; q++) {
         Py_ssize_t i = j->steps[q];
-        uint64_t in0 = p->in_off[i];
-        if (j->native[i] && p->kind[i] == K_PRODUCT) {
-            fr a, b;
-            eval_lc_r(p, in0, vals, &a, &ring);
-            eval_lc_r(p, in0 + 1, vals, &b, &ring);
-            fr_mul(&vals[p->outs[p->out_off[i]]], &a, &b);
-        } else if (j->native[i] && p->kind[i] == K_COPY) {
-            eval_lc_r(p, in0, vals, &vals[p->outs[p->out_off[i]]], &ring);
-        } else if (!run_python_step(p, j->py_step, vals, i)) {
+        if (j->native[i]) {
+            run_native_step(p, i, vals, &ring);
+        } else if (!run_python_step(p, j, vals, i)) {
             j->ok = 0;
             break;
         }
     }
-    return NULL;
 }
 
 static PyObject *py_run_threads(PyObject *self, PyObject *args) {
-    PyObject *cap, *prog, *chunks, *product_fn, *copy_fn, *py_step;
+    PyObject *cap, *prog, *chunks, *product_fn, *copy_fn, *py_step, *split_types;
     Py_buffer vb;
-    if (!PyArg_ParseTuple(args, "OO!w*O!OOO", &cap, &PyList_Type, &prog, &vb, &PyList_Type, &chunks, &product_fn,
-                          &copy_fn, &py_step))
+    if (!PyArg_ParseTuple(args, "OO!w*O!OOOO!", &cap, &PyList_Type, &prog, &vb, &PyList_Type, &chunks, &product_fn,
+                          &copy_fn, &py_step, &PyTuple_Type, &split_types))
         return NULL;
     wprog *p = PyCapsule_GetPointer(cap, "zkmargin.witness");
     Py_ssize_t nc = PyList_GET_SIZE(chunks);
@@ -505,21 +561,24 @@ static PyObject *py_run_threads(PyObject *self, PyObject *args) {
             if ((Py_ssize_t)st[q] >= p->n_steps) { PyErr_SetString(PyExc_IndexError, "step index out of range"); ok = 0; break; }
             PyObject *fn = PyObject_GetAttr(PyTuple_GET_ITEM(PyList_GET_ITEM(prog, st[q]), 0), s_fn);
             if (!fn) { ok = 0; break; }
-            uint8_t k = p->kind[st[q]];
-            native[st[q]] = (k == K_PRODUCT && fn == product_fn) || (k == K_COPY && fn == copy_fn);
+            native[st[q]] = (uint8_t)runs_native(p, st[q], fn, product_fn, copy_fn, split_types);
             Py_DECREF(fn);
         }
-        jobs[got] = (tjob){p, prog, py_step, vb.buf, st, n, native, 0};
+        jobs[got] = (tjob){p, prog, py_step, vb.buf, st, n, native, 0, NULL};
     }
     if (ok) {
-        Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t c = 1; c < nc; c++) started[c] = pthread_create(&th[c], NULL, tjob_run, &jobs[c]) == 0;
-        if (nc) tjob_run(&jobs[0]);
-        for (Py_ssize_t c = 1; c < nc; c++) {
-            if (started[c]) pthread_join(th[c], NULL);
-            else tjob_run(&jobs[c]); /* no thread: run it here */
+        PyThreadState *main_ts = PyEval_SaveThread();
+        for (Py_ssize_t c = 1; c < nc; c++) started[c] = pthread_create(&th[c], NULL, tjob_thread, &jobs[c]) == 0;
+        for (Py_ssize_t c = 0; c < nc; c++) {
+            if (c == 0 || !started[c]) { /* the caller's chunk, and any whose thread could not start */
+                jobs[c].ts = main_ts;
+                tjob_loop(&jobs[c]);
+                main_ts = jobs[c].ts;
+            }
         }
-        Py_END_ALLOW_THREADS
+        for (Py_ssize_t c = 1; c < nc; c++)
+            if (started[c]) pthread_join(th[c], NULL);
+        PyEval_RestoreThread(main_ts);
         out = PyList_New(nc);
         for (Py_ssize_t c = 0; out && c < nc; c++) PyList_SET_ITEM(out, c, PyBool_FromLong(jobs[c].ok));
     }
@@ -673,11 +732,11 @@ static PyObject *py_stats(PyObject *self, PyObject *cap) {
 }
 
 static PyMethodDef methods[] = {
-    {"encode", py_encode, METH_VARARGS, "encode(program, product_fn, copy_fn, n_signals) -> capsule"},
-    {"run", py_run, METH_VARARGS, "run(capsule, program, values, steps, lo, hi, product_fn, copy_fn, py_step)"},
+    {"encode", py_encode, METH_VARARGS, "encode(program, product_fn, copy_fn, n_signals, split_type) -> capsule"},
+    {"run", py_run, METH_VARARGS, "run(capsule, program, values, steps, lo, hi, product_fn, copy_fn, py_step, split_types)"},
     {"to_list", py_to_list, METH_VARARGS, "to_list(values, order) -> list of ints"},
     {"logup_fractions", py_logup_fractions, METH_VARARGS, "logup_fractions(x, (f0, m0, f1, m1, ...)) -> list"},
-    {"run_threads", py_run_threads, METH_VARARGS, "run_threads(capsule, program, values, chunks, product_fn, copy_fn, py_step)"},
+    {"run_threads", py_run_threads, METH_VARARGS, "run_threads(capsule, program, values, chunks, product_fn, copy_fn, py_step, split_types)"},
     {"rounds", py_rounds, METH_VARARGS, "rounds(capsule, units, py_cost) -> (rounds uint8, costs uint32) per step"},
     {"stats", py_stats, METH_O, "stats(capsule) -> (steps, lcs, terms, outputs, coefficients, bytes)"},
     {NULL, NULL, 0, NULL}};

@@ -15,7 +15,7 @@ from witness_paths import fixed_commit, small_venue, witness_with
 
 from zkmargin.circuits import lookup, witness_native
 from zkmargin.circuits.field import R
-from zkmargin.circuits.r1cs import LC, ConstraintSystem, PythonWitness, _product
+from zkmargin.circuits.r1cs import LC, BitSplit, ConstraintSystem, PythonWitness, _product
 from zkmargin.circuits.solvency import SolvencyCircuit
 from zkmargin.prover.solvency_witness import SolvencyBatch
 
@@ -166,3 +166,29 @@ def test_python_witness_interface() -> None:
         assert store.get(sids) == [0, R - 1, 5]
     stats: dict[str, Any] = witness_native.program_stats(cs)
     assert stats["steps"] == len(cs._compiled()) and stats["terms"] > stats["steps"]
+
+
+def split_system() -> ConstraintSystem:
+    cs = ConstraintSystem()
+    x = cs.input("x")
+    cs.hint("bits", BitSplit(1, 254), x, count=254)
+    cs.hint("wide", BitSplit(16, 17), x * 3 + 1, count=17)  # 272 bits: the top field is past bit 255
+    cs.hint("limbs", lookup.LimbSplit(70, 16), x, count=5)
+    cs.hint("one", BitSplit(256, 1), x * -1, count=1)
+    cs.compile()
+    return cs
+
+
+@pytest.mark.parametrize("x", [0, 1, R - 1, (1 << 200) + 12345, (1 << 70) - 1])
+def test_bit_splits_in_c(x: int) -> None:
+    py, c = both(split_system(), {"x": x})
+    assert c == py
+
+
+def test_a_swapped_limb_helper_is_called(monkeypatch: pytest.MonkeyPatch) -> None:
+    """lookup._limbs swapped for a cheating prover's: the C loop must not split the value itself."""
+    cs = split_system()
+    honest = witness_with(cs, {"x": (1 << 40) + 5}, pure=False)
+    monkeypatch.setattr(lookup, "_limbs", lambda v, bits, b: [v] + [0] * (-(-bits // b) - 1))
+    py, c = both(cs, {"x": (1 << 40) + 5})
+    assert c == py != honest

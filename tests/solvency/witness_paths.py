@@ -33,18 +33,18 @@ def witness_env(pure: bool, workers: int, min_cost: int | None = None) -> Iterat
     """ZKMARGIN_PURE_PYTHON / ZKMARGIN_WITNESS_WORKERS set for the block (and the parallel thresholds lowered to
     ``min_cost`` so that a small test circuit takes the parallel path)."""
     saved = {k: os.environ.get(k) for k in ("ZKMARGIN_PURE_PYTHON", "ZKMARGIN_WITNESS_WORKERS")}
-    costs = (witness_parallel.MIN_FORK_COST, witness_parallel.MIN_THREAD_COST)
+    costs = (witness_parallel.MIN_FORK_COST, witness_parallel.MIN_THREAD_COST, witness_parallel.GIL_COST)
     if pure:
         os.environ["ZKMARGIN_PURE_PYTHON"] = "1"
     else:
         os.environ.pop("ZKMARGIN_PURE_PYTHON", None)
     os.environ["ZKMARGIN_WITNESS_WORKERS"] = str(workers)
     if min_cost is not None:
-        witness_parallel.MIN_FORK_COST = witness_parallel.MIN_THREAD_COST = min_cost
+        witness_parallel.MIN_FORK_COST = witness_parallel.MIN_THREAD_COST = witness_parallel.GIL_COST = min_cost
     try:
         yield
     finally:
-        witness_parallel.MIN_FORK_COST, witness_parallel.MIN_THREAD_COST = costs
+        witness_parallel.MIN_FORK_COST, witness_parallel.MIN_THREAD_COST, witness_parallel.GIL_COST = costs
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
