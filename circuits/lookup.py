@@ -266,6 +266,29 @@ class LimbSplit(BitSplit):
         return _limbs(v, self.bits, self.width)
 
 
+class RangeCount:
+    """The range table's multiplicity hint: ``_multiplicities(values, size)`` (looked up at run time: tests swap in a
+    cheating prover's), computed by the C witness loop itself while ``_multiplicities`` is this module's own."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __call__(self, *v: int) -> list[int]:
+        return _multiplicities(v, self.size)
+
+
+class LogupFill:
+    """The one step filling every LogUp fraction: ``_logup_fractions(x, f0, m0, f1, m1, ...)`` (looked up at run
+    time), computed by the C witness loop itself while ``_logup_fractions`` is this module's own."""
+
+    __slots__ = ()
+
+    def __call__(self, xv: int, *v: int) -> list[int]:
+        return _logup_fractions(xv, *v)
+
+
 HONEST_LIMBS = _limbs
 
 
@@ -328,6 +351,10 @@ def _logup_fractions(x: int, *v: int) -> list[int]:
     return [m * i % R for m, i in zip(v[1::2], invs, strict=True)]
 
 
+HONEST_MULTIPLICITIES = _multiplicities
+HONEST_FRACTIONS = _logup_fractions
+
+
 def _finalize(cs: ConstraintSystem) -> None:
     st = _state(cs)
     start = cs.n_constraints
@@ -358,7 +385,7 @@ def _finalize(cs: ConstraintSystem) -> None:
                 if h:
                     range_queries.append(limbs[-1] * (1 << (b - h)))  # in the table iff the high limb < 2^h
             size = 1 << b
-            mult = cs.hint("range.mult", lambda *v: _multiplicities(v, size), *range_queries, count=size)
+            mult = cs.hint("range.mult", RangeCount(size), *range_queries, count=size)
             committed.extend(mult)
         # ---- tuple tables: the queried values and the multiplicities are committed
         table_mults: list[list[LC]] = []
@@ -470,7 +497,7 @@ def _finalize(cs: ConstraintSystem) -> None:
             cs.assert_equal(_lc_sum(lhs), _lc_sum(rhs), f"{ws.name}.sum")
         cs.fill(
             [sig for sig, _, _ in fractions],
-            lambda xv, *v: _logup_fractions(xv, *v),  # module lookup at run time (tests may swap helpers)
+            LogupFill(),  # module lookup at run time (tests may swap helpers)
             x,
             *(d for _, f, m in fractions for d in (f, m)),
         )

@@ -49,15 +49,22 @@ def _encoded(cs: ConstraintSystem) -> Any:
     if isinstance(cached, tuple) and cached[0] == len(prog) and cached[1] == len(cs._kinds):
         return cached[2]
     assert _witness is not None
-    cap = _witness.encode(prog, _product, _copy, len(cs._kinds), BitSplit)
+    cap = _witness.encode(prog, _product, _copy, len(cs._kinds), (BitSplit, lookup.RangeCount, lookup.LogupFill))
     cs._native = (len(prog), len(cs._kinds), cap)
     return cap
 
 
 def split_types() -> tuple[type, ...]:
-    """The bit-split hints the C loop computes itself: ``LimbSplit`` only while ``lookup._limbs`` is the module's own
-    (a test swapping in a cheating prover's limbs must see its function called)."""
-    return (BitSplit, lookup.LimbSplit) if lookup._limbs is lookup.HONEST_LIMBS else (BitSplit,)
+    """The hint classes the C loop computes itself: bit splits always; the lookup helpers only while the module
+    function they call is the module's own (a test swapping in a cheating prover's must see its function called)."""
+    out: list[type] = [BitSplit]
+    if lookup._limbs is lookup.HONEST_LIMBS:
+        out.append(lookup.LimbSplit)
+    if lookup._multiplicities is lookup.HONEST_MULTIPLICITIES:
+        out.append(lookup.RangeCount)
+    if lookup._logup_fractions is lookup.HONEST_FRACTIONS:
+        out.append(lookup.LogupFill)
+    return tuple(out)
 
 
 def program_stats(cs: ConstraintSystem) -> dict[str, int]:

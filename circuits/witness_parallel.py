@@ -35,7 +35,7 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from . import witness_native
+from . import lookup, witness_native
 from .r1cs import BitSplit, CommitFn, ConstraintSystem, PythonWitness, _copy, _gc_paused, _product
 from .witness_native import NativeWitness, available
 
@@ -224,6 +224,10 @@ def _native_kind(fn: object, n_in: int, n_out: int) -> bool:
         return n_in == 2 and n_out == 1
     if fn is _copy:
         return n_in == 1 and n_out == 1
+    if isinstance(fn, lookup.RangeCount):
+        return True
+    if isinstance(fn, lookup.LogupFill):
+        return n_in == 2 * n_out + 1
     return isinstance(fn, BitSplit) and n_in == 1 and 1 <= fn.width <= 256
 
 

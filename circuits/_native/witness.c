@@ -105,9 +105,13 @@ static PyObject *fr_to_long(const fr *a) {
 #endif
 }
 
+static int fractions(const fr *x, const fr *f, const fr *m, Py_ssize_t n, fr *out);
+
 /* ------------------------------------------------------------------ the encoded program */
 
-enum { K_PRODUCT = 0, K_COPY = 1, K_PYTHON = 2, K_SPLIT = 3 };
+/* K_SPLIT: r1cs.BitSplit (bits, limbs); K_COUNT: lookup.RangeCount (multiplicities of values below its size);
+ * K_FRAC: lookup.LogupFill (x, then (f, m) pairs: the LogUp fractions m / (x - f)) */
+enum { K_PRODUCT = 0, K_COPY = 1, K_PYTHON = 2, K_SPLIT = 3, K_COUNT = 4, K_FRAC = 5 };
 #define NO_LC UINT32_MAX
 #define REUSE_MIN_TERMS 3 /* an LC this wide is worth looking up among the last evaluated ones */
 #define RING 8
@@ -194,14 +198,16 @@ static inline void split_fields(const fr *v, unsigned w, uint64_t n, fr *vals, c
     }
 }
 
-/* encode(program, product_fn, copy_fn, n_signals, split_type) -> capsule.
+/* encode(program, product_fn, copy_fn, n_signals, (split_type, count_type, frac_type)) -> capsule.
  * program: the list ConstraintSystem._compiled() returns, of (step, ins); ins: a signal id (the LC is that signal
  * with coefficient 1) or (ids, coefficients). A step is K_PRODUCT if its function is product_fn with two inputs and
  * one output, K_COPY for copy_fn with one input and one output, else K_PYTHON. */
 static PyObject *py_encode(PyObject *self, PyObject *args) {
-    PyObject *prog, *product_fn, *copy_fn, *split_type;
+    PyObject *prog, *product_fn, *copy_fn, *split_type, *count_type, *frac_type;
     Py_ssize_t n_signals;
-    if (!PyArg_ParseTuple(args, "O!OOnO", &PyList_Type, &prog, &product_fn, &copy_fn, &n_signals, &split_type)) return NULL;
+    if (!PyArg_ParseTuple(args, "O!OOn(OOO)", &PyList_Type, &prog, &product_fn, &copy_fn, &n_signals, &split_type,
+                          &count_type, &frac_type))
+        return NULL;
     if (n_signals < 1 || n_signals > (Py_ssize_t)UINT32_MAX) { PyErr_SetString(PyExc_ValueError, "signal count out of range"); return NULL; }
     Py_ssize_t n = PyList_GET_SIZE(prog);
     wprog *p = calloc(1, sizeof(wprog));
@@ -246,6 +252,10 @@ static PyObject *py_encode(PyObject *self, PyObject *args) {
             Py_XDECREF(wo);
             if (w >= 1 && w <= 256) { p->kind[i] = K_SPLIT; p->width[i] = (uint16_t)w; }
             PyErr_Clear();
+        } else if (p->kind[i] == K_PYTHON && PyObject_TypeCheck(fn, (PyTypeObject *)count_type)) {
+            p->kind[i] = K_COUNT;
+        } else if (p->kind[i] == K_PYTHON && nin == 2 * nout + 1 && PyObject_TypeCheck(fn, (PyTypeObject *)frac_type)) {
+            p->kind[i] = K_FRAC;
         }
         Py_DECREF(fn);
         p->in_off[i] = lcs.size;
@@ -361,14 +371,15 @@ static inline int runs_native(const wprog *p, Py_ssize_t i, PyObject *fn, PyObje
     uint8_t k = p->kind[i];
     if (k == K_PRODUCT) return fn == product_fn;
     if (k == K_COPY) return fn == copy_fn;
-    if (k == K_SPLIT) {
+    if (k == K_SPLIT || k == K_COUNT || k == K_FRAC) {
         for (Py_ssize_t q = 0; q < PyTuple_GET_SIZE(split_types); q++)
             if ((PyObject *)Py_TYPE(fn) == PyTuple_GET_ITEM(split_types, q)) return 1;
     }
     return 0;
 }
 
-static inline void run_native_step(const wprog *p, Py_ssize_t i, fr *vals, lcring *ring) {
+/* 0, or -1 when out of memory (K_FRAC's temporary arrays) */
+static inline int run_native_step(const wprog *p, Py_ssize_t i, fr *vals, lcring *ring) {
     uint64_t in0 = p->in_off[i];
     uint8_t k = p->kind[i];
     if (k == K_PRODUCT) {
@@ -378,11 +389,43 @@ static inline void run_native_step(const wprog *p, Py_ssize_t i, fr *vals, lcrin
         fr_mul(&vals[p->outs[p->out_off[i]]], &a, &b);
     } else if (k == K_COPY) {
         eval_lc_r(p, in0, vals, &vals[p->outs[p->out_off[i]]], ring);
-    } else { /* K_SPLIT */
+    } else if (k == K_SPLIT) {
         fr v;
         eval_lc_r(p, in0, vals, &v, ring);
         split_fields(&v, p->width[i], p->out_off[i + 1] - p->out_off[i], vals, p->outs + p->out_off[i]);
+    } else if (k == K_COUNT) { /* lookup._multiplicities: m[v] += 1 for every input v below the table size */
+        uint64_t size = p->out_off[i + 1] - p->out_off[i];
+        uint64_t *cnt = calloc(size ? size : 1, sizeof(uint64_t));
+        if (!cnt) return -1;
+        for (uint64_t q = in0; q < p->in_off[i + 1]; q++) {
+            fr v;
+            eval_lc(p, q, vals, &v);
+            if (!v.v[1] && !v.v[2] && !v.v[3] && v.v[0] < size) cnt[v.v[0]]++;
+        }
+        for (uint64_t q = 0; q < size; q++) {
+            fr o = {{cnt[q], 0, 0, 0}};
+            vals[p->outs[p->out_off[i] + q]] = o;
+        }
+        free(cnt);
+    } else { /* K_FRAC: lookup._logup_fractions(x, f0, m0, f1, m1, ...) */
+        Py_ssize_t n = (Py_ssize_t)(p->out_off[i + 1] - p->out_off[i]);
+        fr x, *f = malloc(sizeof(fr) * (size_t)(n ? n : 1)), *m = malloc(sizeof(fr) * (size_t)(n ? n : 1));
+        fr *r = malloc(sizeof(fr) * (size_t)(n ? n : 1));
+        int bad = !f || !m || !r;
+        if (!bad) {
+            eval_lc(p, in0, vals, &x);
+            for (Py_ssize_t q = 0; q < n; q++) {
+                eval_lc(p, in0 + 1 + 2 * (uint64_t)q, vals, &f[q]);
+                eval_lc(p, in0 + 2 + 2 * (uint64_t)q, vals, &m[q]);
+            }
+            bad = fractions(&x, f, m, n, r) < 0;
+        }
+        if (!bad)
+            for (Py_ssize_t q = 0; q < n; q++) vals[p->outs[p->out_off[i] + (uint64_t)q]] = r[q];
+        free(f); free(m); free(r);
+        if (bad) return -1;
     }
+    return 0;
 }
 
 /* run(capsule, program, values, steps, lo, hi, product_fn, copy_fn, py_step, split_types) -> None.
@@ -421,7 +464,7 @@ static PyObject *py_run(PyObject *self, PyObject *args) {
         if (!fn) { ok = 0; break; }
         uint64_t in0 = p->in_off[i];
         if (runs_native(p, i, fn, product_fn, copy_fn, split_types)) {
-            run_native_step(p, i, vals, &ring);
+            if (run_native_step(p, i, vals, &ring) < 0) { PyErr_NoMemory(); ok = 0; }
         } else {
             Py_ssize_t nin = (Py_ssize_t)(p->in_off[i + 1] - in0), nout = (Py_ssize_t)(p->out_off[i + 1] - p->out_off[i]);
             PyObject *argl = PyList_New(nin), *res = NULL;
@@ -525,7 +568,7 @@ static void tjob_loop(tjob *j) {
     for (Py_ssize_t q = 0; q < j->n; q++) {
         Py_ssize_t i = j->steps[q];
         if (j->native[i]) {
-            run_native_step(p, i, vals, &ring);
+            if (run_native_step(p, i, vals, &ring) < 0) { j->ok = 0; break; }
         } else if (!run_python_step(p, j, vals, i)) {
             j->ok = 0;
             break;
@@ -610,6 +653,47 @@ static PyObject *py_to_list(PyObject *self, PyObject *args) {
 
 /* logup_fractions(x, v) -> [m_i / (x - f_i)] for v = (f_0, m_0, f_1, m_1, ...), 0 where x = f_i: one inversion for
  * all (Montgomery's trick), as lookup._logup_fractions computes it in Python. Values in [0, 2^256). */
+/* out_i = m_i / (x - f_i), 0 where x = f_i, for canonical x, f, m: one inversion (Montgomery's trick). -1: no memory. */
+static int fractions(const fr *x, const fr *f, const fr *m, Py_ssize_t n, fr *out) {
+    fr *d = malloc(sizeof(fr) * (size_t)(n ? n : 1)), *pre = malloc(sizeof(fr) * (size_t)(n ? n : 1));
+    if (!d || !pre) { free(d); free(pre); return -1; }
+    /* Montgomery form from here: mont(a, b) of two Montgomery values is their product's form */
+    fr xm, acc, inv, t, onem, one = {{1, 0, 0, 0}};
+    fr_mont(&xm, x, &R2);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        fr fm;
+        fr_mont(&fm, &f[i], &R2);
+        fr_sub(&d[i], &xm, &fm);
+    }
+    fr_mont(&onem, &one, &R2);
+    acc = onem;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!fr_is_zero(&d[i])) fr_mont(&acc, &acc, &d[i]);
+        pre[i] = acc;
+    }
+    { /* inv = acc^(r-2), square-and-multiply over the exponent's bits */
+        uint64_t e[4] = {RM[0] - 2, RM[1], RM[2], RM[3]};
+        inv = onem;
+        for (int w = 3; w >= 0; w--)
+            for (int b = 63; b >= 0; b--) {
+                fr_mont(&inv, &inv, &inv);
+                if ((e[w] >> b) & 1) fr_mont(&inv, &inv, &acc);
+            }
+    }
+    for (Py_ssize_t i = n - 1; i >= 0; i--) {
+        fr r = {{0, 0, 0, 0}};
+        if (!fr_is_zero(&d[i])) {
+            fr before = i ? pre[i - 1] : onem;
+            fr_mont(&t, &inv, &before); /* 1 / d_i (Montgomery) */
+            fr_mont(&inv, &inv, &d[i]);
+            fr_mont(&r, &t, &m[i]); /* m_i / d_i, canonical (m_i is canonical) */
+        }
+        out[i] = r;
+    }
+    free(d); free(pre);
+    return 0;
+}
+
 static PyObject *py_logup_fractions(PyObject *self, PyObject *args) {
     PyObject *xo, *seq;
     if (!PyArg_ParseTuple(args, "OO", &xo, &seq)) return NULL;
@@ -619,53 +703,22 @@ static PyObject *py_logup_fractions(PyObject *self, PyObject *args) {
     if (n2 % 2) { Py_DECREF(fast); PyErr_SetString(PyExc_ValueError, "v must hold (f, m) pairs"); return NULL; }
     Py_ssize_t n = n2 / 2;
     PyObject **items = PySequence_Fast_ITEMS(fast);
-    fr x, *d = malloc(sizeof(fr) * (size_t)(n ? n : 1)), *m = malloc(sizeof(fr) * (size_t)(n ? n : 1)),
-         *pre = malloc(sizeof(fr) * (size_t)(n ? n : 1));
+    fr x, *f = malloc(sizeof(fr) * (size_t)(n ? n : 1)), *m = malloc(sizeof(fr) * (size_t)(n ? n : 1)),
+          *r = malloc(sizeof(fr) * (size_t)(n ? n : 1));
     PyObject *out = NULL;
-    if (!d || !m || !pre) { PyErr_NoMemory(); goto done; }
+    if (!f || !m || !r) { PyErr_NoMemory(); goto done; }
     if (fr_from_long(xo, &x) < 0) goto done;
-    /* all in Montgomery form from here: mont(a, b) of two Montgomery values is their product's form */
-    fr xm, acc, inv, t;
-    fr_mont(&xm, &x, &R2);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        fr f;
-        if (fr_from_long(items[2 * i], &f) < 0 || fr_from_long(items[2 * i + 1], &m[i]) < 0) goto done;
-        fr_mont(&f, &f, &R2);
-        fr_sub(&d[i], &xm, &f);
-    }
-    fr onem = {{0, 0, 0, 0}}, one = {{1, 0, 0, 0}};
-    fr_mont(&onem, &one, &R2);
-    acc = onem;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (!fr_is_zero(&d[i])) fr_mont(&acc, &acc, &d[i]);
-        pre[i] = acc;
-    }
-    /* inv = acc^(r-2) in Montgomery form: square-and-multiply over the exponent's bits */
-    {
-        uint64_t e[4] = {RM[0] - 2, RM[1], RM[2], RM[3]};
-        inv = onem;
-        for (int w = 3; w >= 0; w--)
-            for (int b = 63; b >= 0; b--) {
-                fr_mont(&inv, &inv, &inv);
-                if ((e[w] >> b) & 1) fr_mont(&inv, &inv, &acc);
-            }
-    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (fr_from_long(items[2 * i], &f[i]) < 0 || fr_from_long(items[2 * i + 1], &m[i]) < 0) goto done;
+    if (fractions(&x, f, m, n, r) < 0) { PyErr_NoMemory(); goto done; }
     out = PyList_New(n);
-    if (!out) goto done;
-    for (Py_ssize_t i = n - 1; i >= 0; i--) {
-        fr r = {{0, 0, 0, 0}};
-        if (!fr_is_zero(&d[i])) {
-            fr before = i ? pre[i - 1] : onem;
-            fr_mont(&t, &inv, &before); /* 1 / d_i (Montgomery) */
-            fr_mont(&inv, &inv, &d[i]);
-            fr_mont(&r, &t, &m[i]);     /* m_i / d_i, canonical (m_i was canonical) */
-        }
-        PyObject *o = fr_to_long(&r);
-        if (!o) { Py_CLEAR(out); goto done; }
+    for (Py_ssize_t i = 0; out && i < n; i++) {
+        PyObject *o = fr_to_long(&r[i]);
+        if (!o) { Py_CLEAR(out); break; }
         PyList_SET_ITEM(out, i, o);
     }
 done:
-    free(d); free(m); free(pre);
+    free(f); free(m); free(r);
     Py_DECREF(fast);
     return out;
 }

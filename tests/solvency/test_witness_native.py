@@ -192,3 +192,24 @@ def test_a_swapped_limb_helper_is_called(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(lookup, "_limbs", lambda v, bits, b: [v] + [0] * (-(-bits // b) - 1))
     py, c = both(cs, {"x": (1 << 40) + 5})
     assert c == py != honest
+
+
+@pytest.mark.parametrize(
+    "helper,cheat",
+    [
+        ("_multiplicities", lambda values, size: [1] + [0] * (size - 1)),
+        ("_logup_fractions", lambda x, *v: [1] * (len(v) // 2)),
+    ],
+)
+def test_swapped_lookup_helpers_are_called(
+    circuit: SolvencyCircuit, batch: SolvencyBatch, monkeypatch: pytest.MonkeyPatch, helper: str, cheat: Any
+) -> None:
+    """The range multiplicities and the LogUp fractions run in C; a cheating prover's helper swapped into the lookup
+    module must be called instead, on both loops alike, and the constraints must refuse its witness."""
+    if not circuit.lookups:
+        pytest.skip("the plain circuit has no lookups")
+    honest = witness_with(circuit.cs, batch.inputs, pure=False, commit=fixed_commit)
+    monkeypatch.setattr(lookup, helper, cheat)
+    py, c = both(circuit.cs, batch.inputs)
+    assert c == py != honest
+    assert not circuit.r1cs.is_satisfied(c)
