@@ -28,6 +28,7 @@ Usage: python scripts/bench_circuit.py [--no-prove] [--table-only]
        python scripts/bench_circuit.py --venue [--venue-sizes N ...] [--venue-prove N] [--slots P A] [--no-prove]
                                        [--venue-count-only N ...]
        python scripts/bench_circuit.py --witness-vs-prove 256 1024 [--reps K] [--witness-profile]
+       python scripts/bench_circuit.py --venue-witness 1024 [--slots P A]
        python scripts/bench_circuit.py --lookups [--sizes N ...] [--prove-accounts N ...] [--plain-prove-accounts N]
                                        [--reps K] [--limb-sweep B ...] [--no-prove]
 """
@@ -52,6 +53,7 @@ from zkmargin.circuits.rules.params import ScenarioGrid
 from zkmargin.circuits.rules.risk_arrays import build_risk_arrays
 from zkmargin.circuits.solvency import COMPONENTS, LOOKUP_TABLE, SolvencyCircuit, SolvencyShape
 from zkmargin.circuits.solvency.shape import CASH_BITS, ID_BITS, QTY_BITS, SCEN_BITS, VALUE_BITS
+from zkmargin.circuits.solvency.venue_circuit import VenueCircuit
 from zkmargin.prover.committed import CommittedProvingKey, dev_setup_committed, prove_committed
 from zkmargin.prover.engine import demo
 from zkmargin.prover.engine.margin import MarginEngine
@@ -519,7 +521,9 @@ def _vm(field_name: str) -> int:
     return 0
 
 
-def _witness_run(c: SolvencyCircuit, inputs: dict[str, int], loop: str, workers: int) -> tuple[float, float]:
+def _witness_run(
+    c: SolvencyCircuit | VenueCircuit, inputs: dict[str, int], loop: str, workers: int
+) -> tuple[float, float]:
     """(wall s, CPU s of this process and its threads) of one witness with this loop ("python" / "c") and workers."""
     saved = {k: os.environ.get(k) for k in ("ZKMARGIN_PURE_PYTHON", "ZKMARGIN_WITNESS_WORKERS")}
     os.environ["ZKMARGIN_WITNESS_WORKERS"] = str(workers)
@@ -609,6 +613,41 @@ def main_witness(sizes: Sequence[int], reps: int, profile: bool = False) -> None
     print("RESULT " + " ".join(fields))
 
 
+def main_venue_witness(n: int, slots: Sequence[int]) -> None:
+    """Issue 17: the venue circuit's witness at ``n`` leaves (the synthetic venue of ``--venue``, P x A slots): the
+    Python loop on one core, the C loop on one core and on every core, each checked against the constraints."""
+    from _venue_bench import ASSETS as VENUE_ASSETS
+    from _venue_bench import _generator, fill, venue_engine
+
+    from zkmargin.circuits.rules.instrument_table import build_instrument_table, venue_shape
+    from zkmargin.circuits.solvency.venue_circuit import VenueCircuit
+    from zkmargin.prover.venue_witness import build_venue_batch
+
+    p, a = slots
+    engine = venue_engine()
+    table = build_instrument_table(engine.instruments, engine.params, VENUE_ASSETS)
+    accts = fill(engine, table, _generator().synthetic_book(engine, 5000, seed=15), p, a, n)
+    t0 = time.perf_counter()
+    c = VenueCircuit(venue_shape(table, engine.params, n, p, a))
+    build_s = time.perf_counter() - t0
+    batch = build_venue_batch(engine, accts, table, c.shape, epoch=1, secret=b"bench")
+    inputs = dict(batch.inputs)
+    cores = witness_parallel.workers()
+    print(
+        f"venue, {n} leaves ({len(accts)} accounts, P={p}, A={a}): {c.n_constraints:,} constraints, built in "
+        f"{build_s:.0f} s; load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    c.r1cs.check(c.witness(inputs))  # also makes the C loop's encoding and the schedule
+    fields = [f"venue_constraints_{n}={c.n_constraints}"]
+    for label, loop, nw in (("python_1", "python", 1), ("c_1", "c", 1), (f"c_{cores}", "c", cores)):
+        w, cpu = min(_witness_run(c, inputs, loop, nw) for _ in range(2 if loop == "c" else 1))  # type: ignore[arg-type]
+        print(f"venue {n} leaves: witness {label}: {w:.2f} s wall, {cpu:.2f} s CPU ({1000 * w / n:.2f} ms/leaf)")
+        fields.append(f"venue_witness_{label}_s_{n}={w:.3f}")
+    print(f"peak RSS {_vm('VmHWM')} MB, load {os.getloadavg()[0]:.1f}")
+    print("RESULT " + " ".join(fields))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--no-prove", action="store_true")
@@ -662,6 +701,12 @@ def main() -> None:
         help="issue 17: witness generation vs proving, lookup mode, at these batch sizes (see main_witness)",
     )
     ap.add_argument(
+        "--venue-witness",
+        type=int,
+        default=0,
+        help="issue 17: the venue circuit's witness at this many leaves, Python vs C loop (--slots P A, default 4 3)",
+    )
+    ap.add_argument(
         "--witness-profile",
         action="store_true",
         help="--witness-vs-prove: wall and CPU time of the parallel witness per segment of its schedule",
@@ -672,6 +717,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.witness_vs_prove:
         main_witness(args.witness_vs_prove, args.reps, args.witness_profile)
+        return
+    if args.venue_witness:
+        main_venue_witness(args.venue_witness, args.slots or (4, 3))
         return
     if args.venue:
         from _venue_bench import main_venue
