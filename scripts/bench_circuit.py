@@ -27,7 +27,7 @@ the process's peak memory.
 Usage: python scripts/bench_circuit.py [--no-prove] [--table-only]
        python scripts/bench_circuit.py --venue [--venue-sizes N ...] [--venue-prove N] [--slots P A] [--no-prove]
                                        [--venue-count-only N ...]
-       python scripts/bench_circuit.py --witness-vs-prove 256 1024 [--reps K] [--witness-profile]
+       python scripts/bench_circuit.py --witness-vs-prove 256 1024 [--reps K] [--witness-profile] [--witness-only]
        python scripts/bench_circuit.py --venue-witness 1024 [--slots P A]
        python scripts/bench_circuit.py --lookups [--sizes N ...] [--prove-accounts N ...] [--plain-prove-accounts N]
                                        [--reps K] [--limb-sweep B ...] [--no-prove]
@@ -543,7 +543,7 @@ def _witness_run(
                 os.environ[k] = v
 
 
-def main_witness(sizes: Sequence[int], reps: int, profile: bool = False) -> None:
+def main_witness(sizes: Sequence[int], reps: int, profile: bool = False, witness_only: bool = False) -> None:
     """Issue 17: witness generation of the solvency circuit (lookup mode, the product's) measured apart from proving.
 
     Per batch size: the circuit (compiled with release=True: the builder's copy of the constraints freed), a committed
@@ -551,7 +551,8 @@ def main_witness(sizes: Sequence[int], reps: int, profile: bool = False) -> None
     with the Python loop on one core (the reference, as before issue 17's witness work), the C loop on one core and
     the C loop on every core (``circuits/witness_parallel.py``); then ``reps`` proofs; ProveStats splits each into
     ``witness`` (the default path: C loop, all cores), ``commitment`` and the proving phases. ``profile``: the
-    parallel witness's wall and CPU time per segment of its schedule (CPU above wall: both cores busy)."""
+    parallel witness's wall and CPU time per segment of its schedule (CPU above wall: both cores busy).
+    ``witness_only``: no key and no proof (the circuit and the witnesses alone: small enough to run beside others)."""
     fields: list[str] = []
     engine = demo_engine()
     cores = witness_parallel.workers()
@@ -563,9 +564,6 @@ def main_witness(sizes: Sequence[int], reps: int, profile: bool = False) -> None
         c = SolvencyCircuit(layout.shape, lookups=True)
         build_s = time.perf_counter() - t0
         rss_built = _vm("VmRSS")
-        t0 = time.perf_counter()
-        ck = dev_setup_committed(c.r1cs)
-        setup_s = time.perf_counter() - t0
         inputs = dict(batch.inputs)
         c.witness(inputs)  # once: the C loop's encoding and the schedule are made on the first witness
         runs: dict[str, tuple[float, float]] = {}
@@ -582,6 +580,21 @@ def main_witness(sizes: Sequence[int], reps: int, profile: bool = False) -> None
                 print(f"| {label} | {steps:,} | {wall:.3f} | {cpu:.3f} |")
             print(flush=True)
             witness_parallel.PROFILE = None
+        fields += [
+            f"constraints_{n}={c.r1cs.n_constraints}",
+            f"build_s_{n}={build_s:.1f}",
+            f"rss_built_mb_{n}={rss_built}",
+        ]
+        fields += [f"witness_{k}_s_{n}={v[0]:.3f}" for k, v in runs.items()]
+        fields += [f"witness_{k}_cpu_s_{n}={v[1]:.3f}" for k, v in runs.items()]
+        if witness_only:
+            print(f"{n} accounts: circuit {build_s:.1f} s, RSS after build {rss_built} MB, peak {_vm('VmHWM')} MB\n")
+            fields += [f"peak_rss_mb_{n}={_vm('VmHWM')}"]
+            del c, batch
+            continue
+        t0 = time.perf_counter()
+        ck = dev_setup_committed(c.r1cs)
+        setup_s = time.perf_counter() - t0
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "k.zkey"
             write_zkey(ck.base, path)
@@ -603,10 +616,8 @@ def main_witness(sizes: Sequence[int], reps: int, profile: bool = False) -> None
         head = f"{n} accounts: {c.r1cs.n_constraints:,} constraints, circuit {build_s:.1f} s, dev setup {setup_s:.1f} s"
         tail = f"witness {w_med:.2f} s vs prove {p_med:.2f} s (median of {reps}), peak {_vm('VmHWM')} MB"
         print(f"{head}, RSS after build {rss_built} MB, {tail}, load {os.getloadavg()[0]:.1f}\n", flush=True)
-        fields += [f"constraints_{n}={c.r1cs.n_constraints}"]
         fields += [f"witness_s_{n}={w_med:.3f}", f"prove_s_{n}={p_med:.3f}"]
         fields += [f"witness_over_prove_{n}={w_med / p_med:.3f}"]
-        fields += [f"witness_{k}_s_{n}={v[0]:.3f}" for k, v in runs.items()]
         fields += [f"witness_ms_per_account_{n}={1000 * w_med / n:.2f}"]
         fields += [f"devsetup_s_{n}={setup_s:.1f}", f"peak_rss_mb_{n}={_vm('VmHWM')}"]
         del c, ck, pk, batch
@@ -707,6 +718,9 @@ def main() -> None:
         help="issue 17: the venue circuit's witness at this many leaves, Python vs C loop (--slots P A, default 4 3)",
     )
     ap.add_argument(
+        "--witness-only", action="store_true", help="--witness-vs-prove: the witnesses alone (no key, no proof)"
+    )
+    ap.add_argument(
         "--witness-profile",
         action="store_true",
         help="--witness-vs-prove: wall and CPU time of the parallel witness per segment of its schedule",
@@ -716,7 +730,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     if args.witness_vs_prove:
-        main_witness(args.witness_vs_prove, args.reps, args.witness_profile)
+        main_witness(args.witness_vs_prove, args.reps, args.witness_profile, args.witness_only)
         return
     if args.venue_witness:
         main_venue_witness(args.venue_witness, args.slots or (4, 3))
