@@ -660,6 +660,41 @@ class BitSplit:
         return [(v >> (w * j)) & mask for j in range(self.count)]
 
 
+class FieldInverse:
+    """Hint: 1/v mod r, 0 for v = 0 (``is_zero``'s inverse); a class so that the C witness loop computes it."""
+
+    __slots__ = ()
+
+    def __call__(self, v: int) -> int:
+        return pow(v, R - 2, R) if v else 0
+
+
+class ZeroFlag:
+    """Hint: 1 if v == 0 else 0 (``is_zero``'s output); a class so that the C witness loop computes it."""
+
+    __slots__ = ()
+
+    def __call__(self, v: int) -> int:
+        return 0 if v else 1
+
+
+class SignBit:
+    """Hint: bit ``width`` of (v + 2^width) mod r, i.e. v >= 0 for v in (-2^width, 2^width) (``gadgets._sign_bit``);
+    a class so that the C witness loop computes it."""
+
+    __slots__ = ("width",)
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+
+    def __call__(self, v: int) -> int:
+        n = self.width
+        return ((v + (1 << n)) % R) >> n & 1
+
+
+NATIVE_HINTS: tuple[type, ...] = (FieldInverse, ZeroFlag, SignBit)  # always computed in C (no module helper inside)
+
+
 def _copy(x: int) -> int:
     """The step of ``output``, ``public`` and a committed copy: the signal equals its input (one function, so the C
     loop knows it)."""

@@ -18,7 +18,7 @@ from typing import Any
 
 from . import lookup
 from .field import R
-from .r1cs import BitSplit, CommitFn, ConstraintSystem, _copy, _product
+from .r1cs import NATIVE_HINTS, BitSplit, CommitFn, ConstraintSystem, FieldInverse, SignBit, ZeroFlag, _copy, _product
 
 try:
     from . import _witness  # type: ignore[attr-defined]
@@ -49,7 +49,8 @@ def _encoded(cs: ConstraintSystem) -> Any:
     if isinstance(cached, tuple) and cached[0] == len(prog) and cached[1] == len(cs._kinds):
         return cached[2]
     assert _witness is not None
-    cap = _witness.encode(prog, _product, _copy, len(cs._kinds), (BitSplit, lookup.RangeCount, lookup.LogupFill))
+    kinds = (BitSplit, lookup.RangeCount, lookup.LogupFill, FieldInverse, ZeroFlag, SignBit)
+    cap = _witness.encode(prog, _product, _copy, len(cs._kinds), kinds)
     cs._native = (len(prog), len(cs._kinds), cap)
     return cap
 
@@ -57,7 +58,7 @@ def _encoded(cs: ConstraintSystem) -> Any:
 def split_types() -> tuple[type, ...]:
     """The hint classes the C loop computes itself: bit splits always; the lookup helpers only while the module
     function they call is the module's own (a test swapping in a cheating prover's must see its function called)."""
-    out: list[type] = [BitSplit]
+    out: list[type] = [BitSplit, *NATIVE_HINTS]
     if lookup._limbs is lookup.HONEST_LIMBS:
         out.append(lookup.LimbSplit)
     if lookup._multiplicities is lookup.HONEST_MULTIPLICITIES:

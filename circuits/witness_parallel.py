@@ -36,7 +36,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import lookup, witness_native
-from .r1cs import BitSplit, CommitFn, ConstraintSystem, PythonWitness, _copy, _gc_paused, _product
+from .r1cs import (
+    NATIVE_HINTS,
+    BitSplit,
+    CommitFn,
+    ConstraintSystem,
+    PythonWitness,
+    SignBit,
+    _copy,
+    _gc_paused,
+    _product,
+)
 from .witness_native import NativeWitness, available
 
 MAX_ROUNDS = 4  # rounds of a block run in workers; the rest in the parent, in step order
@@ -226,6 +236,8 @@ def _native_kind(fn: object, n_in: int, n_out: int) -> bool:
         return n_in == 1 and n_out == 1
     if isinstance(fn, lookup.RangeCount):
         return True
+    if type(fn) in NATIVE_HINTS:
+        return n_in == 1 and n_out == 1 and (not isinstance(fn, SignBit) or 0 <= fn.width <= 252)
     if isinstance(fn, lookup.LogupFill):
         return n_in == 2 * n_out + 1
     return isinstance(fn, BitSplit) and n_in == 1 and 1 <= fn.width <= 256

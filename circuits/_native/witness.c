@@ -111,7 +111,8 @@ static int fractions(const fr *x, const fr *f, const fr *m, Py_ssize_t n, fr *ou
 
 /* K_SPLIT: r1cs.BitSplit (bits, limbs); K_COUNT: lookup.RangeCount (multiplicities of values below its size);
  * K_FRAC: lookup.LogupFill (x, then (f, m) pairs: the LogUp fractions m / (x - f)) */
-enum { K_PRODUCT = 0, K_COPY = 1, K_PYTHON = 2, K_SPLIT = 3, K_COUNT = 4, K_FRAC = 5 };
+/* K_INV: r1cs.FieldInverse (1/v, 0 for 0); K_ZERO: r1cs.ZeroFlag (v == 0); K_SIGN: r1cs.SignBit (bit n of v + 2^n) */
+enum { K_PRODUCT = 0, K_COPY = 1, K_PYTHON = 2, K_SPLIT = 3, K_COUNT = 4, K_FRAC = 5, K_INV = 6, K_ZERO = 7, K_SIGN = 8 };
 #define NO_LC UINT32_MAX
 #define REUSE_MIN_TERMS 3 /* an LC this wide is worth looking up among the last evaluated ones */
 #define RING 8
@@ -198,15 +199,15 @@ static inline void split_fields(const fr *v, unsigned w, uint64_t n, fr *vals, c
     }
 }
 
-/* encode(program, product_fn, copy_fn, n_signals, (split_type, count_type, frac_type)) -> capsule.
+/* encode(program, product_fn, copy_fn, n_signals, (split, count, frac, inverse, zero, sign types)) -> capsule.
  * program: the list ConstraintSystem._compiled() returns, of (step, ins); ins: a signal id (the LC is that signal
  * with coefficient 1) or (ids, coefficients). A step is K_PRODUCT if its function is product_fn with two inputs and
  * one output, K_COPY for copy_fn with one input and one output, else K_PYTHON. */
 static PyObject *py_encode(PyObject *self, PyObject *args) {
-    PyObject *prog, *product_fn, *copy_fn, *split_type, *count_type, *frac_type;
+    PyObject *prog, *product_fn, *copy_fn, *split_type, *count_type, *frac_type, *inv_type, *zero_type, *sign_type;
     Py_ssize_t n_signals;
-    if (!PyArg_ParseTuple(args, "O!OOn(OOO)", &PyList_Type, &prog, &product_fn, &copy_fn, &n_signals, &split_type,
-                          &count_type, &frac_type))
+    if (!PyArg_ParseTuple(args, "O!OOn(OOOOOO)", &PyList_Type, &prog, &product_fn, &copy_fn, &n_signals, &split_type,
+                          &count_type, &frac_type, &inv_type, &zero_type, &sign_type))
         return NULL;
     if (n_signals < 1 || n_signals > (Py_ssize_t)UINT32_MAX) { PyErr_SetString(PyExc_ValueError, "signal count out of range"); return NULL; }
     Py_ssize_t n = PyList_GET_SIZE(prog);
@@ -256,6 +257,16 @@ static PyObject *py_encode(PyObject *self, PyObject *args) {
             p->kind[i] = K_COUNT;
         } else if (p->kind[i] == K_PYTHON && nin == 2 * nout + 1 && PyObject_TypeCheck(fn, (PyTypeObject *)frac_type)) {
             p->kind[i] = K_FRAC;
+        } else if (p->kind[i] == K_PYTHON && nin == 1 && nout == 1) {
+            if (Py_TYPE(fn) == (PyTypeObject *)inv_type) p->kind[i] = K_INV;
+            else if (Py_TYPE(fn) == (PyTypeObject *)zero_type) p->kind[i] = K_ZERO;
+            else if (Py_TYPE(fn) == (PyTypeObject *)sign_type) {
+                PyObject *no = PyObject_GetAttr(fn, s_width);
+                long nb = no ? PyLong_AsLong(no) : -1;
+                Py_XDECREF(no);
+                PyErr_Clear();
+                if (nb >= 0 && nb <= 252) { p->kind[i] = K_SIGN; p->width[i] = (uint16_t)nb; }
+            }
         }
         Py_DECREF(fn);
         p->in_off[i] = lcs.size;
@@ -371,7 +382,7 @@ static inline int runs_native(const wprog *p, Py_ssize_t i, PyObject *fn, PyObje
     uint8_t k = p->kind[i];
     if (k == K_PRODUCT) return fn == product_fn;
     if (k == K_COPY) return fn == copy_fn;
-    if (k == K_SPLIT || k == K_COUNT || k == K_FRAC) {
+    if (k == K_SPLIT || k == K_COUNT || k == K_FRAC || k == K_INV || k == K_ZERO || k == K_SIGN) {
         for (Py_ssize_t q = 0; q < PyTuple_GET_SIZE(split_types); q++)
             if ((PyObject *)Py_TYPE(fn) == PyTuple_GET_ITEM(split_types, q)) return 1;
     }
@@ -393,6 +404,30 @@ static inline int run_native_step(const wprog *p, Py_ssize_t i, fr *vals, lcring
         fr v;
         eval_lc_r(p, in0, vals, &v, ring);
         split_fields(&v, p->width[i], p->out_off[i + 1] - p->out_off[i], vals, p->outs + p->out_off[i]);
+    } else if (k == K_INV || k == K_ZERO || k == K_SIGN) {
+        fr v, o = {{0, 0, 0, 0}};
+        eval_lc_r(p, in0, vals, &v, ring);
+        if (k == K_ZERO) {
+            o.v[0] = fr_is_zero(&v);
+        } else if (k == K_SIGN) { /* ((v + 2^n) mod r) >> n & 1 */
+            unsigned nb = p->width[i];
+            fr t = {{0, 0, 0, 0}};
+            t.v[nb >> 6] = 1ULL << (nb & 63);
+            fr_add(&t, &t, &v);
+            o.v[0] = (t.v[nb >> 6] >> (nb & 63)) & 1;
+        } else if (!fr_is_zero(&v)) { /* v^(r-2) */
+            fr vm, acc, one = {{1, 0, 0, 0}};
+            fr_mont(&vm, &v, &R2);
+            fr_mont(&acc, &one, &R2);
+            uint64_t e[4] = {RM[0] - 2, RM[1], RM[2], RM[3]};
+            for (int w = 3; w >= 0; w--)
+                for (int b = 63; b >= 0; b--) {
+                    fr_mont(&acc, &acc, &acc);
+                    if ((e[w] >> b) & 1) fr_mont(&acc, &acc, &vm);
+                }
+            fr_mont(&o, &acc, &one); /* out of Montgomery form */
+        }
+        vals[p->outs[p->out_off[i]]] = o;
     } else if (k == K_COUNT) { /* lookup._multiplicities: m[v] += 1 for every input v below the table size */
         uint64_t size = p->out_off[i + 1] - p->out_off[i];
         uint64_t *cnt = calloc(size ? size : 1, sizeof(uint64_t));

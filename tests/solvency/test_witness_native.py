@@ -15,7 +15,16 @@ from witness_paths import fixed_commit, small_venue, witness_with
 
 from zkmargin.circuits import lookup, witness_native
 from zkmargin.circuits.field import R
-from zkmargin.circuits.r1cs import LC, BitSplit, ConstraintSystem, PythonWitness, _product
+from zkmargin.circuits.r1cs import (
+    LC,
+    BitSplit,
+    ConstraintSystem,
+    FieldInverse,
+    PythonWitness,
+    SignBit,
+    ZeroFlag,
+    _product,
+)
 from zkmargin.circuits.solvency import SolvencyCircuit
 from zkmargin.prover.solvency_witness import SolvencyBatch
 
@@ -175,12 +184,18 @@ def split_system() -> ConstraintSystem:
     cs.hint("wide", BitSplit(16, 17), x * 3 + 1, count=17)  # 272 bits: the top field is past bit 255
     cs.hint("limbs", lookup.LimbSplit(70, 16), x, count=5)
     cs.hint("one", BitSplit(256, 1), x * -1, count=1)
+    for i, y in enumerate((x, x * -1, x - 1, x + (1 << 64))):  # is_zero's hints and sign bits, on either side of 0
+        cs.hint1(f"inv{i}", FieldInverse(), y)
+        cs.hint1(f"zero{i}", ZeroFlag(), y)
+        for n in (0, 1, 64, 200, 252):
+            cs.hint1(f"sign{i}.{n}", SignBit(n), y)
     cs.compile()
     return cs
 
 
-@pytest.mark.parametrize("x", [0, 1, R - 1, (1 << 200) + 12345, (1 << 70) - 1])
-def test_bit_splits_in_c(x: int) -> None:
+@pytest.mark.parametrize("x", [0, 1, 2, R - 1, R - 2, (1 << 200) + 12345, (1 << 70) - 1, R - (1 << 64), (1 << 252) - 1])
+def test_hint_classes_in_c(x: int) -> None:
+    """Bit and limb splits, inverses, zero flags and sign bits computed by the C loop, against their Python calls."""
     py, c = both(split_system(), {"x": x})
     assert c == py
 
