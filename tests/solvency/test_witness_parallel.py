@@ -157,3 +157,13 @@ def test_one_worker_never_schedules(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(witness_parallel, "_run_round", no)
     for pure in LOOPS:
         witness_with(cs, inputs, pure=pure, workers=1, min_cost=0)
+
+
+def test_without_the_extension(circuit: SolvencyCircuit, batch: SolvencyBatch, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An install without a C compiler: the Python loop, the Python schedule, forked workers; the same witness."""
+    serial = witness_with(circuit.cs, batch.inputs, pure=True, workers=1, commit=fixed_commit)
+    monkeypatch.setattr(witness_native, "_witness", None)
+    monkeypatch.setattr(circuit.cs, "_witness_plan", None, raising=False)  # re-planned without the C schedule
+    assert not witness_native.available()
+    par = witness_with(circuit.cs, batch.inputs, pure=False, workers=2, commit=fixed_commit, min_cost=0)
+    assert par == serial
