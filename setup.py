@@ -1,5 +1,6 @@
 """Build hook for the optional C kernels (circuits/_native: bn254.c, which #includes pairing.c and setup.c;
-engine.c); metadata lives in pyproject.toml.
+engine.c;
+witness.c); metadata lives in pyproject.toml.
 
 The extension is optional: if no C compiler is available the install still succeeds, prints a warning
 (pip shows build output with ``pip install -v``), and zkmargin uses its pure-Python MSM/NTT/pairing
@@ -57,6 +58,13 @@ setup(
             "zkmargin.circuits._engine",
             sources=["circuits/_native/engine.c"],
             extra_compile_args=["-O3", "-std=c11", "-ffp-contract=off"],
+            optional=True,
+        ),
+        Extension(  # the witness program's loop (circuits/witness_native.py; the Python loop in circuits/r1cs.py)
+            "zkmargin.circuits._witness",
+            sources=["circuits/_native/witness.c"],
+            extra_compile_args=["-O3", "-std=c11", "-pthread"],
+            extra_link_args=["-pthread"],
             optional=True,
         ),
     ],

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .field import R
-from .r1cs import LC, ConstraintSystem, Value, as_lc
+from .r1cs import LC, BitSplit, ConstraintSystem, FieldInverse, SignBit, Value, ZeroFlag, as_lc
 
 MAX_BITS = 252  # 2^252 < r: decompositions of up to 252 bits are unique
 
@@ -36,7 +35,7 @@ def to_bits(cs: ConstraintSystem, x: Value, n: int, name: str = "bits") -> list[
     """Little-endian bits of x, proving 0 <= x < 2^n (n boolean constraints + one sum)."""
     _check_bits(n)
     lx = as_lc(x)
-    bits = cs.hint(name, lambda v: [(v >> i) & 1 for i in range(n)], lx, count=n)
+    bits = cs.hint(name, BitSplit(1, n), lx, count=n)
     total = LC()
     for i, b in enumerate(bits):
         assert_boolean(cs, b, f"{name}[{i}].bool")
@@ -84,8 +83,8 @@ def less_equal(cs: ConstraintSystem, a: Value, b: Value, n: int, name: str = "le
 def is_zero(cs: ConstraintSystem, x: Value, name: str = "is_zero") -> LC:
     """Boolean (x == 0): out = 1 - x * inv, and x * out = 0 (2 constraints)."""
     lx = as_lc(x)
-    inv = cs.hint1(f"{name}.inv", lambda v: pow(v, R - 2, R) if v else 0, lx)
-    out = cs.hint1(f"{name}.out", lambda v: 0 if v else 1, lx)
+    inv = cs.hint1(f"{name}.inv", FieldInverse(), lx)
+    out = cs.hint1(f"{name}.out", ZeroFlag(), lx)
     cs.constrain(lx, inv, 1 - out, f"{name}.inv")
     cs.constrain(lx, out, LC(), f"{name}.zero")
     return out
@@ -111,7 +110,7 @@ def _sign_bit(cs: ConstraintSystem, x: LC, n: int, name: str, rc: RangeCheck | N
     _check_bits(n + 1)
     if rc is None:
         return to_bits(cs, x + (1 << n), n + 1, name)[n]
-    s = cs.hint1(f"{name}.top", lambda v: ((v + (1 << n)) % R) >> n & 1, x)
+    s = cs.hint1(f"{name}.top", SignBit(n), x)
     assert_boolean(cs, s, f"{name}.top.bool")
     rc(cs, x + (1 << n) - s * (1 << n), n, name)
     return s

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .field import R
-from .r1cs import LC, ConstraintSystem, Value, as_lc
+from .r1cs import LC, BitSplit, ConstraintSystem, Value, as_lc
 
 MAX_BITS = 252
 MAX_LIMB_BITS = 20
@@ -252,6 +252,46 @@ def _limbs(x: int, bits: int, b: int) -> list[int]:
     return [(x >> (b * j)) & ((1 << b) - 1) for j in range(n)]
 
 
+class LimbSplit(BitSplit):
+    """The limb hint of a range query: ``_limbs(v, bits, b)`` (looked up at run time, so a test can swap in a cheating
+    prover's), which the C witness loop computes itself while ``_limbs`` is this module's own."""
+
+    __slots__ = ("bits",)
+
+    def __init__(self, bits: int, b: int) -> None:
+        super().__init__(b, -(-bits // b))
+        self.bits = bits
+
+    def __call__(self, v: int) -> list[int]:
+        return _limbs(v, self.bits, self.width)
+
+
+class RangeCount:
+    """The range table's multiplicity hint: ``_multiplicities(values, size)`` (looked up at run time: tests swap in a
+    cheating prover's), computed by the C witness loop itself while ``_multiplicities`` is this module's own."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __call__(self, *v: int) -> list[int]:
+        return _multiplicities(v, self.size)
+
+
+class LogupFill:
+    """The one step filling every LogUp fraction: ``_logup_fractions(x, f0, m0, f1, m1, ...)`` (looked up at run
+    time), computed by the C witness loop itself while ``_logup_fractions`` is this module's own."""
+
+    __slots__ = ()
+
+    def __call__(self, xv: int, *v: int) -> list[int]:
+        return _logup_fractions(xv, *v)
+
+
+HONEST_LIMBS = _limbs
+
+
 def _multiplicities(values: Sequence[int], size: int) -> list[int]:
     m = [0] * size
     for v in values:
@@ -300,9 +340,19 @@ def _batch_inv(values: Sequence[int]) -> list[int]:
 def _logup_fractions(x: int, *v: int) -> list[int]:
     """The LogUp identity's witness at challenge ``x``: ``v`` is pairs (f, m), one per query (m = 1) and per table
     row (m its multiplicity); returns m / (x - f) for each, with one batch inversion for all of them. An entry with
-    x = f gets 0 (the reference: ``m * _inv_hint(x, f) % R``, one inversion each)."""
+    x = f gets 0 (the reference: ``m * _inv_hint(x, f) % R``, one inversion each). With the C witness loop the
+    same batch inversion runs in C (``witness_native.logup_fractions``, compared with this one in the tests)."""
+    from .witness_native import logup_fractions  # not at module level: witness_native imports r1cs, as this does
+
+    fast = logup_fractions(x, v)
+    if fast is not None:
+        return fast
     invs = _batch_inv([x - f for f in v[0::2]])
     return [m * i % R for m, i in zip(v[1::2], invs, strict=True)]
+
+
+HONEST_MULTIPLICITIES = _multiplicities
+HONEST_FRACTIONS = _logup_fractions
 
 
 def _finalize(cs: ConstraintSystem) -> None:
@@ -324,7 +374,8 @@ def _finalize(cs: ConstraintSystem) -> None:
             decomposed = [*st.ranges, *(q for q in st.limbs if q.bits > b)]
             for q in decomposed:
                 n = -(-q.bits // b)
-                limbs = cs.hint(f"{q.name}.limb", lambda v, bb=q.bits: _limbs(v, bb, b), q.x, count=n)
+                with cs.unit():  # independent of every other query: evaluated in parallel (witness_parallel.py)
+                    limbs = cs.hint(f"{q.name}.limb", LimbSplit(q.bits, b), q.x, count=n)
                 cs.assert_equal(
                     sum((lb * (1 << (b * j)) for j, lb in enumerate(limbs)), LC()), q.x, f"{q.name}.recompose"
                 )
@@ -334,7 +385,7 @@ def _finalize(cs: ConstraintSystem) -> None:
                 if h:
                     range_queries.append(limbs[-1] * (1 << (b - h)))  # in the table iff the high limb < 2^h
             size = 1 << b
-            mult = cs.hint("range.mult", lambda *v: _multiplicities(v, size), *range_queries, count=size)
+            mult = cs.hint("range.mult", RangeCount(size), *range_queries, count=size)
             committed.extend(mult)
         # ---- tuple tables: the queried values and the multiplicities are committed
         table_mults: list[list[LC]] = []
@@ -446,7 +497,7 @@ def _finalize(cs: ConstraintSystem) -> None:
             cs.assert_equal(_lc_sum(lhs), _lc_sum(rhs), f"{ws.name}.sum")
         cs.fill(
             [sig for sig, _, _ in fractions],
-            lambda xv, *v: _logup_fractions(xv, *v),  # module lookup at run time (tests may swap helpers)
+            LogupFill(),  # module lookup at run time (tests may swap helpers)
             x,
             *(d for _, f, m in fractions for d in (f, m)),
         )

@@ -147,8 +147,14 @@ def merkle_root_gadget(cs: ConstraintSystem, leaves: Sequence[Value], depth: int
         for k in range(depth):
             if len(level) % 2:
                 level.append(LC.const(empty_root(k)))
-            level = [poseidon_gadget(cs, [level[i], level[i + 1]], f"l{k}n{i // 2}") for i in range(0, len(level), 2)]
+            level = [_node(cs, level[i], level[i + 1], f"l{k}n{i // 2}") for i in range(0, len(level), 2)]
     return level[0] if level else LC.const(empty_root(depth))
+
+
+def _node(cs: ConstraintSystem, left: LC, right: LC, name: str) -> LC:
+    """One node's hash, a witness unit (the nodes of a level are evaluated in parallel: witness_parallel.py)."""
+    with cs.unit():
+        return poseidon_gadget(cs, [left, right], name)
 
 
 def merkle_membership_gadget(

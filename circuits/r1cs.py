@@ -18,6 +18,7 @@ A circuit without ``commit`` compiles to exactly the plain R1CS it always did.
 from __future__ import annotations
 
 import gc
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -224,6 +225,13 @@ class ConstraintSystem:
         self._reserved: set[int] = set()  # signals from reserve() not yet given a step by fill()
         self._program: list[tuple[_Step, list[int | _Terms]]] = []  # witness(): see _compiled
         self._released = -1  # constraints freed by compile(release=True) (-1: nothing released)
+        # witness units (cs.unit()): [first step, end step, first signal, end signal, parallel-safe]
+        self._units: list[list[int]] = []
+        self._unit: list[int] | None = None  # the open unit
+        self._order_cache: list[int] | None = None
+        self._order_arr: array[int] | None = None
+        self._public_cache: tuple[int, list[int]] | None = None
+        self._native: object | None = None  # the encoded program (circuits/witness_native.py), made on first use
         # per-circuit state of gadgets that pay a cost once per proof (e.g. the lookup tables)
         self.extensions: dict[str, object] = {}
 
@@ -235,6 +243,30 @@ class ConstraintSystem:
 
     def _qualify(self, name: str) -> str:
         return ".".join([*self._prefix, name]) if self._prefix else name
+
+    @contextmanager
+    def unit(self) -> Iterator[None]:
+        """Mark the witness steps made inside as one *unit* of the witness program (an account of the solvency
+        circuit, a venue leaf, a range query's limbs): ``circuits/witness_parallel.py`` evaluates the units of a run
+        of consecutive units in worker processes. Nothing about the constraints changes.
+
+        A unit may read any signal made before it; a step that reads another unit's signal is found when the
+        witness is scheduled and runs after that unit (so marking never changes a value, only what runs at once).
+        Hints inside a unit must not have side effects that later hints read (each worker has its own memory).
+        A ``fill()`` or ``commit()`` inside a unit makes it run in the parent, in order. Units do not nest: an
+        inner ``unit()`` is part of the outer one."""
+        if self._unit is not None:
+            yield
+            return
+        u = [len(self._steps), -1, len(self._kinds), -1, 1]
+        self._unit = u
+        try:
+            yield
+        finally:
+            self._unit = None
+            u[1], u[3] = len(self._steps), len(self._kinds)
+            if u[1] > u[0]:
+                self._units.append(u)
 
     # ------------------------------------------------------------- signals
 
@@ -286,13 +318,15 @@ class ConstraintSystem:
             self._reserved.discard(sid)
             sids.append(sid)
         if sids:
+            if self._unit is not None:
+                self._unit[4] = 0  # a reserved signal filled here: its readers may be anywhere
             self._steps.append(_Step(sids, fn, [as_lc(d) for d in deps]))
 
     def output(self, name: str, value: Value) -> LC:
         """Expose ``value`` as a public output signal (constrained equal to it)."""
         v = as_lc(value)
         sid = self._new("pub_out", name)
-        self._steps.append(_Step([sid], lambda x: x, [v]))
+        self._steps.append(_Step([sid], _copy, [v]))
         out = LC({sid: 1})
         self.assert_equal(out, v, f"output {name}")
         return out
@@ -301,7 +335,7 @@ class ConstraintSystem:
         """Expose ``value`` as a public *input* signal (for values the verifier supplies)."""
         v = as_lc(value)
         sid = self._new("pub_in", name)
-        self._steps.append(_Step([sid], lambda x: x, [v]))
+        self._steps.append(_Step([sid], _copy, [v]))
         out = LC({sid: 1})
         self.assert_equal(out, v, f"public {name}")
         return out
@@ -336,7 +370,7 @@ class ConstraintSystem:
                         raise CommitmentRefused(f"committed value {i} is a public signal: it is hashed already")
                     wires.append(sid)
                     continue
-            copy = self.hint1(f"{name}.wire[{i}]", lambda x: x, lv)
+            copy = self.hint1(f"{name}.wire[{i}]", _copy, lv)
             self.assert_equal(copy, lv, f"{name}.wire[{i}]")
             wires.append(next(iter(copy.terms)))
         if len(set(wires)) != len(wires):
@@ -345,6 +379,8 @@ class ConstraintSystem:
         sid = self._new("pub_commit", name)
         self._challenge = sid
         # The step's inputs are the committed wires; witness() supplies the public values itself.
+        if self._unit is not None:
+            self._unit[4] = 0
         self._steps.append(_Step([sid], _COMMIT_MARKER, [LC({w: 1}) for w in wires]))
         return LC({sid: 1})
 
@@ -394,10 +430,33 @@ class ConstraintSystem:
     # ------------------------------------------------------------- compile / witness
 
     def _order(self) -> list[int]:
+        """Internal signal ids in compiled (circom) order (cached: witness() needs it every time)."""
+        cached = self._order_cache
+        if cached is not None and len(cached) == len(self._kinds):
+            return list(cached)
         order = [0]
         for kind in ("pub_out", "pub_in", "pub_commit", "prv_in", "internal"):
             order.extend(i for i, k in enumerate(self._kinds) if k == kind)
-        return order
+        self._order_cache = order
+        return list(order)
+
+    def _public_ids(self) -> list[int]:
+        """The supplied public signals (outputs, then inputs; the challenge excluded) in compiled order, cached."""
+        cached = self._public_cache
+        if cached is None or cached[0] != len(self._kinds):
+            cached = self._public_cache = (
+                len(self._kinds),
+                [s for s in self._order() if self._kinds[s] in ("pub_out", "pub_in")],
+            )
+        return cached[1]
+
+    def _order_array(self) -> array[int]:
+        """:meth:`_order` as a uint32 array (the C loop's result order), cached."""
+        order = self._order()
+        cached = self._order_arr
+        if cached is None or len(cached) != len(order):
+            cached = self._order_arr = array("I", order)
+        return cached
 
     def compile(self, release: bool = False) -> R1CS:
         """The R1CS in circom's signal order (and the witness program, digested once here).
@@ -471,43 +530,37 @@ class ConstraintSystem:
         unknown = set(inputs) - set(self._inputs)
         if unknown:
             raise ValueError(f"unknown witness inputs: {sorted(unknown)[:5]}")
-        # Steps run in creation order and a step can only reference signals created before it,
-        # so every dependency is already filled when a step runs.
-        vals: list[int] = [0] * len(self._kinds)
-        vals[0] = 1
+        assigned: list[tuple[int, int]] = []
         for name, sid in self._inputs.items():
             v = inputs[name]
             if not isinstance(v, int):
                 raise TypeError(f"input {name!r} must be an int, got {type(v).__name__}")
             if not 0 <= v < R:
                 raise ValueError(f"input {name!r} must be a field element in [0, R), got {v}")
-            vals[sid] = v
-        order = self._order()
-        for step, ins in self._compiled():
-            # an input is a signal id (the LC is that one signal) or its (ids, coefficients)
-            args = [
-                vals[i] if isinstance(i, int) else sum(c * vals[s] for s, c in zip(i[0], i[1], strict=True)) % R
-                for i in ins
-            ]
-            fn = step.fn  # read at run time: tests swap a step's function for a cheating prover's
-            if fn is _COMMIT_MARKER:
-                assert commit is not None
-                public_ids = [s for s in order if self._kinds[s] in ("pub_out", "pub_in")]
-                res: int | Sequence[int] = commit(args, [vals[s] for s in public_ids]) % R
-            else:
-                res = fn(*args)
-            outputs = step.outputs
-            if isinstance(res, int):
-                if len(outputs) != 1:
-                    raise ValueError(f"hint {self._names[outputs[0]]} returned 1 value")
-                vals[outputs[0]] = res % R
-                continue
-            outs = list(res)
-            if len(outs) != len(outputs):
-                raise ValueError(f"hint {self._names[outputs[0]]} returned {len(outs)} values")
-            for sid, v in zip(outputs, outs, strict=True):
-                vals[sid] = int(v) % R
-        return [vals[s] for s in order]
+            assigned.append((sid, v))
+        from .witness_parallel import evaluate  # the serial or parallel run, C loop or Python (no import cycle)
+
+        return evaluate(self, assigned, commit)
+
+    def _call_hint(
+        self, step: _Step, args: list[int], commit: CommitFn | None, public: Callable[[], list[int]]
+    ) -> list[int]:
+        """Run one Python step and return its outputs reduced mod R (shared by the Python and the C loop)."""
+        fn = step.fn  # read at run time: tests swap a step's function for a cheating prover's
+        outputs = step.outputs
+        if fn is _COMMIT_MARKER:
+            assert commit is not None
+            res: int | Sequence[int] = commit(args, public()) % R
+        else:
+            res = fn(*args)
+        if isinstance(res, int):
+            if len(outputs) != 1:
+                raise ValueError(f"hint {self._names[outputs[0]]} returned 1 value")
+            return [res % R]
+        outs = list(res)
+        if len(outs) != len(outputs):
+            raise ValueError(f"hint {self._names[outputs[0]]} returned {len(outs)} values")
+        return [int(v) % R for v in outs]
 
     def _compiled(self, release: bool = False) -> list[tuple[_Step, list[int | _Terms]]]:
         """The witness program with each step's input LCs pre-digested (once per system, extended if steps were
@@ -539,6 +592,113 @@ class ConstraintSystem:
             if release:
                 step.inputs = []
         return prog
+
+
+class PythonWitness:
+    """The witness program's values as a Python list, evaluated step by step in Python (the reference path, and the
+    one ``ZKMARGIN_PURE_PYTHON=1`` forces); ``circuits/witness_native.py`` has the same interface over a C loop."""
+
+    def __init__(self, cs: ConstraintSystem) -> None:
+        self.cs = cs
+        self.vals: list[int] = [0] * len(cs._kinds)
+        self.vals[0] = 1
+
+    def assign(self, assigned: Sequence[tuple[int, int]]) -> None:
+        vals = self.vals
+        for sid, v in assigned:
+            vals[sid] = v
+
+    def run(self, steps: Iterable[int], commit: CommitFn | None) -> None:
+        """Evaluate these steps (indices into the compiled program), in this order."""
+        cs, vals = self.cs, self.vals
+        prog = cs._compiled()
+        public = self.public_values
+        for k in steps:
+            step, ins = prog[k]
+            # an input is a signal id (the LC is that one signal) or its (ids, coefficients)
+            args = [
+                vals[i] if isinstance(i, int) else sum(c * vals[s] for s, c in zip(i[0], i[1], strict=True)) % R
+                for i in ins
+            ]
+            outputs = step.outputs
+            if step.fn is _product:  # the bulk of every circuit, inlined (a swapped hint takes the general path)
+                vals[outputs[0]] = args[0] * args[1] % R
+                continue
+            for sid, v in zip(outputs, cs._call_hint(step, args, commit, public), strict=True):
+                vals[sid] = v
+
+    def public_values(self) -> list[int]:
+        return self.get(self.cs._public_ids())
+
+    def get(self, sids: Sequence[int]) -> list[int]:
+        vals = self.vals
+        return [vals[s] for s in sids]
+
+    def put(self, sids: Sequence[int], values: Sequence[int]) -> None:
+        vals = self.vals
+        for s, v in zip(sids, values, strict=True):
+            vals[s] = v
+
+    def result(self) -> list[int]:
+        vals = self.vals
+        return [vals[s] for s in self.cs._order()]
+
+
+class BitSplit:
+    """A hint giving the ``count`` little-endian ``width``-bit fields of its input (bits: width 1; LogUp limbs):
+    a class rather than a lambda so that the C witness loop recognises it and splits the value itself."""
+
+    __slots__ = ("count", "width")
+
+    def __init__(self, width: int, count: int) -> None:
+        self.width = width
+        self.count = count
+
+    def __call__(self, v: int) -> list[int]:
+        w = self.width
+        mask = (1 << w) - 1
+        return [(v >> (w * j)) & mask for j in range(self.count)]
+
+
+class FieldInverse:
+    """Hint: 1/v mod r, 0 for v = 0 (``is_zero``'s inverse); a class so that the C witness loop computes it."""
+
+    __slots__ = ()
+
+    def __call__(self, v: int) -> int:
+        return pow(v, R - 2, R) if v else 0
+
+
+class ZeroFlag:
+    """Hint: 1 if v == 0 else 0 (``is_zero``'s output); a class so that the C witness loop computes it."""
+
+    __slots__ = ()
+
+    def __call__(self, v: int) -> int:
+        return 0 if v else 1
+
+
+class SignBit:
+    """Hint: bit ``width`` of (v + 2^width) mod r, i.e. v >= 0 for v in (-2^width, 2^width) (``gadgets._sign_bit``);
+    a class so that the C witness loop computes it."""
+
+    __slots__ = ("width",)
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+
+    def __call__(self, v: int) -> int:
+        n = self.width
+        return ((v + (1 << n)) % R) >> n & 1
+
+
+NATIVE_HINTS: tuple[type, ...] = (FieldInverse, ZeroFlag, SignBit)  # always computed in C (no module helper inside)
+
+
+def _copy(x: int) -> int:
+    """The step of ``output``, ``public`` and a committed copy: the signal equals its input (one function, so the C
+    loop knows it)."""
+    return x
 
 
 def _product(x: int, y: int) -> int:

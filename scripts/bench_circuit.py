@@ -27,7 +27,8 @@ the process's peak memory.
 Usage: python scripts/bench_circuit.py [--no-prove] [--table-only]
        python scripts/bench_circuit.py --venue [--venue-sizes N ...] [--venue-prove N] [--slots P A] [--no-prove]
                                        [--venue-count-only N ...]
-       python scripts/bench_circuit.py --witness-vs-prove 256 512 [--reps K]
+       python scripts/bench_circuit.py --witness-vs-prove 256 1024 [--reps K] [--witness-profile] [--witness-only]
+       python scripts/bench_circuit.py --venue-witness 1024 [--slots P A]
        python scripts/bench_circuit.py --lookups [--sizes N ...] [--prove-accounts N ...] [--plain-prove-accounts N]
                                        [--reps K] [--limb-sweep B ...] [--no-prove]
 """
@@ -35,6 +36,7 @@ Usage: python scripts/bench_circuit.py [--no-prove] [--table-only]
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import tempfile
@@ -43,6 +45,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zkmargin.circuits import witness_parallel
 from zkmargin.circuits.lookup import _LookupState as LookupState
 from zkmargin.circuits.lookup import lookup_report, range_cost
 from zkmargin.circuits.rules.models import Account, Position
@@ -50,6 +53,7 @@ from zkmargin.circuits.rules.params import ScenarioGrid
 from zkmargin.circuits.rules.risk_arrays import build_risk_arrays
 from zkmargin.circuits.solvency import COMPONENTS, LOOKUP_TABLE, SolvencyCircuit, SolvencyShape
 from zkmargin.circuits.solvency.shape import CASH_BITS, ID_BITS, QTY_BITS, SCEN_BITS, VALUE_BITS
+from zkmargin.circuits.solvency.venue_circuit import VenueCircuit
 from zkmargin.prover.committed import CommittedProvingKey, dev_setup_committed, prove_committed
 from zkmargin.prover.engine import demo
 from zkmargin.prover.engine.margin import MarginEngine
@@ -517,21 +521,77 @@ def _vm(field_name: str) -> int:
     return 0
 
 
-def main_witness(sizes: Sequence[int], reps: int) -> None:
+def _witness_run(
+    c: SolvencyCircuit | VenueCircuit, inputs: dict[str, int], loop: str, workers: int
+) -> tuple[float, float]:
+    """(wall s, CPU s of this process and its threads) of one witness with this loop ("python" / "c") and workers."""
+    saved = {k: os.environ.get(k) for k in ("ZKMARGIN_PURE_PYTHON", "ZKMARGIN_WITNESS_WORKERS")}
+    os.environ["ZKMARGIN_WITNESS_WORKERS"] = str(workers)
+    if loop == "python":
+        os.environ["ZKMARGIN_PURE_PYTHON"] = "1"  # the witness only: no proof runs under it here
+    else:
+        os.environ.pop("ZKMARGIN_PURE_PYTHON", None)
+    try:
+        t0, c0 = time.perf_counter(), time.process_time()
+        c.witness(inputs)
+        return time.perf_counter() - t0, time.process_time() - c0
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def main_witness(sizes: Sequence[int], reps: int, profile: bool = False, witness_only: bool = False) -> None:
     """Issue 17: witness generation of the solvency circuit (lookup mode, the product's) measured apart from proving.
 
-    Per batch size: the circuit, a committed dev key (C kernel), the key written and mapped back packed-only (the
-    operator's form), then ``reps`` proofs; ProveStats splits each into ``witness`` (the witness program, Python),
-    ``commitment`` and the proving phases. Memory: the circuit objects take ~4 GB per 512 accounts, so 1,024 accounts
-    need ~15 GB in one process (run it only where that is allowed)."""
+    Per batch size: the circuit (compiled with release=True: the builder's copy of the constraints freed), a committed
+    dev key (C kernel), the key written and mapped back packed-only (the operator's form); then the witness alone
+    with the Python loop on one core (the reference, as before issue 17's witness work), the C loop on one core and
+    the C loop on every core (``circuits/witness_parallel.py``); then ``reps`` proofs; ProveStats splits each into
+    ``witness`` (the default path: C loop, all cores), ``commitment`` and the proving phases. ``profile``: the
+    parallel witness's wall and CPU time per segment of its schedule (CPU above wall: both cores busy).
+    ``witness_only``: no key and no proof (the circuit and the witnesses alone: small enough to run beside others)."""
     fields: list[str] = []
     engine = demo_engine()
+    cores = witness_parallel.workers()
+    print(f"load average at start {os.getloadavg()[0]:.1f}; witness workers {cores}", flush=True)
     for n in sizes:
         layout = make_layout(engine, SLOTS8, ASSETS4, accounts=n)
         batch = build_batch(engine, demo_accounts(engine, n), layout, epoch=1, secret=b"bench")
         t0 = time.perf_counter()
         c = SolvencyCircuit(layout.shape, lookups=True)
         build_s = time.perf_counter() - t0
+        rss_built = _vm("VmRSS")
+        inputs = dict(batch.inputs)
+        c.witness(inputs)  # once: the C loop's encoding and the schedule are made on the first witness
+        runs: dict[str, tuple[float, float]] = {}
+        for label, loop, nw in (("python_1", "python", 1), ("c_1", "c", 1), (f"c_{cores}", "c", cores)):
+            runs[label] = min(_witness_run(c, inputs, loop, nw) for _ in range(2 if loop == "c" else 1))
+            w, cpu = runs[label]
+            print(f"{n} accounts: witness {label}: {w:.2f} s wall, {cpu:.2f} s CPU ({1000 * w / n:.2f} ms/account)")
+        if profile:
+            witness_parallel.PROFILE = []
+            _witness_run(c, inputs, "c", cores)
+            print(f"\n{n} accounts, witness profile ({cores} workers, C loop):\n")
+            print("| segment | steps | wall (s) | CPU (s) |\n|---|---:|---:|---:|")
+            for label, steps, wall, cpu in witness_parallel.PROFILE:
+                print(f"| {label} | {steps:,} | {wall:.3f} | {cpu:.3f} |")
+            print(flush=True)
+            witness_parallel.PROFILE = None
+        fields += [
+            f"constraints_{n}={c.r1cs.n_constraints}",
+            f"build_s_{n}={build_s:.1f}",
+            f"rss_built_mb_{n}={rss_built}",
+        ]
+        fields += [f"witness_{k}_s_{n}={v[0]:.3f}" for k, v in runs.items()]
+        fields += [f"witness_{k}_cpu_s_{n}={v[1]:.3f}" for k, v in runs.items()]
+        if witness_only:
+            print(f"{n} accounts: circuit {build_s:.1f} s, RSS after build {rss_built} MB, peak {_vm('VmHWM')} MB\n")
+            fields += [f"peak_rss_mb_{n}={_vm('VmHWM')}"]
+            del c, batch
+            continue
         t0 = time.perf_counter()
         ck = dev_setup_committed(c.r1cs)
         setup_s = time.perf_counter() - t0
@@ -555,11 +615,47 @@ def main_witness(sizes: Sequence[int], reps: int) -> None:
         w_med, p_med = statistics.median(wit), statistics.median(prv)
         head = f"{n} accounts: {c.r1cs.n_constraints:,} constraints, circuit {build_s:.1f} s, dev setup {setup_s:.1f} s"
         tail = f"witness {w_med:.2f} s vs prove {p_med:.2f} s (median of {reps}), peak {_vm('VmHWM')} MB"
-        print(f"{head}, {tail}\n", flush=True)
+        print(f"{head}, RSS after build {rss_built} MB, {tail}, load {os.getloadavg()[0]:.1f}\n", flush=True)
         fields += [f"witness_s_{n}={w_med:.3f}", f"prove_s_{n}={p_med:.3f}"]
         fields += [f"witness_over_prove_{n}={w_med / p_med:.3f}"]
-        fields += [f"devsetup_s_{n}={setup_s:.1f}"]
+        fields += [f"witness_ms_per_account_{n}={1000 * w_med / n:.2f}"]
+        fields += [f"devsetup_s_{n}={setup_s:.1f}", f"peak_rss_mb_{n}={_vm('VmHWM')}"]
         del c, ck, pk, batch
+    print("RESULT " + " ".join(fields))
+
+
+def main_venue_witness(n: int, slots: Sequence[int]) -> None:
+    """Issue 17: the venue circuit's witness at ``n`` leaves (the synthetic venue of ``--venue``, P x A slots): the
+    Python loop on one core, the C loop on one core and on every core, each checked against the constraints."""
+    from _venue_bench import ASSETS as VENUE_ASSETS
+    from _venue_bench import _generator, fill, venue_engine
+
+    from zkmargin.circuits.rules.instrument_table import build_instrument_table, venue_shape
+    from zkmargin.circuits.solvency.venue_circuit import VenueCircuit
+    from zkmargin.prover.venue_witness import build_venue_batch
+
+    p, a = slots
+    engine = venue_engine()
+    table = build_instrument_table(engine.instruments, engine.params, VENUE_ASSETS)
+    accts = fill(engine, table, _generator().synthetic_book(engine, 5000, seed=15), p, a, n)
+    t0 = time.perf_counter()
+    c = VenueCircuit(venue_shape(table, engine.params, n, p, a))
+    build_s = time.perf_counter() - t0
+    batch = build_venue_batch(engine, accts, table, c.shape, epoch=1, secret=b"bench")
+    inputs = dict(batch.inputs)
+    cores = witness_parallel.workers()
+    print(
+        f"venue, {n} leaves ({len(accts)} accounts, P={p}, A={a}): {c.n_constraints:,} constraints, built in "
+        f"{build_s:.0f} s; load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    c.r1cs.check(c.witness(inputs))  # also makes the C loop's encoding and the schedule
+    fields = [f"venue_constraints_{n}={c.n_constraints}"]
+    for label, loop, nw in (("python_1", "python", 1), ("c_1", "c", 1), (f"c_{cores}", "c", cores)):
+        w, cpu = min(_witness_run(c, inputs, loop, nw) for _ in range(2 if loop == "c" else 1))  # type: ignore[arg-type]
+        print(f"venue {n} leaves: witness {label}: {w:.2f} s wall, {cpu:.2f} s CPU ({1000 * w / n:.2f} ms/leaf)")
+        fields.append(f"venue_witness_{label}_s_{n}={w:.3f}")
+    print(f"peak RSS {_vm('VmHWM')} MB, load {os.getloadavg()[0]:.1f}")
     print("RESULT " + " ".join(fields))
 
 
@@ -616,11 +712,28 @@ def main() -> None:
         help="issue 17: witness generation vs proving, lookup mode, at these batch sizes (see main_witness)",
     )
     ap.add_argument(
+        "--venue-witness",
+        type=int,
+        default=0,
+        help="issue 17: the venue circuit's witness at this many leaves, Python vs C loop (--slots P A, default 4 3)",
+    )
+    ap.add_argument(
+        "--witness-only", action="store_true", help="--witness-vs-prove: the witnesses alone (no key, no proof)"
+    )
+    ap.add_argument(
+        "--witness-profile",
+        action="store_true",
+        help="--witness-vs-prove: wall and CPU time of the parallel witness per segment of its schedule",
+    )
+    ap.add_argument(
         "--venue-count-only", type=int, nargs="*", default=[], help="--venue: sizes counted by a lean build only"
     )
     args = ap.parse_args()
     if args.witness_vs_prove:
-        main_witness(args.witness_vs_prove, args.reps)
+        main_witness(args.witness_vs_prove, args.reps, args.witness_profile, args.witness_only)
+        return
+    if args.venue_witness:
+        main_venue_witness(args.venue_witness, args.slots or (4, 3))
         return
     if args.venue:
         from _venue_bench import main_venue

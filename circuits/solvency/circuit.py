@@ -78,9 +78,20 @@ class SolvencyCircuit(ConstraintBudget):
     attributed to the component that asked for the check (``budget``), the shared part to ``"lookup table"``.
     """
 
-    def __init__(self, shape: SolvencyShape, lookups: bool = False, limb_bits: int | None = None) -> None:
+    def __init__(
+        self,
+        shape: SolvencyShape,
+        lookups: bool = False,
+        limb_bits: int | None = None,
+        keep_build_state: bool = False,
+    ) -> None:
         """``limb_bits`` (lookup mode only) fixes the LogUp limb size instead of the finalizer's constraint-minimal
-        choice, for measuring prove time against it (``scripts/bench_circuit.py --limb-sweep``)."""
+        choice, for measuring prove time against it (``scripts/bench_circuit.py --limb-sweep``).
+
+        ``keep_build_state``: keep the builder's own constraints and the hints' input expressions after compiling (a
+        test that re-evaluates the steps from their LCs needs them); by default they are freed while compiling
+        (``ConstraintSystem.compile(release=True)``, as the venue circuit does): the per-constraint Python objects
+        are the bulk of a large batch's memory (1,024 accounts: ~15 GB held twice, issue 17)."""
         if limb_bits is not None and not lookups:
             raise ValueError("limb_bits needs lookups=True")
         self.shape = shape
@@ -96,7 +107,7 @@ class SolvencyCircuit(ConstraintBudget):
         self._build()
         if limb_bits is not None:
             set_limb_bits(self.cs, limb_bits)
-        self.r1cs: R1CS = self.cs.compile()
+        self.r1cs: R1CS = self.cs.compile(release=not keep_build_state)
         if lookups:
             self._attribute_lookups()
         order = self.cs._order()
@@ -154,7 +165,7 @@ class SolvencyCircuit(ConstraintBudget):
         if self.lookups:
             self._interval_table()
         for i in range(sh.accounts):
-            with cs.scope(f"acct[{i}]"):
+            with cs.scope(f"acct[{i}]"), cs.unit():  # a witness unit: accounts are evaluated in parallel
                 self.accounts.append(build_account(self, prices))
         self._batch(pub, liabilities)
 

@@ -158,7 +158,7 @@ class VenueCircuit(ConstraintBudget):
         for i in range(sh.accounts):
             nxt_c = conts[i + 1] if i + 1 < sh.accounts else LC()
             nxt_g = gconts[i + 1] if i + 1 < sh.accounts else LC()
-            with cs.scope(f"acct[{i}]"):
+            with cs.scope(f"acct[{i}]"), cs.unit():  # a witness unit (circuits/witness_parallel.py)
                 leaf = build_leaf(self, prev, conts[i], gconts[i], nxt_c, nxt_g)
             self.leaves.append(leaf)
             prev = leaf.carry
