@@ -394,3 +394,17 @@ def test_engine_state_is_recomputed_not_copied(batch: VenueBatch, shape: VenueSh
     more = venue_box_state(shape, wider, prices, batch.leaves, [r.mm for r in batch.results])
     assert all(m.margin <= a.margin for m, a in zip(more, again, strict=True))
     assert any(m.margin < a.margin for m, a in zip(more, again, strict=True))
+
+
+def test_shape_json_carries_the_box(shape: VenueShape) -> None:
+    """The shape's ``box`` field survives the manifest's JSON; a manifest without it reads as a box shape; a bad
+    value is refused naming the field."""
+    from zkmargin.verifier.bundle import BundleError
+    from zkmargin.verifier.venue_format import venue_shape_from_json, venue_shape_to_json
+
+    point = dataclasses.replace(shape, box=0)
+    assert venue_shape_from_json(venue_shape_to_json(point)) == point
+    old = {k: v for k, v in venue_shape_to_json(shape).items() if k != "box"}
+    assert venue_shape_from_json(old).box == 1
+    with pytest.raises(BundleError, match="box"):
+        venue_shape_from_json({**old, "box": 2})
