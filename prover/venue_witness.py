@@ -197,7 +197,7 @@ def build_venue_batch(
     box: list[VenueBoxAccount] = []
     if shape.box:
         # under-MM count, shortfall and bad debt at each account's worst corner of the governed box
-        box = venue_box_state(shape, vp, prices, leaves, [r[4].mm for r in rows])
+        box = venue_box_state(shape, vp, prices, leaves, [p.gcont for p in plans])
         at = {n: i for i, n in enumerate(FIXED_PUBLIC_NAMES)}
         public[at["under_mm_count"]] = sum(x.under_mm for x in box)
         public[at["total_shortfall"]] = sum(x.shortfall for x in box)

@@ -79,6 +79,8 @@ class Carry:
     box_margin: LC = field(default_factory=LC)  # price box: sum of per-underlying minima of equity - MM (1e8 scale)
     box_equity: LC = field(default_factory=LC)  # ... of equity
     box_slack: LC = field(default_factory=LC)  # rounding slack D (micro-USD) so far
+    box_somc: LC = field(default_factory=LC)  # short-option minimum of the group at the high corner (1e8 scale)
+    box_im: LC = field(default_factory=LC)  # portfolio IM with that minimum, so far
 
 
 @dataclass
@@ -212,10 +214,10 @@ def build_leaf(c: VenueCircuit, prev: Carry | None, cont: LC, gcont: LC, next_co
     tiered_all, tiered_ra = LC(), LC()
     risk_queries: list[tuple[int, LC]] = []  # (risk-table query, quantity) per position slot
     arrays: list[list[LC]] = []
-    shorts, somc = LC(), LC()
+    shorts, somc, somc_hi = LC(), LC(), LC()
     for j in range(sh.positions):
         with c.part("slots"):
-            width = 12 if sh.box else 7
+            width = 13 if sh.box else 7
             row = cs.hint(f"pos[{j}].row", lambda k, w=width: _row(idx, "instruments", k, w), pid[j], count=width)
             mark, ladder, opt, has_ra, grp, smin, rrow = row[:7]
             c.lookup(t.instruments, [pid[j], *row])
@@ -251,6 +253,7 @@ def build_leaf(c: VenueCircuit, prev: Carry | None, cont: LC, gcont: LC, next_co
                 # P&L q R at the box nodes (short = long + 1: + min(q, 0))
                 mode = cs.mul(pf, has_ra, f"pos[{j}].box.mode")
                 oq = cs.mul(opt, qneg, f"pos[{j}].box.short")
+                somc_hi = somc_hi + cs.mul(-qneg, row[12], f"pos[{j}].box.smin_hi")
                 sides = []
                 for side, m_c, r_c in (("lo", row[8], row[10]), ("hi", row[9], row[11])):
                     val, mnum = _position_at(c, j, side, q_abs[j], q_neg[j], m_c, ladder)
@@ -275,6 +278,15 @@ def build_leaf(c: VenueCircuit, prev: Carry | None, cont: LC, gcont: LC, next_co
         # a group continuing into the next leaf is counted there, with the carried sums
         im_counted = im_g - cs.mul(next_gcont, im_g, "im.continues")
         im_acc = (carried(prev.im, cont, "im") if prev else zero) + im_counted
+        bsomc = bim = zero
+        if sh.box:
+            # in the box: IM = max(worst scenario loss, short-option minimum at the high corner) >= at any price
+            # inside (the arrays are the published ones; the minimum grows with the underlying's price)
+            bsomc = (carried(prev.box_somc, gcont, "box_somc") if prev else zero) + somc_hi
+            yb = max_candidates(cs, [y, bsomc], SCEN_BITS, "box.worst", rc=rc)
+            imb_g, _ = divmod_const(cs, yb, None, QTY_SCALE, "box.im", add=QTY_SCALE - 1, quotient_bits=MM_BITS, rc=rc)
+            imb_counted = imb_g - cs.mul(next_gcont, imb_g, "box.im.continues")
+            bim = (carried(prev.box_im, cont, "box_im") if prev else zero) + imb_counted
 
     with c.part("tiered MM"):
         tnum = tiered_all - cs.mul(pf, tiered_ra, "tiered.mode")
@@ -320,7 +332,10 @@ def build_leaf(c: VenueCircuit, prev: Carry | None, cont: LC, gcont: LC, next_co
             mq, _ = divmod_const(cs, bm, None, QTY_SCALE, "box.margin", add=off, rc=rc)
             eq_q, _ = divmod_const(cs, be, None, QTY_SCALE, "box.equity", add=off, rc=rc)
             # both quotients pinned by the signed range checks below
-            margin_b = mq - (1 << BOX_OFFSET_BITS) - bd - 2 - pmm
+            mm_pb, _ = divmod_const(
+                cs, bim, t.mm_ratio, RATE_SCALE, "box.portfolio_mm", add=RATE_SCALE - 1, quotient_bits=MM_BITS, rc=rc
+            )
+            margin_b = mq - (1 << BOX_OFFSET_BITS) - bd - 2 - cs.mul(pf, mm_pb, "box.portfolio_mm.mode")
             equity_b = eq_q - (1 << BOX_OFFSET_BITS) - bd - 2
             s_abs, under = signed_decompose(cs, margin_b, SLACK_BITS, "box.slack.sign", rc=rc)
             shortfall = cs.mul(under, s_abs, "box.shortfall")
@@ -345,7 +360,9 @@ def build_leaf(c: VenueCircuit, prev: Carry | None, cont: LC, gcont: LC, next_co
         elems = [salt, head, *_packs(pid, qty, POS_PER_PACK, POS_WIDTH), *_packs(aid, bal, BAL_PER_PACK, BAL_WIDTH)]
         leaf = cs.mul(active, poseidon_gadget(cs, elems, "leaf"), "leaf.empty_if_inactive")
 
-    carry = Carry(hnum_acc, tnum_acc, im_acc, eqpart, sums, somc_tot, last_i, last_a, part, pf, group, bm, be, bd)
+    carry = Carry(
+        hnum_acc, tnum_acc, im_acc, eqpart, sums, somc_tot, last_i, last_a, part, pf, group, bm, be, bd, bsomc, bim
+    )
     return LeafSignals(
         active, cont, idh, equity, mm, positive_equity, under, shortfall, bad_debt, liabilities, leaf, carry,
         box_slots, box_entries,

@@ -121,6 +121,7 @@ def build_tables(c: VenueCircuit, pub: dict[str, LC], prices: list[LC]) -> Venue
         rc(cs, smin_ppm - MIN_SHORT_OPTION_PPM, RATE_BITS, "short_option_min_floor")
         # ---- prices table: (asset, price, smin = ceil(price * ppm / 1e8))
         price_rows: list[Row] = []
+        corners: list[tuple[LC, LC]] = _box_params(c, box_ppm, box_flags, prices) if sh.box else []
         for a in range(1, sh.assets + 1):
             smin_a, _ = divmod_const(
                 cs,
@@ -132,11 +133,18 @@ def build_tables(c: VenueCircuit, pub: dict[str, LC], prices: list[LC]) -> Venue
                 quotient_bits=PRICE_BITS,
                 rc=rc,
             )
-            price_rows.append((a, prices[a - 1], smin_a, *([box_flags[a - 1]] if sh.box else [])))
+            extra: tuple[LC, ...] = ()
+            if sh.box:
+                # the short-option minimum rises with the price: in the box, the high corner's bounds it
+                smin_hi, _ = divmod_const(
+                    cs, corners[a - 1][1], smin_ppm, SMIN_DIVISOR, f"smin_hi[{a}]", add=SMIN_DIVISOR - 1,
+                    quotient_bits=PRICE_BITS + 1, rc=rc,
+                )  # fmt: skip
+                extra = (box_flags[a - 1], smin_hi)
+            price_rows.append((a, prices[a - 1], smin_a, *extra))
         price_table = committed_table(cs, price_rows, "prices")
         index: dict[str, dict[int, list[tuple[int, ...]]]] = {}
         _index_step(c, index, [("prices", price_rows)], "prices_index")
-        corners: list[tuple[LC, LC]] = _box_params(c, box_ppm, box_flags, prices) if sh.box else []
         # ---- ladders
         ladder_rows: list[Row] = [(0, 0, VALUE_TOP, 0, 0)]
         gov_ladders: list[LC] = []
@@ -190,7 +198,7 @@ def build_tables(c: VenueCircuit, pub: dict[str, LC], prices: list[LC]) -> Venue
             risk_rows.append((t, *arr))
         riskbox = _risk_box_table(c, index, box_nodes, risk_rows) if sh.box else None
         # ---- instruments
-        inst_rows: list[Row] = [(0,) * (13 if sh.box else 8)]
+        inst_rows: list[Row] = [(0,) * (14 if sh.box else 8)]
         table_rows: list[LC] = []
         marks: list[LC] = []
         for r in range(1, sh.instruments):
@@ -213,9 +221,9 @@ def build_tables(c: VenueCircuit, pub: dict[str, LC], prices: list[LC]) -> Venue
                 rc(cs, cap, BASIS_BITS, "basis_cap.range")
                 rc(cs, MAX_BASIS_CAP_BPS - cap, BASIS_BITS, "basis_cap.cap")
                 # the underlying's public price and short-option minimum: the asset is a key of the price table
-                width = 3 if sh.box else 2
+                width = 4 if sh.box else 2
                 got = cs.hint(
-                    "index", lambda av, w=width: list(index["prices"].get(av, [(0,) * 4])[0][1 : 1 + w]), asset,
+                    "index", lambda av, w=width: list(index["prices"].get(av, [(0,) * 5])[0][1 : 1 + w]), asset,
                     count=width,
                 )  # fmt: skip
                 idx, smin_a = got[0], got[1]
@@ -229,6 +237,7 @@ def build_tables(c: VenueCircuit, pub: dict[str, LC], prices: list[LC]) -> Venue
                 box_cols: tuple[LC, ...] = ()
                 if riskbox is not None:
                     box_cols = _instrument_box(c, riskbox, index, box_ppm, got[2], asset, mark, opt, rrow)
+                    box_cols += (cs.mul(opt, got[3], "box.smin_hi"),)
                 inst_rows.append((r, mark, ladder, opt, has_ra, group, smin, rrow, *box_cols))
                 table_rows.append(
                     asset

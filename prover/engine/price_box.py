@@ -42,6 +42,7 @@ from typing import Literal
 
 import numpy as np
 
+from zkmargin.circuits.constants import SMIN_DIVISOR
 from zkmargin.circuits.rules.fixedpoint import MAX_PRICE, QTY_SCALE, RATE_SCALE, WIDE_DIVISOR, ceil_div
 from zkmargin.circuits.rules.models import Account, Instrument, MarketSnapshot
 from zkmargin.circuits.rules.params import RiskParameters
@@ -642,12 +643,13 @@ def venue_box_state(
     vp: VenueParams,
     prices: Sequence[int],
     leaves: Sequence[VenueLeaf],
-    point_mm: Sequence[int],
+    gconts: Sequence[int],
 ) -> list[VenueBoxAccount]:
     """Every account's worst-corner margin and equity as the venue box circuit computes them, from the same
-    integers (``leaves`` in batch order, accounts delimited by ``part`` = 0; ``point_mm`` the engine's point MM per
-    account, from which the fixed portfolio MM is recovered). Per leaf the slots are grouped by underlying (as the
-    circuit's entries), each group taking its worse corner for the margin and, separately, for the equity."""
+    integers (``leaves`` in batch order, accounts delimited by ``part`` = 0; ``gconts`` the leaves' group links).
+    Per leaf the slots are grouped by underlying (as the circuit's entries), each group taking its worse corner for
+    the margin and, separately, for the equity. Portfolio MM: the published arrays' worst loss, or the short-option
+    minimum at the high corner when larger."""
     b = vp.box_ppm
     flags = vp.box_flags(shape)
 
@@ -657,12 +659,19 @@ def venue_box_state(
     pcorner = [corner(p, f) for p, f in zip(prices, flags, strict=True)]
     rows = vp.instruments
     scale = QTY_SCALE // RATE_SCALE
+    smin = [ceil_div(p * vp.short_option_min_ppm, SMIN_DIVISOR) for p in prices]
+    smin_hi = [ceil_div(hi * vp.short_option_min_ppm, SMIN_DIVISOR) for _, hi in pcorner]
     out: list[VenueBoxAccount] = []
     starts = [i for i, lf in enumerate(leaves) if lf.part == 0] + [len(leaves)]
-    for n, (s0, s1) in enumerate(itertools.pairwise(starts)):
-        bm = be = slack = tnum = 0
+    for s0, s1 in itertools.pairwise(starts):
+        bm = be = slack = bim = 0
         pf = leaves[s0].portfolio
-        for lf in leaves[s0:s1]:
+        sums = [0] * shape.scenarios
+        somc = somc_hi = 0
+        for i in range(s0, s1):
+            lf = leaves[i]
+            if not gconts[i]:
+                sums, somc, somc_hi = [0] * shape.scenarios, 0, 0
             groups: dict[int, list[int]] = {}
             for aid, amount in lf.balances:
                 lo, hi = pcorner[aid - 1] if aid else (0, 0)
@@ -676,8 +685,12 @@ def venue_box_state(
                     continue
                 r = rows[iid - 1]
                 mode = pf * r.has_risk_array
-                _, mnum = _venue_position_at(vp, r.ladder, q, r.mark)
-                tnum += mnum * (1 - mode)
+                arr = vp.risk_long[r.risk_row - 1] if r.risk_row else (0,) * shape.scenarios
+                qneg = min(q, 0)
+                sums = [x + q * e + (qneg if r.has_risk_array else 0) for x, e in zip(sums, arr, strict=True)]
+                if r.is_option:
+                    somc -= qneg * smin[r.asset - 1]
+                    somc_hi -= qneg * smin_hi[r.asset - 1]
                 moves = flags[r.asset - 1] and not r.is_option
                 marks = corner(r.mark, 1) if moves else (r.mark, r.mark)
                 ra = vp.risk_long[r.risk_row - 1] if r.is_option and r.risk_row else None
@@ -697,7 +710,10 @@ def venue_box_state(
                 be += min(eq_lo, eq_hi)
             bm += lf.cash * QTY_SCALE
             be += lf.cash * QTY_SCALE
-        pmm = point_mm[n] - ceil_div(tnum, RATE_SCALE)
+            if i + 1 == s1 or not gconts[i + 1]:  # the group ends here: its IM counts
+                y = max(0, *(-x for x in sums), somc, somc_hi)
+                bim += ceil_div(y, QTY_SCALE)
+        pmm = ceil_div(bim * vp.mm_ratio, RATE_SCALE) if pf else 0
         margin = bm // QTY_SCALE - slack - 2 - pmm
         equity = be // QTY_SCALE - slack - 2
         out.append(VenueBoxAccount(margin, equity, slack + 2))

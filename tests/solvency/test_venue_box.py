@@ -388,10 +388,10 @@ def test_rebuild_reads_the_box_from_the_document(
 def test_engine_state_is_recomputed_not_copied(batch: VenueBatch, shape: VenueShape, params: VenueParams) -> None:
     """venue_box_state from the batch's integers equals what the batch carries, and moves with the box."""
     prices = [batch.public_named()[f"prices[{a}]"] for a in range(shape.assets)]
-    again = venue_box_state(shape, params, prices, batch.leaves, [r.mm for r in batch.results])
+    again = venue_box_state(shape, params, prices, batch.leaves, [p.gcont for p in batch.plans])
     assert again == batch.box
     wider = dataclasses.replace(params, box_ppm=2 * B)
-    more = venue_box_state(shape, wider, prices, batch.leaves, [r.mm for r in batch.results])
+    more = venue_box_state(shape, wider, prices, batch.leaves, [p.gcont for p in batch.plans])
     assert all(m.margin <= a.margin for m, a in zip(more, again, strict=True))
     assert any(m.margin < a.margin for m, a in zip(more, again, strict=True))
 
@@ -408,3 +408,24 @@ def test_shape_json_carries_the_box(shape: VenueShape) -> None:
     assert venue_shape_from_json(old).box == 1
     with pytest.raises(BundleError, match="box"):
         venue_shape_from_json({**old, "box": 2})
+
+
+def test_option_account_at_the_box_nodes(engine: MarginEngine, batch: VenueBatch) -> None:
+    """The short-option portfolio account at the four corners (BTC and ETH at -+b): the exact engine with option
+    marks held, plus the options' P&L from the published arrays at the node (the scenario method), never below the
+    proven margin. Between nodes nothing is claimed for options (docs/statement.md)."""
+    k = [a.account_id for a in batch.accounts].index("portfolio")
+    acct, st = batch.accounts[k], batch.box[k]
+    ra = engine.risk_arrays
+    assert ra is not None
+    for xb in (-B, B):
+        s = ra.scenarios["BTC"].index((xb, 0, 10**6))
+        pnl = 0
+        for p in acct.positions:
+            if p.instrument.startswith("BTC-7D"):
+                arr = ra.long[p.instrument] if p.quantity > 0 else ra.short[p.instrument]
+                pnl += p.quantity * arr[s]
+        for xe in (-B, B):
+            snap = move_snapshot(engine.snapshot, engine.instruments, {"BTC": xb, "ETH": xe}, {"BTC": "BTC"})
+            r = MarginEngine(engine.instruments, engine.params, snap, ra).evaluate(acct)
+            assert r.equity + pnl // 10**8 - r.mm >= st.margin, (xb, xe)
