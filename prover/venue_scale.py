@@ -88,7 +88,8 @@ def scale_engine(now: int = demo.NOW) -> MarginEngine:
     }
     haircuts = {s: [HaircutTier(value_floor=0, rate=RATE_SCALE)] for s in STABLES}
     haircuts |= {u: demo.haircut_tiers(0.95 if u == "BTC" else 0.9 if u == "ETH" else 0.8) for u in MAJOR}
-    grid = ScenarioGrid(price_moves=[-150_000, -75_000, 0, 75_000, 150_000], vol_shocks=[-250_000, 250_000])
+    # nodes at +-10 % with a zero vol shock: the operator's default price box (issue 16) values options there
+    grid = ScenarioGrid(price_moves=[-150_000, -100_000, 0, 100_000, 150_000], vol_shocks=[-250_000, 0, 250_000])
     params = demo.params().model_copy(
         update={
             "brackets": brackets,

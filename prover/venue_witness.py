@@ -18,13 +18,14 @@ from zkmargin.circuits.field import R
 from zkmargin.circuits.rules.instrument_table import InstrumentTable, venue_params
 from zkmargin.circuits.rules.models import Account
 from zkmargin.circuits.solvency.leaf import account_id_commitment, derive_user_secret, epoch_salt
-from zkmargin.circuits.solvency.shape import CASH_BITS, QTY_BITS, USD_UNITS_PER_MICRO
+from zkmargin.circuits.solvency.shape import CASH_BITS, FIXED_PUBLIC_NAMES, QTY_BITS, USD_UNITS_PER_MICRO
 from zkmargin.circuits.solvency.venue_leaf import VenueLeaf
 from zkmargin.circuits.solvency.venue_params import VenueParams, risk_limbs
 from zkmargin.circuits.solvency.venue_shape import PART_BITS, VenueShape, venue_public_names
 from zkmargin.circuits.solvency.venue_tree import VenueTree
 
 from .engine.margin import AccountResult, MarginEngine
+from .engine.price_box import VenueBoxAccount, venue_box_state
 from .solvency_witness import AccountNotProvable, batch_public_signals
 
 
@@ -132,6 +133,7 @@ class VenueBatch:
     results: list[AccountResult]
     public: list[int]
     inputs: dict[str, int] = field(default_factory=dict)
+    box: list[VenueBoxAccount] = field(default_factory=list)  # per account, the worst-corner state (box shapes)
 
     def public_named(self) -> dict[str, int]:
         return dict(zip(venue_public_names(self.shape.assets), self.public, strict=True))
@@ -192,7 +194,16 @@ def build_venue_batch(
         prices,
         liab,
     )
+    box: list[VenueBoxAccount] = []
+    if shape.box:
+        # under-MM count, shortfall and bad debt at each account's worst corner of the governed box
+        box = venue_box_state(shape, vp, prices, leaves, [p.gcont for p in plans])
+        at = {n: i for i, n in enumerate(FIXED_PUBLIC_NAMES)}
+        public[at["under_mm_count"]] = sum(x.under_mm for x in box)
+        public[at["total_shortfall"]] = sum(x.shortfall for x in box)
+        public[at["total_bad_debt"]] = sum(x.bad_debt for x in box)
     batch = VenueBatch(shape, table, vp, epoch, [r[2] for r in rows], leaves, plans, [r[4] for r in rows], public)
+    batch.box = box
     batch.inputs = venue_witness_inputs(shape, vp, leaves, plans, public)
     return batch
 
@@ -205,6 +216,11 @@ def venue_witness_inputs(
     ins["params.version"] = vp.version
     ins["params.mm_ratio"] = vp.mm_ratio
     ins["params.short_option_min_ppm"] = vp.short_option_min_ppm
+    ins["params.box_ppm"] = vp.box_ppm
+    if sh.box:
+        ins["params.box_node_lo"], ins["params.box_node_hi"] = vp.box_nodes
+        for a, f in enumerate(vp.box_flags(sh), 1):
+            ins[f"params.box_flag[{a}]"] = f
     for lid in range(1, sh.ladders):
         for k in range(sh.brackets):
             ins[f"params.ladder[{lid}][{k}].floor"] = vp.ladder_floor[lid - 1][k]

@@ -25,8 +25,8 @@ paid once per batch), then dev setup, proof and verification of a --venue-prove 
 the process's peak memory.
 
 Usage: python scripts/bench_circuit.py [--no-prove] [--table-only]
-       python scripts/bench_circuit.py --venue [--venue-sizes N ...] [--venue-prove N] [--slots P A] [--no-prove]
-                                       [--venue-count-only N ...]
+       python scripts/bench_circuit.py --venue [--venue-point] [--venue-sizes N ...] [--venue-prove N] [--slots P A]
+                                       [--no-prove] [--venue-count-only N ...]
        python scripts/bench_circuit.py --witness-vs-prove 256 1024 [--reps K] [--witness-profile] [--witness-only]
        python scripts/bench_circuit.py --venue-witness 1024 [--slots P A]
        python scripts/bench_circuit.py --lookups [--sizes N ...] [--prove-accounts N ...] [--plain-prove-accounts N]
@@ -701,6 +701,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3, help="--lookups: interleaved proofs per configuration")
     ap.add_argument("--venue", action="store_true", help="the venue circuit over a 1,000-instrument table (issue 15)")
     ap.add_argument("--venue-sizes", type=int, nargs="+", default=[256, 1024], help="--venue: leaves per batch")
+    ap.add_argument("--venue-point", action="store_true", help="--venue: the point-price shape (no price box)")
     ap.add_argument("--venue-prove", type=int, default=256, help="--venue: batch size proven (0: none)")
     ap.add_argument("--venue-book", type=int, default=5000, help="--venue: synthetic accounts for the P/A choice")
     ap.add_argument("--slots", type=int, nargs=2, default=None, metavar=("P", "A"), help="--venue: skip the choice")

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from zkmargin.circuits.r1cs import R1CS
-from zkmargin.circuits.rules.instrument_table import InstrumentTable, rebuild_venue_params
+from zkmargin.circuits.rules.instrument_table import BOX_GRID_CHECK, InstrumentTable, rebuild_venue_params
 from zkmargin.circuits.rules.models import MarketSnapshot
 from zkmargin.circuits.solvency.leaf import account_id_commitment, epoch_salt
 from zkmargin.circuits.solvency.params import ParamsError
@@ -130,8 +130,13 @@ def check_venue_parameters(rep: Report, b: fmt.EpochBundle, governed: object, sh
     try:
         _, table, vp = rebuild_venue_params(governed, snap, sh)
     except (ParamsError, ValidationError, KeyError, ValueError) as e:
-        rep.add("params: governed document and market snapshot well formed", False, str(e).splitlines()[0])
+        msg = str(e).splitlines()[0]
+        if msg.startswith(BOX_GRID_CHECK):  # the options' box nodes are missing from the governed grids
+            rep.add(BOX_GRID_CHECK, False, msg[len(BOX_GRID_CHECK) + 2 :])
+        rep.add("params: governed document and market snapshot well formed", False, msg)
         return None
+    if vp.box_ppm:
+        rep.add(BOX_GRID_CHECK, True, f"b = {vp.box_ppm} ppm, scenario nodes {vp.box_nodes[0]} and {vp.box_nodes[1]}")
     rep.add(
         "params: governed document and market snapshot well formed",
         True,

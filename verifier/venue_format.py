@@ -57,14 +57,17 @@ def is_venue_manifest(manifest: Any) -> bool:
 
 
 def venue_shape_to_json(sh: VenueShape) -> dict[str, Any]:
-    return {"circuit": VENUE, **{k: getattr(sh, k) for k in _SHAPE_FIELDS}}
+    return {"circuit": VENUE, **{k: getattr(sh, k) for k in _SHAPE_FIELDS}, "box": sh.box}
 
 
 def venue_shape_from_json(d: Any) -> VenueShape:
     try:
         if d.get("circuit") != VENUE:
             raise ValueError("not a venue shape")
-        return VenueShape(**{k: int(d[k]) for k in _SHAPE_FIELDS})
+        box = d.get("box", 1)  # price-box circuit unless the shape says point prices (box 0)
+        if isinstance(box, bool) or box not in (0, 1):
+            raise ValueError("box must be 0 or 1")
+        return VenueShape(**{k: int(d[k]) for k in _SHAPE_FIELDS}, box=int(box))
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise BundleError(f"shape: {e}") from e
 

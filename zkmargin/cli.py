@@ -44,7 +44,7 @@ PROOF_SYSTEM_HELP = (
     "proofs; until then plain when attesting on-chain); plain: the bit-decomposition circuit, plain Groth16 "
     "(snarkjs can check it)"
 )
-BATCH_HELP = "accounts per batch: the circuit shape (>= 1; default 16; --circuit venue: leaves, 64, demo 640)"
+BATCH_HELP = "accounts per batch: the circuit shape (>= 1; default 16; --circuit venue: leaves, 64, demo 376)"
 DEMO_CIRCUIT_HELP = (
     "venue (the default on the embedded chain): the venue-scale exchange on the venue circuit (issue 15: any "
     "instrument of the governed table, accounts over linked leaves, committed Groth16; --batch is leaves per batch); "

@@ -31,10 +31,13 @@ from zkmargin.circuits.solvency.venue_shape import VenueShape
 from .fixedpoint import RATE_SCALE
 from .models import Frozen, Instrument, MarketSnapshot
 from .params import LeverageBracket, RiskParameters
+from .price_box_document import DEFAULT_BOX_PPM, PRICE_BOX_KEY, GovernedBox, governed_box, validate_box
 from .risk_arrays import RiskArrays, build_risk_arrays
 
 TABLE_FORMAT = "zkmargin/instrument-table/v1"
 VENUE_GOVERNED_FORMAT = "zkmargin/venue-governed-parameters/v1"
+# the audit's check that options can be valued at the box's edges (docs/statement.md, "Price boxes")
+BOX_GRID_CHECK = "box: scenario grid spans the box (nodes at exactly -b and +b, zero vol shock, same index per grid)"
 KIND_RANK = {"perpetual": 0, "future": 1, "option": 2}
 
 
@@ -161,13 +164,49 @@ def build_instrument_table(
     return InstrumentTable(version=version, assets=list(assets), ladders=ladders, instruments=rows)
 
 
-def venue_governed_document(params: RiskParameters, table: InstrumentTable) -> dict[str, Any]:
-    """The document governance approves for the venue circuit: the risk parameters and the whole instrument table."""
-    return {
+def venue_governed_document(
+    params: RiskParameters, table: InstrumentTable, box: GovernedBox | None = None
+) -> dict[str, Any]:
+    """The document governance approves for the venue circuit: the risk parameters, the whole instrument table and
+    (when not a point box) the price box (``price_box_document``)."""
+    doc: dict[str, Any] = {
         "format": VENUE_GOVERNED_FORMAT,
         "risk_parameters": params.model_dump(mode="json"),
         "instrument_table": table.model_dump(mode="json"),
     }
+    if box is not None and not box.is_point:
+        doc[PRICE_BOX_KEY] = box.document_field()
+    return doc
+
+
+STABLE_ASSETS = frozenset({"USD", "USDT", "USDC", "DAI", "FDUSD", "TUSD", "USDE", "PYUSD"})
+
+
+def default_box(table: InstrumentTable, box_ppm: int = DEFAULT_BOX_PPM) -> GovernedBox:
+    """The box the operator's documents carry by default: b = 10 %, moving every asset that is the underlying of an
+    instrument or a volatile collateral asset (not USD cash nor a stablecoin, which stay at their point price)."""
+    unds = {r.underlying for r in table.instruments}
+    ids = tuple(i for i, a in enumerate(table.assets, 1) if a not in STABLE_ASSETS or a in unds)
+    return validate_box(box_ppm, ids if box_ppm else (), len(table.assets))
+
+
+def box_nodes(params: RiskParameters, table: InstrumentTable, box_ppm: int) -> tuple[int, int]:
+    """The scenario indices of the price moves -b and +b at zero vol shock, the same in every grid a risk-array
+    instrument uses (the circuit reads both box columns of every risk array at one pair of indices); (0, 0) for a
+    point box or without risk arrays. Raises ParamsError naming :data:`BOX_GRID_CHECK` when a grid lacks them."""
+    grids = sorted({r.underlying for r in table.instruments if r.risk_row})
+    if not box_ppm or not grids:
+        return (0, 0)
+    found: set[tuple[int, int]] = set()
+    for u in grids:
+        sc = params.scenario_grids[u].scenarios()
+        try:
+            found.add((sc.index((-box_ppm, 0, RATE_SCALE)), sc.index((box_ppm, 0, RATE_SCALE))))
+        except ValueError:
+            raise ParamsError(f"{BOX_GRID_CHECK}: scenario_grids.{u} has no node at -+{box_ppm} ppm") from None
+    if len(found) != 1:
+        raise ParamsError(f"{BOX_GRID_CHECK}: the grids put the box's nodes at different indices {sorted(found)}")
+    return found.pop()
 
 
 def venue_document_version(doc: Mapping[str, Any]) -> int:
@@ -185,8 +224,10 @@ def venue_shape(
     ladders: int | None = None,
     risk_rows: int | None = None,
     scenarios: int | None = None,
+    box: int = 1,
 ) -> VenueShape:
-    """A shape that holds the table (sizes may be given larger, to leave room for listings without a new key)."""
+    """A shape that holds the table (sizes may be given larger, to leave room for listings without a new key);
+    ``box`` 1 for the price-box circuit, 0 for point prices."""
     k = max((len(x) for x in table.ladders), default=1)
     t = max((len(params.haircuts.get(a, [])) for a in table.assets), default=1) or 1
     grids = params.scenario_grids
@@ -203,6 +244,7 @@ def venue_shape(
         scenarios=s,
         risk_rows=risk_rows or table.risk_rows + 1,
         usd_asset=table.asset_id("USD") if "USD" in table.assets else 0,
+        box=box,
     )
 
 
@@ -212,10 +254,13 @@ def venue_params(
     snap: MarketSnapshot,
     shape: VenueShape,
     risk_arrays: RiskArrays | None = None,
+    box: GovernedBox | None = None,
 ) -> VenueParams:
     """The circuit's copy of the governed table and the epoch's market data, padded to the shape: the function the
     operator's witness builder and the auditor both run. Padding rows are inert (a linear row at its index, ladder
-    1, no risk array; ladders of one 100% bracket; zero risk arrays)."""
+    1, no risk array; ladders of one 100% bracket; zero risk arrays). ``box``: the governed price box (default: a
+    point box), which is part of the governed document and of ``params_commitment``."""
+    gbox = box or GovernedBox()
     sh = shape
     if len(table.instruments) >= sh.instruments or len(table.ladders) >= sh.ladders or table.risk_rows >= sh.risk_rows:
         raise ParamsError("instrument table: more rows than the shape holds (a larger shape is a new key)")
@@ -277,7 +322,10 @@ def venue_params(
         risk_long=tuple(risk),
         mm_ratio=params.mm_ratio,
         short_option_min_ppm=params.short_option_min,
-        version=venue_document_version(venue_governed_document(params, table)),
+        version=venue_document_version(venue_governed_document(params, table, gbox)),
+        box_ppm=gbox.box_ppm,
+        boxed_assets=gbox.boxed_assets,
+        box_nodes=box_nodes(params, table, gbox.box_ppm) if sh.box else (0, 0),
     )
     out.validate(sh, prices)
     return out
@@ -320,7 +368,7 @@ def rebuild_venue_params(
     for r in table.instruments:
         if r.kind == "option" and snap.marks.get(r.symbol) != option_mark(r.instrument(), snap):
             raise ParamsError(f"snapshot.marks.{r.symbol}: not the published option mark rule (Black-76 at the index)")
-    vp = venue_params(table, params, snap, shape)
+    vp = venue_params(table, params, snap, shape, box=governed_box(doc, len(table.assets)))
     if vp.version != venue_document_version(doc):
         raise ParamsError("governed document: its hash is not the version the parameters carry (non-canonical)")
     return document_hash(doc), table, vp

@@ -207,6 +207,14 @@ class VenueCircuit(ConstraintBudget):
             # what the venue owes per asset: positive balances, summed over the sparse slots by asset id
             queries = [q for x in lv for q in x.liabilities]
             weighted_sum_check(cs, queries, [(a + 1, lia) for a, lia in enumerate(liabilities)], "liabilities")
+        if sh.box:
+            with self.part("price box"), cs.scope("box"):
+                # per (account, underlying) key, the leaves' entries sum what the slots sum, column by column
+                # (equity and margin at -b and +b): four weighted log-derivative identities at the challenge
+                slots = [x for leaf in lv for x in leaf.box_slots]
+                entries = [x for leaf in lv for x in leaf.box_entries]
+                for k, col in enumerate(("equity_lo", "equity_hi", "margin_lo", "margin_hi"), 1):
+                    weighted_sum_check(cs, [(x[0], x[k]) for x in slots], [(x[0], x[k]) for x in entries], col)
 
 
 class CountingSystem(ConstraintSystem):

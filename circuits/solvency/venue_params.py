@@ -12,7 +12,8 @@ Flattening (every value mod r; sponge = :func:`.params.sponge`, length-prefixed 
   ``asset + 2^8 ladder + 2^24 risk_row + 2^40 basis_cap + 2^52 is_option + 2^53 has_risk_array``;
 * governed: ``VENUE_PARAMS_TAG, AS, I, L, K, T, S, RI, usd_asset, version, mm_ratio, short_option_min_ppm,
   table_commitment``, then per ladder l = 1..L-1, per bracket k: floor, mmr, cum; per asset a = 1..AS, per tier t:
-  floor, rate;
+  floor, rate; then ``box_ppm`` (0 in a point shape) and, in a box shape, the box's two scenario nodes (the risk
+  arrays' indices of the -b and +b price moves at zero vol shock) and one box flag per asset a = 1..AS;
 * market: ``VENUE_MARKET_TAG, I, S, RI``, the marks of rows 1..I-1 packed four per element (54 bits each), then the
   risk arrays of rows 1..RI-1 as (entry + 2^40) packed six per element (41 bits each).
 
@@ -42,6 +43,7 @@ from .shape import (
 )
 from .venue_shape import ASSET_ID_BITS, LADDER_BITS, RISK_BITS, RISK_ROW_BITS, VenueShape
 
+MAX_BOX_PPM = 500_000  # = circuits.rules.price_box_document.MAX_BOX_PPM (a test keeps them equal)
 TABLE_TAG = int.from_bytes(b"zkmargin/instrument-table/v2", "big")  # v2: four rows per element
 VENUE_PARAMS_TAG = int.from_bytes(b"zkmargin/venue-params/v1", "big")
 VENUE_MARKET_TAG = int.from_bytes(b"zkmargin/venue-market/v1", "big")
@@ -99,6 +101,15 @@ class VenueParams:
     mm_ratio: int
     short_option_min_ppm: int
     version: int
+    # the governed price box (circuits/rules/price_box_document.py): half-width in ppm, boxed asset ids (1-based),
+    # and the scenario indices of the -b and +b price moves at zero vol shock (options are valued at these nodes)
+    box_ppm: int = 0
+    boxed_assets: tuple[int, ...] = ()
+    box_nodes: tuple[int, int] = (0, 0)
+
+    def box_flags(self, shape: VenueShape) -> list[int]:
+        """One 0/1 flag per asset id 1..AS: does the box move this asset's price (and its instruments' marks)?"""
+        return [1 if a in self.boxed_assets else 0 for a in range(1, shape.assets + 1)]
 
     # ------------------------------------------------------------------ commitments
 
@@ -119,6 +130,9 @@ class VenueParams:
         for fl, rt in zip(self.haircut_floor, self.haircut_rate, strict=True):
             for t in range(sh.tiers):
                 out += [fl[t], rt[t]]
+        out.append(self.box_ppm)
+        if sh.box:
+            out += [*self.box_nodes, *self.box_flags(sh)]
         return [x % R for x in out]
 
     def market_flat(self, shape: VenueShape) -> list[int]:
@@ -194,11 +208,43 @@ class VenueParams:
             raise ParamsError(f"short_option_min_ppm: in [{MIN_SHORT_OPTION_PPM}, 1e6]")
         if not 0 <= self.version < 1 << 248:
             raise ParamsError("version: < 2^248")
+        self._validate_box(sh)
         if prices is not None:
             if len(prices) != sh.assets or any(not 0 < x < 1 << PRICE_BITS for x in prices):
                 raise ParamsError("prices: one per asset id, in (0, 2^53)")
             if sh.usd_asset and prices[sh.usd_asset - 1] != USD_PRICE:
                 raise ParamsError(f"prices[{sh.usd_asset - 1}] (USD cash): exactly {USD_PRICE}")
+
+    def _validate_box(self, sh: VenueShape) -> None:
+        """The governed box and the concavity preconditions of the corner argument (docs/statement.md, "Price
+        boxes"); the box circuit enforces each of them by a constraint too."""
+        if isinstance(self.box_ppm, bool) or not 0 <= self.box_ppm <= MAX_BOX_PPM:
+            raise ParamsError(f"box_ppm: an integer in [0, {MAX_BOX_PPM}]")
+        if any(not 1 <= a <= sh.assets for a in self.boxed_assets) or list(self.boxed_assets) != sorted(
+            set(self.boxed_assets)
+        ):
+            raise ParamsError(f"boxed_assets: strictly increasing asset ids in [1, {sh.assets}]")
+        if not sh.box:
+            if self.box_ppm or self.boxed_assets:
+                raise ParamsError("box_ppm: must be 0 (and no boxed assets) in a point-price shape (box 0)")
+            return
+        if any(not 0 <= x < sh.scenarios for x in self.box_nodes) or len(self.box_nodes) != 2:
+            raise ParamsError(f"box_nodes: two scenario indices in [0, {sh.scenarios})")
+        for lid, (fl, mm, cu) in enumerate(zip(self.ladder_floor, self.ladder_mmr, self.ladder_cum, strict=True), 1):
+            for k in range(1, sh.brackets):
+                if mm[k] < mm[k - 1]:
+                    raise ParamsError(f"ladders[{lid}][{k}].mmr: below the previous bracket's (MM not convex)")
+                if fl[k] * (mm[k] - mm[k - 1]) != (cu[k] - cu[k - 1]) * RATE_SCALE:
+                    raise ParamsError(f"ladders[{lid}][{k}].cum: breaks continuity (MM not convex)")
+        for a, rt in enumerate(self.haircut_rate, 1):
+            if any(rt[t] > rt[t - 1] for t in range(1, sh.tiers)):
+                raise ParamsError(f"haircuts[{a}].rate: rises with value (collateral value not concave)")
+
+
+def corner_price(price: int, box_ppm: int, high: bool) -> int:
+    """price x (1 -+ b), rounded outwards (down for the low corner, up for the high one): the circuit's corner."""
+    num = price * (RATE_SCALE + box_ppm if high else RATE_SCALE - box_ppm)
+    return -(-num // RATE_SCALE) if high else num // RATE_SCALE
 
 
 def risk_limbs(entry: int) -> tuple[int, ...]:

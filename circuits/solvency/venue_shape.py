@@ -12,6 +12,8 @@ The tables are sized by the shape (the verifying key): ``instruments`` rows (row
 row numbers), ``assets`` collateral assets (ids 1..assets, one public price and one public liability each),
 ``ladders`` bracket ladders of ``brackets`` rows (ladder 0 is the zero ladder of options and empty slots),
 ``tiers`` haircut tiers per asset, ``risk_rows`` risk arrays of ``scenarios`` entries (row 0 is the zero array).
+``box`` = 1 (the default) proves every account at the worst corner of the governed price box (docs/statement.md,
+"Price boxes"); ``box`` = 0 is the point-price circuit (the governed box must then be 0).
 Everything in the tables is a signal bound by the parameter and market commitments, so a new listing changes the
 governed parameters, not the key, as long as the table fits the shape.
 """
@@ -47,6 +49,7 @@ class VenueShape:
     scenarios: int  # S entries per risk array
     risk_rows: int  # risk arrays, row 0 (the zero array) included
     usd_asset: int = 0  # the asset id of USD cash (price exactly 1e8), 0 if none
+    box: int = 1  # 1: price-box proof (every account at the worst corner of the governed box); 0: point prices
 
     def __post_init__(self) -> None:
         for name in ("accounts", "positions", "balances", "assets", "brackets", "tiers", "scenarios"):
@@ -63,6 +66,8 @@ class VenueShape:
             raise ValueError(f"venue shape.assets must be < {1 << ASSET_ID_BITS}")
         if not 0 <= self.usd_asset <= self.assets:
             raise ValueError("venue shape.usd_asset: 0 or an asset id")
+        if self.box not in (0, 1):
+            raise ValueError("venue shape.box: 1 (price box) or 0 (point prices)")
         if self.accounts > 1 << 16:
             raise ValueError("at most 2^16 leaves per batch (totals stay far below the field size)")
 

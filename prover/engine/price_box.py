@@ -42,10 +42,14 @@ from typing import Literal
 
 import numpy as np
 
+from zkmargin.circuits.constants import SMIN_DIVISOR
 from zkmargin.circuits.rules.fixedpoint import MAX_PRICE, QTY_SCALE, RATE_SCALE, WIDE_DIVISOR, ceil_div
 from zkmargin.circuits.rules.models import Account, Instrument, MarketSnapshot
 from zkmargin.circuits.rules.params import RiskParameters
 from zkmargin.circuits.rules.risk_arrays import RiskArrays
+from zkmargin.circuits.solvency.venue_leaf import VenueLeaf
+from zkmargin.circuits.solvency.venue_params import VenueParams, corner_price
+from zkmargin.circuits.solvency.venue_shape import VenueShape
 
 from .margin import AccountResult, MarginEngine, classify
 from .vectorised import Book, Results, VectorEngine
@@ -571,3 +575,146 @@ def book_box_states(
     moved = np.array([a in amap for a in assets], np.int64)
     lb = np.minimum(est - sep_err, at.equity - at.mm) - rounding_bound_rows(book, moved)
     return BookBoxState(unds, point, at, signs, lb, evals)
+
+
+# ---------------------------------------------------------------- the venue circuit's box (bit-exact)
+
+
+@dataclass(frozen=True)
+class VenueBoxAccount:
+    """One account's worst-corner state exactly as the venue box circuit computes it (micro-USD):
+    ``margin`` = floor(sum of per-underlying minima of equity - tiered MM, 1e8 scale) + cash - D - 2 - portfolio MM,
+    ``equity`` likewise with the minima of equity; D = the rounding slack (2 per used position slot, 1 per used
+    balance slot). Both are lower bounds over every integer price inside the box (docs/statement.md)."""
+
+    margin: int
+    equity: int
+    slack: int
+
+    @property
+    def under_mm(self) -> int:
+        return 1 if self.margin < 0 else 0
+
+    @property
+    def shortfall(self) -> int:
+        return max(0, -self.margin)
+
+    @property
+    def bad_debt(self) -> int:
+        return max(0, -self.equity)
+
+
+def _interval(floors: Sequence[int], x: int) -> int:
+    """The k with floors[k] <= x < floors[k + 1] (the last interval open to VALUE_TOP), as the circuit's tables."""
+    k = 0
+    for i, f in enumerate(floors):
+        if f <= x and (i + 1 == len(floors) or x < floors[i + 1]):
+            k = i
+    return k
+
+
+def _venue_position_at(vp: VenueParams, lid: int, q: int, mark: int) -> tuple[int, int]:
+    """(value micro-USD, tiered MM numerator 1e12 scale) of q units at ``mark`` on ladder ``lid`` (0: none)."""
+    w, rem = divmod(abs(q) * mark, WIDE_DIVISOR)
+    notional = w + (1 if rem else 0)
+    val = w if q >= 0 else -notional
+    if lid == 0:
+        return val, 0
+    fl, mmr, cum = vp.ladder_floor[lid - 1], vp.ladder_mmr[lid - 1], vp.ladder_cum[lid - 1]
+    k = _interval(fl, notional)
+    return val, notional * mmr[k] - cum[k] * RATE_SCALE
+
+
+def _venue_balance_at(vp: VenueParams, aid: int, b: int, price: int) -> int:
+    """The haircut numerator (1e12 scale) of a balance at ``price``: tiered haircut if >= 0, in full if borrowed."""
+    w, rem = divmod(abs(b) * price, WIDE_DIVISOR)
+    if b < 0:
+        return -(w + (1 if rem else 0)) * RATE_SCALE
+    if aid == 0:
+        return 0
+    fl, rt = vp.haircut_floor[aid - 1], vp.haircut_rate[aid - 1]
+    k = _interval(fl, w)
+    cum = sum(rt[t] * (fl[t + 1] - fl[t]) for t in range(k))
+    return cum + rt[k] * (w - fl[k])
+
+
+def venue_box_state(
+    shape: VenueShape,
+    vp: VenueParams,
+    prices: Sequence[int],
+    leaves: Sequence[VenueLeaf],
+    gconts: Sequence[int],
+) -> list[VenueBoxAccount]:
+    """Every account's worst-corner margin and equity as the venue box circuit computes them, from the same
+    integers (``leaves`` in batch order, accounts delimited by ``part`` = 0; ``gconts`` the leaves' group links).
+    Per leaf the slots are grouped by underlying (as the circuit's entries), each group taking its worse corner for
+    the margin and, separately, for the equity. Portfolio MM: the published arrays' worst loss, or the short-option
+    minimum at the high corner when larger."""
+    b = vp.box_ppm
+    flags = vp.box_flags(shape)
+
+    def corner(p: int, boxed: int) -> tuple[int, int]:
+        return (corner_price(p, b, False), corner_price(p, b, True)) if boxed else (p, p)
+
+    pcorner = [corner(p, f) for p, f in zip(prices, flags, strict=True)]
+    rows = vp.instruments
+    scale = QTY_SCALE // RATE_SCALE
+    smin = [ceil_div(p * vp.short_option_min_ppm, SMIN_DIVISOR) for p in prices]
+    smin_hi = [ceil_div(hi * vp.short_option_min_ppm, SMIN_DIVISOR) for _, hi in pcorner]
+    out: list[VenueBoxAccount] = []
+    starts = [i for i, lf in enumerate(leaves) if lf.part == 0] + [len(leaves)]
+    for s0, s1 in itertools.pairwise(starts):
+        bm = be = slack = bim = 0
+        pf = leaves[s0].portfolio
+        sums = [0] * shape.scenarios
+        somc = somc_hi = 0
+        for i in range(s0, s1):
+            lf = leaves[i]
+            if not gconts[i]:
+                sums, somc, somc_hi = [0] * shape.scenarios, 0, 0
+            groups: dict[int, list[int]] = {}
+            for aid, amount in lf.balances:
+                lo, hi = pcorner[aid - 1] if aid else (0, 0)
+                e = [_venue_balance_at(vp, aid, amount, p) * scale for p in (lo, hi)]
+                g = groups.setdefault(aid, [0, 0, 0, 0])
+                for k, v in enumerate((*e, *e)):
+                    g[k] += v
+                slack += 1 if aid else 0
+            for iid, q in lf.positions:
+                if not iid:
+                    continue
+                r = rows[iid - 1]
+                mode = pf * r.has_risk_array
+                arr = vp.risk_long[r.risk_row - 1] if r.risk_row else (0,) * shape.scenarios
+                qneg = min(q, 0)
+                sums = [x + q * e + (qneg if r.has_risk_array else 0) for x, e in zip(sums, arr, strict=True)]
+                if r.is_option:
+                    somc -= qneg * smin[r.asset - 1]
+                    somc_hi -= qneg * smin_hi[r.asset - 1]
+                moves = flags[r.asset - 1] and not r.is_option
+                marks = corner(r.mark, 1) if moves else (r.mark, r.mark)
+                ra = vp.risk_long[r.risk_row - 1] if r.is_option and r.risk_row else None
+                eqs, mgs = [], []
+                for side, m in enumerate(marks):
+                    val, mn = _venue_position_at(vp, r.ladder, q, m)
+                    pnl = q * ra[vp.box_nodes[side]] + min(q, 0) if ra is not None else 0
+                    eq = val * QTY_SCALE + pnl
+                    eqs.append(eq)
+                    mgs.append(eq - mn * (1 - mode) * scale)
+                g = groups.setdefault(r.asset, [0, 0, 0, 0])
+                for k, v in enumerate((*eqs, *mgs)):
+                    g[k] += v
+                slack += 2
+            for eq_lo, eq_hi, mg_lo, mg_hi in groups.values():
+                bm += min(mg_lo, mg_hi)
+                be += min(eq_lo, eq_hi)
+            bm += lf.cash * QTY_SCALE
+            be += lf.cash * QTY_SCALE
+            if i + 1 == s1 or not gconts[i + 1]:  # the group ends here: its IM counts
+                y = max(0, *(-x for x in sums), somc, somc_hi)
+                bim += ceil_div(y, QTY_SCALE)
+        pmm = ceil_div(bim * vp.mm_ratio, RATE_SCALE) if pf else 0
+        margin = bm // QTY_SCALE - slack - 2 - pmm
+        equity = be // QTY_SCALE - slack - 2
+        out.append(VenueBoxAccount(margin, equity, slack + 2))
+    return out

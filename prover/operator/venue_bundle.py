@@ -21,6 +21,7 @@ from typing import Any
 from zkmargin.atomic import atomic_directory
 from zkmargin.circuits.rules.circuit_inputs import document_hash
 from zkmargin.circuits.rules.instrument_table import InstrumentTable, venue_governed_document
+from zkmargin.circuits.rules.price_box_document import GovernedBox
 from zkmargin.circuits.solvency.shape import PUB_MARKET_COMMITMENT, PUB_PARAMS_COMMITMENT, pub_price
 from zkmargin.circuits.solvency.venue_params import VenueParams
 from zkmargin.circuits.solvency.venue_shape import VenueShape
@@ -85,7 +86,7 @@ def write_venue_bundle(root: Path, c: VenueEpochContent) -> tuple[Path, Path]:
     """Write ``<root>/epoch-N/`` and the private deliveries atomically; returns (epoch dir, deliveries dir)."""
     final = root / fmt.epoch_dirname(c.epoch)
     sh = c.shape
-    governed = venue_governed_document(c.engine.params, c.table)
+    governed = venue_governed_document(c.engine.params, c.table, GovernedBox(c.params.box_ppm, c.params.boxed_assets))
     shape_json = venue_shape_to_json(sh)
     layout_json = {"assets": list(c.table.assets), "instruments": []}  # instruments: by id in the table
     first = c.batches[0].public

@@ -30,7 +30,8 @@ from .venue_epoch import VenueOperator, VenueSpec
 from .venue_setup import venue_circuit
 
 DEMO_INSURANCE_FUND = 1_000_000 * 10**6
-DEMO_LEAVES = 640  # leaves per batch (~470 accounts), the table paid once per batch; a 2^20 key (performance.md)
+DEMO_LEAVES = 376  # leaves per batch (~275 accounts), the table paid once per batch; a 2^20 key with the price box
+# (1,024,845 constraints, docs/performance.md "Price boxes in the venue circuit"; 640 before the box)
 
 
 def run_venue_demo(

@@ -33,13 +33,17 @@ from typing import Any
 from zkmargin.circuits.rules.circuit_inputs import document_bytes
 from zkmargin.circuits.rules.instrument_table import (
     InstrumentTable,
+    box_nodes,
     build_instrument_table,
+    default_box,
     venue_governed_document,
     venue_params,
     venue_shape,
 )
 from zkmargin.circuits.rules.models import Account, Instrument
+from zkmargin.circuits.rules.price_box_document import DEFAULT_BOX_PPM, GovernedBox
 from zkmargin.circuits.solvency.leaf import account_id_commitment
+from zkmargin.circuits.solvency.params import ParamsError
 from zkmargin.circuits.solvency.venue_params import VenueParams
 from zkmargin.circuits.solvency.venue_shape import VenueShape
 from zkmargin.verifier import bundle as fmt
@@ -68,13 +72,16 @@ Progress = Callable[[str, int, int], None]
 class VenueSpec:
     """The venue circuit's shape choices: leaves per batch, slots per leaf (P = 4, A = 3 chosen on the synthetic
     book, docs/circuit.md), the collateral assets in id order (None: every asset with a spot price, USD first) and
-    spare instrument rows (listings that fit without a new key)."""
+    spare instrument rows (listings that fit without a new key), and the price box's half-width (ppm; 0: the
+    point-price shape, no box; None: ``DEFAULT_BOX_PPM`` when the governed scenario grids have its nodes, else the
+    point shape, logged: options can only be proven in a box whose edges are grid nodes)."""
 
     leaves: int = 64
     positions: int = 4
     balances: int = 3
     assets: tuple[str, ...] | None = None
     spare_instruments: int = 0
+    box_ppm: int | None = None
 
 
 def governable(engine: MarginEngine) -> dict[str, Instrument]:
@@ -107,7 +114,26 @@ def shape_of(engine: MarginEngine, table: InstrumentTable, spec: VenueSpec) -> V
         spec.positions,
         spec.balances,
         instruments=len(table.instruments) + 1 + spec.spare_instruments,
+        box=1 if box_ppm_of(engine, table, spec) else 0,
     )
+
+
+def box_ppm_of(engine: MarginEngine, table: InstrumentTable, spec: VenueSpec) -> int:
+    """The spec's box half-width (VenueSpec docstring); an explicit one whose nodes the grids lack is an error."""
+    if spec.box_ppm is not None:
+        return spec.box_ppm
+    try:
+        box_nodes(engine.params, table, DEFAULT_BOX_PPM)
+    except ParamsError as e:
+        log.warning("venue: point-price shape (no box): %s", e)
+        return 0
+    return DEFAULT_BOX_PPM
+
+
+def governed_box_of(engine: MarginEngine, table: InstrumentTable, spec: VenueSpec) -> GovernedBox:
+    """The box the operator's governed document carries: ``default_box`` (every instrument underlying and volatile
+    collateral asset moves, USD and stablecoins stay) at the spec's half-width."""
+    return default_box(table, box_ppm_of(engine, table, spec))
 
 
 def pack_batches(
@@ -204,7 +230,9 @@ class VenueOperator:
         return self._setup
 
     def params(self, engine: MarginEngine, table: InstrumentTable, shape: VenueShape) -> VenueParams:
-        return venue_params(table, engine.params, engine.snapshot, shape, engine.risk_arrays)
+        return venue_params(
+            table, engine.params, engine.snapshot, shape, engine.risk_arrays, governed_box_of(engine, table, self.spec)
+        )
 
     def deploy_chain(
         self,
@@ -219,7 +247,7 @@ class VenueOperator:
         shape = self.shape(engine, table)
         setup = self.setup(shape)
         vp = self.params(engine, table, shape)
-        doc = venue_governed_document(engine.params, table)
+        doc = venue_governed_document(engine.params, table, governed_box_of(engine, table, self.spec))
         self.chain = deploy(
             setup.vk,
             table.assets,

@@ -46,8 +46,11 @@ def table(engine: MarginEngine) -> InstrumentTable:
     return build_instrument_table(insts, engine.params, ASSETS)
 
 
-def shape_for(engine: MarginEngine, table: InstrumentTable, positions: int, balances: int, n: int = 8) -> VenueShape:
-    # two spare instrument rows and a spare ladder: listings fit without a new key
+def shape_for(
+    engine: MarginEngine, table: InstrumentTable, positions: int, balances: int, n: int = 8, box: int = 0
+) -> VenueShape:
+    # two spare instrument rows and a spare ladder: listings fit without a new key; the point-price circuit (the
+    # price box has its own tests: tests/solvency/test_venue_box.py)
     return venue_shape(
         table,
         engine.params,
@@ -56,6 +59,7 @@ def shape_for(engine: MarginEngine, table: InstrumentTable, positions: int, bala
         balances,
         instruments=len(table.instruments) + 3,
         ladders=len(table.ladders) + 2,
+        box=box,
     )
 
 
