@@ -25,6 +25,8 @@ from zkmargin.verifier.audit import audit_bundle
 from zkmargin.verifier.user import verify_account
 
 from ..venue_scale import ASSETS, scale_engine, synthetic_book
+from .chain_ops import PRICE_DECIMALS
+from .live_flip import flip_back, flip_out, flipped_as_expected, pick_asset
 from .setups import DEV_LABEL, SetupError
 from .venue_epoch import VenueOperator, VenueSpec
 from .venue_setup import venue_circuit
@@ -42,6 +44,7 @@ def run_venue_demo(
     *,
     rpc: str | None = None,
     quiet: bool = False,
+    live_flip: bool = True,
 ) -> int:
     """Run everything on the venue circuit; returns 0 when the user check, the audit and isSolvent() pass."""
     if accounts < 1:
@@ -103,6 +106,17 @@ def run_venue_demo(
     console.print(audit_rep.render())
     solvent, ep, covered, dev_mode = dep.registry.is_solvent()
     status = dep.registry.solvency_status()
+    flip_rows: list[tuple[str, str]] = []
+    flip_ok = True
+    if live_flip:  # one feed outside the attested box and back (live_flip.py)
+        t0 = time.perf_counter()
+        idx = pick_asset(dep, list(table.assets))
+        steps, _ = flip_out(dep, idx, 10**PRICE_DECIMALS)
+        steps.append(flip_back(dep, idx))
+        flip_ok = flipped_as_expected(steps)
+        flip_rows = [(f"live view {i + 1}", f"{s.label}: isSolvent() = {s.solvent} ({s.reason}); {table.assets[idx]} "
+                      f"feed {s.feed_price / 10**PRICE_DECIMALS:,.2f}") for i, s in enumerate(steps)]  # fmt: skip
+        timings["live flip"] = time.perf_counter() - t0
     kinds = Counter(r.kind for r in table.instruments)
     n_leaves = int(res.manifest["totals"]["leaves"])
     chain = res.chain or {}
@@ -128,6 +142,7 @@ def run_venue_demo(
         ("attestation", f"registry {chain.get('registry')}, gas {chain.get('gas_used') or 0:,}"),
         ("on-chain statement", f"isSolvent() = {solvent} for epoch {ep}: {covered:,} accounts proven of "
          f"{status.declared_accounts:,} declared" + ("; DEVELOPMENT-MODE registry" if dev_mode else "")),
+        *flip_rows,
         ("user check", f"{user} ({json_parts(inc_file)} parts, every one checked): "
          f"{'VERIFIED' if user_rep.ok else 'FAILED'}"),
         ("audit", f"{len(audit_rep.checks)} checks: {'ALL PASS' if audit_rep.ok else 'FAILED'}"),
@@ -141,7 +156,7 @@ def run_venue_demo(
     for k, v in rows:
         out_table.add_row(k, v)
     console.print(out_table)
-    ok = user_rep.ok and audit_rep.ok and solvent
+    ok = user_rep.ok and audit_rep.ok and solvent and flip_ok
     stages = " ".join(
         f"{k.replace(' ', '_').replace(':', '').replace('(', '').replace(')', '')}={v:.1f}" for k, v in timings.items()
     )
