@@ -298,7 +298,7 @@ def _live_flip(
     steps, moved = flip_out(dep, idx, 10**PRICE_DECIMALS)
     console.print(f"live view: {names[idx]} feed moved to {moved / 10**PRICE_DECIMALS:,.2f} (box edge "
                   f"{steps[1].box_hi / 10**PRICE_DECIMALS:,.2f}): isSolvent() = {steps[1].solvent} "
-                  f"({steps[1].reason})")  # fmt: skip
+                  f"({steps[1].reason})", soft_wrap=True, highlight=False)  # fmt: skip
     if by_epoch and names[idx] in ("BTC", "ETH"):
         spot = {a: engine.snapshot.spot_prices[a] / 10**PRICE_DECIMALS for a in ("BTC", "ETH")}
         spot[names[idx]] = moved / 10**PRICE_DECIMALS
@@ -309,7 +309,8 @@ def _live_flip(
                              idx))  # fmt: skip
     else:
         steps.append(flip_back(dep, idx))
-    console.print(f"live view: {steps[-1].label}: isSolvent() = {steps[-1].solvent} ({steps[-1].reason})")
+    console.print(f"live view: {steps[-1].label}: isSolvent() = {steps[-1].solvent} ({steps[-1].reason})",
+                  soft_wrap=True, highlight=False)  # fmt: skip
     rows = [(f"live view {i + 1}", f"{s.label}: isSolvent() = {s.solvent} ({s.reason}); {names[idx]} feed "
              f"{s.feed_price / 10**PRICE_DECIMALS:,.2f}") for i, s in enumerate(steps)]  # fmt: skip
     return rows, flipped_as_expected(steps)
