@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.28;
 
-import {AggregatorV3Interface} from "./AggregatorV3Interface.sol";
 import {AttestationLayout as L} from "./AttestationLayout.sol";
+import {FeedMedian} from "./FeedMedian.sol";
 import {Groth16BatchVerifier} from "./Groth16BatchVerifier.sol";
 import {IERC20Balance} from "./MockERC20.sol";
 
@@ -13,8 +13,14 @@ import {IERC20Balance} from "./MockERC20.sol";
 /// verifies every proof of a call against the pinned key in one multi-pairing (through the immutable
 /// Groth16BatchVerifier: plain Groth16, or Groth16 with one commitment per proof in its own pairing slot when the
 /// pinned key is a committed one, the challenge derived on-chain), checks the batches cover disjoint id ranges and
-/// add up to the declared account count, binds the proof's prices to the median of on-chain AggregatorV3 feeds, and
-/// only then records the epoch. Nothing of an epoch is readable before it is finalized.
+/// add up to the declared account count, binds the proof's prices to the median of on-chain AggregatorV3 feeds (read
+/// through the immutable, stateless FeedMedian), and only then records the epoch. Nothing of an epoch is readable
+/// before it is finalized.
+///
+/// Live view: isSolvent() reads the feeds at call time and is true only while the latest attestation holds now: not
+/// revoked, bad debt covered by the insurance fund, unrepresented accounts within tolerance, younger than
+/// maxAttestationAge, and every boxed asset's feed median inside the price box its parameter commitment was proven
+/// for (boxPpm, boxAssets: governed with the commitment, stored once per commitment). liveStatus() says why not.
 ///
 /// Roles: `governance` (parameters, key, feeds, price band, operators, insurance fund, revocation,
 /// pause) is never an operator; operators only submit. Parameters and key change through a timelock
@@ -120,9 +126,10 @@ contract SolvencyRegistry {
         bytes32 docHash;
         bool tightening;
         uint64 activatesAt; // 0: nothing pending
+        uint32 boxPpm;
+        uint64 boxAssets;
     }
 
-    uint256 private constant BPS = 10_000;
     /// Cap on the price tolerance around the feeds' median.
     uint16 public constant MAX_TOLERANCE_BPS = 500;
     /// Cap on the number of feeds per asset (the median is sorted on-chain).
@@ -133,6 +140,18 @@ contract SolvencyRegistry {
     uint32 public constant MAX_DELAY = 90 days;
     /// Bound on the feeds' maximum answer age.
     uint32 public constant MAX_FEED_AGE_CAP = 1 days;
+    /// Bound on the governed maximum attestation age of the live view.
+    uint32 private constant MAX_ATTESTATION_AGE_CAP = 30 days;
+    /// Bound on the price box's half-width (ppm of the attested price): circuits/rules/price_box_document.py MAX_BOX_PPM.
+    uint32 private constant MAX_BOX_PPM = 500_000;
+    /// Live-view reason codes (liveStatus(); docs/contracts.md, "Live view"). 0: solvent now.
+    uint8 private constant NO_ATTESTATION = 1;
+    uint8 private constant REVOKED = 2;
+    uint8 private constant BAD_DEBT_UNCOVERED = 3;
+    uint8 private constant UNREPRESENTED = 4;
+    uint8 private constant TOO_OLD = 5;
+    uint8 private constant FEED_BROKEN = 6;
+    uint8 private constant OUTSIDE_BOX = 7;
     /// The engine's fixed-point USD scale (micro-USD): insurance-fund balances are converted to it.
     uint8 public constant USD_DECIMALS = 6;
 
@@ -148,6 +167,8 @@ contract SolvencyRegistry {
     bool public immutable developmentMode;
     /// The stateless contract every proof is verified by (pinned for the registry's lifetime).
     Groth16BatchVerifier public immutable batchVerifier;
+    /// The stateless contract every feed median is read through (pinned for the registry's lifetime).
+    FeedMedian public immutable feedMedian;
     /// Public signals every batch of an epoch shares (epoch, params and market commitments, prices), as a bitmask.
     uint256 private immutable _sharedMask;
     uint256 private constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
@@ -166,8 +187,10 @@ contract SolvencyRegistry {
     bool public paused;
     /// Half-width of the band around the feeds' median, in basis points (<= MAX_TOLERANCE_BPS).
     uint16 public priceToleranceBps;
-    /// Maximum age of a feed answer at submission, in seconds.
+    /// Maximum age of a feed answer (at submission and in the live view), in seconds.
     uint32 public maxFeedAge;
+    /// isSolvent() is false once the latest attestation is older than this (seconds; default 1 day).
+    uint32 public maxAttestationAge;
 
     /// Data contract holding the active verifying key blob (see Groth16).
     address public verifyingKey;
@@ -186,6 +209,9 @@ contract SolvencyRegistry {
     uint256 public paramsVersion;
     bytes32 public paramsDocHash; // sha256 of the published parameter document
     PendingParams private _pendingParams;
+    /// The price box each parameter commitment was declared with: bit 255 set | boxAssets << 32 | boxPpm. Written
+    /// once per commitment (the circuit commits the box inside it, so one commitment has one box).
+    mapping(uint256 => uint256) private _box;
 
     /// Insurance fund: an ERC-20 stablecoin (1 token = 1 USD) held by `insuranceHolder`.
     address public insuranceToken;
@@ -206,12 +232,21 @@ contract SolvencyRegistry {
     event VerifyingKeyProposed(address indexed keyPointer, bytes32 keyHash, uint256 nPublic, uint64 activatesAt);
     event VerifyingKeyProposalCancelled(bytes32 keyHash);
     event VerifyingKeyChanged(address indexed keyPointer, bytes32 keyHash, uint256 nPublic);
-    event ParamsProposed(uint256 commitment, uint256 version, bytes32 docHash, bool tightening, uint64 activatesAt);
+    event ParamsProposed(
+        uint256 commitment,
+        uint256 version,
+        bytes32 docHash,
+        uint32 boxPpm,
+        uint64 boxAssets,
+        bool tightening,
+        uint64 activatesAt
+    );
     event ParamsProposalCancelled(uint256 commitment, uint256 version);
     event ParamsActivated(uint256 commitment, uint256 version, bytes32 docHash);
     event PriceFeedsSet(uint256 indexed asset, address[] feeds);
     event PriceBandSet(uint16 toleranceBps, uint32 maxFeedAge);
     event MaxUnrepresentedSet(uint32 ppm);
+    event MaxAttestationAgeSet(uint32 maxAge);
     event InsuranceFundSet(address indexed token, address indexed holder, uint8 decimals);
     event Paused(bool paused);
     event AttestationRevoked(uint64 indexed epoch, string reason);
@@ -250,7 +285,8 @@ contract SolvencyRegistry {
         bool developmentMode_,
         address governance_,
         uint64 firstEpoch_,
-        Groth16BatchVerifier batchVerifier_
+        Groth16BatchVerifier batchVerifier_,
+        FeedMedian feedMedian_
     ) {
         require(numAssets_ >= 1 && numAssets_ <= 64, "Registry: bad asset count");
         require(priceDecimals_ <= 36, "Registry: bad price decimals");
@@ -261,6 +297,7 @@ contract SolvencyRegistry {
         );
         require(governance_ != address(0), "Registry: governance is the zero address");
         require(address(batchVerifier_).code.length > 0, "Registry: batch verifier is not a contract");
+        require(address(feedMedian_).code.length > 0, "Registry: median not a contract");
         // a registry may continue an operator's existing epoch numbering, but never from a value that could bring
         // the counter near its end (the "epoch 2^64 - 1" brick): epochs then advance by exactly one
         require(firstEpoch_ >= 1 && firstEpoch_ <= MAX_FIRST_EPOCH, "Registry: bad first epoch");
@@ -272,6 +309,8 @@ contract SolvencyRegistry {
         developmentMode = developmentMode_;
         governance = governance_;
         batchVerifier = batchVerifier_;
+        feedMedian = feedMedian_;
+        maxAttestationAge = 1 days;
         uint256 mask = (1 << L.EPOCH) | (1 << L.PARAMS_COMMITMENT) | (1 << L.MARKET_COMMITMENT);
         for (uint256 i = 0; i < numAssets_; ++i) {
             mask |= 1 << (L.PRICES + i);
@@ -330,25 +369,41 @@ contract SolvencyRegistry {
         _activateKey(ptr, keccak256(key), n, committed);
     }
 
-    /// Initial parameter set, without delay, under the same condition as the initial key.
-    function setInitialParams(uint256 commitment, uint256 version, bytes32 docHash) external onlyGovernance {
+    /// Initial parameter set and its price box, without delay, under the same condition as the initial key.
+    function setInitialParams(uint256 commitment, uint256 version, bytes32 docHash, uint32 boxPpm, uint64 boxAssets)
+        external
+        onlyGovernance
+    {
         require(!hasAttestation, "Registry: attested, use the timelock");
-        _checkParams(commitment, version, docHash);
-        _activateParams(commitment, version, docHash);
+        _checkParams(commitment, version, docHash, boxPpm, boxAssets);
+        _activateParams(commitment, version, docHash, boxPpm, boxAssets);
     }
 
     // ------------------------------------------------------------------ timelocked parameters
 
-    /// Propose a new parameter set; it activates after `tightenDelay` when flagged tightening (the audit
-    /// checks off-chain that it really is tighter), else after `loosenDelay`. Replaces any pending proposal.
-    function proposeParams(uint256 commitment, uint256 version, bytes32 docHash, bool tightening)
-        external
-        onlyGovernance
-    {
-        _checkParams(commitment, version, docHash);
+    /// Propose a new parameter set with its price box; it activates after `tightenDelay` when flagged tightening
+    /// (the audit checks off-chain that the margin parameters really are tighter), else after `loosenDelay`. The box
+    /// part of the claim is checked here: a tightening keeps the boxed assets and does not widen the box (a wider box,
+    /// or another set of boxed assets, lets the live view say "solvent" at prices it did not before: a loosening).
+    /// Replaces any pending proposal.
+    function proposeParams(
+        uint256 commitment,
+        uint256 version,
+        bytes32 docHash,
+        uint32 boxPpm,
+        uint64 boxAssets,
+        bool tightening
+    ) external onlyGovernance {
+        _checkParams(commitment, version, docHash, boxPpm, boxAssets);
+        if (tightening) {
+            uint256 cur = _box[paramsCommitment];
+            require(
+                boxAssets == uint64(cur >> 32) && boxPpm <= uint32(cur), "Registry: box not tightening"
+            );
+        }
         uint64 at = uint64(block.timestamp) + (tightening ? tightenDelay : loosenDelay);
-        _pendingParams = PendingParams(commitment, version, docHash, tightening, at);
-        emit ParamsProposed(commitment, version, docHash, tightening, at);
+        _pendingParams = PendingParams(commitment, version, docHash, tightening, at, boxPpm, boxAssets);
+        emit ParamsProposed(commitment, version, docHash, boxPpm, boxAssets, tightening, at);
     }
 
     function activateParams() external onlyGovernance {
@@ -357,7 +412,7 @@ contract SolvencyRegistry {
         require(block.timestamp >= p.activatesAt, "Registry: timelock not expired");
         require(p.version > paramsVersion, "Registry: params version must increase");
         delete _pendingParams;
-        _activateParams(p.commitment, p.version, p.docHash);
+        _activateParams(p.commitment, p.version, p.docHash, p.boxPpm, p.boxAssets);
     }
 
     function cancelParams() external onlyGovernance {
@@ -367,26 +422,45 @@ contract SolvencyRegistry {
         emit ParamsProposalCancelled(p.commitment, p.version);
     }
 
-    /// The pending parameter change (activatesAt 0: none).
-    function pendingParams()
-        external
-        view
-        returns (uint256 commitment, uint256 version, bytes32 docHash, bool tightening, uint64 activatesAt)
-    {
-        PendingParams memory p = _pendingParams;
-        return (p.commitment, p.version, p.docHash, p.tightening, p.activatesAt);
+    /// The pending parameter change (activatesAt 0: none) and its box.
+    function pendingParams() external view returns (PendingParams memory) {
+        return _pendingParams;
     }
 
-    function _checkParams(uint256 commitment, uint256 version, bytes32 docHash) private view {
+    /// The price box `commitment` was declared with ((0, 0) for a point attestation or a commitment never declared).
+    /// The live view applies the box of the latest attestation's commitment; the governed one is
+    /// boxOf(paramsCommitment()).
+    function boxOf(uint256 commitment) external view returns (uint32 boxPpm, uint64 boxAssets) {
+        uint256 b = _box[commitment];
+        return (uint32(b), uint64(b >> 32));
+    }
+
+    function _checkParams(uint256 commitment, uint256 version, bytes32 docHash, uint32 boxPpm, uint64 boxAssets)
+        private
+        view
+    {
         require(commitment != 0 && commitment < R, "Registry: bad params commitment");
         require(docHash != bytes32(0), "Registry: missing params document hash");
         require(version > paramsVersion, "Registry: params version must increase");
+        // a point attestation (boxPpm 0) boxes no asset; boxed assets are asset indices < numAssets
+        require(
+            boxPpm <= MAX_BOX_PPM && (boxPpm != 0 || boxAssets == 0) && (uint256(boxAssets) >> numAssets) == 0,
+            "Registry: bad price box"
+        );
+        uint256 prev = _box[commitment];
+        require(
+            prev == 0 || prev == (1 << 255) | (uint256(boxAssets) << 32) | boxPpm,
+            "Registry: box differs"
+        );
     }
 
-    function _activateParams(uint256 commitment, uint256 version, bytes32 docHash) private {
+    function _activateParams(uint256 commitment, uint256 version, bytes32 docHash, uint32 boxPpm, uint64 boxAssets)
+        private
+    {
         paramsCommitment = commitment;
         paramsVersion = version;
         paramsDocHash = docHash;
+        _box[commitment] = (1 << 255) | (uint256(boxAssets) << 32) | boxPpm;
         emit ParamsActivated(commitment, version, docHash);
     }
 
@@ -491,6 +565,13 @@ contract SolvencyRegistry {
         require(ppm <= PPM, "Registry: ppm above 100%");
         maxUnrepresentedPpm = ppm;
         emit MaxUnrepresentedSet(ppm);
+    }
+
+    /// Governed maximum age of the latest attestation for the live view (isSolvent() false beyond it).
+    function setMaxAttestationAge(uint32 maxAge) external onlyGovernance {
+        require(maxAge > 0 && maxAge <= MAX_ATTESTATION_AGE_CAP, "Registry: bad attestation age");
+        maxAttestationAge = maxAge;
+        emit MaxAttestationAgeSet(maxAge);
     }
 
     function setInsuranceFund(address token, address holder) external onlyGovernance {
@@ -771,54 +852,12 @@ contract SolvencyRegistry {
 
     // ------------------------------------------------------------------ prices
 
-    /// Each price must be non-zero and within priceToleranceBps of the median of its asset's feeds.
+    /// Each price must be non-zero and within priceToleranceBps of the median of its asset's feeds (FeedMedian
+    /// checks it, and reverts on a missing, stale, incomplete or non-positive feed answer).
     function _checkPrices(uint256[] calldata prices) private view {
-        uint256 tol = priceToleranceBps;
-        uint256 maxAge = maxFeedAge;
         for (uint256 i = 0; i < prices.length; ++i) {
-            uint256 p = prices[i];
-            require(p != 0, "Registry: zero price");
-            uint256 m = _median(_feeds[i], maxAge);
-            uint256 diff = p > m ? p - m : m - p;
-            require(p <= type(uint128).max && diff * BPS <= m * tol, "Registry: price outside oracle band");
+            feedMedian.checkPrice(_feeds[i], maxFeedAge, priceDecimals, prices[i], priceToleranceBps);
         }
-    }
-
-    /// Median of the feeds' answers (mean of the two middle ones for an even count); every feed must
-    /// give a fresh, complete, positive answer, else revert.
-    function _median(address[] storage feeds, uint256 maxAge) private view returns (uint256) {
-        uint256 n = feeds.length;
-        require(n > 0, "Registry: no price feed for asset");
-        uint256[] memory v = new uint256[](n);
-        for (uint256 j = 0; j < n; ++j) {
-            uint256 x = _readFeed(feeds[j], maxAge);
-            uint256 k = j;
-            while (k > 0 && v[k - 1] > x) {
-                v[k] = v[k - 1];
-                --k;
-            }
-            v[k] = x;
-        }
-        return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-    }
-
-    /// A feed's latest answer rescaled to `priceDecimals`, or revert if it is stale or nonsensical.
-    function _readFeed(address feed, uint256 maxAge) private view returns (uint256 v) {
-        (uint80 roundId, int256 answer,, uint256 updatedAt, uint80 answeredInRound) =
-            AggregatorV3Interface(feed).latestRoundData();
-        require(answer > 0 && uint256(answer) <= type(uint128).max, "Registry: bad price feed answer");
-        require(
-            updatedAt != 0 && updatedAt <= block.timestamp && answeredInRound >= roundId,
-            "Registry: incomplete price feed round"
-        );
-        require(block.timestamp - updatedAt <= maxAge, "Registry: stale price feed");
-        uint8 d = AggregatorV3Interface(feed).decimals();
-        uint8 pd = priceDecimals;
-        require(d <= 36, "Registry: bad price feed decimals");
-        v = uint256(answer);
-        if (d < pd) v *= 10 ** (pd - d);
-        else if (d > pd) v /= 10 ** (d - pd);
-        require(v > 0, "Registry: bad price feed answer");
     }
 
     // ------------------------------------------------------------------ views
@@ -834,17 +873,65 @@ contract SolvencyRegistry {
     }
 
 
-    /// solvent: the latest attestation exists, is not revoked, and its total bad debt is covered by the
-    /// insurance fund's current value. Also reports the epoch, the accounts covered by proofs, and whether
-    /// the key comes from a development setup. Unrepresented accounts and under-MM accounts are not part of
-    /// this test: protocols that need them read solvencyStatus().
+    /// solvent, read live at call time: the latest attestation exists, is not revoked, its total bad debt is covered
+    /// by the insurance fund's current value, its unrepresented accounts are within maxUnrepresentedPpm, it is at most
+    /// maxAttestationAge old, and every boxed asset's feed median is inside the box its commitment was proven for
+    /// (every asset's median equal to the attested price for a point attestation, boxPpm 0); a broken or stale feed
+    /// makes it false. liveStatus() gives the reason. Also reports the epoch, the accounts covered by proofs, and
+    /// whether the key comes from a development setup. Under-MM accounts are not part of this test: protocols that
+    /// need them read solvencyStatus().
     function isSolvent() public view returns (bool solvent, uint64 epoch, uint64 accountCount, bool devMode) {
-        devMode = developmentMode;
-        if (!hasAttestation) return (false, 0, 0, devMode);
+        (uint8 reason,,,) = _live();
         Record storage r = _records[latestEpoch];
-        solvent = !r.revoked && r.totalBadDebt <= insuranceFundValue()
-            && uint256(r.unrepresentedAccounts) * PPM <= uint256(maxUnrepresentedPpm) * r.declaredAccounts;
-        return (solvent, r.epoch, r.accountCount, devMode);
+        return (reason == 0, r.epoch, r.accountCount, developmentMode);
+    }
+
+    /// The live view behind isSolvent(): reason 0 (solvent now) or the first failing condition (1 no attestation,
+    /// 2 revoked, 3 bad debt above the insurance fund, 4 unrepresented above tolerance, 5 older than
+    /// maxAttestationAge, 6 a checked asset's feed missing, stale or broken, 7 a checked asset's median outside its
+    /// box), the asset index of a reason 6 or 7, the latest attestation's box and its age in seconds.
+    function liveStatus()
+        external
+        view
+        returns (bool solvent, uint8 reason, uint256 asset, uint32 boxPpm, uint64 boxAssets, uint64 age)
+    {
+        uint256 box;
+        (reason, asset, box, age) = _live();
+        return (reason == 0, reason, asset, uint32(box), uint64(box >> 32), age);
+    }
+
+    function _live() private view returns (uint8, uint256, uint256 box, uint64 age) {
+        if (!hasAttestation) return (NO_ATTESTATION, 0, 0, 0);
+        uint64 epoch = latestEpoch;
+        Record storage r = _records[epoch];
+        box = _box[r.paramsCommitment];
+        age = uint64(block.timestamp - r.timestamp);
+        if (r.revoked) return (REVOKED, 0, box, age);
+        if (r.totalBadDebt > insuranceFundValue()) return (BAD_DEBT_UNCOVERED, 0, box, age);
+        if (uint256(r.unrepresentedAccounts) * PPM > uint256(maxUnrepresentedPpm) * r.declaredAccounts) {
+            return (UNREPRESENTED, 0, box, age);
+        }
+        if (age > maxAttestationAge) return (TOO_OLD, 0, box, age);
+        (uint8 reason, uint256 asset) = _inBox(epoch, box);
+        return (reason, asset, box, age);
+    }
+
+    /// Every checked asset's feed median inside the attested box (a point attestation checks every asset).
+    function _inBox(uint64 epoch, uint256 box) private view returns (uint8, uint256) {
+        uint256 ppm = uint32(box);
+        uint256 mask = ppm == 0 ? type(uint256).max : uint64(box >> 32);
+        uint256 nA = numAssets;
+        mapping(uint256 => uint256) storage packed = _packed[epoch];
+        for (uint256 i = 0; i < nA; ++i) {
+            if ((mask >> i) & 1 == 0) continue;
+            uint256 p = uint128(packed[i / 2] >> ((i % 2) * 128));
+            try feedMedian.liveStatus(_feeds[i], maxFeedAge, priceDecimals, p, ppm) returns (uint8 st) {
+                if (st != 0) return (st == OUTSIDE_BOX ? OUTSIDE_BOX : FEED_BROKEN, i);
+            } catch {
+                return (FEED_BROKEN, i); // e.g. out of gas: never a true answer it could not check
+            }
+        }
+        return (0, 0);
     }
 
     /// Everything about the latest attestation a protocol needs to set its own threshold.

@@ -20,6 +20,7 @@ every batch pays for, stays as small as the floor allows.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -72,10 +73,11 @@ def universe(now: int = demo.NOW) -> dict[str, Instrument]:
     return out
 
 
-def scale_engine(now: int = demo.NOW) -> MarginEngine:
-    """The venue-scale demo venue valued at ``now`` (module docstring)."""
+def scale_engine(now: int = demo.NOW, index_prices: Mapping[str, int] | None = None) -> MarginEngine:
+    """The venue-scale demo venue valued at ``now`` (module docstring); ``index_prices`` overrides some underlyings'
+    index prices (1e8 scale; the demo's live flip attests the next epoch at a moved price)."""
     insts = universe(now)
-    index = {u: demo.px(p) for u, p in COINS.items()}
+    index = {u: demo.px(p) for u, p in COINS.items()} | dict(index_prices or {})
     surfaces = {u: smile_surface(COINS[u], 0.5 + 0.1 * i, now) for i, u in enumerate(CHAINS)}
     snap = priced_snapshot(insts, index, surfaces, now)
     btc = make_brackets(list(demo.BINANCE_BTCUSDT))

@@ -44,6 +44,7 @@ EXPORTED = (
     "Groth16CommittedVerifier",
     "Groth16BatchVerifier",
     "SolvencyRegistry",
+    "FeedMedian",
     "MockAggregatorV3",
     "MockERC20",
 )

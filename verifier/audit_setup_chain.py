@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
+from zkmargin.circuits.rules.price_box_document import governed_box
 from zkmargin.circuits.solvency import SolvencyCircuit
+from zkmargin.circuits.solvency.params import ParamsError
 
 from . import bundle as fmt
 from .attestation import EpochAttestation
@@ -23,6 +25,33 @@ from .types import VerifyingKey
 
 if TYPE_CHECKING:
     from .chain import SolvencyRegistryClient
+
+
+BOX_CHECK = "chain: registry's price box for the params commitment = the governed document's price_box"
+FEED_MEDIAN_CHECK = "registry's FeedMedian = the audited FeedMedian bytecode"
+
+
+def check_live_view(
+    rep: Report, registry: SolvencyRegistryClient, params_commitment: int, governed_document: Any, n_assets: int
+) -> None:
+    """What the registry's live view (isSolvent() at call time) rests on: the box it applies to the epoch's params
+    commitment is the governed document's (``governed_box``, the reader the circuit's params use too), so the chain
+    never calls "solvent" a price the proof did not cover; and every feed median it reads (at submission and live)
+    goes through the audited FeedMedian (immutable in the registry: one check suffices)."""
+    code_ok = registry.feed_median_matches_artifact()
+    rep.add(FEED_MEDIAN_CHECK, code_ok, registry.feed_median() if code_ok else "its code differs from the artifact")
+    try:
+        if not isinstance(governed_document, dict):
+            raise ParamsError("governed document: not an object")
+        want = governed_box(governed_document, assets=n_assets)
+    except ParamsError as e:
+        rep.add(BOX_CHECK, False, str(e))
+        return
+    got = registry.box_of(params_commitment)
+    same = (got.box_ppm, got.mask) == (want.box_ppm, want.mask)
+    detail = f"box {want.box_ppm} ppm, asset ids {list(want.boxed_assets)}"
+    rep.add(BOX_CHECK, same, detail if same else f"registry {got.box_ppm} ppm {list(got.boxed_assets)}, document "
+                                                  f"{want.box_ppm} ppm {list(want.boxed_assets)}")  # fmt: skip
 
 
 def check_snapshot_clock(rep: Report, b: fmt.EpochBundle, attested_at: int, max_age: int) -> None:
@@ -107,6 +136,8 @@ def check_chain(
     rep.add("chain: attestation not revoked by governance", not onchain.revoked)
     check_snapshot_clock(rep, b, onchain.timestamp, registry.max_feed_age())
     pin_registry_key(rep, registry, vk)
+    governed = b.json(fmt.PARAMS, "params.json").get("governed_document")
+    check_live_view(rep, registry, b.params_commitment, governed, len(b.prices))
     gov = registry.params()
     if gov.commitment == b.params_commitment:
         rep.add(

@@ -25,6 +25,8 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 
+from zkmargin.circuits.rules.price_box_document import GovernedBox
+
 from .attestation import EpochAttestation
 from .chain_connection import ARTIFACTS_DIR, REVERTS, Chain, ChainRevert, connect, load_artifact, revert_reason
 from .chain_encoding import (
@@ -46,15 +48,19 @@ from .chain_encoding import (
     vk_to_bytes,
     vk_to_words,
 )
+from .chain_live import LIVE_REASONS, LiveAsset, LiveStatus, box_from_words, checked_indices
 
 __all__ = [
     "ARTIFACTS_DIR",
+    "LIVE_REASONS",
     "REVERTS",
     "AttestationTx",
     "BatchesAddedEvent",
     "Chain",
     "ChainRevert",
     "GovernedParams",
+    "LiveAsset",
+    "LiveStatus",
     "OnChainAttestation",
     "OpenEpoch",
     "PendingParams",
@@ -193,6 +199,8 @@ class PendingParams:
     doc_hash: bytes
     tightening: bool
     activates_at: int  # 0: nothing pending
+    box_ppm: int = 0
+    box_assets: int = 0
 
 
 @dataclass(frozen=True)
@@ -324,8 +332,54 @@ class SolvencyRegistryClient:
         )
 
     def pending_params(self) -> PendingParams:
-        c, v, d, t, at = self._view("pendingParams")
-        return PendingParams(int(c), int(v), bytes(d), bool(t), int(at))
+        c, v, d, t, at, ppm, mask = self._view("pendingParams")
+        return PendingParams(int(c), int(v), bytes(d), bool(t), int(at), int(ppm), int(mask))
+
+    # ---- live view (issue 16)
+    def box_of(self, commitment: int) -> GovernedBox:
+        """The price box ``commitment`` was declared with (a point box when never declared)."""
+        ppm, mask = self._view("boxOf", commitment)
+        return box_from_words(int(ppm), int(mask))
+
+    def governed_box(self) -> GovernedBox:
+        """The box of the governed parameter commitment (compare with ``governed_box`` of the governed document)."""
+        return self.box_of(self.params().commitment)
+
+    def max_attestation_age(self) -> int:
+        return int(self._view("maxAttestationAge"))
+
+    def live_status(self) -> LiveStatus:
+        """``liveStatus()``: solvent now, the reason when not, the latest attestation's box and age."""
+        solvent, reason, asset, ppm, mask, age = self._view("liveStatus")
+        return LiveStatus(bool(solvent), int(reason), int(asset), int(ppm), int(mask), int(age))
+
+    def feed_median(self) -> str:
+        """The FeedMedian every feed median is read through (immutable in the registry)."""
+        return str(self._view("feedMedian"))
+
+    def feed_median_matches_artifact(self) -> bool:
+        """True when the registry's FeedMedian runs exactly the audited ``FeedMedian`` bytecode (the live view and the
+        submission's price check mean nothing under a median that answers what its deployer likes)."""
+        code = bytes(self.chain.w3.eth.get_code(Web3.to_checksum_address(self.feed_median())))
+        return code == bytes.fromhex(load_artifact("FeedMedian")["deployedBytecode"][2:])
+
+    def live_assets(self) -> list[LiveAsset]:
+        """Per asset of the latest attestation: attested price, the feeds' median now, the box, FeedMedian's status
+        (the same call the registry's live view makes). Empty when nothing is attested."""
+        if self.latest_epoch() is None:
+            return []
+        att = self.latest()
+        box = self.box_of(att.params_commitment)
+        ppm, mask = box.box_ppm, box.mask
+        fm = self.chain.contract("FeedMedian", self.feed_median())
+        max_age, decimals = self.max_feed_age(), int(self._view("priceDecimals"))
+        checked = set(checked_indices(ppm, mask, len(att.prices)))
+        out = []
+        for i, p in enumerate(att.prices):
+            feeds = self._view("priceFeeds", i)
+            st, m, lo, hi = self.chain.call(fm.functions.liveCheck(feeds, max_age, decimals, p, ppm))
+            out.append(LiveAsset(i, i in checked, p, int(m), int(lo), int(hi), int(st)))
+        return out
 
     def open_epoch_state(self) -> OpenEpoch | None:
         """The epoch being built over several transactions (None when none is open). It is never an attestation:

@@ -16,6 +16,7 @@ from typing import Any
 
 from web3.contract import Contract
 
+from zkmargin.circuits.rules.price_box_document import GovernedBox, governed_box
 from zkmargin.verifier.attestation import BatchStatement, EpochAttestation
 from zkmargin.verifier.chain import connect, params_doc_hash
 from zkmargin.verifier.committed import CommittedProof, CommittedVerifyingKey
@@ -66,6 +67,18 @@ def default_params_document(params_commitment: int) -> bytes:
     return json.dumps({"params_commitment": str(params_commitment)}, sort_keys=True).encode()
 
 
+def document_box(document: bytes) -> GovernedBox:
+    """The price box a governed document (its published bytes) declares, by the one reader (``governed_box``): the
+    registry's boxPpm / boxAssets are always this, never a number the caller passes alongside the document."""
+    try:
+        doc = json.loads(document)
+    except ValueError as e:
+        raise ValueError(f"governed document: not JSON ({e})") from e
+    if not isinstance(doc, dict):
+        raise ValueError("governed document: not a JSON object")
+    return governed_box(doc)
+
+
 def deploy(
     vk: VerifyingKey | CommittedVerifyingKey,
     assets: Sequence[str],
@@ -102,9 +115,11 @@ def deploy(
         amount = insurance_fund_micro_usd * 10**INSURANCE_TOKEN_DECIMALS // 10**6
         chain.transact(token.functions.mint(holder, amount), sender=feed_owner)
     params = None
+    box = None
     if params_commitment is not None:
         doc = params_document if params_document is not None else default_params_document(params_commitment)
         params = (params_commitment, params_version, params_doc_hash(doc))
+        box = document_box(doc)
     registry = SolvencyRegistryWriter.deploy(
         chain,
         vk,
@@ -120,6 +135,7 @@ def deploy(
         insurance_fund=(str(token.address), holder),
         first_epoch=first_epoch,
         max_unrepresented_ppm=max_unrepresented_ppm,
+        box=box,
     )
     return ChainDeployment(
         chain, registry, feeds, governance, operator, feed_owner, token, holder, rpc_url or "embedded py-evm"
@@ -145,7 +161,8 @@ def ensure_params(dep: ChainDeployment, params_commitment: int, params_document:
             "governance must propose and activate it through the timelock"
         )
     doc = params_document if params_document is not None else default_params_document(params_commitment)
-    dep.registry.set_initial_params(params_commitment, 1, params_doc_hash(doc), sender=dep.governance)
+    dep.registry.set_initial_params(params_commitment, 1, params_doc_hash(doc), sender=dep.governance,
+                                    box=document_box(doc))  # fmt: skip
 
 
 def advance_chain_time(dep: ChainDeployment, seconds: int) -> None:
@@ -173,11 +190,15 @@ def govern_params(
     if current.commitment == commitment:
         return "unchanged"
     doc_hash = params_doc_hash(document)
+    box = document_box(document)
     version = current.version + 1  # the registry's sequence number; the document hash is the identity
     if reg.latest_epoch() is None:
-        reg.set_initial_params(commitment, version, doc_hash, sender=dep.governance)
+        reg.set_initial_params(commitment, version, doc_hash, sender=dep.governance, box=box)
         return "bootstrap"
-    reg.propose_params(commitment, version, doc_hash, tightening, sender=dep.governance)
+    # the registry refuses a tightening flag on a wider box or another boxed asset set (a loosening of the live view)
+    prev = reg.governed_box()
+    tightening = tightening and box.boxed_assets == prev.boxed_assets and box.box_ppm <= prev.box_ppm
+    reg.propose_params(commitment, version, doc_hash, tightening, sender=dep.governance, box=box)
     pending = reg.pending_params()
     if simulate_delay:
         now = int(dep.chain.w3.eth.get_block("latest")["timestamp"])

@@ -21,6 +21,7 @@ from web3.contract import Contract
 from web3.exceptions import Web3RPCError
 from web3.types import TxParams
 
+from zkmargin.circuits.rules.price_box_document import GovernedBox
 from zkmargin.verifier.attestation import EpochAttestation
 from zkmargin.verifier.chain import (
     REVERTS,
@@ -158,6 +159,12 @@ def deploy_batch_verifier(chain: SigningChain, artifacts_dir: Path | None = None
     return chain.deploy("Groth16BatchVerifier", artifacts_dir=artifacts_dir)
 
 
+def deploy_feed_median(chain: SigningChain, artifacts_dir: Path | None = None) -> Contract:
+    """Deploy the stateless FeedMedian a registry reads every feed median through (at submission and in its live
+    view); like the batch verifier it holds no state, so one per chain suffices."""
+    return chain.deploy("FeedMedian", artifacts_dir=artifacts_dir)
+
+
 # ----------------------------------------------------------------------------- registry transactions
 
 
@@ -197,16 +204,22 @@ class SolvencyRegistryWriter(SolvencyRegistryClient):
         first_epoch: int = 1,
         max_unrepresented_ppm: int = 0,
         batch_verifier: str | None = None,
+        box: GovernedBox | None = None,
+        feed_median: str | None = None,
+        max_attestation_age: int | None = None,
     ) -> SolvencyRegistryWriter:
         """Deploy from the chain's account with ``governance`` (default: that account) as governance, then,
         as governance and before any attestation (so without delay): the initial key (plain, or committed: the
         registry then takes committed proofs only), the initial parameters ``params`` = (commitment, version,
         doc_hash), the feeds per asset, the insurance fund (token, holder) and the operators.
 
-        ``batch_verifier``: the address of a deployed Groth16BatchVerifier (immutable in the registry); None deploys
-        a new one."""
+        ``batch_verifier`` / ``feed_median``: the addresses of a deployed Groth16BatchVerifier / FeedMedian (both
+        immutable in the registry); None deploys a new one. ``box``: the price box declared with ``params`` (read from
+        the governed document with ``governed_box``; None: a point attestation). ``max_attestation_age``: the live
+        view's governed maximum age (None: the registry's default, 1 day)."""
         gov = Web3.to_checksum_address(governance or chain.sender)
         bv = batch_verifier or str(deploy_batch_verifier(chain).address)
+        fm = feed_median or str(deploy_feed_median(chain).address)
         c = chain.deploy(
             "SolvencyRegistry",
             n_assets,
@@ -219,19 +232,22 @@ class SolvencyRegistryWriter(SolvencyRegistryClient):
             gov,
             first_epoch,
             Web3.to_checksum_address(bv),
+            Web3.to_checksum_address(fm),
         )
         reg = cls(chain, c)
         s = None if gov == chain.sender else gov  # None: the chain's own (possibly private-key) account
         if vk is not None:
             reg.set_initial_verifying_key(vk, sender=s)
         if params is not None:
-            reg.set_initial_params(*params, sender=s)
+            reg.set_initial_params(*params, sender=s, box=box)
         for asset, fs in enumerate(feeds):
             reg.set_price_feeds(asset, fs, sender=s)
         if insurance_fund is not None:
             reg.set_insurance_fund(*insurance_fund, sender=s)
         if max_unrepresented_ppm:
             reg.set_max_unrepresented_ppm(max_unrepresented_ppm, sender=s)
+        if max_attestation_age is not None:
+            reg.set_max_attestation_age(max_attestation_age, sender=s)
         for op in operators:
             reg.set_operator(op, True, sender=s)
         return reg
@@ -273,13 +289,36 @@ class SolvencyRegistryWriter(SolvencyRegistryClient):
     def cancel_verifying_key(self, sender: str | None = None) -> Any:
         return self._tx(self.contract.functions.cancelVerifyingKey(), sender)
 
-    def set_initial_params(self, commitment: int, version: int, doc_hash: bytes, sender: str | None = None) -> Any:
-        return self._tx(self.contract.functions.setInitialParams(commitment, version, doc_hash), sender)
+    def set_initial_params(
+        self,
+        commitment: int,
+        version: int,
+        doc_hash: bytes,
+        sender: str | None = None,
+        *,
+        box: GovernedBox | None = None,
+        box_words: tuple[int, int] | None = None,
+    ) -> Any:
+        """``setInitialParams`` with the commitment's price box: ``box`` (``governed_box`` of the governed document,
+        the single source; None: a point attestation) or, for adversarial tests, the raw (boxPpm, boxAssets)."""
+        ppm, mask = _box_words(box, box_words)
+        return self._tx(self.contract.functions.setInitialParams(commitment, version, doc_hash, ppm, mask), sender)
 
     def propose_params(
-        self, commitment: int, version: int, doc_hash: bytes, tightening: bool, sender: str | None = None
+        self,
+        commitment: int,
+        version: int,
+        doc_hash: bytes,
+        tightening: bool,
+        sender: str | None = None,
+        *,
+        box: GovernedBox | None = None,
+        box_words: tuple[int, int] | None = None,
     ) -> Any:
-        return self._tx(self.contract.functions.proposeParams(commitment, version, doc_hash, tightening), sender)
+        """``proposeParams`` with the commitment's price box (as :meth:`set_initial_params`)."""
+        ppm, mask = _box_words(box, box_words)
+        fn = self.contract.functions.proposeParams(commitment, version, doc_hash, ppm, mask, tightening)
+        return self._tx(fn, sender)
 
     def activate_params(self, sender: str | None = None) -> Any:
         return self._tx(self.contract.functions.activateParams(), sender)
@@ -297,6 +336,9 @@ class SolvencyRegistryWriter(SolvencyRegistryClient):
 
     def set_max_unrepresented_ppm(self, ppm: int, sender: str | None = None) -> Any:
         return self._tx(self.contract.functions.setMaxUnrepresentedPpm(ppm), sender)
+
+    def set_max_attestation_age(self, seconds: int, sender: str | None = None) -> Any:
+        return self._tx(self.contract.functions.setMaxAttestationAge(seconds), sender)
 
     def set_insurance_fund(self, token: str, holder: str, sender: str | None = None) -> Any:
         fn = self.contract.functions.setInsuranceFund(Web3.to_checksum_address(token), Web3.to_checksum_address(holder))
@@ -382,3 +424,13 @@ class SolvencyRegistryWriter(SolvencyRegistryClient):
         header, words = submission_calls(payload, commitments, n)
         kind = commitments is not None if committed is None else committed
         return header, words, kind
+
+
+def _box_words(box: GovernedBox | None, words: tuple[int, int] | None) -> tuple[int, int]:
+    """The registry's (boxPpm, boxAssets) words of a governed box (a point box when neither is given)."""
+    if box is not None and words is not None:
+        raise ValueError("box and box_words: give one")
+    if words is not None:
+        return words
+    b = box if box is not None else GovernedBox()
+    return b.box_ppm, b.mask

@@ -4,6 +4,10 @@ A 1,000-account demo exchange -> engine -> exclusions -> setup -> one proof per 
 oracles and an operator role on py-evm -> attestation -> proof bundle -> one account holder's check -> a full
 audit (both in-process, against the same embedded chain) -> a summary table and a PNG of the venue.
 
+Then the live view (issue 16, ``live_flip.py``): one mock feed moves outside the attested box, ``isSolvent()`` turns
+false with its reason, and true again when the feed comes back inside the box, or, with ``live_flip_epoch``, after the
+next epoch is attested at the new prices (every batch re-proven: about two more minutes at 1,000 accounts).
+
 ``rpc`` attests on a JSON-RPC node instead (a new registry, or ``registry``: one deployed by ``zkmargin chain
 deploy``); ``devnet`` starts a local anvil first. Every option is checked before any work or any file is written.
 """
@@ -97,6 +101,8 @@ def run_demo(
     devnet: bool = False,
     quiet: bool = False,
     proof_system: str | None = None,
+    live_flip: bool = True,
+    live_flip_epoch: bool = False,
 ) -> int:
     """Run everything; the epoch is the bundle root's next one (a rerun reuses the setup, adds an epoch).
 
@@ -205,6 +211,12 @@ def run_demo(
 
     solvent, ep, onchain_covered, dev_mode = dep.registry.is_solvent()
     status = dep.registry.solvency_status()
+    flip_rows: list[tuple[str, str]] = []
+    flip_ok = True
+    if live_flip or live_flip_epoch:
+        t0 = time.perf_counter()
+        flip_rows, flip_ok = _live_flip(op, engine, book, res, now, console, by_epoch=live_flip_epoch)
+        timings["live flip" + (" (next epoch)" if live_flip_epoch else "")] = time.perf_counter() - t0
     reasons = Counter(e.reason for e in res.excluded)
     table = Table(title=f"zkmargin demo: epoch {res.epoch}")
     table.add_column("item")
@@ -234,6 +246,7 @@ def run_demo(
         ("on-chain statement", f"isSolvent() = {solvent} for epoch {ep}: bad debt {status.total_bad_debt / 1e6:,.0f} "
          f"<= insurance fund {status.insurance_fund_value / 1e6:,.0f} USD; {onchain_covered:,} accounts proven of "
          f"{status.declared_accounts:,} declared" + ("; DEVELOPMENT-MODE registry" if dev_mode else "")),
+        *flip_rows,
         ("user check", f"{user}: {'VERIFIED' if user_rep.ok else 'FAILED'}"),
         ("audit", f"{len(audit_rep.checks)} checks: {'ALL PASS' if audit_rep.ok else 'FAILED'}"),
         ("bundle", str(res.path)),
@@ -263,10 +276,44 @@ def run_demo(
     elif rpc is None:
         console.print("(the embedded chain ended with this process: the checks above run without --rpc; "
                       "`zkmargin demo --devnet` keeps a chain to check against)", soft_wrap=True)  # fmt: skip
-    ok = user_rep.ok and audit_rep.ok and solvent
+    ok = user_rep.ok and audit_rep.ok and solvent and flip_ok
     if quiet:
         print(f"demo: {'OK' if ok else 'FAILED'}: epoch {res.epoch} -> {res.path}")
     return 0 if ok else 1
+
+
+def _live_flip(
+    op: Operator, engine: Any, book: Any, res: EpochResult, now: int, console: Console, *, by_epoch: bool
+) -> tuple[list[tuple[str, str]], bool]:
+    """Move one feed outside the attested box and back (or, ``by_epoch``, attest the next epoch at the moved price);
+    returns the summary rows and whether the view flipped true -> false -> true."""
+    from .chain_ops import PRICE_DECIMALS
+    from .exchange import demo_engine
+    from .live_flip import flip_back, flip_out, flipped_as_expected, observe, pick_asset
+
+    dep = op.chain
+    assert dep is not None
+    names = list(op.layout(engine).assets)
+    idx = pick_asset(dep, names)
+    steps, moved = flip_out(dep, idx, 10**PRICE_DECIMALS)
+    console.print(f"live view: {names[idx]} feed moved to {moved / 10**PRICE_DECIMALS:,.2f} (box edge "
+                  f"{steps[1].box_hi / 10**PRICE_DECIMALS:,.2f}): isSolvent() = {steps[1].solvent} "
+                  f"({steps[1].reason})", soft_wrap=True, highlight=False)  # fmt: skip
+    if by_epoch and names[idx] in ("BTC", "ETH"):
+        spot = {a: engine.snapshot.spot_prices[a] / 10**PRICE_DECIMALS for a in ("BTC", "ETH")}
+        spot[names[idx]] = moved / 10**PRICE_DECIMALS
+        # the same listing clock: the instruments (so the governed parameters) stay the ones governance approved
+        moved_engine = demo_engine(btc=spot["BTC"], eth=spot["ETH"], now=now)
+        nxt = op.run_epoch(res.epoch + 1, moved_engine, book)
+        steps.append(observe(dep, f"epoch {nxt.epoch} attested at the new prices ({nxt.batches} batches re-proven)",
+                             idx))  # fmt: skip
+    else:
+        steps.append(flip_back(dep, idx))
+    console.print(f"live view: {steps[-1].label}: isSolvent() = {steps[-1].solvent} ({steps[-1].reason})",
+                  soft_wrap=True, highlight=False)  # fmt: skip
+    rows = [(f"live view {i + 1}", f"{s.label}: isSolvent() = {s.solvent} ({s.reason}); {names[idx]} feed "
+             f"{s.feed_price / 10**PRICE_DECIMALS:,.2f}") for i, s in enumerate(steps)]  # fmt: skip
+    return rows, flipped_as_expected(steps)
 
 
 def _use_registry(op: Operator, engine: Any, rpc: str, registry: str, epoch: int | None) -> int:
@@ -289,8 +336,10 @@ def _use_registry(op: Operator, engine: Any, rpc: str, registry: str, epoch: int
                                          "propose these through the timelock (docs/product.md)")  # fmt: skip
         from zkmargin.verifier.chain import params_doc_hash
 
+        from .chain_ops import document_box
+
         dep.registry.set_initial_params(gov.commitment, current.version + 1, params_doc_hash(gov.document),
-                                        sender=dep.governance)  # fmt: skip
+                                        sender=dep.governance, box=document_box(gov.document))  # fmt: skip
     op.chain = dep
     nxt = max((r["epoch"] for r in fmt.list_epochs(op.root)), default=0) + 1
     return max(nxt, (latest or 0) + 1, epoch or 0)

@@ -52,7 +52,7 @@ def test_redteam_price_outside_the_median_band_or_zero(env: Deployment, factor_b
     prices = list(PRICES)
     prices[0] = PRICES[0] * (10_000 + factor_bps) // 10_000
     att = env.attestation(1, prices=tuple(prices))
-    want = "Registry: zero price" if prices[0] == 0 else "Registry: price outside oracle band"
+    want = "FeedMedian: zero price" if prices[0] == 0 else "FeedMedian: price outside oracle band"
     assert _reverts(env.submit, att) == want
 
 

@@ -520,7 +520,7 @@ def test_development_mode_is_reported(env: Deployment) -> None:
 def test_price_outside_band_rejected(env: Deployment) -> None:
     att = env.attestation(epoch=1)
     env.set_feed(env.feeds[0], PRICES[0] * 105 // 100)  # feed moved 5%, band is 1%
-    assert _reverts(env.submit, att) == "Registry: price outside oracle band"
+    assert _reverts(env.submit, att) == "FeedMedian: price outside oracle band"
     env.set_feed(env.feeds[0], PRICES[0] * 1005 // 1000)  # 0.5%: inside
     env.submit(att)
     assert env.registry.latest().prices == PRICES
@@ -529,13 +529,13 @@ def test_price_outside_band_rejected(env: Deployment) -> None:
 def test_stale_future_and_bad_feeds_rejected(env: Deployment) -> None:
     att = env.attestation(epoch=1)
     env.set_feed(env.feeds[2], PRICES[2], env.now() - 2 * MAX_FEED_AGE)
-    assert _reverts(env.submit, att) == "Registry: stale price feed"
+    assert _reverts(env.submit, att) == "FeedMedian: stale price feed"
     env.set_feed(env.feeds[2], PRICES[2], env.now() + 3600)
-    assert _reverts(env.submit, att) == "Registry: incomplete price feed round"
+    assert _reverts(env.submit, att) == "FeedMedian: incomplete price feed round"
     env.set_feed(env.feeds[2], -1)
-    assert _reverts(env.submit, att) == "Registry: bad price feed answer"
+    assert _reverts(env.submit, att) == "FeedMedian: bad price feed answer"
     env.set_feed(env.feeds[2], 0)
-    assert _reverts(env.submit, att) == "Registry: bad price feed answer"
+    assert _reverts(env.submit, att) == "FeedMedian: bad price feed answer"
     env.set_feed(env.feeds[2], PRICES[2])
     env.submit(att)
 
@@ -544,7 +544,7 @@ def test_zero_price_rejected(env: Deployment) -> None:
     att = env.attestation(epoch=1, prices=(0, *PRICES[1:]))
     with pytest.raises(ValueError, match="zero price"):
         check_attestation(env.circuit.vk, att)
-    assert _reverts(env.submit, att) == "Registry: zero price"
+    assert _reverts(env.submit, att) == "FeedMedian: zero price"
 
 
 def test_median_of_three_feeds_ignores_a_deviant_feed(env: Deployment) -> None:
@@ -558,7 +558,8 @@ def test_median_of_three_feeds_ignores_a_deviant_feed(env: Deployment) -> None:
     env.registry.set_price_feeds(0, feeds)
     assert env.registry.contract.functions.priceFeeds(0).call() == feeds
     near_deviant = (p * 119 // 100, *PRICES[1:])  # inside the old max(feeds) * (1 + tol) band
-    assert _reverts(env.submit, env.attestation(epoch=1, prices=near_deviant)) == "Registry: price outside oracle band"
+    want = "FeedMedian: price outside oracle band"
+    assert _reverts(env.submit, env.attestation(epoch=1, prices=near_deviant)) == want
     near_median = (p * 1010 // 1000, *PRICES[1:])  # median is p * 1.002; 0.8% away
     env.submit(env.attestation(epoch=1, prices=near_median))
     assert env.registry.latest().prices[0] == p * 1010 // 1000

@@ -20,7 +20,7 @@ from .operator import demo_exchange
 
 if TYPE_CHECKING:
     from zkmargin.prover.operator.chain_ops import ChainDeployment
-    from zkmargin.verifier.chain import SolvencyRegistryClient, SolvencyStatus
+    from zkmargin.verifier.chain import LiveAsset, LiveStatus, SolvencyRegistryClient, SolvencyStatus
 
 log = logging.getLogger("zkmargin")
 
@@ -30,7 +30,8 @@ log = logging.getLogger("zkmargin")
 
 @dataclass(frozen=True)
 class RegistryState:
-    """What a SolvencyRegistry states now (``isSolvent()`` and ``solvencyStatus()``)."""
+    """What a SolvencyRegistry states now (``isSolvent()``, ``solvencyStatus()`` and the live view: ``liveStatus()``
+    and, per asset, the feeds' median against the attested box)."""
 
     address: str
     chain_id: int
@@ -40,6 +41,9 @@ class RegistryState:
     development_mode: bool
     status: SolvencyStatus
     governance: str
+    live: LiveStatus | None = None
+    live_assets: list[LiveAsset] = field(default_factory=list)
+    max_attestation_age: int = 0
 
 
 def connect_chain(rpc: str | None) -> Any:
@@ -88,7 +92,7 @@ def read_registry(rpc: str, address: str) -> RegistryState:
     solvent, epoch, covered, dev = reg.is_solvent()
     return RegistryState(
         reg.address, int(reg.chain.w3.eth.chain_id), solvent, epoch, covered, dev, reg.solvency_status(),
-        reg.governance(),
+        reg.governance(), reg.live_status(), reg.live_assets(), reg.max_attestation_age(),
     )  # fmt: skip
 
 

@@ -6,8 +6,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import EXIT_INVALID, EXIT_OK, OptionError
+
+if TYPE_CHECKING:
+    from zkmargin.api.chain import RegistryState
 
 
 def cmd_chain_deploy(args: argparse.Namespace) -> int:
@@ -45,7 +49,25 @@ def cmd_chain_status(args: argparse.Namespace) -> int:
     print(f"solvencyStatus(): declared {s.declared_accounts:,}, unrepresented {s.unrepresented_accounts:,}, "
           f"under MM {s.under_mm_count:,}, shortfall {s.total_shortfall / 1e6:,.2f} USD, bad debt "
           f"{s.total_bad_debt / 1e6:,.2f} USD, insurance fund {s.insurance_fund_value / 1e6:,.2f} USD")  # fmt: skip
+    print_live_view(st)
     return EXIT_OK if st.solvent else EXIT_INVALID
+
+
+def print_live_view(st: RegistryState) -> None:
+    """The live view: the box of the latest attestation, its age against the governed maximum, each checked asset's
+    feed median against its box (FeedMedian.liveCheck, the call isSolvent() makes), and the reason when false."""
+    live = st.live
+    if live is None:
+        return
+    box = (f"box +-{live.box_ppm / 1e4:g}% on asset ids {list(live.box.boxed_assets)}" if live.box_ppm
+           else "point attestation (box 0: every feed median must equal its attested price)")  # fmt: skip
+    print(f"liveStatus(): {'SOLVENT NOW' if live.solvent else 'NOT SOLVENT NOW'} ({live.reason_text}); {box}; "
+          f"attestation age {live.age:,} s of max {st.max_attestation_age:,} s")  # fmt: skip
+    for a in st.live_assets:
+        if not a.checked:
+            continue
+        print(f"  asset id {a.index + 1:<3} attested {a.price:>22,}  median {a.median:>22,}  box "
+              f"[{a.lo:,}, {a.hi:,}]  {a.status_text}")  # fmt: skip
 
 
 def self_command() -> str:

@@ -37,10 +37,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if args.proof_system == "plain":
             raise OptionError("--proof-system", "the venue circuit is committed Groth16 only")
         return run_venue_demo(Path(args.out), args.accounts, args.batch or DEMO_LEAVES, args.seed, setup, rpc=args.rpc,
-                              quiet=args.quiet)  # fmt: skip
+                              quiet=args.quiet, live_flip=not args.no_live_flip,
+                              live_flip_epoch=args.live_flip_epoch)  # fmt: skip
     return run_demo(
         Path(args.out), args.accounts, args.batch or 16, args.seed, setup,
         rpc=args.rpc, registry=args.registry, devnet=args.devnet, quiet=args.quiet, proof_system=args.proof_system,
+        live_flip=not args.no_live_flip, live_flip_epoch=args.live_flip_epoch,
     )  # fmt: skip
 
 
