@@ -9,8 +9,9 @@ Why a second path: at 2^23 rows (a 4,096-leaf venue batch, issue 15) the in-memo
 ProvingKey (tens of millions of Python point tuples), its packed copies, the concatenated scalar and point buffers
 and the QAP built twice, beside a circuit that already takes ~6 GB: it does not fit in 24 GB. Here
 
-* the QAP is built once, one matrix at a time, and each matrix's entry list is dropped as soon as its column
-  values (and, for A and B, the coefficient section) are computed;
+* the QAP is built once, in blocks of rows: a block's entry lists give their part of the coefficient section
+  (written at once) and of the column values at tau (summed), then are dropped; the whole QAP as Python tuples
+  (what ``qap_from_r1cs`` makes) would be ~10 GB at 2^23 rows;
 * every section's size is known up front, so each section is written at its offset in the file as soon as it is
   computed and then freed; the large point sections are made in chunks of 2^20 scalars, so no section ever
   exists whole in memory;
@@ -66,11 +67,12 @@ from ..zkey import (
 )
 from .dev import SetupSecrets
 
-__all__ = ["CHUNK", "malloc_trim", "write_dev_committed_key"]
+__all__ = ["CHUNK", "ROW_CHUNK", "malloc_trim", "write_dev_committed_key"]
 
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20  # scalars per fixed-base call: 64 MB of G1 points (128 MB of G2) at a time
+ROW_CHUNK = 1 << 19  # QAP rows whose entry lists exist at once (~0.5 GB of tuples for the venue circuit)
 _COEF_SIZE = 12 + N8R
 _G1, _G2 = 64, 128
 
@@ -91,16 +93,23 @@ def _b(x: int) -> bytes:
     return (x % R).to_bytes(32, "little")
 
 
-def _matrix(r1cs: R1CS, which: str) -> list[QapEntry]:
-    """One matrix of :func:`zkmargin.prover.qap.qap_from_r1cs`, entries in the same order (the coefficient section's
-    stable sort depends on it): the constraints' rows, then for A one row per public signal."""
+def _entries(r1cs: R1CS, which: str, lo: int, hi: int) -> list[QapEntry]:
+    """Rows [lo, hi) of one matrix of :func:`zkmargin.prover.qap.qap_from_r1cs`, entries in its order (the
+    coefficient section's stable sort depends on it): the constraints' rows, then for A one row per public signal."""
+    m = r1cs.n_constraints
     out: list[QapEntry] = []
-    for row, con in enumerate(r1cs.constraints):
+    for row, con in enumerate(r1cs.constraints[lo : min(hi, m)], start=lo):
         out.extend((row, s, v) for s, v in getattr(con, which).items())
     if which == "a":
-        m = r1cs.n_constraints
-        out.extend((m + i, i, 1) for i in range(r1cs.n_public + 1))
+        out.extend((m + i, i, 1) for i in range(max(lo, m) - m, min(hi, m + r1cs.n_public + 1) - m))
     return out
+
+
+def _add(acc: bytes | None, part: bytes, n_pub: int) -> bytes:
+    """acc + part (packed scalars), on the kernel's column mixer: 1*acc + 0*acc + part, times 1."""
+    if acc is None:
+        return part
+    return sn.mix_columns_packed(acc, acc, part, 0, 1, n_pub, 1, 1)
 
 
 class _ZkeyWriter:
@@ -159,8 +168,9 @@ def write_dev_committed_key(
     on_phase: Callable[[str], None] | None = None,
 ) -> CommittedVerifyingKey:
     """Write ``circuit.zkey``, ``commitment_key.json`` and ``verification_key.json`` (the committed key layout of
-    ``prover/committed_store.py``) for ``r1cs`` into ``directory`` (staged, replaced in one rename), and return the
-    verifying key. DEVELOPMENT ONLY (see module docstring). ``on_phase(name)`` is called as each phase starts (the
+    ``prover/committed_store.py``) for ``r1cs`` into ``directory`` (each file written to a temporary name and renamed
+    into place; a mixed set of old and new files is refused by ``load_committed_key``), and return the verifying
+    key. DEVELOPMENT ONLY (see module docstring). ``on_phase(name)`` is called as each phase starts (the
     benchmark times and measures them); secrets/eta/k are for tests (None draws them from the OS)."""
     if not native.available():
         raise RuntimeError("write_dev_committed_key needs the C kernel (zkmargin.circuits._bn254)")
@@ -182,17 +192,16 @@ def write_dev_committed_key(
     if any(j < 0 or j >= nv - first_private for j in committed):
         raise ValueError("a committed wire is not a private signal of this circuit")
 
-    phase("qap A, B + coefficient section")
-    a = _matrix(r1cs, "a")
-    b = _matrix(r1cs, "b")
-    assert native._bn254 is not None
-    coeffs = native._bn254.coeff_section(a, b, nv, n)  # checks rows/signals, the kernel's stable sort
+    phase("QAP rows: coefficient section, columns at tau")
+    rows = m + n_pub + 1
+    n_a = sum(len(con.a) for con in r1cs.constraints) + n_pub + 1
+    n_b = sum(len(con.b) for con in r1cs.constraints)
     mpc = encode_mpc_section(MpcParams())
     sizes = {
         SEC_HEADER: 4,
         SEC_GROTH_HEADER: 4 + N8Q + 4 + N8R + 12 + 3 * _G1 + 3 * _G2,
         SEC_IC: _G1 * (n_pub + 1),
-        SEC_COEFFS: 4 + len(coeffs),
+        SEC_COEFFS: 4 + _COEF_SIZE * (n_a + n_b),
         SEC_A: _G1 * nv,
         SEC_B1: _G1 * nv,
         SEC_B2: _G2 * nv,
@@ -203,25 +212,33 @@ def write_dev_committed_key(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tmp = directory / f".{ZKEY}.{os.getpid()}.tmp"
+    assert native._bn254 is not None
     try:
         with open(tmp, "wb") as f:
             w = _ZkeyWriter(f, sizes)
             w.write(SEC_HEADER, u32(GROTH16_PROTOCOL_ID))
-            w.write(SEC_COEFFS, u32((len(coeffs)) // _COEF_SIZE) + coeffs)
             w.write(SEC_CONTRIBUTIONS, mpc)
-            del coeffs
-
-            phase("QAP columns at tau")
+            w.write(SEC_COEFFS, u32(n_a + n_b))
             lag = sn.lagrange_packed(s.tau, log_n)
-            u = sn.eval_columns_packed(a, lag, nv)
-            del a
-            v = sn.eval_columns_packed(b, lag, nv)
-            del b
-            malloc_trim()
-            c = _matrix(r1cs, "c")
-            wc = sn.eval_columns_packed(c, lag, nv)
-            del c, lag
-            malloc_trim()
+            u: bytes | None = None
+            v: bytes | None = None
+            wc: bytes | None = None
+            # one pass over row blocks: the entry lists of a block only (all of them at 2^23 rows would be ~10 GB of
+            # tuples). The section is sorted by row (A before B within a row, input order otherwise), so the blocks'
+            # sorted sections, in row order, are the whole section's.
+            for lo in range(0, rows, ROW_CHUNK):
+                hi = min(lo + ROW_CHUNK, rows)
+                a = _entries(r1cs, "a", lo, hi)
+                b = _entries(r1cs, "b", lo, hi)
+                w.write(SEC_COEFFS, native._bn254.coeff_section(a, b, nv, n))  # checks rows, signals, values
+                u = _add(u, sn.eval_columns_packed(a, lag, nv), n_pub)
+                del a
+                v = _add(v, sn.eval_columns_packed(b, lag, nv), n_pub)
+                del b
+                wc = _add(wc, sn.eval_columns_packed(_entries(r1cs, "c", lo, hi), lag, nv), n_pub)
+                malloc_trim()
+            del lag
+            assert u is not None and v is not None and wc is not None
             d_inv = inv(s.delta)
             mixed = sn.mix_columns_packed(u, v, wc, s.alpha, s.beta, n_pub, inv(s.gamma), d_inv)
             del wc
