@@ -11,24 +11,42 @@
    time, witness + check time, peak RSS; sizes listed in ``--venue-count-only`` are counted by a lean build
    (``VenueCircuit(count_only=True)``: no constraint or witness step kept), for batches too large to hold.
 3. **Prove** a ``--venue-prove`` batch: dev setup, ``prove_committed``, ``verify_committed``; peak RSS of the process.
+   ``--venue-lean-setup`` (a 4,096-leaf batch's 2^23 key does not fit in memory beside the circuit otherwise): the
+   committed dev key is streamed to a key directory (``prover/setup/dev_committed.py``), the circuit's R1CS is
+   dropped once the key is mapped from the file (the prover needs only the witness program), and the proof uses the
+   mapped key as the operator does. ``--venue-key-dir DIR`` keeps the key in ``DIR/venue<N>_p<P>a<A>`` and reuses it
+   when its recorded circuit shape matches (a key of another circuit would fail the asserted verification anyway).
+
+Every phase (build, witness + check, setup and its sub-phases, key map, prove, verify) prints its start and end
+with the time, the peak RSS of that phase alone (``/proc/self/status`` VmHWM, reset between phases through
+``/proc/self/clear_refs``; the process's running peak where that is not allowed) and the 1-minute load average.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
+import json
+import os
+import re
 import resource
 import statistics
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from zkmargin.atomic import atomic_write_json
 from zkmargin.circuits.lookup import lookup_report
+from zkmargin.circuits.r1cs import R1CS
 from zkmargin.circuits.rules.instrument_table import InstrumentTable, build_instrument_table, venue_shape
 from zkmargin.circuits.rules.models import Account
 from zkmargin.circuits.solvency.venue_circuit import VenueCircuit
-from zkmargin.prover.committed import dev_setup_committed, prove_committed
+from zkmargin.prover.committed import CommittedProvingKey, dev_setup_committed, prove_committed
+from zkmargin.prover.committed_store import load_committed_key
 from zkmargin.prover.engine.margin import MarginEngine
+from zkmargin.prover.setup.dev_committed import malloc_trim, write_dev_committed_key
 from zkmargin.prover.venue_universe import ASSETS, venue_engine
 from zkmargin.prover.venue_witness import build_venue_batch, split_account
 from zkmargin.verifier.committed import verify_committed
@@ -55,6 +73,107 @@ def _rss_gb() -> float:
 def _children_rss_gb() -> float:
     """Peak resident memory of the largest worker process (the dev setup's and prover's pools), GB."""
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+
+
+def _hwm_gb() -> float | None:
+    """Peak resident memory since the last :func:`_reset_hwm` (VmHWM), GB; None if /proc is not there."""
+    try:
+        m = re.search(r"VmHWM:\s+(\d+)", Path("/proc/self/status").read_text())
+    except OSError:
+        return None
+    return int(m.group(1)) / 1024**2 if m else None
+
+
+def _reset_hwm() -> bool:
+    """Reset the kernel's peak-RSS mark to the current RSS (Linux >= 4.0), so the next phase's peak is its own."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+class PhaseMeter:
+    """Times each phase, measures its own peak RSS, prints progress as it goes (a 30-minute run should say where it
+    is) and keeps the rows for the summary table."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, float, float, float]] = []  # name, seconds, peak RSS GB, load average at the end
+        self.peak_gb = _rss_gb()  # what ran before the first phase (imports, the book)
+        self.t_start = time.perf_counter()
+        self._cur: tuple[str, float] | None = None
+        self._own = False
+
+    def start(self, name: str) -> None:
+        self.stop()
+        malloc_trim()  # garbage of the last phase is not this phase's peak
+        self._own = _reset_hwm()
+        self._cur = (name, time.perf_counter())
+        print(f"[{time.strftime('%H:%M:%S')}] {name} ...", flush=True)
+
+    def stop(self) -> None:
+        if self._cur is None:
+            return
+        name, t0 = self._cur
+        self._cur = None
+        dt = time.perf_counter() - t0
+        hwm = _hwm_gb() if self._own else None
+        peak = hwm if hwm is not None else _rss_gb()
+        self.peak_gb = max(self.peak_gb, peak)
+        load = os.getloadavg()[0]
+        self.rows.append((name, dt, peak, load))
+        print(f"[{time.strftime('%H:%M:%S')}] {name}: {dt:.1f} s, peak RSS {peak:.1f} GB"
+              f"{'' if self._own else ' (process so far)'}, load {load:.1f}", flush=True)  # fmt: skip
+
+    def seconds(self, prefix: str) -> float:
+        return sum(r[1] for r in self.rows if r[0].startswith(prefix))
+
+    def peak(self, prefix: str) -> float:
+        return max((r[2] for r in self.rows if r[0].startswith(prefix)), default=float("nan"))
+
+    def table(self) -> None:
+        print("\n| phase | time (s) | peak RSS of the phase (GB) | load average (1 min, at its end) |")
+        print("|---|---:|---:|---:|")
+        for name, dt, peak, load in self.rows:
+            print(f"| {name} | {dt:,.1f} | {peak:.1f} | {load:.1f} |")
+        wall = time.perf_counter() - self.t_start
+        print(f"\nwall {wall:,.0f} s from the first phase; peak RSS {self.peak_gb:.1f} GB\n")
+
+
+def _shape_record(r1cs: R1CS, n: int, p: int, a: int) -> dict[str, Any]:
+    """What a reused key must match: the circuit's size and commitment (a cheap stand-in for its full structure)."""
+    info = r1cs.commitment
+    return {
+        "leaves": n, "positions_per_leaf": p, "balances_per_leaf": a, "n_vars": r1cs.n_vars,
+        "n_public": r1cs.n_public, "n_constraints": r1cs.n_constraints,
+        "committed_wires": len(info.private) if info is not None else 0,
+        "entries": [sum(len(getattr(con, m)) for con in r1cs.constraints) for m in "abc"],
+        "setup": "DEVELOPMENT ONLY: single-party committed dev setup, toxic waste known to whoever ran it",
+    }  # fmt: skip
+
+
+def lean_key(
+    meter: PhaseMeter, r1cs: R1CS, n: int, p: int, a: int, key_dir: str | None
+) -> tuple[CommittedProvingKey, bool]:
+    """The committed dev key streamed to a directory (or reused from it), then mapped from the file; True if it
+    was reused."""
+    root = Path(key_dir) if key_dir else Path(tempfile.mkdtemp(prefix="venue-key-"))
+    d = root / f"venue{n}_p{p}a{a}"
+    record = _shape_record(r1cs, n, p, a)
+    shape_file = d / "shape.json"
+    reused = False
+    with contextlib.suppress(OSError, ValueError):
+        reused = json.loads(shape_file.read_text()) == record
+    if reused:
+        print(f"reusing the dev key in {d} (same circuit shape)", flush=True)
+    else:
+        shape_file.unlink(missing_ok=True)  # a half-written key is never taken for a finished one
+        write_dev_committed_key(r1cs, d, on_phase=lambda name: meter.start(f"setup: {name}"))
+        atomic_write_json(shape_file, record)
+    meter.start("key map (packed-only, the file mapped)")
+    key = load_committed_key(d, r1cs, packed_only=True, check_points=False)
+    meter.stop()
+    return key, reused
 
 
 def _small_table(engine: MarginEngine) -> InstrumentTable:
@@ -134,18 +253,22 @@ def main_venue(args: argparse.Namespace) -> None:
     results: dict[int, tuple[float, float, int]] = {}
     circuits: dict[int, tuple[VenueCircuit, Any]] = {}
     budgets: dict[int, dict[str, int]] = {}
+    meter = PhaseMeter()
     for n in args.venue_sizes:
         accts = fill(engine, table, book, p, a, n)
         lean = n in args.venue_count_only
+        meter.start(f"build {n}")
         t0 = time.perf_counter()
         c = VenueCircuit(venue_shape(table, engine.params, n, p, a, box=box), count_only=lean)
         build_s = time.perf_counter() - t0
         wit = "-"
         if not lean:
+            meter.start(f"witness + check {n}")
             t1 = time.perf_counter()
             batch = build_venue_batch(engine, accts, table, c.shape, epoch=1, secret=b"bench")
             c.r1cs.check(c.witness(batch.inputs))
             wit = f"{time.perf_counter() - t1:.0f}"
+        meter.stop()
         total = c.n_constraints
         tables = sum(c.budget[k] for k in BATCH_PARTS)
         results[n] = (total / n, total / n * mean_leaves, len(accts))
@@ -178,23 +301,49 @@ def main_venue(args: argparse.Namespace) -> None:
                 print(f"| {n:,} (extrapolated) | {per:,.0f} | {per * mean_leaves:,.0f} |")
     print(f"\npeak RSS so far {_rss_gb():.1f} GB\n")
     prove_s = float("nan")
+    new: dict[str, str] = {}
     n_prove = args.venue_prove
     if n_prove in circuits:
         c, batch = circuits[n_prove]
         print(f"## prove {n_prove} leaves ({len(batch.accounts)} accounts)\n")
         for comp, v in sorted(c.budget.items(), key=lambda kv: -kv[1]):
             print(f"| {comp} | {v / n_prove:,.0f} |")
+        print(flush=True)
         t0 = time.perf_counter()
-        key = dev_setup_committed(c.r1cs)
+        if args.venue_lean_setup:
+            key, reused = lean_key(meter, c.r1cs, n_prove, p, a, args.venue_key_dir)
+            new["key_reused"] = str(int(reused))
+            del c.r1cs  # the prover runs the witness program (c.cs) and the mapped key: the R1CS is gigabytes
+            malloc_trim()
+        else:
+            meter.start("dev setup (in memory)")
+            key = dev_setup_committed(c.r1cs)
+        meter.start(f"prove {n_prove} (witness included)")
         t1 = time.perf_counter()
         proof, public = prove_committed(key, c.cs, batch.inputs)
         t2 = time.perf_counter()
+        meter.start("verify")
         assert verify_committed(key.vk, proof, public)
         t3 = time.perf_counter()
+        meter.stop()
         prove_s = t2 - t1
-        print(f"\ndev setup {t1 - t0:.1f} s; prove {prove_s:.1f} s (witness included) = {prove_s / n_prove:.4f} s per "
-              f"leaf, {prove_s / n_prove * mean_leaves:.4f} s per account (x mean leaves); verify {t3 - t2:.3f} s; "
-              f"peak RSS {_rss_gb():.1f} GB (largest worker {_children_rss_gb():.1f} GB)\n")  # fmt: skip
+        setup_s = meter.seconds("setup") + meter.seconds("dev setup")
+        new.update(lean_setup=str(int(args.venue_lean_setup)), setup_s=f"{setup_s:.1f}",
+                   key_map_s=f"{meter.seconds('key map'):.1f}", prove_s=f"{prove_s:.1f}", verify_s=f"{t3 - t2:.3f}",
+                   peak_rss_setup_gb=f"{max(meter.peak('setup'), meter.peak('dev setup')):.1f}"
+                   if not new.get("key_reused") == "1" else "nan",
+                   peak_rss_prove_gb=f"{meter.peak('prove'):.1f}")  # fmt: skip
+        print(f"\ndev setup {setup_s:.1f} s ({t1 - t0:.1f} s with the key map); prove {prove_s:.1f} s (witness "
+              f"included) = {prove_s / n_prove:.4f} s per leaf, {prove_s / n_prove * mean_leaves:.4f} s per account "
+              f"(x mean leaves); verify {t3 - t2:.3f} s; peak RSS {meter.peak_gb:.1f} GB (largest worker "
+              f"{_children_rss_gb():.1f} GB)\n")  # fmt: skip
+    meter.table()
+    if args.venue_sizes:
+        n0 = args.venue_sizes[-1]
+        new.update(build_s=f"{meter.seconds(f'build {n0}'):.1f}", witness_check_s=f"{meter.seconds('witness'):.1f}",
+                   peak_rss_build_gb=f"{meter.peak('build'):.1f}",
+                   peak_rss_witness_gb=f"{meter.peak('witness'):.1f}", load_avg=f"{os.getloadavg()[0]:.1f}",
+                   wall_s=f"{time.perf_counter() - meter.t_start:.0f}")  # fmt: skip
     head = 1024 if 1024 in results else big
     per_leaf, per_acct, _ = results[head]
     accts_prove = len(circuits[n_prove][1].accounts) if n_prove in circuits else 0
@@ -204,5 +353,6 @@ def main_venue(args: argparse.Namespace) -> None:
         f"constraints_per_leaf={per_leaf:.0f} leaves_per_synthetic_account={mean_leaves:.3f} "
         f"prove_s_per_leaf={prove_s / max(n_prove, 1):.4f} "
         f"prove_s_per_account={prove_s / max(n_prove, 1) * mean_leaves:.4f} "
-        f"prove_leaves={n_prove} prove_accounts={accts_prove} peak_rss_gb={_rss_gb():.1f}"
+        f"prove_leaves={n_prove} prove_accounts={accts_prove} peak_rss_gb={max(meter.peak_gb, _rss_gb()):.1f}"
+        + "".join(f" {k}={v}" for k, v in new.items())
     )

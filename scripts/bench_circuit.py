@@ -26,7 +26,7 @@ the process's peak memory.
 
 Usage: python scripts/bench_circuit.py [--no-prove] [--table-only]
        python scripts/bench_circuit.py --venue [--venue-point] [--venue-sizes N ...] [--venue-prove N] [--slots P A]
-                                       [--no-prove] [--venue-count-only N ...]
+                                       [--no-prove] [--venue-count-only N ...] [--venue-lean-setup [--venue-key-dir DIR]]
        python scripts/bench_circuit.py --witness-vs-prove 256 1024 [--reps K] [--witness-profile] [--witness-only]
        python scripts/bench_circuit.py --venue-witness 1024 [--slots P A]
        python scripts/bench_circuit.py --lookups [--sizes N ...] [--prove-accounts N ...] [--plain-prove-accounts N]
@@ -728,6 +728,14 @@ def main() -> None:
     )
     ap.add_argument(
         "--venue-count-only", type=int, nargs="*", default=[], help="--venue: sizes counted by a lean build only"
+    )
+    ap.add_argument(
+        "--venue-lean-setup",
+        action="store_true",
+        help="--venue: stream the committed dev key to a file and prove from the mapped file (4,096 leaves)",
+    )
+    ap.add_argument(
+        "--venue-key-dir", default=None, metavar="DIR", help="--venue-lean-setup: keep (and reuse) the key here"
     )
     args = ap.parse_args()
     if args.witness_vs_prove:
