@@ -26,7 +26,8 @@ the process's peak memory.
 
 Usage: python scripts/bench_circuit.py [--no-prove] [--table-only]
        python scripts/bench_circuit.py --venue [--venue-point] [--venue-sizes N ...] [--venue-prove N] [--slots P A]
-                                       [--no-prove] [--venue-count-only N ...] [--venue-lean-setup [--venue-key-dir DIR]]
+                                       [--no-prove] [--venue-count-only N ...]
+                                       [--venue-lean-setup [--venue-key-dir DIR]]
        python scripts/bench_circuit.py --witness-vs-prove 256 1024 [--reps K] [--witness-profile] [--witness-only]
        python scripts/bench_circuit.py --venue-witness 1024 [--slots P A]
        python scripts/bench_circuit.py --lookups [--sizes N ...] [--prove-accounts N ...] [--plain-prove-accounts N]
