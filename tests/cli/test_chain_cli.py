@@ -41,6 +41,10 @@ def test_chain_deploy_then_demo_registry(tmp_path: Path, anvil_url: str, capsys:
     assert len(cmds) == 3 and all(f"--registry {rec['registry']}" in c for c in cmds)
     for c in cmds:  # the printed commands, as a user would paste them
         assert main(c.split()) == 0, c
+    # chain status prints the live view (the demo's live flip left the feed back inside the box)
+    status = capsys.readouterr().out
+    assert "liveStatus(): SOLVENT NOW (solvent now); point attestation" in status
+    assert status.count(" inside") >= 1 and "OUTSIDE" not in status
     assert main(["audit", "--bundle", str(root), "--rpc", anvil_url, "--registry", none]) == 2
 
 

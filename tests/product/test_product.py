@@ -323,7 +323,16 @@ def test_cli_demo_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["demo", "--circuit", "slots", "--out", str(out), "--accounts", "24", "--batch", "4"]) == 0
     text = capsys.readouterr().out
     assert "DEVELOPMENT" in text and "ALL PASS" in text and "VERIFIED" in text and "isSolvent() = True" in text
+    # the live flip: a feed outside the attested (point) box turns the view false with its reason, back inside true
+    flip = [line for line in text.splitlines() if line.startswith("live view:")]
+    assert len(flip) == 2 and "isSolvent() = False" in flip[0] and "outside the attested box" in flip[0]
+    assert "feed back inside the box: isSolvent() = True" in flip[1]
     assert (
-        main(["demo", "--circuit", "slots", "--out", str(out), "--accounts", "24", "--batch", "4", "--seed", "8"]) == 0
-    )
-    assert [r["epoch"] for r in fmt.list_epochs(out)] == [1, 2]
+        main(["demo", "--circuit", "slots", "--out", str(out), "--accounts", "24", "--batch", "4", "--seed", "8",
+              "--live-flip-epoch"]) == 0
+    )  # fmt: skip
+    # the flip back by the next epoch: attested at the moved price (epochs 2 and 3)
+    assert [r["epoch"] for r in fmt.list_epochs(out)] == [1, 2, 3]
+    flip = [line for line in capsys.readouterr().out.splitlines() if line.startswith("live view:")]
+    assert "isSolvent() = False" in flip[0] and "epoch 3 attested at the new prices" in flip[1]
+    assert flip[1].endswith("isSolvent() = True (solvent now)")
