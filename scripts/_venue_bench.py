@@ -275,7 +275,7 @@ def main_venue(args: argparse.Namespace) -> None:
         budgets[n] = dict(c.budget)
         print(f"| {n:,} | {len(accts):,} | {total:,} | {total / n:,.0f} | {total / n * mean_leaves:,.0f} | "
               f"{tables / n:,.0f} | {lookup_report(c.cs)['limb_bits']} | {build_s:.0f} | {wit} | "
-              f"{_rss_gb():.1f} |")  # fmt: skip
+              f"{max(meter.peak_gb, _rss_gb()):.1f} |")  # fmt: skip
         if n == args.venue_prove and not args.no_prove and not lean:
             circuits[n] = (c, batch)
         else:
@@ -299,7 +299,7 @@ def main_venue(args: argparse.Namespace) -> None:
             if n not in results:
                 per = slope + fixed / n
                 print(f"| {n:,} (extrapolated) | {per:,.0f} | {per * mean_leaves:,.0f} |")
-    print(f"\npeak RSS so far {_rss_gb():.1f} GB\n")
+    print(f"\npeak RSS so far {max(meter.peak_gb, _rss_gb()):.1f} GB\n")
     prove_s = float("nan")
     new: dict[str, str] = {}
     n_prove = args.venue_prove
