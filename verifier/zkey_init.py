@@ -39,10 +39,12 @@ from zkmargin.circuits.curve import (
     g1_batch_to_affine,
     g1_mul_jac,
     g1_neg,
+    g1_neg_jac,
     g1_to_jac,
     g2_add,
     g2_batch_to_affine,
     g2_mul_jac,
+    g2_neg_jac,
     g2_to_jac,
 )
 from zkmargin.circuits.field import P, R
@@ -187,28 +189,40 @@ def circuit_log_domain(r1cs: R1CS) -> int:
 Term = tuple[int, int, int]  # (signal, row, coefficient)
 
 
+_HALF_R = R // 2
+
+
+def _short(c: int) -> int:
+    """c or r - c, whichever is shorter (the product is then negated): coefficients are mostly small or small
+    negatives, and the kernel's cost grows with the scalar's length."""
+    c %= R
+    return R - c if c > _HALF_R else c
+
+
 def _sum_g1(n: int, terms: list[tuple[int, G1Affine, int]]) -> list[G1Affine]:
     """out[s] = sum coef * base over (s, base, coef): one batched scalar multiplication, then sums."""
     scaled = [t for t in terms if t[1] is not None and t[2] % R]
+    ks = [_short(t[2]) for t in scaled]
     if native.available() and scaled:
-        prods = [g1_to_jac(p) for p in native.mul_each_g1([t[1] for t in scaled], [t[2] % R for t in scaled])]
+        prods = [g1_to_jac(p) for p in native.mul_each_g1([t[1] for t in scaled], ks)]
     else:
-        prods = [g1_mul_jac(g1_to_jac(t[1]), t[2]) for t in scaled]
+        prods = [g1_mul_jac(g1_to_jac(t[1]), k) for t, k in zip(scaled, ks, strict=True)]
     acc = [JAC1_INF] * n
-    for (s, _, _), p in zip(scaled, prods, strict=True):
-        acc[s] = g1_add(acc[s], p)
+    for (s, _, c), p in zip(scaled, prods, strict=True):
+        acc[s] = g1_add(acc[s], g1_neg_jac(p) if c % R > _HALF_R else p)
     return g1_batch_to_affine(acc)
 
 
 def _sum_g2(n: int, terms: list[tuple[int, G2Affine, int]]) -> list[G2Affine]:
     scaled = [t for t in terms if t[1] is not None and t[2] % R]
+    ks = [_short(t[2]) for t in scaled]
     if native.available() and scaled:
-        prods = [g2_to_jac(p) for p in native.mul_each_g2([t[1] for t in scaled], [t[2] % R for t in scaled])]
+        prods = [g2_to_jac(p) for p in native.mul_each_g2([t[1] for t in scaled], ks)]
     else:
-        prods = [g2_mul_jac(g2_to_jac(t[1]), t[2]) for t in scaled]
+        prods = [g2_mul_jac(g2_to_jac(t[1]), k) for t, k in zip(scaled, ks, strict=True)]
     acc = [JAC2_INF] * n
-    for (s, _, _), p in zip(scaled, prods, strict=True):
-        acc[s] = g2_add(acc[s], p)
+    for (s, _, c), p in zip(scaled, prods, strict=True):
+        acc[s] = g2_add(acc[s], g2_neg_jac(p) if c % R > _HALF_R else p)
     return g2_batch_to_affine(acc)
 
 

@@ -1517,7 +1517,9 @@ done:
         tab[1] = *p;                                                                                 \
         for (int i = 2; i < 16; i++) PFX##_add(&tab[i], &tab[i - 1], p);                             \
         memset(&acc, 0, sizeof acc);                                                                 \
-        for (int w = 63; w >= 0; w--) {                                                              \
+        int top = 63; /* skip leading zero digits: setup coefficients are mostly short */           \
+        while (top >= 0 && !((k[top / 16] >> (4 * (top % 16))) & 15)) top--;                        \
+        for (int w = top; w >= 0; w--) {                                                             \
             for (int d = 0; d < 4; d++) PFX##_double(&acc, &acc);                                    \
             int dig = (int)((k[w / 16] >> (4 * (w % 16))) & 15);                                     \
             if (dig) PFX##_add(&acc, &acc, &tab[dig]);                                               \

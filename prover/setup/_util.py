@@ -44,6 +44,16 @@ WORKERS = min(2, os.cpu_count() or 1)
 T = TypeVar("T")
 
 
+HALF_R = R // 2
+
+
+def short_scalar(v: int) -> int:
+    """v or r - v, whichever is shorter (the caller negates the product when v > r/2): circuit coefficients are
+    mostly small or small negatives (-1, -2^k), and the C kernel's cost grows with the scalar's length."""
+    v %= R
+    return R - v if v > HALF_R else v
+
+
 def random_scalar() -> int:
     """A uniformly random non-zero element of Fr (zero would collapse the setup)."""
     return secrets.randbelow(R - 1) + 1

@@ -8,6 +8,7 @@ and H points by 1/d. Knowledge of d is proved against the digest of the state it
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from zkmargin.circuits.curve import (
     G1_GEN,
@@ -15,15 +16,15 @@ from zkmargin.circuits.curve import (
     JAC1_INF,
     JAC2_INF,
     G1Affine,
-    Jac1,
-    Jac2,
+    G2Affine,
     g1_add,
     g1_batch_to_affine,
-    g1_mul_jac,
+    g1_neg_jac,
     g1_to_jac,
     g2_add,
     g2_batch_to_affine,
     g2_mul_jac,
+    g2_neg_jac,
     g2_to_jac,
 )
 from zkmargin.circuits.field import R, inv
@@ -33,23 +34,59 @@ from zkmargin.verifier.zkey_mpc import MpcParams
 
 from ..keys import ProvingKey, QapEntry
 from ..qap import qap_from_r1cs
-from ._util import g1_mul_each, knowledge_proof, random_scalar
+from ._util import HALF_R, g1_mul_each, g2_mul_each, knowledge_proof, random_scalar, short_scalar
 from .phase1 import PreparedPhase1
 
 Column = list[tuple[int, tuple[int, int]]]  # per signal: (which base set, (row, coeff))
 
 
-def _combine_g1(columns: list[Column], bases: list[list[G1Affine]]) -> list[G1Affine]:
-    """out[k] = sum of coeff * bases[which][row] over the column's terms: sparse, so direct sums."""
-    out: list[Jac1] = []
+def _scaled_terms(columns: list[Column], bases: list[list[Any]]) -> tuple[list[Any], list[int]]:
+    """The (base, coefficient) pairs that need a scalar multiplication (coefficient != 1), in column order, so
+    they go to the C kernel in one call: per-term Python multiplications made the initial key of even a small
+    circuit take minutes."""
+    points: list[Any] = []
+    scalars: list[int] = []
     for terms in columns:
-        acc = JAC1_INF
         for which, (row, v) in terms:
             p = bases[which][row]
-            if p is not None:
-                acc = g1_add(acc, g1_to_jac(p) if v == 1 else g1_mul_jac(g1_to_jac(p), v))
+            if p is not None and v != 1:
+                points.append(p)
+                scalars.append(short_scalar(v))
+    return points, scalars
+
+
+def _sum_columns(
+    columns: list[Column], bases: list[list[Any]], products: list[Any], add: Any, neg: Any, to_jac: Any, inf: Any
+) -> list[Any]:
+    """out[k] = sum over column k's terms of its base (coefficient 1) or its precomputed product (negated where
+    the coefficient was above r/2 and was multiplied as r - v)."""
+    it = iter(products)
+    out: list[Any] = []
+    for terms in columns:
+        acc = inf
+        for which, (row, v) in terms:
+            p = bases[which][row]
+            if p is None:
+                continue
+            q = p if v == 1 else next(it)
+            if q is not None:
+                acc = add(acc, neg(to_jac(q)) if v > HALF_R else to_jac(q))
         out.append(acc)
-    return g1_batch_to_affine(out)
+    return out
+
+
+def _combine_g1(columns: list[Column], bases: list[list[G1Affine]]) -> list[G1Affine]:
+    """out[k] = sum of coeff * bases[which][row] over the column's terms: sparse, so direct sums."""
+    points, scalars = _scaled_terms(columns, bases)
+    products = g1_mul_each(points, scalars) if points else []
+    return g1_batch_to_affine(_sum_columns(columns, bases, products, g1_add, g1_neg_jac, g1_to_jac, JAC1_INF))
+
+
+def _combine_g2(columns: list[Column], bases: list[list[G2Affine]]) -> list[G2Affine]:
+    """The G2 twin of _combine_g1 (B's G2 points)."""
+    points, scalars = _scaled_terms(columns, bases)
+    products = g2_mul_each(points, scalars) if points else []
+    return g2_batch_to_affine(_sum_columns(columns, bases, products, g2_add, g2_neg_jac, g2_to_jac, JAC2_INF))
 
 
 def _columns(entries: list[QapEntry], n_vars: int, which: int, into: list[Column] | None = None) -> list[Column]:
@@ -72,14 +109,7 @@ def initial_key(r1cs: R1CS, prep: PreparedPhase1) -> ProvingKey:
     _columns(qap.b, nv, 1, mixed_cols)
     _columns(qap.c, nv, 2, mixed_cols)
     mixed = _combine_g1(mixed_cols, [prep.lag_beta_g1, prep.lag_alpha_g1, prep.lag_g1])
-    b_g2_jac: list[Jac2] = []
-    for terms in _columns(qap.b, nv, 0):
-        acc = JAC2_INF
-        for _, (row, v) in terms:
-            q = prep.lag_g2[row]
-            if q is not None:
-                acc = g2_add(acc, g2_to_jac(q) if v == 1 else g2_mul_jac(g2_to_jac(q), v))
-        b_g2_jac.append(acc)
+    b_g2 = _combine_g2(_columns(qap.b, nv, 0), [prep.lag_g2])
     return ProvingKey(
         n_vars=nv,
         n_public=n_pub,
@@ -93,7 +123,7 @@ def initial_key(r1cs: R1CS, prep: PreparedPhase1) -> ProvingKey:
         ic=mixed[: n_pub + 1],
         a_g1=a_g1,
         b_g1=b_g1,
-        b_g2=g2_batch_to_affine(b_g2_jac),
+        b_g2=b_g2,
         c_g1=mixed[n_pub + 1 :],
         h_g1=list(prep.h_g1),
         a_coeffs=list(qap.a),
