@@ -21,7 +21,7 @@ from zkmargin.prover.operator.venue_slots import (
     plan_update,
 )
 from zkmargin.verifier.attestation import BatchStatement
-from zkmargin.verifier.batch_tree import R, BatchTree, Replace, Split, TreeError, empty_statement
+from zkmargin.verifier.batch_tree import BatchTree, R, Replace, Split, TreeError, empty_statement
 
 CAP = 6  # leaves per batch
 
