@@ -66,7 +66,11 @@ class SlotState:
     def from_json(d: Any) -> SlotState:
         ms = d["members"]
         return SlotState(
-            int(d["lo"]), int(d["hi"]), int(d["proof_epoch"]), tuple(str(m) for m, _ in ms), tuple(str(f) for _, f in ms)
+            int(d["lo"]),
+            int(d["hi"]),
+            int(d["proof_epoch"]),
+            tuple(str(m) for m, _ in ms),
+            tuple(str(f) for _, f in ms),
         )
 
 
@@ -198,9 +202,7 @@ def plan_update(
         k = order[bisect.bisect_right(los, h) - 1]
         now[k].append(a)
     before = state.members()
-    plan = UpdatePlan(
-        [], list(state.slots), [], sorted(set(id_hash) - set(before)), sorted(set(before) - set(id_hash))
-    )
+    plan = UpdatePlan([], list(state.slots), [], sorted(set(id_hash) - set(before)), sorted(set(before) - set(id_hash)))
     n = len(state.slots)
     for k, s in enumerate(state.slots):
         members = tuple(now[k])
