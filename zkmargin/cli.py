@@ -200,6 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--ceremony", action="store_true", help="local multi-party ceremony instead of the dev setup")
     ep.add_argument("--proof-system", choices=("committed", "plain"), default=None, help=PROOF_SYSTEM_HELP)
     ep.add_argument("--circuit", choices=("slots", "venue"), default="slots", help=CIRCUIT_HELP)
+    ep.add_argument("--update", action="store_true",
+                    help="venue circuit: an update epoch after the latest one (re-prove only the slots whose accounts "
+                         "changed, at the attested box centre, carry the rest; a full epoch when the prices left "
+                         "the box or the parameters or key changed, with the reason printed)")  # fmt: skip
     ep.set_defaults(fn=_cmd_epoch)
 
     dr = sub.add_parser("doctor", help="check the installation: Python, C kernel, web3/py-evm, Node, snarkjs, anvil")

@@ -332,8 +332,8 @@ def test_stale_carried_slot_shown_to_its_user(epochs: dict[str, Any], tmp_path: 
 
 
 def test_feeds_inside_the_box_update_outside_fall_back_to_a_full_epoch(epochs: dict[str, Any], tmp_path: Path) -> None:
-    """BTC 5% up (inside the 15% box): an update, proven at the box centre (the attested prices, not today's). BTC
-    50% up: the operator runs a full epoch instead, and says why."""
+    """BTC 5% up (inside the 10% box): an update, proven at the box centre (the attested prices, not today's). A
+    governed parameter changed, or BTC 50% up: the operator runs a full epoch instead, and says why."""
     op, engine = epochs["op"], epochs["engine"]
     root = tmp_path / "root"
     shutil.copytree(op.root, root, symlinks=True)
@@ -343,6 +343,9 @@ def test_feeds_inside_the_box_update_outside_fall_back_to_a_full_epoch(epochs: d
     near = op2.run_update(5, box_engine(btc=36_000 * 1.05, now=now), book)
     assert near.mode == "update" and len(near.reproved) == 1
     assert near.result.manifest["prices"] == epochs[1].manifest["prices"]
+    e = box_engine(now=now)
+    governed = MarginEngine(e.instruments, e.params.model_copy(update={"short_option_min": 120_000}), e.snapshot)
+    assert "params_commitment" in op2.update_blocker(governed)[0]  # a parameter change: a full epoch
     moved = box_engine(btc=36_000 * 1.5, now=now)
     reason, _ = op2.update_blocker(moved)
     assert "left the box" in reason and "BTC" in reason
@@ -353,3 +356,30 @@ def test_feeds_inside_the_box_update_outside_fall_back_to_a_full_epoch(epochs: d
     rep = audit_bundle(far.result.path)
     assert all(c.ok for c in rep.checks if not c.name.startswith("setup")), rep.render()
     assert check(rep, TREE_ROOT_CHECK) and check(rep, TREE_EPOCHS_CHECK)
+
+
+def test_cli_update_epoch_from_a_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``zkmargin epoch --circuit venue --update``: a full epoch of a snapshot, then the next snapshot (one account's
+    balance changed) as an update re-proving one slot; ``--update`` on the fixed-slot circuit is a usage error."""
+    from zkmargin.cli import main
+    from zkmargin.prover.operator.snapshot import write_snapshot
+    from zkmargin.prover.venue_scale import scale_engine
+
+    full = scale_engine()
+    keep = ["BTC-PERP", "ETH-PERP", "SOL-PERP"]
+    snap0 = full.snapshot.model_copy(update={"marks": {s: full.snapshot.marks[s] for s in keep}})
+    eng = MarginEngine({s: full.instruments[s] for s in keep}, full.params, snap0, full.risk_arrays)
+    book = [_acct(eng, f"u{i}", 20_000 + i, keep[i % 3], 0.01 * (i + 1)) for i in range(6)]
+    out = tmp_path / "bundle"
+    venue = ["--out", str(out), "--circuit", "venue", "--batch", "4"]
+    assert main(["-q", "epoch", "--snapshot", str(write_snapshot(tmp_path / "s1", eng, book)), *venue]) == 0
+    book[3] = _acct(eng, "u3", 99_000, keep[0], 0.5)
+    s2 = write_snapshot(tmp_path / "s2", eng, book)
+    capsys.readouterr()
+    assert main(["epoch", "--snapshot", str(s2), *venue, "--update"]) == 0
+    assert "epoch 2: update: 1 slot(s) re-proven (1 proofs, 0 split(s))" in capsys.readouterr().out
+    rep = audit_bundle(out / fmt.epoch_dirname(2))
+    assert all(c.ok for c in rep.checks if not c.name.startswith("setup")), rep.render()
+    assert check(rep, TREE_PROOFS_CHECK)
+    assert main(["epoch", "--snapshot", str(s2), "--out", str(tmp_path / "x"), "--update"]) == 2
+    assert "--update: update epochs are for the venue circuit" in capsys.readouterr().err

@@ -96,6 +96,8 @@ def cmd_epoch(args: argparse.Namespace) -> int:
         raise OptionError("--snapshot", f"{args.snapshot} is not a directory")
     if args.circuit == "venue" and args.proof_system == "plain":
         raise OptionError("--proof-system", "the venue circuit is committed Groth16 only")
+    if args.update:
+        return _update_epoch(args)
     res = snapshot_epoch(
         args.snapshot, args.out, epoch=args.epoch, batch=args.batch or (64 if args.circuit == "venue" else 16),
         setup_kind="ceremony" if args.ceremony else "development", proof_system=args.proof_system,
@@ -109,5 +111,27 @@ def cmd_epoch(args: argparse.Namespace) -> int:
               f"({res.constraints:,} constraints per batch), {len(res.excluded)} excluded")  # fmt: skip
         for reason, n in sorted(excluded.items()):
             print(f"  {n} {reason}")
+    print(f"bundle: {res.path}")
+    return EXIT_OK
+
+
+def _update_epoch(args: argparse.Namespace) -> int:
+    """``zkmargin epoch --circuit venue --update``: the next epoch as an update of the latest (or a full one, why)."""
+    from zkmargin.api.snapshot import snapshot_update
+
+    if args.circuit != "venue":
+        raise OptionError("--update", "update epochs are for the venue circuit (--circuit venue)")
+    if args.ceremony:
+        raise OptionError("--ceremony", "an update keeps the latest epoch's key (no new setup)")
+    u = snapshot_update(args.snapshot, args.out, epoch=args.epoch, batch=args.batch or 64)
+    res = u.result
+    if not args.quiet and res.reloaded:
+        print(f"epoch {res.epoch}: already published ({res.covered} accounts proven)")
+    elif not args.quiet and u.mode == "update":
+        print(f"epoch {res.epoch}: update: {len(u.reproved)} slot(s) re-proven ({u.proofs} proofs, {u.splits} "
+              f"split(s)), {len(u.carried)} carried; {res.covered} accounts covered")  # fmt: skip
+    elif not args.quiet:
+        print(f"epoch {res.epoch}: full epoch instead of an update ({u.reason}): {res.covered} accounts proven in "
+              f"{res.batches} batches")  # fmt: skip
     print(f"bundle: {res.path}")
     return EXIT_OK
