@@ -32,7 +32,7 @@ from zkmargin.circuits.solvency.shape import USD_UNITS_PER_MICRO
 from zkmargin.circuits.solvency.venue_tree import verify_venue_path
 
 from . import bundle as fmt
-from .bundle_proofs import key_proof_system, proof_from_bundle_json, verify_any, vk_from_bundle_json
+from .bundle_proofs import AnyKey, key_proof_system, proof_from_bundle_json, verify_any, vk_from_bundle_json
 from .inclusion import InclusionError
 from .report import Report
 from .snarkjs_json import public_from_json
@@ -136,7 +136,7 @@ def check_venue_account(
     _onchain(rep, b, i, id_hash, vk, registry)
 
 
-def _onchain_tree(rep: Report, b: fmt.EpochBundle, vk: object, registry: SolvencyRegistryClient) -> None:
+def _onchain_tree(rep: Report, b: fmt.EpochBundle, vk: AnyKey, registry: SolvencyRegistryClient) -> None:
     from .audit_setup_chain import pin_registry_key
     from .chain import ChainRevert
 
@@ -154,7 +154,7 @@ def _onchain_tree(rep: Report, b: fmt.EpochBundle, vk: object, registry: Solvenc
         f"registry {registry.address}, covers {onchain.account_count} accounts"
         + (" (REVOKED by governance)" if onchain.revoked else ""),
     )
-    pin_registry_key(rep, registry, vk)  # type: ignore[arg-type]
+    pin_registry_key(rep, registry, vk)
 
 
 def _governed_table(rep: Report, b: fmt.EpochBundle, sh: object) -> InstrumentTable | None:
