@@ -383,3 +383,24 @@ def test_cli_update_epoch_from_a_snapshot(tmp_path: Path, capsys: pytest.Capture
     assert check(rep, TREE_PROOFS_CHECK)
     assert main(["epoch", "--snapshot", str(s2), "--out", str(tmp_path / "x"), "--update"]) == 2
     assert "--update: update epochs are for the venue circuit" in capsys.readouterr().err
+
+
+def test_slot_whose_accounts_all_closed_becomes_an_empty_batch(epochs: dict[str, Any], tmp_path: Path) -> None:
+    """Every member of one slot closes: the slot stays (its range still partitions [0, R)) with a proven empty batch
+    (count 0, totals 0); the audit passes and a new account in that range would join it later."""
+    op = epochs["op"]
+    root = tmp_path / "root"
+    shutil.copytree(op.root, root, symlinks=True)
+    op2 = VenueOperator(root, SPEC)
+    state = load_state(root, 4)
+    assert state is not None
+    k = min(range(len(state.slots)), key=lambda i: len(state.slots[i].members))
+    gone = set(state.slots[k].members)
+    book = [a for a in epochs["books"][4] if a.account_id not in gone]
+    u = op2.run_update(5, epochs["engine"], book)
+    assert u.mode == "update" and u.reproved == [k] and u.proofs == 1
+    entry = u.result.manifest["batches"][k]
+    assert entry["count"] == 0 and entry["total_equity"] == "0" and entry["proof_epoch"] == 5
+    rep = audit_bundle(u.result.path, deliveries=u.result.deliveries)
+    assert all(c.ok for c in rep.checks if not c.name.startswith("setup")), rep.render()
+    assert bundle_tree(fmt.open_epoch(u.result.path)).is_partition()
