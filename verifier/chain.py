@@ -363,6 +363,13 @@ class SolvencyRegistryClient:
         """The FeedMedian every feed median is read through (immutable in the registry)."""
         return str(self._view("feedMedian"))
 
+    def batch_tree_matches_artifact(self) -> bool:
+        """True when the registry's BatchTree runs exactly the audited ``BatchTree`` bytecode: the registry takes its
+        answer (root, slot count, totals after an update's ops) without re-validating it, so a BatchTree that answers
+        what its deployer likes would let an update move any total or drop any slot."""
+        code = bytes(self.chain.w3.eth.get_code(Web3.to_checksum_address(self.batch_tree())))
+        return code == bytes.fromhex(load_artifact("BatchTree")["deployedBytecode"][2:])
+
     def feed_median_matches_artifact(self) -> bool:
         """True when the registry's FeedMedian runs exactly the audited ``FeedMedian`` bytecode (the live view and the
         submission's price check mean nothing under a median that answers what its deployer likes)."""
