@@ -242,6 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, default=0, help="prove on a Dask LocalCluster of N processes (0: in-process)")
     r.add_argument("--scheduler", default=None, help="prove on an existing Dask cluster (tcp://host:8786)")
     r.add_argument("--proof-system", choices=("committed", "plain"), default=None, help=PROOF_SYSTEM_HELP)
+    r.add_argument("--circuit", choices=("slots", "venue"), default="slots",
+                   help="slots: fixed book, full re-proof per epoch; venue: price box, account changes, incremental "
+                        "epochs (only changed slots re-proven, full when the feeds leave the box)")  # fmt: skip
+    r.add_argument("--changes-per-tick", type=float, default=None,
+                   help="venue: mean account changes per tick (seeded synthetic stream; default 2)")  # fmt: skip
+    r.add_argument("--box-ppm", type=int, default=None, help="venue: price box half-width in ppm (default 100000)")
     r.set_defaults(fn=_cmd_run)
 
     u = sub.add_parser("user", help="account-holder commands")

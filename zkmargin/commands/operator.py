@@ -62,7 +62,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         out=Path(args.out), ticks=args.ticks, epoch_every=args.epoch_every, accounts=args.accounts,
         source=args.source, start=args.start, seed=args.seed, batch=args.batch, workers=args.workers,
         scheduler=args.scheduler, prices=None if args.prices is None else Path(args.prices),
-        report=not args.no_report, proof_system=args.proof_system,
+        report=not args.no_report, proof_system=args.proof_system, circuit=args.circuit,
+        changes_per_tick=args.changes_per_tick, box_ppm=args.box_ppm,
     )  # fmt: skip
     try:
         res = run_realtime(cfg)
@@ -72,8 +73,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     ev = ", ".join(f"{k} {v}" for k, v in sorted(res.event_counts.items())) or "none"
     print(f"run: {len(res.ticks)} ticks, {len(res.versions)} parameter versions, events: {ev}")
     for ep in res.epochs:
-        print(f"  epoch {ep.epoch} ({ep.date}): {ep.covered} covered, {ep.excluded} excluded, {ep.seconds:.1f} s, "
-              f"audit {'PASS' if ep.audit_ok else 'FAIL'} -> {ep.path}")  # fmt: skip
+        venue = f"{ep.mode}, {len(ep.reproved_slots)} of {ep.slots} slots proven, " if cfg.circuit == "venue" else ""
+        print(f"  epoch {ep.epoch} ({ep.date}): {venue}{ep.covered} covered, {ep.excluded} excluded, "
+              f"{ep.seconds:.1f} s, audit {'PASS' if ep.audit_ok else 'FAIL'} -> {ep.path}")  # fmt: skip
+    if cfg.circuit == "venue":
+        lat = [ep.latency_s for ep in res.epochs if ep.changes]
+        false = [t.tick for t in res.ticks if t.live and not t.live["before"][0] and t.tick > 1]
+        print(f"venue: {sum(ep.mode == 'full' for ep in res.epochs)} full, "
+              f"{sum(ep.mode == 'update' for ep in res.epochs)} update epoch(s); {sum(t.changes for t in res.ticks)} "
+              f"account changes; latency change -> attested: "
+              + (f"median {sorted(lat)[len(lat) // 2]:.1f} s, max {max(lat):.1f} s" if lat else "n/a")
+              + f"; live view false at tick(s) {false or 'none'}")  # fmt: skip
     print(f"report: {res.report}")
     return EXIT_OK if all(ep.audit_ok for ep in res.epochs) else EXIT_INVALID
 

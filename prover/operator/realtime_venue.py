@@ -1,0 +1,316 @@
+"""``zkmargin run --circuit venue``: the real-time loop on the venue circuit with the price box and incremental
+epochs (issue 16, "The real-time loop").
+
+Per tick: the feed's prices (the replayed BTC/ETH history through ``StreamFeed``, or a live ``PriceFeed`` adapter)
+-> the tick's account changes (``account_stream.ChangeStream``: seeded deposits, withdrawals, opened and closed
+positions, new and closed accounts) -> every account revalued at the tick's prices (status events, as the slots run)
+-> the registry's mock feeds moved to the tick's prices and its live view read (``liveStatus()``): false when a feed
+left the attested box -> an epoch when one is due (tick 1, every ``epoch_every`` ticks) or when the live view is
+false: an UPDATE epoch (``VenueOperator.run_update``: only the slots whose accounts changed are re-proven, at the
+latest box centre; the other slots' statements are carried) while the feeds are inside the box and the parameters
+and key are unchanged, else a FULL epoch re-centred at the tick's prices (the operator's reason is recorded) ->
+the bundle audited -> the live view read again (it must be true again after the epoch).
+
+Why the live view is read every tick: the chain's answer changes with the feeds, not with proofs; the run records
+when it is false and why, and the epoch that made it true again. Why an epoch when it is false: that is the only
+thing that makes it true again, so waiting for the next scheduled epoch would leave the chain view false.
+
+Latency per epoch: wall seconds from the oldest account change it covers to its attestation (the brief's "account
+change -> attested update"). The governed parameters stay those of the deployment (the slots run's calibration is
+not replayed here: a parameter change forces a full epoch by the operator's own check, and governance of a new venue
+document is the demo's business, not the loop's).
+
+Submitting updates: the registry's update entry point (``chain_ops.submit_update``, the tree-chain half) is used
+when it exists. Until then (``UPDATES_ON_CHAIN`` False) an update epoch is proven, published and audited without a
+registry, and the chain keeps the latest full epoch (whose statement the update's carried slots share while the
+feeds stay in the box); because the registry takes only epoch latest + 1, the next full epoch then goes to a new
+registry deployed at that epoch number (recorded in the epoch's note). A venue run does not resume.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from zkmargin.circuits.rules.models import Account
+from zkmargin.circuits.rules.params import ScenarioGrid
+from zkmargin.circuits.rules.risk_arrays import build_risk_arrays
+from zkmargin.verifier.audit import audit_bundle
+from zkmargin.verifier.chain_live import LiveStatus
+
+from ..engine.margin import MarginEngine
+from . import chain_ops
+from .account_stream import AccountChange, ChangeStream
+from .chain_ops import ChainDeployment, update_feeds
+from .exchange import demo_engine
+from .price_stream import PriceDataError, PriceFeed, checked_prices
+from .realtime import EpochRecord, RunConfig, RunError, RunObserver, RunResult, TickRecord, run_accounts
+from .realtime_loop import EVENT_KIND, ratio_percentiles
+from .run_state import EventLog, RunState
+from .venue_epoch import VenueOperator, VenueSpec
+
+log = logging.getLogger(__name__)
+
+UNDERLYINGS = ("BTC", "ETH")
+CHANGES = "changes.jsonl"
+# the registry's insurance fund (the venue demo's): a crash day leaves a few accounts with bad debt at the box's worst
+# corner, which the live view accepts only up to the fund (the reason is recorded when it does not)
+INSURANCE_FUND = 1_000_000 * 10**6
+OFF_CHAIN_NOTE = "update proven and published, not submitted: the registry client has no submit_update yet"
+
+
+def updates_on_chain() -> bool:
+    """Whether the registry client can submit an update epoch (the tree-chain half of issue 16)."""
+    return hasattr(chain_ops, "submit_update")
+
+
+def venue_engine(prices: dict[str, float], now: int, box_ppm: int) -> MarginEngine:
+    """The demo venue at the tick's BTC/ETH prices, with a BTC scenario grid whose nodes include the box edges (an
+    option is proven over a box only when its edges are grid nodes). ``now`` is the run's fixed listing clock: the
+    instrument table, hence the governed parameters, stay the same across ticks."""
+    e = demo_engine(btc=prices["BTC"], eth=prices["ETH"], now=now)
+    moves = sorted({-150_000, -box_ppm, 0, box_ppm, 150_000})
+    grid = ScenarioGrid(price_moves=moves, vol_shocks=[-250_000, 0, 250_000])
+    params = e.params.model_copy(update={"scenario_grids": {"BTC": grid}})
+    ra = build_risk_arrays(e.instruments, e.snapshot, params.scenario_grids, params.short_option_min)
+    return MarginEngine(e.instruments, params, e.snapshot, ra)
+
+
+def venue_spec(cfg: RunConfig) -> VenueSpec:
+    """``--batch`` leaves per batch, two positions and two balances per leaf (the venue tests' small shape)."""
+    return VenueSpec(leaves=cfg.batch, positions=2, balances=2, box_ppm=cfg.resolved_box_ppm())
+
+
+class JsonLines(EventLog):
+    """A durable JSON-lines file next to the bundle (``changes.jsonl``), one object per line."""
+
+    def __init__(self, out: Path, name: str) -> None:
+        super().__init__(out)
+        self.path = Path(out) / name
+        self._f: IO[str] | None = None
+
+    def append(self, event: dict[str, Any]) -> None:
+        if self._f is None:
+            self._f = self.path.open("a", encoding="utf-8")
+        self._f.write(json.dumps(event) + "\n")
+        self._f.flush()
+        os.fsync(self._f.fileno())
+
+
+class VenueRunLoop:
+    """One venue run over ``cfg.out`` (a new run: ``run_realtime`` refuses an ``--out`` holding one)."""
+
+    def __init__(self, cfg: RunConfig, feed: PriceFeed, observer: RunObserver) -> None:
+        self.cfg = cfg
+        self.feed = feed
+        self.observer = observer
+        self.out = Path(cfg.out)
+        self.events = EventLog(self.out)
+        self.changes = JsonLines(self.out, CHANGES)
+        self.state: RunState | None = None
+        self.prover_name = "in-process"
+        self.registries: list[str] = []  # every registry the run attested to (more than one only in the seam mode)
+
+    def close(self) -> None:
+        self.events.close()
+        self.changes.close()
+        self.observer.close()
+
+    def result(self) -> RunResult:
+        if self.state is None:
+            raise RunError("the venue run stopped before its first tick")
+        return RunResult.from_state(self.state, self.prover_name)
+
+    def _next(self, tick: int) -> tuple[str, dict[str, float]]:
+        try:
+            label, prices = self.feed.next_tick()
+            return str(label), checked_prices(str(label), dict(prices), UNDERLYINGS)
+        except PriceDataError as e:
+            raise RunError(f"tick {tick}: {e}") from e
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> None:
+        cfg = self.cfg
+        box = cfg.resolved_box_ppm()
+        date, prices = self._next(1)
+        self.out.mkdir(parents=True, exist_ok=True)
+        now = int(time.time())  # the listing clock (module docstring); the embedded chain's clock is the wall clock
+        engine = venue_engine(prices, now, box)
+        book = run_accounts(prices["BTC"], prices["ETH"], cfg.accounts, cfg.seed)
+        stream = ChangeStream(cfg.seed, cfg.resolved_changes(), first_new=cfg.accounts)
+        op = VenueOperator(self.out, venue_spec(cfg), progress=self.observer.progress)
+        state = self.state = RunState(cfg.identity(), base_epoch=op.latest_epoch(),
+                                      status={a.account_id: "healthy" for a in book})  # fmt: skip
+        state.save(self.out)
+        self.observer.start(cfg, self.prover_name, 0)
+        table = op.table(engine)
+        setup = op.setup(op.shape(engine, table))
+        self.observer.setup_ready(setup.kind, setup.label())
+        chain = op.deploy_chain(engine, insurance_fund_micro_usd=INSURANCE_FUND)
+        self.registries.append(chain.registry.address)
+        assets = list(table.assets)
+        pending: list[tuple[float, AccountChange]] = []  # changes no epoch covers yet, with their wall time
+        centre: dict[str, float] = {}
+        live_prev: tuple[bool, str] = (False, "no attestation")
+        false_since = 0
+        for n in range(1, cfg.ticks + 1):
+            if n > 1:
+                date, prices = self._next(n)
+                engine = venue_engine(prices, now, box)
+                book, chs = stream.step(n, book, engine.snapshot.marks, prices)
+                t_applied = time.perf_counter()
+                for ch in chs:
+                    pending.append((t_applied, ch))
+                    self.changes.append(asdict(ch) | {"date": date})
+            else:
+                chs = []
+            evs = self._revalue(engine, book, n, date)
+            chain = op.chain or chain
+            update_feeds(chain, [engine.snapshot.spot_prices[a] for a in assets])
+            before = self._live(chain, n)
+            if before[0] != live_prev[0] and n > 1:  # before the first epoch there is nothing to be true about
+                self.observer.live(n, date, before[0], before[1], "feeds at the tick's prices")
+                false_since = 0 if before[0] else n
+            live_prev = before
+            due = n == 1 or n % cfg.epoch_every == 0 or not before[0]
+            epoch_rec = None
+            if due and (n == 1 or pending or not before[0]):
+                epoch_rec = self._epoch(op, engine, book, pending, n, date, before)
+                pending = []
+                if epoch_rec.mode == "full":
+                    centre = {u: prices[u] for u in UNDERLYINGS}
+            after = self._live(op.chain or chain, n) if epoch_rec is not None else before
+            if epoch_rec is not None and after[0] != live_prev[0] and n > 1:
+                self.observer.live(n, date, after[0], after[1], f"after epoch {epoch_rec.epoch}")
+                if after[0] and false_since:
+                    epoch_rec.note = (f"{epoch_rec.note}; " if epoch_rec.note else "") + (
+                        f"live view true again (false since tick {false_since}: {before[1]})"
+                    )
+            live_prev = after
+            box_now = {u: [c * (1 - box / 1e6), c * (1 + box / 1e6)] for u, c in centre.items()}
+            counts = Counter(state.status[a.account_id] for a in book)
+            rec = TickRecord(n, date, prices, self._ratios, dict(counts), len(evs), len(chs),
+                             {"before": list(before), "after": list(after)}, box_now or None)  # fmt: skip
+            state.ticks.append(asdict(rec))
+            for ev in evs:
+                state.event_counts[ev["event"]] = state.event_counts.get(ev["event"], 0) + 1
+            if epoch_rec is not None:
+                state.epochs.append(asdict(epoch_rec))
+            state.last_tick = n
+            state.save(self.out)
+            self.observer.tick(rec, [], cfg.ticks)
+            if epoch_rec is not None:
+                self.observer.epoch(epoch_rec)
+
+    def _live(self, chain: ChainDeployment, tick: int) -> tuple[bool, str]:
+        """The registry's live view now: (solvent, reason) ('no attestation' before the first epoch)."""
+        if chain.registry.latest_epoch() is None:
+            return False, "no attestation"
+        live: LiveStatus = chain.registry.live_status()
+        return bool(live.solvent), live.reason_text
+
+    def _revalue(self, engine: MarginEngine, book: list[Account], tick: int, date: str) -> list[dict[str, Any]]:
+        """Every account at the tick's prices; status changes are events (as in the slots run)."""
+        assert self.state is not None
+        status = self.state.status
+        live_ids = {a.account_id for a in book}
+        for gone in [a for a in status if a not in live_ids]:
+            del status[gone]
+        evs: list[dict[str, Any]] = []
+        eq, mm = [], []
+        for acct in book:
+            r = engine.evaluate(acct)
+            eq.append(r.equity)
+            mm.append(r.mm)
+            old = status.get(acct.account_id, "healthy")
+            if r.status != old:
+                status[acct.account_id] = r.status
+                ev = {"tick": tick, "date": date, "event": EVENT_KIND.get(r.status, "cured"),
+                      "account": acct.account_id, "from": old, "equity": r.equity, "im": r.im, "mm": r.mm,
+                      "shortfall": r.shortfall}  # fmt: skip
+                self.events.append(ev)
+                self.observer.event(ev, len(evs) + 1)
+                evs.append(ev)
+            else:
+                status.setdefault(acct.account_id, r.status)
+        self._ratios = ratio_percentiles(np.array(eq, dtype=float), np.array(mm, dtype=float))
+        return evs
+
+    def _epoch(
+        self,
+        op: VenueOperator,
+        engine: MarginEngine,
+        book: list[Account],
+        pending: list[tuple[float, AccountChange]],
+        tick: int,
+        date: str,
+        live_before: tuple[bool, str],
+    ) -> EpochRecord:
+        """An update epoch when the operator can make one, else a full re-centred epoch (with the operator's reason);
+        then the audit. See the module docstring for the seam while the registry has no update entry point."""
+        t0 = time.perf_counter()
+        epoch = op.latest_epoch() + 1
+        chain = op.chain
+        assert chain is not None
+        on_chain = updates_on_chain()
+        note = ""
+        if not on_chain:
+            op.chain = None  # the blocker's revoked check reads the registry, which holds only the full epochs
+        try:
+            reason, _ = op.update_blocker(engine)
+        finally:
+            op.chain = chain
+        if reason:
+            if not on_chain and chain.registry.latest_epoch() not in (None, epoch - 1):
+                prev_reg = chain.registry.address
+                chain = op.deploy_chain(
+                    engine, insurance_fund_micro_usd=INSURANCE_FUND
+                )  # the seam: the registry takes only latest + 1
+                self.registries.append(chain.registry.address)
+                note = f"registry redeployed at epoch {epoch} (was {prev_reg}): off-chain updates came between"
+            res = op.run_epoch(epoch, engine, book)
+            mode, reproved, proofs, attested = "full", list(range(res.batches)), res.batches, True
+        else:
+            if not on_chain:
+                op.chain = None
+            try:
+                u = op.run_update(epoch, engine, book)
+            finally:
+                op.chain = chain
+            res, mode, reproved, proofs = u.result, u.mode, list(u.reproved), u.proofs
+            reason = u.reason
+            attested = on_chain or mode == "full"
+            if not attested:
+                note = OFF_CHAIN_NOTE
+        seconds = time.perf_counter() - t0
+        latency = time.perf_counter() - min(t for t, _ in pending) if pending else 0.0
+        rep = audit_bundle(res.path, registry=chain.registry if attested else None)
+        failed = sorted({c.name for c in rep.checks if not c.ok})
+        log.info("venue run epoch %d (%s): %d of %d slots proven, audit %s", epoch, mode, len(reproved), res.batches,
+                 rep.ok)  # fmt: skip
+        return EpochRecord(
+            epoch, tick, date, seconds, res.prove_wall_seconds, res.batches, res.covered, len(res.excluded),
+            str(res.manifest.get("parameter_version", "")), audit_ok(rep.ok, failed, attested), 0, str(res.path),
+            note=note, mode=mode, reason=reason if mode == "full" else "", reproved_slots=reproved,
+            slots=res.batches, proofs=proofs, changes=len(pending), latency_s=latency, on_chain=attested,
+            audit_failed=failed,
+        )  # fmt: skip
+
+
+# checks that need the registry: without one (an update not submitted, the seam) they fail by construction
+REGISTRY_ONLY_CHECKS = ("setup: not a development (single-party) setup",)  # the registry's development flag
+
+
+def audit_ok(ok: bool, failed: list[str], attested: bool) -> bool:
+    """The audit's verdict; for an update that is not on chain (the seam), every check but the registry's."""
+    if ok or attested:
+        return ok
+    return all(any(name.startswith(p) for p in REGISTRY_ONLY_CHECKS) for name in failed)
