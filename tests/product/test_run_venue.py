@@ -143,3 +143,21 @@ def test_bad_venue_options_exit_2(
     assert main(["run", "--out", str(out), "--ticks", "2", "--epoch-every", "1", "--no-report", *extra]) == 2
     assert named in capsys.readouterr().err
     assert not out.exists()
+
+
+class OneTick:
+    """A live adapter (``PriceFeed``) whose only tick has a bad ETH price."""
+
+    def next_tick(self) -> tuple[str, dict[str, float]]:
+        return "2026-12-02T08:00Z", {"BTC": 91_000.0, "ETH": float("nan")}
+
+
+def test_live_feed_adapter_bad_price_names_the_field(tmp_path: Path) -> None:
+    from zkmargin.prover.operator.realtime import RunError
+
+    out = tmp_path / "run"
+    with pytest.raises(RunError, match=r"tick 1: .*field ETH"):
+        run_realtime(RunConfig(out=out, ticks=1, circuit="venue", report=False), RunObserver(), feed=OneTick())
+    assert not out.exists()
+    with pytest.raises(RunError, match="venue run only"):
+        run_realtime(RunConfig(out=out, ticks=1, epoch_every=1, report=False), RunObserver(), feed=OneTick())
