@@ -86,7 +86,7 @@ def test_leaf_encoding_is_the_two_step_keccak() -> None:
 def test_empty_tree_and_zero_hashes() -> None:
     assert ZERO_HASHES[0] == bytes(32) and len(ZERO_HASHES) == DEPTH + 1
     assert BatchTree([]).root() == ZERO_HASHES[DEPTH]
-    assert MAX_SLOTS == 65536
+    assert MAX_SLOTS == 65535
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13])
@@ -114,7 +114,7 @@ def test_full_epoch_root_paths_and_frontier(n: int) -> None:
 def test_slot_ranges_rejects_non_increasing() -> None:
     with pytest.raises(TreeError, match="strictly increase"):
         slot_ranges([5, 9, 9])
-    with pytest.raises(TreeError, match=r"1\.\.65536"):
+    with pytest.raises(TreeError, match=r"1\.\.65535"):
         slot_ranges([])
 
 

@@ -106,7 +106,7 @@ def check_setup(rep: Report, b: fmt.EpochBundle, vk: AnyKey, registry: SolvencyR
 def check_chain(
     rep: Report, b: fmt.EpochBundle, batches: list[fmt.BatchEntry], registry: SolvencyRegistryClient
 ) -> None:
-    from .chain import ChainRevert, batches_hash
+    from .chain import ChainRevert, batch_tree_root
 
     info = b.manifest.get("chain") or {}
     if info.get("registry"):
@@ -148,7 +148,7 @@ def check_chain(
         rep.warn("chain: governed parameters", "changed since this epoch (timelock); its record still binds them")
     statements = [be.statement() for be in batches]
     rep.add(
-        "chain: batchesHash = hash chain over the manifest batches (roots, id ranges, totals, in order)",
-        onchain.batches_hash == batches_hash(statements) and onchain.batch_count == len(statements),
+        "chain: batchTreeRoot = batch tree over the manifest batches (roots, id ranges, totals, in order)",
+        onchain.batch_tree_root == batch_tree_root(statements, b.epoch) and onchain.batch_count == len(statements),
         f"{onchain.batch_count} batches on-chain",
     )

@@ -2,7 +2,7 @@
 
 API (small and stable; everything else here is private):
 
-* ``DEPTH`` (16), ``MAX_SLOTS`` (65,536), ``R`` (the BN254 scalar modulus: the top of the id-hash space);
+* ``DEPTH`` (16), ``MAX_SLOTS`` (65,535), ``R`` (the BN254 scalar modulus: the top of the id-hash space);
 * ``SlotLeaf(lo, hi, proof_epoch, words)``: one slot's statement; ``.body()`` / ``.hash()`` the on-chain leaf,
   ``.from_statement(st, lo, hi, proof_epoch)``, ``.statement()``, ``.holds(id_hash)``;
 * ``leaf_body(lo, proof_epoch, words)``, ``leaf_hash_of(body, hi)``: the two hashing steps;
@@ -56,7 +56,9 @@ from eth_utils import keccak
 from .attestation import BatchStatement
 
 DEPTH = 16
-MAX_SLOTS = 1 << DEPTH
+# 2^16 - 1, not 2^16: the registry builds a full epoch's root incrementally (a frontier of DEPTH nodes), which never
+# has to hold a full tree that way; BatchTree.sol's MAX_SLOTS is the same.
+MAX_SLOTS = (1 << DEPTH) - 1
 R = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 OWN_FIXED = 9  # own public words before the liabilities
 REPLACE = 1
@@ -200,8 +202,8 @@ def root_from_path(index: int, leaf: bytes, path: Sequence[bytes]) -> bytes:
     """The root a leaf at ``index`` with sibling ``path`` (leaf level first) hashes to."""
     if len(path) != DEPTH:
         raise TreeError(f"a path has {DEPTH} siblings, got {len(path)}")
-    if not 0 <= index < MAX_SLOTS:
-        raise TreeError(f"slot {index} outside 0..{MAX_SLOTS - 1}")
+    if not 0 <= index < 1 << DEPTH:
+        raise TreeError(f"slot {index} outside 0..{(1 << DEPTH) - 1}")
     node = leaf
     for level, sib in enumerate(path):
         node = _h(sib, node) if (index >> level) & 1 else _h(node, sib)
@@ -276,9 +278,9 @@ class BatchTree:
         return top[0] if top else ZERO_HASHES[DEPTH]
 
     def path(self, index: int) -> list[bytes]:
-        """The DEPTH siblings of slot ``index`` (any index < MAX_SLOTS; an unused one has leaf bytes32(0))."""
-        if not 0 <= index < MAX_SLOTS:
-            raise TreeError(f"slot {index} outside 0..{MAX_SLOTS - 1}")
+        """The DEPTH siblings of slot ``index`` (any tree position < 2^DEPTH; an unused one has leaf bytes32(0))."""
+        if not 0 <= index < 1 << DEPTH:
+            raise TreeError(f"slot {index} outside 0..{(1 << DEPTH) - 1}")
         levels = self._build()
         out = []
         for h in range(DEPTH):

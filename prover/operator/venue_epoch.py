@@ -397,6 +397,7 @@ class VenueOperator:
         if (final / fmt.MANIFEST).exists() and epoch in [r["epoch"] for r in fmt.list_epochs(self.root)]:
             res = self._reload(epoch, final)
             return VenueUpdateResult(res, str((res.manifest.get("tree") or {}).get("kind", "full")))
+        self.timings = {}
         reason, ctx = self.update_blocker(engine)
         if reason:
             log.warning("venue epoch %d: full epoch instead of an update: %s", epoch, reason)
