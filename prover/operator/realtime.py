@@ -295,7 +295,6 @@ class EpochRecord:
     proofs: int = 0  # batch proofs made
     changes: int = 0  # account changes this epoch covers (since the previous epoch)
     latency_s: float = 0.0  # oldest covered account change -> epoch attested (wall seconds)
-    on_chain: bool = True  # False: an update proven and published but not submitted (no registry entry point)
     audit_failed: list[str] = field(default_factory=list)  # names of failed audit checks
 
 

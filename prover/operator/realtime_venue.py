@@ -20,11 +20,9 @@ change -> attested update"). The governed parameters stay those of the deploymen
 not replayed here: a parameter change forces a full epoch by the operator's own check, and governance of a new venue
 document is the demo's business, not the loop's).
 
-Submitting updates: the registry's update entry point (``chain_ops.submit_update``, the tree-chain half) is used
-when it exists. Until then (``UPDATES_ON_CHAIN`` False) an update epoch is proven, published and audited without a
-registry, and the chain keeps the latest full epoch (whose statement the update's carried slots share while the
-feeds stay in the box); because the registry takes only epoch latest + 1, the next full epoch then goes to a new
-registry deployed at that epoch number (recorded in the epoch's note). A venue run does not resume.
+Submitting updates: ``VenueOperator._attest_update`` -> ``chain_ops.submit_update`` -> the registry's
+``submitUpdate`` (which itself refuses an update while a feed is outside the latest box, or under another key).
+A venue run does not resume.
 """
 
 from __future__ import annotations
@@ -47,7 +45,6 @@ from zkmargin.verifier.audit import audit_bundle
 from zkmargin.verifier.chain_live import LiveStatus
 
 from ..engine.margin import MarginEngine
-from . import chain_ops
 from .account_stream import AccountChange, ChangeStream
 from .chain_ops import ChainDeployment, update_feeds
 from .exchange import demo_engine
@@ -64,12 +61,6 @@ CHANGES = "changes.jsonl"
 # the registry's insurance fund (the venue demo's): a crash day leaves a few accounts with bad debt at the box's worst
 # corner, which the live view accepts only up to the fund (the reason is recorded when it does not)
 INSURANCE_FUND = 1_000_000 * 10**6
-OFF_CHAIN_NOTE = "update proven and published, not submitted: the registry client has no submit_update yet"
-
-
-def updates_on_chain() -> bool:
-    """Whether the registry client can submit an update epoch (the tree-chain half of issue 16)."""
-    return hasattr(chain_ops, "submit_update")
 
 
 def venue_engine(prices: dict[str, float], now: int, box_ppm: int) -> MarginEngine:
@@ -117,7 +108,6 @@ class VenueRunLoop:
         self.changes = JsonLines(self.out, CHANGES)
         self.state: RunState | None = None
         self.prover_name = "in-process"
-        self.registries: list[str] = []  # every registry the run attested to (more than one only in the seam mode)
 
     def close(self) -> None:
         self.events.close()
@@ -155,7 +145,6 @@ class VenueRunLoop:
         setup = op.setup(op.shape(engine, table))
         self.observer.setup_ready(setup.kind, setup.label())
         chain = op.deploy_chain(engine, insurance_fund_micro_usd=INSURANCE_FUND)
-        self.registries.append(chain.registry.address)
         assets = list(table.assets)
         pending: list[tuple[float, AccountChange]] = []  # changes no epoch covers yet, with their wall time
         centre: dict[str, float] = {}
@@ -183,7 +172,7 @@ class VenueRunLoop:
             due = n == 1 or n % cfg.epoch_every == 0 or not before[0]
             epoch_rec = None
             if due and (n == 1 or pending or not before[0]):
-                epoch_rec = self._epoch(op, engine, book, pending, n, date, before)
+                epoch_rec = self._epoch(op, engine, book, pending, n, date)
                 pending = []
                 if epoch_rec.mode == "full":
                     centre = {u: prices[u] for u in UNDERLYINGS}
@@ -252,65 +241,25 @@ class VenueRunLoop:
         pending: list[tuple[float, AccountChange]],
         tick: int,
         date: str,
-        live_before: tuple[bool, str],
     ) -> EpochRecord:
-        """An update epoch when the operator can make one, else a full re-centred epoch (with the operator's reason);
-        then the audit. See the module docstring for the seam while the registry has no update entry point."""
+        """An update epoch when the operator can make one (``run_update``: the changed slots re-proven at the latest
+        box centre, submitted with ``submitUpdate``), else a full re-centred epoch with the operator's reason; then
+        the audit against the registry."""
         t0 = time.perf_counter()
         epoch = op.latest_epoch() + 1
         chain = op.chain
         assert chain is not None
-        on_chain = updates_on_chain()
-        note = ""
-        if not on_chain:
-            op.chain = None  # the blocker's revoked check reads the registry, which holds only the full epochs
-        try:
-            reason, _ = op.update_blocker(engine)
-        finally:
-            op.chain = chain
-        if reason:
-            if not on_chain and chain.registry.latest_epoch() not in (None, epoch - 1):
-                prev_reg = chain.registry.address
-                chain = op.deploy_chain(
-                    engine, insurance_fund_micro_usd=INSURANCE_FUND
-                )  # the seam: the registry takes only latest + 1
-                self.registries.append(chain.registry.address)
-                note = f"registry redeployed at epoch {epoch} (was {prev_reg}): off-chain updates came between"
-            res = op.run_epoch(epoch, engine, book)
-            mode, reproved, proofs, attested = "full", list(range(res.batches)), res.batches, True
-        else:
-            if not on_chain:
-                op.chain = None
-            try:
-                u = op.run_update(epoch, engine, book)
-            finally:
-                op.chain = chain
-            res, mode, reproved, proofs = u.result, u.mode, list(u.reproved), u.proofs
-            reason = u.reason
-            attested = on_chain or mode == "full"
-            if not attested:
-                note = OFF_CHAIN_NOTE
+        u = op.run_update(epoch, engine, book)
+        res = u.result
         seconds = time.perf_counter() - t0
         latency = time.perf_counter() - min(t for t, _ in pending) if pending else 0.0
-        rep = audit_bundle(res.path, registry=chain.registry if attested else None)
+        rep = audit_bundle(res.path, registry=chain.registry)
         failed = sorted({c.name for c in rep.checks if not c.ok})
-        log.info("venue run epoch %d (%s): %d of %d slots proven, audit %s", epoch, mode, len(reproved), res.batches,
-                 rep.ok)  # fmt: skip
+        log.info("venue run epoch %d (%s): %d of %d slots proven, audit %s", epoch, u.mode, len(u.reproved),
+                 res.batches, rep.ok)  # fmt: skip
         return EpochRecord(
             epoch, tick, date, seconds, res.prove_wall_seconds, res.batches, res.covered, len(res.excluded),
-            str(res.manifest.get("parameter_version", "")), audit_ok(rep.ok, failed, attested), 0, str(res.path),
-            note=note, mode=mode, reason=reason if mode == "full" else "", reproved_slots=reproved,
-            slots=res.batches, proofs=proofs, changes=len(pending), latency_s=latency, on_chain=attested,
-            audit_failed=failed,
+            str(res.manifest.get("parameter_version", "")), rep.ok, 0, str(res.path), mode=u.mode,
+            reason=u.reason, reproved_slots=list(u.reproved), slots=res.batches, proofs=u.proofs,
+            changes=len(pending), latency_s=latency, audit_failed=failed,
         )  # fmt: skip
-
-
-# checks that need the registry: without one (an update not submitted, the seam) they fail by construction
-REGISTRY_ONLY_CHECKS = ("setup: not a development (single-party) setup",)  # the registry's development flag
-
-
-def audit_ok(ok: bool, failed: list[str], attested: bool) -> bool:
-    """The audit's verdict; for an update that is not on chain (the seam), every check but the registry's."""
-    if ok or attested:
-        return ok
-    return all(any(name.startswith(p) for p in REGISTRY_ONLY_CHECKS) for name in failed)

@@ -75,6 +75,7 @@ def test_updates_reprove_only_changed_slots(venue_run: tuple[Path, RunResult, Re
         assert len(e.reproved_slots) - len(old) == e.slots - len(prev.slots)  # any other one is a split's new slot
         manifest = fmt.open_epoch(out, e.epoch).manifest
         assert manifest["tree"]["kind"] == "update" and manifest["tree"]["reproved"] == e.reproved_slots
+        assert manifest["chain"]["tx_hash"], "the update was submitted to the registry (submitUpdate)"
         assert e.latency_s >= e.seconds > 0
         assert e.audit_ok, e.audit_failed
     assert any(len(e.reproved_slots) < e.slots for e in updates), "some update must carry a slot"
