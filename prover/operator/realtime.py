@@ -296,6 +296,8 @@ class EpochRecord:
     changes: int = 0  # account changes this epoch covers (since the previous epoch)
     latency_s: float = 0.0  # oldest covered account change -> epoch attested (wall seconds)
     audit_failed: list[str] = field(default_factory=list)  # names of failed audit checks
+    stages: dict[str, float] = field(default_factory=dict)  # venue: the operator's stage timings (seconds)
+    audit_seconds: float = 0.0
 
 
 @dataclass

@@ -249,11 +249,14 @@ class VenueRunLoop:
         epoch = op.latest_epoch() + 1
         chain = op.chain
         assert chain is not None
+        op.timings = {}
         u = op.run_update(epoch, engine, book)
         res = u.result
         seconds = time.perf_counter() - t0
         latency = time.perf_counter() - min(t for t, _ in pending) if pending else 0.0
+        t0 = time.perf_counter()
         rep = audit_bundle(res.path, registry=chain.registry)
+        audit_s = time.perf_counter() - t0
         failed = sorted({c.name for c in rep.checks if not c.ok})
         log.info("venue run epoch %d (%s): %d of %d slots proven, audit %s", epoch, u.mode, len(u.reproved),
                  res.batches, rep.ok)  # fmt: skip
@@ -261,5 +264,6 @@ class VenueRunLoop:
             epoch, tick, date, seconds, res.prove_wall_seconds, res.batches, res.covered, len(res.excluded),
             str(res.manifest.get("parameter_version", "")), rep.ok, 0, str(res.path), mode=u.mode,
             reason=u.reason, reproved_slots=list(u.reproved), slots=res.batches, proofs=u.proofs,
-            changes=len(pending), latency_s=latency, audit_failed=failed,
+            changes=len(pending), latency_s=latency, audit_failed=failed, stages=dict(op.timings),
+            audit_seconds=audit_s,
         )  # fmt: skip
