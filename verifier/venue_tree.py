@@ -197,12 +197,15 @@ def check_tree_proofs(
 
 
 def onchain_tree(registry: SolvencyRegistryClient, epoch: int) -> tuple[bytes, int] | None:
-    """(root, slot count) the registry recorded for ``epoch``, or None when the client has no tree reader."""
-    reader = getattr(registry, "tree_of", None)
-    if reader is None:
+    """(root, slot count) the registry recorded for ``epoch`` (its ``batchTreeRoot`` and ``batchCount``), or None
+    when the epoch is not attested."""
+    from .chain import ChainRevert
+
+    try:
+        att = registry.attestation_of(epoch)
+    except ChainRevert:
         return None
-    root, count = reader(epoch)
-    return bytes(root), int(count)
+    return bytes(att.batch_tree_root), int(att.batch_count)
 
 
 def check_tree_chain(
@@ -210,7 +213,7 @@ def check_tree_chain(
 ) -> None:
     got = onchain_tree(registry, b.epoch)
     if got is None:
-        rep.warn("chain: tree root", "this registry client reads no tree root")
+        rep.add(TREE_CHAIN_CHECK, False, f"epoch {b.epoch} is not attested on this registry")
         return
     rep.add(
         TREE_CHAIN_CHECK,
@@ -240,13 +243,12 @@ def check_user_slot(
         return None
     k = hits[0]
     tree = BatchTree(slots)
-    attested = tree_meta(b)["root"]
+    attested: bytes | None = tree_meta(b)["root"]
     where = "the manifest's root"
     if registry is not None:
         got = onchain_tree(registry, b.epoch)
-        if got is not None:
-            attested, where = got[0], "the registry's root for this epoch"
-    ok = verify_path(attested, k, slots[k].hash(), tree.path(k))
+        attested, where = (None if got is None else got[0]), "the registry's root for this epoch"
+    ok = attested is not None and verify_path(attested, k, slots[k].hash(), tree.path(k))
     rep.add(USER_LEAF_CHECK, ok, f"slot {k} on {where}" if ok else f"slot {k} is not on {where}")
     pe = slots[k].proof_epoch
     stale = pe < b.epoch

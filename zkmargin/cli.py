@@ -187,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     flip = d.add_mutually_exclusive_group()
     flip.add_argument("--no-live-flip", action="store_true",
                       help="skip the live view's flip (a feed moved outside the attested box and back)")  # fmt: skip
+    d.add_argument("--update-epoch", action="store_true",
+                   help="venue circuit: after the full epoch, one account deposits and the next epoch is an update "
+                        "(issue 16: only its slot re-proven at the attested box centre, the rest carried, "
+                        "submitUpdate); its latency, gas and audit are reported")  # fmt: skip
     flip.add_argument("--live-flip-epoch", action="store_true",
                       help="flip the live view back by attesting the next epoch at the moved price (re-proves every "
                            "batch: ~2 more minutes at 1,000 accounts)")  # fmt: skip

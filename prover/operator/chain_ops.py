@@ -250,27 +250,6 @@ def attest(
     return chain_record(dep, epoch)
 
 
-def submit_update(
-    dep: ChainDeployment,
-    epoch: int,
-    ops_words: Sequence[int],
-    batches: Sequence[tuple[BatchStatement, Proof | CommittedProof]],
-    *,
-    declared_accounts: int,
-    unrepresented_accounts: int,
-) -> dict[str, Any]:
-    """Submit an update epoch (``submitUpdate``: the ops of ``batch_tree.encode_ops`` and the new batches in op
-    order) as the operator; returns the chain record. Skipped when the registry already holds ``epoch`` (submitted
-    before a crash: the record comes from the chain). The registry itself checks the rest: latest + 1, the feeds
-    inside the latest box, the same key, every op's old leaf against the current root."""
-    latest = dep.registry.latest_epoch()
-    if latest is None or latest < epoch:
-        dep.registry.submit_update(
-            epoch, batches, ops_words, declared_accounts, unrepresented_accounts, sender=dep.operator
-        )
-    return chain_record(dep, epoch)
-
-
 class ChainRecordMismatch(RuntimeError):
     """A cached chain record disagrees with the registry it names; nothing is published."""
 

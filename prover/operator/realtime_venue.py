@@ -20,7 +20,7 @@ change -> attested update"). The governed parameters stay those of the deploymen
 not replayed here: a parameter change forces a full epoch by the operator's own check, and governance of a new venue
 document is the demo's business, not the loop's).
 
-Submitting updates: ``VenueOperator._attest_update`` -> ``chain_ops.submit_update`` -> the registry's
+Submitting updates: ``VenueOperator._attest_update`` -> ``SolvencyRegistryWriter.submit_update`` -> the registry's
 ``submitUpdate`` (which itself refuses an update while a feed is outside the latest box, or under another key).
 A venue run does not resume.
 """

@@ -57,7 +57,7 @@ from ..engine.margin import MarginEngine
 from ..solvency_witness import AccountNotProvable
 from ..venue_witness import VenueBatch, build_venue_batch, split_account
 from .batch_cache import BatchCache
-from .chain_ops import ChainDeployment, attest, deploy, update_feeds
+from .chain_ops import ChainDeployment, attest, chain_record, deploy, update_feeds
 from .classify import Classification, Exclusion
 from .pipeline import EpochResult
 from .proving import BatchJob, prove_batch
@@ -387,8 +387,9 @@ class VenueOperator:
         out = outside_box(centre.snapshot.spot_prices, engine.snapshot.spot_prices, table.assets, vp)
         if out:
             return "the feeds left the box: " + "; ".join(out), {}
+        current = [engine.snapshot.spot_prices[a] for a in table.assets]
         ctx = {"state": state, "prev": prev, "centre": centre, "table": table, "shape": shape, "vp": vp}
-        return "", ctx | {"setup": setup}
+        return "", ctx | {"setup": setup, "current": current}
 
     def run_update(self, epoch: int, engine: MarginEngine, accounts: Sequence[Account]) -> VenueUpdateResult:
         """An update epoch after the latest one: re-prove only the changed slots at the box centre and carry the
@@ -419,6 +420,7 @@ class VenueOperator:
         shape: VenueShape,
         vp: VenueParams,
         setup: Setup,
+        current: list[int],
     ) -> VenueUpdateResult:
         t0 = time.perf_counter()
         cls = classify_venue(centre, table, shape, accounts)
@@ -443,8 +445,9 @@ class VenueOperator:
         self.timings["carry"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         chain_info = self._attest_update(
-            epoch, prev, ops_words, plan, proven, shape, declared=len(accounts), unrepresented=len(cls.excluded)
-        )
+            epoch, tree, ops_words, plan, proven, shape, current, declared=len(accounts),
+            unrepresented=len(cls.excluded),
+        )  # fmt: skip
         self.timings["attest"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         content = VenueEpochContent(
@@ -526,40 +529,40 @@ class VenueOperator:
     def _attest_update(
         self,
         epoch: int,
-        prev: fmt.EpochBundle,
+        tree: BatchTree,
         ops_words: list[int],
         plan: UpdatePlan,
         proven: dict[tuple[str, ...], tuple[VenueBatch, Any]],
         shape: VenueShape,
+        current_prices: list[int],
         *,
         declared: int,
         unrepresented: int,
     ) -> dict[str, Any] | None:
-        """Submit the update's ops and its new batches (one per REPLACE, left then right per SPLIT, with their
-        proofs) to the registry (the tree-chain half: ``chain_ops.submit_update``)."""
+        """``submitUpdate``: the ops and the new batches in op order (one per REPLACE, left then right per SPLIT) with
+        their proofs; the registry re-applies the ops to its root and verifies every proof in one multi-pairing. The
+        mock feeds move to the current prices first (inside the box, which the registry checks). A rerun after a
+        crash finds the epoch on-chain and takes its record only if the registry's root is this tree's."""
         if self.chain is None:
             return None
-        from . import chain_ops
-
-        submit = getattr(chain_ops, "submit_update", None)
-        if submit is None:
-            raise NotImplementedError("the registry client has no update entry point yet (tree-chain branch)")
+        dep = self.chain
+        latest = dep.registry.latest_epoch()
+        if latest is not None and latest >= epoch:
+            if dep.registry.attestation_of(epoch).batch_tree_root != tree.root():
+                raise RuntimeError(f"epoch {epoch} is already attested on-chain with another batch tree")
+            return chain_record(dep, epoch)
         self.progress("attest on-chain", 0, 1)
         statements = []
         for op in plan.ops:
             for c in (op.left,) if op.right is None else (op.left, op.right):
                 b, p = proven[c]
                 statements.append((split_public_signals(b.public, shape.assets)[1], p))
-        record: dict[str, Any] | None = submit(
-            self.chain,
-            epoch,
-            ops_words,
-            statements,
-            declared_accounts=declared,
-            unrepresented_accounts=unrepresented,
+        update_feeds(dep, current_prices)
+        dep.registry.submit_update(
+            epoch, statements, ops_words, declared, unrepresented_accounts=unrepresented, sender=dep.operator
         )
         self.progress("attest on-chain", 1, 1)
-        return record
+        return chain_record(dep, epoch)
 
     def _reload(self, epoch: int, final: Path) -> EpochResult:
         """An epoch already published: its result as the manifest records it (nothing proven again)."""

@@ -194,8 +194,19 @@ def _user(epochs: dict[str, Any], epoch: int, name: str, f: Path | None = None) 
     return verify_account(op.root, f, name, secret, epoch=epoch)
 
 
+def carried_member(epochs: dict[str, Any]) -> str:
+    """An account of a slot epoch 2 carried (secrets are random: which slot alice shares is not fixed)."""
+    op, u = epochs["op"], epochs[2]
+    return next(
+        a.account_id
+        for a in epochs["books"][2]
+        if _slot_of(u.result, a.account_id, _sec(op, a.account_id)) in u.carried
+    )
+
+
 def test_users_of_new_and_carried_slots_check_their_slot(epochs: dict[str, Any]) -> None:
-    for name in ("alice", "whale", "bob"):
+    old = carried_member(epochs)
+    for name in ("alice", old, "whale", "bob"):
         rep = _user(epochs, 2, name)
         assert rep.malformed is None
         bad = [c for c in rep.checks if not c.ok and not c.name.startswith("setup")]
@@ -203,15 +214,14 @@ def test_users_of_new_and_carried_slots_check_their_slot(epochs: dict[str, Any])
         for n in (USER_SLOT_CHECK, USER_LEAF_CHECK, USER_FRESH_CHECK, PATHS_CHECK, STATEMENT_CHECK):
             assert check(rep, n)
     fresh = next(c.detail for c in _user(epochs, 2, "alice").checks if c.name == USER_FRESH_CHECK)
-    carried = _user(epochs, 2, "whale")
+    carried = _user(epochs, 2, old)
     detail = next(c.detail for c in carried.checks if c.name == USER_FRESH_CHECK)
     assert "proven at epoch 2" in fresh and "carried" not in fresh
     assert "proven at epoch 1, carried to epoch 2" in detail  # stale data is visible
     assert any(c.warning and "as of epoch 1" in c.detail for c in carried.checks)
-    # the whale's epoch-1 file still checks epoch 2 (its slot was carried): no new file needed
+    # a carried account's epoch-1 file still checks epoch 2 (its slot was carried): no new file needed
     op = epochs["op"]
-    s = op.user_secrets.for_accounts(["whale"])["whale"]
-    rep = _user(epochs, 2, "whale", inclusion_file(op.root, 1, "whale", s))
+    rep = _user(epochs, 2, old, inclusion_file(op.root, 1, old, _sec(op, old)))
     assert check(rep, USER_FRESH_CHECK) and check(rep, PATHS_CHECK), rep.render()
 
 
@@ -318,15 +328,17 @@ def test_omitted_account_fails_its_user_check(epochs: dict[str, Any], tmp_path: 
 
 
 def test_stale_carried_slot_shown_to_its_user(epochs: dict[str, Any], tmp_path: Path) -> None:
-    """The whale deposited before epoch 2, but the operator carried her slot (proven at epoch 1) instead of
-    re-proving it. Her check shows the slot's proof epoch, and her current statement differs from the carried data."""
+    """An account of a carried slot deposited before epoch 2, but the operator carried its slot (proven at epoch 1)
+    instead of re-proving it. The check shows the slot's proof epoch, and the user's current statement differs from
+    the carried data."""
     op = epochs["op"]
-    s = _sec(op, "whale")
-    doc = json.loads(inclusion_file(op.root, 2, "whale", s).read_text())
+    name = carried_member(epochs)
+    s = _sec(op, name)
+    doc = json.loads(inclusion_file(op.root, 2, name, s).read_text())
     doc["statement"]["balances"]["USDT"] += demo.qt(50_000)  # her account now
-    f = tmp_path / "whale.json"
+    f = tmp_path / "stale.json"
     f.write_text(json.dumps(doc))
-    rep = verify_account(op.root, f, "whale", s, epoch=2)
+    rep = verify_account(op.root, f, name, s, epoch=2)
     assert rep.malformed is None and not check(rep, STATEMENT_CHECK)
     assert "carried to epoch 2" in next(c.detail for c in rep.checks if c.name == USER_FRESH_CHECK)
 
@@ -383,6 +395,9 @@ def test_cli_update_epoch_from_a_snapshot(tmp_path: Path, capsys: pytest.Capture
     assert check(rep, TREE_PROOFS_CHECK)
     assert main(["epoch", "--snapshot", str(s2), "--out", str(tmp_path / "x"), "--update"]) == 2
     assert "--update: update epochs are for the venue circuit" in capsys.readouterr().err
+    assert main(["demo", "--circuit", "slots", "--update-epoch", "--out", str(tmp_path / "d")]) == 2
+    assert "--update-epoch: update epochs are for the venue circuit" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
 
 
 def test_slot_whose_accounts_all_closed_becomes_an_empty_batch(epochs: dict[str, Any], tmp_path: Path) -> None:

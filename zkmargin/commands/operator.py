@@ -38,7 +38,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             raise OptionError("--proof-system", "the venue circuit is committed Groth16 only")
         return run_venue_demo(Path(args.out), args.accounts, args.batch or DEMO_LEAVES, args.seed, setup, rpc=args.rpc,
                               quiet=args.quiet, live_flip=not args.no_live_flip,
-                              live_flip_epoch=args.live_flip_epoch)  # fmt: skip
+                              live_flip_epoch=args.live_flip_epoch, update_epoch=args.update_epoch)  # fmt: skip
+    if args.update_epoch:
+        raise OptionError("--update-epoch", "update epochs are for the venue circuit (--circuit venue)")
     return run_demo(
         Path(args.out), args.accounts, args.batch or 16, args.seed, setup,
         rpc=args.rpc, registry=args.registry, devnet=args.devnet, quiet=args.quiet, proof_system=args.proof_system,
