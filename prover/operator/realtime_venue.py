@@ -5,15 +5,17 @@ Per tick: the feed's prices (the replayed BTC/ETH history through ``StreamFeed``
 -> the tick's account changes (``account_stream.ChangeStream``: seeded deposits, withdrawals, opened and closed
 positions, new and closed accounts) -> every account revalued at the tick's prices (status events, as the slots run)
 -> the registry's mock feeds moved to the tick's prices and its live view read (``liveStatus()``): false when a feed
-left the attested box -> an epoch when one is due (tick 1, every ``epoch_every`` ticks) or when the live view is
-false: an UPDATE epoch (``VenueOperator.run_update``: only the slots whose accounts changed are re-proven, at the
-latest box centre; the other slots' statements are carried) while the feeds are inside the box and the parameters
+left the attested box -> an epoch when one is due (tick 1, every ``epoch_every`` ticks with changes) or when the
+live view is false because a feed left the box or the attestation aged: an UPDATE epoch
+(``VenueOperator.run_update``: only the slots whose accounts changed are re-proven, at the latest box centre; the
+other slots' statements are carried) while the feeds are inside the box and the parameters
 and key are unchanged, else a FULL epoch re-centred at the tick's prices (the operator's reason is recorded) ->
 the bundle audited -> the live view read again (it must be true again after the epoch).
 
 Why the live view is read every tick: the chain's answer changes with the feeds, not with proofs; the run records
-when it is false and why, and the epoch that made it true again. Why an epoch when it is false: that is the only
-thing that makes it true again, so waiting for the next scheduled epoch would leave the chain view false.
+when it is false and why, and the epoch that made it true again. Why an epoch when it is false for those reasons:
+that is the only thing that makes it true again, so waiting for the next scheduled epoch would leave the chain view
+false (other reasons, e.g. bad debt above the insurance fund, no epoch cures: they are recorded, not chased).
 
 Latency per epoch: wall seconds from the oldest account change it covers to its attestation (the brief's "account
 change -> attested update"). The governed parameters stay those of the deployment (the slots run's calibration is
@@ -42,7 +44,7 @@ from zkmargin.circuits.rules.models import Account
 from zkmargin.circuits.rules.params import ScenarioGrid
 from zkmargin.circuits.rules.risk_arrays import build_risk_arrays
 from zkmargin.verifier.audit import audit_bundle
-from zkmargin.verifier.chain_live import LiveStatus
+from zkmargin.verifier.chain_live import LIVE_REASONS, OUTSIDE_BOX, TOO_OLD, LiveStatus
 
 from ..engine.margin import MarginEngine
 from .account_stream import AccountChange, ChangeStream
@@ -53,6 +55,8 @@ from .realtime import EpochRecord, RunConfig, RunError, RunObserver, RunResult, 
 from .realtime_loop import EVENT_KIND, ratio_percentiles
 from .run_state import EventLog, RunState
 from .venue_epoch import VenueOperator, VenueSpec
+from .venue_slots import fingerprint
+from .venue_update import load_state
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +82,17 @@ def venue_engine(prices: dict[str, float], now: int, box_ppm: int) -> MarginEngi
 def venue_spec(cfg: RunConfig) -> VenueSpec:
     """``--batch`` leaves per batch, two positions and two balances per leaf (the venue tests' small shape)."""
     return VenueSpec(leaves=cfg.batch, positions=2, balances=2, box_ppm=cfg.resolved_box_ppm())
+
+
+def book_unchanged(op: VenueOperator, book: list[Account]) -> bool:
+    """True when the book is exactly the latest epoch's slot record (same accounts, same fingerprints): the changes
+    since cancelled out (an account opened and closed again), an update would have no op, and the registry refuses
+    an empty update, so no epoch is due."""
+    state = load_state(op.root, op.latest_epoch())
+    if state is None:
+        return False
+    proven = {(m, f) for s in state.slots for m, f in zip(s.members, s.fingerprints, strict=True)}
+    return proven == {(a.account_id, fingerprint(a)) for a in book}
 
 
 class JsonLines(EventLog):
@@ -169,9 +184,14 @@ class VenueRunLoop:
                 self.observer.live(n, date, before[0], before[1], "feeds at the tick's prices")
                 false_since = 0 if before[0] else n
             live_prev = before
-            due = n == 1 or n % cfg.epoch_every == 0 or not before[0]
+            # an epoch cures a feed outside the box or an old attestation (not, e.g., uncovered bad debt: that one
+            # is recorded every tick, and forcing an epoch per tick would not change it)
+            stale = not before[0] and before[1].startswith((LIVE_REASONS[OUTSIDE_BOX], LIVE_REASONS[TOO_OLD]))
+            due = n == 1 or n % cfg.epoch_every == 0 or stale
             epoch_rec = None
-            if due and (n == 1 or pending or not before[0]):
+            if due and pending and not stale and book_unchanged(op, book):
+                pending = []  # the changes cancelled out: nothing to prove (book_unchanged)
+            if due and (n == 1 or pending or stale):
                 epoch_rec = self._epoch(op, engine, book, pending, n, date)
                 pending = []
                 if epoch_rec.mode == "full":

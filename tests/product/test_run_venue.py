@@ -162,3 +162,57 @@ def test_live_feed_adapter_bad_price_names_the_field(tmp_path: Path) -> None:
     assert not out.exists()
     with pytest.raises(RunError, match="venue run only"):
         run_realtime(RunConfig(out=out, ticks=1, epoch_every=1, report=False), RunObserver(), feed=OneTick())
+
+
+def test_change_stream_is_seeded_and_every_change_changes_its_account() -> None:
+    from zkmargin.prover.operator.account_stream import ChangeStream
+    from zkmargin.prover.operator.realtime import run_accounts
+    from zkmargin.prover.operator.venue_slots import fingerprint
+
+    prices = {"BTC": 9_000.0, "ETH": 230.0}
+    marks = {"BTC-PERP": 900_000_000_000, "ETH-PERP": 23_000_000_000}
+    runs = []
+    for _ in range(2):
+        book = run_accounts(prices["BTC"], prices["ETH"], 6, 1)
+        stream = ChangeStream(5, 3.0, first_new=6)
+        log = []
+        for tick in range(2, 12):
+            before = {a.account_id: fingerprint(a) for a in book}
+            book, chs = stream.step(tick, book, marks, prices)
+            after = {a.account_id: fingerprint(a) for a in book}
+            for c in chs:
+                if c.kind == "new":
+                    assert c.account not in before and c.account in after
+                elif c.kind == "exit":
+                    assert c.account in before and c.account not in after
+                elif c.account in after:  # (a later change of the tick may have closed it)
+                    assert after[c.account] != before.get(c.account), c
+            log.append([(c.kind, c.account, c.detail) for c in chs])
+        runs.append(log)
+    assert runs[0] == runs[1] and sum(map(len, runs[0])) > 10
+    assert {k for tick in runs[0] for k, _, _ in tick} >= {"deposit", "new"}
+
+
+def test_cancelled_changes_need_no_epoch(tmp_path: Path) -> None:
+    """A book equal to the latest slot record (changes that cancelled out) is 'unchanged': the registry refuses an
+    update with no op, so the loop must not submit one."""
+    from zkmargin.prover.operator.realtime import run_accounts
+    from zkmargin.prover.operator.realtime_venue import book_unchanged
+    from zkmargin.prover.operator.venue_slots import fingerprint, full_epoch_state
+    from zkmargin.prover.operator.venue_update import save_state
+
+    book = run_accounts(9_000.0, 230.0, 4, 2)
+    ids = {a.account_id: (i + 1) * 1000 for i, a in enumerate(book)}
+    fps = {a.account_id: fingerprint(a) for a in book}
+    save_state(tmp_path, full_epoch_state(3, [[a.account_id for a in book]], ids, fps))
+
+    class Op:
+        root = tmp_path
+
+        def latest_epoch(self) -> int:
+            return 3
+
+    assert book_unchanged(Op(), book)  # type: ignore[arg-type]
+    assert not book_unchanged(Op(), book[1:])  # type: ignore[arg-type]
+    changed = book[0].model_copy(update={"balances": {"USDT": 1}})
+    assert not book_unchanged(Op(), [changed, *book[1:]])  # type: ignore[arg-type]
