@@ -27,9 +27,10 @@ from zkmargin.verifier import bundle as fmt
 
 pytestmark = pytest.mark.slow
 
-# 2020-03-05 .. 03-08: BTC and ETH stay within 10% of the 03-05 close for two days, then fall 11% and 12%
-ARGS: dict[str, Any] = dict(ticks=4, epoch_every=1, accounts=14, batch=4, start="2020-03-05", seed=3,
-                            circuit="venue", changes_per_tick=2.5)  # fmt: skip
+# 2020-03-05 .. 03-08: BTC and ETH stay within 10% of the 03-05 close for two days, then fall 11% and 12%. Epochs
+# are due at ticks 1 and 3 (the update at 3 covers ticks 2-3's changes); tick 4's is forced by the box alone.
+ARGS: dict[str, Any] = dict(ticks=4, epoch_every=3, accounts=14, batch=4, start="2020-03-05", seed=3,
+                            circuit="venue", changes_per_tick=1.0)  # fmt: skip
 
 
 class Recorder(RunObserver):
@@ -88,6 +89,8 @@ def test_leaving_the_box_forces_a_full_epoch_and_flips_the_live_view(
     first, last = res.epochs[0], res.epochs[-1]
     assert first.mode == "full" and first.tick == 1 and "no attested epoch" in first.reason
     assert last.tick == 4 and last.mode == "full" and "left the box" in last.reason
+    # no epoch at tick 2 (not due); tick 4 is not due either (every 3): the box alone forced its epoch
+    assert [e.tick for e in res.epochs] == [1, 3, 4] and 4 % ARGS["epoch_every"] != 0
     assert last.reproved_slots == list(range(last.slots)) and last.audit_ok
     ticks = {t.tick: t for t in res.ticks}
     for n in (2, 3):
@@ -114,8 +117,8 @@ def test_venue_run_does_not_resume(
     venue_run: tuple[Path, RunResult, Recorder], capsys: pytest.CaptureFixture[str]
 ) -> None:
     out, _, _ = venue_run
-    argv = ["run", "--out", str(out), "--circuit", "venue", "--ticks", "4", "--epoch-every", "1", "--accounts",
-            "14", "--batch", "4", "--start", "2020-03-05", "--seed", "3", "--changes-per-tick", "2.5",
+    argv = ["run", "--out", str(out), "--circuit", "venue", "--ticks", "4", "--epoch-every", "3", "--accounts",
+            "14", "--batch", "4", "--start", "2020-03-05", "--seed", "3", "--changes-per-tick", "1",
             "--no-report"]  # fmt: skip
     assert main(argv) == 2
     assert "does not resume" in capsys.readouterr().err
