@@ -234,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="real-time loop: price stream, dynamic parameters, margin events, epoch proofs")
     r.add_argument("--out", default="out/run", help="bundle root (run_report.png, run.json, events.jsonl)")
     r.add_argument("--ticks", type=int, default=30, help="price ticks to consume")
-    r.add_argument("--epoch-every", type=int, default=10, help="prove and attest an epoch every K ticks")
+    r.add_argument("--epoch-every", type=int, default=10,
+                   help="prove and attest an epoch every K ticks (venue: also when a feed leaves the box)")  # fmt: skip
     r.add_argument("--accounts", type=int, default=12)
     r.add_argument("--source", choices=("replay", "synthetic"), default="replay",
                    help="replay the BTC/ETH daily closes, or a seeded synthetic stream")  # fmt: skip
@@ -242,7 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--prices", default=None, help="replay this CSV (date,btc_usd,eth_usd) instead of the shipped one")
     r.add_argument("--no-report", action="store_true", help="skip the PNG report (no matplotlib needed)")
     r.add_argument("--seed", type=int, default=7, help="accounts and synthetic prices")
-    r.add_argument("--batch", type=int, default=4, help="accounts per batch (circuit shape)")
+    r.add_argument("--batch", type=int, default=4,
+                   help="accounts per batch (slots) or leaves per batch (venue): the circuit shape")  # fmt: skip
     r.add_argument("--workers", type=int, default=0, help="prove on a Dask LocalCluster of N processes (0: in-process)")
     r.add_argument("--scheduler", default=None, help="prove on an existing Dask cluster (tcp://host:8786)")
     r.add_argument("--proof-system", choices=("committed", "plain"), default=None, help=PROOF_SYSTEM_HELP)

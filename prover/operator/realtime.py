@@ -71,7 +71,7 @@ class RunConfig:
     source: str = "replay"  # "replay" | "synthetic"
     start: str = "2020-02-25"  # replay: first tick's date (the March 2020 crash follows)
     seed: int = 7
-    batch: int = 4
+    batch: int = 4  # accounts per batch (slots) or leaves per batch (venue)
     workers: int = 0  # 0: prove in-process; n >= 1: a Dask LocalCluster of n processes
     scheduler: str | None = None  # a Dask scheduler address instead of a local cluster
     prices: Path | None = None  # replay: the daily-close CSV (default: the committed one)
