@@ -29,14 +29,12 @@ A venue run does not resume.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
@@ -96,19 +94,11 @@ def book_unchanged(op: VenueOperator, book: list[Account]) -> bool:
 
 
 class JsonLines(EventLog):
-    """A durable JSON-lines file next to the bundle (``changes.jsonl``), one object per line."""
+    """A durable JSON-lines file next to the bundle (``changes.jsonl``): ``EventLog``'s writer under another name."""
 
     def __init__(self, out: Path, name: str) -> None:
         super().__init__(out)
         self.path = Path(out) / name
-        self._f: IO[str] | None = None
-
-    def append(self, event: dict[str, Any]) -> None:
-        if self._f is None:
-            self._f = self.path.open("a", encoding="utf-8")
-        self._f.write(json.dumps(event) + "\n")
-        self._f.flush()
-        os.fsync(self._f.fileno())
 
 
 class VenueRunLoop:
