@@ -46,7 +46,7 @@ from zkmargin.verifier.chain_live import LIVE_REASONS, OUTSIDE_BOX, TOO_OLD, Liv
 
 from ..engine.margin import MarginEngine
 from .account_stream import AccountChange, ChangeStream
-from .chain_ops import ChainDeployment, update_feeds
+from .chain_ops import MAX_FEED_AGE, ChainDeployment, update_feeds
 from .exchange import demo_engine
 from .price_stream import PriceDataError, PriceFeed, checked_prices
 from .realtime import EpochRecord, RunConfig, RunError, RunObserver, RunResult, TickRecord, run_accounts
@@ -63,6 +63,7 @@ CHANGES = "changes.jsonl"
 # the registry's insurance fund (the venue demo's): a crash day leaves a few accounts with bad debt at the box's worst
 # corner, which the live view accepts only up to the fund (the reason is recorded when it does not)
 INSURANCE_FUND = 1_000_000 * 10**6
+FEED_HEARTBEAT = MAX_FEED_AGE // 2  # seconds: an unchanged feed is set again after this long
 
 
 def venue_engine(prices: dict[str, float], now: int, box_ppm: int) -> MarginEngine:
@@ -113,6 +114,8 @@ class VenueRunLoop:
         self.changes = JsonLines(self.out, CHANGES)
         self.state: RunState | None = None
         self.prover_name = "in-process"
+        self._feeds_chain: ChainDeployment | None = None
+        self._feed_set: dict[int, tuple[int, float]] = {}  # feed index -> (answer, monotonic time set)
 
     def close(self) -> None:
         self.events.close()
@@ -168,7 +171,7 @@ class VenueRunLoop:
                 chs = []
             evs = self._revalue(engine, book, n, date)
             chain = op.chain or chain
-            update_feeds(chain, [engine.snapshot.spot_prices[a] for a in assets])
+            self._move_feeds(chain, [engine.snapshot.spot_prices[a] for a in assets])
             before = self._live(chain, n)
             if before[0] != live_prev[0] and n > 1:  # before the first epoch there is nothing to be true about
                 self.observer.live(n, date, before[0], before[1], "feeds at the tick's prices")
@@ -208,6 +211,23 @@ class VenueRunLoop:
             self.observer.tick(rec, [], cfg.ticks)
             if epoch_rec is not None:
                 self.observer.epoch(epoch_rec)
+
+    def _move_feeds(self, chain: ChainDeployment, prices: list[int]) -> None:
+        """Set each mock feed whose price changed, and every feed at least every ``FEED_HEARTBEAT`` seconds (a feed
+        older than the registry's maxFeedAge reads as stale, as a real oracle's heartbeat prevents). Why not all
+        feeds every tick: each answer is a transaction, and the embedded chain's log scans (``chain_record``) grow
+        with every block."""
+        now = time.monotonic()
+        if self._feeds_chain is not chain:  # a new deployment: its feeds were set at deployment
+            self._feeds_chain, self._feed_set = chain, {}
+        stale = [i for i, p in enumerate(prices) if self._feed_set.get(i, (None, -1e18))[0] != p
+                 or now - self._feed_set[i][1] > FEED_HEARTBEAT]  # fmt: skip
+        if len(stale) == len(prices):
+            update_feeds(chain, prices)
+        else:
+            for i in stale:
+                chain.chain.transact(chain.feeds[i].functions.setAnswer(prices[i]), sender=chain.feed_owner)
+        self._feed_set |= {i: (prices[i], now) for i in stale}
 
     def _live(self, chain: ChainDeployment, tick: int) -> tuple[bool, str]:
         """The registry's live view now: (solvent, reason) ('no attestation' before the first epoch)."""
