@@ -12,6 +12,8 @@ anvil from node_modules):
   account count is one public input);
 * an epoch over several transactions (openEpoch, addBatches with K batches, finalizeEpoch): the fixed cost of each
   kind of transaction, from which a one-million-account epoch (977 batches of 1,024) is priced;
+* update epochs (submitUpdate, incremental epochs) replacing k = 1, 2, 8 slots: the gas per changed batch and the
+  fixed cost, from which the "1 % changed" epoch is priced;
 * a one-batch attestation with three feeds per asset (the median of three instead of one feed);
 * committed (commitment slot) against plain: one proof through Groth16CommittedVerifier against Groth16Verifier.
 
@@ -19,19 +21,23 @@ The stand-in circuit has the production public-signal layout (tests/chain/layout
 path and cost is the real one. The last line is machine-readable:
 ``RESULT gas_extra_batch=... gas_extra_batch_committed=... gas_per_account_1024=... gas_epoch_1m=...
 gas_epoch_1m_committed=... gas_epoch_1m_1pct=... gas_epoch_1m_1pct_committed=... gas_per_attestation=...
-gas_verify_batch=... snarkjs_verifier_gas=... ratio_vs_snarkjs=... committed_vs_plain_gas=...``.
+gas_verify_batch=... snarkjs_verifier_gas=... ratio_vs_snarkjs=... committed_vs_plain_gas=... gas_update_batch=...
+gas_update_batch_committed=... gas_update_fixed=...``.
 
 How the million-account figures are computed (from the measured numbers, no extrapolation of anything else): 977
 batches of 1,024 accounts; addBatches carries at most ``--per-tx`` batches (default 64, a tenth of a 30 M block);
 total = open + finalize + ceil(977 / per-tx) x (addBatches fixed cost) + 977 x (marginal gas per batch in addBatches),
 the marginal cost the slope between addBatches of 2 and ``--per-tx`` batches, the fixed cost the rest of the 2-batch
-call; the first addBatches of an epoch writes its slots from zero: that surcharge is counted with open.
+call, measured on the registry's second epoch in parts (steady state: the open epoch's slots stay non-zero between
+epochs); the first addBatches of an epoch writes more slots than the next: that surcharge is counted with open.
 gas_per_account_1024 is that total over 1,000,000 (the committed one is in the printed table). The 1 % figure: 10,000
 changed accounts re-proven; when the changes fall into whole batches (accounts keep their batch, changed ones cluster)
-that is 10 batches, priced the same way (open + one addBatches of 10 + finalize); spread uniformly over 977 batches, 1
-- 0.99^1024 of them (all but ~0.003 %) hold a changed account and the cost is the full epoch's. The registry as built
-takes every batch each epoch (carrying unchanged batches over is issue 16's incremental-epoch part), so the 1 % figure
-is what the verification path costs once carry-over exists.
+that is 10 batches, priced as ONE update epoch (``submitUpdate``, incremental epochs: the other 967 slots are carried
+in the batch tree): the update's fixed cost + 10 x its gas per changed batch, both measured (updates replacing k = 1,
+2, 8 slots of a 16-slot tree; the per-batch figure is the slope from 2 to 8, it includes the op's old-leaf preimage
+and DEPTH-16 path in calldata and the two path walks; the tree's fixed depth makes it independent of the slot count).
+Spread uniformly over 977 batches, 1 - 0.99^1024 of them (all but ~0.003 %) hold a changed account and the cost is
+the full epoch's.
 
     python scripts/bench_gas.py [--rpc URL | --anvil] [--per-tx K]
 """
@@ -55,6 +61,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "chain"))
 
 from layout_circuit import (  # noqa: E402
+    MARKET_COMMITMENT,
     PARAMS_COMMITMENT,
     CommittedLayoutCircuit,
     LayoutCircuit,
@@ -71,6 +78,8 @@ from zkmargin.prover.operator.chain_writes import (  # noqa: E402
 )
 from zkmargin.prover.operator.committed_deploy import deploy_committed_verifier  # noqa: E402
 from zkmargin.prover.zkey import write_zkey  # noqa: E402
+from zkmargin.verifier.attestation import BatchStatement  # noqa: E402
+from zkmargin.verifier.batch_tree import BatchTree, Replace, encode_ops  # noqa: E402
 from zkmargin.verifier.chain import committed_proof_to_evm, connect, params_doc_hash, proof_to_evm  # noqa: E402
 from zkmargin.verifier.committed import CommittedProof  # noqa: E402
 
@@ -81,6 +90,8 @@ BATCH_ACCOUNTS = 1024
 MILLION_BATCHES = -(-MILLION // BATCH_ACCOUNTS)  # 977
 CHANGED_BATCHES = 10  # 1 % of the accounts, clustered in whole batches
 ACCOUNTS = (16, 64, 1024)
+UPDATE_KS = (1, 2, 8)  # batches replaced by one update epoch (submitUpdate)
+UPDATE_BASE = 16  # batches of the full epoch the updates start from (the tree's depth is fixed: it does not matter)
 EXPLICIT_GAS = 3_000_000  # snarkjs's verifier returns false when starved, so never let an estimate size it
 
 
@@ -181,13 +192,17 @@ def multi_tx_gas(
         batch_verifier=batch_verifier,
     )
     reg.submit(make_attestation(circuit, 1, PRICES, 1), sender=operator, gas=EXPLICIT_GAS)  # warm-up
-    att = make_attestation(circuit, 2, PRICES, 3 + per_tx, accounts=BATCH_ACCOUNTS)
+    # a registry in use: one epoch in parts before the measured one, so the open epoch's storage (sums, batch-tree
+    # frontier, prices, liabilities: kept non-zero between epochs) is written at the steady-state 2.9k, not 20k
+    warm = make_attestation(circuit, 2, PRICES, 3 + per_tx, accounts=BATCH_ACCOUNTS)
+    reg.submit_in_parts(warm, per_tx, sender=operator, gas=_ceiling(per_tx))
+    att = make_attestation(circuit, 3, PRICES, 3 + per_tx, accounts=BATCH_ACCOUNTS)
     g_open = reg.open_epoch(att, sender=operator)["gasUsed"]
     # the first addBatches sets the open epoch's slots from zero (20k gas each): priced apart, as "first add"
     g_first = reg.add_batches(att, 0, 1, sender=operator, gas=EXPLICIT_GAS)["gasUsed"]
     g_two = reg.add_batches(att, 1, 3, sender=operator, gas=_ceiling(2))["gasUsed"]
     g_many = reg.add_batches(att, 3, 3 + per_tx, sender=operator, gas=_ceiling(per_tx))["gasUsed"]
-    g_fin = reg.finalize_epoch(2, sender=operator)["gasUsed"]
+    g_fin = reg.finalize_epoch(3, sender=operator)["gasUsed"]
     marginal = (g_many - g_two) / (per_tx - 2)
     fixed = g_two - 2 * marginal
     surcharge = g_first - (fixed + marginal)
@@ -198,6 +213,65 @@ def epoch_total(m: dict[str, float], batches: int, per_tx: int) -> int:
     """open + finalize + one addBatches fixed cost per transaction + the marginal gas of every batch."""
     txs = -(-batches // per_tx)
     return int(m["open"] + m["finalize"] + txs * m["add_fixed"] + batches * m["add_marginal"])
+
+
+def update_gas(
+    chain: SigningChain,
+    circuit: LayoutCircuit | CommittedLayoutCircuit,
+    operator: str,
+    feeds: list[Any],
+    batch_verifier: str,
+    ks: tuple[int, ...] = UPDATE_KS,
+) -> dict[int, int]:
+    """Gas (receipts) of update epochs (submitUpdate) replacing k slots each, k in ``ks``, on a fresh registry whose
+    last full epoch has UPDATE_BASE batches of 1,024 accounts; each update re-proves k batches at the same box centre
+    (same ids, other totals) and carries the rest. Every op's old leaf comes with its DEPTH-16 path."""
+    reg = SolvencyRegistryWriter.deploy(
+        chain,
+        circuit.vk,
+        len(PRICES),
+        8,
+        100,
+        3600,
+        operators=[operator],
+        feeds=[[f.address] for f in feeds],
+        governance=chain.sender,
+        params=(PARAMS_COMMITMENT, 1, params_doc_hash(b"bench parameters")),
+        batch_verifier=batch_verifier,
+    )
+    att = make_attestation(circuit, 1, PRICES, UPDATE_BASE, accounts=BATCH_ACCOUNTS)
+    reg.submit(att, sender=operator, gas=_ceiling(UPDATE_BASE))
+    tree = BatchTree.full_epoch([bt for bt, _ in att.batches], 1)
+    out: dict[int, int] = {}
+    for i, k in enumerate(ks):
+        epoch = 2 + i
+        ops = []
+        for slot in range(k):
+            old = tree.slots[slot].statement()
+            new = BatchStatement(
+                old.batch_root + epoch,
+                old.first_id_hash,
+                old.last_id_hash,
+                old.account_count,
+                old.total_equity + epoch,
+                old.total_mm,
+                old.liabilities,
+            )
+            ops.append(Replace(slot, new))
+        words, tree = encode_ops(tree, ops, epoch)
+        batches = [
+            (
+                op.new,
+                circuit.prove(
+                    op.new.public_signals(epoch, PARAMS_COMMITMENT, PRICES, market_commitment=MARKET_COMMITMENT)
+                ),
+            )
+            for op in ops
+        ]
+        r = reg.submit_update(epoch, batches, words, tree.totals()[0][0], sender=operator, gas=_ceiling(k))
+        assert reg.attestation_of(epoch).batch_tree_root == tree.root()
+        out[k] = int(r["gasUsed"])
+    return out
 
 
 def committed_vs_plain(
@@ -324,8 +398,17 @@ def _run(url: str | None, per_tx: int) -> int:
     m_com = multi_tx_gas(chain, com_circuit, operator, feeds[: len(PRICES)], bv, per_tx)
     full_plain = epoch_total(m_plain, MILLION_BATCHES, per_tx)
     full_com = epoch_total(m_com, MILLION_BATCHES, per_tx)
-    pct_plain = epoch_total(m_plain, CHANGED_BATCHES, per_tx)
-    pct_com = epoch_total(m_com, CHANGED_BATCHES, per_tx)
+    # ---- update epochs (incremental: only the changed batches re-proven, the rest carried in the batch tree)
+    upd_plain = update_gas(chain, circuit, operator, feeds[: len(PRICES)], bv)
+    upd_com = update_gas(chain, com_circuit, operator, feeds[: len(PRICES)], bv)
+    lo_k, hi_k = UPDATE_KS[1], UPDATE_KS[-1]
+    upd_per = (upd_plain[hi_k] - upd_plain[lo_k]) // (hi_k - lo_k)
+    upd_per_com = (upd_com[hi_k] - upd_com[lo_k]) // (hi_k - lo_k)
+    upd_fixed = upd_plain[lo_k] - lo_k * upd_per
+    upd_fixed_com = upd_com[lo_k] - lo_k * upd_per_com
+    # the 1 % epoch: one update transaction re-proving the CHANGED_BATCHES batches that hold the changed accounts
+    pct_plain = upd_fixed + CHANGED_BATCHES * upd_per
+    pct_com = upd_fixed_com + CHANGED_BATCHES * upd_per_com
 
     side = committed_vs_plain(chain, circuit, com_circuit)
     ratio_com = side["committed"] / side["plain"]
@@ -351,8 +434,16 @@ def _run(url: str | None, per_tx: int) -> int:
     print(f"  full                   {full_plain:>12,}   {full_com:>12,}   "
           f"({-(-MILLION_BATCHES // per_tx) + 2} transactions)")  # fmt: skip
     print(f"  per account            {full_plain / MILLION:>12,.1f}   {full_com / MILLION:>12,.1f}")
-    print(f"  1 % changed, clustered {pct_plain:>12,}   {pct_com:>12,}   ({CHANGED_BATCHES} batches re-proven)")
+    print(
+        f"  1 % changed, clustered {pct_plain:>12,}   {pct_com:>12,}   (one submitUpdate of {CHANGED_BATCHES} REPLACEs)"
+    )
     print(f"  1 % changed, spread    {full_plain:>12,}   {full_com:>12,}   (1 - 0.99^1024: every batch touched)")
+    print(f"\nupdate epoch (submitUpdate: k slots replaced, {UPDATE_BASE} slots in the tree, DEPTH-16 paths), gasUsed:")
+    print("  k         plain        committed")
+    for kk in UPDATE_KS:
+        print(f"  {kk:>7}   {upd_plain[kk]:>10,}   {upd_com[kk]:>10,}")
+    print(f"  per changed batch ({lo_k} -> {hi_k}): plain {upd_per:,}, committed {upd_per_com:,}; "
+          f"fixed: plain {upd_fixed:,}, committed {upd_fixed_com:,}")  # fmt: skip
     print(f"\ncommitted (commitment slot) vs plain Groth16, one proof, the same {n_pub} public inputs, gasUsed:")
     print(f"  Groth16Verifier (plain)             {side['plain']:>10,}")
     print(f"  Groth16CommittedVerifier            {side['committed']:>10,}   ratio {ratio_com:.3f}")
@@ -363,7 +454,8 @@ def _run(url: str | None, per_tx: int) -> int:
         f"gas_per_account_1024={full_plain / MILLION:.1f} gas_epoch_1m={full_plain} gas_epoch_1m_committed={full_com} "
         f"gas_epoch_1m_1pct={pct_plain} gas_epoch_1m_1pct_committed={pct_com} gas_per_attestation={by_plain[1]} "
         f"gas_verify_batch={gas_verify} snarkjs_verifier_gas={snk_gas or 'n/a'} ratio_vs_snarkjs={ratio} "
-        f"committed_vs_plain_gas={ratio_com:.3f}"
+        f"committed_vs_plain_gas={ratio_com:.3f} gas_update_batch={upd_per} gas_update_batch_committed={upd_per_com} "
+        f"gas_update_fixed={upd_fixed}"
     )
     return 0
 

@@ -45,6 +45,7 @@ EXPORTED = (
     "Groth16BatchVerifier",
     "SolvencyRegistry",
     "FeedMedian",
+    "BatchTree",
     "MockAggregatorV3",
     "MockERC20",
 )

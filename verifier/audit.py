@@ -5,7 +5,7 @@ version hash = sha256 of the engine's canonical JSON, params_commitment recomput
 against the manifest and every proof; batch id ranges ascending and disjoint; counts and totals; every account
 inclusion file present against its batch root; the exclusion list; the setup transcript when the setup had one
 (a development setup is reported as a warning); and on-chain: the epoch's attestation record and every
-batchesHash (hash chain over every batch statement) equal to the bundle's.
+batchTreeRoot (Merkle root over every batch statement, verifier/batch_tree.py) equal to the bundle's.
 
 Where the split is: this module opens the bundle, runs every check in order and reports (one epoch, or a range
 with its summary); the checks live by area in ``audit_files_params.py`` (files, methodology), ``audit_batches.py``

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 BOX_CHECK = "chain: registry's price box for the params commitment = the governed document's price_box"
 FEED_MEDIAN_CHECK = "registry's FeedMedian = the audited FeedMedian bytecode"
+BATCH_TREE_CHECK = "registry's BatchTree = the audited BatchTree bytecode"
 
 
 def check_live_view(
@@ -37,9 +38,12 @@ def check_live_view(
     """What the registry's live view (isSolvent() at call time) rests on: the box it applies to the epoch's params
     commitment is the governed document's (``governed_box``, the reader the circuit's params use too), so the chain
     never calls "solvent" a price the proof did not cover; and every feed median it reads (at submission and live)
-    goes through the audited FeedMedian (immutable in the registry: one check suffices)."""
+    goes through the audited FeedMedian (immutable in the registry: one check suffices); and the BatchTree whose
+    answer an update epoch records (root, slots, totals) is the audited one."""
     code_ok = registry.feed_median_matches_artifact()
     rep.add(FEED_MEDIAN_CHECK, code_ok, registry.feed_median() if code_ok else "its code differs from the artifact")
+    tree_ok = registry.batch_tree_matches_artifact()  # update epochs' root and totals come from it, unchecked
+    rep.add(BATCH_TREE_CHECK, tree_ok, registry.batch_tree() if tree_ok else "its code differs from the artifact")
     try:
         if not isinstance(governed_document, dict):
             raise ParamsError("governed document: not an object")
@@ -106,7 +110,7 @@ def check_setup(rep: Report, b: fmt.EpochBundle, vk: AnyKey, registry: SolvencyR
 def check_chain(
     rep: Report, b: fmt.EpochBundle, batches: list[fmt.BatchEntry], registry: SolvencyRegistryClient
 ) -> None:
-    from .chain import ChainRevert, batches_hash
+    from .chain import ChainRevert, batch_tree_root
 
     info = b.manifest.get("chain") or {}
     if info.get("registry"):
@@ -148,7 +152,7 @@ def check_chain(
         rep.warn("chain: governed parameters", "changed since this epoch (timelock); its record still binds them")
     statements = [be.statement() for be in batches]
     rep.add(
-        "chain: batchesHash = hash chain over the manifest batches (roots, id ranges, totals, in order)",
-        onchain.batches_hash == batches_hash(statements) and onchain.batch_count == len(statements),
+        "chain: batchTreeRoot = batch tree over the manifest batches (roots, id ranges, totals, in order)",
+        onchain.batch_tree_root == batch_tree_root(statements, b.epoch) and onchain.batch_count == len(statements),
         f"{onchain.batch_count} batches on-chain",
     )

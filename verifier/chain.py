@@ -33,7 +33,8 @@ from .chain_encoding import (
     attestation_commitments,
     attestation_to_abi,
     batch_to_abi,
-    batches_hash,
+    batch_tree_root,
+    batch_words,
     committed_proof_to_evm,
     committed_vk_to_bytes,
     g1_words,
@@ -69,7 +70,8 @@ __all__ = [
     "attestation_commitments",
     "attestation_to_abi",
     "batch_to_abi",
-    "batches_hash",
+    "batch_tree_root",
+    "batch_words",
     "committed_proof_to_evm",
     "committed_vk_to_bytes",
     "connect",
@@ -104,7 +106,7 @@ class OnChainAttestation:
     declared_accounts: int
     unrepresented_accounts: int
     under_mm_count: int
-    batches_hash: bytes
+    batch_tree_root: bytes  # root of the batch tree over every slot (verifier/batch_tree.py)
     params_commitment: int
     market_commitment: int
     total_equity: int
@@ -125,7 +127,7 @@ class OnChainAttestation:
             declared_accounts=int(t[5]),
             unrepresented_accounts=int(t[6]),
             under_mm_count=int(t[7]),
-            batches_hash=bytes(t[8]),
+            batch_tree_root=bytes(t[8]),
             params_commitment=int(t[9]),
             market_commitment=int(t[10]),
             total_equity=int(t[11]),
@@ -145,7 +147,7 @@ class OnChainAttestation:
             and self.declared_accounts == att.declared_accounts
             and self.unrepresented_accounts == att.unrepresented_accounts
             and self.under_mm_count == att.under_mm_count
-            and self.batches_hash == batches_hash([bt for bt, _ in att.batches])
+            and self.batch_tree_root == batch_tree_root([bt for bt, _ in att.batches], att.epoch)
             and self.params_commitment == att.params_commitment
             and self.market_commitment == att.market_commitment
             and self.total_equity == att.total_equity
@@ -206,12 +208,12 @@ class PendingParams:
 @dataclass(frozen=True)
 class BatchesAddedEvent:
     """``BatchesAdded``: batches [from_index, from_index + count) of ``epoch`` verified and added in one transaction;
-    ``batches_hash`` is the statements' hash chain after them (the final one is the record's ``batchesHash``)."""
+    ``leaf_body`` is the last of them's batch-tree leaf body (``batch_tree.leaf_body(lo, epoch, words)``)."""
 
     epoch: int
     from_index: int
     count: int
-    batches_hash: bytes
+    leaf_body: bytes
     block_number: int
     tx_hash: str
 
@@ -353,9 +355,20 @@ class SolvencyRegistryClient:
         solvent, reason, asset, ppm, mask, age = self._view("liveStatus")
         return LiveStatus(bool(solvent), int(reason), int(asset), int(ppm), int(mask), int(age))
 
+    def batch_tree(self) -> str:
+        """The pinned BatchTree an update epoch's ops go through (immutable)."""
+        return str(self._view("batchTree"))
+
     def feed_median(self) -> str:
         """The FeedMedian every feed median is read through (immutable in the registry)."""
         return str(self._view("feedMedian"))
+
+    def batch_tree_matches_artifact(self) -> bool:
+        """True when the registry's BatchTree runs exactly the audited ``BatchTree`` bytecode: the registry takes its
+        answer (root, slot count, totals after an update's ops) without re-validating it, so a BatchTree that answers
+        what its deployer likes would let an update move any total or drop any slot."""
+        code = bytes(self.chain.w3.eth.get_code(Web3.to_checksum_address(self.batch_tree())))
+        return code == bytes.fromhex(load_artifact("BatchTree")["deployedBytecode"][2:])
 
     def feed_median_matches_artifact(self) -> bool:
         """True when the registry's FeedMedian runs exactly the audited ``FeedMedian`` bytecode (the live view and the
@@ -442,7 +455,7 @@ class SolvencyRegistryClient:
 
     def batches_added_events(self, epoch: int | None = None, from_block: int = 0) -> list[BatchesAddedEvent]:
         """Every ``BatchesAdded`` event (of ``epoch`` when given), in chain order. An abandoned epoch's events stay in
-        the log: only those whose chain ends at the record's ``batchesHash`` belong to the attestation."""
+        the log: only those between the epoch's last ``EpochOpened`` and its record belong to the attestation."""
         flt = {} if epoch is None else {"epoch": epoch}
         evs = self.contract.events.BatchesAdded().get_logs(from_block=from_block, argument_filters=flt)
         out = []
@@ -455,7 +468,7 @@ class SolvencyRegistryClient:
                     int(a["epoch"]),
                     int(a["fromIndex"]),
                     int(a["count"]),
-                    bytes(a["batchesHash"]),
+                    bytes(a["leafBody"]),
                     int(ev["blockNumber"]),
                     bytes(ev["transactionHash"]).hex(),
                 )

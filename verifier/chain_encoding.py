@@ -98,15 +98,32 @@ def statement_words(bt: BatchStatement) -> list[int]:
     ]
 
 
-def batches_hash(statements: Sequence[BatchStatement | Sequence[int]]) -> bytes:
-    """The registry's ``batchesHash``: h_0 = 0, h_b = keccak256(h_{b-1} || batch b's statement words), over every
-    batch in order (a hash chain, so an epoch can be added over several transactions). Binds roots, id ranges and
-    totals: a reader with the bundle's batch list recomputes it."""
-    h = bytes(32)
-    for st in statements:
-        words = statement_words(st) if isinstance(st, BatchStatement) else list(st)
-        h = keccak(h + b"".join(int(w).to_bytes(32, "big") for w in words))
-    return h
+def batch_tree_root(statements: Sequence[BatchStatement | Sequence[int]], epoch: int) -> bytes:
+    """The registry's ``batchTreeRoot`` after a full epoch ``epoch`` with these batches in order: batch k in slot k,
+    ranges from the id ranges, proof epoch ``epoch`` (:class:`zkmargin.verifier.batch_tree.BatchTree`, the one mirror
+    of the on-chain tree). Binds roots, id ranges and totals: a reader with the bundle's batch list recomputes it."""
+    from .batch_tree import BatchTree
+
+    return BatchTree.full_epoch(statements, epoch).root()
+
+
+def batch_words(
+    batches: Sequence[tuple[BatchStatement, Proof | CommittedProof]],
+) -> tuple[list[int], bool]:
+    """The flat ``words`` of a list of proven batches (per batch its statement words, proof[8], and for a committed
+    proof its D) and whether they are committed (a mix raises): what addBatches and submitUpdate take."""
+    kinds = {isinstance(p, CommittedProof) for _, p in batches}
+    if len(kinds) > 1:
+        raise ValueError("batches mix plain and committed proofs")
+    words: list[int] = []
+    for bt, p in batches:
+        words += statement_words(bt)
+        if isinstance(p, CommittedProof):
+            proof, d = committed_proof_to_evm(p)
+            words += proof + d
+        else:
+            words += proof_to_evm(p)
+    return words, kinds == {True}
 
 
 def committed_proof_to_evm(p: CommittedProof) -> tuple[list[int], list[int]]:

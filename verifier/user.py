@@ -212,7 +212,7 @@ def _check(
 def _onchain(
     rep: Report, b: fmt.EpochBundle, i: int, id_hash: int, vk: AnyKey, registry: SolvencyRegistryClient
 ) -> None:
-    from .chain import ChainRevert, batches_hash
+    from .chain import ChainRevert, batch_tree_root
 
     try:
         onchain = registry.attestation_of(b.epoch)
@@ -229,14 +229,14 @@ def _onchain(
         + (" (REVOKED by governance)" if onchain.revoked else ""),
     )
     pin_registry_key(rep, registry, vk)
-    # the registry keeps one hash chain over every batch statement of the epoch, in order: recomputed from the
-    # bundle's batch list, it equals the chain's only if every batch (yours at index i, with its root and id range)
-    # is exactly what the registry verified
+    # the registry keeps the root of a Merkle tree over every batch statement of the epoch (verifier/batch_tree.py):
+    # recomputed from the bundle's batch list, it equals the chain's only if every batch (yours at index i, with its
+    # root and id range) is exactly what the registry verified
     statements = [be.statement() for be in b.batches()]
     rep.add(
         "your batch root is attested on-chain",
-        onchain.batches_hash == batches_hash(statements)
+        onchain.batch_tree_root == batch_tree_root(statements, b.epoch)
         and statements[i].batch_root == b.batches()[i].root
         and statements[i].first_id_hash <= id_hash <= statements[i].last_id_hash,
-        f"registry batchesHash = the bundle's {len(statements)} batches (yours: index {i})",
+        f"registry batchTreeRoot = the bundle's {len(statements)} batches (yours: index {i})",
     )

@@ -110,6 +110,12 @@ class VenueInclusion:
     realised_pnl: int
     balances: dict[str, int]  # the account's balances as its statement shows them
     positions: tuple[StatementPosition, ...]
+    proof_epoch: int | None = None  # a tree epoch (issue 16): the epoch the slot's batch was proven at (leaf salts)
+
+    @property
+    def leaf_epoch(self) -> int:
+        """The epoch whose salt the leaves carry: the proof epoch of a (carried) slot, else the file's epoch."""
+        return self.epoch if self.proof_epoch is None else self.proof_epoch
 
 
 def is_venue_inclusion(path: str | Path) -> bool:
@@ -202,6 +208,7 @@ def load_venue_inclusion(path: str | Path) -> VenueInclusion:
             realised_pnl=int(st["realised_pnl"]),
             balances={str(k): int(v) for k, v in dict(st["balances"]).items()},
             positions=positions,
+            proof_epoch=_int(d, "proof_epoch", 0, 1 << 64) if "proof_epoch" in d else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         if isinstance(e, InclusionError):

@@ -32,12 +32,13 @@ from zkmargin.circuits.solvency.shape import USD_UNITS_PER_MICRO
 from zkmargin.circuits.solvency.venue_tree import verify_venue_path
 
 from . import bundle as fmt
-from .bundle_proofs import key_proof_system, proof_from_bundle_json, verify_any, vk_from_bundle_json
+from .bundle_proofs import AnyKey, key_proof_system, proof_from_bundle_json, verify_any, vk_from_bundle_json
 from .inclusion import InclusionError
 from .report import Report
 from .snarkjs_json import public_from_json
 from .venue_audit import part_leaf, parts_problem, venue_shape
 from .venue_format import VenueInclusion, is_venue_manifest
+from .venue_tree import check_user_slot, has_tree, tree_meta
 
 if TYPE_CHECKING:
     from .chain import SolvencyRegistryClient
@@ -62,9 +63,12 @@ def check_venue_account(
         raise InclusionError("a venue inclusion file for a bundle that is not a venue bundle")
     aid = account_id if account_id is not None else inc.account_id
     secret = user_secret if user_secret is not None else inc.user_secret
+    tree = has_tree(b)
+    # a tree epoch carries slots: a file of an earlier epoch still checks a slot carried since (its proof epoch)
+    same = inc.epoch == b.epoch or (tree and inc.epoch < b.epoch)
     if not rep.add(
         "inclusion file is for this epoch",
-        inc.epoch == b.epoch,
+        same,
         f"epoch {b.epoch}" if inc.epoch == b.epoch else f"your file is for epoch {inc.epoch}",
     ):
         return
@@ -87,12 +91,17 @@ def check_venue_account(
     i = inc.batch
     if not rep.add("batch exists", 0 <= i < len(batches), f"batch {i} of {len(batches)}"):
         return
+    leaf_epoch = b.epoch
+    if tree:  # the ONE slot whose range holds the id hash, its leaf on the root, its proof epoch (venue_tree);
+        # the checks below still run on the file's batch, so every failure is named
+        check_user_slot(rep, b, id_hash, i, inc.leaf_epoch, registry)
+        leaf_epoch = inc.leaf_epoch
     be = batches[i]
     off = [
         k
         for k, p in enumerate(inc.parts)
         if len(p.siblings) != 15 * sh.depth
-        or not verify_venue_path(part_leaf(inc, k, b.epoch), list(p.siblings), p.slot, be.root)
+        or not verify_venue_path(part_leaf(inc, k, leaf_epoch), list(p.siblings), p.slot, be.root)
     ]
     rep.add(
         PATHS_CHECK,
@@ -107,7 +116,7 @@ def check_venue_account(
     proof = proof_from_bundle_json(b.json(be.proof), vk)
     public = public_from_json(b.json(be.public))
     expected = be.statement().public_signals(
-        b.epoch, b.params_commitment, b.prices, market_commitment=b.market_commitment
+        leaf_epoch, b.params_commitment, b.prices, market_commitment=b.market_commitment
     )
     rep.add("public signals match the manifest", public == expected)
     ok = verify_any(vk, proof, public)
@@ -119,9 +128,33 @@ def check_venue_account(
     if registry is None:
         rep.warn("on-chain attestation", "not checked (give --rpc and --registry)")
         return
+    if tree and tree_meta(b)["kind"] == "update":  # the slot's leaf was checked on the registry's root above
+        _onchain_tree(rep, b, vk, registry)
+        return
     from .user import _onchain
 
     _onchain(rep, b, i, id_hash, vk, registry)
+
+
+def _onchain_tree(rep: Report, b: fmt.EpochBundle, vk: AnyKey, registry: SolvencyRegistryClient) -> None:
+    from .audit_setup_chain import pin_registry_key
+    from .chain import ChainRevert
+
+    try:
+        onchain = registry.attestation_of(b.epoch)
+    except ChainRevert as e:
+        rep.add("epoch attested on-chain", False, e.reason)
+        return
+    rep.add(
+        "epoch attested on-chain with these parameters, market data and prices",
+        onchain.params_commitment == b.params_commitment
+        and onchain.market_commitment == b.market_commitment
+        and onchain.prices == b.prices
+        and not onchain.revoked,
+        f"registry {registry.address}, covers {onchain.account_count} accounts"
+        + (" (REVOKED by governance)" if onchain.revoked else ""),
+    )
+    pin_registry_key(rep, registry, vk)
 
 
 def _governed_table(rep: Report, b: fmt.EpochBundle, sh: object) -> InstrumentTable | None:

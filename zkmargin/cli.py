@@ -187,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     flip = d.add_mutually_exclusive_group()
     flip.add_argument("--no-live-flip", action="store_true",
                       help="skip the live view's flip (a feed moved outside the attested box and back)")  # fmt: skip
+    d.add_argument("--update-epoch", action="store_true",
+                   help="venue circuit: after the full epoch, one account deposits and the next epoch is an update "
+                        "(issue 16: only its slot re-proven at the attested box centre, the rest carried, "
+                        "submitUpdate); its latency, gas and audit are reported")  # fmt: skip
     flip.add_argument("--live-flip-epoch", action="store_true",
                       help="flip the live view back by attesting the next epoch at the moved price (re-proves every "
                            "batch: ~2 more minutes at 1,000 accounts)")  # fmt: skip
@@ -200,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--ceremony", action="store_true", help="local multi-party ceremony instead of the dev setup")
     ep.add_argument("--proof-system", choices=("committed", "plain"), default=None, help=PROOF_SYSTEM_HELP)
     ep.add_argument("--circuit", choices=("slots", "venue"), default="slots", help=CIRCUIT_HELP)
+    ep.add_argument("--update", action="store_true",
+                    help="venue circuit: an update epoch after the latest one (re-prove only the slots whose accounts "
+                         "changed, at the attested box centre, carry the rest; a full epoch when the prices left "
+                         "the box or the parameters or key changed, with the reason printed)")  # fmt: skip
     ep.set_defaults(fn=_cmd_epoch)
 
     dr = sub.add_parser("doctor", help="check the installation: Python, C kernel, web3/py-evm, Node, snarkjs, anvil")
@@ -226,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="real-time loop: price stream, dynamic parameters, margin events, epoch proofs")
     r.add_argument("--out", default="out/run", help="bundle root (run_report.png, run.json, events.jsonl)")
     r.add_argument("--ticks", type=int, default=30, help="price ticks to consume")
-    r.add_argument("--epoch-every", type=int, default=10, help="prove and attest an epoch every K ticks")
+    r.add_argument("--epoch-every", type=int, default=10,
+                   help="prove and attest an epoch every K ticks (venue: also when a feed leaves the box)")  # fmt: skip
     r.add_argument("--accounts", type=int, default=12)
     r.add_argument("--source", choices=("replay", "synthetic"), default="replay",
                    help="replay the BTC/ETH daily closes, or a seeded synthetic stream")  # fmt: skip
@@ -234,10 +243,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--prices", default=None, help="replay this CSV (date,btc_usd,eth_usd) instead of the shipped one")
     r.add_argument("--no-report", action="store_true", help="skip the PNG report (no matplotlib needed)")
     r.add_argument("--seed", type=int, default=7, help="accounts and synthetic prices")
-    r.add_argument("--batch", type=int, default=4, help="accounts per batch (circuit shape)")
+    r.add_argument("--batch", type=int, default=4,
+                   help="accounts per batch (slots) or leaves per batch (venue): the circuit shape")  # fmt: skip
     r.add_argument("--workers", type=int, default=0, help="prove on a Dask LocalCluster of N processes (0: in-process)")
     r.add_argument("--scheduler", default=None, help="prove on an existing Dask cluster (tcp://host:8786)")
     r.add_argument("--proof-system", choices=("committed", "plain"), default=None, help=PROOF_SYSTEM_HELP)
+    r.add_argument("--circuit", choices=("slots", "venue"), default="slots",
+                   help="slots: fixed book, full re-proof per epoch; venue: price box, account changes, incremental "
+                        "epochs (only changed slots re-proven, full when the feeds leave the box)")  # fmt: skip
+    r.add_argument("--changes-per-tick", type=float, default=None,
+                   help="venue: mean account changes per tick (seeded synthetic stream; default 2)")  # fmt: skip
+    r.add_argument("--box-ppm", type=int, default=None, help="venue: price box half-width in ppm (default 100000)")
     r.set_defaults(fn=_cmd_run)
 
     u = sub.add_parser("user", help="account-holder commands")

@@ -9,6 +9,7 @@ from importlib.resources.abc import Traversable
 from typing import Any
 
 CONTRACTS = (
+    "BatchTree",
     "Groth16Verifier",
     "Groth16BatchVerifier",
     "Groth16CommittedVerifier",

@@ -22,7 +22,7 @@ from web3.exceptions import Web3RPCError
 from web3.types import TxParams
 
 from zkmargin.circuits.rules.price_box_document import GovernedBox
-from zkmargin.verifier.attestation import EpochAttestation
+from zkmargin.verifier.attestation import BatchStatement, EpochAttestation
 from zkmargin.verifier.chain import (
     REVERTS,
     Chain,
@@ -30,6 +30,7 @@ from zkmargin.verifier.chain import (
     SolvencyRegistryClient,
     attestation_commitments,
     attestation_to_abi,
+    batch_words,
     is_committed_attestation,
     key_blob,
     load_artifact,
@@ -37,8 +38,8 @@ from zkmargin.verifier.chain import (
     submission_calls,
     vk_to_bytes,
 )
-from zkmargin.verifier.committed import CommittedVerifyingKey
-from zkmargin.verifier.types import VerifyingKey
+from zkmargin.verifier.committed import CommittedProof, CommittedVerifyingKey
+from zkmargin.verifier.types import Proof, VerifyingKey
 
 TESTER_GAS = 29_000_000  # under eth-tester's ~30M block gas limit
 GAS_MARGIN = 1.2
@@ -165,6 +166,12 @@ def deploy_feed_median(chain: SigningChain, artifacts_dir: Path | None = None) -
     return chain.deploy("FeedMedian", artifacts_dir=artifacts_dir)
 
 
+def deploy_batch_tree(chain: SigningChain, artifacts_dir: Path | None = None) -> Contract:
+    """Deploy the stateless, pure BatchTree a registry applies update epochs' ops through (incremental epochs); like
+    the batch verifier it holds no state, so one per chain suffices."""
+    return chain.deploy("BatchTree", artifacts_dir=artifacts_dir)
+
+
 # ----------------------------------------------------------------------------- registry transactions
 
 
@@ -207,19 +214,21 @@ class SolvencyRegistryWriter(SolvencyRegistryClient):
         box: GovernedBox | None = None,
         feed_median: str | None = None,
         max_attestation_age: int | None = None,
+        batch_tree: str | None = None,
     ) -> SolvencyRegistryWriter:
         """Deploy from the chain's account with ``governance`` (default: that account) as governance, then,
         as governance and before any attestation (so without delay): the initial key (plain, or committed: the
         registry then takes committed proofs only), the initial parameters ``params`` = (commitment, version,
         doc_hash), the feeds per asset, the insurance fund (token, holder) and the operators.
 
-        ``batch_verifier`` / ``feed_median``: the addresses of a deployed Groth16BatchVerifier / FeedMedian (both
-        immutable in the registry); None deploys a new one. ``box``: the price box declared with ``params`` (read from
-        the governed document with ``governed_box``; None: a point attestation). ``max_attestation_age``: the live
-        view's governed maximum age (None: the registry's default, 1 day)."""
+        ``batch_verifier`` / ``feed_median`` / ``batch_tree``: the addresses of a deployed Groth16BatchVerifier /
+        FeedMedian / BatchTree (immutable in the registry); None deploys a new one. ``box``: the price box declared
+        with ``params`` (read from the governed document with ``governed_box``; None: a point attestation).
+        ``max_attestation_age``: the live view's governed maximum age (None: the registry's default, 1 day)."""
         gov = Web3.to_checksum_address(governance or chain.sender)
         bv = batch_verifier or str(deploy_batch_verifier(chain).address)
         fm = feed_median or str(deploy_feed_median(chain).address)
+        bt = batch_tree or str(deploy_batch_tree(chain).address)
         c = chain.deploy(
             "SolvencyRegistry",
             n_assets,
@@ -233,6 +242,7 @@ class SolvencyRegistryWriter(SolvencyRegistryClient):
             first_epoch,
             Web3.to_checksum_address(bv),
             Web3.to_checksum_address(fm),
+            Web3.to_checksum_address(bt),
         )
         reg = cls(chain, c)
         s = None if gov == chain.sender else gov  # None: the chain's own (possibly private-key) account
@@ -391,6 +401,33 @@ class SolvencyRegistryWriter(SolvencyRegistryClient):
 
     def abandon_epoch(self, epoch: int, sender: str | None = None) -> Any:
         return self.chain.transact(self.contract.functions.abandonEpoch(epoch), sender=sender)
+
+    def submit_update(
+        self,
+        epoch: int,
+        batches: Sequence[tuple[BatchStatement, Proof | CommittedProof]],
+        ops_words: Sequence[int],
+        declared_accounts: int,
+        unrepresented_accounts: int = 0,
+        sender: str | None = None,
+        gas: int | None = None,
+        committed: bool | None = None,
+        words: Sequence[int] | None = None,
+    ) -> Any:
+        """``submitUpdate``: an update epoch (latest + 1) whose new ``batches`` (proven at the latest attestation's
+        box centre, in op order: one per REPLACE, left then right per SPLIT) replace or split the slots that
+        ``ops_words`` name (``batch_tree.encode_ops``); every other slot is carried forward. ``words`` (tests)
+        overrides the encoded batch words, ``committed`` the stated kind."""
+        enc, kind = batch_words(batches)
+        fn = self.contract.functions.submitUpdate(
+            epoch,
+            declared_accounts,
+            unrepresented_accounts,
+            kind if committed is None else committed,
+            list(enc if words is None else words),
+            [int(w) for w in ops_words],
+        )
+        return self.chain.transact(fn, sender=sender, gas=gas)
 
     def submit_in_parts(
         self, att: EpochAttestation, batches_per_tx: int, sender: str | None = None, gas: int | None = None

@@ -11,6 +11,7 @@ import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -108,3 +109,37 @@ def synthetic_stream(seed: int, ticks: int) -> Stream:
     btc = 30_000.0 * np.exp(np.cumsum(vol * z1 - vol**2 / 2))
     eth = 2_000.0 * np.exp(np.cumsum(1.2 * vol * z2 - (1.2 * vol) ** 2 / 2))
     return Stream([f"t{i:05d}" for i in range(n)], {"BTC": btc, "ETH": eth}, HISTORY_DAYS)
+
+
+class PriceFeed(Protocol):
+    """What the venue run reads its prices from, one tick at a time: the replay (:class:`StreamFeed`) or a live
+    adapter (an exchange's index prices, an oracle network). ``next_tick`` blocks until the next tick is due and
+    returns its label (a date, a timestamp) and a price per underlying; it must give at least BTC and ETH (the run
+    checks every price and names the bad one). A live adapter raises ``PriceDataError`` when it cannot give one."""
+
+    def next_tick(self) -> tuple[str, dict[str, float]]: ...
+
+
+class StreamFeed:
+    """The replay (or synthetic) stream as a :class:`PriceFeed`: its ticks in order, then ``PriceDataError``."""
+
+    def __init__(self, stream: Stream, ticks: int) -> None:
+        self._ticks = stream.ticks(ticks)
+        self._next = 0
+
+    def next_tick(self) -> tuple[str, dict[str, float]]:
+        if self._next >= len(self._ticks):
+            raise PriceDataError(f"the price stream has no tick {self._next + 1} (it holds {len(self._ticks)})")
+        self._next += 1
+        return self._ticks[self._next - 1]
+
+
+def checked_prices(label: str, prices: dict[str, float], need: tuple[str, ...] = tuple(COLUMNS)) -> dict[str, float]:
+    """A feed's tick with every needed price present, finite and positive (else ``PriceDataError`` naming it)."""
+    out = {}
+    for u in need:
+        x = prices.get(u)
+        if x is None or not isinstance(x, (int, float)) or not math.isfinite(x) or x <= 0:
+            raise PriceDataError(f"price feed tick {label!r}: field {u}: {x!r} is not a positive finite price")
+        out[u] = float(x)
+    return out

@@ -42,7 +42,7 @@ from zkmargin.circuits.rules.risk_arrays import build_risk_arrays
 from ..engine import demo
 from ..engine.margin import MarginEngine
 from .exchange import ExchangeSpec
-from .price_stream import COLUMNS, PriceDataError, Stream, replay_stream, synthetic_stream
+from .price_stream import COLUMNS, PriceDataError, PriceFeed, Stream, StreamFeed, replay_stream, synthetic_stream
 from .run_state import RunState, RunStateError
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,10 @@ RUN_SPEC = ExchangeSpec(
 )
 UNDERLYINGS = {"BTC": ["BTC-PERP", "BTC-FUT-90D"], "ETH": ["ETH-PERP"]}
 WINDOW = 365
+VENUE_CHANGES = 2.0  # venue run: mean account changes per tick
+VENUE_BOX_PPM = 100_000  # venue run: a +-10% price box (the replayed daily moves leave it a few times a year)
+MAX_CHANGES = 1_000.0
+MAX_BOX_PPM = 500_000
 
 
 class RunError(ValueError):
@@ -67,13 +71,19 @@ class RunConfig:
     source: str = "replay"  # "replay" | "synthetic"
     start: str = "2020-02-25"  # replay: first tick's date (the March 2020 crash follows)
     seed: int = 7
-    batch: int = 4
+    batch: int = 4  # accounts per batch (slots) or leaves per batch (venue)
     workers: int = 0  # 0: prove in-process; n >= 1: a Dask LocalCluster of n processes
     scheduler: str | None = None  # a Dask scheduler address instead of a local cluster
     prices: Path | None = None  # replay: the daily-close CSV (default: the committed one)
     report: bool = True  # write run_report.png (needs matplotlib: zkmargin[report])
     # "committed" (the lookup circuit, the default when None) | "plain"
     proof_system: str | None = None
+    # "slots": the fixed-slot solvency circuit, a fixed book, every epoch a full re-proof (the calibration changes
+    # the parameters); "venue": the venue circuit with the price box, an account-change stream and incremental
+    # epochs (``realtime_venue.py``)
+    circuit: str = "slots"
+    changes_per_tick: float | None = None  # venue: mean account changes per tick (default VENUE_CHANGES)
+    box_ppm: int | None = None  # venue: the price box half-width in ppm (default VENUE_BOX_PPM)
 
     def validate(self) -> None:
         """Refuse options that cannot give a run, with the reason (before anything is built)."""
@@ -81,7 +91,15 @@ class RunConfig:
             raise RunError("--ticks must be >= 1")
         if self.epoch_every < 1:
             raise RunError("--epoch-every must be >= 1")
-        if self.epoch_every > self.ticks:
+        if self.circuit not in ("slots", "venue"):
+            raise RunError(f"--circuit {self.circuit!r}: expected 'slots' or 'venue'")
+        if self.circuit == "venue":
+            self._validate_venue()
+        elif self.changes_per_tick is not None:
+            raise RunError("--changes-per-tick: only with --circuit venue (the slots run's book is fixed)")
+        elif self.box_ppm is not None:
+            raise RunError("--box-ppm: only with --circuit venue (the slots circuit proves at point prices)")
+        if self.circuit == "slots" and self.epoch_every > self.ticks:
             raise RunError(f"--epoch-every {self.epoch_every} > --ticks {self.ticks}: the run would prove no epoch")
         if self.accounts < 1:
             raise RunError("--accounts must be >= 1")
@@ -106,14 +124,34 @@ class RunConfig:
 
             _as_run_error(require_dask)
 
+    def _validate_venue(self) -> None:
+        if self.changes_per_tick is not None and not (0 <= self.changes_per_tick <= MAX_CHANGES):
+            raise RunError(f"--changes-per-tick {self.changes_per_tick}: expected 0 .. {MAX_CHANGES}")
+        if self.box_ppm is not None and not (1 <= self.box_ppm <= MAX_BOX_PPM):
+            raise RunError(f"--box-ppm {self.box_ppm}: expected 1 .. {MAX_BOX_PPM} (a box of up to +-50%)")
+        if self.workers or self.scheduler:
+            raise RunError("--workers/--scheduler: the venue run proves in-process (one batch per changed slot)")
+        if self.proof_system == "plain":
+            raise RunError("--proof-system plain: the venue circuit is committed Groth16 only")
+
     def resolved_proof_system(self) -> str:
         return self.proof_system or "committed"
+
+    def resolved_changes(self) -> float:
+        return VENUE_CHANGES if self.changes_per_tick is None else float(self.changes_per_tick)
+
+    def resolved_box_ppm(self) -> int:
+        return VENUE_BOX_PPM if self.box_ppm is None else self.box_ppm
 
     def identity(self) -> dict[str, Any]:
         """The options that fix the run's history and book: a rerun must match them to continue it."""
         prices = str(self.prices) if self.prices is not None else None
-        return {"source": self.source, "start": self.start, "seed": self.seed, "accounts": self.accounts,
-                "batch": self.batch, "epoch_every": self.epoch_every, "prices": prices}  # fmt: skip
+        ident = {"source": self.source, "start": self.start, "seed": self.seed, "accounts": self.accounts,
+                 "batch": self.batch, "epoch_every": self.epoch_every, "prices": prices}  # fmt: skip
+        if self.circuit != "slots":  # absent for a slots run, so the state files of earlier versions still match
+            ident |= {"circuit": self.circuit, "changes_per_tick": self.resolved_changes(),
+                      "box_ppm": self.resolved_box_ppm()}  # fmt: skip
+        return ident
 
 
 def _as_run_error(check: Any) -> None:
@@ -143,6 +181,10 @@ class RunObserver:
 
     def epoch(self, record: EpochRecord) -> None:
         """An epoch was published (or found published) and audited."""
+
+    def live(self, tick: int, date: str, solvent: bool, reason: str, when: str) -> None:
+        """Venue run: the registry's live view read at ``tick`` (``when``: 'before the epoch' or 'after epoch N')
+        turned false or came back true (only changes are reported)."""
 
     def close(self) -> None:
         """The run ended (normally or not)."""
@@ -221,6 +263,12 @@ class TickRecord:
     ratio_pct: list[float]  # equity/MM percentiles 5, 25, 50, 75, 95 over accounts with MM > 0
     counts: dict[str, int]
     events: int
+    changes: int = 0  # venue: account changes applied at this tick
+    # venue: the live view read after the feeds moved to this tick's prices (before any epoch of the tick) and at the
+    # end of the tick: {"before": [solvent, reason], "after": [solvent, reason]}; box: underlying -> [lo, hi] USD of
+    # the attested box in force at the end of the tick (the next tick's "before" reading is checked against it)
+    live: dict[str, Any] | None = None
+    box: dict[str, list[float]] | None = None
 
 
 @dataclass
@@ -239,6 +287,17 @@ class EpochRecord:
     path: str
     methodology_hash: str = ""  # of methodology/epoch-NNNN.json: derive_dynamic_params on it gives the parameters
     note: str = ""  # e.g. why an epoch found published on resume was audited without its registry
+    # venue run (issue 16): "full" (every slot proven at a new box centre) or "update" (changed slots only)
+    mode: str = "full"
+    reason: str = ""  # why a full epoch (the first one, feeds out of the box, parameters changed ...)
+    reproved_slots: list[int] = field(default_factory=list)
+    slots: int = 0  # slots of the batch tree after the epoch
+    proofs: int = 0  # batch proofs made
+    changes: int = 0  # account changes this epoch covers (since the previous epoch)
+    latency_s: float = 0.0  # oldest covered account change -> epoch attested (wall seconds)
+    audit_failed: list[str] = field(default_factory=list)  # names of failed audit checks
+    stages: dict[str, float] = field(default_factory=dict)  # venue: the operator's stage timings (seconds)
+    audit_seconds: float = 0.0
 
 
 @dataclass
@@ -260,24 +319,39 @@ class RunResult:
 
 
 # ---------------------------------------------------------------------- the loop
-def run_realtime(cfg: RunConfig, observer: RunObserver | None = None) -> RunResult:
+def run_realtime(cfg: RunConfig, observer: RunObserver | None = None, feed: PriceFeed | None = None) -> RunResult:
     """Run (or continue) the loop; raises RunError for bad options or inputs (nothing is written then).
 
-    ``observer`` None: the CLI's rich renderer (``realtime_render.RichRenderer``)."""
+    ``observer`` None: the CLI's rich renderer (``realtime_render.RichRenderer``). ``feed``: a live price adapter
+    for the venue run (None: the replay or synthetic stream of ``cfg``)."""
     cfg.validate()
-    stream = load_stream(cfg)  # every price row checked before any setup, chain or output work
+    if feed is not None and cfg.circuit != "venue":
+        raise RunError("a live price feed drives the venue run only (--circuit venue)")
+    stream = load_stream(cfg) if feed is None else None  # every price row checked before any other work
     out = Path(cfg.out)
     try:
         state = RunState.load(out, cfg.identity())
     except RunStateError as e:
         raise RunError(str(e)) from e
+    if cfg.circuit == "venue" and state is not None:
+        raise RunError(
+            f"--out {out} holds a venue run that stopped after tick {state.last_tick}: a venue run does "
+            "not resume (its account-change stream and slot record are not replayed); use another --out"
+        )
     if observer is None:
         from .realtime_render import RichRenderer
 
         observer = RichRenderer()
-    from .realtime_loop import RunLoop
+    loop: Any
+    if cfg.circuit == "venue":
+        from .realtime_venue import VenueRunLoop
 
-    loop = RunLoop(cfg, stream, state, observer)
+        loop = VenueRunLoop(cfg, feed or StreamFeed(stream, cfg.ticks), observer)  # type: ignore[arg-type]
+    else:
+        from .realtime_loop import RunLoop
+
+        assert stream is not None
+        loop = RunLoop(cfg, stream, state, observer)
     try:
         loop.run()
     finally:

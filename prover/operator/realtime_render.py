@@ -69,11 +69,30 @@ class RichRenderer(RunObserver):
             self.bar.update(self.tick_task, completed=record.tick, description=f"ticks ({record.date}: {text})")
 
     def epoch(self, record: EpochRecord) -> None:
+        audit = f"audit {'PASS' if record.audit_ok else 'FAIL'}" + (f" ({record.note})" if record.note else "")
+        if record.slots and record.mode == "update":  # a venue run's incremental epoch
+            self.con.print(
+                f"[bold]epoch {record.epoch}[/] at {record.date}: [green]update[/], {len(record.reproved_slots)} of "
+                f"{record.slots} slots re-proven ({record.changes} account changes), {record.covered} accounts; "
+                f"{record.seconds:.1f} s, latency {record.latency_s:.1f} s; {audit}"
+            )
+            return
+        if record.slots:  # a venue run's full epoch
+            self.con.print(
+                f"[bold]epoch {record.epoch}[/] at {record.date}: [magenta]full[/] ({record.reason}), "
+                f"{record.covered} accounts in {record.slots} slots; {record.seconds:.1f} s"
+                + (f", latency {record.latency_s:.1f} s" if record.changes else "")
+                + f"; {audit}"
+            )
+            return
         self.con.print(
             f"[bold]epoch {record.epoch}[/] at {record.date}: {record.covered} accounts in {record.batches} batches, "
-            f"{record.excluded} excluded, proved+attested in {record.seconds:.1f} s, "
-            f"audit {'PASS' if record.audit_ok else 'FAIL'}" + (f" ({record.note})" if record.note else "")
+            f"{record.excluded} excluded, proved+attested in {record.seconds:.1f} s, {audit}"
         )
+
+    def live(self, tick: int, date: str, solvent: bool, reason: str, when: str) -> None:
+        colour = "green" if solvent else "bold red"
+        self.con.print(f"[{colour}]{date} live view: isSolvent() = {solvent}[/] ({reason}; {when})")
 
     def close(self) -> None:
         self.bar.stop()

@@ -23,7 +23,10 @@ def require_matplotlib() -> None:
 
 
 def write_report(res: RunResult, path: Path, cfg: RunConfig) -> Path:
-    """Four panels: prices; equity/MM distribution with status counts; calibrated IM rates; time per epoch."""
+    """Four panels: prices; equity/MM distribution with status counts; calibrated IM rates; time per epoch (a venue
+    run: ``write_venue_report``)."""
+    if cfg.circuit == "venue":
+        return write_venue_report(res, path, cfg)
     require_matplotlib()
     import matplotlib
 
@@ -102,6 +105,79 @@ def write_report(res: RunResult, path: Path, cfg: RunConfig) -> Path:
         a.grid(alpha=0.3)
     ax[3].set_xlabel("tick")
     fig.tight_layout(rect=(0, 0, 1, 0.96))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_venue_report(res: RunResult, path: Path, cfg: RunConfig) -> Path:
+    """A venue run: per underlying, the price and the attested box's bounds with full re-proofs and updates marked
+    (ticks where the live view was false shaded); slots re-proven per epoch against the slot count; latency from
+    account change to attested epoch."""
+    require_matplotlib()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    t = [r.tick for r in res.ticks]
+    ep = res.epochs
+    fig, ax = plt.subplots(4, 1, figsize=(11, 14), sharex=True)
+    n_full = sum(e.mode == "full" for e in ep)
+    fig.suptitle(
+        f"zkmargin run --circuit venue: {cfg.source} {res.ticks[0].date} .. {res.ticks[-1].date}, box "
+        f"+-{cfg.resolved_box_ppm() / 1e4:g}%, {cfg.resolved_changes():g} account changes/tick\n"
+        f"{len(ep)} epochs: {n_full} full re-proofs, {len(ep) - n_full} updates",
+        fontsize=12,
+    )
+    false_ticks = [r.tick for r in res.ticks if r.live and not r.live["before"][0] and r.tick > 1]
+    for a, u, colour in ((ax[0], "BTC", "tab:orange"), (ax[1], "ETH", "tab:blue")):
+        a.plot(t, [r.prices[u] for r in res.ticks], color=colour, marker=".", label=f"{u} price (feed)")
+        # the box in force from the end of each tick (a full epoch re-centres it) until the next one's reading
+        tb = [*t, t[-1] + 0.5]
+        lo = [r.box[u][0] if r.box and u in r.box else np.nan for r in res.ticks]
+        hi = [r.box[u][1] if r.box and u in r.box else np.nan for r in res.ticks]
+        lo, hi = [*lo, lo[-1]], [*hi, hi[-1]]
+        a.step(tb, lo, where="post", color="gray", ls="--", label="attested box (lo / hi)")
+        a.step(tb, hi, where="post", color="gray", ls="--")
+        a.fill_between(tb, lo, hi, step="post", color="gray", alpha=0.12)
+        price = {r.tick: r.prices[u] for r in res.ticks}
+        full = [e.tick for e in ep if e.mode == "full"]
+        upd = [e.tick for e in ep if e.mode == "update"]
+        a.scatter(full, [price[x] for x in full], marker="^", s=90, color="crimson", zorder=4, label="full re-proof")
+        a.scatter(upd, [price[x] for x in upd], marker="o", s=40, color="seagreen", zorder=4, label="update epoch")
+        for ft in false_ticks:
+            a.axvspan(ft - 0.5, ft + 0.5, color="red", alpha=0.12, lw=0)
+        a.set_ylabel(f"{u} USD")
+        a.set_title(f"{u}: price vs attested box (red band: live view false before the epoch)")
+        a.legend(loc="best", fontsize=8)
+    a2 = ax[2]
+    x = [e.tick for e in ep]
+    a2.bar(x, [len(e.reproved_slots) for e in ep], color=["crimson" if e.mode == "full" else "seagreen" for e in ep],
+           width=0.6, label="slots re-proven (red: full, green: update)")  # fmt: skip
+    a2.plot(x, [e.slots for e in ep], color="black", marker="_", ls=":", label="slots in the tree")
+    a2b = a2.twinx()
+    a2b.plot(t, [r.changes for r in res.ticks], color="tab:purple", marker="x", ls="", label="account changes")
+    a2b.set_ylabel("account changes per tick")
+    a2b.set_ylim(bottom=0)
+    a2.set_ylabel("slots")
+    a2.yaxis.set_major_locator(MaxNLocator(integer=True))
+    a2.set_title("re-proven slots per epoch")
+    a2.legend(handles=a2.get_legend_handles_labels()[0] + a2b.get_lines(), loc="upper left", fontsize=8)
+    a3 = ax[3]
+    a3.bar([xi - 0.2 for xi in x], [e.seconds for e in ep], width=0.4, color="slategray", label="epoch (prove + "
+           "attest + bundle)")  # fmt: skip
+    a3.bar([xi + 0.2 for xi in x], [e.latency_s for e in ep], width=0.4, color="tab:purple",
+           label="latency: oldest account change -> attested")  # fmt: skip
+    a3.set_ylabel("seconds")
+    a3.set_title("epoch time and latency")
+    a3.legend(loc="upper left", fontsize=8)
+    for a in ax:
+        a.grid(alpha=0.3)
+        a.set_xlim(0.5, max(t) + 0.5)
+    ax[3].set_xlabel("tick")
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

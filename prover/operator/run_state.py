@@ -58,6 +58,10 @@ class RunState:
             if isinstance(e, RunStateError):
                 raise
             raise RunStateError(f"{path}: unreadable run state ({e})") from e
+        theirs, ours = state.identity.get("circuit", "slots"), identity.get("circuit", "slots")
+        if theirs != ours:  # a slots identity has no "circuit" key: compare it explicitly
+            raise RunStateError(f"--out {out} holds a run with circuit {theirs!r}, this one has {ours!r}: "
+                                "use another --out")  # fmt: skip
         for key, value in identity.items():
             if state.identity.get(key) != value:
                 raise RunStateError(

@@ -57,6 +57,8 @@ class VenueEpochContent:
     chain: dict[str, Any] | None
     declared: int
     secrets: dict[str, int]
+    tree: dict[str, Any] | None = None  # the manifest's "tree" (kind, base epoch, root, ops): venue_format
+    slots: list[tuple[int, int, int]] | None = None  # per batch (= slot): lo, hi, proof epoch (a tree epoch)
 
 
 def _totals(c: VenueEpochContent, entries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -103,7 +105,11 @@ def write_venue_bundle(root: Path, c: VenueEpochContent) -> tuple[Path, Path]:
             (stage / pf).parent.mkdir(parents=True, exist_ok=True)
             (stage / pf).write_bytes(fmt.dumps(proof_to_bundle_json(proof)))
             (stage / pb).write_bytes(fmt.dumps(public_to_json(b.public)))
-            entries.append({**_batch_entry(i, b, sh.assets), "leaves": len(b.leaves)})  # type: ignore[arg-type]
+            entry = {**_batch_entry(i, b, sh.assets), "leaves": len(b.leaves)}  # type: ignore[arg-type]
+            if c.slots is not None:  # the slot's leaf preimage: range, proof epoch, and the statement above
+                lo, hi, pe = c.slots[i]
+                entry |= {"lo": str(lo), "hi": str(hi), "proof_epoch": pe}
+            entries.append(entry)
         (stage / fmt.EXCLUDED).write_bytes(fmt.dumps(exclusions_to_json(c.excluded)))
         manifest = {
             "format": fmt.FORMAT,
@@ -127,11 +133,19 @@ def write_venue_bundle(root: Path, c: VenueEpochContent) -> tuple[Path, Path]:
             "batches": entries,
             "totals": _totals(c, entries),
             "chain": c.chain,
+            **({"tree": c.tree} if c.tree is not None else {}),
             "files": {rel: fmt.sha256_file(stage / rel) for rel in fmt.iter_files(stage)},
         }
         (stage / fmt.MANIFEST).write_bytes(fmt.dumps(manifest))
         deliveries = write_venue_deliveries(
-            root, c.epoch, sh, c.table, c.batches, c.secrets, fmt.sha256_file(stage / fmt.MANIFEST)
+            root,
+            c.epoch,
+            sh,
+            c.table,
+            c.batches,
+            c.secrets,
+            fmt.sha256_file(stage / fmt.MANIFEST),
+            None if c.slots is None else [pe for _, _, pe in c.slots],
         )
     return final, deliveries
 
@@ -145,8 +159,11 @@ def inclusion_doc(
     tree: VenueTree,
     secret: int,
     table: InstrumentTable,
+    proof_epoch: int | None = None,
 ) -> dict[str, Any]:
-    """The inclusion file of the k-th account of batch ``b``: every one of its linked leaves (parts)."""
+    """The inclusion file of the k-th account of batch ``b``: every one of its linked leaves (parts). In a tree
+    epoch (issue 16) ``batch_index`` is the slot and ``proof_epoch`` the epoch the slot's batch was proven at (its
+    leaves' salts are that epoch's), which the user sees: a carried slot is data as of that epoch."""
     acct = b.accounts[k]
     starts = [i for i, lf in enumerate(b.leaves) if lf.part == 0]
     first = starts[k]
@@ -177,6 +194,7 @@ def inclusion_doc(
         "user_secret": format(secret, "064x"),
         "id_hash": str(b.leaves[first].id_hash),
         "batch": batch_index,
+        **({"proof_epoch": proof_epoch} if proof_epoch is not None else {}),
         "instrument_table_version": table.version,
         "parts": parts,
         "statement": statement,
@@ -192,14 +210,18 @@ def write_venue_deliveries(
     batches: Sequence[VenueBatch],
     secrets: dict[str, int],
     manifest_sha256: str,
+    proof_epochs: Sequence[int] | None = None,
 ) -> Path:
-    """Every proven account's inclusion file (all its parts), atomically; returns the directory."""
+    """Every proven account's inclusion file (all its parts), atomically; returns the directory. ``proof_epochs``
+    (a tree epoch): per batch, the epoch it was proven at (a carried slot's files are rebuilt identical but for the
+    epoch, the manifest hash and the proof epoch they name)."""
     out = root / inclusion.PRIVATE_DIR / fmt.epoch_dirname(epoch)
     with atomic_directory(out, mode=0o700) as stage:
         for i, b in enumerate(batches):
             tree = VenueTree([lf.leaf() for lf in b.leaves], shape.depth)
             for k, acct in enumerate(b.accounts):
-                doc = inclusion_doc(epoch, manifest_sha256, i, b, k, tree, secrets[acct.account_id], table)
+                pe = proof_epochs[i] if proof_epochs is not None else None
+                doc = inclusion_doc(epoch, manifest_sha256, i, b, k, tree, secrets[acct.account_id], table, pe)
                 path = stage / inclusion.filename(int(doc["id_hash"]))
                 path.write_bytes(fmt.dumps(doc))
                 path.chmod(0o600)

@@ -19,14 +19,17 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from zkmargin.api import InputError, connect_chain
+from zkmargin.circuits.rules.models import Account
 from zkmargin.circuits.solvency.leaf import account_id_commitment
 from zkmargin.verifier import inclusion
 from zkmargin.verifier.audit import audit_bundle
 from zkmargin.verifier.user import verify_account
 
+from ..engine.margin import MarginEngine
 from ..venue_scale import ASSETS, COINS, scale_engine, synthetic_book
 from .chain_ops import PRICE_DECIMALS
 from .live_flip import flip_back, flip_out, flipped_as_expected, observe, pick_asset
+from .pipeline import EpochResult
 from .setups import DEV_LABEL, SetupError
 from .venue_epoch import VenueOperator, VenueSpec
 from .venue_setup import venue_circuit
@@ -47,8 +50,10 @@ def run_venue_demo(
     quiet: bool = False,
     live_flip: bool = True,
     live_flip_epoch: bool = False,
+    update_epoch: bool = False,
 ) -> int:
-    """Run everything on the venue circuit; returns 0 when the user check, the audit and isSolvent() pass."""
+    """Run everything on the venue circuit; returns 0 when the user check, the audit and isSolvent() pass (and, with
+    ``update_epoch``, the update epoch after it re-proves one slot and its audit passes)."""
     if accounts < 1:
         raise InputError("accounts", f"must be at least 1, got {accounts}")
     if leaves < 1:
@@ -106,6 +111,10 @@ def run_venue_demo(
     timings["audit (with deliveries)"] = time.perf_counter() - t0
     console.print(user_rep.render())
     console.print(audit_rep.render())
+    update_rows: list[tuple[str, str]] = []
+    update_ok = True
+    if update_epoch:  # one deposit, then the next epoch re-proves only that account's slot (issue 16)
+        update_rows, update_ok, timings["update epoch"] = _update_epoch(op, engine, book, res, console)
     solvent, ep, covered, dev_mode = dep.registry.is_solvent()
     status = dep.registry.solvency_status()
     flip_rows: list[tuple[str, str]] = []
@@ -157,6 +166,7 @@ def run_venue_demo(
         ("on-chain statement", f"isSolvent() = {solvent} for epoch {ep}: {covered:,} accounts proven of "
          f"{status.declared_accounts:,} declared" + ("; DEVELOPMENT-MODE registry" if dev_mode else "")),
         *flip_rows,
+        *update_rows,
         ("user check", f"{user} ({json_parts(inc_file)} parts, every one checked): "
          f"{'VERIFIED' if user_rep.ok else 'FAILED'}"),
         ("audit", f"{len(audit_rep.checks)} checks: {'ALL PASS' if audit_rep.ok else 'FAILED'}"),
@@ -170,7 +180,7 @@ def run_venue_demo(
     for k, v in rows:
         out_table.add_row(k, v)
     console.print(out_table)
-    ok = user_rep.ok and audit_rep.ok and solvent and flip_ok
+    ok = user_rep.ok and audit_rep.ok and solvent and flip_ok and update_ok
     stages = " ".join(
         f"{k.replace(' ', '_').replace(':', '').replace('(', '').replace(')', '')}={v:.1f}" for k, v in timings.items()
     )
@@ -188,3 +198,31 @@ def json_parts(path: Path) -> int:
         return len(json.loads(path.read_text())["parts"])
     except (OSError, ValueError, KeyError):
         return 0
+
+
+def _update_epoch(
+    op: VenueOperator, engine: MarginEngine, book: list[Account], res: EpochResult, console: Console
+) -> tuple[list[tuple[str, str]], bool, float]:
+    """The first proven account deposits 10,000 USDT; ``run_update`` re-proves its slot at the attested box centre
+    and submits the update; the audit (with the registry) checks every slot, carried ones at their proof epochs."""
+    dep = op.chain
+    assert dep is not None
+    k = next(i for i, a in enumerate(book) if a.account_id in res.user_secrets)
+    bal = dict(book[k].balances)
+    bal["USDT"] = bal.get("USDT", 0) + 10**12
+    book2 = [*book[:k], book[k].model_copy(update={"balances": bal}), *book[k + 1 :]]
+    t0 = time.perf_counter()
+    u = op.run_update(res.epoch + 1, engine, book2)
+    latency = time.perf_counter() - t0
+    rep = audit_bundle(u.result.path, registry=dep.registry, deliveries=u.result.deliveries)
+    gas = (u.result.chain or {}).get("gas_used") or 0
+    console.print(f"update epoch {u.result.epoch}: {u.mode}{' (' + u.reason + ')' if u.reason else ''}: slot(s) "
+                  f"{u.reproved} re-proven, {len(u.carried)} carried, {latency:.1f} s, gas {gas:,}, audit "
+                  f"{'PASS' if rep.ok else 'FAIL'}", soft_wrap=True, highlight=False)  # fmt: skip
+    row = (
+        "update epoch",
+        f"epoch {u.result.epoch} ({u.mode}): {book[k].account_id} deposited; {len(u.reproved)} slot(s) re-proven, "
+        f"{len(u.carried)} carried, {latency:.1f} s from the change to the attested update, gas {gas:,}; audit "
+        f"{len(rep.checks)} checks {'ALL PASS' if rep.ok else 'FAILED'}",
+    )
+    return [row], u.mode == "update" and len(u.reproved) == 1 and rep.ok, latency

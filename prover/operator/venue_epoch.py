@@ -40,7 +40,7 @@ from zkmargin.circuits.rules.instrument_table import (
     venue_params,
     venue_shape,
 )
-from zkmargin.circuits.rules.models import Account, Instrument
+from zkmargin.circuits.rules.models import Account, Instrument, MarketSnapshot
 from zkmargin.circuits.rules.price_box_document import DEFAULT_BOX_PPM, GovernedBox
 from zkmargin.circuits.solvency.leaf import account_id_commitment
 from zkmargin.circuits.solvency.params import ParamsError
@@ -48,13 +48,16 @@ from zkmargin.circuits.solvency.venue_params import VenueParams
 from zkmargin.circuits.solvency.venue_shape import VenueShape
 from zkmargin.verifier import bundle as fmt
 from zkmargin.verifier.attestation import split_public_signals
-from zkmargin.verifier.venue_format import venue_setup_dirname
+from zkmargin.verifier.batch_tree import BatchTree, Replace, Split, TreeError, encode_ops, statement_words
+from zkmargin.verifier.bundle_proofs import proof_from_bundle_json, vk_from_bundle_json, vk_to_bundle_json
+from zkmargin.verifier.snarkjs_json import public_from_json
+from zkmargin.verifier.venue_format import venue_setup_dirname, venue_shape_to_json
 
 from ..engine.margin import MarginEngine
 from ..solvency_witness import AccountNotProvable
 from ..venue_witness import VenueBatch, build_venue_batch, split_account
 from .batch_cache import BatchCache
-from .chain_ops import ChainDeployment, attest, deploy, update_feeds
+from .chain_ops import ChainDeployment, attest, chain_record, deploy, update_feeds
 from .classify import Classification, Exclusion
 from .pipeline import EpochResult
 from .proving import BatchJob, prove_batch
@@ -63,6 +66,16 @@ from .user_secrets import FILENAME as USER_SECRETS
 from .user_secrets import UserSecretStore
 from .venue_bundle import VenueEpochContent, write_venue_bundle
 from .venue_setup import load_or_create_venue, venue_circuit
+from .venue_slots import TreeState, UpdatePlan, apply_plan, fingerprint, full_epoch_state, plan_update
+from .venue_update import (
+    VenueUpdateResult,
+    centre_engine,
+    load_state,
+    outside_box,
+    save_state,
+    tree_json,
+    tree_of_manifest,
+)
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -294,6 +307,7 @@ class VenueOperator:
         self.timings["attest"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         self.progress("write bundle", 0, 1)
+        tree = BatchTree.full_epoch([split_public_signals(b.public, shape.assets)[1] for b in batches], epoch)
         content = VenueEpochContent(
             epoch,
             engine,
@@ -308,8 +322,13 @@ class VenueOperator:
             chain_info,
             len(accounts),
             secrets,
+            tree=tree_json("full", epoch, epoch, tree, [], range(len(batches))),
+            slots=[(s.lo, s.hi, s.proof_epoch) for s in tree.slots],
         )
         final, deliveries = write_venue_bundle(self.root, content)
+        ids = {a.account_id: account_id_commitment(a.account_id, secrets[a.account_id]) for a in cls.provable}
+        fps = {a.account_id: fingerprint(a) for a in cls.provable}
+        save_state(self.root, full_epoch_state(epoch, [[a.account_id for a in b.accounts] for b in batches], ids, fps))
         manifest = fmt.load_json_file(final / fmt.MANIFEST, "manifest.json")
         from .bundle_writer import index_row
 
@@ -335,6 +354,215 @@ class VenueOperator:
             deliveries,
             wall,
         )
+
+    # ------------------------------------------------------------------ update epochs (issue 16)
+
+    def update_blocker(self, engine: MarginEngine) -> tuple[str, dict[str, Any]]:
+        """'' and the update's context when an update epoch may follow the latest one, else why not
+        (``venue_update`` module docstring): the operator then runs a full epoch and says so."""
+        latest = self.latest_epoch()
+        if latest == 0:
+            return "no attested epoch yet", {}
+        state = load_state(self.root, latest)
+        if state is None:
+            return f"no slot record of epoch {latest} (a full epoch starts the tree)", {}
+        prev = fmt.open_epoch(self.root, latest)
+        if "tree" not in prev.manifest:
+            return f"epoch {latest} has no batch tree", {}
+        table = self.table(engine)
+        shape = self.shape(engine, table)
+        if venue_shape_to_json(shape) != prev.manifest["shape"]:
+            return "the circuit shape changed (a new key)", {}
+        setup = self.setup(shape)
+        if vk_to_bundle_json(setup.vk) != prev.json(fmt.VK):
+            return "the verifying key changed", {}
+        if self.chain is not None and self.chain.registry.attestation_of(latest).revoked:
+            return f"epoch {latest} was revoked", {}
+        centre = centre_engine(engine, MarketSnapshot.model_validate(prev.json(fmt.MARKET, "market.json")))
+        vp = self.params(centre, table, shape)
+        if vp.commitment(shape) != prev.params_commitment:
+            return "the governed parameters or instrument table changed (params_commitment)", {}
+        if vp.market_commitment(shape) != prev.market_commitment:
+            return "the market at the box centre does not rebuild (market_commitment)", {}
+        out = outside_box(centre.snapshot.spot_prices, engine.snapshot.spot_prices, table.assets, vp)
+        if out:
+            return "the feeds left the box: " + "; ".join(out), {}
+        current = [engine.snapshot.spot_prices[a] for a in table.assets]
+        ctx = {"state": state, "prev": prev, "centre": centre, "table": table, "shape": shape, "vp": vp}
+        return "", ctx | {"setup": setup, "current": current}
+
+    def run_update(self, epoch: int, engine: MarginEngine, accounts: Sequence[Account]) -> VenueUpdateResult:
+        """An update epoch after the latest one: re-prove only the changed slots at the box centre and carry the
+        rest (``venue_slots``); a full epoch when an update is not possible (the result says why)."""
+        final = self.root / fmt.epoch_dirname(epoch)
+        if (final / fmt.MANIFEST).exists() and epoch in [r["epoch"] for r in fmt.list_epochs(self.root)]:
+            res = self._reload(epoch, final)
+            return VenueUpdateResult(res, str((res.manifest.get("tree") or {}).get("kind", "full")))
+        self.timings = {}
+        reason, ctx = self.update_blocker(engine)
+        if reason:
+            log.warning("venue epoch %d: full epoch instead of an update: %s", epoch, reason)
+            res = self.run_epoch(epoch, engine, accounts)
+            return VenueUpdateResult(res, "full", reason, reproved=list(range(res.batches)), proofs=res.batches)
+        if epoch != self.latest_epoch() + 1:
+            raise ValueError(f"an update epoch follows the latest one: {self.latest_epoch() + 1}, not {epoch}")
+        return self._update(epoch, accounts, **ctx)
+
+    def _update(
+        self,
+        epoch: int,
+        accounts: Sequence[Account],
+        *,
+        state: TreeState,
+        prev: fmt.EpochBundle,
+        centre: MarginEngine,
+        table: InstrumentTable,
+        shape: VenueShape,
+        vp: VenueParams,
+        setup: Setup,
+        current: list[int],
+    ) -> VenueUpdateResult:
+        t0 = time.perf_counter()
+        cls = classify_venue(centre, table, shape, accounts)
+        secrets = self.user_secrets.for_accounts(a.account_id for a in cls.provable)
+        by_id = {a.account_id: a for a in cls.provable}
+        ids = {a: account_id_commitment(a, secrets[a]) for a in by_id}
+        leaves = {a: len(split_account(centre, acct, table, shape)) for a, acct in by_id.items()}
+        plan = plan_update(state, epoch, ids, leaves, {a: fingerprint(x) for a, x in by_id.items()}, shape.accounts)
+        self.timings["classify + plan"] = time.perf_counter() - t0
+        chunks = plan.chunks()
+        made, made_proofs, prove_s, witness_s, wall = self._prove(
+            epoch, centre, table, shape, vp, setup, [[by_id[a] for a in c] for c in chunks], secrets
+        )
+        proven = {c: (b, p) for c, b, p in zip(chunks, made, made_proofs, strict=True)}
+        prev_tree = tree_of_manifest(prev.manifest)
+        ops_words, tree = encode_ops(prev_tree, self._tree_ops(plan, proven, shape), epoch)
+        t0 = time.perf_counter()
+        batches, proofs = self._slots(epoch, plan, proven, prev, by_id, centre, table, shape, vp, secrets)
+        for k, (b, s) in enumerate(zip(batches, tree.slots, strict=True)):
+            if tuple(statement_words(split_public_signals(b.public, shape.assets)[1])) != s.words:
+                raise TreeError(f"slot {k}: the batch does not rebuild the tree's leaf")
+        self.timings["carry"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        chain_info = self._attest_update(
+            epoch, tree, ops_words, plan, proven, shape, current, declared=len(accounts),
+            unrepresented=len(cls.excluded),
+        )  # fmt: skip
+        self.timings["attest"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        content = VenueEpochContent(
+            epoch, centre, table, shape, vp, setup, batches, proofs, cls.excluded, cls.results, chain_info,
+            len(accounts), secrets,
+            tree=tree_json("update", epoch, state.base_epoch, tree, plan.ops, sorted(
+                k for k, s in enumerate(plan.slots) if s.proof_epoch == epoch)),
+            slots=[(s.lo, s.hi, s.proof_epoch) for s in tree.slots],
+        )  # fmt: skip
+        final, deliveries = write_venue_bundle(self.root, content)
+        save_state(self.root, apply_plan(state, plan, epoch))
+        manifest = fmt.load_json_file(final / fmt.MANIFEST, "manifest.json")
+        from .bundle_writer import index_row
+
+        fmt.index_epoch(self.root, index_row(epoch, final, manifest))
+        BatchCache.discard(self.root, epoch)
+        self.timings["write bundle"] = time.perf_counter() - t0
+        reproved = manifest["tree"]["reproved"]
+        log.info(
+            "venue epoch %d: update, %d slot(s) re-proven, %d carried, %d split(s)",
+            epoch, len(reproved), len(batches) - len(reproved), plan.splits,
+        )  # fmt: skip
+        res = EpochResult(
+            epoch, final, manifest, sum(len(b.accounts) for b in batches), cls.excluded,
+            dict(Counter(r.status for r in cls.results.values())), len(batches), len(batches) - len(reproved),
+            venue_circuit(shape).r1cs.n_constraints, prove_s, witness_s, chain_info,
+            {a: secrets[a] for a in by_id}, deliveries, wall,
+        )  # fmt: skip
+        carried = [k for k in range(len(batches)) if k not in reproved]
+        return VenueUpdateResult(res, "update", "", reproved, carried, plan.splits, len(chunks))
+
+    @staticmethod
+    def _tree_ops(
+        plan: UpdatePlan, proven: dict[tuple[str, ...], tuple[VenueBatch, Any]], shape: VenueShape
+    ) -> list[Replace | Split]:
+        def st(c: tuple[str, ...]) -> Any:
+            return split_public_signals(proven[c][0].public, shape.assets)[1]
+
+        return [
+            Split(op.slot, op.mid, st(op.left), st(op.right)) if op.right is not None else Replace(op.slot, st(op.left))
+            for op in plan.ops
+        ]
+
+    @staticmethod
+    def _slots(
+        epoch: int,
+        plan: UpdatePlan,
+        proven: dict[tuple[str, ...], tuple[VenueBatch, Any]],
+        prev: fmt.EpochBundle,
+        by_id: dict[str, Account],
+        centre: MarginEngine,
+        table: InstrumentTable,
+        shape: VenueShape,
+        vp: VenueParams,
+        secrets: dict[str, int],
+    ) -> tuple[list[VenueBatch], list[Any]]:
+        """Every slot's batch and proof after the update: the new ones as proven, a carried one rebuilt from its
+        unchanged members at its proof epoch (the leaves, for the users' files) with the previous bundle's proof,
+        which must be the proof of exactly that statement."""
+        vk = vk_from_bundle_json(prev.json(fmt.VK))
+        entries = prev.batches()
+        batches: list[VenueBatch] = []
+        proofs: list[Any] = []
+        for k, s in enumerate(plan.slots):
+            if s.proof_epoch == epoch:
+                b, p = proven[s.members]
+            else:
+                accts = [by_id[m] for m in s.members]
+                b = build_venue_batch(centre, accts, table, shape, s.proof_epoch, user_secrets=secrets, params=vp)
+                be = entries[k]
+                if public_from_json(prev.json(be.public)) != b.public:
+                    raise TreeError(f"carried slot {k} does not rebuild epoch {prev.epoch}'s public signals")
+                p = proof_from_bundle_json(prev.json(be.proof), vk)
+                b.inputs = {}
+            batches.append(b)
+            proofs.append(p)
+        return batches, proofs
+
+    def _attest_update(
+        self,
+        epoch: int,
+        tree: BatchTree,
+        ops_words: list[int],
+        plan: UpdatePlan,
+        proven: dict[tuple[str, ...], tuple[VenueBatch, Any]],
+        shape: VenueShape,
+        current_prices: list[int],
+        *,
+        declared: int,
+        unrepresented: int,
+    ) -> dict[str, Any] | None:
+        """``submitUpdate``: the ops and the new batches in op order (one per REPLACE, left then right per SPLIT) with
+        their proofs; the registry re-applies the ops to its root and verifies every proof in one multi-pairing. The
+        mock feeds move to the current prices first (inside the box, which the registry checks). A rerun after a
+        crash finds the epoch on-chain and takes its record only if the registry's root is this tree's."""
+        if self.chain is None:
+            return None
+        dep = self.chain
+        latest = dep.registry.latest_epoch()
+        if latest is not None and latest >= epoch:
+            if dep.registry.attestation_of(epoch).batch_tree_root != tree.root():
+                raise RuntimeError(f"epoch {epoch} is already attested on-chain with another batch tree")
+            return chain_record(dep, epoch)
+        self.progress("attest on-chain", 0, 1)
+        statements = []
+        for op in plan.ops:
+            for c in (op.left,) if op.right is None else (op.left, op.right):
+                b, p = proven[c]
+                statements.append((split_public_signals(b.public, shape.assets)[1], p))
+        update_feeds(dep, current_prices)
+        dep.registry.submit_update(
+            epoch, statements, ops_words, declared, unrepresented_accounts=unrepresented, sender=dep.operator
+        )
+        self.progress("attest on-chain", 1, 1)
+        return chain_record(dep, epoch)
 
     def _reload(self, epoch: int, final: Path) -> EpochResult:
         """An epoch already published: its result as the manifest records it (nothing proven again)."""

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from chain_env import MAX_FEED_AGE, Deployment
 
-from zkmargin.verifier.chain import ChainRevert, batches_hash
+from zkmargin.verifier.batch_tree import BatchTree, leaf_body, statement_words
+from zkmargin.verifier.chain import ChainRevert
 
 
 def _reverts(fn: Any, *args: Any, **kw: Any) -> str:
@@ -46,8 +47,11 @@ def test_epoch_in_parts_equals_one_transaction(env: Deployment) -> None:
     assert rec.matches(att) and rec.batch_count == 4
     events = reg.batches_added_events(1, start)
     assert [(e.from_index, e.count) for e in events] == [(0, 1), (1, 3)]
-    assert events[0].batches_hash == batches_hash([att.batches[0][0]])  # the chain after the first part
-    assert events[-1].batches_hash == rec.batches_hash
+    first, last = att.batches[0][0], att.batches[3][0]
+    assert events[0].leaf_body == leaf_body(0, 1, statement_words(first))  # the epoch's first batch: lo = 0
+    assert events[-1].leaf_body == leaf_body(last.first_id_hash, 1, statement_words(last))
+    # the tree built across transactions (frontier in storage) = the Python mirror's
+    assert rec.batch_tree_root == BatchTree.full_epoch([bt for bt, _ in att.batches], 1).root()
     env.submit(env.attestation(epoch=2, n_batches=2))  # and the next epoch in one transaction
 
 

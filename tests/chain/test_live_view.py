@@ -16,7 +16,7 @@ from layout_circuit import make_attestation
 
 from zkmargin.circuits.rules.price_box_document import GovernedBox
 from zkmargin.prover.operator.chain_writes import SolvencyRegistryWriter
-from zkmargin.verifier.audit_setup_chain import BOX_CHECK, FEED_MEDIAN_CHECK, check_live_view
+from zkmargin.verifier.audit_setup_chain import BATCH_TREE_CHECK, BOX_CHECK, FEED_MEDIAN_CHECK, check_live_view
 from zkmargin.verifier.chain import ChainRevert, params_doc_hash
 from zkmargin.verifier.chain_live import (
     BAD_DEBT_UNCOVERED,
@@ -61,7 +61,7 @@ def _exact_box(price: int, ppm: int) -> tuple[int, int]:
     return ceil(lo), floor(hi)
 
 
-def _boxed_registry(env: Env, feed_median: str | None = None) -> SolvencyRegistryWriter:
+def _boxed_registry(env: Env, feed_median: str | None = None, batch_tree: str | None = None) -> SolvencyRegistryWriter:
     """A second registry on env's chain (same feeds, verifier and FeedMedian) whose commitment declares ``BOX``."""
     for f, p in zip(env.feeds, BOX_PRICES, strict=True):
         env.set_feed(f, p)
@@ -83,6 +83,7 @@ def _boxed_registry(env: Env, feed_median: str | None = None) -> SolvencyRegistr
         insurance_fund=(str(env.token.address), env.insurance_holder),
         batch_verifier=env.registry.batch_verifier(),
         feed_median=feed_median or env.registry.feed_median(),
+        batch_tree=batch_tree or env.registry.batch_tree(),
     )
 
 
@@ -254,7 +255,7 @@ def _audit(reg: SolvencyRegistryWriter, commitment: int, document: dict[str, Any
 def test_audit_box_check_refuses_a_registry_whose_box_differs_from_the_document(env: Env) -> None:
     reg = _boxed_registry(env)
     doc = {"price_box": BOX.document_field()}
-    assert _audit(reg, BOX_COMMITMENT, doc) == {FEED_MEDIAN_CHECK: True, BOX_CHECK: True}
+    assert _audit(reg, BOX_COMMITMENT, doc) == {FEED_MEDIAN_CHECK: True, BATCH_TREE_CHECK: True, BOX_CHECK: True}
     for other in ({"price_box": {"box_ppm": 123_456, "boxed_assets": [1, 2]}},
                   {"price_box": {"box_ppm": 123_457, "boxed_assets": [1]}}, {}):  # fmt: skip
         assert _audit(reg, BOX_COMMITMENT, other)[BOX_CHECK] is False
@@ -272,8 +273,18 @@ def test_lying_feed_median_is_caught_by_the_audit(env: Env) -> None:
     env.set_feed(env.feeds[1], BOX_PRICES[1] * 5)
     assert reg.is_solvent()[0]  # the lie goes through on-chain
     checks = _audit(reg, BOX_COMMITMENT, {"price_box": BOX.document_field()})
-    assert checks == {FEED_MEDIAN_CHECK: False, BOX_CHECK: True}
+    assert checks == {FEED_MEDIAN_CHECK: False, BATCH_TREE_CHECK: True, BOX_CHECK: True}
     # the honest registry refuses the same submission
     honest = _boxed_registry(env)
     assert _reverts(honest.submit, make_attestation(env.circuit, 1, far, params_commitment=BOX_COMMITMENT),
                     sender=env.operator) == "FeedMedian: price outside oracle band"  # fmt: skip
+
+
+def test_batch_tree_of_other_code_is_caught_by_the_audit(env: Env) -> None:
+    """Attack: a registry deployed with a "BatchTree" of the deployer's choosing (here: code that is not BatchTree's)
+    would record whatever root, slot count and totals it answers for an update epoch (the registry does not
+    re-validate them). The audit's bytecode check of the pinned BatchTree refuses that registry."""
+    other = env.chain.send({"data": LYING_MEDIAN_INIT})["contractAddress"]
+    reg = _boxed_registry(env, batch_tree=other)
+    checks = _audit(reg, BOX_COMMITMENT, {"price_box": BOX.document_field()})
+    assert checks == {FEED_MEDIAN_CHECK: True, BATCH_TREE_CHECK: False, BOX_CHECK: True}

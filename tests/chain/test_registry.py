@@ -23,10 +23,11 @@ from zkmargin.circuits.curve import g1_add_aff, g1_mul, twist_point_outside_subg
 from zkmargin.circuits.field import P, R
 from zkmargin.prover.operator.chain_writes import SolvencyRegistryWriter
 from zkmargin.verifier.attestation import EpochAttestation, check_attestation
+from zkmargin.verifier.batch_tree import leaf_body, statement_words
 from zkmargin.verifier.chain import (
     ChainRevert,
     attestation_to_abi,
-    batches_hash,
+    batch_tree_root,
     params_doc_hash,
     proof_to_evm,
     verifying_key_hash,
@@ -77,7 +78,7 @@ def test_attestation_read_back_exactly(env: Deployment) -> None:
     assert receipt["status"] == 1
     for rec in (env.registry.latest(), env.registry.attestation_of(1)):
         assert rec.matches(att)
-        assert rec.batches_hash == batches_hash([bt for bt, _ in att.batches])
+        assert rec.batch_tree_root == batch_tree_root([bt for bt, _ in att.batches], 1)
         assert rec.timestamp == env.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
         assert (rec.declared_accounts, rec.unrepresented_accounts, rec.account_count) == (35, 3, 32)
         assert rec.market_commitment == MARKET_COMMITMENT and not rec.revoked
@@ -110,7 +111,10 @@ def test_attestation_read_back_exactly(env: Deployment) -> None:
     assert list(a["totals"]) == [32, att.total_equity, att.total_mm, 0, 0, 0]
     assert (a["declaredAccounts"], a["unrepresentedAccounts"], a["marketCommitment"]) == (35, 3, MARKET_COMMITMENT)
     added = env.registry.batches_added_events(1, start)
-    assert [(e.from_index, e.count, e.batches_hash) for e in added] == [(0, 2, rec.batches_hash)]
+    last = att.batches[1][0]  # the event names the last added batch's leaf body (lo = its first id hash)
+    assert [(e.from_index, e.count, e.leaf_body) for e in added] == [
+        (0, 2, leaf_body(last.first_id_hash, 1, statement_words(last)))
+    ]
     assert _reverts(env.registry.attestation_of, 2) == "Registry: epoch not attested"
 
 

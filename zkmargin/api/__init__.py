@@ -34,7 +34,7 @@ _LAZY = {
         "zkmargin.api.chain",
     ),
     **dict.fromkeys(("demo_exchange", "evaluate_margin", "publish_bundle", "run_epoch"), "zkmargin.api.operator"),
-    **dict.fromkeys(("load_snapshot", "snapshot_epoch", "write_snapshot"), "zkmargin.api.snapshot"),
+    **dict.fromkeys(("load_snapshot", "snapshot_epoch", "snapshot_update", "write_snapshot"), "zkmargin.api.snapshot"),
     **dict.fromkeys(
         ("ProveResult", "SetupResult", "SnarkjsFiles", "load_proof", "load_public", "load_snarkjs",
          "load_verifying_key", "prove", "read_json_file", "setup", "verify_proof"),
@@ -70,7 +70,7 @@ if TYPE_CHECKING:
         setup,
         verify_proof,
     )
-    from .snapshot import load_snapshot, snapshot_epoch, write_snapshot
+    from .snapshot import load_snapshot, snapshot_epoch, snapshot_update, write_snapshot
 
 
 def __getattr__(name: str) -> Any:
@@ -117,6 +117,7 @@ __all__ = [
     "run_epoch",
     "setup",
     "snapshot_epoch",
+    "snapshot_update",
     "verify_account",
     "verify_proof",
     "write_snapshot",

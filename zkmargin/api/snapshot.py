@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from zkmargin.prover.engine.margin import MarginEngine
     from zkmargin.prover.operator.chain_ops import ChainDeployment
     from zkmargin.prover.operator.pipeline import EpochResult
+    from zkmargin.prover.operator.venue_update import VenueUpdateResult
 
 
 def load_snapshot(snapshot: PathLike, circuit: str = "slots") -> tuple[MarginEngine, list[Account]]:
@@ -85,3 +86,29 @@ def snapshot_epoch(
         return op.run_epoch(epoch if epoch is not None else op.latest_epoch() + 1, engine, accounts)
     return run_epoch(root, engine, accounts, epoch=epoch, batch=batch, setup_kind=setup_kind, setup_dir=setup_dir,
                      chain=chain, progress=progress, proof_system=proof_system)  # fmt: skip
+
+
+def snapshot_update(
+    snapshot: PathLike,
+    root: PathLike,
+    *,
+    epoch: int | None = None,
+    batch: int = 64,
+    chain: ChainDeployment | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> VenueUpdateResult:
+    """The next venue epoch of ``root`` from the snapshot directory ``snapshot`` as an **update** (issue 16:
+    ``VenueOperator.run_update``: only the slots whose accounts changed are re-proven, at the latest attestation's
+    box centre, the rest carried), or a full epoch when an update is not possible (``.mode``, ``.reason``). ``batch``
+    is leaves per batch and must be the latest epoch's (else the shape, hence the key, differs: a full epoch)."""
+    from zkmargin.prover.operator.venue_epoch import VenueOperator, VenueSpec
+    from zkmargin.verifier import bundle as fmt
+
+    engine, accounts = load_snapshot(snapshot, "venue")
+    if not accounts:
+        raise InputError("snapshot", "accounts: no account to prove")
+    op = VenueOperator(root, VenueSpec(leaves=batch), chain=chain, progress=progress)
+    nxt = op.latest_epoch() + 1
+    if epoch is not None and epoch != nxt and not (Path(root) / fmt.epoch_dirname(epoch)).is_dir():
+        raise InputError("epoch", f"an update epoch is the root's next one, {nxt}, not {epoch}")
+    return op.run_update(epoch if epoch is not None else nxt, engine, accounts)
