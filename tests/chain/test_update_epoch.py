@@ -229,3 +229,26 @@ def test_update_after_a_key_change(env: Env) -> None:
     reg.activate_verifying_key(sender=gov)
     reason = "Update: verifying key changed since the tree's full epoch"
     assert _reverts(update, env, tree, [Replace(1, batch(1110, 1150))], 2) == reason
+
+
+def test_redteam_update_does_not_refresh_the_attestation_age(env: Env) -> None:
+    """Red team (session 7): an update is proven at the latest box centre (its prices, its snapshot's valuation
+    clock) and carries statements proven then, so it must not make that centre look younger. Before the fix an
+    update recorded its own block time: an operator that kept the feeds in the box could resubmit a one-slot update
+    every day and keep ``isSolvent()`` true forever on a centre whose unboxed prices and option clock were never
+    re-checked, defeating ``maxAttestationAge``. The update's record keeps the latest record's timestamp, so the
+    live view turns false (TOO_OLD, reason 5) ``maxAttestationAge`` after the full epoch however many updates
+    followed; only a full epoch (prices checked against every feed) starts a new clock."""
+    tree = full_epoch(env)
+    t_full = env.registry.attestation_of(1).timestamp
+    max_age = 86_400  # the registry's default maxAttestationAge
+    env.advance(max_age // 2)
+    _, tree = update(env, tree, [Replace(1, batch(1110, 1150))], 2)
+    assert env.registry.attestation_of(2).timestamp == t_full
+    env.advance(max_age // 2 + 10)
+    _, tree = update(env, tree, [Replace(1, batch(1120, 1150))], 3)
+    assert env.registry.attestation_of(3).timestamp == t_full
+    live = env.registry.live_status()
+    assert not live.solvent and live.reason == 5  # TOO_OLD: the centre is older than maxAttestationAge
+    env.submit(env.attestation(epoch=4, n_batches=3))  # a full epoch starts a new clock
+    assert env.registry.attestation_of(4).timestamp > t_full and env.registry.is_solvent()[0]
