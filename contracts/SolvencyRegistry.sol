@@ -227,7 +227,8 @@ contract SolvencyRegistry {
     mapping(uint256 => address[]) private _feeds;
     mapping(uint64 => Record) private _records;
     /// The key hash the latest full epoch (the base of the current batch tree) was verified with: an update epoch
-    /// carries proofs verified under it, so it requires the active key to be this one.
+    /// carries proofs verified under it, so it requires the active key to be this one. Zero after any revocation
+    /// (the tree ends: the next submission is a full epoch).
     bytes32 private _treeKeyHash;
     /// Per epoch: prices then liabilities, two uint128 per word.
     mapping(uint64 => mapping(uint256 => uint256)) private _packed;
@@ -629,6 +630,9 @@ contract SolvencyRegistry {
         require(!r.revoked, "Registry: already revoked");
         require(bytes(reason).length > 0, "Registry: revocation needs a reason");
         r.revoked = true;
+        // every epoch of the current tree shares its centre and its carried leaves: any revocation ends the tree, the
+        // next submission must be a full epoch (submitUpdate's key check fails; red team, session 7)
+        delete _treeKeyHash;
         emit AttestationRevoked(epoch, reason);
     }
 

@@ -227,7 +227,7 @@ def test_update_after_a_key_change(env: Env) -> None:
     reg.propose_verifying_key(build_layout_circuit(len(PRICES)).vk, sender=gov)
     env.advance(LOOSEN_DELAY + 1)
     reg.activate_verifying_key(sender=gov)
-    reason = "Update: verifying key changed since the tree's full epoch"
+    reason = "Update: an epoch was revoked or the verifying key changed since the tree's full epoch"
     assert _reverts(update, env, tree, [Replace(1, batch(1110, 1150))], 2) == reason
 
 
@@ -252,3 +252,21 @@ def test_redteam_update_does_not_refresh_the_attestation_age(env: Env) -> None:
     assert not live.solvent and live.reason == 5  # TOO_OLD: the centre is older than maxAttestationAge
     env.submit(env.attestation(epoch=4, n_batches=3))  # a full epoch starts a new clock
     assert env.registry.attestation_of(4).timestamp > t_full and env.registry.is_solvent()[0]
+
+
+def test_redteam_update_after_an_earlier_tree_epoch_was_revoked(env: Env) -> None:
+    """Red team (session 7): every epoch of a tree shares its centre (prices, params, market commitment) and carries
+    its leaves, so revoking any of them (here the base full epoch, while the latest is an update) must stop further
+    updates from carrying its statements. Before the fix only the latest's revocation was checked: governance revoked
+    epoch 1, and the operator kept carrying epoch 1's slots in update 3. Any revocation now ends the tree: the next
+    submission must be a full epoch (which is accepted)."""
+    tree = full_epoch(env)
+    _, tree = update(env, tree, [Replace(1, batch(1110, 1150))], 2)
+    env.registry.revoke_attestation(1, "centre prices were manipulated", sender=env.governance)
+    reason = "Update: an epoch was revoked or the verifying key changed since the tree's full epoch"
+    assert _reverts(update, env, tree, [Replace(1, batch(1120, 1150))], 3) == reason
+    att = env.attestation(epoch=3, n_batches=3)
+    env.submit(att)
+    tree = BatchTree.full_epoch([bt for bt, _ in att.batches], 3)
+    receipt, _ = update(env, tree, [Replace(1, batch(1110, 1150))], 4)
+    assert receipt["status"] == 1
