@@ -52,7 +52,7 @@ contract BatchTree {
     /// revert strings cost the registry no code).
     uint256 public constant REVOKED = 1; // the latest attestation is revoked
     uint256 public constant PARAMS_CHANGED = 2; // the governed params are not the latest attestation's
-    uint256 public constant KEY_CHANGED = 4; // the active key is not the one the tree's full epoch used
+    uint256 public constant KEY_CHANGED = 4; // the active key is not the tree's full epoch's, or an epoch was revoked since
     uint256 public constant OUTSIDE_BOX = 8; // a boxed feed's median is outside the latest box, or a feed is broken
 
     /// Apply an update epoch's `ops` to the registry's tree. `state` = [flags, root, slots, epoch, own, stride,
@@ -69,7 +69,9 @@ contract BatchTree {
         uint256 flags = state[0];
         require(flags & REVOKED == 0, "Update: latest attestation revoked");
         require(flags & PARAMS_CHANGED == 0, "Update: params changed since the latest epoch");
-        require(flags & KEY_CHANGED == 0, "Update: verifying key changed since the tree's full epoch");
+        require(
+            flags & KEY_CHANGED == 0, "Update: an epoch was revoked or the verifying key changed since the tree's full epoch"
+        );
         require(flags & OUTSIDE_BOX == 0, "Update: feeds not inside the latest box");
         uint256 own = state[4];
         uint256 stride = state[5];

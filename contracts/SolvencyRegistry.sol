@@ -227,7 +227,8 @@ contract SolvencyRegistry {
     mapping(uint256 => address[]) private _feeds;
     mapping(uint64 => Record) private _records;
     /// The key hash the latest full epoch (the base of the current batch tree) was verified with: an update epoch
-    /// carries proofs verified under it, so it requires the active key to be this one.
+    /// carries proofs verified under it, so it requires the active key to be this one. Zero after any revocation
+    /// (the tree ends: the next submission is a full epoch).
     bytes32 private _treeKeyHash;
     /// Per epoch: prices then liabilities, two uint128 per word.
     mapping(uint64 => mapping(uint256 => uint256)) private _packed;
@@ -629,6 +630,9 @@ contract SolvencyRegistry {
         require(!r.revoked, "Registry: already revoked");
         require(bytes(reason).length > 0, "Registry: revocation needs a reason");
         r.revoked = true;
+        // every epoch of the current tree shares its centre and its carried leaves: any revocation ends the tree, the
+        // next submission must be a full epoch (submitUpdate's key check fails; red team, session 7)
+        delete _treeKeyHash;
         emit AttestationRevoked(epoch, reason);
     }
 
@@ -791,6 +795,7 @@ contract SolvencyRegistry {
             | (verifyingKeyHash != _treeKeyHash ? 4 : 0) | (st != 0 ? 8 : 0);
         Acc memory a = _newAcc(epoch, declaredAccounts, unrepresentedAccounts, l.paramsCommitment, l.marketCommitment);
         a.prices = l.prices;
+        a.openedAt = l.timestamp; // the record keeps the centre's time: an update does not reset maxAttestationAge
         _applyOps(a, l, flags, committed, words, ops);
         _verify(a, committed, words);
         _finalize(a, false);
@@ -1087,6 +1092,10 @@ contract SolvencyRegistry {
         uint256[] memory prices = a.prices;
         uint256 nA = liab.length;
         uint256 over; // a liability >= 2^128
+        // a full epoch's time is now (its prices were just checked against every feed); an update keeps the latest
+        // record's (set as openedAt): its proofs and carried statements are at that centre, whose unboxed prices and
+        // valuation clock only maxAttestationAge bounds (red team, session 7)
+        uint256 ts = full ? block.timestamp : a.openedAt;
         // The record and the packed prices / liabilities, written by hand (the generated struct and loop code cost
         // ~0.9 kB of the EIP-170 budget). Record's slots, in declaration order: [epoch | timestamp << 64 |
         // accountCount << 128 | batchCount << 192 | revoked (false) << 224], [declared | unrepresented << 64 |
@@ -1100,7 +1109,7 @@ contract SolvencyRegistry {
             sstore(
                 s0,
                 or(
-                    or(epoch, shl(64, and(timestamp(), 0xffffffffffffffff))),
+                    or(epoch, shl(64, ts)),
                     or(shl(128, mload(sums)), shl(192, mload(add(a, 0x40))))
                 )
             )

@@ -376,8 +376,19 @@ class VenueOperator:
         setup = self.setup(shape)
         if vk_to_bundle_json(setup.vk) != prev.json(fmt.VK):
             return "the verifying key changed", {}
-        if self.chain is not None and self.chain.registry.attestation_of(latest).revoked:
-            return f"epoch {latest} was revoked", {}
+        if self.chain is not None:
+            # every epoch of the tree shares its centre and carried leaves: the registry ends the tree on any
+            # revocation (red team, session 7), so a revoked epoch from the base on means a full epoch
+            base = int(prev.manifest["tree"].get("base_epoch", latest))
+            revoked = [e for e in range(base, latest + 1) if self.chain.registry.attestation_of(e).revoked]
+            if revoked:
+                return f"epoch {revoked[0]} of the tree (base {base}) was revoked", {}
+            # an update keeps the centre's timestamp (red team, session 7): past maxAttestationAge only a full
+            # epoch (every price checked against the feeds) makes the live view true again
+            reg = self.chain.registry
+            now = int(reg.chain.w3.eth.get_block("latest")["timestamp"])
+            if now - reg.attestation_of(latest).timestamp >= reg.max_attestation_age():
+                return "the box centre is older than maxAttestationAge (an update keeps its timestamp)", {}
         centre = centre_engine(engine, MarketSnapshot.model_validate(prev.json(fmt.MARKET, "market.json")))
         vp = self.params(centre, table, shape)
         if vp.commitment(shape) != prev.params_commitment:

@@ -212,3 +212,27 @@ def test_params_or_key_changed_while_open_refuse_finalize(env: Deployment) -> No
     reg.abandon_epoch(2, sender=op)
     env.submit(make_attestation(other, 2, PRICES, 2, params_commitment=new))
     assert reg.attestation_of(2).params_commitment == new
+
+
+def test_redteam_abandoned_epoch_leaves_no_tree_state(env: Deployment) -> None:
+    """Red team (session 7): an abandoned open epoch leaves its frontier and pending leaf body in storage (only the
+    13 scalar words are cleared). Neither may leak into the tree of the epoch opened next, nor of a one-transaction
+    submission after it: each root equals the mirror's over its own batches only."""
+    reg, op = env.registry, env.operator
+    stale = env.attestation(epoch=1, n_batches=4)
+    reg.open_epoch(stale, sender=op)
+    reg.add_batches(stale, 0, 3, sender=op)  # frontier levels 0 and 1 written, batch 2's body pending
+    reg.abandon_epoch(1, sender=op)
+    att = env.attestation(epoch=1, n_batches=3)
+    reg.open_epoch(att, sender=op)
+    reg.add_batches(att, 0, 1, sender=op)
+    reg.add_batches(att, 1, 3, sender=op)
+    reg.finalize_epoch(1, sender=op)
+    assert reg.attestation_of(1).batch_tree_root == BatchTree.full_epoch([bt for bt, _ in att.batches], 1).root()
+    stale2 = env.attestation(epoch=2, n_batches=4)
+    reg.open_epoch(stale2, sender=op)
+    reg.add_batches(stale2, 0, 2, sender=op)
+    reg.abandon_epoch(2, sender=op)
+    one = env.attestation(epoch=2, n_batches=2)
+    env.submit(one)
+    assert reg.attestation_of(2).batch_tree_root == BatchTree.full_epoch([bt for bt, _ in one.batches], 2).root()

@@ -227,5 +227,46 @@ def test_update_after_a_key_change(env: Env) -> None:
     reg.propose_verifying_key(build_layout_circuit(len(PRICES)).vk, sender=gov)
     env.advance(LOOSEN_DELAY + 1)
     reg.activate_verifying_key(sender=gov)
-    reason = "Update: verifying key changed since the tree's full epoch"
+    reason = "Update: an epoch was revoked or the verifying key changed since the tree's full epoch"
     assert _reverts(update, env, tree, [Replace(1, batch(1110, 1150))], 2) == reason
+
+
+def test_redteam_update_does_not_refresh_the_attestation_age(env: Env) -> None:
+    """Red team (session 7): an update is proven at the latest box centre (its prices, its snapshot's valuation
+    clock) and carries statements proven then, so it must not make that centre look younger. Before the fix an
+    update recorded its own block time: an operator that kept the feeds in the box could resubmit a one-slot update
+    every day and keep ``isSolvent()`` true forever on a centre whose unboxed prices and option clock were never
+    re-checked, defeating ``maxAttestationAge``. The update's record keeps the latest record's timestamp, so the
+    live view turns false (TOO_OLD, reason 5) ``maxAttestationAge`` after the full epoch however many updates
+    followed; only a full epoch (prices checked against every feed) starts a new clock."""
+    tree = full_epoch(env)
+    t_full = env.registry.attestation_of(1).timestamp
+    max_age = 86_400  # the registry's default maxAttestationAge
+    env.advance(max_age // 2)
+    _, tree = update(env, tree, [Replace(1, batch(1110, 1150))], 2)
+    assert env.registry.attestation_of(2).timestamp == t_full
+    env.advance(max_age // 2 + 10)
+    _, tree = update(env, tree, [Replace(1, batch(1120, 1150))], 3)
+    assert env.registry.attestation_of(3).timestamp == t_full
+    live = env.registry.live_status()
+    assert not live.solvent and live.reason == 5  # TOO_OLD: the centre is older than maxAttestationAge
+    env.submit(env.attestation(epoch=4, n_batches=3))  # a full epoch starts a new clock
+    assert env.registry.attestation_of(4).timestamp > t_full and env.registry.is_solvent()[0]
+
+
+def test_redteam_update_after_an_earlier_tree_epoch_was_revoked(env: Env) -> None:
+    """Red team (session 7): every epoch of a tree shares its centre (prices, params, market commitment) and carries
+    its leaves, so revoking any of them (here the base full epoch, while the latest is an update) must stop further
+    updates from carrying its statements. Before the fix only the latest's revocation was checked: governance revoked
+    epoch 1, and the operator kept carrying epoch 1's slots in update 3. Any revocation now ends the tree: the next
+    submission must be a full epoch (which is accepted)."""
+    tree = full_epoch(env)
+    _, tree = update(env, tree, [Replace(1, batch(1110, 1150))], 2)
+    env.registry.revoke_attestation(1, "centre prices were manipulated", sender=env.governance)
+    reason = "Update: an epoch was revoked or the verifying key changed since the tree's full epoch"
+    assert _reverts(update, env, tree, [Replace(1, batch(1120, 1150))], 3) == reason
+    att = env.attestation(epoch=3, n_batches=3)
+    env.submit(att)
+    tree = BatchTree.full_epoch([bt for bt, _ in att.batches], 3)
+    receipt, _ = update(env, tree, [Replace(1, batch(1110, 1150))], 4)
+    assert receipt["status"] == 1
