@@ -41,7 +41,7 @@ from .groth16 import ProveStats, prove
 from .keys import ProvingKey
 from .qap import evaluate_columns, lagrange_at, qap_from_r1cs
 from .setup._util import g1_fixed_many, g2_fixed_many
-from .setup.dev import SetupSecrets, dev_setup, key_scalars_native
+from .setup.dev import KeyScalars, SetupSecrets, dev_setup, dev_setup_native_from, key_scalars_native
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +87,18 @@ class CommittedProvingKey:
 
 
 def dev_setup_committed(
-    r1cs: R1CS, secrets: SetupSecrets | None = None, eta: int | None = None, k: int | None = None
+    r1cs: R1CS,
+    secrets: SetupSecrets | None = None,
+    eta: int | None = None,
+    k: int | None = None,
+    decode: bool = True,
 ) -> CommittedProvingKey:
     """Single-party setup for a circuit with a commitment. DEVELOPMENT ONLY: whoever runs it knows
     tau..delta, eta and k and can forge proofs (see ``prover/setup/dev.py``).
+
+    ``decode=False`` (C kernel only; ignored without it): the large point lists stay in the kernel's packed layout
+    only (placeholders of the right length in the key's lists), which is all the prover and ``save_committed_key``
+    read; decoding them into Python tuples costs seconds and gigabytes at the venue demo's 2^20 domain.
 
     The multi-party ceremony for committed keys (delta, eta and k contributed, each with a proof of
     knowledge) is ``prover/setup/committed_ceremony.run_committed_ceremony``; its checker is
@@ -104,15 +112,30 @@ def dev_setup_committed(
     kk = (k if k is not None else _secrets.randbelow(R - 1) + 1) % R
     if et == 0 or kk == 0:
         raise ValueError("eta and k must be non-zero")
-    pk = dev_setup(r1cs, secrets=s)
-    qap = qap_from_r1cs(r1cs)
+    qap = qap_from_r1cs(r1cs)  # once: the key and the commitment bases both need it (~10 s at the demo's 2^20)
     e_inv, d_inv = inv(et), inv(s.delta)
     if native_available():
-        # the C kernel's column evaluation; mixed = (beta u + alpha v + w) * 1/eta for every signal
-        ks = key_scalars_native(qap, r1cs.n_vars, r1cs.n_vars - 1, SetupSecrets(s.tau, s.alpha, s.beta, et, s.delta))
-        ells = [int.from_bytes(ks.mixed[32 * i : 32 * i + 32], "little") for i in info.private]
-        del ks
+        # the C kernel's scalars, computed once: a private signal's mixed scalar is (beta u + alpha v + w) / delta,
+        # so its commitment base scalar (beta u + alpha v + w) / eta is that times delta / eta (committed wires are
+        # private: commit() refuses public ones). The same values as evaluating the columns again with 1/eta
+        # (tests/test_dev_committed_file.py compares the keys byte for byte with the lean writer's, which does this).
+        ks = key_scalars_native(qap, r1cs.n_vars, r1cs.n_public, s)
+        de = s.delta * e_inv % R
+        first_private = r1cs.n_public + 1
+        if any(i < first_private for i in info.private):
+            raise ValueError("a committed wire is not a private signal of this circuit")
+        ells = [int.from_bytes(ks.mixed[32 * i : 32 * i + 32], "little") * de % R for i in info.private]
+        # the committed wires' C points are set to infinity below: a zero scalar makes them so at no cost (the
+        # kernel skips zero digits; ~0.6 M of the demo's 1.7 M C points)
+        mixed = bytearray(ks.mixed)
+        for i in info.private:
+            mixed[32 * i : 32 * i + 32] = bytes(32)
+        ks = KeyScalars(ks.u, ks.v, bytes(mixed), ks.h)
+        del mixed
+        pk = dev_setup_native_from(r1cs, qap, s, ks, decode=decode)
+        del ks, de
     else:
+        pk = dev_setup(r1cs, secrets=s, qap=qap)
         lag = lagrange_at(s.tau, qap.log_domain)
         u = evaluate_columns(qap.a, lag, r1cs.n_vars)
         v = evaluate_columns(qap.b, lag, r1cs.n_vars)

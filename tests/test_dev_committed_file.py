@@ -53,15 +53,19 @@ def _files(d: Path) -> dict[str, bytes]:
     return {name: (d / name).read_bytes() for name in (ZKEY, COMMITMENT_KEY, VK)}
 
 
+@pytest.mark.parametrize("decode", [True, False])
 @pytest.mark.parametrize(
     ("make", "chunk", "rows"),
     [(square_plus_y, 1 << 20, 1 << 19), (lambda: chain(20), 3, 4), (lambda: chain(9), 2, 1), (lambda: chain(9), 5, 7)],
 )
-def test_file_key_is_the_in_memory_key(make, chunk, rows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_file_key_is_the_in_memory_key(
+    make, chunk, rows, decode: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Also with point chunks and row blocks small enough to split the sections (and the committed wires, and the
-    public rows at the end of A) over several pieces."""
+    public rows at the end of A) over several pieces; and for the in-memory key with its point lists left packed
+    (``decode=False``, what the venue operator's dev setup makes) as well as decoded."""
     r1cs = make().compile()
-    save_committed_key(dev_setup_committed(r1cs, secrets=SECRETS, eta=ETA, k=K), tmp_path / "mem")
+    save_committed_key(dev_setup_committed(r1cs, secrets=SECRETS, eta=ETA, k=K, decode=decode), tmp_path / "mem")
     monkeypatch.setattr(dev_committed, "CHUNK", chunk)
     monkeypatch.setattr(dev_committed, "ROW_CHUNK", rows)
     write_dev_committed_key(r1cs, tmp_path / "file", secrets=SECRETS, eta=ETA, k=K)

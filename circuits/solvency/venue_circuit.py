@@ -32,7 +32,7 @@ from zkmargin.circuits.lookup import (
     set_limb_bits,
     weighted_sum_check,
 )
-from zkmargin.circuits.r1cs import LC, R1CS, CommitFn, ConstraintSystem, HintFn, Value
+from zkmargin.circuits.r1cs import LC, R1CS, CommitFn, ConstraintSystem, HintFn, Value, _gc_paused
 
 from .budget import ConstraintBudget
 from .gadgets import signed
@@ -73,15 +73,21 @@ class VenueCircuit(ConstraintBudget):
         self.leaves: list[LeafSignals] = []
         self._tuple_cost: dict[str, int] = defaultdict(int)
         self._limb_bits: dict[str, list[int]] = defaultdict(list)
-        self._build()
-        if limb_bits is not None:
-            set_limb_bits(self.cs, limb_bits)
+        # The build makes millions of LCs, constraints and steps and no reference cycles: with the cyclic collector
+        # running, every few thousand allocations it walks all of them again (measured at the demo's 376 leaves:
+        # 39.2 s of CPU with it, 23.8 s without; docs/performance.md "The default demo ... under 5 minutes").
+        with _gc_paused():
+            self._build()
+            if limb_bits is not None:
+                set_limb_bits(self.cs, limb_bits)
+            if count_only:
+                self.cs.finalize()
+            else:
+                self.r1cs: R1CS = self.cs.compile(release=not keep_build_state)
         if count_only:
-            self.cs.finalize()
             self.n_constraints = self.cs.n_constraints
             self._attribute_lookups()
             return
-        self.r1cs: R1CS = self.cs.compile(release=not keep_build_state)
         self.n_constraints = self.r1cs.n_constraints
         self._attribute_lookups()
         self._pos: dict[int, int] = {}  # builder id -> compiled index, made by the first value() (tests)

@@ -18,7 +18,7 @@ children in order, and collision resistance of Poseidon(16) does the rest.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 
 from zkmargin.circuits.field import R
 from zkmargin.circuits.poseidon import poseidon, poseidon_gadget
@@ -98,9 +98,18 @@ def compute_venue_root(leaf: int, siblings: Sequence[int], index: int) -> int:
     cur = leaf
     for k in range(len(siblings) // (ARITY - 1)):
         digit = (index // ARITY**k) % ARITY
-        sib = list(siblings[k * (ARITY - 1) : (k + 1) * (ARITY - 1)])
-        cur = poseidon([*sib[:digit], cur, *sib[digit:]])
+        sib = tuple(siblings[k * (ARITY - 1) : (k + 1) * (ARITY - 1)])
+        cur = _node((*sib[:digit], cur, *sib[digit:]))
     return cur
+
+
+@lru_cache(maxsize=1 << 12)
+def _node(children: tuple[int, ...]) -> int:
+    """One node's hash, remembered: the paths of one batch's leaves share their upper nodes (16 leaves one parent,
+    256 one grandparent), so an audit checking every part's path hashes each distinct node once (the demo's 1,372
+    parts, depth 3: 4,116 Poseidon(16) calls, ~5 s, before; ~100 distinct nodes). Keyed by the exact children, so a
+    remembered hash is the hash of those children."""
+    return poseidon(list(children))
 
 
 def verify_venue_path(leaf: int, siblings: Sequence[int], index: int, root: int) -> bool:

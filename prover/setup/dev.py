@@ -58,14 +58,18 @@ class SetupSecrets:
         return SetupSecrets(draw(), draw(), draw(), draw(), draw())
 
 
-def dev_setup(r1cs: R1CS, rng: ModuleType = _secrets, secrets: SetupSecrets | None = None) -> ProvingKey:
-    """Build a proving key from locally sampled secrets. DEVELOPMENT ONLY (see module docstring)."""
+def dev_setup(
+    r1cs: R1CS, rng: ModuleType = _secrets, secrets: SetupSecrets | None = None, qap: Qap | None = None
+) -> ProvingKey:
+    """Build a proving key from locally sampled secrets. DEVELOPMENT ONLY (see module docstring). ``qap``: the
+    R1CS's QAP when the caller has it already (``dev_setup_committed`` needs it too: built once, not twice)."""
     log.warning(
         "dev_setup: SINGLE-PARTY trusted setup - whoever ran it could forge proofs. "
         "Use it for development and tests only; production keys need a multi-party ceremony."
     )
     s = secrets if secrets is not None else SetupSecrets.random(rng)
-    qap = qap_from_r1cs(r1cs)
+    if qap is None:
+        qap = qap_from_r1cs(r1cs)
     if native.available():
         return _dev_setup_native(r1cs, qap, s)
     n = qap.domain_size
@@ -138,13 +142,17 @@ def _b(x: int) -> bytes:
     return (x % R).to_bytes(32, "little")
 
 
-def _native_key(qap: Qap, nv: int, n_pub: int, s: SetupSecrets, decode: bool = True) -> ProvingKey:
+def _native_key(
+    qap: Qap, nv: int, n_pub: int, s: SetupSecrets, decode: bool = True, ks: KeyScalars | None = None
+) -> ProvingKey:
     """dev_setup on the C kernel: the same key as the Python path, with its packed point lists (the
     kernel's layout, what the prover and the .zkey writer use) filled in as a by-product. With
     ``decode`` False the large lists (A, B1, B2, C, H) are left as placeholders of the right length
-    (None): only for :func:`write_dev_zkey`, which writes them from the packed copy."""
+    (None): only for :func:`write_dev_zkey`, which writes them from the packed copy. ``ks``: the key's scalars
+    when the caller computed them already (``dev_setup_committed`` derives its commitment bases from them)."""
     n = qap.domain_size
-    ks = key_scalars_native(qap, nv, n_pub, s)
+    if ks is None:
+        ks = key_scalars_native(qap, nv, n_pub, s)
     ic_len = 32 * (n_pub + 1)
     g1_scalars = b"".join(
         [_b(s.alpha), _b(s.beta), _b(s.delta), ks.mixed[:ic_len], ks.u, ks.v, ks.mixed[ic_len:], ks.h]
@@ -194,6 +202,17 @@ def _native_key(qap: Qap, nv: int, n_pub: int, s: SetupSecrets, decode: bool = T
 
 def _dev_setup_native(r1cs: R1CS, qap: Qap, s: SetupSecrets) -> ProvingKey:
     return _native_key(qap, r1cs.n_vars, r1cs.n_public, s)
+
+
+def dev_setup_native_from(r1cs: R1CS, qap: Qap, s: SetupSecrets, ks: KeyScalars, decode: bool = True) -> ProvingKey:
+    """:func:`dev_setup` on the C kernel from the QAP and the key's scalars (``key_scalars_native(qap, ..., s)``)
+    that the caller already has: ``dev_setup_committed`` needs both for its commitment bases. DEVELOPMENT ONLY.
+    ``decode``: as :func:`_native_key` (False: the large point lists only packed)."""
+    log.warning(
+        "dev_setup: SINGLE-PARTY trusted setup - whoever ran it could forge proofs. "
+        "Use it for development and tests only; production keys need a multi-party ceremony."
+    )
+    return _native_key(qap, r1cs.n_vars, r1cs.n_public, s, decode=decode, ks=ks)
 
 
 def write_dev_zkey(
