@@ -34,7 +34,16 @@ from .setups import DEV_LABEL, SetupError
 from .venue_epoch import VenueOperator, VenueSpec
 from .venue_setup import venue_circuit
 
-DEMO_INSURANCE_FUND = 1_000_000 * 10**6
+DEMO_INSURANCE_FUND = 1_000_000 * 10**6  # per started 1,000 accounts: the synthetic book's bad debt grows with it
+
+
+def insurance_fund(accounts: int) -> int:
+    """The demo venue's insurance fund (micro-USD), scaled with the book: a fixed 1 M USD made the 10,000-account
+    demo's registry insolvent by construction (2.65 M USD of bad debt at the worst corner), so its live flip could
+    never show false -> true."""
+    return DEMO_INSURANCE_FUND * max(1, -(-accounts // 1000))
+
+
 DEMO_LEAVES = 376  # leaves per batch (~275 accounts), the table paid once per batch; a 2^20 key with the price box
 # (1,024,845 constraints, docs/performance.md "Price boxes in the venue circuit"; 640 before the box)
 
@@ -104,7 +113,7 @@ def run_venue_demo(
         if setup.kind == "development":
             console.print(f"[bold red]{DEV_LABEL}[/]")
         start()
-        op.deploy_chain(engine, rpc_url=rpc, insurance_fund_micro_usd=DEMO_INSURANCE_FUND)
+        op.deploy_chain(engine, rpc_url=rpc, insurance_fund_micro_usd=insurance_fund(accounts))
         stage("deploy contracts")
         epoch = op.latest_epoch() + 1
         res = op.run_epoch(epoch, engine, book)
