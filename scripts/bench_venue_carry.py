@@ -31,7 +31,9 @@ SYMS = ("BTC-PERP", "ETH-PERP", "SOL-PERP")
 
 
 def box_engine() -> MarginEngine:
-    e = demo_engine(btc=36_000.0, now=int(time.time()))
+    """Demo engine at the start of today (UTC): a rerun the same day rebuilds the same parameters and market, so
+    its update is not refused for a changed ``params_commitment``."""
+    e = demo_engine(btc=36_000.0, now=int(time.time()) // 86_400 * 86_400)
     grid = ScenarioGrid(price_moves=[-150_000, -100_000, 0, 100_000, 150_000], vol_shocks=[-250_000, 0, 250_000])
     params = e.params.model_copy(update={"scenario_grids": {"BTC": grid}})
     ra = build_risk_arrays(e.instruments, e.snapshot, params.scenario_grids, params.short_option_min)
@@ -54,13 +56,23 @@ def run(n: int, leaves: int, root: Path, audit: bool) -> bool:
     engine = box_engine()
     accts = book(engine, n)
     op = VenueOperator(root / f"n{n}", VenueSpec(leaves=leaves, positions=2, balances=2, box_ppm=100_000))
+    latest = op.latest_epoch()
+    if latest == 0:  # a root from an earlier run is reused: its book is rebuilt with the changes it attested
+        t0 = time.perf_counter()
+        latest = op.run_epoch(1, engine, accts).epoch
+        print(f"full epoch 1: {n} accounts, {time.perf_counter() - t0:.1f} s")
+    for e in range(2, latest + 2):  # update epoch e deposits 10,000 USDT into account n // 2 + e - 2
+        k = (n // 2 + e - 2) % n
+        a = accts[k]
+        accts[k] = a.model_copy(update={"balances": {"USDT": a.balances["USDT"] + demo.qt(10_000)}})
     t0 = time.perf_counter()
-    full = op.run_epoch(op.latest_epoch() + 1, engine, accts)
-    print(f"full epoch {full.epoch}: {full.covered} accounts, {full.batches} slots, {time.perf_counter() - t0:.1f} s")
-    a = accts[n // 2]
-    accts[n // 2] = a.model_copy(update={"balances": {"USDT": a.balances["USDT"] + demo.qt(10_000)}})
-    t0 = time.perf_counter()
-    u = op.run_update(full.epoch + 1, engine, accts)
+    u = op.run_update(latest + 1, engine, accts)
+    if u.mode == "full":  # the root's tree was built under other parameters: this full epoch starts a new one
+        print(f"epoch {latest + 1}: a full epoch ({u.reason}); the update follows")
+        k = (n // 2 + latest) % n
+        accts[k] = accts[k].model_copy(update={"balances": {"USDT": accts[k].balances["USDT"] + demo.qt(10_000)}})
+        t0 = time.perf_counter()
+        u = op.run_update(latest + 2, engine, accts)
     total = time.perf_counter() - t0
     prove = op.timings.get("prove batches", 0.0)
     stages = ", ".join(f"{k} {v:.3f} s" for k, v in op.timings.items())

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 import shutil
 from collections import Counter
 from collections.abc import Sequence
@@ -184,13 +185,38 @@ def write_venue_bundle(root: Path, c: VenueEpochContent) -> tuple[Path, Path]:
     return final, deliveries
 
 
+_EPOCH = re.compile(rb'\n "epoch": [0-9]+,\n')
+_MANIFEST = re.compile(rb'\n "manifest_sha256": "[0-9a-f]{64}",\n')
+_BATCH = re.compile(rb'\n "batch": ([0-9]+),\n')
+_STATUS = re.compile(rb'\n "engine": \{\n(?:  "[a-z]+": -?[0-9]+,\n)*  "status": "([a-z_]+)"\n \},\n')
+
+
+def retarget_inclusion(raw: bytes, batch: int, epoch: int, manifest_sha256: str, src: Path) -> bytes:
+    """A carried member's inclusion file for epoch ``epoch``: the previous one with only its top-level ``epoch`` and
+    ``manifest_sha256`` replaced. The files are ``fmt.dumps`` output (indent 1, sorted keys), so a top-level key is
+    the one line starting with exactly one space: a byte substitution gives what parsing and dumping again would,
+    at a tenth of the cost (a million carried files per update). Anything else is parsed, checked and dumped."""
+    m = _BATCH.search(raw)
+    if m is not None and int(m.group(1)) == batch:
+        out, n1 = _EPOCH.subn(f'\n "epoch": {epoch},\n'.encode(), raw, count=1)
+        out, n2 = _MANIFEST.subn(f'\n "manifest_sha256": "{manifest_sha256}",\n'.encode(), out, count=1)
+        if n1 == n2 == 1:
+            return out
+    doc = json.loads(raw)
+    if doc.get("batch") != batch:
+        raise ValueError(f"{src}: the carried inclusion file is for batch {doc.get('batch')}, not {batch}")
+    return fmt.dumps(doc | {"epoch": epoch, "manifest_sha256": manifest_sha256})
+
+
 def carried_statuses(batches: Sequence[VenueBatch | CarriedSlot]) -> Counter[str]:
     """The engine status of every member of the carried slots, as their inclusion files record it."""
     out: Counter[str] = Counter()
     for b in batches:
         if isinstance(b, CarriedSlot):
             for f in b.inclusion_files:
-                out[str(json.loads(f.read_bytes())["engine"]["status"])] += 1
+                raw = f.read_bytes()
+                m = _STATUS.search(raw)
+                out[m.group(1).decode() if m else str(json.loads(raw)["engine"]["status"])] += 1
     return out
 
 
@@ -264,12 +290,8 @@ def write_venue_deliveries(
         for i, b in enumerate(batches):
             if isinstance(b, CarriedSlot):
                 for src in b.inclusion_files:
-                    doc = json.loads(src.read_bytes())
-                    if doc.get("batch") != i:
-                        raise ValueError(f"{src}: the carried inclusion file is for batch {doc.get('batch')}, not {i}")
-                    doc |= {"epoch": epoch, "manifest_sha256": manifest_sha256}
                     path = stage / src.name
-                    path.write_bytes(fmt.dumps(doc))
+                    path.write_bytes(retarget_inclusion(src.read_bytes(), i, epoch, manifest_sha256, src))
                     path.chmod(0o600)
                 continue
             tree = VenueTree([lf.leaf() for lf in b.leaves], shape.depth)
