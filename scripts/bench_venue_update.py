@@ -4,7 +4,7 @@ updated and the bundle (every slot, carried ones included) published, on the ven
 
 A full epoch first (its setup reused from ``--root`` when present; not counted), then ONE account's USDT balance
 changes and ``VenueOperator.run_update`` runs the next epoch: classify the book at the box centre, plan the slots,
-prove the changed slot, rebuild the carried slots' files, check the ops on the tree mirror, (``--chain embedded``:
+prove the changed slot, copy the carried slots' files, check the ops on the tree mirror, (``--chain embedded``:
 submit the update), write the bundle. The audit of the update (every proof, carried ones too) is timed apart.
 
     python scripts/bench_venue_update.py --accounts 200 --leaves 64 --root /tmp/venue-update

@@ -12,6 +12,9 @@ halves are complete before the epoch directory is renamed into place (a crash le
 from __future__ import annotations
 
 import datetime as _dt
+import json
+import re
+import shutil
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +44,26 @@ from .setups import Setup
 
 
 @dataclass
+class CarriedSlot:
+    """A slot an update epoch carries (issue 16): its batch is not rebuilt. The bundle copies the previous epoch's
+    proof and public-signal files of the slot byte for byte, and each member's inclusion file is the previous
+    epoch's with only the epoch and manifest hash it names changed (the leaves, paths, proof epoch and engine figures
+    are those of the epoch that proved the slot, as before). So the operator's work for a carried slot is file copies,
+    no engine evaluation and no witness."""
+
+    public: list[int]  # the slot's public signals (from the previous bundle)
+    proof_file: Path  # the previous bundle's proof file of the slot
+    public_file: Path
+    leaves: int
+    count: int
+    inclusion_files: list[Path]  # the previous epoch's inclusion file of every member
+
+    @property
+    def accounts(self) -> range:
+        return range(self.count)
+
+
+@dataclass
 class VenueEpochContent:
     """Everything a venue epoch publishes."""
 
@@ -50,8 +73,8 @@ class VenueEpochContent:
     shape: VenueShape
     params: VenueParams
     setup: Setup
-    batches: list[VenueBatch]
-    proofs: list[AnyProof]
+    batches: Sequence[VenueBatch | CarriedSlot]
+    proofs: Sequence[AnyProof | None]  # None for a carried slot (its proof file is copied)
     excluded: list[Exclusion]
     results: dict[str, AccountResult]
     chain: dict[str, Any] | None
@@ -61,8 +84,14 @@ class VenueEpochContent:
     slots: list[tuple[int, int, int]] | None = None  # per batch (= slot): lo, hi, proof epoch (a tree epoch)
 
 
-def _totals(c: VenueEpochContent, entries: list[dict[str, Any]]) -> dict[str, Any]:
-    counts = Counter(r.status for r in c.results.values())
+def _leaves(b: VenueBatch | CarriedSlot) -> int:
+    return b.leaves if isinstance(b, CarriedSlot) else len(b.leaves)
+
+
+def _totals(c: VenueEpochContent, entries: list[dict[str, Any]], carried: Counter[str]) -> dict[str, Any]:
+    """``carried``: the engine status of every member of a carried slot (from its inclusion file), so the counts
+    cover the whole book as when every account was evaluated again."""
+    counts = Counter(r.status for r in c.results.values()) + carried
 
     def total(key: str) -> str:
         return str(sum(int(e[key]) for e in entries))
@@ -72,11 +101,11 @@ def _totals(c: VenueEpochContent, entries: list[dict[str, Any]]) -> dict[str, An
         "accounts_excluded": len(c.excluded),
         "accounts_declared": c.declared,
         "accounts_unrepresented": len(c.excluded),
-        "leaves": sum(len(b.leaves) for b in c.batches),
+        "leaves": sum(_leaves(b) for b in c.batches),
         "under_mm_count": sum(int(e["under_mm_count"]) for e in entries),
         "total_shortfall": total("total_shortfall"),
         "total_bad_debt": total("total_bad_debt"),
-        "accounts_evaluated": len(c.results) + sum(e.kind == "invalid" for e in c.excluded),
+        "accounts_evaluated": len(c.results) + carried.total() + sum(e.kind == "invalid" for e in c.excluded),
         "margin_call": counts.get("margin_call", 0),
         "liquidation": counts.get("liquidation", 0),
         "total_equity": total("total_equity"),
@@ -103,14 +132,20 @@ def write_venue_bundle(root: Path, c: VenueEpochContent) -> tuple[Path, Path]:
         for i, (b, proof) in enumerate(zip(c.batches, c.proofs, strict=True)):
             pf, pb = fmt.batch_files(i)
             (stage / pf).parent.mkdir(parents=True, exist_ok=True)
-            (stage / pf).write_bytes(fmt.dumps(proof_to_bundle_json(proof)))
-            (stage / pb).write_bytes(fmt.dumps(public_to_json(b.public)))
-            entry = {**_batch_entry(i, b, sh.assets), "leaves": len(b.leaves)}  # type: ignore[arg-type]
+            if isinstance(b, CarriedSlot):
+                shutil.copyfile(b.proof_file, stage / pf)
+                shutil.copyfile(b.public_file, stage / pb)
+            else:
+                assert proof is not None, f"batch {i}: a new batch without its proof"
+                (stage / pf).write_bytes(fmt.dumps(proof_to_bundle_json(proof)))
+                (stage / pb).write_bytes(fmt.dumps(public_to_json(b.public)))
+            entry = {**_batch_entry(i, b, sh.assets), "leaves": _leaves(b)}  # type: ignore[arg-type]
             if c.slots is not None:  # the slot's leaf preimage: range, proof epoch, and the statement above
                 lo, hi, pe = c.slots[i]
                 entry |= {"lo": str(lo), "hi": str(hi), "proof_epoch": pe}
             entries.append(entry)
         (stage / fmt.EXCLUDED).write_bytes(fmt.dumps(exclusions_to_json(c.excluded)))
+        carried = carried_statuses(c.batches)
         manifest = {
             "format": fmt.FORMAT,
             "version": fmt.VERSION,
@@ -131,7 +166,7 @@ def write_venue_bundle(root: Path, c: VenueEpochContent) -> tuple[Path, Path]:
             "proof_system": c.setup.proof_system,
             "setup": _setup_json(c.setup, final, venue_shape_id(sh)),
             "batches": entries,
-            "totals": _totals(c, entries),
+            "totals": _totals(c, entries, carried),
             "chain": c.chain,
             **({"tree": c.tree} if c.tree is not None else {}),
             "files": {rel: fmt.sha256_file(stage / rel) for rel in fmt.iter_files(stage)},
@@ -148,6 +183,41 @@ def write_venue_bundle(root: Path, c: VenueEpochContent) -> tuple[Path, Path]:
             None if c.slots is None else [pe for _, _, pe in c.slots],
         )
     return final, deliveries
+
+
+_EPOCH = re.compile(rb'\n "epoch": [0-9]+,\n')
+_MANIFEST = re.compile(rb'\n "manifest_sha256": "[0-9a-f]{64}",\n')
+_BATCH = re.compile(rb'\n "batch": ([0-9]+),\n')
+_STATUS = re.compile(rb'\n "engine": \{\n(?:  "[a-z]+": -?[0-9]+,\n)*  "status": "([a-z_]+)"\n \},\n')
+
+
+def retarget_inclusion(raw: bytes, batch: int, epoch: int, manifest_sha256: str, src: Path) -> bytes:
+    """A carried member's inclusion file for epoch ``epoch``: the previous one with only its top-level ``epoch`` and
+    ``manifest_sha256`` replaced. The files are ``fmt.dumps`` output (indent 1, sorted keys), so a top-level key is
+    the one line starting with exactly one space: a byte substitution gives what parsing and dumping again would,
+    at a tenth of the cost (a million carried files per update). Anything else is parsed, checked and dumped."""
+    m = _BATCH.search(raw)
+    if m is not None and int(m.group(1)) == batch:
+        out, n1 = _EPOCH.subn(f'\n "epoch": {epoch},\n'.encode(), raw, count=1)
+        out, n2 = _MANIFEST.subn(f'\n "manifest_sha256": "{manifest_sha256}",\n'.encode(), out, count=1)
+        if n1 == n2 == 1:
+            return out
+    doc = json.loads(raw)
+    if doc.get("batch") != batch:
+        raise ValueError(f"{src}: the carried inclusion file is for batch {doc.get('batch')}, not {batch}")
+    return fmt.dumps(doc | {"epoch": epoch, "manifest_sha256": manifest_sha256})
+
+
+def carried_statuses(batches: Sequence[VenueBatch | CarriedSlot]) -> Counter[str]:
+    """The engine status of every member of the carried slots, as their inclusion files record it."""
+    out: Counter[str] = Counter()
+    for b in batches:
+        if isinstance(b, CarriedSlot):
+            for f in b.inclusion_files:
+                raw = f.read_bytes()
+                m = _STATUS.search(raw)
+                out[m.group(1).decode() if m else str(json.loads(raw)["engine"]["status"])] += 1
+    return out
 
 
 def inclusion_doc(
@@ -207,7 +277,7 @@ def write_venue_deliveries(
     epoch: int,
     shape: VenueShape,
     table: InstrumentTable,
-    batches: Sequence[VenueBatch],
+    batches: Sequence[VenueBatch | CarriedSlot],
     secrets: dict[str, int],
     manifest_sha256: str,
     proof_epochs: Sequence[int] | None = None,
@@ -218,6 +288,12 @@ def write_venue_deliveries(
     out = root / inclusion.PRIVATE_DIR / fmt.epoch_dirname(epoch)
     with atomic_directory(out, mode=0o700) as stage:
         for i, b in enumerate(batches):
+            if isinstance(b, CarriedSlot):
+                for src in b.inclusion_files:
+                    path = stage / src.name
+                    path.write_bytes(retarget_inclusion(src.read_bytes(), i, epoch, manifest_sha256, src))
+                    path.chmod(0o600)
+                continue
             tree = VenueTree([lf.leaf() for lf in b.leaves], shape.depth)
             for k, acct in enumerate(b.accounts):
                 pe = proof_epochs[i] if proof_epochs is not None else None

@@ -47,9 +47,10 @@ from zkmargin.circuits.solvency.params import ParamsError
 from zkmargin.circuits.solvency.venue_params import VenueParams
 from zkmargin.circuits.solvency.venue_shape import VenueShape
 from zkmargin.verifier import bundle as fmt
+from zkmargin.verifier import inclusion
 from zkmargin.verifier.attestation import split_public_signals
 from zkmargin.verifier.batch_tree import BatchTree, Replace, Split, TreeError, encode_ops, statement_words
-from zkmargin.verifier.bundle_proofs import proof_from_bundle_json, vk_from_bundle_json, vk_to_bundle_json
+from zkmargin.verifier.bundle_proofs import vk_to_bundle_json
 from zkmargin.verifier.snarkjs_json import public_from_json
 from zkmargin.verifier.venue_format import venue_setup_dirname, venue_shape_to_json
 
@@ -64,7 +65,7 @@ from .proving import BatchJob, prove_batch
 from .setups import Setup
 from .user_secrets import FILENAME as USER_SECRETS
 from .user_secrets import UserSecretStore
-from .venue_bundle import VenueEpochContent, write_venue_bundle
+from .venue_bundle import CarriedSlot, VenueEpochContent, write_venue_bundle
 from .venue_setup import load_or_create_venue, venue_circuit
 from .venue_slots import TreeState, UpdatePlan, apply_plan, fingerprint, full_epoch_state, plan_update
 from .venue_update import (
@@ -335,7 +336,7 @@ class VenueOperator:
         )
         final, deliveries = write_venue_bundle(self.root, content)
         ids = {a.account_id: account_id_commitment(a.account_id, secrets[a.account_id]) for a in cls.provable}
-        fps = {a.account_id: fingerprint(a) for a in cls.provable}
+        fps = {a.account_id: fingerprint(a, secrets[a.account_id]) for a in cls.provable}
         save_state(self.root, full_epoch_state(epoch, [[a.account_id for a in b.accounts] for b in batches], ids, fps))
         manifest = fmt.load_json_file(final / fmt.MANIFEST, "manifest.json")
         from .bundle_writer import index_row
@@ -442,12 +443,9 @@ class VenueOperator:
         current: list[int],
     ) -> VenueUpdateResult:
         t0 = time.perf_counter()
-        cls = classify_venue(centre, table, shape, accounts)
-        secrets = self.user_secrets.for_accounts(a.account_id for a in cls.provable)
-        by_id = {a.account_id: a for a in cls.provable}
-        ids = {a: account_id_commitment(a, secrets[a]) for a in by_id}
+        cls, by_id, kept, ids, fps, secrets = self._fresh(state, centre, table, shape, accounts)
         leaves = {a: len(split_account(centre, acct, table, shape)) for a, acct in by_id.items()}
-        plan = plan_update(state, epoch, ids, leaves, {a: fingerprint(x) for a, x in by_id.items()}, shape.accounts)
+        plan = plan_update(state, epoch, ids, leaves, fps, shape.accounts)
         self.timings["classify + plan"] = time.perf_counter() - t0
         chunks = plan.chunks()
         made, made_proofs, prove_s, witness_s, wall = self._prove(
@@ -457,7 +455,7 @@ class VenueOperator:
         prev_tree = tree_of_manifest(prev.manifest)
         ops_words, tree = encode_ops(prev_tree, self._tree_ops(plan, proven, shape), epoch)
         t0 = time.perf_counter()
-        batches, proofs = self._slots(epoch, plan, proven, prev, by_id, centre, table, shape, vp, secrets)
+        batches, proofs = self._slots(epoch, plan, proven, prev, self.root)
         for k, (b, s) in enumerate(zip(batches, tree.slots, strict=True)):
             if tuple(statement_words(split_public_signals(b.public, shape.assets)[1])) != s.words:
                 raise TreeError(f"slot {k}: the batch does not rebuild the tree's leaf")
@@ -489,11 +487,12 @@ class VenueOperator:
             "venue epoch %d: update, %d slot(s) re-proven, %d carried, %d split(s)",
             epoch, len(reproved), len(batches) - len(reproved), plan.splits,
         )  # fmt: skip
+        t = manifest["totals"]
         res = EpochResult(
-            epoch, final, manifest, sum(len(b.accounts) for b in batches), cls.excluded,
-            dict(Counter(r.status for r in cls.results.values())), len(batches), len(batches) - len(reproved),
-            venue_circuit(shape).r1cs.n_constraints, prove_s, witness_s, chain_info,
-            {a: secrets[a] for a in by_id}, deliveries, wall,
+            epoch, final, manifest, t["accounts_covered"], cls.excluded,
+            {"margin_call": t["margin_call"], "liquidation": t["liquidation"]}, len(batches),
+            len(batches) - len(reproved), venue_circuit(shape).r1cs.n_constraints, prove_s, witness_s, chain_info,
+            {a: secrets[a] for a in [*by_id, *kept]}, deliveries, wall,
         )  # fmt: skip
         carried = [k for k in range(len(batches)) if k not in reproved]
         return VenueUpdateResult(res, "update", "", reproved, carried, plan.splits, len(chunks))
@@ -510,39 +509,80 @@ class VenueOperator:
             for op in plan.ops
         ]
 
+    def _fresh(
+        self,
+        state: TreeState,
+        centre: MarginEngine,
+        table: InstrumentTable,
+        shape: VenueShape,
+        accounts: Sequence[Account],
+    ) -> tuple[Classification, dict[str, Account], set[str], dict[str, int], dict[str, str], dict[str, int]]:
+        """Which accounts this update evaluates: those not recorded in the tree with the same fingerprint (new,
+        changed, secret rotated, duplicated ids) and the unchanged members of the slots they change (the slot's new
+        batch holds them). Every other account is KEPT: its fingerprint (account data and secret) equals the one
+        its slot was proven with, at the same box centre, so the engine and the witness would give the same leaves;
+        its id hash comes from the record. Returns (classification of the evaluated accounts, the provable ones
+        by id, the kept ids, id hash and fingerprint of every provable account, every account's secret)."""
+        secrets = self.user_secrets.for_accounts(a.account_id for a in accounts)
+        recorded = {
+            m: (f, h) for s in state.slots for m, f, h in zip(s.members, s.fingerprints, s.id_hashes, strict=False)
+        }  # an old record without id hashes keeps nothing (every slot is re-proven)
+        seen = Counter(a.account_id for a in accounts)
+        fps = {a.account_id: fingerprint(a, secrets[a.account_id]) for a in accounts if seen[a.account_id] == 1}
+        kept = {
+            a.account_id: a
+            for a in accounts
+            if a.account_id in fps and recorded.get(a.account_id, ("",))[0] == fps[a.account_id]
+        }
+        cls = classify_venue(centre, table, shape, [a for a in accounts if a.account_id not in kept])
+        ids = {a.account_id: account_id_commitment(a.account_id, secrets[a.account_id]) for a in cls.provable}
+        prev = state.members()
+        slot_of = state.slot_finder()
+        changed = {slot_of(h) for h in ids.values()} | {k for m, k in prev.items() if m not in kept}
+        extra = [kept.pop(m) for k in sorted(changed) for m in state.slots[k].members if m in kept]
+        more = classify_venue(centre, table, shape, extra)
+        cls.provable += more.provable
+        cls.excluded += more.excluded
+        cls.results |= more.results
+        ids |= {a.account_id: account_id_commitment(a.account_id, secrets[a.account_id]) for a in more.provable}
+        by_id = {a.account_id: a for a in cls.provable}
+        ids |= {m: recorded[m][1] for m in kept}
+        fps = {a: fps.get(a) or fingerprint(by_id[a], secrets[a]) for a in ids}
+        return cls, by_id, set(kept), ids, fps, secrets
+
     @staticmethod
     def _slots(
         epoch: int,
         plan: UpdatePlan,
         proven: dict[tuple[str, ...], tuple[VenueBatch, Any]],
         prev: fmt.EpochBundle,
-        by_id: dict[str, Account],
-        centre: MarginEngine,
-        table: InstrumentTable,
-        shape: VenueShape,
-        vp: VenueParams,
-        secrets: dict[str, int],
-    ) -> tuple[list[VenueBatch], list[Any]]:
-        """Every slot's batch and proof after the update: the new ones as proven, a carried one rebuilt from its
-        unchanged members at its proof epoch (the leaves, for the users' files) with the previous bundle's proof,
-        which must be the proof of exactly that statement."""
-        vk = vk_from_bundle_json(prev.json(fmt.VK))
+        root: Path,
+    ) -> tuple[list[VenueBatch | CarriedSlot], list[Any]]:
+        """Every slot's batch and proof after the update: the new ones as proven, a carried one as the previous
+        bundle's files of that slot (:class:`CarriedSlot`: no engine, no witness). The carried slot keeps its index
+        (a split appends), so entry k of the previous manifest is the slot; its statement is checked against the
+        tree's leaf by the caller and its members' inclusion files must all exist."""
         entries = prev.batches()
-        batches: list[VenueBatch] = []
+        pdeliv = root / inclusion.PRIVATE_DIR / fmt.epoch_dirname(prev.epoch)
+        batches: list[VenueBatch | CarriedSlot] = []
         proofs: list[Any] = []
         for k, s in enumerate(plan.slots):
             if s.proof_epoch == epoch:
                 b, p = proven[s.members]
-            else:
-                accts = [by_id[m] for m in s.members]
-                b = build_venue_batch(centre, accts, table, shape, s.proof_epoch, user_secrets=secrets, params=vp)
-                be = entries[k]
-                if public_from_json(prev.json(be.public)) != b.public:
-                    raise TreeError(f"carried slot {k} does not rebuild epoch {prev.epoch}'s public signals")
-                p = proof_from_bundle_json(prev.json(be.proof), vk)
-                b.inputs = {}
-            batches.append(b)
-            proofs.append(p)
+                batches.append(b)
+                proofs.append(p)
+                continue
+            be = entries[k]
+            if not s.id_hashes:
+                raise TreeError(f"carried slot {k}: the slot record has no id hashes (run a full epoch)")
+            files = [pdeliv / inclusion.filename(h) for h in s.id_hashes]
+            missing = [f.name for f in files if not f.exists()]
+            if missing or be.count != len(s.members):
+                raise TreeError(f"carried slot {k}: epoch {prev.epoch}'s inclusion files are incomplete {missing[:3]}")
+            leaves = int(prev.manifest["batches"][k]["leaves"])
+            public = public_from_json(prev.json(be.public))
+            batches.append(CarriedSlot(public, prev.path / be.proof, prev.path / be.public, leaves, be.count, files))
+            proofs.append(None)
         return batches, proofs
 
     def _attest_update(

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,10 +37,16 @@ from zkmargin.verifier.batch_tree import MAX_SLOTS, R
 STATE_FORMAT = "zkmargin-venue-slots/v1"
 
 
-def fingerprint(acct: Account) -> str:
-    """sha256 of the account's canonical JSON: equal fingerprints mean the same leaves at the same box centre (the
-    leaves are a function of the account, its secret and the snapshot, and the update keeps the snapshot)."""
-    return hashlib.sha256(acct.model_dump_json().encode()).hexdigest()
+def fingerprint(acct: Account, secret: int | None = None) -> str:
+    """sha256 of the account's canonical JSON (and of its user secret when given): equal fingerprints mean the same
+    leaves at the same box centre (the leaves are a function of the account, its secret and the snapshot, and the
+    update keeps the snapshot). With the secret in it, an equal fingerprint also means the same id hash, so an update
+    can take an unchanged member's id hash from the record instead of hashing it again (a rotated secret changes the
+    fingerprint: the account is re-placed)."""
+    h = hashlib.sha256(acct.model_dump_json().encode())
+    if secret is not None:
+        h.update(b"|secret|" + format(secret, "064x").encode())
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -53,8 +59,12 @@ class SlotState:
     proof_epoch: int
     members: tuple[str, ...]
     fingerprints: tuple[str, ...]
+    id_hashes: tuple[int, ...] = ()  # per member when known: an update carries them for unchanged members
 
     def to_json(self) -> dict[str, Any]:
+        if self.id_hashes:
+            rows = zip(self.members, self.fingerprints, (str(h) for h in self.id_hashes), strict=True)
+            return {"lo": str(self.lo), "hi": str(self.hi), "proof_epoch": self.proof_epoch, "members": list(rows)}
         return {
             "lo": str(self.lo),
             "hi": str(self.hi),
@@ -65,12 +75,14 @@ class SlotState:
     @staticmethod
     def from_json(d: Any) -> SlotState:
         ms = d["members"]
+        hashes = tuple(int(r[2]) for r in ms) if ms and all(len(r) == 3 for r in ms) else ()
         return SlotState(
             int(d["lo"]),
             int(d["hi"]),
             int(d["proof_epoch"]),
-            tuple(str(m) for m, _ in ms),
-            tuple(str(f) for _, f in ms),
+            tuple(str(r[0]) for r in ms),
+            tuple(str(r[1]) for r in ms),
+            hashes,
         )
 
 
@@ -100,6 +112,12 @@ class TreeState:
         """account id -> slot."""
         return {m: k for k, s in enumerate(self.slots) for m in s.members}
 
+    def slot_finder(self) -> Callable[[int], int]:
+        """id hash -> the slot whose range holds it (the ranges partition [0, R))."""
+        order = sorted(range(len(self.slots)), key=lambda k: self.slots[k].lo)
+        los = [self.slots[k].lo for k in order]
+        return lambda h: order[bisect.bisect_right(los, h) - 1]
+
 
 def full_epoch_state(
     epoch: int, batches: Sequence[Sequence[str]], id_hash: Mapping[str, int], fps: Mapping[str, str]
@@ -113,7 +131,8 @@ def full_epoch_state(
         epoch,
         epoch,
         tuple(
-            SlotState(lo, hi, epoch, b, tuple(fps[a] for a in b)) for lo, hi, b in zip(los, his, ordered, strict=True)
+            SlotState(lo, hi, epoch, b, tuple(fps[a] for a in b), tuple(id_hash[a] for a in b))
+            for lo, hi, b in zip(los, his, ordered, strict=True)
         ),
     )
 
@@ -215,7 +234,7 @@ def plan_update(
         ranges = list(zip([s.lo, *mids], [*mids, s.hi], strict=True))
         if len(chunks) == 1:
             plan.ops.append(PlannedOp(k, chunks[0]))
-            plan.slots[k] = SlotState(s.lo, s.hi, epoch, chunks[0], fp)
+            plan.slots[k] = SlotState(s.lo, s.hi, epoch, chunks[0], fp, tuple(id_hash[a] for a in chunks[0]))
             continue
         cur = k
         for j in range(len(chunks) - 1):
@@ -226,7 +245,7 @@ def plan_update(
                 raise ValueError(f"the batch tree is full ({MAX_SLOTS} slots): run a full epoch")
             cur, n = n, n + 1
         for j, (c, (lo, hi)) in enumerate(zip(chunks, ranges, strict=True)):
-            st = SlotState(lo, hi, epoch, c, tuple(fps[a] for a in c))
+            st = SlotState(lo, hi, epoch, c, tuple(fps[a] for a in c), tuple(id_hash[a] for a in c))
             if j == 0:
                 plan.slots[k] = st
             else:
