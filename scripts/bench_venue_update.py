@@ -4,8 +4,9 @@ updated and the bundle (every slot, carried ones included) published, on the ven
 
 A full epoch first (its setup reused from ``--root`` when present; not counted), then ONE account's USDT balance
 changes and ``VenueOperator.run_update`` runs the next epoch: classify the book at the box centre, plan the slots,
-prove the changed slot, copy the carried slots' files, check the ops on the tree mirror, (``--chain embedded``:
-submit the update), write the bundle. The audit of the update (every proof, carried ones too) is timed apart.
+prove the changed slot, copy the carried slots' files, check the ops on the tree mirror, (``--chain embedded`` or
+``--rpc URL``: submit the update), write the bundle. The audit of the update (every proof, carried ones too) is
+timed apart.
 
     python scripts/bench_venue_update.py --accounts 200 --leaves 64 --root /tmp/venue-update
 
@@ -31,12 +32,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=16)
     p.add_argument("--root", required=True, help="bundle root (its setups/ is reused when it holds the shape's key)")
     p.add_argument("--chain", choices=("embedded", "none"), default="none")
+    p.add_argument(
+        "--rpc",
+        help="a JSON-RPC node (e.g. anvil) to attest on: the latency then includes a real node's verification of "
+        "the update (py-evm's pure-Python pairings dominate --chain embedded)",
+    )
     a = p.parse_args(argv)
     engine = scale_engine(now=int(time.time()))
     book = synthetic_book(engine, a.accounts, seed=a.seed)
     op = VenueOperator(a.root, VenueSpec(leaves=a.leaves, assets=ASSETS))
-    if a.chain == "embedded":
-        op.deploy_chain(engine, insurance_fund_micro_usd=10**15, max_unrepresented_ppm=1_000_000)
+    if a.chain == "embedded" or a.rpc:
+        op.deploy_chain(engine, rpc_url=a.rpc, insurance_fund_micro_usd=10**15, max_unrepresented_ppm=1_000_000)
     t0 = time.perf_counter()
     setup = op.setup(op.shape(engine))
     print(f"setup: {time.perf_counter() - t0:.1f} s ({setup.path})", flush=True)
