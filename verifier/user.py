@@ -30,7 +30,7 @@ from .safe_io import DEFAULT_LIMITS, Limits
 from .snarkjs_json import public_from_json
 
 if TYPE_CHECKING:
-    from .chain import SolvencyRegistryClient
+    from .chain import OnChainAttestation, SolvencyRegistryClient
 
 
 def _units(x: int, scale: int = 10**8) -> str:
@@ -209,16 +209,19 @@ def _check(
     _onchain(rep, b, i, id_hash, vk, registry)
 
 
-def _onchain(
-    rep: Report, b: fmt.EpochBundle, i: int, id_hash: int, vk: AnyKey, registry: SolvencyRegistryClient
-) -> None:
-    from .chain import ChainRevert, batch_tree_root
+def attested_epoch(
+    rep: Report, b: fmt.EpochBundle, vk: AnyKey, registry: SolvencyRegistryClient
+) -> OnChainAttestation | None:
+    """The registry's record of the bundle's epoch, checked against the bundle's parameters, market data and prices
+    (and not revoked), and the registry's key pinned to the bundle's; None (a failed check) when it was never
+    attested. Shared by the fixed-slot and the venue user checks."""
+    from .chain import ChainRevert
 
     try:
         onchain = registry.attestation_of(b.epoch)
     except ChainRevert as e:
         rep.add("epoch attested on-chain", False, e.reason)
-        return
+        return None
     rep.add(
         "epoch attested on-chain with these parameters, market data and prices",
         onchain.params_commitment == b.params_commitment
@@ -229,6 +232,17 @@ def _onchain(
         + (" (REVOKED by governance)" if onchain.revoked else ""),
     )
     pin_registry_key(rep, registry, vk)
+    return onchain
+
+
+def _onchain(
+    rep: Report, b: fmt.EpochBundle, i: int, id_hash: int, vk: AnyKey, registry: SolvencyRegistryClient
+) -> None:
+    from .chain import batch_tree_root
+
+    onchain = attested_epoch(rep, b, vk, registry)
+    if onchain is None:
+        return
     # the registry keeps the root of a Merkle tree over every batch statement of the epoch (verifier/batch_tree.py):
     # recomputed from the bundle's batch list, it equals the chain's only if every batch (yours at index i, with its
     # root and id range) is exactly what the registry verified

@@ -137,24 +137,11 @@ def check_venue_account(
 
 
 def _onchain_tree(rep: Report, b: fmt.EpochBundle, vk: AnyKey, registry: SolvencyRegistryClient) -> None:
-    from .audit_setup_chain import pin_registry_key
-    from .chain import ChainRevert
+    """An update epoch: the record's parameters, market data and prices and the pinned key (the slot's leaf was
+    checked on the registry's root before)."""
+    from .user import attested_epoch
 
-    try:
-        onchain = registry.attestation_of(b.epoch)
-    except ChainRevert as e:
-        rep.add("epoch attested on-chain", False, e.reason)
-        return
-    rep.add(
-        "epoch attested on-chain with these parameters, market data and prices",
-        onchain.params_commitment == b.params_commitment
-        and onchain.market_commitment == b.market_commitment
-        and onchain.prices == b.prices
-        and not onchain.revoked,
-        f"registry {registry.address}, covers {onchain.account_count} accounts"
-        + (" (REVOKED by governance)" if onchain.revoked else ""),
-    )
-    pin_registry_key(rep, registry, vk)
+    attested_epoch(rep, b, vk, registry)
 
 
 def _governed_table(rep: Report, b: fmt.EpochBundle, sh: object) -> InstrumentTable | None:
