@@ -132,6 +132,30 @@ def snarkjs_verifier_gas(
     return {"gas": gas, "estimate": estimate, "starved_call_returns": starved_ok}
 
 
+def bench_registry(
+    chain: SigningChain,
+    circuit: LayoutCircuit | CommittedLayoutCircuit,
+    operator: str,
+    feeds: list[Any],
+    batch_verifier: str,
+) -> SolvencyRegistryWriter:
+    """A fresh registry pinned to ``circuit``'s key, the bench's feeds, parameters and shared batch verifier
+    (governance = the chain's sender): the one deployment every registry measurement starts from."""
+    return SolvencyRegistryWriter.deploy(
+        chain,
+        circuit.vk,
+        len(PRICES),
+        8,
+        100,
+        3600,
+        operators=[operator],
+        feeds=[[f.address] for f in feeds],
+        governance=chain.sender,
+        params=(PARAMS_COMMITMENT, 1, params_doc_hash(b"bench parameters")),
+        batch_verifier=batch_verifier,
+    )
+
+
 def registry_batch_gas(
     chain: SigningChain,
     circuit: LayoutCircuit | CommittedLayoutCircuit,
@@ -141,20 +165,7 @@ def registry_batch_gas(
     batches: tuple[int, ...] = BATCHES,
 ) -> dict[int, int]:
     """Attestation gas (receipts) of a fresh registry pinned to ``circuit``'s key, per number of batches."""
-    governance = chain.sender
-    reg = SolvencyRegistryWriter.deploy(
-        chain,
-        circuit.vk,
-        len(PRICES),
-        8,
-        100,
-        3600,
-        operators=[operator],
-        feeds=[[f.address] for f in feeds],
-        governance=governance,
-        params=(PARAMS_COMMITMENT, 1, params_doc_hash(b"bench parameters")),
-        batch_verifier=batch_verifier,
-    )
+    reg = bench_registry(chain, circuit, operator, feeds, batch_verifier)
     reg.submit(make_attestation(circuit, 1, PRICES, 1), sender=operator, gas=EXPLICIT_GAS)  # warm-up
     out: dict[int, int] = {}
     for i, b in enumerate(batches):
@@ -178,19 +189,7 @@ def multi_tx_gas(
 ) -> dict[str, float]:
     """An epoch over several transactions on a fresh registry: openEpoch, addBatches of 1 and of ``per_tx`` batches,
     finalizeEpoch (receipts). Returns open, finalize, the addBatches fixed cost and its marginal gas per batch."""
-    reg = SolvencyRegistryWriter.deploy(
-        chain,
-        circuit.vk,
-        len(PRICES),
-        8,
-        100,
-        3600,
-        operators=[operator],
-        feeds=[[f.address] for f in feeds],
-        governance=chain.sender,
-        params=(PARAMS_COMMITMENT, 1, params_doc_hash(b"bench parameters")),
-        batch_verifier=batch_verifier,
-    )
+    reg = bench_registry(chain, circuit, operator, feeds, batch_verifier)
     reg.submit(make_attestation(circuit, 1, PRICES, 1), sender=operator, gas=EXPLICIT_GAS)  # warm-up
     # a registry in use: one epoch in parts before the measured one, so the open epoch's storage (sums, batch-tree
     # frontier, prices, liabilities: kept non-zero between epochs) is written at the steady-state 2.9k, not 20k
@@ -226,19 +225,7 @@ def update_gas(
     """Gas (receipts) of update epochs (submitUpdate) replacing k slots each, k in ``ks``, on a fresh registry whose
     last full epoch has UPDATE_BASE batches of 1,024 accounts; each update re-proves k batches at the same box centre
     (same ids, other totals) and carries the rest. Every op's old leaf comes with its DEPTH-16 path."""
-    reg = SolvencyRegistryWriter.deploy(
-        chain,
-        circuit.vk,
-        len(PRICES),
-        8,
-        100,
-        3600,
-        operators=[operator],
-        feeds=[[f.address] for f in feeds],
-        governance=chain.sender,
-        params=(PARAMS_COMMITMENT, 1, params_doc_hash(b"bench parameters")),
-        batch_verifier=batch_verifier,
-    )
+    reg = bench_registry(chain, circuit, operator, feeds, batch_verifier)
     att = make_attestation(circuit, 1, PRICES, UPDATE_BASE, accounts=BATCH_ACCOUNTS)
     reg.submit(att, sender=operator, gas=_ceiling(UPDATE_BASE))
     tree = BatchTree.full_epoch([bt for bt, _ in att.batches], 1)
