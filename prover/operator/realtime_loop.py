@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -165,14 +164,7 @@ class RunLoop:
                 epoch_rec = self._epoch(op, chain, engine, layout, method, params, governed_prev, n, date, book,
                                         vector)  # fmt: skip
                 governed_prev = params
-            state.ticks.append(asdict(rec))
-            state.versions += versions
-            for ev in evs:
-                state.event_counts[ev["event"]] = state.event_counts.get(ev["event"], 0) + 1
-            if epoch_rec is not None:
-                state.epochs.append(asdict(epoch_rec))
-            state.last_tick = n
-            state.save(self.out)
+            state.record_tick(self.out, n, rec, evs, epoch_rec, versions)
             self.observer.tick(rec, versions, cfg.ticks)
             if epoch_rec is not None:
                 self.observer.epoch(epoch_rec)

@@ -201,13 +201,7 @@ class VenueRunLoop:
             counts = Counter(state.status[a.account_id] for a in book)
             rec = TickRecord(n, date, prices, self._ratios, dict(counts), len(evs), len(chs),
                              {"before": list(before), "after": list(after)}, box_now or None)  # fmt: skip
-            state.ticks.append(asdict(rec))
-            for ev in evs:
-                state.event_counts[ev["event"]] = state.event_counts.get(ev["event"], 0) + 1
-            if epoch_rec is not None:
-                state.epochs.append(asdict(epoch_rec))
-            state.last_tick = n
-            state.save(self.out)
+            state.record_tick(self.out, n, rec, evs, epoch_rec)
             self.observer.tick(rec, [], cfg.ticks)
             if epoch_rec is not None:
                 self.observer.epoch(epoch_rec)

@@ -70,6 +70,26 @@ class RunState:
                 )
         return state
 
+    def record_tick(
+        self,
+        out: Path,
+        n: int,
+        tick: Any,
+        events: list[dict[str, Any]],
+        epoch: Any | None = None,
+        versions: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Tick ``n`` finished (its record, its events, its epoch if one ran, calibration versions): append, count and
+        save durably, so a rerun continues after it. Shared by the fixed-slot and the venue run loops."""
+        self.ticks.append(asdict(tick))
+        self.versions += versions or []
+        for ev in events:
+            self.event_counts[ev["event"]] = self.event_counts.get(ev["event"], 0) + 1
+        if epoch is not None:
+            self.epochs.append(asdict(epoch))
+        self.last_tick = n
+        self.save(out)
+
     def save(self, out: Path) -> None:
         atomic_write_bytes(Path(out) / STATE, json.dumps({"format": FORMAT, **asdict(self)}, indent=1).encode())
 
